@@ -1,0 +1,1 @@
+"""claudechat: long, multi-turn conversations with Claude."""

@@ -1,0 +1,1 @@
+"""Context policies: what part of the history goes into each request."""

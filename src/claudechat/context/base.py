@@ -1,0 +1,103 @@
+"""The context pipeline: policies that turn the stored history into the request to send.
+
+A policy is a small object with ``apply(candidate, state) -> candidate``; the chat runs
+its policies in the configured order before every request. A ``Candidate`` is plain data:
+system blocks, tools, the history (whole turns of ``Message``), an optional rolling
+summary, per-turn injected blocks (documents, recalled turns) and server-side edits.
+
+Per-turn injected blocks are appended to the last user message AFTER the last cache
+breakpoint, so they are sent with this request only and never disturb the cached prefix;
+they are not stored in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+from ..messages import Block, Message, Turn, group_turns
+from ..models.capabilities import ModelInfo
+
+__all__ = [
+    "Candidate",
+    "ContextPolicy",
+    "ContextState",
+    "TokenCounter",
+    "run_pipeline",
+]
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Token counts for what a request holds (exact where learned, else estimated)."""
+
+    def message_tokens(self, message: Message) -> int:
+        """Tokens one message adds to a request."""
+        ...
+
+    def text_tokens(self, text: str) -> int:
+        """Tokens of a piece of text never sent before (an estimate)."""
+        ...
+
+    def blocks_tokens(self, blocks: Sequence[Block]) -> int:
+        """Tokens of a list of content blocks (system, injected)."""
+        ...
+
+
+@dataclass(slots=True)
+class Candidate:
+    """The request being assembled, before it is turned into API fields."""
+
+    system: list[Block]
+    tools: list[dict[str, Any]]
+    history: list[Message]  # whole turns, oldest first; ends with the new user message
+    summary: str | None = None  # rolling summary of evicted turns, shown first
+    summary_covers: tuple[str, str] | None = None  # (first, last) message ids it covers
+    injected: list[Block] = field(default_factory=list)  # this turn only, after the cache
+    edits: list[dict[str, Any]] = field(default_factory=list)  # server context_management
+    betas: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # what the policies did, for display
+
+    @property
+    def turns(self) -> list[Turn]:
+        """The history grouped into turns."""
+        return group_turns(self.history)
+
+    def with_(self, **changes: Any) -> Candidate:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(slots=True)
+class ContextState:
+    """What a policy may consult: budget, counts, model, conversation, helpers."""
+
+    budget: int  # input tokens the request may hold
+    counter: TokenCounter
+    model: ModelInfo
+    conversation_id: str | None = None
+    store: Any = None  # claudechat.store.Store, when the chat persists
+    summarize: Callable[[str, str | None], str] | None = None  # (evicted text, previous) -> new
+    query: str = ""  # the new user text, for retrieval
+    force_compact: bool = False  # set by chat.compact()
+    overflow_retry: bool = False  # set when the API said "prompt is too long" once already
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ContextPolicy(Protocol):
+    """One step of the pipeline."""
+
+    def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
+        """Return the candidate this policy would send (never mutate the input)."""
+        ...
+
+
+def run_pipeline(
+    policies: Sequence[ContextPolicy], candidate: Candidate, state: ContextState
+) -> Candidate:
+    """Apply each policy in order."""
+    for policy in policies:
+        candidate = policy.apply(candidate, state)
+    return candidate

@@ -1,0 +1,154 @@
+"""Every error claudechat raises, under one base class.
+
+::
+
+    ClaudeChatError
+    ├── UserError                 the caller misused the library (bad argument, bad option)
+    │   ├── ConfigError           a configuration value is missing or invalid
+    │   ├── InvalidHistory        a message history the API would reject (names problem and place)
+    │   ├── InvalidImport         a file to import is not JSON / has the wrong shape
+    │   └── ToolDefinitionError   a Python callable cannot be described as a tool
+    ├── ModelError                a call to the model failed (status, request_id)
+    │   ├── AuthError             401/403: the API key is missing or wrong
+    │   ├── RateLimited           429: slow down (retry_after seconds when the server says)
+    │   ├── Overloaded            529 or a mid-stream overloaded_error
+    │   ├── ContextOverflow       the prompt does not fit the context window (tokens, limit)
+    │   ├── StreamInterrupted     a streamed reply was cut (partial content kept)
+    │   └── BadResponse           the server answered something that is not the Messages API
+    └── StoreError                the conversation store failed
+        ├── ConversationNotFound  no conversation / message with that id
+        └── ConcurrentUpdate      another writer moved the conversation head first
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "BadResponse",
+    "ClaudeChatError",
+    "ConcurrentUpdate",
+    "ConfigError",
+    "ContextOverflow",
+    "ConversationNotFound",
+    "InvalidHistory",
+    "InvalidImport",
+    "ModelError",
+    "Overloaded",
+    "RateLimited",
+    "StoreError",
+    "StreamInterrupted",
+    "ToolDefinitionError",
+    "UserError",
+]
+
+
+class ClaudeChatError(Exception):
+    """Base class of every claudechat error."""
+
+
+class UserError(ClaudeChatError, ValueError):
+    """The library was called wrongly; the message says how to fix the call."""
+
+
+class ConfigError(UserError):
+    """A configuration value (flag, environment variable, config file) is missing or invalid."""
+
+
+class InvalidHistory(UserError):
+    """A message history that the Messages API would reject.
+
+    ``index`` is the position of the offending message (or ``None`` for the whole history).
+    """
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message if index is None else f"message {index}: {message}")
+        self.index = index
+        self.problem = message
+
+
+class InvalidImport(UserError):
+    """A file given to import is not a conversation claudechat can read; nothing was imported."""
+
+
+class ToolDefinitionError(UserError):
+    """A Python callable cannot be turned into a tool schema."""
+
+
+class ModelError(ClaudeChatError):
+    """A model call failed. ``status`` is the HTTP status (None without one)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+        self.error_type = error_type
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        extra = [f"status {self.status}"] if self.status is not None else []
+        if self.request_id:
+            extra.append(f"request {self.request_id}")
+        return f"{text} ({', '.join(extra)})" if extra else text
+
+
+class AuthError(ModelError):
+    """The API key is missing, wrong or lacks permission."""
+
+
+class RateLimited(ModelError):
+    """The API asked us to slow down; ``retry_after`` in seconds when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class Overloaded(ModelError):
+    """The API is overloaded (529, or an overloaded_error event mid-stream)."""
+
+
+class ContextOverflow(ModelError):
+    """The prompt does not fit: ``tokens`` needed against ``limit`` available (when known)."""
+
+    def __init__(
+        self, message: str, *, tokens: int | None = None, limit: int | None = None, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.tokens = tokens
+        self.limit = limit
+
+
+class StreamInterrupted(ModelError):
+    """A streamed reply stopped before its end; ``partial`` holds what had arrived."""
+
+    def __init__(self, message: str, *, partial: Any = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.partial = partial
+
+
+class BadResponse(ModelError):
+    """The server's answer could not be read as a Messages API response."""
+
+
+class StoreError(ClaudeChatError):
+    """The conversation store failed."""
+
+
+class ConversationNotFound(StoreError, KeyError):
+    """No conversation (or message) with the given id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "conversation not found"
+
+
+class ConcurrentUpdate(StoreError):
+    """Another writer moved the conversation's head first; re-read and retry."""

@@ -1,0 +1,393 @@
+"""Messages in the Anthropic wire format, turn grouping, validation and repair. No I/O.
+
+Content blocks stay plain dicts exactly as the API sends and takes them, so thinking
+signatures, compaction blocks, citations and server-tool blocks survive storage and
+replay untouched. ``Message`` adds only what the API lacks: ids, parent, time, model,
+usage, stop reason and status.
+
+Partial replies (a stream cut by Ctrl-C, a dropped connection or an error event) are
+stored with status ``partial``. They ARE resent: the user saw that text, so the model
+should too. Only their text blocks are sent (an unfinished ``tool_use`` or an unsigned
+thinking block cannot be); a partial reply with no text is left out of requests.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .errors import InvalidHistory
+from .usage import Usage
+
+__all__ = [
+    "Block",
+    "Message",
+    "Turn",
+    "assistant",
+    "group_turns",
+    "new_id",
+    "repair",
+    "text_of",
+    "to_api_messages",
+    "user",
+    "validate",
+]
+
+Block = dict[str, Any]
+Role = Literal["user", "assistant"]
+Status = Literal["complete", "partial", "error"]
+
+
+def new_id() -> str:
+    """A new, time-ordered message or conversation id."""
+    # 48-bit millisecond time + 80 random bits, like a ULID, so ids sort by creation.
+    ms = int(time.time() * 1000)
+    return f"{ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation, content in the API's wire format."""
+
+    role: Role
+    content: list[Block]
+    id: str = field(default_factory=new_id)
+    parent_id: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    stop_reason: str | None = None
+    status: Status = "complete"
+    created_at: float = field(default_factory=time.time)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The message's text blocks joined."""
+        return text_of(self.content)
+
+    @property
+    def is_user_text(self) -> bool:
+        """True when this message starts a turn: from the user and not only tool results."""
+        return self.role == "user" and any(b.get("type") != "tool_result" for b in self.content)
+
+    @property
+    def tool_uses(self) -> list[Block]:
+        """The ``tool_use`` blocks of this message."""
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``{"role", "content"}`` dict the API takes."""
+        return {"role": self.role, "content": self.content}
+
+    def with_(self, **changes: Any) -> Message:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Lossless plain-dict form (storage, export)."""
+        return {
+            "id": self.id,
+            "parent_id": self.parent_id,
+            "role": self.role,
+            "content": self.content,
+            "model": self.model,
+            "usage": self.usage.to_dict() if self.usage else None,
+            "stop_reason": self.stop_reason,
+            "status": self.status,
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Inverse of ``to_dict``."""
+        usage = data.get("usage")
+        return cls(
+            role=data["role"],
+            content=normalize_content(data["content"]),
+            id=data.get("id") or new_id(),
+            parent_id=data.get("parent_id"),
+            model=data.get("model"),
+            usage=Usage.from_dict(usage) if usage else None,
+            stop_reason=data.get("stop_reason"),
+            status=data.get("status", "complete"),
+            created_at=float(data.get("created_at") or time.time()),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+def normalize_content(content: str | Sequence[Any]) -> list[Block]:
+    """Content as a list of block dicts (a bare string becomes one text block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(b) for b in content if isinstance(b, Mapping)]
+
+
+def user(content: str | Sequence[Block], **kw: Any) -> Message:
+    """A user message."""
+    return Message("user", normalize_content(content), **kw)
+
+
+def assistant(content: str | Sequence[Block], **kw: Any) -> Message:
+    """An assistant message."""
+    return Message("assistant", normalize_content(content), **kw)
+
+
+def text_of(content: str | Iterable[Block]) -> str:
+    """Text of a content list: its text blocks joined (tool and thinking blocks left out)."""
+    if isinstance(content, str):
+        return content
+    return "".join(b.get("text", "") for b in content if b.get("type") == "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A user text message and every assistant / tool message up to the next user text."""
+
+    messages: tuple[Message, ...]
+
+    @property
+    def first(self) -> Message:
+        """The message that opens the turn."""
+        return self.messages[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Ids of the turn's messages."""
+        return tuple(m.id for m in self.messages)
+
+
+def group_turns(messages: Sequence[Message]) -> list[Turn]:
+    """Split a history into turns; leading non-user-text messages form a turn of their own."""
+    turns: list[list[Message]] = []
+    for m in messages:
+        if m.is_user_text or not turns:
+            turns.append([m])
+        else:
+            turns[-1].append(m)
+    return [Turn(tuple(t)) for t in turns]
+
+
+# --- what is sent -------------------------------------------------------------------------
+
+
+def _sendable_blocks(m: Message) -> list[Block]:
+    if m.status == "complete":
+        return m.content
+    # A cut reply: keep its finished text only; unfinished tool_use / thinking cannot be sent.
+    return [b for b in m.content if b.get("type") == "text" and b.get("text")]
+
+
+def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The API ``messages`` array for a history: partial replies reduced to their text,
+    empty ones left out, and same-role neighbours merged into one message."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        blocks = _sendable_blocks(m)
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == m.role:
+            out[-1] = {"role": m.role, "content": [*out[-1]["content"], *blocks]}
+        else:
+            out.append({"role": m.role, "content": list(blocks)})
+    return out
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _as_dicts(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for i, m in enumerate(messages):
+        if isinstance(m, Message):
+            out.append(m.to_api())
+        elif isinstance(m, Mapping):
+            if "role" not in m or "content" not in m:
+                raise InvalidHistory("a message needs 'role' and 'content'", index=i)
+            content = m["content"]
+            if not isinstance(content, str | list | tuple):
+                raise InvalidHistory("content must be a string or a list of blocks", index=i)
+            out.append({"role": m["role"], "content": normalize_content(content)})
+        else:
+            raise InvalidHistory(f"not a message: {type(m).__name__}", index=i)
+    return out
+
+
+def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
+    """Raise InvalidHistory naming the first problem the API would reject, and where.
+
+    Checks: a non-empty history; roles; the first message from the user; strict
+    alternation; non-empty text blocks; thinking blocks signed; every ``tool_use``
+    answered by a ``tool_result`` in the next message and every ``tool_result``
+    answering a ``tool_use`` of the message before.
+    """
+    msgs = _as_dicts(messages)
+    if not msgs:
+        raise InvalidHistory("the history is empty")
+    if msgs[0]["role"] != "user":
+        raise InvalidHistory("the first message must come from the user", index=0)
+    prev_tool_ids: set[str] = set()
+    for i, m in enumerate(msgs):
+        role = m["role"]
+        if role not in ("user", "assistant"):
+            raise InvalidHistory(f"unknown role {role!r}", index=i)
+        if i and msgs[i - 1]["role"] == role:
+            raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=i)
+        content = m["content"]
+        if not content:
+            raise InvalidHistory("empty content", index=i)
+        answered: set[str] = set()
+        for j, b in enumerate(content):
+            if not isinstance(b, Mapping) or "type" not in b:
+                raise InvalidHistory(f"block {j} is not a content block", index=i)
+            kind = b["type"]
+            if kind == "text" and not str(b.get("text", "")).strip():
+                raise InvalidHistory(f"block {j}: empty text block", index=i)
+            if kind in ("thinking",) and not b.get("signature"):
+                raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
+            if kind == "tool_result":
+                if role != "user":
+                    raise InvalidHistory(f"block {j}: tool_result in an assistant message", index=i)
+                tid = b.get("tool_use_id")
+                if tid not in prev_tool_ids:
+                    raise InvalidHistory(
+                        f"block {j}: orphaned tool_result {tid!r} (no tool_use in the "
+                        "message before)",
+                        index=i,
+                    )
+                answered.add(str(tid))
+            if kind == "tool_use" and role != "assistant":
+                raise InvalidHistory(f"block {j}: tool_use in a user message", index=i)
+        missing = prev_tool_ids - answered
+        if missing:
+            raise InvalidHistory(
+                f"tool_use without result: {', '.join(sorted(missing))} "
+                "(the next message must answer it)",
+                index=i,
+            )
+        prev_tool_ids = (
+            {str(b.get("id")) for b in content if b.get("type") == "tool_use"}
+            if role == "assistant"
+            else set()
+        )
+    # A trailing tool_use with no answer yet is what a tool round looks like mid-flight;
+    # it is fine to store but not to send as the last message before a user turn.
+    if prev_tool_ids and msgs[-1]["role"] == "assistant":
+        raise InvalidHistory(
+            f"tool_use without result: {', '.join(sorted(prev_tool_ids))} at the end",
+            index=len(msgs) - 1,
+        )
+
+
+# --- repair -------------------------------------------------------------------------------
+
+_TOOL_STUB = "(no result: the tool call was interrupted)"
+
+
+def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A history ``validate`` accepts, changing only what cannot be sent.
+
+    Drops empty text blocks, unsigned thinking, orphaned tool_results and empty messages;
+    answers unanswered tool_use blocks with an error tool_result; merges same-role
+    neighbours; drops assistant messages before the first user text. A user's own text is
+    never dropped. Raises InvalidHistory when there is no user text at all.
+    """
+    msgs = _as_dicts(messages)
+    cleaned: list[dict[str, Any]] = []
+    for m in msgs:
+        if m["role"] not in ("user", "assistant"):
+            continue
+        blocks = []
+        for b in m["content"]:
+            if not isinstance(b, Mapping) or "type" not in b:
+                continue
+            kind = b["type"]
+            if kind == "text" and not str(b.get("text", "")).strip():
+                continue
+            if kind == "thinking" and not b.get("signature"):
+                continue
+            if kind == "tool_use" and m["role"] != "assistant":
+                continue
+            if kind == "tool_result" and m["role"] != "user":
+                continue
+            blocks.append(dict(b))
+        if blocks:
+            if cleaned and cleaned[-1]["role"] == m["role"]:
+                cleaned[-1]["content"].extend(blocks)
+            else:
+                cleaned.append({"role": m["role"], "content": blocks})
+    # Start at the first user message that holds something other than tool results.
+    start = next(
+        (
+            i
+            for i, m in enumerate(cleaned)
+            if m["role"] == "user" and any(b["type"] != "tool_result" for b in m["content"])
+        ),
+        None,
+    )
+    if start is None:
+        raise InvalidHistory("no user text to start the conversation from")
+    cleaned = cleaned[start:]
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(cleaned):
+        content = m["content"]
+        if m["role"] == "user":
+            prev_ids = (
+                {b.get("id") for b in out[-1]["content"] if b["type"] == "tool_use"}
+                if out and out[-1]["role"] == "assistant"
+                else set()
+            )
+            content = [
+                b for b in content if b["type"] != "tool_result" or b.get("tool_use_id") in prev_ids
+            ]
+            answered = {b.get("tool_use_id") for b in content if b["type"] == "tool_result"}
+            stubs = [
+                {"type": "tool_result", "tool_use_id": t, "content": _TOOL_STUB, "is_error": True}
+                for t in sorted(str(x) for x in prev_ids - answered)
+            ]
+            # tool_results must come first in the user message
+            results = stubs + [b for b in content if b["type"] == "tool_result"]
+            content = results + [b for b in content if b["type"] != "tool_result"]
+        else:
+            nxt = cleaned[i + 1] if i + 1 < len(cleaned) else None
+            if nxt is None:
+                # A trailing tool_use cannot be sent without its result.
+                content = [b for b in content if b["type"] != "tool_use"]
+        if not content:
+            continue
+        if out and out[-1]["role"] == m["role"]:
+            out[-1]["content"].extend(content)
+        else:
+            out.append({"role": m["role"], "content": content})
+    # A user message left only with tool results whose assistant dropped: re-check pairs.
+    fixed: list[dict[str, Any]] = []
+    for m in out:
+        if m["role"] == "user":
+            prev_ids = (
+                {b.get("id") for b in fixed[-1]["content"] if b["type"] == "tool_use"}
+                if fixed and fixed[-1]["role"] == "assistant"
+                else set()
+            )
+            content = [
+                b
+                for b in m["content"]
+                if b["type"] != "tool_result" or b.get("tool_use_id") in prev_ids
+            ]
+            answered = {b.get("tool_use_id") for b in content if b["type"] == "tool_result"}
+            stubs = [
+                {"type": "tool_result", "tool_use_id": t, "content": _TOOL_STUB, "is_error": True}
+                for t in sorted(str(x) for x in prev_ids - answered)
+            ]
+            content = stubs + content
+            if not content:
+                continue
+            m = {"role": "user", "content": content}
+        if fixed and fixed[-1]["role"] == m["role"]:
+            fixed[-1]["content"].extend(m["content"])
+        else:
+            fixed.append(m)
+    validate(fixed)
+    return fixed

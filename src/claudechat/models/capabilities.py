@@ -1,0 +1,144 @@
+"""What each Claude model can do and what it costs, from FACTS.md.
+
+New models appear often: an unknown name gets safe defaults (200K window, no prefill, no
+price) and a warning, never a crash and never a cost of zero.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["ModelInfo", "Prices", "UnknownModelWarning", "known_models", "model_info"]
+
+
+class UnknownModelWarning(UserWarning):
+    """A model name claudechat has no capability entry for; defaults are used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per million tokens."""
+
+    input: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+    output: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Capabilities of one model: window, output cap, prefill, cache minimum, tokenizer, prices."""
+
+    name: str
+    context_window: int
+    max_output: int
+    prefill: bool
+    cache_min_tokens: int
+    tokenizer: str  # "claude3" (Claude 3 to 4.6) or "claude47" (4.7 and later)
+    prices: Prices | None
+    long_prices: Prices | None = None  # prices when the prompt exceeds long_threshold
+    long_threshold: int | None = None
+    known: bool = True
+
+
+def _p(i: float, w5: float, w1: float, r: float, o: float) -> Prices:
+    return Prices(i, w5, w1, r, o)
+
+
+_M = 1_000_000
+_K = 1_000
+_OPUS = _p(5, 6.25, 10, 0.50, 25)
+_SONNET46 = _p(3, 3.75, 6, 0.30, 15)
+_PREMIUM = _p(10, 12.50, 20, 1, 50)
+
+_TABLE: dict[str, ModelInfo] = {
+    m.name: m
+    for m in [
+        ModelInfo("claude-opus-5-5", _M, 128 * _K, False, 512, "claude47", _p(4, 5, 8, 0.20, 20)),
+        ModelInfo("claude-opus-5", _M, 128 * _K, False, 512, "claude47", _OPUS),
+        ModelInfo("claude-opus-4-8", _M, 128 * _K, False, 1024, "claude47", _OPUS),
+        ModelInfo("claude-opus-4-7", _M, 128 * _K, False, 2048, "claude47", _OPUS),
+        ModelInfo("claude-opus-4-6", _M, 128 * _K, False, 4096, "claude3", _OPUS),
+        ModelInfo("claude-opus-4-5", 200 * _K, 64 * _K, True, 4096, "claude3", _OPUS),
+        ModelInfo(
+            "claude-sonnet-5-5", _M, 128 * _K, False, 512, "claude47", _p(2, 2.5, 4, 0.10, 10)
+        ),
+        ModelInfo(
+            "claude-sonnet-5", _M, 128 * _K, False, 1024, "claude47", _p(2, 2.5, 4, 0.20, 10)
+        ),
+        ModelInfo("claude-sonnet-4-6", _M, 128 * _K, False, 1024, "claude3", _SONNET46),
+        ModelInfo("claude-sonnet-4-5", 200 * _K, 64 * _K, True, 1024, "claude3", _SONNET46),
+        ModelInfo(
+            "claude-haiku-5-5",
+            _M,
+            128 * _K,
+            False,
+            512,
+            "claude47",
+            _p(0.10, 0.125, 0.20, 0.01, 0.50),
+            long_prices=_p(0.50, 0.625, 1, 0.05, 2.50),
+            long_threshold=100 * _K,
+        ),
+        ModelInfo(
+            "claude-haiku-4-5", 200 * _K, 64 * _K, True, 4096, "claude3", _p(1, 1.25, 2, 0.10, 5)
+        ),
+        ModelInfo("claude-fable-5", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
+        ModelInfo("claude-fable-5-1", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
+        ModelInfo("claude-mythos-5", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
+        ModelInfo("claude-mythos-5-1", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
+    ]
+}
+
+# Dated snapshots ("claude-sonnet-4-5-20250929") and "-latest" aliases map to the base name.
+_SUFFIX = re.compile(r"(-\d{8}|-latest|@\d{8}|-v\d+(:\d+)?)$")
+
+
+def known_models() -> list[str]:
+    """The model names with a capability entry."""
+    return sorted(_TABLE)
+
+
+def _base_name(name: str) -> str:
+    base = name.strip().lower()
+    # Bedrock/Vertex ids such as "anthropic.claude-sonnet-4-6-v1:0" or "us.anthropic.…".
+    if "anthropic." in base:
+        base = base.split("anthropic.", 1)[1]
+    while True:
+        stripped = _SUFFIX.sub("", base)
+        if stripped == base:
+            return base
+        base = stripped
+
+
+@lru_cache(maxsize=256)
+def _lookup(name: str) -> ModelInfo | None:
+    return _TABLE.get(_base_name(name))
+
+
+def model_info(name: str, *, warn: bool = True) -> ModelInfo:
+    """Capabilities of ``name``; unknown names get safe defaults and an UnknownModelWarning."""
+    info = _lookup(name)
+    if info is not None:
+        return info
+    if warn:
+        warnings.warn(
+            f"unknown model {name!r}: assuming a 200,000-token window, no prefill and no price "
+            "(costs are shown as unknown)",
+            UnknownModelWarning,
+            stacklevel=2,
+        )
+    newer = not name.startswith(("claude-3", "claude-2", "claude-instant"))
+    return ModelInfo(
+        name=name,
+        context_window=200 * _K,
+        max_output=8_192 if not newer else 32_000,
+        prefill=not newer,
+        cache_min_tokens=1024,
+        tokenizer="claude47" if newer else "claude3",
+        prices=None,
+        known=False,
+    )

@@ -1,0 +1,185 @@
+"""The ``Store`` protocol: durable, append-only, branching conversations.
+
+Every message row has a parent; a conversation's ``head_id`` names the active leaf and
+its ``version`` grows by one at every head move. Writers pass the version they read
+(``expect_version``); if another writer moved the head first, the store raises
+``ConcurrentUpdate`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..messages import Message
+
+__all__ = ["Conversation", "ConversationInfo", "SearchHit", "Store", "Summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation's own row."""
+
+    id: str
+    title: str | None
+    created_at: float
+    updated_at: float
+    head_id: str | None
+    version: int
+    model: str | None = None
+    system: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    """A conversation with the figures ``claudechat list`` shows (active branch)."""
+
+    conversation: Conversation
+    messages: int
+    turns: int
+    tokens: int  # input + output tokens billed for its assistant messages
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A rolling summary of a range of the transcript, stored beside it."""
+
+    id: str
+    conversation_id: str
+    text: str
+    first_id: str  # first message covered
+    last_id: str  # last message covered
+    created_at: float
+    model: str | None = None
+    tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A full-text match."""
+
+    conversation_id: str
+    message_id: str
+    role: str
+    snippet: str
+    score: float
+    created_at: float
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Conversation storage; MemoryStore, SQLiteStore and PostgresStore implement it."""
+
+    # conversations
+    def create_conversation(
+        self,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Conversation:
+        """Create an empty conversation."""
+        ...
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation; ConversationNotFound if there is none."""
+        ...
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """Change the given fields (None leaves a field as it is)."""
+        ...
+
+    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
+        """Conversations, most recently updated first, with their figures."""
+        ...
+
+    def latest_conversation(self) -> Conversation | None:
+        """The most recently updated conversation, if any."""
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and everything in it."""
+        ...
+
+    # messages
+    def append(
+        self,
+        conversation_id: str,
+        message: Message,
+        *,
+        expect_version: int | None = None,
+        move_head: bool = True,
+    ) -> Conversation:
+        """Store a message (its parent_id must be in the conversation, or None for a root),
+        and move the head to it unless ``move_head`` is false. Appending a message whose id
+        exists replaces it only if the stored one is ``partial`` (a checkpointed stream).
+        Returns the conversation after the write."""
+        ...
+
+    def set_head(
+        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+    ) -> Conversation:
+        """Move the head (checkout / undo)."""
+        ...
+
+    def get_message(self, message_id: str) -> Message:
+        """One message by id; ConversationNotFound if unknown."""
+        ...
+
+    def branch(self, conversation_id: str, head_id: str | None = None) -> list[Message]:
+        """The messages from the root to ``head_id`` (default: the head), oldest first,
+        reading nothing else."""
+        ...
+
+    def children(self, conversation_id: str, parent_id: str | None) -> list[Message]:
+        """Direct replies to a message (roots when parent_id is None), oldest first."""
+        ...
+
+    def leaves(self, conversation_id: str) -> list[Message]:
+        """The tips of every branch, oldest first."""
+        ...
+
+    def all_messages(self, conversation_id: str) -> list[Message]:
+        """Every message of every branch, in insertion order."""
+        ...
+
+    # summaries
+    def add_summary(self, summary: Summary) -> None:
+        """Store a summary beside the transcript."""
+        ...
+
+    def summaries(self, conversation_id: str) -> list[Summary]:
+        """The conversation's summaries, oldest first."""
+        ...
+
+    # search
+    def search(
+        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Full-text search over message text, best first."""
+        ...
+
+    # bulk
+    def import_messages(
+        self, conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
+    ) -> Conversation:
+        """Insert a whole conversation in one transaction: all of it or nothing."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,177 @@
+"""Token usage of requests, their USD cost, and the per-chat ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["Ledger", "LedgerEntry", "Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one request (or a sum of requests), split by how they are billed.
+
+    ``input_tokens`` counts only what followed the last cache breakpoint; the total input of
+    a request is input + cache writes + cache reads. ``iteration_*`` are server-side
+    iterations (compaction) that the API bills but leaves out of the top-level figures.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    iteration_input_tokens: int = 0
+    iteration_output_tokens: int = 0
+    requests: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Usage)))
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Tokens written to the prompt cache, both TTLs."""
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Every prompt token of the request(s): uncached input, cache writes, cache reads."""
+        return self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """Share of prompt tokens read from cache (None when nothing was sent)."""
+        total = self.total_input_tokens
+        return self.cache_read_tokens / total if total else None
+
+    def cost_usd(self, model: str) -> float | None:
+        """The price of this usage on ``model``; None (never 0) when its price is unknown."""
+        from .models.capabilities import model_info  # late: models imports this module
+
+        info = model_info(model, warn=False)
+        prices = info.prices
+        if prices is None:
+            return None
+        if (
+            info.long_prices is not None
+            and info.long_threshold is not None
+            and self.requests <= 1
+            and self.total_input_tokens > info.long_threshold
+        ):
+            prices = info.long_prices
+        micro = (
+            self.input_tokens * prices.input
+            + self.cache_write_5m_tokens * prices.cache_write_5m
+            + self.cache_write_1h_tokens * prices.cache_write_1h
+            + self.cache_read_tokens * prices.cache_read
+            + self.output_tokens * prices.output
+            + self.iteration_input_tokens * prices.input
+            + self.iteration_output_tokens * prices.output
+        )
+        return micro / 1_000_000
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain-dict form for storage and JSON export."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        """Inverse of ``to_dict``; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in data.items() if k in names and v is not None})
+
+    @classmethod
+    def from_api(cls, usage: Mapping[str, Any]) -> Usage:
+        """Read the API's ``usage`` object (a dict) of one response."""
+
+        def num(key: str, src: Mapping[str, Any] = usage) -> int:
+            value = src.get(key)
+            return int(value) if isinstance(value, int | float) else 0
+
+        creation = usage.get("cache_creation") or {}
+        w5 = num("ephemeral_5m_input_tokens", creation)
+        w1 = num("ephemeral_1h_input_tokens", creation)
+        total_write = num("cache_creation_input_tokens")
+        if w5 + w1 == 0 and total_write:
+            w5 = total_write
+        it_in = it_out = 0
+        for it in usage.get("iterations") or []:
+            if isinstance(it, Mapping) and it.get("type") != "message":
+                it_in += num("input_tokens", it)
+                it_out += num("output_tokens", it)
+        return cls(
+            input_tokens=num("input_tokens"),
+            output_tokens=num("output_tokens"),
+            cache_write_5m_tokens=w5,
+            cache_write_1h_tokens=w1,
+            cache_read_tokens=num("cache_read_input_tokens"),
+            iteration_input_tokens=it_in,
+            iteration_output_tokens=it_out,
+            requests=1,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One billed request: which model, its usage, its cost (None if unknown)."""
+
+    model: str
+    usage: Usage
+    cost_usd: float | None
+    purpose: str = "reply"  # reply, summary, count, ...
+    message_id: str | None = None
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Every request a chat made, with per-turn and cumulative totals."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    _turn_start: int = 0
+
+    def record(
+        self, model: str, usage: Usage, *, purpose: str = "reply", message_id: str | None = None
+    ) -> LedgerEntry:
+        """Add one request's usage, priced for ``model``."""
+        entry = LedgerEntry(model, usage, usage.cost_usd(model), purpose, message_id)
+        self.entries.append(entry)
+        return entry
+
+    def start_turn(self) -> None:
+        """Mark the beginning of a user turn, for ``turn_usage`` / ``turn_cost_usd``."""
+        self._turn_start = len(self.entries)
+
+    @staticmethod
+    def _sum(entries: Iterable[LedgerEntry]) -> tuple[Usage, float | None]:
+        usage, cost, unknown = Usage(), 0.0, False
+        for e in entries:
+            usage = usage + e.usage
+            if e.cost_usd is None:
+                unknown = True
+            else:
+                cost += e.cost_usd
+        return usage, (None if unknown else cost)
+
+    @property
+    def usage(self) -> Usage:
+        """Cumulative usage."""
+        return self._sum(self.entries)[0]
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Cumulative cost; None when any request was on a model with no known price."""
+        return self._sum(self.entries)[1]
+
+    @property
+    def turn_usage(self) -> Usage:
+        """Usage since the last ``start_turn``."""
+        return self._sum(self.entries[self._turn_start :])[0]
+
+    @property
+    def turn_cost_usd(self) -> float | None:
+        """Cost since the last ``start_turn``."""
+        return self._sum(self.entries[self._turn_start :])[1]
