@@ -1,0 +1,30 @@
+"""A deterministic offline emulator of the Anthropic Messages API, under the real SDK.
+
+emu = Emulator(script=["Hello!"])
+client = anthropic.Anthropic(api_key="test", http_client=emu.http_client())
+"""
+
+from ._errors import EmuAPIError
+from ._faults import Fault
+from ._reply import EmuReply, EmuRequest
+from ._server import EmulatorServer, run_server, serve
+from ._signature import sign_thinking
+from ._tokens import count_tokens_text
+from ._transport import EmulatorTransport
+from .emulator import Emulator, EmuResponse, RecordedRequest
+
+__all__ = [
+    "EmuAPIError",
+    "EmuReply",
+    "EmuRequest",
+    "EmuResponse",
+    "Emulator",
+    "EmulatorServer",
+    "EmulatorTransport",
+    "Fault",
+    "RecordedRequest",
+    "count_tokens_text",
+    "run_server",
+    "serve",
+    "sign_thinking",
+]

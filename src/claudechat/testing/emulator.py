@@ -1,0 +1,426 @@
+"""The emulator: one transport-independent handler for the Messages API endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import _context
+from ._cache import PromptCache, breakpoints
+from ._diagnostics import RequestFingerprint, diagnose
+from ._errors import EmuAPIError, invalid
+from ._faults import ConnectionDropped, Fault
+from ._models import model_facts
+from ._prefix import PrefixUnit, flatten_request
+from ._reply import (
+    EmuReply,
+    EmuRequest,
+    FinalReply,
+    ReplyFunction,
+    ReplyResult,
+    default_reply,
+    finalize,
+    normalize,
+)
+from ._sse import frame, message_events
+from ._tokens import count_tokens_text
+from ._validate import validate_request
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ._transport import EmulatorTransport
+
+_MODEL_PATH = re.compile(r"^/v1/models/([^/]+)$")
+
+
+@dataclass
+class EmuResponse:
+    """A response as the handler produces it: status, headers, bytes or a byte iterator."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes | Iterator[bytes]
+
+    def json(self) -> Any:
+        """The decoded JSON body (only for non-streamed bodies)."""
+        assert isinstance(self.body, bytes), "streamed body"
+        return json.loads(self.body)
+
+
+@dataclass
+class RecordedRequest:
+    """One request the emulator received, for assertions in tests."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    raw: bytes
+    body: Any = None
+    number: int = 0
+
+
+@dataclass
+class _Prepared:
+    """A messages request after context management, counted and cached."""
+
+    body: dict[str, Any]
+    tokens: int
+    usage: dict[str, Any]
+    cached_tokens: int
+    compaction: dict[str, Any] | None = None
+    applied_edits: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Emulator:
+    """A deterministic, offline stand-in for the Anthropic Messages API."""
+
+    def __init__(
+        self,
+        *,
+        script: Iterable[ReplyResult] | None = None,
+        reply: ReplyFunction | None = None,
+        api_key: str | None = None,
+        context_window: int | None = None,
+        clock: Callable[[], float] | None = None,
+        allow_low_compaction_trigger: bool = True,
+    ) -> None:
+        self.script: deque[ReplyResult] = deque(script or [])
+        self.reply_function = reply
+        self.api_key = api_key
+        self.context_window = context_window
+        self.clock = clock or time.monotonic
+        self.allow_low_compaction_trigger = allow_low_compaction_trigger
+        self.requests: list[RecordedRequest] = []
+        self.cache = PromptCache()
+        self._faults: deque[Fault] = deque()
+        self._keyed_faults: dict[int, Fault] = {}
+        self._history: dict[str, RequestFingerprint] = {}
+        self._replies = 0
+        self._tool_ids = 0
+        self._lock = threading.RLock()
+
+    # ----- configuration -------------------------------------------------------------
+
+    def inject(self, fault: Fault, *, at_request: int | None = None) -> None:
+        """Queue `fault` for the next request, or for request number `at_request` (1-based)."""
+        with self._lock:
+            if at_request is None:
+                self._faults.append(fault)
+            else:
+                self._keyed_faults[at_request] = fault
+
+    def count_request_tokens(self, body: dict[str, Any]) -> int:
+        """Total input tokens of a request body, as usage and count_tokens report them."""
+        model = str(body.get("model", ""))
+        messages = _context.after_last_compaction(list(body.get("messages") or []))
+        return sum(u.tokens for u in flatten_request({**body, "messages": messages}, model))
+
+    # ----- client plumbing -----------------------------------------------------------
+
+    def transport(self) -> EmulatorTransport:
+        """An httpx2 transport (sync and async) that answers from this emulator."""
+        from ._transport import EmulatorTransport
+
+        return EmulatorTransport(self)
+
+    def http_client(self, **kwargs: Any) -> httpx2.Client:
+        """An `httpx2.Client` for `anthropic.Anthropic(http_client=...)`."""
+        import httpx2
+
+        return httpx2.Client(transport=self.transport(), **kwargs)
+
+    def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
+        """An `httpx2.AsyncClient` for `anthropic.AsyncAnthropic(http_client=...)`."""
+        import httpx2
+
+        return httpx2.AsyncClient(transport=self.transport(), **kwargs)
+
+    # ----- the handler ---------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        """Answer one HTTP request; `path` may carry a query string."""
+        with self._lock:
+            return self._handle(method, path, {k.lower(): v for k, v in headers.items()}, body)
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> EmuResponse:
+        split = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        record = RecordedRequest(method.upper(), split.path, query, headers, raw)
+        record.number = len(self.requests) + 1
+        self.requests.append(record)
+        request_id = f"req_emu_{record.number:012d}"
+        fault = self._keyed_faults.pop(record.number, None)
+        if fault is None and self._faults:
+            fault = self._faults.popleft()
+        try:
+            if fault is not None and fault.kind == "status":
+                raise fault.error()
+            if fault is not None and fault.kind == "garbage":
+                return EmuResponse(
+                    200,
+                    self._headers(request_id, "application/json"),
+                    b"<html>502 Bad Gateway</html> not json",
+                )
+            if self.api_key is not None and headers.get("x-api-key") != self.api_key:
+                raise EmuAPIError(401, "invalid x-api-key")
+            response = self._route(record, request_id)
+        except EmuAPIError as error:
+            head = {**self._headers(request_id, "application/json"), **error.headers}
+            return EmuResponse(error.status, head, json.dumps(error.body(request_id)).encode())
+        if fault is not None:
+            response.body = _faulty_body(response, fault, request_id)
+        return response
+
+    def _headers(self, request_id: str, content_type: str) -> dict[str, str]:
+        return {"request-id": request_id, "content-type": content_type}
+
+    def _route(self, record: RecordedRequest, request_id: str) -> EmuResponse:
+        path = record.path.rstrip("/")
+        beta = record.query.get("beta") == "true"
+        model_match = _MODEL_PATH.match(path)
+        if record.method == "GET" and model_match:
+            return self._json(request_id, _model_info(model_match.group(1)))
+        if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
+            try:
+                body = json.loads(record.raw or b"null")
+            except ValueError as error:
+                raise invalid("There was an error parsing the body of your request") from error
+            if not isinstance(body, dict):
+                raise invalid("Request body must be a JSON object")
+            record.body = body
+            if path.endswith("count_tokens"):
+                return self._json(request_id, self._count_tokens(body, beta))
+            return self._messages(record, body, request_id, beta)
+        raise EmuAPIError(404, f"Not found: {record.method} {record.path}")
+
+    def _json(self, request_id: str, data: dict[str, Any]) -> EmuResponse:
+        return EmuResponse(
+            200,
+            self._headers(request_id, "application/json"),
+            json.dumps(data, ensure_ascii=False).encode(),
+        )
+
+    # ----- /v1/messages/count_tokens ------------------------------------------------
+
+    def _count_tokens(self, body: dict[str, Any], beta: bool) -> dict[str, Any]:
+        validate_request(body, model_facts(str(body.get("model", ""))), need_max_tokens=False)
+        original = self.count_request_tokens(body)
+        prepared_messages = self._edited_messages(body, original)[0]
+        total = self.count_request_tokens({**body, "messages": prepared_messages})
+        result: dict[str, Any] = {"input_tokens": total}
+        if beta and "context_management" in body:
+            result["context_management"] = {"original_input_tokens": original}
+        return result
+
+    # ----- /v1/messages ---------------------------------------------------------------
+
+    def _edited_messages(
+        self, body: dict[str, Any], tokens: int
+    ) -> tuple[list[Any], list[dict[str, Any]]]:
+        messages = _context.after_last_compaction(list(body["messages"]))
+        applied: list[dict[str, Any]] = []
+        for edit in _context.edits_of(body):
+            if edit.get("type") == _context.CLEAR_TOOL_USES_EDIT:
+                messages, done = _context.clear_tool_uses(
+                    messages,
+                    edit,
+                    tokens,
+                    lambda m: self.count_request_tokens({**body, "messages": m}),
+                )
+                if done is not None:
+                    applied.append(done)
+                    tokens = self.count_request_tokens({**body, "messages": messages})
+        return messages, applied
+
+    def _cache_usage(
+        self, body: dict[str, Any], model: str, now: float
+    ) -> tuple[dict[str, Any], int]:
+        units: list[PrefixUnit] = flatten_request(body, model)
+        automatic = (
+            body.get("cache_control") if isinstance(body.get("cache_control"), dict) else None
+        )
+        points = breakpoints(units, automatic)
+        outcome = self.cache.apply(units, points, model_facts(model).cache_minimum, now=now)
+        return (
+            outcome.usage(),
+            outcome.cache_read_input_tokens + outcome.cache_creation_input_tokens,
+        )
+
+    def _prepare(self, body: dict[str, Any], now: float) -> _Prepared:
+        model = str(body["model"])
+        facts = model_facts(model)
+        original = self.count_request_tokens(body)
+        messages, applied = self._edited_messages(body, original)
+        effective = {**body, "messages": messages}
+        tokens = self.count_request_tokens(effective)
+        window = self.context_window or facts.context_window
+        if tokens > window:
+            raise invalid(f"prompt is too long: {tokens} tokens > {window} maximum")
+        compact = next(
+            (
+                (i, e)
+                for i, e in enumerate(_context.edits_of(body))
+                if e.get("type") == _context.COMPACT_EDIT
+            ),
+            None,
+        )
+        if compact is not None:
+            trigger = _context.compaction_trigger(
+                compact[1], compact[0], allow_low=self.allow_low_compaction_trigger
+            )
+            if tokens > trigger:
+                summary = _context.summarize(messages, tokens, compact[1].get("instructions"))
+                block = {"type": "compaction", "content": summary}
+                after = {**body, "messages": [{"role": "assistant", "content": [block]}]}
+                after_tokens = self.count_request_tokens(after)
+                usage, cached = self._cache_usage(after, model, now)
+                compaction_iteration = {
+                    "type": "compaction",
+                    "input_tokens": tokens,
+                    "output_tokens": count_tokens_text(summary, model),
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                }
+                usage["iterations"] = [compaction_iteration]
+                return _Prepared(after, after_tokens, usage, cached, block, applied)
+        usage, cached = self._cache_usage(effective, model, now)
+        if compact is not None:
+            usage["iterations"] = []
+        return _Prepared(effective, tokens, usage, cached, None, applied)
+
+    def _next_tool_id(self) -> str:
+        self._tool_ids += 1
+        return f"toolu_emu_{self._tool_ids:014d}"
+
+    def _reply(self, request: EmuRequest) -> FinalReply:
+        self._replies += 1
+        result: ReplyResult
+        if self.script:
+            result = self.script.popleft()
+        elif self.reply_function is not None:
+            result = self.reply_function(request)
+        else:
+            result = default_reply(request, self._replies)
+        blocks, stop_reason = normalize(result, self._next_tool_id)
+        return finalize(
+            blocks,
+            stop_reason,
+            max_tokens=int(request.body["max_tokens"]),
+            stop_sequences=list(request.body.get("stop_sequences") or []),
+            model=request.model,
+        )
+
+    def _messages(
+        self, record: RecordedRequest, body: dict[str, Any], request_id: str, beta: bool
+    ) -> EmuResponse:
+        model = str(body.get("model", ""))
+        validate_request(body, model_facts(model), need_max_tokens=True)
+        now = self.clock()
+        prepared = self._prepare(body, now)
+        request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
+        final = self._reply(request)
+        message_id = f"msg_emu_{record.number:012d}"
+        usage = {**prepared.usage, "output_tokens": final.output_tokens, "service_tier": "standard"}
+        content = list(final.content)
+        stop_reason = final.stop_reason
+        if "iterations" in usage:
+            usage["iterations"] = [
+                *usage["iterations"],
+                {
+                    "type": "message",
+                    "model": model,
+                    "input_tokens": usage["input_tokens"],
+                    "output_tokens": final.output_tokens,
+                    "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
+                    "cache_read_input_tokens": usage["cache_read_input_tokens"],
+                },
+            ]
+        if prepared.compaction is not None:
+            edit = next(
+                e for e in _context.edits_of(body) if e.get("type") == _context.COMPACT_EDIT
+            )
+            if edit.get("pause_after_compaction"):
+                content, stop_reason = [], "compaction"
+            content.insert(0, prepared.compaction)
+        message: dict[str, Any] = {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": final.stop_sequence,
+            "usage": usage,
+        }
+        if "context_management" in body:
+            message["context_management"] = {"applied_edits": prepared.applied_edits}
+        fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
+        if isinstance(body.get("diagnostics"), dict):
+            previous_id = body["diagnostics"].get("previous_message_id")
+            reason = None
+            if previous_id is not None:
+                reason = diagnose(
+                    self._history.get(str(previous_id)),
+                    fingerprint,
+                    int(usage["cache_read_input_tokens"]),
+                )
+            message["diagnostics"] = None if reason is None else {"cache_miss_reason": reason}
+        self._history[message_id] = fingerprint
+        if body.get("stream"):
+            events = message_events(message)
+            return EmuResponse(
+                200,
+                self._headers(request_id, "text/event-stream; charset=utf-8"),
+                iter([frame(name, data) for name, data in events]),
+            )
+        return self._json(request_id, message)
+
+
+def _model_info(model: str) -> dict[str, Any]:
+    facts = model_facts(model)
+    return {
+        "type": "model",
+        "id": model,
+        "display_name": model.replace("-", " ").title(),
+        "created_at": "2025-01-01T00:00:00Z",
+        "lifecycle": "active",
+        "max_input_tokens": facts.context_window,
+        "max_tokens": facts.max_output_tokens,
+    }
+
+
+def _faulty_body(response: EmuResponse, fault: Fault, request_id: str) -> Iterator[bytes]:
+    """The response body with a mid-stream error or a dropped connection after K chunks."""
+    chunks: list[bytes]
+    if isinstance(response.body, bytes):
+        body = response.body
+        half = max(1, len(body) // 2)
+        chunks = [body[:half], body[half:]]
+    else:
+        chunks = list(response.body)
+
+    def generate() -> Iterator[bytes]:
+        for index, chunk in enumerate(chunks):
+            if index == fault.after_events:
+                if fault.kind == "drop":
+                    raise ConnectionDropped("peer closed connection without sending complete body")
+                if fault.kind == "midstream_error":
+                    yield frame("error", fault.error().body(request_id))
+                    return
+            yield chunk
+        if fault.kind == "drop":
+            raise ConnectionDropped("peer closed connection without sending complete body")
+
+    return generate()
+
+
+__all__ = ["EmuReply", "EmuRequest", "EmuResponse", "Emulator", "RecordedRequest"]
