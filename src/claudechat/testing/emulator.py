@@ -170,7 +170,7 @@ class Emulator:
                     self._headers(request_id, "application/json"),
                     b"<html>502 Bad Gateway</html> not json",
                 )
-            if self.api_key is not None and headers.get("x-api-key") != self.api_key:
+            if self.api_key is not None and _api_key(headers) != self.api_key:
                 raise EmuAPIError(401, "invalid x-api-key")
             response = self._route(record, request_id)
         except EmuAPIError as error:
@@ -185,7 +185,7 @@ class Emulator:
 
     def _route(self, record: RecordedRequest, request_id: str) -> EmuResponse:
         path = record.path.rstrip("/")
-        beta = record.query.get("beta") == "true"
+        beta = record.query.get("beta") == "true" or "anthropic-beta" in record.headers
         model_match = _MODEL_PATH.match(path)
         if record.method == "GET" and model_match:
             return self._json(request_id, _model_info(model_match.group(1)))
@@ -383,6 +383,14 @@ class Emulator:
                 iter([frame(name, data) for name, data in events]),
             )
         return self._json(request_id, message)
+
+
+def _api_key(headers: dict[str, str]) -> str | None:
+    """The key a request presents: `x-api-key`, or an `authorization: Bearer` token."""
+    if "x-api-key" in headers:
+        return headers["x-api-key"]
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else None
 
 
 def _model_info(model: str) -> dict[str, Any]:
