@@ -427,6 +427,8 @@ def _faulty_body(response: EmuResponse, fault: Fault, request_id: str) -> Iterat
             yield chunk
         if fault.kind == "drop":
             raise ConnectionDropped("peer closed connection without sending complete body")
+        if fault.kind == "midstream_error":
+            yield frame("error", fault.error().body(request_id))
 
     return generate()
 
