@@ -123,12 +123,10 @@ def test_lookback_is_limited_to_twenty_blocks() -> None:
     auto = {"type": "ephemeral"}
     base = [user("lorem ipsum " * 300)]
     client.messages.create(model=MODEL, max_tokens=5, messages=base, cache_control=auto)
-    near = base + [
-        {"role": "assistant", "content": "a"},
-        user([{"type": "text", "text": "b"}] * 19),
-    ]
+    answer = {"role": "assistant", "content": "a"}
+    near = [*base, answer, user([{"type": "text", "text": "b"}] * 19)]
     assert usage_of(client, messages=near, cache_control=auto)[0] > 0
-    far = base + [{"role": "assistant", "content": "a"}, user([{"type": "text", "text": "c"}] * 21)]
+    far = [*base, answer, user([{"type": "text", "text": "c"}] * 21)]
     assert usage_of(client, messages=far, cache_control=auto)[0] == 0
 
 
