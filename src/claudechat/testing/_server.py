@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
@@ -93,11 +94,16 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Emulato
 
 
 def run_server(
-    port: int, host: str = "127.0.0.1", *, out: TextIO | None = None, **emulator_options: Any
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[EmulatorServer], None] | None = None,
+    **emulator_options: Any,
 ) -> None:
-    """Serve a new Emulator in the foreground until Ctrl-C (for `claudechat emulate`)."""
-    httpd = _EmulatorHTTPServer((host, port), Emulator(**emulator_options))
-    server = EmulatorServer(httpd, None)
+    """Serve a new Emulator until Ctrl-C (or `stop` is set), for `claudechat emulate`."""
+    server = serve(Emulator(**emulator_options), host, port)
     stream = out if out is not None else sys.stderr
     print(
         f"claudechat emulator listening on {server.url} (set ANTHROPIC_BASE_URL to it)",
@@ -105,8 +111,10 @@ def run_server(
         flush=True,
     )
     try:
-        httpd.serve_forever()
+        if on_ready is not None:
+            on_ready(server)
+        (stop or threading.Event()).wait()
     except KeyboardInterrupt:
         pass
     finally:
-        httpd.server_close()
+        server.shutdown()
