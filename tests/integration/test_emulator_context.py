@@ -89,6 +89,8 @@ def test_compaction_streams_and_can_pause() -> None:
     ) as stream:
         final = stream.get_final_message()
     assert final.content[0].type == "compaction" and final.content[0].content
+    assert final.usage.iterations is not None
+    assert [i.type for i in final.usage.iterations] == ["compaction", "message"]
     paused = client.beta.messages.create(
         model=MODEL,
         max_tokens=200,
