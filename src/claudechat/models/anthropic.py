@@ -1,0 +1,305 @@
+"""``AnthropicModel``: the Model protocol over the official SDK. The only SDK importer.
+
+It takes a ready client (Bedrock, Vertex, a proxy, the emulator's transport) or builds one
+that honours ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``. Streams are read with the
+SDK's own ``messages.stream`` helper; SDK exceptions become claudechat errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import anthropic
+
+from ..errors import (
+    AuthError,
+    BadResponse,
+    ContextOverflow,
+    ModelError,
+    Overloaded,
+    RateLimited,
+    StreamInterrupted,
+)
+from ..usage import Usage
+from .base import Done, ModelResponse, Request, StreamEvent, TextDelta, ThinkingDelta
+
+__all__ = ["AnthropicModel", "AsyncAnthropicModel", "map_error"]
+
+_TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
+
+
+def _block_dict(block: Any) -> dict[str, Any]:
+    data: dict[str, Any] = block.model_dump(mode="json", exclude_none=True)
+    return data
+
+
+def to_response(message: Any) -> ModelResponse:
+    """Map an SDK ``Message`` (or beta message, or a stream snapshot) to claudechat types."""
+    raw: dict[str, Any] = message.model_dump(mode="json", exclude_none=True)
+    usage = Usage.from_api(raw.get("usage") or {})
+    diagnostics = raw.get("diagnostics") or {}
+    miss = diagnostics.get("cache_miss_reason") if isinstance(diagnostics, Mapping) else None
+    if isinstance(miss, Mapping):
+        miss = miss.get("type")
+    return ModelResponse(
+        id=raw.get("id"),
+        model=str(raw.get("model", "")),
+        content=[_block_dict(b) for b in message.content],
+        stop_reason=raw.get("stop_reason"),
+        stop_sequence=raw.get("stop_sequence"),
+        usage=usage,
+        cache_miss_reason=miss if isinstance(miss, str) else None,
+        context_management=raw.get("context_management"),
+        raw={k: v for k, v in raw.items() if k not in ("content",)},
+    )
+
+
+def _retry_after(err: anthropic.APIStatusError) -> float | None:
+    headers = err.response.headers
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return float(value) / scale
+            except ValueError:
+                return None
+    return None
+
+
+def map_error(err: Exception) -> Exception:
+    """The claudechat error for an SDK exception (returned, for ``raise … from err``)."""
+    if isinstance(err, anthropic.APIStatusError):
+        message = err.api_message or str(err)
+        kw: dict[str, Any] = {
+            "status": err.status_code,
+            "request_id": err.request_id,
+            "error_type": err.type,
+        }
+        if err.status_code in (401, 403) or err.type in (
+            "authentication_error",
+            "permission_error",
+        ):
+            return AuthError(message, **kw)
+        if err.status_code == 429 or err.type == "rate_limit_error":
+            return RateLimited(message, retry_after=_retry_after(err), **kw)
+        if err.status_code == 529 or err.type == "overloaded_error":
+            return Overloaded(message, **kw)
+        match = _TOO_LONG.search(message)
+        if match or (err.status_code == 413):
+            tokens, limit = (int(match.group(1)), int(match.group(2))) if match else (None, None)
+            return ContextOverflow(message, tokens=tokens, limit=limit, **kw)
+        return ModelError(message, **kw)
+    if isinstance(err, anthropic.APIResponseValidationError):
+        return BadResponse(f"the server's answer is not a Messages API response: {err}")
+    if isinstance(err, anthropic.APIConnectionError):
+        cause = err.__cause__ or err
+        return ModelError(f"connection failed: {cause}")
+    if isinstance(err, anthropic.AnthropicError):
+        return ModelError(str(err))
+    return err
+
+
+def _kwargs(request: Request, *, for_count: bool = False) -> tuple[dict[str, Any], bool]:
+    body = request.to_api(for_count=for_count)
+    beta = bool(request.betas) or "context_management" in body
+    if beta:
+        body["betas"] = list(request.betas)
+    extra = {k: body.pop(k) for k in ("diagnostics",) if k in body}
+    if extra:
+        body["extra_body"] = extra
+    return body, beta
+
+
+def _snapshot(stream: Any) -> ModelResponse | None:
+    try:
+        snap = stream.current_message_snapshot
+    except (AssertionError, AttributeError):
+        return None
+    if snap is None:
+        return None
+    return to_response(snap)
+
+
+@contextmanager
+def _wrapped() -> Iterator[None]:
+    """Re-raise SDK exceptions (and unreadable answers) as claudechat errors."""
+    try:
+        yield
+    except anthropic.AnthropicError as err:
+        raise map_error(err) from err
+    except (ValueError, TypeError, KeyError) as err:
+        # The SDK accepted the HTTP answer but could not parse it: a server speaking
+        # something else. Other ValueErrors (our own misuse) are not from those modules.
+        if _from_parser(err):
+            raise BadResponse(f"unreadable answer from the server: {err}") from err
+        raise
+
+
+def _from_parser(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None:
+        mod = tb.tb_frame.f_globals.get("__name__", "")
+        if mod.startswith(("json", "pydantic", "httpx2", "jiter", "anthropic._response")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _interrupted(err: Exception, partial: ModelResponse | None) -> StreamInterrupted:
+    mapped = map_error(err)
+    status = getattr(mapped, "status", None)
+    request_id = getattr(mapped, "request_id", None)
+    error_type = getattr(mapped, "error_type", None)
+    reason = mapped.args[0] if mapped.args else type(mapped).__name__
+    return StreamInterrupted(
+        f"the reply stream was cut: {reason}",
+        partial=partial,
+        status=status,
+        request_id=request_id,
+        error_type=error_type,
+    )
+
+
+class AnthropicModel:
+    """A Claude model through ``anthropic.Anthropic``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: anthropic.Anthropic | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout: float | None = None,
+    ) -> None:
+        self.name = name
+        if client is None:
+            kw: dict[str, Any] = {"max_retries": max_retries}
+            if api_key is not None:
+                kw["api_key"] = api_key
+            if base_url is not None:
+                kw["base_url"] = base_url
+            if timeout is not None:
+                kw["timeout"] = timeout
+            try:
+                client = anthropic.Anthropic(**kw)
+            except anthropic.AnthropicError as err:
+                raise AuthError(f"cannot build the Anthropic client: {err}") from err
+        self.client = client
+
+    def create(self, request: Request) -> ModelResponse:
+        """Send the request without streaming."""
+        body, beta = _kwargs(request)
+        with _wrapped():
+            api = self.client.beta.messages if beta else self.client.messages
+            message = api.create(**body)
+            return to_response(message)
+
+    def stream(self, request: Request) -> Iterator[StreamEvent]:
+        """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
+        body, beta = _kwargs(request)
+        api: Any = self.client.beta.messages if beta else self.client.messages
+        stream: Any = None
+        try:
+            with _wrapped():
+                manager = api.stream(**body)
+                stream = manager.__enter__()
+            try:
+                for event in stream:
+                    kind = event.type
+                    if kind == "text":
+                        yield TextDelta(event.text)
+                    elif kind == "thinking":
+                        yield ThinkingDelta(event.thinking)
+                final = stream.get_final_message()
+            finally:
+                manager.__exit__(None, None, None)
+        except Exception as err:
+            if stream is None:
+                raise
+            raise _interrupted(err, _snapshot(stream)) from err
+        yield Done(to_response(final))
+
+    def count_tokens(self, request: Request) -> int:
+        """Exact input tokens from the count_tokens endpoint."""
+        body, beta = _kwargs(request, for_count=True)
+        body.pop("extra_body", None)
+        with _wrapped():
+            api = self.client.beta.messages if beta else self.client.messages
+            result = api.count_tokens(**body)
+            return int(result.input_tokens)
+
+
+class AsyncAnthropicModel:
+    """A Claude model through ``anthropic.AsyncAnthropic``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: anthropic.AsyncAnthropic | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout: float | None = None,
+    ) -> None:
+        self.name = name
+        if client is None:
+            kw: dict[str, Any] = {"max_retries": max_retries}
+            if api_key is not None:
+                kw["api_key"] = api_key
+            if base_url is not None:
+                kw["base_url"] = base_url
+            if timeout is not None:
+                kw["timeout"] = timeout
+            try:
+                client = anthropic.AsyncAnthropic(**kw)
+            except anthropic.AnthropicError as err:
+                raise AuthError(f"cannot build the Anthropic client: {err}") from err
+        self.client = client
+
+    async def create(self, request: Request) -> ModelResponse:
+        """Send the request without streaming."""
+        body, beta = _kwargs(request)
+        with _wrapped():
+            api = self.client.beta.messages if beta else self.client.messages
+            message = await api.create(**body)
+            return to_response(message)
+
+    async def stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
+        body, beta = _kwargs(request)
+        api: Any = self.client.beta.messages if beta else self.client.messages
+        stream: Any = None
+        try:
+            with _wrapped():
+                manager = api.stream(**body)
+                stream = await manager.__aenter__()
+            try:
+                async for event in stream:
+                    kind = event.type
+                    if kind == "text":
+                        yield TextDelta(event.text)
+                    elif kind == "thinking":
+                        yield ThinkingDelta(event.thinking)
+                final = await stream.get_final_message()
+            finally:
+                await manager.__aexit__(None, None, None)
+        except Exception as err:
+            if stream is None:
+                raise
+            raise _interrupted(err, _snapshot(stream)) from err
+        yield Done(to_response(final))
+
+    async def count_tokens(self, request: Request) -> int:
+        """Exact input tokens from the count_tokens endpoint."""
+        body, beta = _kwargs(request, for_count=True)
+        body.pop("extra_body", None)
+        with _wrapped():
+            api = self.client.beta.messages if beta else self.client.messages
+            result = await api.count_tokens(**body)
+            return int(result.input_tokens)
