@@ -57,9 +57,9 @@ def _json_type(tp: Any, where: str) -> dict[str, Any]:
             schema["items"] = _json_type(args[0], where)
         return schema
     if origin in (dict, Mapping):
-        schema = {"type": "object"}
+        obj: dict[str, Any] = {"type": "object"}
         if len(args) == 2:
-            schema["additionalProperties"] = _json_type(args[1], where)
+            obj["additionalProperties"] = _json_type(args[1], where)
         return schema
     if inspect.isclass(tp) and issubclass(tp, enum.Enum):
         return {"enum": [m.value for m in tp]}
@@ -80,9 +80,9 @@ def _param_docs(doc: str) -> dict[str, str]:
     section = re.search(r"^\s*(Args|Arguments|Parameters):\s*\n(.*?)(\n\s*\n|\Z)", doc, re.S | re.M)
     if section:
         for line in section.group(2).splitlines():
-            m = re.match(r"\s*(\w+)\s*(\([^)]*\))?\s*:\s*(.+)", line)
-            if m:
-                out[m.group(1)] = m.group(3).strip()
+            m2 = re.match(r"\s*(\w+)\s*(\([^)]*\))?\s*:\s*(.+)", line)
+            if m2:
+                out[m2.group(1)] = m2.group(3).strip()
     return out
 
 

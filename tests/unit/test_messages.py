@@ -148,7 +148,7 @@ def test_repair_output_always_validates(history: list[dict[str, Any]]) -> None:
         and any(
             b["type"] not in ("tool_result", "tool_use")
             and not (b["type"] == "text" and not b["text"].strip())
-            and not (b["type"] == "thinking")
+            and b["type"] != "thinking"
             for b in m["content"]
         )
         for m in history
