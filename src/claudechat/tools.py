@@ -52,10 +52,10 @@ def _json_type(tp: Any, where: str) -> dict[str, Any]:
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (list, Sequence, tuple, set, frozenset) or tp in (tuple, set):
-        schema: dict[str, Any] = {"type": "array"}
+        arr: dict[str, Any] = {"type": "array"}
         if args and args[-1] is not Ellipsis:
-            schema["items"] = _json_type(args[0], where)
-        return schema
+            arr["items"] = _json_type(args[0], where)
+        return arr
     if origin in (dict, Mapping):
         obj: dict[str, Any] = {"type": "object"}
         if len(args) == 2:
