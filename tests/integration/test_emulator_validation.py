@@ -156,6 +156,7 @@ def test_prompt_too_long_against_the_configured_window() -> None:
         make_client(emu).messages.create(model=MODEL, max_tokens=5, messages=messages)
     total = emu.count_request_tokens({"model": MODEL, "messages": messages})
     assert caught.value.api_message == f"prompt is too long: {total} tokens > 50 maximum"
+    assert make_client(emu).models.retrieve(MODEL).max_input_tokens == 50
 
 
 def test_max_tokens_above_the_model_cap() -> None:

@@ -81,7 +81,11 @@ class _Prepared:
 
 
 class Emulator:
-    """A deterministic, offline stand-in for the Anthropic Messages API."""
+    """A deterministic, offline stand-in for the Anthropic Messages API.
+
+    Options: `script` (replies consumed in order), `reply` (a function of EmuRequest),
+    `api_key` (required key), `context_window` (overrides every model), `clock` (seconds).
+    """
 
     def __init__(
         self,
@@ -188,7 +192,8 @@ class Emulator:
         beta = record.query.get("beta") == "true" or "anthropic-beta" in record.headers
         model_match = _MODEL_PATH.match(path)
         if record.method == "GET" and model_match:
-            return self._json(request_id, _model_info(model_match.group(1)))
+            info = _model_info(model_match.group(1), self.context_window)
+            return self._json(request_id, info)
         if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
             try:
                 body = json.loads(record.raw or b"null")
@@ -393,7 +398,7 @@ def _api_key(headers: dict[str, str]) -> str | None:
     return token if scheme.lower() == "bearer" else None
 
 
-def _model_info(model: str) -> dict[str, Any]:
+def _model_info(model: str, window: int | None) -> dict[str, Any]:
     facts = model_facts(model)
     return {
         "type": "model",
@@ -401,7 +406,7 @@ def _model_info(model: str) -> dict[str, Any]:
         "display_name": model.replace("-", " ").title(),
         "created_at": "2025-01-01T00:00:00Z",
         "lifecycle": "active",
-        "max_input_tokens": facts.context_window,
+        "max_input_tokens": window or facts.context_window,
         "max_tokens": facts.max_output_tokens,
     }
 
