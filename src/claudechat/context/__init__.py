@@ -1,1 +1,54 @@
 """Context policies: what part of the history goes into each request."""
+
+from .base import (
+    Candidate,
+    ContextPolicy,
+    ContextState,
+    TokenCounter,
+    candidate_tokens,
+    fixed_tokens,
+    run_pipeline,
+    summary_block,
+)
+from .caching import Layout, PromptCaching
+from .compaction import ServerCompaction
+from .documents import Document, Documents, Retriever, describe_documents, document_blocks
+from .engine import ContextEngine, Prepared, Strategy, strategy_policies
+from .report import CostLine, CostReport, WindowFill, cost_report
+from .summary import RollingSummary, make_summarizer, render_transcript
+from .tool_results import ClearToolResults
+from .window import TokenWindow, truncate_turn, turn_starts
+
+__all__ = [
+    "Candidate",
+    "ClearToolResults",
+    "ContextEngine",
+    "ContextPolicy",
+    "ContextState",
+    "CostLine",
+    "CostReport",
+    "Document",
+    "Documents",
+    "Layout",
+    "Prepared",
+    "PromptCaching",
+    "Retriever",
+    "RollingSummary",
+    "ServerCompaction",
+    "Strategy",
+    "TokenCounter",
+    "TokenWindow",
+    "WindowFill",
+    "candidate_tokens",
+    "cost_report",
+    "describe_documents",
+    "document_blocks",
+    "fixed_tokens",
+    "make_summarizer",
+    "render_transcript",
+    "run_pipeline",
+    "strategy_policies",
+    "summary_block",
+    "truncate_turn",
+    "turn_starts",
+]

@@ -12,6 +12,7 @@ they are not stored in the history.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
@@ -20,12 +21,18 @@ from ..messages import Block, Message, Turn, group_turns
 from ..models.capabilities import ModelInfo
 
 __all__ = [
+    "SUMMARY_TAG",
     "Candidate",
     "ContextPolicy",
     "ContextState",
     "TokenCounter",
+    "candidate_tokens",
+    "fixed_tokens",
     "run_pipeline",
+    "summary_block",
 ]
+
+SUMMARY_TAG = "conversation_summary"
 
 
 @runtime_checkable
@@ -101,3 +108,35 @@ def run_pipeline(
     for policy in policies:
         candidate = policy.apply(candidate, state)
     return candidate
+
+
+def summary_block(text: str) -> Block:
+    """The system text block that carries the rolling summary, clearly delimited."""
+    return {
+        "type": "text",
+        "text": f"<{SUMMARY_TAG}>\nA summary of the earlier part of this conversation (those "
+        f"turns are no longer shown):\n{text.strip()}\n</{SUMMARY_TAG}>",
+    }
+
+
+def fixed_tokens(candidate: Candidate, counter: TokenCounter) -> int:
+    """Tokens of everything but the history: frame, tools, system, summary, injected blocks."""
+    overhead = getattr(counter, "overhead_tokens", None)
+    if callable(overhead):
+        total = int(overhead(candidate.system, candidate.tools))
+    else:
+        total = counter.blocks_tokens(candidate.system) + sum(
+            counter.text_tokens(json.dumps(t, sort_keys=True)) for t in candidate.tools
+        )
+    if candidate.summary:
+        total += counter.blocks_tokens([summary_block(candidate.summary)])
+    if candidate.injected:
+        total += counter.blocks_tokens(candidate.injected)
+    return total
+
+
+def candidate_tokens(candidate: Candidate, counter: TokenCounter) -> int:
+    """Estimated input tokens of the request this candidate becomes."""
+    return fixed_tokens(candidate, counter) + sum(
+        counter.message_tokens(m) for m in candidate.history
+    )

@@ -1,0 +1,316 @@
+"""``ContextEngine``: the history in, the Request to send out.
+
+It runs the configured policies, checks the result against the budget (exactly, with the
+``count_tokens`` endpoint, only when an estimate is too close to call), renders the API
+fields, places cache breakpoints, and learns exact token counts from each response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import ContextOverflow, UserError
+from ..messages import Block, Message, to_api_messages
+from ..models.base import ModelResponse, Request
+from ..models.capabilities import ModelInfo
+from ..tokens import TokenAccountant, ctok_available
+from .base import Candidate, ContextPolicy, ContextState, run_pipeline, summary_block
+from .caching import Layout, PromptCaching
+from .compaction import ServerCompaction
+from .report import WindowFill
+from .summary import RollingSummary, make_summarizer
+from .tool_results import ClearToolResults
+from .window import TokenWindow, turn_starts
+
+__all__ = ["ContextEngine", "Prepared", "Strategy", "strategy_policies"]
+
+Strategy = Literal["window", "summary", "compact"]
+_REQUEST_FIELDS = ("thinking", "tool_choice", "stop_sequences", "temperature", "metadata")
+_DEFAULT_CACHING = PromptCaching()
+
+
+def strategy_policies(
+    strategy: str = "window",
+    *,
+    clear_tool_results: bool = False,
+    pin_first: bool = False,
+    low_water: float | None = None,
+    high_water: float = 1.0,
+) -> list[ContextPolicy]:
+    """The policy list for a named strategy: "window", "summary" or "compact"."""
+    low = low_water if low_water is not None else (0.5 if strategy == "summary" else 0.6)
+    window = TokenWindow(pin_first=pin_first, high_water=high_water, low_water=low)
+    head: list[ContextPolicy] = [ClearToolResults()] if clear_tool_results else []
+    if strategy == "window":
+        return [*head, window]
+    if strategy == "summary":
+        return [*head, RollingSummary(window=window)]
+    if strategy == "compact":
+        return [*head, ServerCompaction(), window]
+    raise UserError(f"unknown context strategy {strategy!r}: use window, summary or compact")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What ``prepare`` made: the request, the candidate it came from, and its counts."""
+
+    request: Request
+    candidate: Candidate
+    estimated_tokens: int
+    budget: int
+    model: ModelInfo
+    parts: list[str] = field(default_factory=list)
+    exact_tokens: int | None = None  # from count_tokens or, after observe, from usage
+    history_messages: int = 0  # messages in the full history given to prepare
+
+
+class ContextEngine:
+    """Turns the active branch into a Request that fits the budget at the lowest cost."""
+
+    def __init__(
+        self,
+        policies: Sequence[ContextPolicy] | None = None,
+        *,
+        budget: int | None = None,
+        caching: PromptCaching | None = _DEFAULT_CACHING,
+        counter: TokenAccountant | None = None,
+        summary_model: str = "claude-haiku-4-5",
+        margin: int | None = None,
+    ) -> None:
+        self.policies: list[ContextPolicy] = (
+            list(policies) if policies is not None else strategy_policies("window")
+        )
+        self.budget = budget
+        self.caching = PromptCaching() if caching is _DEFAULT_CACHING else caching
+        self.counter = counter or TokenAccountant()
+        self.summary_model = summary_model
+        self.margin = margin
+        self.last: Prepared | None = None
+        self.near = 0.97 if ctok_available() else 0.9  # ask count_tokens above this share
+
+    # budget -------------------------------------------------------------------------------
+
+    def budget_for(self, model: ModelInfo, max_tokens: int) -> int:
+        """Input tokens a request may hold: window − max_tokens − margin, or the user's budget."""
+        margin = self.margin if self.margin is not None else max(1024, model.context_window // 50)
+        room = model.context_window - max_tokens - margin
+        return min(room, self.budget) if self.budget is not None else room
+
+    # prepare ------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        *,
+        model: ModelInfo,
+        max_tokens: int,
+        system: list[Block],
+        tools: list[dict[str, Any]],
+        history: list[Message],
+        injected: Sequence[Block] = (),
+        query: str = "",
+        store: Any = None,
+        conversation_id: str | None = None,
+        complete: Callable[..., str] | None = None,
+        count: Callable[[Request], int] | None = None,
+        force_compact: bool = False,
+        overflow_retry: bool = False,
+        request_fields: Mapping[str, Any] | None = None,
+        previous_message_id: str | None = None,
+        dry_run: bool = False,
+    ) -> Prepared:
+        """Run the policies over ``history`` and build the request to send."""
+        self.counter.use(model)
+        budget = self.budget_for(model, max_tokens)
+        if budget <= 0:
+            raise UserError(f"no room for input: max_tokens {max_tokens:,} fills the window")
+        state = ContextState(
+            budget=budget,
+            counter=self.counter,
+            model=model,
+            conversation_id=conversation_id,
+            store=store,
+            summarize=make_summarizer(complete, model=self.summary_model) if complete else None,
+            query=query,
+            force_compact=force_compact,
+            overflow_retry=overflow_retry,
+            extras={"summary_model": self.summary_model, "dry_run": dry_run},
+        )
+        fields = dict(request_fields or {})
+        unknown = set(fields) - set(_REQUEST_FIELDS)
+        if unknown:
+            raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
+        candidate = Candidate(
+            system=list(system), tools=list(tools), history=list(history), injected=list(injected)
+        )
+        out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
+        prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+        near = prepared.estimated_tokens > budget * self.near
+        if count is not None and near and not dry_run:
+            exact = self.counter.exact_total(prepared.request, count)
+            self.counter.learn(prepared.parts, exact)
+            prepared.exact_tokens = exact
+            if exact > budget:
+                state.budget = budget - (exact - budget) - max(256, budget // 100)
+                state.overflow_retry = True
+                out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
+                prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+                prepared.budget = budget
+        prepared.history_messages = len(history)
+        if not dry_run:
+            self.last = prepared
+        return prepared
+
+    def _ensure_fits(self, candidate: Candidate, state: ContextState) -> Candidate:
+        """Last guard: drop the oldest turns, then cut injected blocks, until it fits."""
+        counter = state.counter
+        total = self._total(candidate)
+        if total <= state.budget:
+            return candidate
+        history = candidate.history
+        starts = turn_starts(history)
+        bounds = [*starts, len(history)]
+        for t in range(len(starts) - 1):
+            total -= sum(counter.message_tokens(m) for m in history[bounds[t] : bounds[t + 1]])
+            if total <= state.budget:
+                kept = history[bounds[t + 1] :]
+                notes = {**candidate.notes, "guard_dropped": bounds[t + 1]}
+                return candidate.with_(history=kept, notes=notes)
+        last = history[starts[-1] :] if starts else history
+        candidate = candidate.with_(history=last)
+        if candidate.injected:
+            fixed = self._total(candidate.with_(injected=[]))
+            room = state.budget - fixed
+            text = "\n".join(str(b.get("text", "")) for b in candidate.injected)
+            tokens = counter.blocks_tokens(candidate.injected)
+            if room > 64 and text:
+                keep = int(len(text) * (room - 32) / max(tokens, 1) * 0.9)
+                cut = {"type": "text", "text": text[:keep] + "\n[… cut to fit …]"}
+                trimmed = candidate.with_(injected=[cut])
+                if self._total(trimmed) <= state.budget:
+                    return trimmed
+        raise ContextOverflow(
+            f"the request needs {self._total(candidate):,} tokens but the budget is "
+            f"{state.budget:,}",
+            tokens=self._total(candidate),
+            limit=state.budget,
+        )
+
+    def _total(self, candidate: Candidate) -> int:
+        from .base import candidate_tokens
+
+        return candidate_tokens(candidate, self.counter)
+
+    def _render(
+        self,
+        candidate: Candidate,
+        state: ContextState,
+        max_tokens: int,
+        fields: dict[str, Any],
+        previous_message_id: str | None,
+    ) -> Prepared:
+        counter = self.counter
+        system = list(candidate.system)
+        parts = [counter.overhead_key(candidate.system, candidate.tools)]
+        estimate = counter.overhead_tokens(candidate.system, candidate.tools)
+        if candidate.summary:
+            block = summary_block(candidate.summary)
+            system.append(block)
+            estimate += counter.blocks_tokens([block])
+            parts.append(counter.blocks_key([block]))
+        history = candidate.history
+        ignored = _before_compaction(history)
+        for m in history[ignored:]:
+            tokens = counter.message_tokens(m)
+            if tokens:
+                parts.append(counter.message_key(m))
+                estimate += tokens
+        messages = to_api_messages(history)
+        injected_into = None
+        if candidate.injected:
+            injected_into = max(
+                (i for i, m in enumerate(messages) if m["role"] == "user"), default=None
+            )
+            if injected_into is None:
+                raise UserError("injected context needs a user message to go with")
+            target = messages[injected_into]
+            messages[injected_into] = {
+                **target,
+                "content": [*target["content"], *candidate.injected],
+            }
+            estimate += counter.blocks_tokens(candidate.injected)
+            parts.append(counter.blocks_key(candidate.injected))
+        edits = candidate.edits
+        request = Request(
+            model=state.model.name,
+            max_tokens=max_tokens,
+            messages=messages,
+            system=system,
+            tools=list(candidate.tools),
+            context_management={"edits": list(edits)} if edits else None,
+            betas=list(dict.fromkeys(candidate.betas)),
+            diagnostics=(
+                {"previous_message_id": previous_message_id} if previous_message_id else None
+            ),
+            **{k: v for k, v in fields.items()},
+        )
+        if self.caching is not None:
+            layout = Layout(
+                system_base=len(candidate.system),
+                summary=bool(candidate.summary),
+                injected=len(candidate.injected),
+                injected_into=injected_into,
+            )
+            request = self.caching.apply(request, layout)
+        return Prepared(request, candidate, estimate, state.budget, state.model, parts)
+
+    # learning -----------------------------------------------------------------------------
+
+    def observe(self, prepared: Prepared, response: ModelResponse) -> None:
+        """Learn exact counts from a response's usage (skipped when the server edited it)."""
+        usage = response.usage
+        total = usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens
+        applied = (response.context_management or {}).get("applied_edits")
+        compacted = any(b.get("type") == "compaction" for b in response.content)
+        if total <= 0 or applied or compacted:
+            return
+        self.counter.use(prepared.model)
+        self.counter.learn(prepared.parts, total)
+        prepared.exact_tokens = total
+
+    # reports ------------------------------------------------------------------------------
+
+    def fill(self, prepared: Prepared | None = None) -> WindowFill:
+        """How full the window is in the last (or given) request: tokens against budget."""
+        p = prepared or self.last
+        if p is None:
+            return WindowFill(tokens=0, budget=self.budget or 0, exact=False)
+        c = p.candidate
+        counter = self.counter
+        summary = counter.blocks_tokens([summary_block(c.summary)]) if c.summary else 0
+        return WindowFill(
+            tokens=p.exact_tokens if p.exact_tokens is not None else p.estimated_tokens,
+            budget=p.budget,
+            exact=p.exact_tokens is not None,
+            context_window=p.model.context_window,
+            max_tokens=p.request.max_tokens,
+            system_tokens=counter.overhead_tokens(c.system, c.tools),
+            summary_tokens=summary,
+            injected_tokens=counter.blocks_tokens(c.injected),
+            messages_tokens=sum(counter.message_tokens(m) for m in c.history),
+            turns_sent=len(turn_starts(c.history)),
+            messages_sent=len(c.history),
+            messages_total=p.history_messages,
+            notes=dict(c.notes),
+        )
+
+
+def _before_compaction(history: Sequence[Message]) -> int:
+    """Messages at the start that the API ignores (before the last compaction block)."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "assistant" and any(
+            b.get("type") == "compaction" for b in history[i].content
+        ):
+            return i
+    return 0

@@ -1,0 +1,112 @@
+"""Reports for people: how full the context window is, and what the tokens cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..messages import Message
+from ..models.capabilities import model_info
+from ..usage import LedgerEntry, Usage
+
+__all__ = ["CostLine", "CostReport", "WindowFill", "cost_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFill:
+    """Tokens in the last request against the budget, split by what holds them."""
+
+    tokens: int
+    budget: int
+    exact: bool  # True when the server counted it
+    context_window: int = 0
+    max_tokens: int = 0
+    system_tokens: int = 0  # frame, tools and system prompt
+    summary_tokens: int = 0
+    injected_tokens: int = 0
+    messages_tokens: int = 0
+    turns_sent: int = 0
+    messages_sent: int = 0
+    messages_total: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """Share of the budget used (0 when there is no budget)."""
+        return self.tokens / self.budget if self.budget else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    """Tokens of one kind and what they cost (None when a price is unknown)."""
+
+    kind: str
+    tokens: int
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CostReport:
+    """Cost by token kind, with the cache hit ratio and the split by purpose."""
+
+    lines: list[CostLine]
+    usage: Usage
+    cost_usd: float | None
+    by_purpose: dict[str, float | None]
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """Cache-read tokens over all input tokens (None when nothing was sent)."""
+        return self.usage.cache_hit_ratio
+
+
+_KINDS = (
+    ("input", "input_tokens", "input"),
+    ("cache write 5m", "cache_write_5m_tokens", "cache_write_5m"),
+    ("cache write 1h", "cache_write_1h_tokens", "cache_write_1h"),
+    ("cache read", "cache_read_tokens", "cache_read"),
+    ("output", "output_tokens", "output"),
+    ("server iterations in", "iteration_input_tokens", "input"),
+    ("server iterations out", "iteration_output_tokens", "output"),
+)
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
+    """Sum ledger entries (or stored messages with usage) into a cost report."""
+    tokens = {k: 0 for k, _, _ in _KINDS}
+    costs: dict[str, float | None] = {k: 0.0 for k, _, _ in _KINDS}
+    total = Usage()
+    purposes: dict[str, float | None] = {}
+    for item in items:
+        if isinstance(item, Message):
+            if item.usage is None:
+                continue
+            usage, model, purpose = (
+                item.usage,
+                item.model or "",
+                str(item.metadata.get("purpose", "reply")),
+            )
+        else:
+            usage, model, purpose = item.usage, item.model, item.purpose
+        total = total + usage
+        prices = model_info(model, warn=False).prices
+        entry_cost: float | None = 0.0
+        for kind, attr, price in _KINDS:
+            n = int(getattr(usage, attr))
+            tokens[kind] += n
+            c = None if prices is None else n * float(getattr(prices, price)) / 1_000_000
+            costs[kind] = _add(costs[kind], c) if n else costs[kind]
+            entry_cost = _add(entry_cost, c) if n else entry_cost
+        if isinstance(item, LedgerEntry) and item.cost_usd is not None:
+            entry_cost = item.cost_usd
+        purposes[purpose] = _add(purposes.get(purpose, 0.0), entry_cost)
+    lines = [CostLine(k, tokens[k], costs[k]) for k, _, _ in _KINDS]
+    cost: float | None = 0.0
+    for p in purposes.values():
+        cost = _add(cost, p)
+    return CostReport(lines, total, cost, purposes)

@@ -1,0 +1,218 @@
+"""``TokenWindow``: the newest whole turns that fit, trimmed in large steps for the cache.
+
+With ``high_water`` = ``low_water`` = 1 it is the plain window: the newest turns that fit.
+With a lower ``low_water`` it is cache-aware: it remembers the turn the window starts at
+and keeps it while the kept turns stay under the high mark; when they pass it, it trims
+down to the low mark in one step. The request prefix (system, the kept turns) therefore
+stays byte-identical for many turns and the prompt cache keeps hitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..errors import ContextOverflow, UserError
+from ..messages import Block, Message
+from .base import Candidate, ContextState, TokenCounter, fixed_tokens
+
+__all__ = ["TokenWindow", "truncate_turn", "turn_starts"]
+
+_MARK = "\n[… {cut:,} characters cut here to fit the context window …]\n"
+
+
+def turn_starts(history: Sequence[Message]) -> list[int]:
+    """Indices where turns start (a user text message, or the very first message)."""
+    return [i for i, m in enumerate(history) if i == 0 or m.is_user_text]
+
+
+def _shrink_text(text: str, keep: int) -> str:
+    if keep >= len(text):
+        return text
+    keep = max(keep, 0)
+    head = keep * 2 // 3
+    tail = keep - head
+    return text[:head] + _MARK.format(cut=len(text) - keep) + (text[-tail:] if tail else "")
+
+
+def _shrinkable(block: Block) -> int:
+    if block.get("type") == "text":
+        return len(str(block.get("text", "")))
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), str):
+        return len(block["content"])
+    return 0
+
+
+def _shrink_block(block: Block, keep: int) -> Block:
+    if block.get("type") == "text":
+        return {**block, "text": _shrink_text(str(block["text"]), keep)}
+    return {**block, "content": _shrink_text(str(block["content"]), keep)}
+
+
+def truncate_turn(
+    messages: Sequence[Message], limit: int, counter: TokenCounter
+) -> list[Message] | None:
+    """The turn with its largest text blocks cut (a visible marker where the cut is) so it
+    fits ``limit`` tokens; None when it cannot be made to fit."""
+    msgs = list(messages)
+    for _ in range(6):
+        size = sum(counter.message_tokens(m) for m in msgs)
+        if size <= limit:
+            return msgs
+        spots = [
+            (_shrinkable(b), i, j)
+            for i, m in enumerate(msgs)
+            if m.status == "complete" or m.role == "user"
+            for j, b in enumerate(m.content)
+            if _shrinkable(b) > 200
+        ]
+        if not spots:
+            return None
+        chars, i, j = max(spots)
+        block_tokens = max(1, counter.blocks_tokens([msgs[i].content[j]]))
+        excess = size - limit
+        keep_tokens = block_tokens - excess - 64
+        keep = int(chars * keep_tokens / block_tokens) if keep_tokens > 0 else 0
+        content = list(msgs[i].content)
+        content[j] = _shrink_block(content[j], keep)
+        msgs[i] = msgs[i].with_(content=content)
+    return None
+
+
+class TokenWindow:
+    """Keep the newest whole turns that fit the budget; optional pinned first turn.
+
+    ``high_water`` / ``low_water`` (fractions of the room left for turns): trim only when
+    the kept turns pass the high mark, and then down to the low mark. A newest turn larger
+    than the whole budget raises ContextOverflow, or is cut with a visible marker when
+    ``allow_truncate`` is set.
+    """
+
+    def __init__(
+        self,
+        *,
+        pin_first: bool = False,
+        high_water: float = 1.0,
+        low_water: float = 0.6,
+        allow_truncate: bool = False,
+    ) -> None:
+        if not 0 < low_water <= high_water <= 1:
+            raise UserError("TokenWindow needs 0 < low_water <= high_water <= 1")
+        self.pin_first = pin_first
+        self.high_water = high_water
+        self.low_water = low_water
+        self.allow_truncate = allow_truncate
+        self._starts: dict[str | None, str] = {}
+
+    def start_of(self, conversation_id: str | None) -> str | None:
+        """The id of the message the window currently starts at, if any."""
+        return self._starts.get(conversation_id)
+
+    def reset(self, conversation_id: str | None = None) -> None:
+        """Forget where the window starts (the next request re-trims from scratch)."""
+        self._starts.pop(conversation_id, None)
+
+    def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
+        """The candidate with only the turns the window keeps (and the pinned first turn)."""
+        return self.select(candidate, state)[0]
+
+    def select(
+        self, candidate: Candidate, state: ContextState, *, reserve: int = 0, keep_last: int = 0
+    ) -> tuple[Candidate, list[Message]]:
+        """The kept candidate and the messages it evicted (oldest first).
+
+        ``reserve`` tokens are kept free (for a summary that may grow); ``keep_last`` > 0
+        keeps only that many newest turns (compact now).
+        """
+        history = candidate.history
+        starts = turn_starts(history)
+        if not starts:
+            return candidate, []
+        counter = state.counter
+        bounds = [*starts, len(history)]
+        sizes: dict[int, int] = {}
+
+        def size(i: int) -> int:
+            if i not in sizes:
+                sizes[i] = sum(
+                    counter.message_tokens(m) for m in history[bounds[i] : bounds[i + 1]]
+                )
+            return sizes[i]
+
+        n = len(starts)
+        avail = state.budget - fixed_tokens(candidate, counter) - reserve
+        pinned = self.pin_first and n > 1
+        if pinned and size(0) + size(n - 1) > avail:
+            pinned = False
+            candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
+        first = 1 if pinned else 0
+        room = avail - (size(0) if pinned else 0)
+        if size(n - 1) > room:
+            return self._oversize(candidate, state, history[bounds[n - 1] :], room, first, bounds)
+        high, low = room * self.high_water, room * self.low_water
+        retry = state.overflow_retry
+        if retry:
+            high = low = room * min(self.low_water, 0.8) * 0.75
+        remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
+        start = self._choose(history, bounds, first, n, size, high, low, remembered, keep_last)
+        kept = history[bounds[start] :]
+        head = list(history[: bounds[1]]) if pinned else []
+        evicted = list(history[bounds[first] : bounds[start]])
+        if not state.extras.get("dry_run"):
+            self._starts[state.conversation_id] = history[bounds[start]].id
+        notes = {**candidate.notes, "window_turns": n - start, "window_evicted": start - first}
+        return candidate.with_(history=head + list(kept), notes=notes), evicted
+
+    @staticmethod
+    def _choose(
+        history: Sequence[Message],
+        bounds: list[int],
+        first: int,
+        n: int,
+        size: Callable[[int], int],
+        high: float,
+        low: float,
+        remembered: str | None,
+        keep_last: int,
+    ) -> int:
+        if keep_last:
+            return max(first, n - keep_last)
+        total = 0
+        low_start = n - 1
+        for i in range(n - 1, first - 1, -1):
+            total += size(i)
+            if total > high:
+                return low_start
+            if total <= low:
+                low_start = i
+            if remembered is not None and history[bounds[i]].id == remembered:
+                return i
+        return first
+
+    def _oversize(
+        self,
+        candidate: Candidate,
+        state: ContextState,
+        turn: Sequence[Message],
+        room: int,
+        first: int,
+        bounds: list[int],
+    ) -> tuple[Candidate, list[Message]]:
+        counter = state.counter
+        needed = sum(counter.message_tokens(m) for m in turn)
+        fixed = state.budget - room
+        if self.allow_truncate and room > 0:
+            cut = truncate_turn(turn, room, counter)
+            if cut is not None:
+                history = candidate.history
+                evicted = list(history[bounds[first] : bounds[-2]])
+                if not state.extras.get("dry_run"):
+                    self._starts[state.conversation_id] = cut[0].id
+                notes = {**candidate.notes, "truncated": True, "window_turns": 1}
+                return candidate.with_(history=cut, notes=notes), evicted
+        raise ContextOverflow(
+            f"the newest turn needs {needed:,} tokens but only {max(room, 0):,} of the "
+            f"{state.budget:,}-token budget are left after {fixed:,} tokens of system, tools "
+            "and injected context; shorten it, raise the budget, or allow truncation",
+            tokens=needed + fixed,
+            limit=state.budget,
+        )

@@ -1,0 +1,389 @@
+"""Token accounting: exact counts learned from responses, offline estimates for the rest.
+
+Every response's usage gives the exact input total of what was sent; ``TokenAccountant``
+attributes the part it did not know yet to the new pieces (system + tools overhead, each
+message, the summary, injected blocks) and remembers them by content hash. Text never
+sent is estimated offline: with ``ctok`` when it is installed (the optional ``tokenizer``
+extra), else with a heuristic calibrated per tokenizer family; a learned scale corrects
+either towards what the server counts. The ``count_tokens`` endpoint is asked only when
+an estimate is too close to the budget to trust (and its answers are cached).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from .messages import Block, Message
+from .models.base import Request
+from .models.capabilities import ModelInfo
+
+__all__ = [
+    "TokenAccountant",
+    "content_class",
+    "ctok_available",
+    "estimate_text",
+    "heuristic_tokens",
+]
+
+# Fixed costs of the request structure (learned exactly after the first response).
+MESSAGE_OVERHEAD = 4
+BLOCK_OVERHEAD = 1
+SYSTEM_OVERHEAD = 3
+TOOL_OVERHEAD = 8
+TOOLS_PREAMBLE = 346  # the API's tool-use system prompt (tool_choice auto, Claude 4)
+REQUEST_OVERHEAD = 7
+IMAGE_TOKENS = 1_600
+
+# --- offline text estimates ---------------------------------------------------------------
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_FEATURES = re.compile(
+    rf"(?P<cjk>[{_CJK}])|(?P<upper>[A-Z]{{2,}})|(?P<word>[A-Za-z][a-z]*)|(?P<num>\d+)"
+    r"|(?P<nl>\n[ \t]*)|(?P<sp>[ \t]{2,})|(?P<other>[^\x00-\x7f])|(?P<punct>[^\sA-Za-z\d])"
+)
+# Per family: tokens per (word, extra word char beyond 6, capitalised word, upper run char,
+# digit, newline+indent, space run char, punctuation char, CJK char, other non-ASCII char),
+# fitted against ctok on English prose, Python, JSON and Chinese.
+_COEF: dict[str, tuple[float, ...]] = {
+    "claude3": (0.95, 0.28, 0.25, 0.45, 0.34, 0.9, 0.1, 0.95, 1.0, 1.2),
+    "claude47": (1.15, 0.42, 0.45, 0.6, 0.5, 1.0, 0.2, 1.1, 1.0, 1.4),
+}
+_CLASS_PATTERNS = {
+    "json": re.compile(r'^\s*[\[{]\s*"?'),
+    "code": re.compile(
+        r"^\s*(def |class |import |from |return |if |for |#|//|function |const )", re.M
+    ),
+}
+
+
+def content_class(text: str) -> str:
+    """The kind of text: "cjk", "json", "code" or "prose" (for reports and calibration)."""
+    sample = text[:2000]
+    if not sample:
+        return "prose"
+    cjk = sum(1 for ch in sample if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    if cjk > len(sample) * 0.2:
+        return "cjk"
+    if _CLASS_PATTERNS["json"].match(sample):
+        return "json"
+    if len(_CLASS_PATTERNS["code"].findall(sample)) >= 2:
+        return "code"
+    return "prose"
+
+
+def heuristic_tokens(text: str, family: str = "claude3") -> int:
+    """Tokens of ``text`` by a feature count fitted per tokenizer family (no dependencies)."""
+    if not text:
+        return 0
+    c = _COEF.get(family, _COEF["claude3"])
+    total = 0.0
+    for m in _FEATURES.finditer(text):
+        kind = m.lastgroup
+        size = m.end() - m.start()
+        if kind == "word":
+            total += c[0] + c[1] * max(0, size - 6) + (c[2] if text[m.start()].isupper() else 0)
+        elif kind == "upper":
+            total += c[3] * size + c[0] * 0.5
+        elif kind == "num":
+            total += c[4] * size + 0.4
+        elif kind == "nl":
+            total += c[5] + c[6] * max(0, size - 1) * 0.25
+        elif kind == "sp":
+            total += c[6] * size
+        elif kind == "punct":
+            total += c[7]
+        elif kind == "cjk":
+            total += c[8]
+        else:
+            total += c[9] * len(text[m.start()].encode()) / 2
+    return max(1, round(total))
+
+
+@lru_cache(maxsize=1)
+def _ctok() -> Any:
+    try:
+        import ctok  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:  # the optional "tokenizer" extra is not installed
+        return None
+    return ctok
+
+
+def ctok_available() -> bool:
+    """True when the optional ``ctok`` tokenizer reconstruction is installed."""
+    return _ctok() is not None
+
+
+def ctok_version(model: ModelInfo | str) -> str:
+    """The ``ctok`` version string for a model (v3 family, 4.7, or 4.8+)."""
+    family = model if isinstance(model, str) else model.tokenizer
+    name = "" if isinstance(model, str) else model.name
+    if family == "claude3":
+        return "3.0"
+    return "4.7" if "4-7" in name else "4.8"
+
+
+@lru_cache(maxsize=8)
+def _ctok_frame(version: str) -> int:
+    lib = _ctok()
+    return int(lib.token_count("x", version)) - 1 if lib is not None else 0
+
+
+def estimate_text(
+    text: str, family: str = "claude3", *, version: str | None = None, use_ctok: bool = True
+) -> int:
+    """Offline token estimate of a piece of text: ctok when installed, else the heuristic."""
+    if not text:
+        return 0
+    lib = _ctok() if use_ctok else None
+    if lib is None:
+        return heuristic_tokens(text, family)
+    ver = version or ctok_version(family)
+    return max(1, int(lib.token_count(text, ver)) - _ctok_frame(ver))
+
+
+# --- blocks -------------------------------------------------------------------------------
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _image_tokens(block: Block) -> int:
+    source = block.get("source")
+    if not isinstance(source, dict) or source.get("type") != "base64":
+        return IMAGE_TOKENS
+    try:
+        head = base64.b64decode(str(source.get("data", ""))[:64] + "==", validate=False)[:32]
+    except (binascii.Error, ValueError):
+        return IMAGE_TOKENS
+    if head.startswith(b"\x89PNG") and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+    elif head[:4] == b"GIF8" and len(head) >= 10:
+        w, h = struct.unpack("<HH", head[6:10])
+    else:
+        return IMAGE_TOKENS
+    return max(1, min(IMAGE_TOKENS, math.ceil(int(w) * int(h) / 750)))
+
+
+def _strip_control(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_strip_control(v) for v in value]
+    return value
+
+
+# --- the accountant -----------------------------------------------------------------------
+
+
+class TokenAccountant:
+    """Token counts for requests: exact where learned from usage, estimated elsewhere.
+
+    Implements ``TokenCounter``. Bind it to a model with ``use(model)`` (the engine does);
+    counts are kept per tokenizer family.
+    """
+
+    def __init__(
+        self, *, use_ctok: bool = True, estimator: Callable[[str, str], int] | None = None
+    ) -> None:
+        self.use_ctok = use_ctok
+        self._estimator = estimator
+        self.family = "claude3"
+        self.version = "3.0"
+        self._exact: dict[str, int] = {}
+        self._estimates: dict[str, int] = {}
+        self._by_id: dict[str, tuple[int, str]] = {}
+        self._counted: dict[str, int] = {}
+        self.scale: dict[str, float] = {}
+        self.count_calls = 0
+        self.learned = 0
+
+    # binding ------------------------------------------------------------------------------
+
+    def use(self, model: ModelInfo) -> None:
+        """Count for ``model``'s tokenizer family from now on."""
+        self.family = model.tokenizer
+        self.version = ctok_version(model)
+
+    # estimates ----------------------------------------------------------------------------
+
+    def _raw_text(self, text: str) -> int:
+        if self._estimator is not None:
+            return self._estimator(text, self.family)
+        return estimate_text(text, self.family, version=self.version, use_ctok=self.use_ctok)
+
+    def text_tokens(self, text: str) -> int:
+        """Estimated tokens of text never sent (scaled by what the server taught us)."""
+        return math.ceil(self._raw_text(text) * self.scale.get(self.family, 1.0))
+
+    def _block_raw(self, block: Block) -> int:
+        kind = block.get("type")
+        text = self._raw_text
+        if kind == "text":
+            return BLOCK_OVERHEAD + text(str(block.get("text", "")))
+        if kind == "thinking":
+            return BLOCK_OVERHEAD + text(str(block.get("thinking", "")))
+        if kind == "redacted_thinking":
+            return BLOCK_OVERHEAD + 16
+        if kind == "compaction":
+            return BLOCK_OVERHEAD + text(str(block.get("content") or ""))
+        if kind == "tool_use":
+            return (
+                BLOCK_OVERHEAD
+                + 2
+                + text(str(block.get("name", "")))
+                + text(_canon(block.get("input", {})))
+            )
+        if kind == "tool_result":
+            content = block.get("content", "")
+            if isinstance(content, str):
+                inner = BLOCK_OVERHEAD + text(content) if content else 0
+            else:
+                inner = sum(self._block_raw(b) for b in content if isinstance(b, dict))
+            return BLOCK_OVERHEAD + 2 + inner
+        if kind == "image":
+            return BLOCK_OVERHEAD + _image_tokens(block)
+        if kind == "document":
+            source = block.get("source") or {}
+            extra = sum(text(str(block.get(k))) for k in ("title", "context") if block.get(k))
+            if source.get("type") == "text":
+                return BLOCK_OVERHEAD + 10 + extra + text(str(source.get("data", "")))
+            return BLOCK_OVERHEAD + 10 + extra + IMAGE_TOKENS
+        return BLOCK_OVERHEAD + text(_canon(_strip_control(block)))
+
+    def _raw_blocks(self, blocks: Iterable[Block]) -> int:
+        return sum(self._block_raw(b) for b in blocks)
+
+    def blocks_tokens(self, blocks: Sequence[Block]) -> int:
+        """Tokens of content blocks (system, injected), exact when learned."""
+        if not blocks:
+            return 0
+        return self._lookup(self.blocks_key(blocks), lambda: self._raw_blocks(blocks))
+
+    def blocks_key(self, blocks: Sequence[Block]) -> str:
+        """The content hash under which a list of blocks' count is kept."""
+        return self._key("blocks", list(blocks))
+
+    # keys and the cache -------------------------------------------------------------------
+
+    def _key(self, kind: str, value: Any) -> str:
+        payload = f"{self.family}\x00{kind}\x00{_canon(_strip_control(value))}"
+        return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+    def _lookup(self, key: str, raw: Callable[[], int]) -> int:
+        exact = self._exact.get(key)
+        if exact is not None:
+            return exact
+        estimate = self._estimates.get(key)
+        if estimate is None:
+            estimate = self._estimates[key] = raw()
+        return math.ceil(estimate * self.scale.get(self.family, 1.0))
+
+    @staticmethod
+    def _sendable(message: Message) -> list[Block]:
+        if message.status == "complete":
+            return message.content
+        return [b for b in message.content if b.get("type") == "text" and b.get("text")]
+
+    def message_key(self, message: Message) -> str:
+        """The content hash under which ``message``'s count is kept."""
+        hit = self._by_id.get(message.id)
+        if hit is not None and hit[0] == id(message.content):
+            return hit[1]
+        key = self._key(message.role + ":" + message.status, self._sendable(message))
+        self._by_id[message.id] = (id(message.content), key)
+        return key
+
+    def message_tokens(self, message: Message) -> int:
+        """Tokens ``message`` adds to a request (0 for a partial reply with no text)."""
+        blocks = self._sendable(message)
+        if not blocks:
+            return 0
+        return self._lookup(
+            self.message_key(message), lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks)
+        )
+
+    def overhead_key(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> str:
+        """The hash of a request's fixed part: frame, tools and base system."""
+        return self._key("overhead", {"system": list(system), "tools": list(tools)})
+
+    def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
+        """Tokens of the request frame, the tool definitions and the system blocks."""
+
+        def raw() -> int:
+            total = REQUEST_OVERHEAD
+            if system:
+                total += SYSTEM_OVERHEAD + self._raw_blocks(system)
+            if tools:
+                total += TOOLS_PREAMBLE + sum(
+                    TOOL_OVERHEAD + self._raw_text(_canon(_strip_control(t))) for t in tools
+                )
+            return total
+
+        return self._lookup(self.overhead_key(system, tools), raw)
+
+    def is_exact(self, key: str) -> bool:
+        """True when the count under ``key`` was learned from the server."""
+        return key in self._exact
+
+    def estimate_of(self, key: str) -> int:
+        """The unscaled offline estimate stored under ``key`` (0 if never estimated)."""
+        return self._estimates.get(key, 0)
+
+    # learning -----------------------------------------------------------------------------
+
+    def learn(self, parts: Sequence[str], total: int) -> None:
+        """Attribute an exact request total to its parts (keys, with repeats).
+
+        Parts already known keep their counts; the rest is shared among the unknown ones in
+        proportion to their estimates, and the ratio refines the estimate scale.
+        """
+        if total <= 0 or not parts:
+            return
+        counts = Counter(parts)
+        known = sum(self._exact[k] * n for k, n in counts.items() if k in self._exact)
+        unknown = {k: n for k, n in counts.items() if k not in self._exact}
+        residual = total - known
+        if not unknown:
+            # Everything was known: the difference is structure (merged messages); put it
+            # on the overhead, which every request has.
+            if residual and parts[0] in self._exact and self._exact[parts[0]] + residual > 0:
+                self._exact[parts[0]] += residual
+            return
+        weights = {k: max(1, self._estimates.get(k, 1)) * n for k, n in unknown.items()}
+        weight_sum = sum(weights.values())
+        if residual <= 0:
+            return
+        ratio = residual / weight_sum
+        if weight_sum >= 50:
+            old = self.scale.get(self.family, 1.0)
+            self.scale[self.family] = min(3.0, max(0.33, old * 0.6 + ratio * 0.4))
+        left = residual
+        items = sorted(unknown.items(), key=lambda kv: weights[kv[0]])
+        for i, (key, n) in enumerate(items):
+            if i == len(items) - 1:
+                share = max(1, left // n)
+            else:
+                share = max(1, round(residual * weights[key] / weight_sum / n))
+            self._exact[key] = share
+            left -= share * n
+            self.learned += 1
+
+    def exact_total(self, request: Request, count: Callable[[Request], int]) -> int:
+        """The exact input tokens of ``request`` from the count endpoint, cached by hash."""
+        key = self._key("request", _strip_control(request.to_api(for_count=True)))
+        cached = self._counted.get(key)
+        if cached is None:
+            cached = self._counted[key] = int(count(request))
+            self.count_calls += 1
+        return cached
