@@ -1,1 +1,90 @@
-"""claudechat: long, multi-turn conversations with Claude."""
+"""claudechat: long, multi-turn conversations with Claude.
+
+The Messages API is stateless; claudechat keeps the conversation: it stores every turn,
+fits each request into the context window at the lowest cost, and accounts for every
+token and dollar.
+
+    from claudechat import Chat
+    chat = Chat(model="claude-sonnet-4-6", system="Be concise.")
+    print(chat.send("Hi").text)
+"""
+
+from ._turn import Reply
+from .chat import DEFAULT_MODEL, AsyncChat, Chat
+from .context import (
+    ClearToolResults,
+    ContextEngine,
+    Documents,
+    PromptCaching,
+    RollingSummary,
+    ServerCompaction,
+    TokenWindow,
+    strategy_policies,
+)
+from .errors import (
+    AuthError,
+    BadResponse,
+    ClaudeChatError,
+    ConcurrentUpdate,
+    ConfigError,
+    ContextOverflow,
+    ConversationNotFound,
+    InvalidHistory,
+    InvalidImport,
+    ModelError,
+    Overloaded,
+    RateLimited,
+    StoreError,
+    StreamInterrupted,
+    ToolDefinitionError,
+    UserError,
+)
+from .messages import Message, Turn, group_turns, repair, validate
+from .models import Model, ModelInfo, model_info
+from .tools import Tool, tool_schema
+from .usage import Ledger, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "AsyncChat",
+    "AuthError",
+    "BadResponse",
+    "Chat",
+    "ClaudeChatError",
+    "ClearToolResults",
+    "ConcurrentUpdate",
+    "ConfigError",
+    "ContextEngine",
+    "ContextOverflow",
+    "ConversationNotFound",
+    "Documents",
+    "InvalidHistory",
+    "InvalidImport",
+    "Ledger",
+    "Message",
+    "Model",
+    "ModelError",
+    "ModelInfo",
+    "Overloaded",
+    "PromptCaching",
+    "RateLimited",
+    "Reply",
+    "RollingSummary",
+    "ServerCompaction",
+    "StoreError",
+    "StreamInterrupted",
+    "TokenWindow",
+    "Tool",
+    "ToolDefinitionError",
+    "Turn",
+    "Usage",
+    "UserError",
+    "group_turns",
+    "model_info",
+    "repair",
+    "strategy_policies",
+    "tool_schema",
+    "validate",
+]

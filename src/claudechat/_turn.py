@@ -1,0 +1,189 @@
+"""The parts of a turn that do no I/O, shared by Chat and AsyncChat.
+
+``TurnState`` holds what one user turn has produced so far; ``Reply`` is what the caller
+gets back. Keeping these pure lets the sync and async loops differ only where they wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UserError
+from .messages import Block, Message, new_id, text_of
+from .models.base import ModelResponse
+from .usage import Usage
+
+__all__ = ["Reply", "TurnState", "check_prompt", "response_message"]
+
+_PREFILL_HINT = "Begin your reply with exactly this text, then continue it naturally: {prefix!r}"
+
+
+@dataclass(slots=True)
+class Reply:
+    """The outcome of one user turn.
+
+    ``text`` is the final answer's text (tool rounds excluded); ``messages`` every message
+    the turn added; ``usage`` / ``cost_usd`` the turn's requests (cost None when unknown).
+    """
+
+    message: Message
+    messages: list[Message]
+    usage: Usage
+    cost_usd: float | None
+    prefill: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The reply text, beginning with the prefill when one was asked."""
+        return self.message.text
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the model stopped (end_turn, max_tokens, tool_use, ...)."""
+        return self.message.stop_reason
+
+    @property
+    def truncated(self) -> bool:
+        """True when the reply hit max_tokens (or the context window) and was cut."""
+        return self.stop_reason in ("max_tokens", "model_context_window_exceeded")
+
+    @property
+    def partial(self) -> bool:
+        """True when the stream was interrupted and only part of the reply arrived."""
+        return self.message.status != "complete"
+
+    @property
+    def id(self) -> str:
+        """The assistant message id."""
+        return self.message.id
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def check_prompt(content: Any) -> list[Block]:
+    """The user content as blocks, or a UserError naming what is wrong with it."""
+    if isinstance(content, str):
+        if not content.strip():
+            raise UserError("the prompt is empty")
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list | tuple) and content:
+        blocks = []
+        for i, b in enumerate(content):
+            if not isinstance(b, dict) or "type" not in b:
+                raise UserError(f"prompt block {i} is not a content block dict with a 'type'")
+            if b["type"] == "text" and not str(b.get("text", "")).strip():
+                raise UserError(f"prompt block {i} is an empty text block")
+            blocks.append(dict(b))
+        if not any(b["type"] not in ("tool_result",) for b in blocks):
+            raise UserError("the prompt holds only tool results")
+        return blocks
+    if isinstance(content, list | tuple):
+        raise UserError("the prompt is empty")
+    raise UserError(
+        f"the prompt must be a string or a list of content blocks, not {type(content).__name__}"
+    )
+
+
+def prefill_hint(prefix: str) -> Block:
+    """The instruction that emulates a prefill on models that refuse one."""
+    return {"type": "text", "text": _PREFILL_HINT.format(prefix=prefix)}
+
+
+def _clean_content(
+    content: list[Block], stop_reason: str | None
+) -> tuple[list[Block], list[Block]]:
+    """Content safe to store and resend, and the blocks that had to be dropped."""
+    kept: list[Block] = []
+    dropped: list[Block] = []
+    for b in content:
+        kind = b.get("type")
+        if kind == "text" and not b.get("text"):
+            continue
+        if kind == "tool_use" and stop_reason in ("max_tokens", "model_context_window_exceeded"):
+            dropped.append(b)  # cut mid-call: it can neither run nor be answered
+            continue
+        kept.append(b)
+    return kept, dropped
+
+
+def response_message(
+    response: ModelResponse,
+    *,
+    parent_id: str | None,
+    model: str,
+    status: str = "complete",
+    prefill: str | None = None,
+    message_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Message:
+    """The assistant Message to store for a (possibly partial) response."""
+    content, dropped = _clean_content(list(response.content), response.stop_reason)
+    if status != "complete":
+        content = [b for b in content if b.get("type") == "text" and b.get("text")]
+    if prefill:
+        first_text = next((b for b in content if b.get("type") == "text"), None)
+        if first_text is None:
+            content.insert(0, {"type": "text", "text": prefill})
+        elif not first_text["text"].startswith(prefill):
+            idx = content.index(first_text)
+            content[idx] = {**first_text, "text": prefill + first_text["text"]}
+    meta = dict(metadata or {})
+    if dropped:
+        meta["dropped_blocks"] = dropped
+    if response.cache_miss_reason:
+        meta["cache_miss_reason"] = response.cache_miss_reason
+    if response.id:
+        meta["api_id"] = response.id
+    if response.context_management:
+        meta["context_management"] = response.context_management
+    return Message(
+        role="assistant",
+        content=content,
+        id=message_id or new_id(),
+        parent_id=parent_id,
+        model=response.model or model,
+        usage=response.usage if response.usage.requests else None,
+        stop_reason=response.stop_reason,
+        status=status,  # type: ignore[arg-type]
+        metadata=meta,
+    )
+
+
+@dataclass(slots=True)
+class TurnState:
+    """What the current user turn has produced: messages, usage, rounds."""
+
+    prefill: str | None = None
+    documents: Any = None
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    rounds: int = 0
+    last: Message | None = None  # the newest assistant message of the turn
+
+    def add_cost(self, usage: Usage, cost: float | None) -> None:
+        """Count one request's usage and cost (cost stays None once any is unknown)."""
+        self.usage = self.usage + usage
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
+
+    def reply(self) -> Reply:
+        """The Reply for the turn so far (its last assistant message)."""
+        final = next(m for m in reversed(self.messages) if m.role == "assistant")
+        return Reply(final, list(self.messages), self.usage, self.cost, self.prefill)
+
+
+def last_text(messages: Sequence[Message], predicate: Callable[[Message], bool]) -> Message | None:
+    """The newest message matching ``predicate``."""
+    for m in reversed(messages):
+        if predicate(m):
+            return m
+    return None
+
+
+def preview(message: Message, width: int = 60) -> str:
+    """A one-line preview of a message's text."""
+    text = " ".join(text_of(message.content).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
