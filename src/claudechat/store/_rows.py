@@ -1,0 +1,161 @@
+"""What every store shares: argument checks, path figures, searchable text, JSON, ordering.
+
+A message row carries the figures of the path from its root to itself (``PathFigures``):
+appending computes them from the parent's in constant time, and the head's figures are
+the active branch's, so ``list_conversations`` reads one row per conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import StoreError
+from ..messages import Message
+from .base import Conversation, ConversationInfo, Summary
+
+SNIPPET_START = "«"
+SNIPPET_END = "»"
+_STATUSES = ("complete", "partial", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class PathFigures:
+    """Figures of a path root → message: messages, turns, billed tokens, known cost, unpriced."""
+
+    messages: int = 0
+    turns: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced: int = 0  # assistant messages with usage but no known price
+
+    def then(self, message: Message) -> PathFigures:
+        """The figures of this path extended by ``message``."""
+        tokens, cost, unpriced = self.tokens, self.cost_usd, self.unpriced
+        u = message.usage
+        if u is not None and message.role == "assistant":
+            tokens += (
+                u.total_input_tokens
+                + u.output_tokens
+                + u.iteration_input_tokens
+                + u.iteration_output_tokens
+            )
+            price = u.cost_usd(message.model) if message.model else None
+            if price is None:
+                unpriced += 1 if (u.total_input_tokens or u.output_tokens) else 0
+            else:
+                cost += price
+        starts_turn = self.messages == 0 or message.is_user_text
+        return PathFigures(self.messages + 1, self.turns + starts_turn, tokens, cost, unpriced)
+
+    def info(self, conversation: Conversation) -> ConversationInfo:
+        """The ``ConversationInfo`` of a conversation whose head has these figures."""
+        cost = None if self.unpriced else self.cost_usd
+        return ConversationInfo(conversation, self.messages, self.turns, self.tokens, cost)
+
+
+def check_message(message: Message) -> None:
+    """Refuse what no store can hold: a bad role or status, content that is not blocks."""
+    if message.role not in ("user", "assistant"):
+        raise StoreError(f"message {message.id}: unknown role {message.role!r}")
+    if message.status not in _STATUSES:
+        raise StoreError(f"message {message.id}: unknown status {message.status!r}")
+    if not isinstance(message.content, list) or not all(
+        isinstance(b, Mapping) and isinstance(b.get("type"), str) for b in message.content
+    ):
+        raise StoreError(f"message {message.id}: content must be a list of typed blocks")
+    if not math.isfinite(message.created_at):
+        raise StoreError(f"message {message.id}: created_at must be a finite number")
+
+
+def searchable_text(content: Iterable[Mapping[str, Any]]) -> str:
+    """The text a search looks in: text blocks and the text of tool results."""
+    parts: list[str] = []
+    for b in content:
+        kind = b.get("type")
+        if kind == "text":
+            parts.append(str(b.get("text", "")))
+        elif kind == "tool_result":
+            inner = b.get("content")
+            if isinstance(inner, str):
+                parts.append(inner)
+            elif isinstance(inner, list):
+                parts.extend(
+                    str(x.get("text", ""))
+                    for x in inner
+                    if isinstance(x, Mapping) and x.get("type") == "text"
+                )
+    return "\n".join(p for p in parts if p)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is, key order kept (tool inputs are sent back as read)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:
+    """Messages ordered so that every parent precedes its children (stable otherwise).
+
+    Raises StoreError for duplicate ids, unknown parents and cycles.
+    """
+    ids = [m.id for m in messages]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise StoreError(f"message {dup} appears twice")
+    known = set(ids)
+    for m in messages:
+        if m.parent_id is not None and m.parent_id not in known:
+            raise StoreError(f"message {m.id}: parent {m.parent_id} is not in the conversation")
+    placed: set[str] = set()
+    out: list[Message] = []
+    pending = list(messages)
+    while pending:
+        rest = [m for m in pending if m.parent_id is not None and m.parent_id not in placed]
+        ready = [m for m in pending if m.parent_id is None or m.parent_id in placed]
+        if not ready:
+            raise StoreError(f"message {rest[0].id}: its parents form a cycle")
+        for m in ready:
+            placed.add(m.id)
+            out.append(m)
+        pending = rest
+    return out
+
+
+def check_import(
+    conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
+) -> list[Message]:
+    """Checks shared by every ``import_messages``; returns the messages in insert order."""
+    for m in messages:
+        check_message(m)
+    ordered = ordered_for_insert(messages)
+    ids = {m.id for m in messages}
+    if conversation.head_id is not None and conversation.head_id not in ids:
+        raise StoreError(f"head {conversation.head_id} is not among the imported messages")
+    seen: set[str] = set()
+    for s in summaries:
+        if s.conversation_id != conversation.id:
+            raise StoreError(f"summary {s.id} belongs to another conversation")
+        if s.first_id not in ids or s.last_id not in ids:
+            raise StoreError(f"summary {s.id} covers messages that are not imported")
+        if s.id in seen:
+            raise StoreError(f"summary {s.id} appears twice")
+        seen.add(s.id)
+    return ordered
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a search query, lower-cased; punctuation and ``_`` separate words."""
+    out: list[str] = []
+    word: list[str] = []
+    for ch in query.lower():
+        if ch.isalnum():
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return out

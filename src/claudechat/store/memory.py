@@ -1,0 +1,384 @@
+"""``MemoryStore``: the ``Store`` contract in dicts, for tests and throwaway chats."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
+from ..messages import Message, new_id
+from ._rows import (
+    SNIPPET_END,
+    SNIPPET_START,
+    PathFigures,
+    check_import,
+    check_message,
+    query_terms,
+    searchable_text,
+)
+from .base import Conversation, ConversationInfo, SearchHit, Summary
+
+__all__ = ["MemoryStore"]
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(slots=True)
+class _Row:
+    conversation_id: str
+    message: Message
+    figures: PathFigures
+    text: str
+
+
+def _copy(m: Message) -> Message:
+    """A copy whose content and metadata the caller cannot change under the store."""
+    return replace(m, content=copy.deepcopy(m.content), metadata=copy.deepcopy(m.metadata))
+
+
+def snippet(text: str, terms: Sequence[str], *, words: int = 16) -> str:
+    """A window of ``words`` words around the first match, matches marked « »."""
+    tokens = list(_WORD.finditer(text))
+    wanted = set(terms)
+    first = next((i for i, t in enumerate(tokens) if t.group().lower() in wanted), 0)
+    lo = max(0, first - words // 2)
+    hi = min(len(tokens), lo + words)
+    if not tokens:
+        return text[:120]
+    out, pos = [], tokens[lo].start()
+    for t in tokens[lo:hi]:
+        out.append(text[pos : t.start()])
+        w = t.group()
+        out.append(f"{SNIPPET_START}{w}{SNIPPET_END}" if w.lower() in wanted else w)
+        pos = t.end()
+    body = "".join(out)
+    return ("…" if lo else "") + body + ("…" if hi < len(tokens) else "")
+
+
+class MemoryStore:
+    """Conversations in process memory, guarded by one lock; gone when the process ends."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._convs: dict[str, Conversation] = {}
+        self._rows: dict[str, _Row] = {}
+        self._order: dict[str, list[str]] = {}
+        self._kids: dict[tuple[str, str | None], list[str]] = {}
+        self._summaries: dict[str, list[Summary]] = {}
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # conversations ------------------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Conversation:
+        """Create an empty conversation."""
+        now = self._clock()
+        conv = Conversation(
+            id=id or new_id(),
+            title=title,
+            created_at=now,
+            updated_at=now,
+            head_id=None,
+            version=0,
+            model=model,
+            system=system,
+            metadata=copy.deepcopy(metadata or {}),
+        )
+        with self._lock:
+            if conv.id in self._convs:
+                raise StoreError(f"conversation {conv.id} exists already")
+            self._put_conv(conv)
+        return conv
+
+    def _put_conv(self, conv: Conversation) -> None:
+        self._convs[conv.id] = conv
+        self._order.setdefault(conv.id, [])
+        self._summaries.setdefault(conv.id, [])
+
+    def _conv(self, conversation_id: str) -> Conversation:
+        try:
+            return self._convs[conversation_id]
+        except KeyError:
+            raise ConversationNotFound(f"no conversation {conversation_id}") from None
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation; ConversationNotFound if there is none."""
+        with self._lock:
+            return self._conv(conversation_id)
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """Change the given fields (None leaves a field as it is)."""
+        with self._lock:
+            conv = self._conv(conversation_id)
+            conv = replace(
+                conv,
+                title=conv.title if title is None else title,
+                model=conv.model if model is None else model,
+                system=conv.system if system is None else system,
+                metadata=conv.metadata if metadata is None else copy.deepcopy(metadata),
+                updated_at=self._clock(),
+            )
+            self._convs[conv.id] = conv
+            return conv
+
+    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
+        """Conversations, most recently updated first, with their figures."""
+        with self._lock:
+            convs = sorted(self._convs.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
+            out = []
+            for c in convs[offset : offset + limit]:
+                figures = self._rows[c.head_id].figures if c.head_id else PathFigures()
+                out.append(figures.info(c))
+            return out
+
+    def latest_conversation(self) -> Conversation | None:
+        """The most recently updated conversation, if any."""
+        with self._lock:
+            return max(self._convs.values(), key=lambda c: (c.updated_at, c.id), default=None)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and everything in it."""
+        with self._lock:
+            self._conv(conversation_id)
+            for mid in self._order.pop(conversation_id):
+                row = self._rows.pop(mid)
+                self._kids.pop((conversation_id, row.message.parent_id), None)
+            del self._convs[conversation_id]
+            del self._summaries[conversation_id]
+
+    # messages -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        conversation_id: str,
+        message: Message,
+        *,
+        expect_version: int | None = None,
+        move_head: bool = True,
+    ) -> Conversation:
+        """Store a message under its parent and move the head to it (see ``Store.append``)."""
+        check_message(message)
+        with self._lock:
+            conv = self._conv(conversation_id)
+            if expect_version is not None and conv.version != expect_version:
+                raise ConcurrentUpdate(
+                    f"conversation {conversation_id} is at version {conv.version}, "
+                    f"not {expect_version}"
+                )
+            parent = self._parent_figures(conversation_id, message.parent_id)
+            row = _Row(
+                conversation_id,
+                _copy(message),
+                parent.then(message),
+                searchable_text(message.content),
+            )
+            old = self._rows.get(message.id)
+            if old is not None:
+                self._check_replace(old, conversation_id, message)
+            else:
+                self._order[conversation_id].append(message.id)
+                self._kids.setdefault((conversation_id, message.parent_id), []).append(message.id)
+            self._rows[message.id] = row
+            conv = replace(
+                conv,
+                updated_at=self._clock(),
+                head_id=message.id if move_head else conv.head_id,
+                version=conv.version + 1 if move_head else conv.version,
+            )
+            self._convs[conv.id] = conv
+            return conv
+
+    def _parent_figures(self, conversation_id: str, parent_id: str | None) -> PathFigures:
+        if parent_id is None:
+            return PathFigures()
+        row = self._rows.get(parent_id)
+        if row is None or row.conversation_id != conversation_id:
+            raise ConversationNotFound(f"no message {parent_id} in conversation {conversation_id}")
+        return row.figures
+
+    def _check_replace(self, old: _Row, conversation_id: str, message: Message) -> None:
+        m = old.message
+        if old.conversation_id != conversation_id or m.status != "partial":
+            raise StoreError(f"message {m.id} exists already (only a partial one is replaced)")
+        if m.parent_id != message.parent_id or m.role != message.role:
+            raise StoreError(f"message {m.id}: a replacement keeps its parent and role")
+        if self._kids.get((conversation_id, m.id)):
+            raise StoreError(f"message {m.id} has replies and cannot be replaced")
+
+    def set_head(
+        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+    ) -> Conversation:
+        """Move the head (checkout / undo)."""
+        with self._lock:
+            conv = self._conv(conversation_id)
+            if expect_version is not None and conv.version != expect_version:
+                raise ConcurrentUpdate(
+                    f"conversation {conversation_id} is at version {conv.version}, "
+                    f"not {expect_version}"
+                )
+            if message_id is not None:
+                self._parent_figures(conversation_id, message_id)
+            conv = replace(
+                conv, head_id=message_id, version=conv.version + 1, updated_at=self._clock()
+            )
+            self._convs[conv.id] = conv
+            return conv
+
+    def get_message(self, message_id: str) -> Message:
+        """One message by id; ConversationNotFound if unknown."""
+        with self._lock:
+            row = self._rows.get(message_id)
+            if row is None:
+                raise ConversationNotFound(f"no message {message_id}")
+            return _copy(row.message)
+
+    def branch(self, conversation_id: str, head_id: str | None = None) -> list[Message]:
+        """The messages from the root to ``head_id`` (default: the head), oldest first."""
+        with self._lock:
+            conv = self._conv(conversation_id)
+            mid = conv.head_id if head_id is None else head_id
+            if mid is not None:
+                self._parent_figures(conversation_id, mid)
+            out: list[Message] = []
+            while mid is not None:
+                m = self._rows[mid].message
+                out.append(_copy(m))
+                mid = m.parent_id
+            out.reverse()
+            return out
+
+    def children(self, conversation_id: str, parent_id: str | None) -> list[Message]:
+        """Direct replies to a message (roots when parent_id is None), oldest first."""
+        with self._lock:
+            self._conv(conversation_id)
+            ids = self._kids.get((conversation_id, parent_id), [])
+            return [_copy(self._rows[i].message) for i in ids]
+
+    def leaves(self, conversation_id: str) -> list[Message]:
+        """The tips of every branch, oldest first."""
+        with self._lock:
+            self._conv(conversation_id)
+            return [
+                _copy(self._rows[i].message)
+                for i in self._order[conversation_id]
+                if not self._kids.get((conversation_id, i))
+            ]
+
+    def all_messages(self, conversation_id: str) -> list[Message]:
+        """Every message of every branch, in insertion order."""
+        with self._lock:
+            self._conv(conversation_id)
+            return [_copy(self._rows[i].message) for i in self._order[conversation_id]]
+
+    # summaries ----------------------------------------------------------------------------
+
+    def add_summary(self, summary: Summary) -> None:
+        """Store a summary beside the transcript."""
+        with self._lock:
+            self._check_summary(summary)
+            self._summaries[summary.conversation_id].append(
+                replace(summary, metadata=copy.deepcopy(summary.metadata))
+            )
+
+    def _check_summary(self, summary: Summary) -> None:
+        self._conv(summary.conversation_id)
+        for mid in (summary.first_id, summary.last_id):
+            self._parent_figures(summary.conversation_id, mid)
+        if any(s.id == summary.id for ss in self._summaries.values() for s in ss):
+            raise StoreError(f"summary {summary.id} exists already")
+
+    def summaries(self, conversation_id: str) -> list[Summary]:
+        """The conversation's summaries, oldest first."""
+        with self._lock:
+            self._conv(conversation_id)
+            return [
+                replace(s, metadata=copy.deepcopy(s.metadata))
+                for s in self._summaries[conversation_id]
+            ]
+
+    # search -------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Messages holding every word of ``query``, best first; matches marked « »."""
+        terms = query_terms(query)
+        if not terms or limit <= 0:
+            return []
+        hits: list[tuple[float, int, SearchHit]] = []
+        with self._lock:
+            for seq, row in enumerate(self._rows.values()):
+                if conversation_id is not None and row.conversation_id != conversation_id:
+                    continue
+                words = [w.lower() for w in _WORD.findall(row.text)]
+                if not words or not all(t in words for t in terms):
+                    continue
+                tf = sum(words.count(t) for t in terms)
+                score = tf / math.sqrt(len(words))
+                m = row.message
+                hit = SearchHit(
+                    row.conversation_id, m.id, m.role, snippet(row.text, terms), score, m.created_at
+                )
+                hits.append((-score, seq, hit))
+        hits.sort(key=lambda h: (h[0], h[1]))
+        return [h[2] for h in hits[:limit]]
+
+    # bulk ---------------------------------------------------------------------------------
+
+    def import_messages(
+        self, conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
+    ) -> Conversation:
+        """Insert a whole conversation at once: all of it or nothing."""
+        ordered = check_import(conversation, messages, summaries)
+        with self._lock:
+            if conversation.id in self._convs:
+                raise StoreError(f"conversation {conversation.id} exists already")
+            taken = next((m.id for m in ordered if m.id in self._rows), None)
+            if taken is not None:
+                raise StoreError(f"message {taken} exists already")
+            known = {s.id for ss in self._summaries.values() for s in ss}
+            clash = next((s.id for s in summaries if s.id in known), None)
+            if clash is not None:
+                raise StoreError(f"summary {clash} exists already")
+            self._put_conv(replace(conversation, metadata=copy.deepcopy(conversation.metadata)))
+            figures: dict[str, PathFigures] = {}
+            for m in ordered:
+                base = figures[m.parent_id] if m.parent_id else PathFigures()
+                figures[m.id] = base.then(m)
+                self._rows[m.id] = _Row(
+                    conversation.id, _copy(m), figures[m.id], searchable_text(m.content)
+                )
+                self._order[conversation.id].append(m.id)
+                self._kids.setdefault((conversation.id, m.parent_id), []).append(m.id)
+            self._summaries[conversation.id].extend(summaries)
+            return self._convs[conversation.id]
+
+    def close(self) -> None:
+        """Nothing to release."""
