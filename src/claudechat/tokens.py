@@ -202,7 +202,7 @@ class TokenAccountant:
         self.version = "3.0"
         self._exact: dict[str, int] = {}
         self._estimates: dict[str, int] = {}
-        self._by_id: dict[str, tuple[int, str]] = {}
+        self._by_id: dict[tuple[str, str], tuple[int, str]] = {}
         self._counted: dict[str, int] = {}
         self.scale: dict[str, float] = {}
         self.count_calls = 0
@@ -297,11 +297,11 @@ class TokenAccountant:
 
     def message_key(self, message: Message) -> str:
         """The content hash under which ``message``'s count is kept."""
-        hit = self._by_id.get(message.id)
+        hit = self._by_id.get((self.family, message.id))
         if hit is not None and hit[0] == id(message.content):
             return hit[1]
         key = self._key(message.role + ":" + message.status, self._sendable(message))
-        self._by_id[message.id] = (id(message.content), key)
+        self._by_id[(self.family, message.id)] = (id(message.content), key)
         return key
 
     def message_tokens(self, message: Message) -> int:

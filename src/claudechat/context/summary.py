@@ -149,7 +149,7 @@ class RollingSummary:
                 )
         counter = state.counter
         used = counter.blocks_tokens([summary_block(candidate.summary)]) if candidate.summary else 0
-        reserve = max(0, self.max_summary_tokens - used)
+        reserve = max(0, min(self.max_summary_tokens, state.budget // 4) - used)
         keep_last = 1 if state.force_compact else 0
         kept, evicted = self.window.select(candidate, state, reserve=reserve, keep_last=keep_last)
         if not evicted:

@@ -68,10 +68,12 @@ def truncate_turn(
         if not spots:
             return None
         chars, i, j = max(spots)
+        if chars <= 32 + len(_MARK):
+            return None
         block_tokens = max(1, counter.blocks_tokens([msgs[i].content[j]]))
         excess = size - limit
         keep_tokens = block_tokens - excess - 64
-        keep = int(chars * keep_tokens / block_tokens) if keep_tokens > 0 else 0
+        keep = max(32, int(chars * keep_tokens / block_tokens) if keep_tokens > 0 else 0)
         content = list(msgs[i].content)
         content[j] = _shrink_block(content[j], keep)
         msgs[i] = msgs[i].with_(content=content)
