@@ -1,0 +1,125 @@
+"""The context engine through the real SDK and the emulator: exact counts and cache hits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import pytest
+
+from claudechat.context import ContextEngine, RollingSummary, TokenWindow
+from claudechat.messages import Message, user, validate
+from claudechat.models.anthropic import AnthropicModel
+from claudechat.models.capabilities import model_info
+from claudechat.testing import Emulator
+from claudechat.tokens import TokenAccountant
+
+NAME = "claude-sonnet-4-6"
+INFO = model_info(NAME)
+SYSTEM = [{"type": "text", "text": "You are a careful assistant for a data team. " * 150}]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def setup() -> tuple[Emulator, AnthropicModel, Clock]:
+    clock = Clock()
+    emu = Emulator(clock=clock)
+    client = anthropic.Anthropic(api_key="test", http_client=emu.http_client(), max_retries=0)
+    return emu, AnthropicModel(NAME, client=client), clock
+
+
+def question(i: int) -> str:
+    return f"Question {i}: how do the figures for region {i % 7} compare with last year? " * (
+        3 + i % 5
+    )
+
+
+def run_turns(
+    emu: Emulator,
+    model: AnthropicModel,
+    clock: Clock,
+    engine: ContextEngine,
+    turns: int,
+    **kw: Any,
+) -> tuple[list[Message], list[Any]]:
+    history: list[Message] = []
+    usages = []
+    for i in range(turns):
+        history.append(user(question(i)))
+        prepared = engine.prepare(
+            model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=history, **kw
+        )
+        validate(prepared.request.messages)
+        response = model.create(prepared.request)
+        engine.observe(prepared, response)
+        assert prepared.exact_tokens == emu.count_request_tokens(prepared.request.to_api())
+        history.append(Message("assistant", response.content, usage=response.usage))
+        usages.append(response.usage)
+        clock.now += 30
+    return history, usages
+
+
+def test_learned_counts_match_the_emulator_exactly(setup: Any) -> None:
+    emu, model, clock = setup
+    engine = ContextEngine(counter=TokenAccountant(use_ctok=False), budget=50_000)
+    history, _ = run_turns(emu, model, clock, engine, 6)
+    # Everything in the next request but the new question was sent before: its count is
+    # known exactly, so the estimate is exact up to the new message alone.
+    again = engine.prepare(
+        model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=history[:-1], dry_run=True
+    )
+    assert again.estimated_tokens == emu.count_request_tokens(again.request.to_api())
+    nxt = [*history, user(question(6))]
+    guess = engine.prepare(
+        model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=nxt, dry_run=True
+    )
+    exact = emu.count_request_tokens(guess.request.to_api())
+    assert abs(guess.estimated_tokens - exact) <= max(3, exact * 0.01)
+
+
+def test_cache_hits_across_turns_and_the_window_trims_in_steps(setup: Any) -> None:
+    emu, model, clock = setup
+    engine = ContextEngine([TokenWindow(low_water=0.5)], budget=4000)
+    _, usages = run_turns(emu, model, clock, engine, 30)
+    total = sum(u.total_input_tokens for u in usages)
+    read = sum(u.cache_read_tokens for u in usages)
+    assert read / total > 0.75
+    trims = [i for i, u in enumerate(usages) if u.cache_read_tokens < usages[0].total_input_tokens]
+    # Apart from the first request, only trims miss the message cache; the system survives.
+    assert 0 < len(trims) <= 8
+    assert all(u.total_input_tokens <= 4000 for u in usages)
+    assert all(u.cache_read_tokens >= 1000 for u in usages[1:])
+
+
+def test_rolling_summary_with_the_emulated_summary_model(setup: Any) -> None:
+    emu, model, clock = setup
+    calls: list[str] = []
+
+    def complete(system: str, prompt: str, *, model: str, max_tokens: int) -> str:
+        calls.append(model)
+        haiku = AnthropicModel(model, client=setup[1].client)
+        from claudechat.models.base import Request
+
+        reply = haiku.create(
+            Request(
+                model,
+                max_tokens,
+                [{"role": "user", "content": prompt}],
+                system=[{"type": "text", "text": system}],
+            )
+        )
+        return "".join(b.get("text", "") for b in reply.content)
+
+    engine = ContextEngine([RollingSummary(max_summary_tokens=400)], budget=3500)
+    _, usages = run_turns(emu, model, clock, engine, 14, complete=complete)
+    assert calls and set(calls) == {"claude-haiku-4-5"}
+    last = emu.requests[-1].body
+    assert "<conversation_summary>" in last["system"][1]["text"]
+    assert all(u.total_input_tokens <= 3500 for u in usages)
