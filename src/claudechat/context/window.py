@@ -80,6 +80,35 @@ def truncate_turn(
     return None
 
 
+class _TurnIndex:
+    """Turn starts found lazily from the newest turn backwards."""
+
+    def __init__(self, history: Sequence[Message]) -> None:
+        self.history = history
+        self._found: list[int] = []  # newest first
+        self._pos = len(history) - 1
+
+    def start(self, k: int) -> int | None:
+        """Index where the k-th newest turn starts (0 = the newest), None past the oldest."""
+        while len(self._found) <= k and self._pos >= 0:
+            i = self._pos
+            self._pos -= 1
+            if i == 0 or self.history[i].is_user_text:
+                self._found.append(i)
+        return self._found[k] if k < len(self._found) else None
+
+    @property
+    def newest(self) -> int:
+        """Index where the newest turn starts (the history is not empty)."""
+        start = self.start(0)
+        assert start is not None
+        return start
+
+    def end(self, k: int) -> int:
+        """Index just past the k-th newest turn."""
+        return len(self.history) if k == 0 else self._found[k - 1]
+
+
 class TokenWindow:
     """Keep the newest whole turns that fit the budget; optional pinned first turn.
 
@@ -123,72 +152,73 @@ class TokenWindow:
         """The kept candidate and the messages it evicted (oldest first).
 
         ``reserve`` tokens are kept free (for a summary that may grow); ``keep_last`` > 0
-        keeps only that many newest turns (compact now).
+        keeps only that many newest turns (compact now). Work is proportional to the
+        turns looked at, not to the length of the history.
         """
         history = candidate.history
-        starts = turn_starts(history)
-        if not starts:
+        if not history:
             return candidate, []
         counter = state.counter
-        bounds = [*starts, len(history)]
-        sizes: dict[int, int] = {}
+        turns = _TurnIndex(history)
 
-        def size(i: int) -> int:
-            if i not in sizes:
-                sizes[i] = sum(
-                    counter.message_tokens(m) for m in history[bounds[i] : bounds[i + 1]]
-                )
-            return sizes[i]
+        def size(a: int, b: int) -> int:
+            return sum(counter.message_tokens(m) for m in history[a:b])
 
-        n = len(starts)
+        newest = turns.newest
+        newest_size = size(newest, len(history))
         avail = state.budget - fixed_tokens(candidate, counter) - reserve
-        pinned = self.pin_first and n > 1
-        if pinned and size(0) + size(n - 1) > avail:
-            pinned = False
-            candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
-        first = 1 if pinned else 0
-        room = avail - (size(0) if pinned else 0)
-        if size(n - 1) > room:
-            return self._oversize(candidate, state, history[bounds[n - 1] :], room, first, bounds)
+        first = 0
+        if self.pin_first and newest > 0:
+            first = next((i for i in range(1, newest + 1) if history[i].is_user_text), newest)
+            if size(0, first) + newest_size > avail:
+                first = 0
+                candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
+        room = avail - size(0, first)
+        if newest_size > room:
+            return self._oversize(candidate, state, history[newest:], room, first, newest)
         high, low = room * self.high_water, room * self.low_water
         retry = state.overflow_retry
         if retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
         remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
-        start = self._choose(history, bounds, first, n, size, high, low, remembered, keep_last)
-        kept = history[bounds[start] :]
-        head = list(history[: bounds[1]]) if pinned else []
-        evicted = list(history[bounds[first] : bounds[start]])
+        start, count = self._choose(turns, size, first, high, low, remembered, keep_last)
+        kept = history[start:]
+        evicted = list(history[first:start])
         if not state.extras.get("dry_run"):
-            self._starts[state.conversation_id] = history[bounds[start]].id
-        notes = {**candidate.notes, "window_turns": n - start, "window_evicted": start - first}
+            self._starts[state.conversation_id] = history[start].id
+        notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
+        head = list(history[:first])
         return candidate.with_(history=head + list(kept), notes=notes), evicted
 
     @staticmethod
     def _choose(
-        history: Sequence[Message],
-        bounds: list[int],
+        turns: _TurnIndex,
+        size: Callable[[int, int], int],
         first: int,
-        n: int,
-        size: Callable[[int], int],
         high: float,
         low: float,
         remembered: str | None,
         keep_last: int,
-    ) -> int:
-        if keep_last:
-            return max(first, n - keep_last)
+    ) -> tuple[int, int]:
+        """(index of the first kept message, number of kept turns)."""
         total = 0
-        low_start = n - 1
-        for i in range(n - 1, first - 1, -1):
-            total += size(i)
+        low_start, low_count = turns.newest, 1
+        k = 0
+        while True:
+            begin = turns.start(k)
+            if begin is None or begin < first:
+                previous = turns.start(k - 1) if k else None
+                return (first if previous is None else previous), k
+            if keep_last and k == keep_last:
+                return turns.end(k), k
+            total += size(begin, turns.end(k))
             if total > high:
-                return low_start
+                return low_start, low_count
             if total <= low:
-                low_start = i
-            if remembered is not None and history[bounds[i]].id == remembered:
-                return i
-        return first
+                low_start, low_count = begin, k + 1
+            if remembered is not None and turns.history[begin].id == remembered:
+                return begin, k + 1
+            k += 1
 
     def _oversize(
         self,
@@ -197,7 +227,7 @@ class TokenWindow:
         turn: Sequence[Message],
         room: int,
         first: int,
-        bounds: list[int],
+        newest: int,
     ) -> tuple[Candidate, list[Message]]:
         counter = state.counter
         needed = sum(counter.message_tokens(m) for m in turn)
@@ -206,7 +236,7 @@ class TokenWindow:
             cut = truncate_turn(turn, room, counter)
             if cut is not None:
                 history = candidate.history
-                evicted = list(history[bounds[first] : bounds[-2]])
+                evicted = list(history[first:newest])
                 if not state.extras.get("dry_run"):
                     self._starts[state.conversation_id] = cut[0].id
                 notes = {**candidate.notes, "truncated": True, "window_turns": 1}
