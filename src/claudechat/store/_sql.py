@@ -1,0 +1,448 @@
+"""``SQLStore``: the ``Store`` contract written once in SQL for SQLite and PostgreSQL.
+
+A dialect supplies transactions (``_tx``), row locking and full-text search; statements
+use ``?`` placeholders, which the PostgreSQL dialect rewrites. Every write is one
+transaction that ends with a compare-and-swap on the conversation's ``version``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
+from ..messages import Message, new_id
+from ..usage import Usage
+from ._rows import PathFigures, check_import, check_message, dumps, searchable_text
+from .base import Conversation, ConversationInfo, SearchHit, Summary
+
+__all__ = ["Executor", "SQLStore"]
+
+CONV = "id, title, created_at, updated_at, head_id, version, model, system, metadata"
+MSG = "id, parent_id, role, content, model, usage, stop_reason, status, created_at, metadata"
+FIG = "path_messages, path_turns, path_tokens, path_cost_usd, path_unpriced"
+SUM = "id, conversation_id, text, first_id, last_id, created_at, model, tokens, metadata"
+_MSG_INSERT = (
+    f"INSERT INTO messages (conversation_id, {MSG}, text, {FIG}) VALUES ({', '.join(['?'] * 17)})"
+)
+_MSG_REPLACE = (
+    "UPDATE messages SET content = ?, model = ?, usage = ?, stop_reason = ?, status = ?, "
+    "created_at = ?, metadata = ?, text = ?, path_messages = ?, path_turns = ?, "
+    "path_tokens = ?, path_cost_usd = ?, path_unpriced = ? WHERE id = ?"
+)
+_BRANCH = f"""
+WITH RECURSIVE chain AS (
+    SELECT {MSG}, path_messages FROM messages WHERE id = ? AND conversation_id = ?
+    UNION ALL
+    SELECT {", ".join("m." + c for c in MSG.split(", "))}, m.path_messages
+    FROM messages AS m JOIN chain ON m.id = chain.parent_id
+)
+SELECT {MSG} FROM chain ORDER BY path_messages
+"""
+
+
+class Cursor(Protocol):
+    """What a statement returns (sqlite3 and psycopg cursors both fit)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Executor(Protocol):
+    """Runs ``?``-placeholder statements inside the current transaction."""
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite gives text, psycopg gives it parsed."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def conversation_of(row: Sequence[Any]) -> Conversation:
+    """A ``Conversation`` from a row of ``CONV`` columns."""
+    return Conversation(
+        id=row[0],
+        title=row[1],
+        created_at=float(row[2]),
+        updated_at=float(row[3]),
+        head_id=row[4],
+        version=int(row[5]),
+        model=row[6],
+        system=row[7],
+        metadata=_json(row[8]),
+    )
+
+
+def message_of(row: Sequence[Any]) -> Message:
+    """A ``Message`` from a row of ``MSG`` columns."""
+    usage = _json(row[5])
+    return Message(
+        role=row[2],
+        content=_json(row[3]),
+        id=row[0],
+        parent_id=row[1],
+        model=row[4],
+        usage=Usage.from_dict(usage) if usage else None,
+        stop_reason=row[6],
+        status=row[7],
+        created_at=float(row[8]),
+        metadata=_json(row[9]),
+    )
+
+
+def summary_of(row: Sequence[Any]) -> Summary:
+    """A ``Summary`` from a row of ``SUM`` columns."""
+    return Summary(
+        id=row[0],
+        conversation_id=row[1],
+        text=row[2],
+        first_id=row[3],
+        last_id=row[4],
+        created_at=float(row[5]),
+        model=row[6],
+        tokens=row[7],
+        metadata=_json(row[8]),
+    )
+
+
+def message_row(message: Message, figures: PathFigures) -> tuple[Any, ...]:
+    """A ``messages`` row after its conversation id, in ``_MSG_INSERT`` order."""
+    m = message
+    usage = dumps(m.usage.to_dict()) if m.usage is not None else None
+    return (
+        *(m.id, m.parent_id, m.role, dumps(m.content), m.model, usage, m.stop_reason),
+        *(m.status, m.created_at, dumps(m.metadata), searchable_text(m.content)),
+        *(figures.messages, figures.turns, figures.tokens, figures.cost_usd, figures.unpriced),
+    )
+
+
+def _not_found(conversation_id: str) -> ConversationNotFound:
+    return ConversationNotFound(f"no conversation {conversation_id}")
+
+
+class SQLStore:
+    """The store logic over a dialect's transactions; subclasses add connections and search."""
+
+    _clock: Callable[[], float]
+    _lock_row = ""  # " FOR UPDATE" where rows can be locked
+    _same = "IS"  # null-safe equality
+
+    def _tx(self, where: str, *, write: bool = False) -> AbstractContextManager[Executor]:
+        raise NotImplementedError
+
+    def __enter__(self) -> SQLStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # conversations ------------------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Conversation:
+        """Create an empty conversation."""
+        now = self._clock()
+        conv = Conversation(id or new_id(), title, now, now, None, 0, model, system, metadata or {})
+        with self._tx("create_conversation", write=True) as db:
+            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv.id,)).fetchone():
+                raise StoreError(f"conversation {conv.id} exists already")
+            self._insert_conversation(db, conv)
+        return conv
+
+    @staticmethod
+    def _insert_conversation(db: Executor, c: Conversation) -> None:
+        db.execute(
+            f"INSERT INTO conversations ({CONV}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (c.id, c.title, c.created_at, c.updated_at, c.head_id, c.version, c.model, c.system,
+             dumps(c.metadata)),
+        )  # fmt: skip
+
+    def _get(self, db: Executor, conversation_id: str, *, lock: bool = False) -> Conversation:
+        row = db.execute(
+            f"SELECT {CONV} FROM conversations WHERE id = ?{self._lock_row if lock else ''}",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            raise _not_found(conversation_id)
+        return conversation_of(row)
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation; ConversationNotFound if there is none."""
+        with self._tx("get_conversation") as db:
+            return self._get(db, conversation_id)
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """Change the given fields (None leaves a field as it is)."""
+        meta = None if metadata is None else dumps(metadata)
+        with self._tx("update_conversation", write=True) as db:
+            rows = db.execute(
+                "UPDATE conversations SET title = coalesce(?, title), model = coalesce(?, model), "
+                "system = coalesce(?, system), metadata = coalesce(?, metadata), updated_at = ? "
+                f"WHERE id = ? RETURNING {CONV}",
+                (title, model, system, meta, self._clock(), conversation_id),
+            ).fetchall()
+        if not rows:
+            raise _not_found(conversation_id)
+        return conversation_of(rows[0])
+
+    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
+        """Conversations, most recently updated first, with their figures (head row only)."""
+        cols = ", ".join(f"c.{c}" for c in CONV.split(", "))
+        figs = ", ".join(f"m.{c}" for c in FIG.split(", "))
+        with self._tx("list_conversations") as db:
+            rows = db.execute(
+                f"SELECT {cols}, {figs} FROM conversations AS c "
+                "LEFT JOIN messages AS m ON m.id = c.head_id "
+                "ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        out = []
+        for r in rows:
+            figures = PathFigures(*r[9:]) if r[9] is not None else PathFigures()
+            out.append(figures.info(conversation_of(r)))
+        return out
+
+    def latest_conversation(self) -> Conversation | None:
+        """The most recently updated conversation, if any."""
+        with self._tx("latest_conversation") as db:
+            row = db.execute(
+                f"SELECT {CONV} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return conversation_of(row) if row else None
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and everything in it."""
+        with self._tx("delete_conversation", write=True) as db:
+            cur = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if cur.rowcount == 0:
+                raise _not_found(conversation_id)
+
+    # messages -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        conversation_id: str,
+        message: Message,
+        *,
+        expect_version: int | None = None,
+        move_head: bool = True,
+    ) -> Conversation:
+        """Store a message under its parent and move the head to it (see ``Store.append``).
+
+        Constant cost whatever the history: index lookups, one insert, one CAS update.
+        """
+        check_message(message)
+        with self._tx("append", write=True) as db:
+            version = self._version(db, conversation_id, expect_version)
+            figures = self._figures(db, conversation_id, message.parent_id).then(message)
+            row = message_row(message, figures)
+            old = db.execute(
+                "SELECT conversation_id, parent_id, role, status FROM messages WHERE id = ?",
+                (message.id,),
+            ).fetchone()
+            if old is None:
+                db.execute(_MSG_INSERT, (conversation_id, *row))
+            else:
+                self._check_replace(db, old, conversation_id, message)
+                db.execute(_MSG_REPLACE, (*row[3:], message.id))
+            return self._move(db, conversation_id, version, message.id, move=move_head)
+
+    def _version(self, db: Executor, conversation_id: str, expect: int | None) -> int:
+        found = db.execute(
+            f"SELECT version FROM conversations WHERE id = ?{self._lock_row}", (conversation_id,)
+        ).fetchone()
+        if found is None:
+            raise _not_found(conversation_id)
+        if expect is not None and found[0] != expect:
+            raise ConcurrentUpdate(
+                f"conversation {conversation_id} is at version {found[0]}, not {expect}"
+            )
+        return int(found[0])
+
+    @staticmethod
+    def _figures(db: Executor, conversation_id: str, mid: str | None) -> PathFigures:
+        if mid is None:
+            return PathFigures()
+        row = db.execute(
+            f"SELECT {FIG} FROM messages WHERE id = ? AND conversation_id = ?",
+            (mid, conversation_id),
+        ).fetchone()
+        if row is None:
+            raise ConversationNotFound(f"no message {mid} in conversation {conversation_id}")
+        return PathFigures(*row)
+
+    @staticmethod
+    def _check_replace(db: Executor, old: Sequence[Any], conversation_id: str, m: Message) -> None:
+        if old[0] != conversation_id or old[3] != "partial":
+            raise StoreError(f"message {m.id} exists already (only a partial one is replaced)")
+        if old[1] != m.parent_id or old[2] != m.role:
+            raise StoreError(f"message {m.id}: a replacement keeps its parent and role")
+        if db.execute("SELECT 1 FROM messages WHERE parent_id = ? LIMIT 1", (m.id,)).fetchone():
+            raise StoreError(f"message {m.id} has replies and cannot be replaced")
+
+    def _move(
+        self, db: Executor, conversation_id: str, version: int, head: str | None, *, move: bool
+    ) -> Conversation:
+        """Compare-and-swap on ``version``: move the head (if ``move``), or raise."""
+        args: tuple[Any, ...] = (head, self._clock()) if move else (self._clock(),)
+        sql = "head_id = ?, version = version + 1, updated_at = ?" if move else "updated_at = ?"
+        rows = db.execute(
+            f"UPDATE conversations SET {sql} WHERE id = ? AND version = ? RETURNING {CONV}",
+            (*args, conversation_id, version),
+        ).fetchall()
+        if not rows:
+            raise ConcurrentUpdate(f"conversation {conversation_id} moved on; re-read it")
+        return conversation_of(rows[0])
+
+    def set_head(
+        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+    ) -> Conversation:
+        """Move the head (checkout / undo)."""
+        with self._tx("set_head", write=True) as db:
+            version = self._version(db, conversation_id, expect_version)
+            if message_id is not None:
+                self._figures(db, conversation_id, message_id)
+            return self._move(db, conversation_id, version, message_id, move=True)
+
+    def get_message(self, message_id: str) -> Message:
+        """One message by id; ConversationNotFound if unknown."""
+        with self._tx("get_message") as db:
+            row = db.execute(f"SELECT {MSG} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise ConversationNotFound(f"no message {message_id}")
+        return message_of(row)
+
+    def branch(self, conversation_id: str, head_id: str | None = None) -> list[Message]:
+        """Root → ``head_id`` (default: the head), read up the parent chain and nothing else."""
+        with self._tx("branch") as db:
+            head = self._get(db, conversation_id).head_id if head_id is None else head_id
+            if head is None:
+                return []
+            rows = db.execute(_BRANCH, (head, conversation_id)).fetchall()
+            if not rows:
+                self._get(db, conversation_id)
+                raise ConversationNotFound(f"no message {head} in conversation {conversation_id}")
+        return [message_of(r) for r in rows]
+
+    def _select(self, where: str, sql: str, conversation_id: str, *args: Any) -> list[Message]:
+        with self._tx(where) as db:
+            self._get(db, conversation_id)
+            rows = db.execute(sql, (conversation_id, *args)).fetchall()
+        return [message_of(r) for r in rows]
+
+    def children(self, conversation_id: str, parent_id: str | None) -> list[Message]:
+        """Direct replies to a message (roots when parent_id is None), oldest first."""
+        return self._select(
+            "children",
+            f"SELECT {MSG} FROM messages WHERE conversation_id = ? AND parent_id {self._same} ? "
+            "ORDER BY seq",
+            conversation_id,
+            parent_id,
+        )
+
+    def leaves(self, conversation_id: str) -> list[Message]:
+        """The tips of every branch, oldest first."""
+        return self._select(
+            "leaves",
+            f"SELECT {MSG} FROM messages AS m WHERE conversation_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM messages AS c WHERE c.parent_id = m.id) ORDER BY seq",
+            conversation_id,
+        )
+
+    def all_messages(self, conversation_id: str) -> list[Message]:
+        """Every message of every branch, in insertion order."""
+        return self._select(
+            "all_messages",
+            f"SELECT {MSG} FROM messages WHERE conversation_id = ? ORDER BY seq",
+            conversation_id,
+        )
+
+    # summaries ----------------------------------------------------------------------------
+
+    def add_summary(self, summary: Summary) -> None:
+        """Store a summary beside the transcript."""
+        s = summary
+        with self._tx("add_summary", write=True) as db:
+            self._get(db, s.conversation_id)
+            for mid in (s.first_id, s.last_id):
+                self._figures(db, s.conversation_id, mid)
+            if db.execute("SELECT 1 FROM summaries WHERE id = ?", (s.id,)).fetchone():
+                raise StoreError(f"summary {s.id} exists already")
+            self._insert_summaries(db, [s])
+
+    @staticmethod
+    def _insert_summaries(db: Executor, summaries: Sequence[Summary]) -> None:
+        if summaries:
+            db.executemany(
+                f"INSERT INTO summaries ({SUM}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.id, s.conversation_id, s.text, s.first_id, s.last_id, s.created_at, s.model,
+                  s.tokens, dumps(s.metadata)) for s in summaries],
+            )  # fmt: skip
+
+    def summaries(self, conversation_id: str) -> list[Summary]:
+        """The conversation's summaries, oldest first."""
+        with self._tx("summaries") as db:
+            self._get(db, conversation_id)
+            rows = db.execute(
+                f"SELECT {SUM} FROM summaries WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            ).fetchall()
+        return [summary_of(r) for r in rows]
+
+    def search(
+        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Full-text search over message text, best first."""
+        raise NotImplementedError
+
+    # bulk ---------------------------------------------------------------------------------
+
+    def import_messages(
+        self, conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
+    ) -> Conversation:
+        """Insert a whole conversation in one transaction: all of it or nothing."""
+        ordered = check_import(conversation, messages, summaries)
+        with self._tx("import_messages", write=True) as db:
+            for table, ids in (
+                ("conversations", [conversation.id]),
+                ("messages", [m.id for m in ordered]),
+                ("summaries", [s.id for s in summaries]),
+            ):
+                for i in ids:
+                    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (i,)).fetchone():
+                        raise StoreError(f"{table[:-1]} {i} exists already")
+            self._insert_conversation(db, conversation)
+            figures: dict[str, PathFigures] = {}
+            rows = []
+            for m in ordered:
+                base = figures[m.parent_id] if m.parent_id else PathFigures()
+                figures[m.id] = base.then(m)
+                rows.append((conversation.id, *message_row(m, figures[m.id])))
+            if rows:
+                db.executemany(_MSG_INSERT, rows)
+            self._insert_summaries(db, summaries)
+            return self._get(db, conversation.id)

@@ -1,0 +1,208 @@
+"""``SQLiteStore``: the default store, one file, stdlib ``sqlite3``.
+
+WAL journal, foreign keys, a busy timeout, and ``synchronous=FULL``: every commit is on
+disk before ``append`` returns, so a user message stored before the API call survives a
+power cut too (``NORMAL`` in WAL mode survives a killed process but may lose the last
+commits on power loss). Each thread gets its own connection; writes are ``BEGIN
+IMMEDIATE`` transactions and the head moves by compare-and-swap on ``version``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from ..errors import StoreError
+from ..messages import new_id
+from ._rows import SNIPPET_END, SNIPPET_START, query_terms
+from ._sql import Executor, SQLStore
+from .base import SearchHit
+from .migrations import Migration, load, split_sqlite
+
+__all__ = ["SQLiteStore", "migrate"]
+
+log = logging.getLogger("claudechat.store")
+
+
+@contextmanager
+def _errors(where: str) -> Iterator[None]:
+    """Turn sqlite3 errors into StoreError (a full disk, a locked or corrupt file)."""
+    try:
+        yield
+    except sqlite3.Error as err:
+        raise StoreError(f"SQLite ({where}): {err}") from err
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 whatever the umask (an existing one is kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        return
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def migrate(
+    conn: sqlite3.Connection, migrations: Sequence[Migration], *, clock: Callable[[], float]
+) -> list[int]:
+    """Apply the migrations not yet in ``schema_migrations``, all in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        known = max((m.version for m in migrations), default=0)
+        if done and max(done) > known:
+            raise StoreError(
+                f"the database is at schema version {max(done)}, newer than this claudechat "
+                f"knows ({known}): upgrade claudechat"
+            )
+        applied = []
+        for m in migrations:
+            if m.version in done:
+                continue
+            for statement in split_sqlite(m.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", (m.version, m.name, clock())
+            )
+            applied.append(m.version)
+            log.info("SQLite store: applied migration %04d %s", m.version, m.name)
+        conn.execute("COMMIT")
+        return applied
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class SQLiteStore(SQLStore):
+    """Conversations in one SQLite file (``":memory:"`` for a private in-memory database)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        migrations: Sequence[Migration] | None = None,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be 'FULL' or 'NORMAL'")
+        self._clock = clock
+        self._sync = synchronous
+        self._timeout = busy_timeout
+        self._memory = str(path) == ":memory:"
+        self.path: Path | None = None if self._memory else Path(path).expanduser().resolve()
+        self._target = f"file:/claudechat-{new_id()}?vfs=memdb" if self._memory else str(self.path)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        where = str(self.path or ":memory:")
+        with _errors(f"opening {where}"):
+            if self.path is not None:
+                try:
+                    _create_private(self.path)
+                except OSError as err:
+                    raise StoreError(f"cannot create the database {self.path}: {err}") from err
+            conn = self._db()
+            if not self._memory:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: cannot use WAL journal mode ({mode})")
+            migrate(conn, load("sqlite") if migrations is None else migrations, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path or ':memory:')!r})"
+
+    # connections --------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._target,
+            uri=self._memory,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA synchronous = {self._sync}")
+        return conn
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (a forked child opens its own)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
+            self._pid, self._conns, self._local = os.getpid(), [], threading.local()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
+        """A transaction (``BEGIN IMMEDIATE`` to write): committed, or rolled back on error."""
+        with _errors(where):
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+            self._closed = True
+        if os.getpid() == self._pid:
+            for conn in conns:
+                conn.close()
+
+    # search -------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Messages holding every word of ``query`` (FTS5, bm25), best first; matches « »."""
+        terms = query_terms(query)
+        if not terms or limit <= 0:
+            return []
+        match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, args = ("AND m.conversation_id = ?", (conversation_id,)) if conversation_id else (
+            "", ())  # fmt: skip
+        with self._tx("search") as db:
+            rows = db.execute(
+                "SELECT m.conversation_id, m.id, m.role, "
+                f"snippet(messages_fts, 0, '{SNIPPET_START}', '{SNIPPET_END}', '…', 16), "
+                "-rank, m.created_at "
+                "FROM messages_fts JOIN messages AS m ON m.seq = messages_fts.rowid "
+                f"WHERE messages_fts MATCH ? {where} ORDER BY rank LIMIT ?",
+                (match, *args, limit),
+            ).fetchall()
+        return [SearchHit(*r) for r in rows]
