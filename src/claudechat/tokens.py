@@ -47,16 +47,51 @@ IMAGE_TOKENS = 1_600
 # --- offline text estimates ---------------------------------------------------------------
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
-_FEATURES = re.compile(
-    rf"(?P<cjk>[{_CJK}])|(?P<upper>[A-Z]{{2,}})|(?P<word>[A-Za-z][a-z]*)|(?P<num>\d+)"
-    r"|(?P<nl>\n[ \t]*)|(?P<sp>[ \t]{2,})|(?P<other>[^\x00-\x7f])|(?P<punct>[^\sA-Za-z\d])"
+_PIECES = re.compile(
+    rf"(?P<cjk>[{_CJK}]+)|(?P<upper>[A-Z]{{2,}}(?![a-z]))|(?P<word>[A-Za-z][a-z]*)"
+    r"|(?P<num>\d+)|(?P<nl>\n+)|(?P<sp>[ \t]{2,})|(?P<other>[^\x00-\x7f]+)"
+    r"|(?P<punct>[^\sA-Za-z\d])"
 )
-# Per family: tokens per (word, extra word char beyond 6, capitalised word, upper run char,
-# digit, newline+indent, space run char, punctuation char, CJK char, other non-ASCII char),
-# fitted against ctok on English prose, Python, JSON and Chinese.
+_N_FEATURES = 16
+# Tokens per feature (see _features), per tokenizer family, fitted against ctok on English
+# prose, Python and JSON by bench/tokens_calibrate.py (non-ASCII and intercept set by hand).
 _COEF: dict[str, tuple[float, ...]] = {
-    "claude3": (0.95, 0.28, 0.25, 0.45, 0.34, 0.9, 0.1, 0.95, 1.0, 1.2),
-    "claude47": (1.15, 0.42, 0.45, 0.6, 0.5, 1.0, 0.2, 1.1, 1.0, 1.4),
+    "claude3": (
+        1.232,
+        1.280,
+        1.309,
+        0.998,
+        2.264,
+        0.373,
+        0.0,
+        0.625,
+        1.281,
+        1.867,
+        0.538,
+        0.0,
+        0.267,
+        1.033,
+        1.0,
+        0.0,
+    ),
+    "claude47": (
+        1.371,
+        1.492,
+        1.935,
+        2.408,
+        3.683,
+        0.916,
+        0.593,
+        1.065,
+        1.285,
+        1.596,
+        0.584,
+        0.0,
+        0.410,
+        1.046,
+        1.2,
+        0.0,
+    ),
 }
 _CLASS_PATTERNS = {
     "json": re.compile(r'^\s*[\[{]\s*"?'),
@@ -81,32 +116,41 @@ def content_class(text: str) -> str:
     return "prose"
 
 
+def _features(text: str) -> list[float]:
+    """Counts the heuristic weighs: words by length and case, digits, layout, symbols."""
+    f = [0.0] * _N_FEATURES
+    for m in _PIECES.finditer(text):
+        kind = m.lastgroup
+        size = m.end() - m.start()
+        if kind == "word":
+            f[min(size, 13) // 3] += 1  # 0..4: length buckets 1-2, 3-5, 6-8, 9-11, 12+
+            f[5] += max(0, size - 12)
+            f[6] += text[m.start()].isupper()
+        elif kind == "upper":
+            f[7] += size
+        elif kind == "num":
+            f[8] += size
+        elif kind == "nl":
+            f[9] += size
+        elif kind == "sp":
+            f[10] += size // 4
+            f[11] += size % 4
+        elif kind == "punct":
+            f[12] += 1
+        elif kind == "cjk":
+            f[13] += size
+        elif kind == "other":
+            f[14] += size
+    f[15] = 1.0
+    return f
+
+
 def heuristic_tokens(text: str, family: str = "claude3") -> int:
     """Tokens of ``text`` by a feature count fitted per tokenizer family (no dependencies)."""
     if not text:
         return 0
-    c = _COEF.get(family, _COEF["claude3"])
-    total = 0.0
-    for m in _FEATURES.finditer(text):
-        kind = m.lastgroup
-        size = m.end() - m.start()
-        if kind == "word":
-            total += c[0] + c[1] * max(0, size - 6) + (c[2] if text[m.start()].isupper() else 0)
-        elif kind == "upper":
-            total += c[3] * size + c[0] * 0.5
-        elif kind == "num":
-            total += c[4] * size + 0.4
-        elif kind == "nl":
-            total += c[5] + c[6] * max(0, size - 1) * 0.25
-        elif kind == "sp":
-            total += c[6] * size
-        elif kind == "punct":
-            total += c[7]
-        elif kind == "cjk":
-            total += c[8]
-        else:
-            total += c[9] * len(text[m.start()].encode()) / 2
-    return max(1, round(total))
+    coef = _COEF.get(family, _COEF["claude3"])
+    return max(1, round(sum(c * x for c, x in zip(coef, _features(text), strict=True))))
 
 
 @lru_cache(maxsize=1)
