@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..messages import Message
+from ..usage import Usage
 from .base import Conversation, ConversationInfo, Summary
 
 SNIPPET_START = "«"
@@ -159,3 +160,69 @@ def query_terms(query: str) -> list[str]:
     if word:
         out.append("".join(word))
     return out
+
+
+# --- SQL rows ------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite gives text, psycopg gives it parsed."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def conversation_of(row: Sequence[Any]) -> Conversation:
+    """A ``Conversation`` from a row of ``CONV`` columns."""
+    return Conversation(
+        id=row[0],
+        title=row[1],
+        created_at=float(row[2]),
+        updated_at=float(row[3]),
+        head_id=row[4],
+        version=int(row[5]),
+        model=row[6],
+        system=row[7],
+        metadata=_json(row[8]),
+    )
+
+
+def message_of(row: Sequence[Any]) -> Message:
+    """A ``Message`` from a row of ``MSG`` columns."""
+    usage = _json(row[5])
+    return Message(
+        role=row[2],
+        content=_json(row[3]),
+        id=row[0],
+        parent_id=row[1],
+        model=row[4],
+        usage=Usage.from_dict(usage) if usage else None,
+        stop_reason=row[6],
+        status=row[7],
+        created_at=float(row[8]),
+        metadata=_json(row[9]),
+    )
+
+
+def summary_of(row: Sequence[Any]) -> Summary:
+    """A ``Summary`` from a row of ``SUM`` columns."""
+    return Summary(
+        id=row[0],
+        conversation_id=row[1],
+        text=row[2],
+        first_id=row[3],
+        last_id=row[4],
+        created_at=float(row[5]),
+        model=row[6],
+        tokens=row[7],
+        metadata=_json(row[8]),
+    )
+
+
+def message_row(message: Message, figures: PathFigures) -> tuple[Any, ...]:
+    """A ``messages`` row after its conversation id: ``MSG`` columns, text, ``FIG`` columns."""
+    m = message
+    usage = dumps(m.usage.to_dict()) if m.usage is not None else None
+    return (
+        *(m.id, m.parent_id, m.role, dumps(m.content), m.model, usage, m.stop_reason),
+        *(m.status, m.created_at, dumps(m.metadata), searchable_text(m.content)),
+        *(figures.messages, figures.turns, figures.tokens, figures.cost_usd, figures.unpriced),
+    )

@@ -1,0 +1,338 @@
+"""Export a conversation (lossless JSON, readable Markdown) and import one back.
+
+The JSON export is versioned: ``{"format": "claudechat", "version": 1, "conversation":
+{...}, "messages": [every branch, Message.to_dict()], "summaries": [...]}``. Import takes
+that, or a plain Anthropic ``messages`` array (``[{"role", "content"}, ...]``, also inside
+``{"messages": [...]}``). A bad file raises ``InvalidImport`` naming the problem and where.
+An import is one transaction. It keeps the file's ids when they are free; when the
+conversation (or any id) exists already — the same file imported twice — the copy gets
+a new conversation id and new message and summary ids, and records ``imported_from``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, get_args
+
+from ..errors import ConversationNotFound, InvalidHistory, InvalidImport, StoreError
+from ..messages import Message, new_id, repair, to_api_messages, validate
+from ._markdown import export_markdown, title_from
+from ._rows import ordered_for_insert
+from .base import Conversation, Store, Summary
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
+    "ParsedImport",
+    "export_conversation",
+    "export_json",
+    "export_markdown",
+    "import_conversation",
+    "import_file",
+    "parse_import",
+    "title_from",
+]
+
+EXPORT_FORMAT = "claudechat"
+EXPORT_VERSION = 1
+_BLOCK = re.compile(r"^block (\d+): (.*)$", re.S)
+
+
+def export_conversation(store: Store, conversation_id: str) -> dict[str, Any]:
+    """The lossless export of a conversation: every branch, usage, signatures, summaries."""
+    conv = store.get_conversation(conversation_id)
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": time.time(),
+        "conversation": asdict(conv),
+        "messages": [m.to_dict() for m in store.all_messages(conversation_id)],
+        "summaries": [asdict(s) for s in store.summaries(conversation_id)],
+    }
+
+
+def export_json(store: Store, conversation_id: str, *, indent: int | None = 2) -> str:
+    """``export_conversation`` as JSON text (non-ASCII kept as is)."""
+    return json.dumps(export_conversation(store, conversation_id), ensure_ascii=False,
+                      indent=indent)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedImport:
+    """A conversation read from a file, checked, not yet stored."""
+
+    conversation: Conversation
+    messages: list[Message]
+    summaries: list[Summary]
+
+    def rekeyed(self) -> ParsedImport:
+        """The same conversation under new ids (conversation, messages, summaries)."""
+        ids = {m.id: new_id() for m in self.messages}
+        cid = new_id()
+        meta = {**self.conversation.metadata, "imported_from": self.conversation.id}
+        head = self.conversation.head_id
+        conv = replace(self.conversation, id=cid, head_id=ids[head] if head else None,
+                       metadata=meta)  # fmt: skip
+        messages = [
+            m.with_(id=ids[m.id], parent_id=ids[m.parent_id] if m.parent_id else None)
+            for m in self.messages
+        ]
+        summaries = [
+            replace(s, id=new_id(), conversation_id=cid, first_id=ids[s.first_id],
+                    last_id=ids[s.last_id])
+            for s in self.summaries
+        ]  # fmt: skip
+        return ParsedImport(conv, messages, summaries)
+
+
+def _load(data: str | bytes, source: str) -> Any:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise InvalidImport(f"{source}: not UTF-8 text (byte {err.start})") from None
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as err:
+        raise InvalidImport(
+            f"{source}: not JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
+
+
+def parse_import(data: Any, *, source: str = "import") -> ParsedImport:
+    """Read and check an export or a plain ``messages`` array (JSON text, bytes, or parsed).
+
+    Raises InvalidImport naming the problem and its place (``messages[3].content[0]: …``).
+    """
+    if isinstance(data, str | bytes):
+        data = _load(data, source)
+    if isinstance(data, Mapping) and "format" in data:
+        if data["format"] != EXPORT_FORMAT:
+            raise InvalidImport(f"{source}: unknown format {data['format']!r}")
+        return _parse_export(data, source)
+    if isinstance(data, Mapping) and "messages" in data:
+        return _parse_plain(data["messages"], source, data)
+    if isinstance(data, list):
+        return _parse_plain(data, source, {})
+    raise InvalidImport(
+        f"{source}: expected a claudechat export or an Anthropic messages array "
+        f'([{{"role": ..., "content": ...}}, ...]), got {type(data).__name__}'
+    )
+
+
+_KINDS = {Mapping: "an object", dict: "an object", list: "an array", str: "a string", int: "an integer",
+          float: "a number"}  # fmt: skip
+
+
+def _need(value: Any, kind: Any, where: str, *, optional: bool = False) -> Any:
+    """``value`` if it is of ``kind`` (a type or a union), else InvalidImport at ``where``."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        kinds = get_args(kind) or (kind,)
+        names = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
+        got = "null" if value is None else _KINDS.get(type(value), type(value).__name__)
+        raise InvalidImport(f"{where}: expected {names}, got {got}")
+    return value
+
+
+def _blocks(content: Any, where: str) -> None:
+    if isinstance(content, str):
+        return
+    _need(content, list, where)
+    for j, block in enumerate(content):
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise InvalidImport(f'{where}[{j}]: not a content block (an object with "type")')
+
+
+def _message(raw: Any, where: str, *, plain: bool) -> Message:
+    _need(raw, Mapping, where)
+    if raw.get("role") not in ("user", "assistant"):
+        raise InvalidImport(f"{where}.role: must be 'user' or 'assistant', got {raw.get('role')!r}")
+    if "content" not in raw:
+        raise InvalidImport(f"{where}: no content")
+    _blocks(raw["content"], f"{where}.content")
+    if plain:
+        return Message.from_dict({"role": raw["role"], "content": raw["content"]})
+    _need(raw.get("id"), str, f"{where}.id")
+    _need(raw.get("parent_id"), str, f"{where}.parent_id", optional=True)
+    for key in ("model", "stop_reason"):
+        _need(raw.get(key), str, f"{where}.{key}", optional=True)
+    for key in ("usage", "metadata"):
+        _need(raw.get(key), Mapping, f"{where}.{key}", optional=True)
+    _need(raw.get("created_at"), int | float, f"{where}.created_at", optional=True)
+    if raw.get("status", "complete") not in ("complete", "partial", "error"):
+        raise InvalidImport(f"{where}.status: unknown status {raw.get('status')!r}")
+    try:
+        return Message.from_dict(raw)
+    except (TypeError, ValueError, KeyError) as err:
+        raise InvalidImport(f"{where}: {err}") from None
+
+
+def _history_problem(err: InvalidHistory, source: str) -> InvalidImport:
+    where = f"{source}: messages" if err.index is None else f"{source}: messages[{err.index}]"
+    match = _BLOCK.match(err.problem)
+    if match and err.index is not None:
+        return InvalidImport(f"{where}.content[{match[1]}]: {match[2]}")
+    return InvalidImport(f"{where}: {err.problem}")
+
+
+def _parse_plain(raw: Any, source: str, outer: Mapping[str, Any]) -> ParsedImport:
+    _need(raw, list, f"{source}: messages")
+    if not raw:
+        raise InvalidImport(f"{source}: no messages to import")
+    messages = [_message(m, f"{source}: messages[{i}]", plain=True) for i, m in enumerate(raw)]
+    try:
+        validate(messages)
+    except InvalidHistory as err:
+        raise _history_problem(err, source) from None
+    now = time.time()
+    chained: list[Message] = []
+    for i, m in enumerate(messages):
+        parent = chained[-1].id if chained else None
+        chained.append(m.with_(parent_id=parent, created_at=now + i * 1e-6))
+    system = outer.get("system") if isinstance(outer.get("system"), str) else None
+    model = outer.get("model") if isinstance(outer.get("model"), str) else None
+    first = next((m.text for m in chained if m.is_user_text and m.text.strip()), "")
+    conv = Conversation(new_id(), title_from(first) or None, now, now, chained[-1].id, 0,
+                        model, system, {})  # fmt: skip
+    return ParsedImport(conv, chained, [])
+
+
+def _parse_export(data: Mapping[str, Any], source: str) -> ParsedImport:
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidImport(f"{source}: version: expected a positive integer, got {version!r}")
+    if version > EXPORT_VERSION:
+        raise InvalidImport(
+            f"{source}: export version {version} is newer than this claudechat reads "
+            f"({EXPORT_VERSION}): upgrade claudechat"
+        )
+    c = _need(data.get("conversation"), Mapping, f"{source}: conversation")
+    where = f"{source}: conversation"
+    cid = _need(c.get("id"), str, f"{where}.id")
+    for key in ("title", "head_id", "model", "system"):
+        _need(c.get(key), str, f"{where}.{key}", optional=True)
+    meta = _need(c.get("metadata"), Mapping, f"{where}.metadata", optional=True)
+    now = time.time()
+    created = _need(c.get("created_at", now), int | float, f"{where}.created_at")
+    updated = _need(c.get("updated_at", created), int | float, f"{where}.updated_at")
+    version_ = _need(c.get("version", 0), int, f"{where}.version")
+    conv = Conversation(cid, c.get("title"), float(created), float(updated), c.get("head_id"),
+                        version_, c.get("model"), c.get("system"), dict(meta or {}))  # fmt: skip
+    raw_messages = _need(data.get("messages"), list, f"{source}: messages")
+    messages = [
+        _message(m, f"{source}: messages[{i}]", plain=False) for i, m in enumerate(raw_messages)
+    ]
+    summaries = _summaries(data.get("summaries") or [], cid, source)
+    _check_structure(conv, messages, summaries, source)
+    return ParsedImport(conv, messages, summaries)
+
+
+def _summaries(raw: Any, cid: str, source: str) -> list[Summary]:
+    _need(raw, list, f"{source}: summaries")
+    out = []
+    for i, s in enumerate(raw):
+        where = f"{source}: summaries[{i}]"
+        _need(s, Mapping, where)
+        for key in ("id", "text", "first_id", "last_id"):
+            _need(s.get(key), str, f"{where}.{key}")
+        out.append(
+            Summary(
+                id=s["id"],
+                conversation_id=cid,
+                text=s["text"],
+                first_id=s["first_id"],
+                last_id=s["last_id"],
+                created_at=float(_need(s.get("created_at"), int | float, f"{where}.created_at")),
+                model=_need(s.get("model"), str, f"{where}.model", optional=True),
+                tokens=_need(s.get("tokens"), int, f"{where}.tokens", optional=True),
+                metadata=dict(_need(s.get("metadata"), Mapping, f"{where}.metadata",
+                                    optional=True) or {}),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _check_structure(
+    conv: Conversation, messages: list[Message], summaries: list[Summary], source: str
+) -> None:
+    """Ids unique, parents and head present, no cycle; the active branch sendable."""
+    index = {m.id: i for i, m in enumerate(messages)}
+    for i, m in enumerate(messages):
+        if index[m.id] != i:
+            raise InvalidImport(f"{source}: messages[{i}].id: {m.id} appears twice")
+        if m.parent_id is not None and m.parent_id not in index:
+            raise InvalidImport(
+                f"{source}: messages[{i}].parent_id: {m.parent_id} is not in the file"
+            )
+    if conv.head_id is not None and conv.head_id not in index:
+        raise InvalidImport(f"{source}: conversation.head_id: {conv.head_id} is not in the file")
+    for i, s in enumerate(summaries):
+        for key in ("first_id", "last_id"):
+            if getattr(s, key) not in index:
+                raise InvalidImport(f"{source}: summaries[{i}].{key}: not a message in the file")
+    try:
+        ordered_for_insert(messages)
+    except StoreError as err:
+        raise InvalidImport(f"{source}: {err}") from None
+    branch, mid = [], conv.head_id
+    while mid is not None:
+        branch.append(messages[index[mid]])
+        mid = branch[-1].parent_id
+    api = to_api_messages(branch[::-1])
+    if api:
+        try:
+            validate(api)
+        except InvalidHistory as err:
+            try:  # what Chat itself repairs before sending (an interrupted tool round) is fine
+                repair(api)
+            except InvalidHistory:
+                raise InvalidImport(f"{source}: the active branch: {err}") from None
+
+
+def _taken(store: Store, parsed: ParsedImport) -> bool:
+    """Whether the file's conversation (or its first message) is in the store already."""
+    try:
+        store.get_conversation(parsed.conversation.id)
+        return True
+    except ConversationNotFound:
+        pass
+    if not parsed.messages:
+        return False
+    try:
+        store.get_message(parsed.messages[0].id)
+        return True
+    except ConversationNotFound:
+        return False
+
+
+def import_conversation(
+    store: Store, data: Any, *, title: str | None = None, source: str = "import"
+) -> Conversation:
+    """Check and store a conversation in one transaction; returns it (see the module doc)."""
+    parsed = parse_import(data, source=source)
+    if title is not None:
+        parsed = replace(parsed, conversation=replace(parsed.conversation, title=title))
+    if not _taken(store, parsed):
+        try:
+            return store.import_messages(parsed.conversation, parsed.messages, parsed.summaries)
+        except StoreError as err:
+            if "exists already" not in str(err):
+                raise
+    fresh = parsed.rekeyed()
+    return store.import_messages(fresh.conversation, fresh.messages, fresh.summaries)
+
+
+def import_file(store: Store, path: str | Path, *, title: str | None = None) -> Conversation:
+    """``import_conversation`` of a file; a file that cannot be read is an InvalidImport."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InvalidImport(f"{path}: cannot read: {err.strerror or err}") from None
+    return import_conversation(store, data, title=title, source=str(path))

@@ -1,0 +1,184 @@
+"""``PostgresStore``: the same contract on PostgreSQL, for several app servers sharing chats.
+
+psycopg 3 with a ``psycopg_pool.ConnectionPool``. A write locks the conversation row
+(``SELECT … FOR UPDATE``) and ends with the same compare-and-swap on ``version`` as
+SQLite. Search uses a generated ``tsvector`` with a GIN index and ``ts_headline``
+snippets. Migrations run under an advisory lock, so servers starting together are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import StoreError
+from ._rows import SNIPPET_END, SNIPPET_START, query_terms
+from ._sql import Cursor, Executor, SQLStore
+from .base import SearchHit
+from .migrations import Migration, load
+
+__all__ = ["PostgresStore", "migrate", "redact"]
+
+log = logging.getLogger("claudechat.store")
+
+MIGRATION_LOCK = 0x636C617564656368  # pg_advisory_xact_lock key held while migrating
+_HEADLINE = (
+    f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=16, MinWords=6, "
+    "MaxFragments=1, FragmentDelimiter=…"
+)
+
+
+def redact(conninfo: str) -> str:
+    """The conninfo without its password, for messages and logs."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "(unreadable conninfo)"
+    params.pop("password", None)
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+
+
+class _Executor:
+    """Runs ``?``-placeholder statements on a psycopg connection."""
+
+    _cache: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    @classmethod
+    def _sql(cls, sql: str) -> str:
+        out = cls._cache.get(sql)
+        if out is None:
+            out = cls._cache[sql] = sql.replace("?", "%s")
+        return out
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
+        return self._conn.execute(self._sql(sql), args)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+
+def migrate(
+    conn: psycopg.Connection[Any], migrations: Sequence[Migration], *, clock: Callable[[], float]
+) -> list[int]:
+    """Apply the migrations not yet in ``schema_migrations``, in one transaction, under an
+    advisory lock (a second server waits, then finds nothing to do)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        known = max((m.version for m in migrations), default=0)
+        if done and max(done) > known:
+            raise StoreError(
+                f"the database is at schema version {max(done)}, newer than this claudechat "
+                f"knows ({known}): upgrade claudechat"
+            )
+        applied = []
+        for m in migrations:
+            if m.version in done:
+                continue
+            conn.execute(m.sql.encode())
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (%s, %s, %s)", (m.version, m.name, clock())
+            )
+            applied.append(m.version)
+            log.info("PostgreSQL store: applied migration %04d %s", m.version, m.name)
+    return applied
+
+
+class PostgresStore(SQLStore):
+    """Conversations in PostgreSQL, reached through a connection pool."""
+
+    _lock_row = " FOR UPDATE"
+    _same = "IS NOT DISTINCT FROM"
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        migrations: Sequence[Migration] | None = None,
+    ) -> None:
+        self._clock = clock
+        self.conninfo = redact(conninfo)
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True},
+            name="claudechat",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as err:
+            self._pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL at {self.conninfo}") from err
+        try:
+            with self._errors("migrating"), self._pool.connection() as conn:
+                migrate(conn, load("postgres") if migrations is None else migrations, clock=clock)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.conninfo!r})"
+
+    @contextmanager
+    def _errors(self, where: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as err:
+            raise StoreError(f"PostgreSQL ({where}): {err}") from err
+        except PoolTimeout as err:
+            raise StoreError(f"PostgreSQL ({where}): no free connection: {err}") from err
+
+    @contextmanager
+    def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
+        """One transaction on a pooled connection: committed, or rolled back on error."""
+        with self._errors(where), self._pool.connection() as conn, conn.transaction():
+            yield _Executor(conn)
+
+    def close(self) -> None:
+        """Close the pool's connections."""
+        self._pool.close()
+
+    def search(
+        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Messages holding every word of ``query`` (GIN index, ts_rank), best first;
+        ``ts_headline`` snippets with matches marked « »."""
+        terms = query_terms(query)
+        if not terms or limit <= 0:
+            return []
+        where, args = ("AND m.conversation_id = ?", (conversation_id,)) if conversation_id else (
+            "", ())  # fmt: skip
+        with self._tx("search") as db:
+            rows = db.execute(
+                "SELECT h.conversation_id, h.id, h.role, ts_headline('simple', h.text, h.q, ?), "
+                "h.score, h.created_at FROM ("
+                "  SELECT m.conversation_id, m.id, m.role, m.text, m.created_at, m.seq, q, "
+                "  ts_rank(m.tsv, q) AS score "
+                "  FROM messages AS m, plainto_tsquery('simple', ?) AS q "
+                f"  WHERE m.tsv @@ q {where} ORDER BY score DESC, m.seq LIMIT ?"
+                ") AS h ORDER BY h.score DESC, h.seq",
+                (_HEADLINE, " ".join(terms), *args, limit),
+            ).fetchall()
+        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), float(r[5])) for r in rows]
