@@ -93,8 +93,20 @@ def searchable_text(content: Iterable[Mapping[str, Any]]) -> str:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, non-ASCII kept as is, key order kept (tool inputs are sent back as read)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON, non-ASCII kept as is, key order kept (tool inputs are sent back as read).
+
+    Raises StoreError for what JSON cannot hold (sets, objects, NaN).
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise StoreError(f"cannot store a value as JSON: {err}") from err
+
+
+def check_json(message: Message) -> None:
+    """Refuse a message whose content or metadata JSON cannot hold (for the memory store)."""
+    dumps(message.content)
+    dumps(message.metadata)
 
 
 def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:

@@ -18,6 +18,7 @@ from ._rows import (
     SNIPPET_START,
     PathFigures,
     check_import,
+    check_json,
     check_message,
     query_terms,
     searchable_text,
@@ -185,6 +186,7 @@ class MemoryStore:
     ) -> Conversation:
         """Store a message under its parent and move the head to it (see ``Store.append``)."""
         check_message(message)
+        check_json(message)
         with self._lock:
             conv = self._conv(conversation_id)
             if expect_version is not None and conv.version != expect_version:
@@ -357,6 +359,8 @@ class MemoryStore:
     ) -> Conversation:
         """Insert a whole conversation at once: all of it or nothing."""
         ordered = check_import(conversation, messages, summaries)
+        for m in ordered:
+            check_json(m)
         with self._lock:
             if conversation.id in self._convs:
                 raise StoreError(f"conversation {conversation.id} exists already")
