@@ -116,10 +116,15 @@ def response_message(
     model: str,
     status: str = "complete",
     prefill: str | None = None,
+    prefill_sent: bool = False,
     message_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Message:
-    """The assistant Message to store for a (possibly partial) response."""
+    """The assistant Message to store for a (possibly partial) response.
+
+    A prefill sent to the API is continued by the response, so it is always prepended;
+    an emulated one is prepended only when the model did not repeat it.
+    """
     content, dropped = _clean_content(list(response.content), response.stop_reason)
     if status != "complete":
         content = [b for b in content if b.get("type") == "text" and b.get("text")]
@@ -127,7 +132,7 @@ def response_message(
         first_text = next((b for b in content if b.get("type") == "text"), None)
         if first_text is None:
             content.insert(0, {"type": "text", "text": prefill})
-        elif not first_text["text"].startswith(prefill):
+        elif prefill_sent or not first_text["text"].startswith(prefill):
             idx = content.index(first_text)
             content[idx] = {**first_text, "text": prefill + first_text["text"]}
     meta = dict(metadata or {})

@@ -78,12 +78,14 @@ class _PrefixStripper:
 class _Inflight:
     """A reply being streamed: its id, the text so far, and when it was last checkpointed."""
 
-    def __init__(self, prefill: str | None) -> None:
+    def __init__(self, prefill: str | None, *, sent: bool = False) -> None:
         self.message_id = new_id()
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
         self.strip = _PrefixStripper(prefill) if prefill else None
+        if self.strip is not None and sent:
+            self.strip.decided = True  # the API continues a sent prefill: never strip
 
 
 class _ChatCore:
@@ -401,6 +403,7 @@ class _ChatCore:
             parent_id=self._head(),
             model=self.model.name,
             prefill=state.prefill if state.rounds == 0 else None,
+            prefill_sent=self.info.prefill,
             message_id=message_id,
         )
         entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
@@ -433,7 +436,8 @@ class _ChatCore:
                 )
                 state.add_cost(partial.usage, entry.cost_usd)
         prefill = state.prefill if state.rounds == 0 else None
-        if prefill and content and not content[0]["text"].startswith(prefill):
+        sent = self.info.prefill
+        if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
             content[0] = {"type": "text", "text": prefill + content[0]["text"]}
         if not content and not inflight.checkpointed:
             return  # nothing arrived: nothing to keep
@@ -641,7 +645,7 @@ class Chat(_ChatCore):
     def _call(self, state: TurnState, stream: bool) -> Iterator[str]:
         """One model request (with one automatic retry on context overflow)."""
         prepared = self._prepare(state)
-        inflight = _Inflight(state.prefill if state.rounds == 0 else None)
+        inflight = _Inflight(state.prefill if state.rounds == 0 else None, sent=self.info.prefill)
         response: ModelResponse | None = None
         for attempt in (0, 1):
             try:
@@ -803,7 +807,7 @@ class AsyncChat(_ChatCore):
 
     async def _call(self, state: TurnState, stream: bool) -> AsyncIterator[str]:
         prepared = self._prepare(state)
-        inflight = _Inflight(state.prefill if state.rounds == 0 else None)
+        inflight = _Inflight(state.prefill if state.rounds == 0 else None, sent=self.info.prefill)
         response: ModelResponse | None = None
         for attempt in (0, 1):
             try:
