@@ -123,7 +123,8 @@ def response_message(
     """The assistant Message to store for a (possibly partial) response.
 
     A prefill sent to the API is continued by the response, so it is always prepended;
-    an emulated one is prepended only when the model did not repeat it.
+    an emulated one is prepended only when the model did not repeat it (as the stream
+    shows it: a repeat cut short counts as a repeat).
     """
     content, dropped = _clean_content(list(response.content), response.stop_reason)
     if status != "complete":
@@ -134,7 +135,9 @@ def response_message(
             content.insert(0, {"type": "text", "text": prefill})
         elif prefill_sent or not first_text["text"].startswith(prefill):
             idx = content.index(first_text)
-            content[idx] = {**first_text, "text": prefill + first_text["text"]}
+            text = first_text["text"]
+            repeat_cut = not prefill_sent and prefill.startswith(text)  # e.g. cut by max_tokens
+            content[idx] = {**first_text, "text": prefill if repeat_cut else prefill + text}
     meta = dict(metadata or {})
     if dropped:
         meta["dropped_blocks"] = dropped

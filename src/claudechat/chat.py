@@ -438,7 +438,9 @@ class _ChatCore:
         prefill = state.prefill if state.rounds == 0 else None
         sent = self.info.prefill
         if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
-            content[0] = {"type": "text", "text": prefill + content[0]["text"]}
+            text = content[0]["text"]
+            repeat_cut = not sent and prefill.startswith(text)
+            content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
         if not content and not inflight.checkpointed:
             return  # nothing arrived: nothing to keep
         reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
