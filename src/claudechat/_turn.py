@@ -25,7 +25,8 @@ class Reply:
     """The outcome of one user turn.
 
     ``text`` is the final answer's text (tool rounds excluded); ``messages`` every message
-    the turn added; ``usage`` / ``cost_usd`` the turn's requests (cost None when unknown).
+    the turn added after the prompt (replies and tool results); ``usage`` / ``cost_usd``
+    the turn's requests (cost None when unknown).
     """
 
     message: Message

@@ -690,7 +690,7 @@ class Chat(_ChatCore):
             if results is None:
                 break
             if results:
-                self._append(Message("user", results))
+                state.messages.append(self._append(Message("user", results)))
         self.last_reply = state.reply()
 
     def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
@@ -795,7 +795,7 @@ class AsyncChat(_ChatCore):
             if results is None:
                 break
             if results:
-                self._append(Message("user", results))
+                state.messages.append(self._append(Message("user", results)))
         self.last_reply = state.reply()
 
     async def _after_reply_async(self, state: TurnState, msg: Message) -> list[Block] | None:
