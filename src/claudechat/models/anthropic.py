@@ -107,7 +107,8 @@ def _kwargs(request: Request, *, for_count: bool = False) -> tuple[dict[str, Any
     beta = bool(request.betas) or "context_management" in body
     if beta:
         body["betas"] = list(request.betas)
-    extra = {k: body.pop(k) for k in ("diagnostics",) if k in body}
+    # Fields the SDK's typed signature lacks (it raises TypeError) go in the JSON body as-is.
+    extra = {k: body.pop(k) for k in ("diagnostics", "temperature") if k in body}
     if extra:
         body["extra_body"] = extra
     return body, beta
