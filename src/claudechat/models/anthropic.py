@@ -164,6 +164,15 @@ def _interrupted(err: Exception, partial: ModelResponse | None) -> StreamInterru
     )
 
 
+def _stream_error(err: Exception, partial: ModelResponse | None) -> ModelError:
+    """BadResponse when no message ever started and the events could not be read (the
+    server does not speak the Messages API); otherwise StreamInterrupted."""
+    if partial is None and isinstance(err, AssertionError | ValueError | TypeError | KeyError):
+        detail = f": {err}" if str(err) else ""
+        return BadResponse(f"the server's answer is not a Messages API event stream{detail}")
+    return _interrupted(err, partial)
+
+
 class AnthropicModel:
     """A Claude model through ``anthropic.Anthropic``."""
 
@@ -222,7 +231,7 @@ class AnthropicModel:
         except Exception as err:
             if stream is None:
                 raise
-            raise _interrupted(err, _snapshot(stream)) from err
+            raise _stream_error(err, _snapshot(stream)) from err
         yield Done(to_response(final))
 
     def count_tokens(self, request: Request) -> int:
@@ -293,7 +302,7 @@ class AsyncAnthropicModel:
         except Exception as err:
             if stream is None:
                 raise
-            raise _interrupted(err, _snapshot(stream)) from err
+            raise _stream_error(err, _snapshot(stream)) from err
         yield Done(to_response(final))
 
     async def count_tokens(self, request: Request) -> int:
