@@ -654,7 +654,7 @@ class Chat(_ChatCore):
                 if not stream:
                     response = self.model.create(prepared.request)
                     break
-                if inflight.strip is not None:
+                if inflight.strip is not None and attempt == 0:  # once, not again on retry
                     yield inflight.strip.prefix
                 for event in self.model.stream(prepared.request):
                     if isinstance(event, TextDelta):
@@ -816,7 +816,7 @@ class AsyncChat(_ChatCore):
                 if not stream:
                     response = await self.model.create(prepared.request)
                     break
-                if inflight.strip is not None:
+                if inflight.strip is not None and attempt == 0:  # once, not again on retry
                     yield inflight.strip.prefix
                 async for event in self.model.stream(prepared.request):
                     if isinstance(event, TextDelta):
