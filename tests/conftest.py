@@ -3,7 +3,7 @@
 ``pg_conninfo`` (session) is ``CLAUDECHAT_TEST_PG`` when set, else a throwaway server
 started here (initdb + pg_ctl on a unix socket in a temporary directory, run as an
 unprivileged user when we are root) and stopped at the end; it is also exported as
-``CLAUDECHAT_TEST_PG``. ``pg_database`` gives each test a fresh, empty database. Tests
+``CLAUDECHAT_TEST_PG``. ``pg_database`` gives each test a fresh, empty schema of its own. Tests
 marked ``postgres`` get the server without asking. Without PostgreSQL those tests are
 skipped, except under ``CI=true``, where they fail.
 """
@@ -57,32 +57,45 @@ def pg_conninfo() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def _pg_tests_db(pg_conninfo: str) -> str:
+    """One database for the session's tests; each test works in a schema of its own."""
+    import psycopg
+
+    name = f"claudechat_tests_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
 @pytest.fixture
-def pg_new_database(pg_conninfo: str) -> Iterator[Callable[[], str]]:
-    """A function making new empty databases on the test server, dropped after the test."""
+def pg_new_database(pg_conninfo: str, _pg_tests_db: str) -> Iterator[Callable[[], str]]:
+    """A function giving fresh, empty, isolated databases (a new schema each, first in the
+    ``search_path`` of the conninfo it returns), dropped after the test."""
     import psycopg
 
     from claudechat.store.pgtemp import with_dbname
 
-    names: list[str] = []
+    admin_info = with_dbname(pg_conninfo, _pg_tests_db)
+    schemas: list[str] = []
 
     def new() -> str:
-        names.append(f"test_{uuid.uuid4().hex[:16]}")
-        with psycopg.connect(pg_conninfo, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{names[-1]}"')
-        return with_dbname(pg_conninfo, names[-1])
+        schemas.append(f"test_{uuid.uuid4().hex[:16]}")
+        with psycopg.connect(admin_info, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{schemas[-1]}"')
+        return with_dbname(pg_conninfo, _pg_tests_db, schema=schemas[-1])
 
     try:
         yield new
     finally:
-        with psycopg.connect(pg_conninfo, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with psycopg.connect(admin_info, autocommit=True) as admin:
+            for schema in schemas:
+                admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
 def pg_database(pg_new_database: Callable[[], str]) -> str:
-    """Conninfo of a new empty database on the test server, dropped after the test."""
+    """Conninfo of a fresh, empty, isolated database for this test (see pg_new_database)."""
     return pg_new_database()
 
 

@@ -17,6 +17,7 @@ from .base import Conversation, ConversationInfo, SearchHit, Store, Summary
 from .export import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
+    ParsedImport,
     export_conversation,
     export_json,
     export_markdown,
@@ -37,6 +38,7 @@ __all__ = [
     "Conversation",
     "ConversationInfo",
     "MemoryStore",
+    "ParsedImport",
     "PostgresStore",
     "SQLiteStore",
     "SearchHit",

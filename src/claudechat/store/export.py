@@ -263,10 +263,12 @@ def _check_structure(
     conv: Conversation, messages: list[Message], summaries: list[Summary], source: str
 ) -> None:
     """Ids unique, parents and head present, no cycle; the active branch sendable."""
-    index = {m.id: i for i, m in enumerate(messages)}
+    index: dict[str, int] = {}
     for i, m in enumerate(messages):
-        if index[m.id] != i:
+        if m.id in index:
             raise InvalidImport(f"{source}: messages[{i}].id: {m.id} appears twice")
+        index[m.id] = i
+    for i, m in enumerate(messages):
         if m.parent_id is not None and m.parent_id not in index:
             raise InvalidImport(
                 f"{source}: messages[{i}].parent_id: {m.parent_id} is not in the file"
@@ -290,10 +292,19 @@ def _check_structure(
         try:
             validate(api)
         except InvalidHistory as err:
-            try:  # what Chat itself repairs before sending (an interrupted tool round) is fine
-                repair(api)
-            except InvalidHistory:
+            if not _interrupted_tool_round(err, api):
                 raise InvalidImport(f"{source}: the active branch: {err}") from None
+
+
+def _interrupted_tool_round(err: InvalidHistory, api: list[dict[str, Any]]) -> bool:
+    """A tool call a crash left unanswered: stored as is, answered by Chat before sending."""
+    if not err.problem.startswith("tool_use without result"):
+        return False
+    try:
+        repair(api)
+    except InvalidHistory:
+        return False
+    return True
 
 
 def _taken(store: Store, parsed: ParsedImport) -> bool:

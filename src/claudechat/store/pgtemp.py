@@ -44,14 +44,19 @@ def find_bindir() -> Path | None:
     return Path(candidates[-1]).parent if candidates else None
 
 
-def with_dbname(conninfo: str, dbname: str) -> str:
-    """The same server, another database (URL or ``key=value`` conninfo)."""
+def with_dbname(conninfo: str, dbname: str, *, schema: str | None = None) -> str:
+    """The same server, another database (URL or ``key=value`` conninfo); with ``schema``,
+    connections use it first in their ``search_path`` (tables are created there)."""
     if conninfo.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(conninfo)
-        return urlunsplit(parts._replace(path="/" + quote(dbname, safe="")))
+        query = [kv for kv in parts.query.split("&") if kv and not kv.startswith("options=")]
+        if schema is not None:
+            query.append("options=" + quote(f"-csearch_path={schema}", safe=""))
+        return urlunsplit(parts._replace(path="/" + quote(dbname, safe=""), query="&".join(query)))
     from psycopg.conninfo import make_conninfo
 
-    return make_conninfo(conninfo, dbname=dbname)
+    extra = {"options": f"-csearch_path={schema}"} if schema is not None else {}
+    return make_conninfo(conninfo, dbname=dbname, **extra)
 
 
 def _server_user() -> pwd.struct_passwd | None:
