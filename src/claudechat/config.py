@@ -1,0 +1,238 @@
+"""Configuration for the command line: flags > environment > config file > defaults.
+
+The file is TOML at ``platformdirs.user_config_dir("claudechat")/config.toml`` (or
+``$CLAUDECHAT_CONFIG``). Everything is resolved once, into a frozen ``Settings``; the
+environment is a parameter so tests inject it instead of patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CLI_MODEL",
+    "KEYS",
+    "STRATEGIES",
+    "Settings",
+    "config_path",
+    "parse_value",
+    "read_config",
+    "resolve",
+    "set_value",
+    "unset_value",
+]
+
+DEFAULT_CLI_MODEL = "claude-sonnet-4-6"
+STRATEGIES = ("window", "summary", "compact")
+CACHE_TTLS = ("5m", "1h")
+
+
+def _text(key: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{key} must be a non-empty string, got {raw!r}")
+    return raw
+
+
+def _positive_int(key: str, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ConfigError(f"{key} must be a positive whole number, got {raw!r}")
+    if isinstance(raw, str):
+        cleaned = raw.strip().replace("_", "").replace(",", "").lower()
+        scale = 1
+        if cleaned.endswith("k"):
+            cleaned, scale = cleaned[:-1], 1000
+        try:
+            raw = int(cleaned) * scale
+        except ValueError:
+            raise ConfigError(f"{key} must be a positive whole number, got {raw!r}") from None
+    if not isinstance(raw, int) or raw < 1:
+        raise ConfigError(f"{key} must be a positive whole number, got {raw!r}")
+    return raw
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(key: str, raw: Any) -> str:
+        value = str(raw).strip().lower() if isinstance(raw, str) else raw
+        if value not in options:
+            raise ConfigError(f"{key} must be one of {', '.join(options)}, got {raw!r}")
+        return str(value)
+
+    return check
+
+
+def _any_text(key: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(f"{key} must be a string, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    name: str
+    parse: Callable[[str, Any], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "CLAUDECHAT_" + self.name.upper()
+
+
+KEYS: dict[str, _Key] = {
+    k.name: k
+    for k in (
+        _Key("model", _text, "default model name"),
+        _Key("system", _any_text, "default system prompt"),
+        _Key("budget", _positive_int, "input-token budget per request (default: the window)"),
+        _Key("strategy", _choice(STRATEGIES), "context strategy: window, summary or compact"),
+        _Key("store", _text, "store URL (postgresql://…) or 'memory'; default SQLite"),
+        _Key("db", _text, "SQLite database file"),
+        _Key("max_tokens", _positive_int, "max output tokens per reply"),
+        _Key("cache_ttl", _choice(CACHE_TTLS), "prompt-cache TTL: 5m or 1h"),
+        _Key("summary_model", _text, "model that writes rolling summaries"),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved configuration; ``sources`` says where each value came from."""
+
+    model: str = DEFAULT_CLI_MODEL
+    system: str | None = None
+    budget: int | None = None
+    strategy: str = "window"
+    store: str | None = None
+    db: str | None = None
+    max_tokens: int = 4096
+    cache_ttl: str = "5m"
+    summary_model: str | None = None
+    config_file: Path | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        """The value of a configuration key."""
+        _key(key)
+        return getattr(self, key)
+
+
+def _key(name: str) -> _Key:
+    key = KEYS.get(name.replace("-", "_"))
+    if key is None:
+        raise ConfigError(f"unknown config key {name!r}: use one of {', '.join(KEYS)}")
+    return key
+
+
+def parse_value(name: str, raw: Any) -> Any:
+    """Check and convert one value for key ``name`` (strings from flags, env or TOML)."""
+    key = _key(name)
+    return key.parse(key.name, raw)
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the config file is: ``$CLAUDECHAT_CONFIG`` or the user config directory."""
+    env = os.environ if env is None else env
+    explicit = env.get("CLAUDECHAT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("claudechat")) / "config.toml"
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The file's values, checked; {} when the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise ConfigError(f"cannot read the config file {path}: {err.strerror}") from err
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"the config file {path} is not valid TOML: {err}") from err
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        try:
+            out[_key(name).name] = parse_value(name, value)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
+    return out
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Resolve every key once: flags (None = not given) > environment > file > defaults."""
+    env = os.environ if env is None else env
+    path = path or config_path(env)
+    file_values = read_config(path)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, key in KEYS.items():
+        flag = (flags or {}).get(name)
+        if flag is not None:
+            values[name], sources[name] = parse_value(name, flag), "flag"
+        elif env.get(key.env):
+            try:
+                values[name] = parse_value(name, env[key.env])
+            except ConfigError as err:
+                raise ConfigError(f"{key.env}: {err}") from err
+            sources[name] = "env"
+        elif name in file_values:
+            values[name], sources[name] = file_values[name], "file"
+        else:
+            sources[name] = "default"
+    return Settings(**values, config_file=path, sources=sources)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text.replace("\x7f", "\\u007f")  # JSON leaves DEL bare; TOML needs it escaped
+
+
+def _write(path: Path, values: Mapping[str, Any]) -> None:
+    order = [f.name for f in fields(Settings)]
+    lines = ["# claudechat configuration (claudechat config set KEY VALUE)"]
+    for name in sorted(values, key=order.index):
+        lines.append(f"{name} = {_toml_value(values[name])}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def set_value(path: Path, name: str, raw: Any) -> Any:
+    """Check ``raw`` for key ``name`` and write it to the file; returns the stored value."""
+    key = _key(name)
+    value = parse_value(key.name, raw)
+    values = read_config(path)
+    values[key.name] = value
+    _write(path, values)
+    return value
+
+
+def unset_value(path: Path, name: str) -> bool:
+    """Remove key ``name`` from the file; False when it was not set."""
+    key = _key(name)
+    values = read_config(path)
+    if key.name not in values:
+        return False
+    del values[key.name]
+    _write(path, values)
+    return True
