@@ -1,0 +1,6 @@
+"""``python -m claudechat``: the command line."""
+
+from claudechat.cli import main
+
+if __name__ == "__main__":
+    main()

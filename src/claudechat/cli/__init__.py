@@ -1,0 +1,100 @@
+"""The ``claudechat`` command line: a chat REPL, ``ask`` for scripts, and conversation tools.
+
+``main()`` is the console-script entry point. Errors become one-line messages and exit
+codes in ``exits.py`` (0 ok, 1 API error, 2 usage or configuration error, 130
+interrupted). Heavy modules load inside the commands, so ``--help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from . import commands_chat, commands_misc, commands_store
+from .exits import report
+
+__all__ = ["cli", "main"]
+
+
+class ClaudechatGroup(click.Group):
+    """A click group whose ``main`` maps every error to one line and an exit code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; exit with the documented exit code."""
+        code = 0
+        with warnings.catch_warnings():
+            _one_line_warnings()
+            try:
+                super().main(
+                    args=args,
+                    prog_name=prog_name or "claudechat",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
+            except click.exceptions.Exit as done:
+                code = done.exit_code
+            except BrokenPipeError:
+                code = 0  # the reader (head, less) went away
+            except (Exception, KeyboardInterrupt) as err:
+                if isinstance(err, click.ClickException):
+                    err.show()
+                    code = 2
+                else:
+                    code = report(err)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _one_line_warnings() -> None:
+    """Unknown-model warnings as one 'warning:' line, not a Python warning dump."""
+    from ..models.capabilities import UnknownModelWarning
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    warnings.filterwarnings("always", category=UnknownModelWarning)
+    warnings.showwarning = show
+
+
+@click.group(
+    cls=ClaudechatGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="claudechat", prog_name="claudechat")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Long conversations with Claude: durable history, context budgeting, cost accounting.
+
+    Without a command, starts a chat. Exit codes: 0 ok, 1 API error, 2 usage or
+    configuration error (a wrong API key included), 130 interrupted.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(commands_chat.chat)
+
+
+for _command in (
+    commands_chat.chat,
+    commands_chat.ask,
+    *commands_store.COMMANDS,
+    *commands_misc.COMMANDS,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point: ``claudechat``."""
+    cli.main(prog_name="claudechat")

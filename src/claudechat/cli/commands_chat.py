@@ -1,0 +1,96 @@
+"""``claudechat chat`` (the REPL) and ``claudechat ask`` (one prompt, for scripts)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .options import chat_options, runtime_from
+
+__all__ = ["ask", "chat"]
+
+
+def _continue_options(f: Any) -> Any:
+    f = click.option(
+        "--cid", metavar="ID", default=None, help="Continue the conversation with this id."
+    )(f)
+    return click.option(
+        "-c", "--continue", "continue_", is_flag=True, help="Continue the latest conversation."
+    )(f)
+
+
+@click.command()
+@chat_options
+@_continue_options
+def chat(**params: Any) -> None:
+    """Chat in the terminal (streamed Markdown, slash commands: type /help)."""
+    from .render import make_console, plain_output
+    from .repl import run_repl
+
+    runtime = runtime_from(params)
+    try:
+        conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
+        console = make_console(runtime.env)
+        run_repl(runtime, conversation, console, plain=plain_output(console, runtime.env))
+    finally:
+        runtime.close()
+
+
+def _read_prompt(words: tuple[str, ...]) -> str:
+    """The prompt: the arguments, then whatever is piped on stdin."""
+    prompt = " ".join(words).strip()
+    stdin = sys.stdin
+    if not stdin.isatty():
+        piped = stdin.read()
+        if piped.strip():
+            prompt = f"{prompt}\n\n{piped}" if prompt else piped
+    if not prompt.strip():
+        raise click.UsageError("nothing to ask: give a prompt or pipe text on stdin")
+    return prompt
+
+
+@click.command()
+@click.argument("prompt", nargs=-1)
+@chat_options
+@_continue_options
+@click.option("--json", "as_json", is_flag=True, help="Print reply, usage, cost and ids as JSON.")
+def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
+    """Ask one question (PROMPT and/or stdin) and print the reply.
+
+    The conversation is stored: continue it with -c or --cid. Exit codes: 0 ok, 1 API
+    error, 2 usage or configuration error, 130 interrupted.
+    """
+    from .render import ReplyView, make_console, plain_output
+    from .runtime import retrying
+
+    text = _read_prompt(prompt)
+    runtime = runtime_from(params)
+    try:
+        conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
+        if as_json:
+            reply = retrying(conversation, lambda: conversation.send(text))
+            out = {
+                "conversation_id": conversation.id,
+                "message_id": reply.id,
+                "model": reply.message.model,
+                "reply": reply.text,
+                "stop_reason": reply.stop_reason,
+                "truncated": reply.truncated,
+                "usage": reply.usage.to_dict(),
+                "cost_usd": reply.cost_usd,
+            }
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        console = make_console(runtime.env)
+        with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
+            for piece in retrying(conversation, lambda: conversation.stream(text)):
+                view.add(piece)
+        reply_ = conversation.last_reply
+        if reply_ is not None and reply_.truncated:
+            click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)
+        sys.stdout.flush()
+    finally:
+        runtime.close()

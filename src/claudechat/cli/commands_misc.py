@@ -1,0 +1,139 @@
+"""``config``, ``cost``, ``emulate`` and ``demo``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .options import runtime_from, store_options
+
+__all__ = ["COMMANDS"]
+
+
+@click.group()
+def config() -> None:
+    """Show or change the configuration file (flags > environment > file > defaults)."""
+
+
+@config.command("path")
+def config_path_() -> None:
+    """Print where the configuration file is."""
+    from ..config import config_path
+
+    click.echo(str(config_path()))
+
+
+@config.command("get")
+@click.argument("key", required=False)
+def config_get(key: str | None) -> None:
+    """Print one value (or every key with where its value comes from)."""
+    from ..config import KEYS, resolve
+
+    settings = resolve()
+    if key is not None:
+        value = settings.get(key)
+        click.echo("" if value is None else str(value))
+        return
+    for name in KEYS:
+        value = settings.get(name)
+        shown = "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
+        click.echo(f"{name} = {shown}  # {settings.sources[name]}")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+def config_set(key: str, value: str) -> None:
+    """Write KEY = VALUE to the configuration file (the value is checked first)."""
+    from ..config import config_path, set_value
+
+    path = config_path()
+    stored = set_value(path, key, value)
+    click.echo(f"{key.replace('-', '_')} = {json.dumps(stored, ensure_ascii=False)} ({path})")
+
+
+@config.command("unset")
+@click.argument("key")
+def config_unset(key: str) -> None:
+    """Remove KEY from the configuration file."""
+    from ..config import config_path, unset_value
+
+    path = config_path()
+    if not unset_value(path, key):
+        click.echo(f"{key} was not set in {path}", err=True)
+
+
+@click.command()
+@click.argument("conversation_id", metavar="[ID]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@store_options
+def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
+    """Tokens by kind, cache hit ratio and USD: one conversation, or all of them."""
+    from ..context.report import cost_report
+    from .render import cost_lines
+    from .runtime import _all_conversations, resolve_id
+
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        if conversation_id:
+            ids = [resolve_id(store, conversation_id)]
+        else:
+            ids = [info.conversation.id for info in _all_conversations(store)]
+        messages = [m for cid in ids for m in store.all_messages(cid)]
+        report = cost_report(messages)
+        if as_json:
+            data = {
+                "conversations": len(ids),
+                "tokens": {line.kind: line.tokens for line in report.lines},
+                "cost_by_kind_usd": {line.kind: line.cost_usd for line in report.lines},
+                "cache_hit_ratio": report.cache_hit_ratio,
+                "cost_usd": report.cost_usd,
+                "requests": report.usage.requests,
+            }
+            click.echo(json.dumps(data, indent=2))
+            return
+        scope = f"conversation {ids[0]}" if conversation_id else f"{len(ids)} conversations"
+        click.echo(f"{scope}, {report.usage.requests:,} requests")
+        for line in cost_lines(report):
+            click.echo(line)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--api-key", default=None, help="Require this API key (default: accept any).")
+@click.option("--context-window", type=click.IntRange(min=1), default=None,
+              help="Override every model's context window (tokens).")  # fmt: skip
+def emulate(port: int, host: str, api_key: str | None, context_window: int | None) -> None:
+    """Serve the built-in Messages API emulator for any Anthropic client (Ctrl-C stops)."""
+    from ..testing import run_server
+
+    options: dict[str, Any] = {}
+    if api_key:
+        options["api_key"] = api_key
+    if context_window:
+        options["context_window"] = context_window
+    run_server(port, host, **options)
+
+
+@click.command()
+@click.option("--turns", type=click.IntRange(4, 500), default=24, show_default=True)
+@click.option("--fast", is_flag=True, help="No pauses between steps.")
+@click.option("--budget", type=click.IntRange(min=1500), default=3000, show_default=True,
+              help="Input-token budget, small so the window fills quickly.")  # fmt: skip
+def demo(turns: int, fast: bool, budget: int) -> None:
+    """A scripted conversation on the emulator that shows the machinery at work."""
+    from .demo import run_demo
+    from .render import make_console, plain_output
+
+    console = make_console()
+    run_demo(console, turns=turns, pause=0.0 if fast else 0.6, budget=budget,
+             plain=plain_output(console))  # fmt: skip
+
+
+COMMANDS = (config, cost, emulate, demo)

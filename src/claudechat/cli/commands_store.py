@@ -1,0 +1,200 @@
+"""Stored conversations: ``list``, ``show``, ``search``, ``export``, ``import``, ``rm``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .options import runtime_from, store_options
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+
+__all__ = ["COMMANDS", "export_text"]
+
+
+def export_text(store: Store, conversation_id: str, fmt: str) -> str:
+    """A conversation as lossless JSON ("json") or readable Markdown ("md")."""
+    from ..store import export_json, export_markdown
+
+    if fmt == "json":
+        return export_json(store, conversation_id) + "\n"
+    return export_markdown(store, conversation_id)
+
+
+def _console() -> Any:
+    from .render import make_console, plain_output
+
+    console = make_console()
+    return console, plain_output(console)
+
+
+@click.command("list")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per conversation.")
+@store_options
+def list_(limit: int, as_json: bool, **params: Any) -> None:
+    """Recent conversations: id, updated, turns, tokens, cost, title."""
+    from .render import print_conversations
+
+    runtime = runtime_from(params)
+    try:
+        infos = runtime.store().list_conversations(limit=limit)
+        if as_json:
+            for info in infos:
+                c = info.conversation
+                row = {
+                    "id": c.id,
+                    "title": c.title,
+                    "created_at": c.created_at,
+                    "updated_at": c.updated_at,
+                    "model": c.model,
+                    "messages": info.messages,
+                    "turns": info.turns,
+                    "tokens": info.tokens,
+                    "cost_usd": info.cost_usd,
+                }
+                click.echo(json.dumps(row, ensure_ascii=False))
+            return
+        console, plain = _console()
+        print_conversations(console, infos, plain=plain)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="The lossless JSON export instead.")
+@store_options
+def show(conversation_id: str, as_json: bool, **params: Any) -> None:
+    """Print a conversation (its active branch)."""
+    from .render import print_transcript
+    from .runtime import resolve_id
+
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        cid = resolve_id(store, conversation_id)
+        if as_json:
+            click.echo(export_text(store, cid, "json"), nl=False)
+            return
+        conv = store.get_conversation(cid)
+        console, plain = _console()
+        title = f"{conv.title or '(untitled)'} — {conv.id}"
+        print_transcript(console, store.branch(cid), plain=plain, title=title)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--semantic", is_flag=True, help="Search by meaning (dense + lexical, hybrid).")
+@click.option("--cid", metavar="ID", default=None, help="Only this conversation.")
+@store_options
+def search(
+    query: tuple[str, ...], limit: int, semantic: bool, cid: str | None, **params: Any
+) -> None:
+    """Search stored messages; prints snippets with conversation ids."""
+    from .render import snippet_text, when
+    from .runtime import resolve_id
+
+    text = " ".join(query)
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        scope = resolve_id(store, cid) if cid else None
+        if semantic:
+            from .recall import semantic_search
+
+            lines = semantic_search(store, text, limit=limit, conversation_id=scope)
+        else:
+            hits = store.search(text, conversation_id=scope, limit=limit)
+            lines = [
+                f"{h.conversation_id}  {when(h.created_at)}  {h.role:<9}  {snippet_text(h.snippet)}"
+                for h in hits
+            ]
+        if not lines:
+            click.echo("no matches", err=True)
+        for line in lines:
+            click.echo(line)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option(
+    "--format", "fmt", type=click.Choice(("json", "md")), default=None,
+    help="json (lossless, every branch) or md (readable); default from -o's suffix, else md.",
+)  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None)
+@store_options
+def export(conversation_id: str, fmt: str | None, output: str | None, **params: Any) -> None:
+    """Export a conversation as JSON or Markdown (to stdout, or -o FILE)."""
+    from .runtime import resolve_id
+
+    if fmt is None:
+        fmt = "json" if output and output.lower().endswith(".json") else "md"
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        text = export_text(store, resolve_id(store, conversation_id), fmt)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            Path(output).write_text(text, encoding="utf-8")
+            click.echo(f"exported to {output}", err=True)
+    finally:
+        runtime.close()
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--title", default=None, help="Title for the imported conversation.")
+@store_options
+def import_(file: str, title: str | None, **params: Any) -> None:
+    """Import a claudechat JSON export or a plain Anthropic messages array ('-' = stdin)."""
+    from ..store import import_conversation, import_file
+
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        if file == "-":
+            data = sys.stdin.buffer.read()
+            conv = import_conversation(store, data, title=title, source="stdin")
+        else:
+            conv = import_file(store, file, title=title)
+        click.echo(conv.id)
+        click.echo(f"imported {conv.title or '(untitled)'}", err=True)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@store_options
+def rm(conversation_id: str, yes: bool, **params: Any) -> None:
+    """Delete a conversation and everything in it (asks unless --yes)."""
+    from .runtime import resolve_id
+
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        cid = resolve_id(store, conversation_id)
+        title = store.get_conversation(cid).title or "(untitled)"
+        if not yes and not click.confirm(f"Delete {cid} ({title})?", default=False, err=True):
+            click.echo("not deleted", err=True)
+            return
+        store.delete_conversation(cid)
+        click.echo(f"deleted {cid}", err=True)
+    finally:
+        runtime.close()
+
+
+COMMANDS = (list_, show, search, export, import_, rm)

@@ -1,0 +1,81 @@
+"""The one place errors become exit codes and one-line messages.
+
+Exit codes: 0 ok, 1 API (or store) error, 2 usage or configuration error (a wrong API key
+included), 130 interrupted. ``CLAUDECHAT_DEBUG=1`` prints the traceback as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Mapping
+from typing import TextIO
+
+import click
+
+from ..errors import AuthError, ClaudeChatError, ConversationNotFound, ModelError, UserError
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "describe",
+    "exit_code",
+    "report",
+]
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(err: BaseException) -> int:
+    """The exit code for an exception that ended a command."""
+    if isinstance(err, KeyboardInterrupt | click.Abort):
+        return EXIT_INTERRUPTED
+    if isinstance(err, AuthError | UserError | ConversationNotFound | click.ClickException):
+        return EXIT_USAGE
+    if isinstance(err, ModelError):
+        return EXIT_API
+    return EXIT_API  # store failures and anything unexpected
+
+
+def describe(err: BaseException) -> str:
+    """One line saying what went wrong (and, for a bad key, what to do)."""
+    if isinstance(err, KeyboardInterrupt | click.Abort):
+        return "interrupted"
+    if isinstance(err, click.ClickException):
+        return err.format_message()
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, AuthError):
+        return f"authentication failed: {text} — check ANTHROPIC_API_KEY"
+    if isinstance(err, ConversationNotFound):
+        return f"not found: {text}"
+    if isinstance(err, ClaudeChatError):
+        return text
+    if isinstance(err, OSError) and err.strerror:
+        name = f" {err.filename}" if err.filename else ""
+        return f"{err.strerror}{name}"
+    return f"internal error ({type(err).__name__}): {text} — set CLAUDECHAT_DEBUG=1 for details"
+
+
+def debugging(env: Mapping[str, str] | None = None) -> bool:
+    """True when CLAUDECHAT_DEBUG asks for tracebacks."""
+    value = (os.environ if env is None else env).get("CLAUDECHAT_DEBUG", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def report(err: BaseException, *, file: TextIO | None = None) -> int:
+    """Print the one-line message (and the traceback when debugging); return the exit code."""
+    out = file or sys.stderr
+    if debugging():
+        traceback.print_exception(err, file=out)
+    code = exit_code(err)
+    if isinstance(err, KeyboardInterrupt | click.Abort):
+        print("\ninterrupted", file=out)
+    else:
+        print(f"error: {describe(err)}", file=out)
+    return code

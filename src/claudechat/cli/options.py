@@ -1,0 +1,65 @@
+"""Options shared by several commands, and turning them into a Runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..config import STRATEGIES
+from .runtime import Runtime
+
+__all__ = ["chat_options", "runtime_from", "store_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STORE_KEYS = ("db", "store")
+CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl")
+
+
+def store_options(f: F) -> F:
+    """--db PATH and --store URL (CLAUDECHAT_DB / CLAUDECHAT_STORE)."""
+    f = click.option(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="Store: postgresql://…, sqlite:///PATH or memory [CLAUDECHAT_STORE].",
+    )(f)
+    f = click.option(
+        "--db", metavar="PATH", default=None, help="SQLite database file [CLAUDECHAT_DB]."
+    )(f)
+    return f
+
+
+def chat_options(f: F) -> F:
+    """Model, prompt and context options (flags > environment > config file)."""
+    decorators = [
+        click.option("-m", "--model", default=None, help="Model name [CLAUDECHAT_MODEL]."),
+        click.option("-s", "--system", default=None, help="System prompt [CLAUDECHAT_SYSTEM]."),
+        click.option("--max-tokens", type=int, default=None, help="Max output tokens per reply."),
+        click.option(
+            "--budget",
+            default=None,
+            metavar="TOKENS",
+            help="Input-token budget per request, e.g. 20000 or 20k [CLAUDECHAT_BUDGET].",
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGIES),
+            default=None,
+            help="How old turns leave the window [CLAUDECHAT_STRATEGY].",
+        ),
+        click.option(
+            "--cache-ttl", type=click.Choice(("5m", "1h")), default=None, help="Prompt-cache TTL."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return store_options(f)
+
+
+def runtime_from(params: dict[str, Any]) -> Runtime:
+    """A Runtime from a command's parameters (those that are configuration keys)."""
+    flags = {k: params.get(k) for k in (*STORE_KEYS, *CHAT_KEYS) if params.get(k) is not None}
+    return Runtime.from_flags(flags)

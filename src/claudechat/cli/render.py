@@ -1,0 +1,321 @@
+"""Rendering for people: streamed Markdown replies, status lines, transcripts, tables.
+
+Rich output in a terminal; plain text when output is not a terminal or ``NO_COLOR`` is set.
+Streaming prints finished Markdown blocks once, above a small live area that holds only
+the block being written, so long replies neither flicker nor repaint the whole screen.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+    from ..context.report import CostReport, WindowFill
+    from ..messages import Message
+    from ..store.base import ConversationInfo
+    from ..usage import Usage
+
+__all__ = [
+    "ReplyView",
+    "make_console",
+    "plain_output",
+    "split_stable",
+    "status_line",
+    "usd",
+]
+
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_CONTINUES = re.compile(r"^(\s+|\s{0,3}([-*+]|\d+[.)])\s|\s{0,3}>|\s{0,3}\|)")
+
+
+def make_console(
+    env: Mapping[str, str] | None = None, *, file: IO[str] | None = None, stderr: bool = False
+) -> Console:
+    """A rich Console honouring NO_COLOR from ``env``."""
+    from rich.console import Console
+
+    env = os.environ if env is None else env
+    no_color = bool(env.get("NO_COLOR"))
+    return Console(file=file, stderr=stderr, no_color=no_color, highlight=False)
+
+
+def plain_output(console: Console, env: Mapping[str, str] | None = None) -> bool:
+    """True when replies should be plain text: not a terminal, or NO_COLOR set."""
+    env = os.environ if env is None else env
+    return not console.is_terminal or bool(env.get("NO_COLOR"))
+
+
+def usd(value: float | None) -> str:
+    """Dollars for people: '$0.0042', '$1.25', or '?' when the price is unknown."""
+    if value is None:
+        return "$?"
+    if value == 0:
+        return "$0"
+    if abs(value) < 1:
+        return f"${value:.4f}"
+    return f"${value:,.2f}"
+
+
+def when(timestamp: float, *, now: float | None = None) -> str:
+    """A short local time: 'HH:MM' today, else 'YYYY-MM-DD HH:MM'."""
+    moment = _dt.datetime.fromtimestamp(timestamp)
+    today = _dt.datetime.fromtimestamp(now if now is not None else time.time()).date()
+    return moment.strftime("%H:%M" if moment.date() == today else "%Y-%m-%d %H:%M")
+
+
+def split_stable(text: str) -> tuple[str, str]:
+    """Split streamed Markdown into finished blocks and the block still being written.
+
+    A block is finished at a blank line outside a code fence when the next line starts a
+    new block (not a list item, quote, table row or indented continuation).
+    """
+    lines = text.split("\n")
+    in_fence = False
+    cut = 0
+    for i, line in enumerate(lines[:-1]):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        following = lines[i + 1]
+        blank_before_block = line.strip() == "" and following.strip()
+        if not in_fence and blank_before_block and not _CONTINUES.match(following):
+            cut = i + 1
+    if cut == 0:
+        return "", text
+    return "\n".join(lines[:cut]), "\n".join(lines[cut:])
+
+
+class _Tail:
+    """The live area: parses the unfinished block only when the screen refreshes."""
+
+    def __init__(self, view: ReplyView) -> None:
+        self.view = view
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.markdown import Markdown
+        from rich.spinner import Spinner
+
+        if not self.view.started:
+            yield Spinner("dots", text=" thinking…", style="dim")
+        elif self.view.tail.strip():
+            yield Markdown(self.view.tail, code_theme=self.view.code_theme)
+
+
+class ReplyView:
+    """Show a reply as it streams: a spinner until the first token, then Markdown.
+
+    Use as a context manager and ``add`` each piece; plain mode writes the text as is.
+    """
+
+    code_theme = "monokai"
+
+    def __init__(self, console: Console, *, plain: bool, refresh_per_second: float = 12) -> None:
+        self.console = console
+        self.plain = plain
+        self.refresh_per_second = refresh_per_second
+        self.text = ""
+        self.tail = ""
+        self.started = False
+        self._live: Any = None
+
+    def __enter__(self) -> ReplyView:
+        if not self.plain:
+            from rich.live import Live
+
+            self._live = Live(
+                _Tail(self),
+                console=self.console,
+                refresh_per_second=self.refresh_per_second,
+                transient=False,
+                vertical_overflow="visible",
+            )
+            self._live.start()
+        return self
+
+    def add(self, piece: str) -> None:
+        """Take the next piece of the reply."""
+        if not piece:
+            return
+        self.started = True
+        self.text += piece
+        if self.plain:
+            self.console.file.write(piece)
+            self.console.file.flush()
+            return
+        self.tail += piece
+        done, self.tail = split_stable(self.tail)
+        if done.strip():
+            from rich.markdown import Markdown
+
+            self._live.console.print(Markdown(done, code_theme=self.code_theme))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self.started = True  # stop the spinner even when nothing arrived
+            self._live.refresh()
+            self._live.stop()
+            self._live = None
+        elif self.text and not self.text.endswith("\n"):
+            self.console.file.write("\n")
+            self.console.file.flush()
+
+
+def status_line(
+    usage: Usage, turn_cost: float | None, total_cost: float | None, fill: WindowFill | None
+) -> str:
+    """After a reply: tokens in / out, cache-read share, turn and conversation cost, fill."""
+    total_in = usage.total_input_tokens + usage.iteration_input_tokens
+    parts = [f"in {total_in:,}", f"out {usage.output_tokens + usage.iteration_output_tokens:,}"]
+    ratio = usage.cache_hit_ratio
+    parts.append(f"cache {ratio:.0%}" if ratio is not None else "cache –")
+    parts.append(f"turn {usd(turn_cost)}")
+    parts.append(f"total {usd(total_cost)}")
+    if fill is not None and fill.budget:
+        mark = "" if fill.exact else "~"
+        parts.append(f"window {mark}{fill.tokens:,}/{fill.budget:,} ({fill.ratio:.0%})")
+    return " · ".join(parts)
+
+
+def fill_lines(fill: WindowFill) -> list[str]:
+    """/tokens: how full the window is and what holds it."""
+    if not fill.budget:
+        return ["nothing sent yet"]
+    exact = "exact" if fill.exact else "estimated"
+    lines = [
+        f"window: {fill.tokens:,} of {fill.budget:,} tokens ({fill.ratio:.0%}, {exact})",
+        f"  system and tools  {fill.system_tokens:>9,}",
+        f"  summary           {fill.summary_tokens:>9,}",
+        f"  injected          {fill.injected_tokens:>9,}",
+        f"  messages          {fill.messages_tokens:>9,}"
+        f"  ({fill.messages_sent} of {fill.messages_total} messages, {fill.turns_sent} turns sent)",
+    ]
+    if fill.context_window:
+        lines.append(f"model window {fill.context_window:,}, max output {fill.max_tokens:,}")
+    return lines
+
+
+def cost_lines(report: CostReport) -> list[str]:
+    """Tokens by kind, the cache hit ratio and USD (the body of /cost and `claudechat cost`)."""
+    lines = [f"{'kind':<22}{'tokens':>12}{'USD':>12}"]
+    for line in report.lines:
+        if line.tokens or line.kind in ("input", "cache read", "output"):
+            lines.append(f"{line.kind:<22}{line.tokens:>12,}{usd(line.cost_usd):>12}")
+    lines.append(f"{'total':<22}{'':>12}{usd(report.cost_usd):>12}")
+    ratio = report.cache_hit_ratio
+    lines.append(f"cache hit ratio: {ratio:.1%}" if ratio is not None else "cache hit ratio: –")
+    for purpose, cost in sorted(report.by_purpose.items()):
+        if purpose != "reply":
+            lines.append(f"of which {purpose}: {usd(cost)}")
+    return lines
+
+
+def conversation_rows(infos: Iterable[ConversationInfo]) -> list[tuple[str, ...]]:
+    """Rows for ``list``: id, updated, turns, tokens, cost, title."""
+    rows: list[tuple[str, ...]] = []
+    for info in infos:
+        c = info.conversation
+        rows.append(
+            (
+                c.id,
+                when(c.updated_at),
+                str(info.turns),
+                f"{info.tokens:,}",
+                usd(info.cost_usd),
+                c.title or "(untitled)",
+            )
+        )
+    return rows
+
+
+def print_conversations(
+    console: Console, infos: Iterable[ConversationInfo], *, plain: bool
+) -> None:
+    """The table of conversations (aligned plain columns when not a terminal)."""
+    rows = conversation_rows(infos)
+    if not rows:
+        console.print("no conversations yet", markup=False)
+        return
+    head = ("id", "updated", "turns", "tokens", "cost", "title")
+    if plain:
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+        for r in [head, *rows]:
+            cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+            cells += [r[i].rjust(widths[i]) for i in (2, 3, 4)]
+            console.print("  ".join([*cells, r[5]]), markup=False, soft_wrap=True)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    for name in ("turns", "tokens", "cost"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("title", overflow="ellipsis", no_wrap=True)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+def message_label(m: Message) -> str:
+    """'You' / 'Claude', with the model and a mark for partial replies."""
+    if m.role == "user":
+        return "You" if m.is_user_text else "Tool results"
+    label = f"Claude ({m.model})" if m.model else "Claude"
+    return label + (" [interrupted]" if m.status != "complete" else "")
+
+
+def block_text(block: Mapping[str, Any]) -> str | None:
+    """A block as text for a transcript (thinking and unknown blocks left out)."""
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text", ""))
+    if kind == "tool_use":
+        return f"[tool call {block.get('name')}: {block.get('input')}]"
+    if kind == "tool_result":
+        content = block.get("content", "")
+        if not isinstance(content, str):
+            content = " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        return f"[tool result: {content}]"
+    if kind == "compaction":
+        return "[earlier context compacted by the server]"
+    if kind in ("image", "document"):
+        return f"[{kind}]"
+    return None
+
+
+def print_transcript(
+    console: Console, messages: Iterable[Message], *, plain: bool, title: str | None = None
+) -> None:
+    """A conversation's active branch, message by message."""
+    if title:
+        if plain:
+            console.print(f"# {title}\n", markup=False, soft_wrap=True)
+        else:
+            from rich.rule import Rule
+
+            console.print(Rule(title, style="bold"))
+    for m in messages:
+        body = "\n\n".join(t for b in m.content if (t := block_text(b)))
+        label = message_label(m)
+        if plain:
+            console.print(f"## {label}\n\n{body}\n", markup=False, soft_wrap=True)
+            continue
+        from rich.markdown import Markdown
+        from rich.text import Text
+
+        style = "bold green" if m.role == "user" else "bold magenta"
+        console.print(Text(label, style=style))
+        console.print(Markdown(body or "(empty)", code_theme=ReplyView.code_theme))
+        console.print()
+
+
+def snippet_text(snippet: str) -> str:
+    """A search snippet on one line (matches stay marked « »)."""
+    return " ".join(snippet.split())

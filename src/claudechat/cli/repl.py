@@ -1,0 +1,103 @@
+"""The interactive loop: prompt_toolkit input in a terminal, plain lines otherwise.
+
+Input history persists in the user data directory; Alt-Enter (or Esc Enter) inserts a
+newline and pasted text keeps its newlines; slash commands complete with Tab. Ctrl-C
+clears the line (or cancels a reply in flight); Ctrl-D leaves.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import slash
+from .session import Session
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..chat import Chat
+    from .runtime import Runtime
+
+__all__ = ["history_path", "run_repl"]
+
+
+def history_path() -> Path:
+    """Where typed input is remembered between sessions."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_data_dir("claudechat", appauthor=False))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / "input-history"
+
+
+def run_repl(runtime: Runtime, chat: Chat, console: Console, *, plain: bool) -> None:
+    """Read lines until /quit or Ctrl-D and hand each to a Session."""
+    session = Session(runtime, chat, console, plain=plain)
+    session.say(session.banner(), style="dim")
+    interactive = sys.stdin.isatty() and console.is_terminal
+    read = _prompt_reader(session) if interactive else _line_reader()
+    while session.running:
+        try:
+            line = read()
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt clears the line
+        except EOFError:
+            break
+        session.handle(line)
+    if chat_id := session.chat.id:
+        session.hint(f"saved as {chat_id} (claudechat chat --cid {chat_id} to continue)")
+
+
+def _line_reader() -> Callable[[], str]:
+    """Plain stdin lines (piped input, tests)."""
+
+    def read() -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    return read
+
+
+def _prompt_reader(session: Session) -> Callable[[], str]:
+    """A prompt_toolkit PromptSession with history, multi-line keys and completion."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+    from prompt_toolkit.document import Document
+    from prompt_toolkit.formatted_text import HTML
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    class SlashCompleter(Completer):
+        def get_completions(
+            self, document: Document, complete_event: CompleteEvent
+        ) -> Iterable[Completion]:
+            text = document.text_before_cursor
+            for option in slash.complete(text):
+                spec = next(s for s in slash.COMMANDS if f"/{s.name}" == option)
+                yield Completion(option, start_position=-len(text), display_meta=spec.help)
+
+    keys = KeyBindings()
+
+    @keys.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    prompt: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_path())),
+        key_bindings=keys,
+        completer=SlashCompleter(),
+        complete_while_typing=True,
+        multiline=False,
+        prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
+    )
+    marker = HTML("<b><ansigreen>›</ansigreen></b> ") if not session.plain else "> "
+
+    def read() -> str:
+        return prompt.prompt(marker)
+
+    return read

@@ -1,0 +1,222 @@
+"""Build what a command needs from the resolved configuration: client, store, Chat.
+
+With neither ``ANTHROPIC_API_KEY`` nor ``ANTHROPIC_BASE_URL`` set, the client runs on the
+built-in emulator and says so once. Heavy modules (the SDK, store backends) load here,
+inside the commands that need them, so ``claudechat --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..config import Settings, resolve
+
+if TYPE_CHECKING:
+    from ..chat import Chat
+    from ..context.engine import ContextEngine
+    from ..store.base import ConversationInfo, Store
+
+__all__ = ["EMULATOR_NOTICE", "Runtime", "retrying"]
+
+EMULATOR_NOTICE = (
+    "No ANTHROPIC_API_KEY set: running on the built-in emulator (replies are simulated)."
+)
+T = TypeVar("T")
+
+
+class Runtime:
+    """Settings plus the environment, turned into a client, a store and chats (lazily).
+
+    ``client`` and ``store`` may be given ready-made (tests, embedding applications)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        notice: Callable[[str], None] | None = None,
+        client: Any = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.notice = notice or (lambda text: click.echo(text, err=True))
+        self._client: Any = client
+        self._store: Store | None = store
+
+    @classmethod
+    def from_flags(
+        cls, flags: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None
+    ) -> Runtime:
+        """Resolve flags > environment > file > defaults, once."""
+        env = os.environ if env is None else env
+        return cls(resolve(flags, env=env), env=env)
+
+    # the model client --------------------------------------------------------------------
+
+    @property
+    def offline(self) -> bool:
+        """True when no key and no base URL are set: the built-in emulator answers."""
+        return not (self.env.get("ANTHROPIC_API_KEY") or self.env.get("ANTHROPIC_BASE_URL"))
+
+    def client(self) -> Any:
+        """The SDK client: the real API, a base URL, or the built-in emulator."""
+        if self._client is None:
+            import anthropic
+
+            if self.offline:
+                from ..testing import Emulator
+
+                self.notice(EMULATOR_NOTICE)
+                self._client = anthropic.Anthropic(
+                    api_key="emulator", http_client=Emulator().http_client()
+                )
+            else:
+                key = self.env.get("ANTHROPIC_API_KEY") or None
+                token = self.env.get("ANTHROPIC_AUTH_TOKEN") or None
+                if key is None and token is None:
+                    key = "not-set"  # a local server (Ollama, llama.cpp…) ignores it
+                self._client = anthropic.Anthropic(
+                    api_key=key,
+                    auth_token=token,
+                    base_url=self.env.get("ANTHROPIC_BASE_URL") or None,
+                )
+        return self._client
+
+    # the store ---------------------------------------------------------------------------
+
+    def store(self) -> Store:
+        """The configured store: --store URL, else the SQLite file (--db or the default)."""
+        if self._store is None:
+            self._store = open_configured_store(self.settings, self.env)
+        return self._store
+
+    def close(self) -> None:
+        """Close the store (and the client) if they were opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # chats -------------------------------------------------------------------------------
+
+    def engine(self) -> ContextEngine:
+        """A context engine for the configured strategy, budget and cache TTL."""
+        from ..context import ContextEngine, PromptCaching, strategy_policies
+
+        s = self.settings
+        ttl: Any = s.cache_ttl
+        return ContextEngine(
+            strategy_policies(s.strategy),
+            budget=s.budget,
+            caching=PromptCaching(ttl=ttl, system_ttl=ttl),
+            summary_model=s.summary_model or "claude-haiku-4-5",
+        )
+
+    def new_chat(self) -> Chat:
+        """A new conversation with the configured model and system prompt."""
+        from ..chat import Chat
+
+        s = self.settings
+        return Chat(
+            s.model,
+            system=s.system or None,
+            max_tokens=s.max_tokens,
+            store=self.store(),
+            context=self.engine(),
+            client=self.client(),
+        )
+
+    def resume(self, conversation_id: str) -> Chat:
+        """A stored conversation, with its own model unless one was asked for explicitly."""
+        from ..chat import Chat
+
+        s = self.settings
+        explicit_model = s.sources.get("model") in ("flag", "env")
+        chat = Chat.resume(
+            conversation_id,
+            store=self.store(),
+            model=s.model if explicit_model else None,
+            max_tokens=s.max_tokens,
+            context=self.engine(),
+            client=self.client(),
+        )
+        if s.sources.get("system") in ("flag", "env") and s.system != chat.system:
+            chat.system = s.system
+        return chat
+
+    def open_chat(self, *, cid: str | None = None, continue_latest: bool = False) -> Chat:
+        """``--cid ID``, ``-c`` (the latest conversation, or a new one), or a new chat."""
+        if cid:
+            return self.resume(resolve_id(self.store(), cid))
+        if continue_latest:
+            latest = self.store().latest_conversation()
+            if latest is not None:
+                return self.resume(latest.id)
+        return self.new_chat()
+
+
+def resolve_id(store: Store, given: str) -> str:
+    """A full conversation id from the id, or from a unique start or end of one (ids
+    begin with their creation time, so the end tells recent ones apart)."""
+    from ..errors import ConversationNotFound, UserError
+
+    given = given.strip()
+    try:
+        return store.get_conversation(given).id
+    except ConversationNotFound:
+        pass
+    if len(given) >= 6:
+        matches = [
+            info.conversation.id
+            for info in _all_conversations(store)
+            if info.conversation.id.startswith(given) or info.conversation.id.endswith(given)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UserError(f"{given!r} matches {len(matches)} conversations: give more of the id")
+    raise ConversationNotFound(f"no conversation {given!r} (see claudechat list)")
+
+
+def _all_conversations(store: Store, page: int = 500) -> Iterator[ConversationInfo]:
+    offset = 0
+    while True:
+        batch = store.list_conversations(limit=page, offset=offset)
+        yield from batch
+        if len(batch) < page:
+            return
+        offset += page
+
+
+def open_configured_store(settings: Settings, env: Mapping[str, str]) -> Store:
+    """Open the store that ``--store`` / ``--db`` (or their environment twins) name."""
+    from ..store import open_store
+
+    spec = settings.store or settings.db or None
+    if spec == "memory":
+        spec = ":memory:"
+    return open_store(spec, env=env)
+
+
+def retrying(chat: Chat, attempt: Callable[[], T], *, tries: int = 3) -> T:
+    """Run ``attempt``; if another writer moved the head before anything was stored,
+    re-read the conversation and try again."""
+    from ..errors import ConcurrentUpdate
+
+    for n in range(tries):
+        before = len(chat.history)
+        try:
+            return attempt()
+        except ConcurrentUpdate:
+            stored_something = len(chat.history) != before
+            chat.reload()
+            if stored_something or n == tries - 1:
+                raise
+    raise AssertionError("unreachable")

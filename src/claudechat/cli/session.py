@@ -1,0 +1,331 @@
+"""A chat session: what the REPL does with each line, without owning the terminal.
+
+``Session.handle(line)`` sends a message (streamed and rendered) or runs a slash command.
+Errors become one-line messages and the session goes on; Ctrl-C during a reply cancels
+it (Chat stores the partial reply). The REPL in ``repl.py`` only reads lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import render, slash
+from .runtime import Runtime, resolve_id, retrying
+from .slash import SlashError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..chat import Chat
+    from ..context.report import CostReport
+
+__all__ = ["Session"]
+
+Editor = Callable[[str], str | None]
+
+
+def _click_editor(text: str) -> str | None:
+    import click
+
+    return click.edit(text, require_save=True)
+
+
+class Session:
+    """The state of one interactive chat: the current Chat, the console, the running flag."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        chat: Chat,
+        console: Console,
+        *,
+        plain: bool,
+        editor: Editor | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.console = console
+        self.plain = plain
+        self.editor = editor or _click_editor
+        self.running = True
+        self.chat = chat
+        self._base_cost: float | None = 0.0
+        self._switch(chat)
+
+    # output ------------------------------------------------------------------------------
+
+    def say(self, text: str, *, style: str | None = None) -> None:
+        """One line (or a few) to the user, never interpreted as markup."""
+        if self.plain or style is None:
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.console.print(text, markup=False, highlight=False, style=style, soft_wrap=True)
+
+    def hint(self, text: str) -> None:
+        """A dim one-line hint or error."""
+        self.say(text, style="dim")
+
+    def error(self, text: str) -> None:
+        """A one-line error that does not end the session."""
+        self.say(f"error: {text}", style="bold red")
+
+    # the loop body -----------------------------------------------------------------------
+
+    def handle(self, line: str) -> None:
+        """Run a slash command or send a message; errors are reported, never raised
+        (except AuthError, which ends the session: the key will not fix itself)."""
+        from ..errors import AuthError, ClaudeChatError
+
+        text = line.strip()
+        if not text:
+            return
+        try:
+            if slash.is_command(text):
+                slash.dispatch(self, slash.parse(text))
+            else:
+                body = line[1:] if line.lstrip().startswith("//") else line
+                self.send(body.strip("\n"))
+        except SlashError as err:
+            self.hint(str(err))
+        except AuthError:
+            raise
+        except ClaudeChatError as err:
+            from .exits import describe
+
+            self.error(describe(err))
+
+    def send(self, text: str) -> None:
+        """Send a message and show the reply as it streams."""
+        chat = self.chat
+        self._stream(lambda: retrying(chat, lambda: chat.stream(text)))
+
+    def _stream(self, start: Callable[[], Iterator[str]]) -> None:
+        """Render a streamed reply; Ctrl-C cancels it (the partial reply is kept)."""
+        from ..errors import StreamInterrupted
+
+        interrupted: str | None = None
+        view = render.ReplyView(self.console, plain=self.plain)
+        try:
+            with view:
+                for piece in start():
+                    view.add(piece)
+        except KeyboardInterrupt:
+            interrupted = "cancelled — the partial reply is kept"
+        except StreamInterrupted as err:
+            interrupted = f"{err} — the partial reply is kept"
+        if interrupted is not None:
+            self.hint(f"[{interrupted}]")
+        self._status()
+
+    def _status(self) -> None:
+        chat = self.chat
+        ledger = chat.ledger
+        if not ledger.entries:
+            return
+        total = _add(self._base_cost, chat.cost_usd)
+        try:
+            fill = chat.context_tokens()
+        except Exception:  # the status line must never end the session
+            fill = None
+        line = render.status_line(ledger.turn_usage, ledger.turn_cost_usd, total, fill)
+        self.say(line, style="dim")
+
+    def _switch(self, chat: Chat) -> None:
+        """Make ``chat`` the current conversation; remember what it cost before."""
+        from ..context.report import cost_report
+
+        self.chat = chat
+        if chat.id is None:
+            self._base_cost = 0.0
+        else:
+            self._base_cost = cost_report(chat.store.all_messages(chat.id)).cost_usd
+
+    def banner(self) -> str:
+        """The line shown when the session starts."""
+        chat = self.chat
+        where = f"conversation {chat.id}" if chat.id else "new conversation"
+        turns = len(chat.turns)
+        more = f" ({turns} turns)" if turns else ""
+        return f"claudechat · {chat.model.name} · {where}{more} · /help for commands"
+
+    # slash commands ----------------------------------------------------------------------
+
+    def cmd_help(self, arg: str | None) -> None:
+        """/help [command]"""
+        for line in slash.help_lines(arg):
+            self.say(line)
+
+    def cmd_quit(self) -> None:
+        """/quit"""
+        self.running = False
+
+    def cmd_new(self) -> None:
+        """/new"""
+        self._switch(self.runtime.new_chat())
+        self.hint("new conversation")
+
+    def cmd_list(self, arg: str | None) -> None:
+        """/list [N]"""
+        limit = slash.int_arg(arg, "N") or 10
+        infos = self.chat.store.list_conversations(limit=limit)
+        render.print_conversations(self.console, infos, plain=self.plain)
+
+    def cmd_open(self, arg: str) -> None:
+        """/open ID"""
+        cid = resolve_id(self.chat.store, arg)
+        self._switch(self.runtime.resume(cid))
+        chat = self.chat
+        title = chat.conversation.title if chat.conversation else None
+        self.hint(f"opened {cid} — {title or '(untitled)'} ({len(chat.turns)} turns)")
+        turns = chat.turns
+        if turns:
+            render.print_transcript(self.console, turns[-1].messages, plain=self.plain)
+
+    def cmd_retry(self) -> None:
+        """/retry"""
+        chat = self.chat
+        if not chat.turns:
+            raise SlashError("nothing to retry yet")
+        self._stream(lambda: _iterator(chat.retry(stream=True)))
+
+    def cmd_edit(self, arg: str | None) -> None:
+        """/edit [text]"""
+        chat = self.chat
+        last = next((m for m in reversed(chat.history) if m.is_user_text), None)
+        if last is None:
+            raise SlashError("nothing to edit yet")
+        text = arg if arg is not None else self.editor(last.text)
+        if text is None or not text.strip() or text.strip() == last.text.strip():
+            self.hint("edit cancelled: the message is unchanged")
+            return
+        self._stream(lambda: _iterator(chat.edit(last.id, text.strip("\n"), stream=True)))
+
+    def cmd_undo(self) -> None:
+        """/undo"""
+        turn = self.chat.undo()
+        if turn is None:
+            self.hint("nothing to undo")
+        else:
+            from .._turn import preview
+
+            self.hint(f"undone: {preview(turn.first)} (still stored; /branch to get it back)")
+
+    def cmd_branch(self, arg: str | None) -> None:
+        """/branch [N]"""
+        chat = self.chat
+        leaves = chat.branches()
+        if not leaves:
+            raise SlashError("no branches yet")
+        choice = slash.int_arg(arg, "branch number")
+        if choice is not None:
+            if choice > len(leaves):
+                raise SlashError(f"there are {len(leaves)} branches (see /branch)")
+            chat.checkout(leaves[choice - 1].id)
+            self.hint(f"switched to branch {choice} ({len(chat.turns)} turns)")
+            return
+        head = chat.history[-1].id if chat.history else None
+        from .._turn import preview
+
+        for n, leaf in enumerate(leaves, 1):
+            path = chat.store.branch(chat.id or "", leaf.id)
+            asked = next((m for m in reversed(path) if m.is_user_text), leaf)
+            mark = "*" if leaf.id == head else " "
+            partial = " [interrupted]" if leaf.status != "complete" else ""
+            self.say(
+                f"{mark} {n}. {len(path)} messages · {preview(asked, 40)} → "
+                f"{preview(leaf, 40)}{partial}"
+            )
+        self.hint("/branch N switches")
+
+    def cmd_fork(self) -> None:
+        """/fork"""
+        forked = self.chat.fork()
+        assert forked.id is not None
+        self._switch(self.runtime.resume(forked.id))
+        self.hint(f"forked into {forked.id}: you are now in the copy")
+
+    def cmd_system(self, arg: str | None) -> None:
+        """/system [text] (/system - clears it)"""
+        if arg is None:
+            self.say(self.chat.system or "(no system prompt)")
+            return
+        self.chat.system = None if arg == "-" else arg
+        self.hint("system prompt cleared" if arg == "-" else "system prompt set")
+
+    def cmd_model(self, arg: str | None) -> None:
+        """/model [name]"""
+        if arg is None:
+            from ..models.capabilities import known_models
+
+            info = self.chat.info
+            self.say(
+                f"{info.name} (window {info.context_window:,}, max output {info.max_output:,})"
+            )
+            self.hint("known: " + ", ".join(known_models()))
+            return
+        from ..models.anthropic import AnthropicModel
+
+        self.chat.set_model(AnthropicModel(arg, client=self.runtime.client()))
+        self.hint(f"model: {arg}")
+
+    def cmd_tokens(self) -> None:
+        """/tokens"""
+        for line in render.fill_lines(self.chat.context_tokens()):
+            self.say(line)
+
+    def cmd_cost(self) -> None:
+        """/cost"""
+        for line in render.cost_lines(self.cost_report()):
+            self.say(line)
+
+    def cost_report(self) -> CostReport:
+        """The conversation's stored replies plus this session's summaries."""
+        from ..context.report import cost_report
+
+        chat = self.chat
+        items: list[Any] = list(chat.store.all_messages(chat.id)) if chat.id else []
+        items += [e for e in chat.ledger.entries if e.purpose != "reply"]
+        return cost_report(items)
+
+    def cmd_compact(self) -> None:
+        """/compact"""
+        self.chat.compact()
+        self.hint("the next message will be sent with the history summarised / trimmed")
+
+    def cmd_search(self, arg: str) -> None:
+        """/search QUERY"""
+        hits = self.chat.store.search(arg, limit=10)
+        if not hits:
+            self.hint("no matches")
+        for hit in hits:
+            self.say(f"{hit.conversation_id}  {hit.role:<9} {render.snippet_text(hit.snippet)}")
+
+    def cmd_recall(self, arg: str | None) -> None:
+        """/recall [text]"""
+        from .recall import recall_preview
+
+        for line in recall_preview(self.chat, arg):
+            self.say(line)
+
+    def cmd_export(self, arg: str | None) -> None:
+        """/export [PATH]"""
+        chat = self.chat
+        if chat.id is None:
+            raise SlashError("nothing to export yet")
+        path = Path(os.path.expanduser(arg)) if arg else Path(f"claudechat-{chat.id}.md")
+        from .commands_store import export_text
+
+        fmt = "json" if path.suffix.lower() == ".json" else "md"
+        path.write_text(export_text(chat.store, chat.id, fmt), encoding="utf-8")
+        self.hint(f"exported to {path}")
+
+
+def _iterator(result: Any) -> Iterator[str]:
+    """A streamed result (retry / edit with stream=True) as an iterator of text."""
+    yield from result
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
