@@ -143,6 +143,7 @@ class _ChatCore:
             system = conversation.system
         self._system: list[Block] = _system_blocks(system)
         self._force_compact = False
+        self._api_limit: int | None = None  # the input limit a "prompt is too long" named
 
     # --- the public view ------------------------------------------------------------------
 
@@ -203,6 +204,7 @@ class _ChatCore:
         """Switch the model for the next turns."""
         self.model = model
         self.info = model_info(model.name)
+        self._api_limit = None
         if self._conv is not None:
             self._conv = self.store.update_conversation(self._conv.id, model=model.name)
 
@@ -363,7 +365,31 @@ class _ChatCore:
             fields["stop_sequences"] = self.stop_sequences
         if state.rounds >= self.max_tool_rounds:
             fields["tool_choice"] = {"type": "none"}
-        prepared = self.context.prepare(
+        budget = self.context.budget
+        if self._api_limit is not None and (budget is None or self._api_limit < budget):
+            self.context.budget = self._api_limit  # the server's window is smaller than ours
+        try:
+            prepared = self._prepare_context(state, injected, fields, overflow_retry)
+        finally:
+            self.context.budget = budget
+        self._force_compact = False
+        request = prepared.request
+        try:
+            validate(request.messages)
+        except InvalidHistory as err:
+            log.warning("repairing the history before sending: %s", err)
+            request.messages = repair(request.messages)
+        if prefill and self.info.prefill:
+            request.messages = [
+                *request.messages,
+                {"role": "assistant", "content": [{"type": "text", "text": prefill}]},
+            ]
+        return prepared
+
+    def _prepare_context(
+        self, state: TurnState, injected: list[Block], fields: dict[str, Any], overflow_retry: bool
+    ) -> Prepared:
+        return self.context.prepare(
             model=self.info,
             max_tokens=self.max_tokens,
             system=self._system,
@@ -380,19 +406,11 @@ class _ChatCore:
             request_fields=fields,
             previous_message_id=self._previous_api_id,
         )
-        self._force_compact = False
-        request = prepared.request
-        try:
-            validate(request.messages)
-        except InvalidHistory as err:
-            log.warning("repairing the history before sending: %s", err)
-            request.messages = repair(request.messages)
-        if prefill and self.info.prefill:
-            request.messages = [
-                *request.messages,
-                {"role": "assistant", "content": [{"type": "text", "text": prefill}]},
-            ]
-        return prepared
+
+    def _learn_limit(self, err: ContextOverflow) -> None:
+        """Remember the input limit the API named, so later requests are cut to fit it."""
+        if err.limit is not None and (self._api_limit is None or err.limit < self._api_limit):
+            self._api_limit = err.limit
 
     def _finish(
         self, state: TurnState, prepared: Prepared, response: ModelResponse, message_id: str | None
@@ -666,7 +684,8 @@ class Chat(_ChatCore):
                 if inflight.strip is not None and (rest := inflight.strip.flush()):
                     yield rest
                 break
-            except ContextOverflow:
+            except ContextOverflow as err:
+                self._learn_limit(err)
                 if attempt == 1 or inflight.text:
                     raise
                 log.info("the API said the prompt is too long; trimming further, retrying once")
@@ -828,7 +847,8 @@ class AsyncChat(_ChatCore):
                 if inflight.strip is not None and (rest := inflight.strip.flush()):
                     yield rest
                 break
-            except ContextOverflow:
+            except ContextOverflow as err:
+                self._learn_limit(err)
                 if attempt == 1 or inflight.text:
                     raise
                 prepared = self._prepare(state, overflow_retry=True)
