@@ -467,6 +467,7 @@ class _ChatCore:
             content or [{"type": "text", "text": "(no text arrived)"}],
             id=inflight.message_id,
             model=self.model.name,
+            usage=partial.usage if partial is not None and partial.usage.requests else None,
             status="partial",
             metadata={"interrupted": reason},
         )
