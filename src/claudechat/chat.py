@@ -109,7 +109,7 @@ class _ChatCore:
         max_tool_rounds: int,
         conversation: Conversation | None,
     ) -> None:
-        if not isinstance(max_tokens, int) or max_tokens < 1:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise UserError(f"max_tokens must be a positive integer, got {max_tokens!r}")
         if max_tool_rounds < 1:
             raise UserError("max_tool_rounds must be at least 1")
