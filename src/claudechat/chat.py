@@ -808,8 +808,14 @@ class AsyncChat(_ChatCore):
 
     async def _loop(self, state: TurnState, *, stream: bool) -> AsyncIterator[str]:
         while True:
-            async for piece in self._call(state, stream):
-                yield piece
+            call = self._call(state, stream)
+            try:
+                async for piece in call:
+                    yield piece
+            finally:
+                # No ``yield from`` for async generators: close the request now, so a
+                # stream left early keeps its partial reply at once, not at garbage collection.
+                await call.aclose()  # type: ignore[attr-defined]
             assert state.last is not None
             results = await self._after_reply_async(state, state.last)
             if results is None:
