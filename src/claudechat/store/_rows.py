@@ -110,7 +110,8 @@ def check_json(message: Message) -> None:
 
 
 def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:
-    """Messages ordered so that every parent precedes its children (stable otherwise).
+    """Messages ordered so that every parent precedes its children (input already in that
+    order is kept as is; otherwise depth-first from the roots, siblings in input order).
 
     Raises StoreError for duplicate ids, unknown parents and cycles.
     """
@@ -118,22 +119,25 @@ def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise StoreError(f"message {dup} appears twice")
-    known = set(ids)
+    index = {m.id: i for i, m in enumerate(messages)}
     for m in messages:
-        if m.parent_id is not None and m.parent_id not in known:
+        if m.parent_id is not None and m.parent_id not in index:
             raise StoreError(f"message {m.id}: parent {m.parent_id} is not in the conversation")
-    placed: set[str] = set()
+    if all(m.parent_id is None or index[m.parent_id] < i for i, m in enumerate(messages)):
+        return list(messages)  # already parents first: the usual case, O(n)
+    kids: dict[str | None, list[Message]] = {}
+    for m in messages:
+        kids.setdefault(m.parent_id, []).append(m)
     out: list[Message] = []
-    pending = list(messages)
-    while pending:
-        rest = [m for m in pending if m.parent_id is not None and m.parent_id not in placed]
-        ready = [m for m in pending if m.parent_id is None or m.parent_id in placed]
-        if not ready:
-            raise StoreError(f"message {rest[0].id}: its parents form a cycle")
-        for m in ready:
-            placed.add(m.id)
-            out.append(m)
-        pending = rest
+    todo = list(reversed(kids.get(None, [])))
+    while todo:  # depth-first from the roots; siblings keep their order
+        m = todo.pop()
+        out.append(m)
+        todo.extend(reversed(kids.get(m.id, [])))
+    if len(out) != len(messages):
+        placed = {o.id for o in out}
+        stuck = next(m for m in messages if m.id not in placed)
+        raise StoreError(f"message {stuck.id}: its parents form a cycle")
     return out
 
 
@@ -179,7 +183,18 @@ def query_terms(query: str) -> list[str]:
 
 def _json(value: Any) -> Any:
     """A JSON column's value: SQLite gives text, psycopg gives it parsed."""
+    if value == "{}":
+        return {}
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _usage(data: Any) -> Usage | None:
+    if not data:
+        return None
+    try:  # the stored dict is Usage.to_dict(): the fast path
+        return Usage(**data)
+    except TypeError:  # written by another version: let from_dict sort the keys out
+        return Usage.from_dict(data)
 
 
 def conversation_of(row: Sequence[Any]) -> Conversation:
@@ -199,14 +214,13 @@ def conversation_of(row: Sequence[Any]) -> Conversation:
 
 def message_of(row: Sequence[Any]) -> Message:
     """A ``Message`` from a row of ``MSG`` columns."""
-    usage = _json(row[5])
     return Message(
         role=row[2],
         content=_json(row[3]),
         id=row[0],
         parent_id=row[1],
         model=row[4],
-        usage=Usage.from_dict(usage) if usage else None,
+        usage=_usage(_json(row[5])),
         stop_reason=row[6],
         status=row[7],
         created_at=float(row[8]),

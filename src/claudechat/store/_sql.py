@@ -376,9 +376,13 @@ class SQLStore:
                 ("messages", [m.id for m in ordered]),
                 ("summaries", [s.id for s in summaries]),
             ):
-                for i in ids:
-                    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (i,)).fetchone():
-                        raise StoreError(f"{table[:-1]} {i} exists already")
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    sql = f"SELECT id FROM {table} WHERE id IN ({marks}) LIMIT 1"
+                    taken = db.execute(sql, chunk).fetchone()
+                    if taken:
+                        raise StoreError(f"{table[:-1]} {taken[0]} exists already")
             self._insert_conversation(db, conversation)
             figures: dict[str, PathFigures] = {}
             rows = []
