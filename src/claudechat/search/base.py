@@ -1,0 +1,157 @@
+"""The `SearchIndex` protocol and `RankedIndex`, the ranking logic every backend shares.
+
+A backend supplies three things: lexical scores for a query, the stored vectors of a
+conversation, and units by id. `RankedIndex.search` does the rest: dense scoring by exact
+cosine, exclusion of turns the caller already holds, and fusion of the two runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Sequence
+from typing import Literal, Protocol, get_args
+
+from claudechat.errors import ConfigError
+from claudechat.search._units import SearchHit, SearchUnit
+from claudechat.search.dense import embed_query, top_k
+from claudechat.search.embedders import Embedder, Vectors
+from claudechat.search.fusion import Fusion, WeightedScoreFusion
+
+__all__ = ["DEFAULT_FUSION", "DenseText", "Mode", "RankedIndex", "SearchIndex"]
+
+Mode = Literal["lexical", "dense", "hybrid"]
+DenseText = Literal["text", "key"]
+
+DEFAULT_FUSION: Fusion = WeightedScoreFusion()
+"""The fusion `RankedIndex` uses unless told otherwise (chosen on LoCoMo, see bench/locomo.py)."""
+
+
+class SearchIndex(Protocol):
+    """An index of turns that answers queries with ranked `SearchHit` lists."""
+
+    def add(self, units: Sequence[SearchUnit]) -> None:
+        """Index ``units`` (a unit whose id is already indexed is replaced)."""
+        ...
+
+    def delete(self, unit_ids: Iterable[str]) -> int:
+        """Remove units by id; returns how many were there."""
+        ...
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: Mode | None = None,
+        conversation_id: str | None = None,
+        exclude_message_ids: Collection[str] = (),
+    ) -> list[SearchHit]:
+        """The ``k`` best units for ``query``, best first."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class RankedIndex(ABC):
+    """Shared search logic; subclasses store units, lexical postings and vectors.
+
+    ``mode`` defaults to ``"hybrid"`` with an embedder and ``"lexical"`` without one;
+    ``depth`` is how many candidates each retriever contributes before fusion;
+    ``dense_text`` says what is embedded: the bare turn ``"text"`` (the default: best in
+    hybrid search on LoCoMo, and 3x cheaper to embed) or the context-expanded ``"key"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | None = None,
+        fusion: Fusion | None = None,
+        mode: Mode | None = None,
+        depth: int = 100,
+        dense_text: DenseText = "text",
+    ) -> None:
+        self.embedder = embedder
+        self.dense_text: DenseText = dense_text
+        self.fusion: Fusion = fusion or DEFAULT_FUSION
+        self.default_mode: Mode = mode or ("hybrid" if embedder is not None else "lexical")
+        self.depth = depth
+        self._check_mode(self.default_mode)
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def add(self, units: Sequence[SearchUnit]) -> None:
+        """Index ``units`` (a unit whose id is already indexed is replaced)."""
+
+    @abstractmethod
+    def delete(self, unit_ids: Iterable[str]) -> int:
+        """Remove units by id; returns how many were there."""
+
+    @abstractmethod
+    def _lexical_scores(
+        self, query: str, conversation_id: str | None, limit: int
+    ) -> dict[str, float]:
+        """Up to ``limit`` best lexical matches: unit id -> score (higher is better)."""
+
+    @abstractmethod
+    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
+        """Ids and unit-length vectors (rows) of the units in scope."""
+
+    @abstractmethod
+    def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:
+        """The stored units with these ids."""
+
+    def _check_mode(self, mode: str) -> None:
+        if mode not in get_args(Mode):
+            raise ConfigError(f"search mode must be one of {get_args(Mode)}, got {mode!r}")
+        if mode != "lexical" and self.embedder is None:
+            raise ConfigError(f"{mode} search needs an embedder (give embedder=...)")
+
+    def _embed_units(self, units: Sequence[SearchUnit]) -> Vectors | None:
+        if self.embedder is None or not units:
+            return None
+        if self.dense_text == "key":
+            return self.embedder.embed([unit.index_text for unit in units])
+        return self.embedder.embed([unit.text for unit in units])
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: Mode | None = None,
+        conversation_id: str | None = None,
+        exclude_message_ids: Collection[str] = (),
+    ) -> list[SearchHit]:
+        """The ``k`` best units for ``query``, best first, skipping any unit that covers one
+        of ``exclude_message_ids`` (the turns the caller already holds)."""
+        mode = mode or self.default_mode
+        self._check_mode(mode)
+        if k <= 0 or not query.strip():
+            return []
+        exclude = frozenset(exclude_message_ids)
+        depth = max(self.depth, 2 * k + len(exclude))
+        runs: dict[str, dict[str, float]] = {}
+        if mode != "dense":
+            runs["lexical"] = self._lexical_scores(query, conversation_id, depth)
+        if mode != "lexical":
+            assert self.embedder is not None
+            ids, matrix = self._vectors(conversation_id)
+            rows, scores = top_k(matrix, embed_query(self.embedder, query), depth)
+            runs["dense"] = {ids[r]: float(s) for r, s in zip(rows, scores, strict=True)}
+        candidates = set().union(*runs.values())
+        units = self._load(candidates)
+        if exclude:
+            units = {i: u for i, u in units.items() if exclude.isdisjoint(u.message_ids)}
+        runs = {name: {i: s for i, s in run.items() if i in units} for name, run in runs.items()}
+        fused = self.fusion(runs) if len(runs) > 1 else next(iter(runs.values()))
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [
+            SearchHit(
+                unit=units[i],
+                score=score,
+                scores={name: run[i] for name, run in runs.items() if i in run},
+            )
+            for i, score in best
+        ]

@@ -1,0 +1,207 @@
+"""`PostgresIndex`: full-text search (tsvector + GIN, ts_rank_cd) and bytea vectors in
+PostgreSQL, through psycopg 3 (``pip install 'claudechat[postgres]'``).
+
+The tsvector holds the shared `Tokenizer`'s terms under the ``simple`` configuration, so
+stemming and stopwords match the other backends; a query is the OR of its terms, parsed
+by ``websearch_to_tsquery``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from claudechat.errors import ConfigError, StoreError
+from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
+from claudechat.search._units import SearchUnit
+from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.dense import from_blob, to_blob
+from claudechat.search.embedders import Embedder, Vectors
+from claudechat.search.fusion import Fusion
+from claudechat.search.tokenize import Tokenizer
+
+__all__ = ["PostgresIndex"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS search_meta (name text PRIMARY KEY, value text NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS search_units (
+        seq bigserial UNIQUE,
+        id text PRIMARY KEY,
+        conversation_id text NOT NULL,
+        message_ids text NOT NULL,
+        speaker text NOT NULL DEFAULT '',
+        created_at text,
+        text text NOT NULL,
+        key text NOT NULL,
+        terms tsvector NOT NULL,
+        embedding_model text,
+        embedding bytea
+    )""",
+    "CREATE INDEX IF NOT EXISTS search_units_terms ON search_units USING GIN (terms)",
+    "CREATE INDEX IF NOT EXISTS search_units_conversation ON search_units (conversation_id)",
+)
+
+_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
+
+
+def _psycopg() -> Any:
+    try:
+        return importlib.import_module("psycopg")
+    except ImportError as exc:
+        raise ConfigError(
+            "psycopg is not installed; install it with: pip install 'claudechat[postgres]'"
+        ) from exc
+
+
+class PostgresIndex(RankedIndex):
+    """Turns indexed in PostgreSQL: GIN full-text for lexical, bytea float32 vectors for dense.
+
+    ``database`` is a conninfo string or an open psycopg connection; each `add` / `delete`
+    commits. ``normalization`` is passed to ``ts_rank_cd`` (1: divide by 1 + log(length)).
+    """
+
+    def __init__(
+        self,
+        database: str | Any,
+        *,
+        embedder: Embedder | None = None,
+        tokenizer: Tokenizer | None = None,
+        fusion: Fusion | None = None,
+        mode: Mode | None = None,
+        depth: int = 100,
+        dense_text: DenseText = "text",
+        normalization: int = 1,
+    ) -> None:
+        super().__init__(
+            embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
+        )
+        self._conn = _psycopg().connect(database) if isinstance(database, str) else database
+        self.tokenizer = tokenizer or Tokenizer()
+        self.normalization = normalization
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('claudechat.search'))")
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+            row = self._conn.execute(
+                "SELECT value FROM search_meta WHERE name = 'schema_version'"
+            ).fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO search_meta (name, value) VALUES ('schema_version', %s)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"search tables are at schema version {row[0]}; this claudechat knows "
+                    f"up to {SCHEMA_VERSION}: upgrade claudechat"
+                )
+
+    @property
+    def connection(self) -> Any:
+        """The psycopg connection the index uses."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __len__(self) -> int:
+        row = self._conn.execute("SELECT count(*) FROM search_units").fetchone()
+        self._conn.commit()
+        return int(row[0])
+
+    def add(self, units: Sequence[SearchUnit]) -> None:
+        """Index ``units`` (a unit whose id is already indexed is replaced), then commit."""
+        vectors = self._embed_units(units)
+        model = self.embedder.name if self.embedder is not None else None
+        rows = []
+        for row, unit in enumerate(units):
+            terms = " ".join(self.tokenizer(unit.index_text))
+            blob = to_blob(vectors[row]) if vectors is not None else None
+            rows.append((*unit_values(unit), terms, model, blob))
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("DELETE FROM search_units WHERE id = ANY(%s)", ([u.id for u in units],))
+            cur.executemany(
+                f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms, embedding_model, embedding) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s, %s)",
+                rows,
+            )
+
+    def delete(self, unit_ids: Iterable[str]) -> int:
+        """Remove units by id; returns how many were there."""
+        with self._conn.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM search_units WHERE id = ANY(%s)", (list(unit_ids),)
+            )
+        return int(cursor.rowcount)
+
+    def delete_conversation(self, conversation_id: str) -> int:
+        """Remove every unit of one conversation (before a rebuild); returns how many."""
+        with self._conn.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM search_units WHERE conversation_id = %s", (conversation_id,)
+            )
+        return int(cursor.rowcount)
+
+    def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
+        """The indexed units (of one conversation), in insertion order."""
+        sql = f"SELECT {_UNIT_COLUMNS} FROM search_units"
+        args: tuple[str, ...] = ()
+        if conversation_id is not None:
+            sql, args = sql + " WHERE conversation_id = %s", (conversation_id,)
+        rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
+        self._conn.commit()
+        return [unit_from_row(r) for r in rows]
+
+    def _lexical_scores(
+        self, query: str, conversation_id: str | None, limit: int
+    ) -> dict[str, float]:
+        terms = or_query_terms(self.tokenizer(query))
+        if not terms:
+            return {}
+        sql = (
+            "SELECT id, ts_rank_cd(terms, q, %s) AS score "
+            "FROM search_units, websearch_to_tsquery('simple', %s) AS q WHERE terms @@ q"
+        )
+        args: list[object] = [self.normalization, " or ".join(terms)]
+        if conversation_id is not None:
+            sql += " AND conversation_id = %s"
+            args.append(conversation_id)
+        sql += " ORDER BY score DESC, seq LIMIT %s"
+        args.append(limit)
+        rows = self._conn.execute(sql, args).fetchall()
+        self._conn.commit()
+        return {unit_id: float(score) for unit_id, score in rows}
+
+    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
+        assert self.embedder is not None
+        sql = "SELECT id, embedding FROM search_units WHERE embedding_model = %s"
+        args: list[object] = [self.embedder.name]
+        if conversation_id is not None:
+            sql += " AND conversation_id = %s"
+            args.append(conversation_id)
+        rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
+        self._conn.commit()
+        dim = self.embedder.dim
+        rows = [r for r in rows if r[1] is not None and len(r[1]) == 4 * dim]
+        matrix = (
+            np.stack([from_blob(bytes(r[1]), dim) for r in rows])
+            if rows
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        return [r[0] for r in rows], matrix
+
+    def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:
+        rows = self._conn.execute(
+            f"SELECT {_UNIT_COLUMNS} FROM search_units WHERE id = ANY(%s)", (list(unit_ids),)
+        ).fetchall()
+        self._conn.commit()
+        return {r[0]: unit_from_row(r) for r in rows}

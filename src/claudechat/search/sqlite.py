@@ -1,0 +1,233 @@
+"""`SQLiteIndex`: FTS5 (bm25() ranking) and float32 vector BLOBs inside a SQLite database.
+
+Its tables are its own (``search_*``, created if missing, with a schema version row), so it
+can live in the conversation store's database file or in one of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from claudechat.errors import StoreError
+from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
+from claudechat.search._units import SearchUnit
+from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.dense import from_blob, to_blob
+from claudechat.search.embedders import Embedder, Vectors
+from claudechat.search.fusion import Fusion
+from claudechat.search.tokenize import Tokenizer
+
+__all__ = ["SQLiteIndex"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS search_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS search_units (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL,
+    message_ids TEXT NOT NULL,
+    speaker TEXT NOT NULL DEFAULT '',
+    created_at TEXT,
+    text TEXT NOT NULL,
+    key TEXT NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_units_conversation ON search_units (conversation_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+    terms, content='search_units', content_rowid='rowid', tokenize='unicode61'
+);
+CREATE TABLE IF NOT EXISTS search_vectors (
+    unit_rowid INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS search_units_ai AFTER INSERT ON search_units BEGIN
+    INSERT INTO search_fts (rowid, terms) VALUES (new.rowid, new.terms);
+END;
+CREATE TRIGGER IF NOT EXISTS search_units_ad AFTER DELETE ON search_units BEGIN
+    INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+    DELETE FROM search_vectors WHERE unit_rowid = old.rowid;
+END;
+"""
+
+_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
+
+
+class SQLiteIndex(RankedIndex):
+    """Turns indexed in SQLite: FTS5 for BM25, a BLOB per vector for exact dense search.
+
+    ``database`` is a path or an open connection (shared with the store, for instance);
+    each `add` / `delete` commits. FTS5 term statistics cover the whole table.
+    """
+
+    def __init__(
+        self,
+        database: str | Path | sqlite3.Connection,
+        *,
+        embedder: Embedder | None = None,
+        tokenizer: Tokenizer | None = None,
+        fusion: Fusion | None = None,
+        mode: Mode | None = None,
+        depth: int = 100,
+        dense_text: DenseText = "text",
+    ) -> None:
+        super().__init__(
+            embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
+        )
+        if isinstance(database, sqlite3.Connection):
+            self._conn = database
+        else:
+            self._conn = sqlite3.connect(database)
+        self.tokenizer = tokenizer or Tokenizer()
+        self._matrix_cache: dict[str | None, tuple[list[str], Vectors]] = {}
+        self._cache_version: int | None = None
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+            row = self._conn.execute(
+                "SELECT value FROM search_meta WHERE name = 'schema_version'"
+            ).fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO search_meta (name, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"search tables are at schema version {row[0]}; this claudechat knows "
+                    f"up to {SCHEMA_VERSION}: upgrade claudechat"
+                )
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection the index uses."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM search_units").fetchone()[0])
+
+    def add(self, units: Sequence[SearchUnit]) -> None:
+        """Index ``units`` (a unit whose id is already indexed is replaced), then commit."""
+        vectors = self._embed_units(units)
+        with self._conn:
+            self._delete([u.id for u in units])
+            for row, unit in enumerate(units):
+                terms = " ".join(self.tokenizer(unit.index_text))
+                cursor = self._conn.execute(
+                    f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*unit_values(unit), terms),
+                )
+                if vectors is not None:
+                    assert self.embedder is not None
+                    self._conn.execute(
+                        "INSERT INTO search_vectors (unit_rowid, model, dim, vector) "
+                        "VALUES (?, ?, ?, ?)",
+                        (cursor.lastrowid, self.embedder.name, self.embedder.dim,
+                         to_blob(vectors[row])),
+                    )  # fmt: skip
+        self._matrix_cache.clear()
+
+    def delete(self, unit_ids: Iterable[str]) -> int:
+        """Remove units by id; returns how many were there."""
+        with self._conn:
+            count = self._delete(list(unit_ids))
+        self._matrix_cache.clear()
+        return count
+
+    def delete_conversation(self, conversation_id: str) -> int:
+        """Remove every unit of one conversation (before a rebuild); returns how many."""
+        with self._conn:
+            cursor = self._conn.execute(
+                "DELETE FROM search_units WHERE conversation_id = ?", (conversation_id,)
+            )
+        self._matrix_cache.clear()
+        return cursor.rowcount
+
+    def _delete(self, unit_ids: list[str]) -> int:
+        count = 0
+        for start in range(0, len(unit_ids), 500):
+            chunk = unit_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor = self._conn.execute(f"DELETE FROM search_units WHERE id IN ({marks})", chunk)
+            count += cursor.rowcount
+        return count
+
+    def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
+        """The indexed units (of one conversation), in insertion order."""
+        sql = f"SELECT {_UNIT_COLUMNS} FROM search_units"
+        args: tuple[str, ...] = ()
+        if conversation_id is not None:
+            sql, args = sql + " WHERE conversation_id = ?", (conversation_id,)
+        return [unit_from_row(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def _lexical_scores(
+        self, query: str, conversation_id: str | None, limit: int
+    ) -> dict[str, float]:
+        terms = or_query_terms(self.tokenizer(query))
+        if not terms:
+            return {}
+        match = " OR ".join(f'"{t}"' for t in terms)
+        sql = (
+            "SELECT u.id, -bm25(search_fts) FROM search_fts "
+            "JOIN search_units u ON u.rowid = search_fts.rowid WHERE search_fts MATCH ?"
+        )
+        args: list[object] = [match]
+        if conversation_id is not None:
+            sql += " AND u.conversation_id = ?"
+            args.append(conversation_id)
+        sql += " ORDER BY bm25(search_fts) LIMIT ?"
+        args.append(limit)
+        return {unit_id: float(score) for unit_id, score in self._conn.execute(sql, args)}
+
+    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._cache_version:
+            self._matrix_cache.clear()
+            self._cache_version = version
+        cached = self._matrix_cache.get(conversation_id)
+        if cached is not None:
+            return cached
+        assert self.embedder is not None
+        sql = (
+            "SELECT u.id, v.vector FROM search_vectors v JOIN search_units u "
+            "ON u.rowid = v.unit_rowid WHERE v.model = ? AND v.dim = ?"
+        )
+        args: list[object] = [self.embedder.name, self.embedder.dim]
+        if conversation_id is not None:
+            sql += " AND u.conversation_id = ?"
+            args.append(conversation_id)
+        rows = self._conn.execute(sql + " ORDER BY u.rowid", args).fetchall()
+        ids = [r[0] for r in rows]
+        matrix = (
+            np.stack([from_blob(r[1], self.embedder.dim) for r in rows])
+            if rows
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
+        cached = self._matrix_cache[conversation_id] = (ids, matrix)
+        return cached
+
+    def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:
+        ids = list(unit_ids)
+        out: dict[str, SearchUnit] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT {_UNIT_COLUMNS} FROM search_units WHERE id IN ({marks})", chunk
+            )
+            out.update((r[0], unit_from_row(r)) for r in rows)
+        return out
