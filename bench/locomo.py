@@ -1,0 +1,478 @@
+#!/usr/bin/env python
+"""Turn-level retrieval on LoCoMo: recall@k of the evidence turns for BM25, dense and hybrid.
+
+Follows ../shared/benchdata/README.md: one index per conversation, the plain question as
+the query, recall@k (k = 5, 10, 25, 50) of each question's evidence dia_ids among the top-k
+turns, averaged over questions, overall and per category.
+
+The code is split so that only the scorer sees answers, evidence and categories:
+`read_transcripts` and `read_questions` keep turns and question texts, `read_gold` keeps
+evidence and categories, and `retrieve` gets the first two only.
+
+    python bench/locomo.py [--data PATH] [--json] [--variants] [--backend memory|sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import numpy as np  # noqa: E402
+
+from claudechat.search import (  # noqa: E402
+    Embedder,
+    EmbedderUnavailable,
+    Fusion,
+    MemoryIndex,
+    ReciprocalRankFusion,
+    SearchUnit,
+    SQLiteIndex,
+    Tokenizer,
+    TurnKeys,
+    WeightedScoreFusion,
+    porter_stem,
+    protocol_text,
+)
+from claudechat.search.base import Mode, RankedIndex  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "benchdata" / "locomo" / "locomo-dev.json"
+KS = (5, 10, 25, 50)
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+METHODS: dict[str, Mode] = {"bm25": "lexical", "dense": "dense", "hybrid": "hybrid"}
+
+# ---------------------------------------------------------------- reading (no gold here)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One conversation's turns in order; ``session`` numbers them for key variants."""
+
+    sample_id: str
+    units: list[SearchUnit]
+
+
+def _session_numbers(conversation: dict[str, Any]) -> list[int]:
+    return sorted(int(k.split("_")[1]) for k in conversation if re.fullmatch(r"session_\d+", k))
+
+
+def _parse_date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    for fmt in ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y"):
+        try:
+            return datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def read_transcripts(samples: list[dict[str, Any]]) -> list[Transcript]:
+    """Turns of every conversation as protocol-text units (reads only ``conversation``)."""
+    out = []
+    for sample in samples:
+        conversation = sample["conversation"]
+        units = []
+        for n in _session_numbers(conversation):
+            date = _parse_date(conversation.get(f"session_{n}_date_time"))
+            for turn in conversation[f"session_{n}"]:
+                units.append(
+                    SearchUnit(
+                        id=turn["dia_id"],
+                        conversation_id=sample["sample_id"],
+                        message_ids=(turn["dia_id"],),
+                        speaker=turn["speaker"],
+                        created_at=date,
+                        text=protocol_text(turn["speaker"], turn["text"], turn.get("blip_caption")),
+                    )
+                )
+        out.append(Transcript(sample["sample_id"], units))
+    return out
+
+
+def read_questions(samples: list[dict[str, Any]]) -> list[list[str]]:
+    """The question texts of every conversation (reads only ``qa[].question``)."""
+    return [[str(qa["question"]) for qa in sample["qa"]] for sample in samples]
+
+
+# ---------------------------------------------------------------- gold (scorer only)
+
+_DIA = re.compile(r"D(\d+):(\d+)")
+
+
+def normalize_evidence(evidence: Sequence[Any]) -> list[str]:
+    """Valid dia_ids of one question: split on ``;``/spaces, ``D30:05`` -> ``D30:5``, deduped."""
+    out: list[str] = []
+    for item in evidence:
+        for part in re.split(r"[;,\s]+", str(item)):
+            match = _DIA.fullmatch(part.strip())
+            if match:
+                dia = f"D{int(match[1])}:{int(match[2])}"
+                if dia not in out:
+                    out.append(dia)
+    return out
+
+
+@dataclass(frozen=True)
+class Gold:
+    """What the scorer needs about one question."""
+
+    evidence: list[str]
+    category: int
+
+
+def read_gold(samples: list[dict[str, Any]]) -> list[list[Gold]]:
+    """Evidence and category of every question, in `read_questions` order."""
+    return [
+        [Gold(normalize_evidence(qa.get("evidence") or []), int(qa["category"])) for qa in s["qa"]]
+        for s in samples
+    ]
+
+
+def score(rankings: list[list[list[str]]], gold: list[list[Gold]]) -> dict[str, Any]:
+    """Mean recall@k overall and per category; questions without valid evidence skipped."""
+    overall: dict[int, list[float]] = {k: [] for k in KS}
+    by_cat: dict[int, dict[int, list[float]]] = {}
+    skipped = 0
+    for conv_rankings, conv_gold in zip(rankings, gold, strict=True):
+        for ranked, g in zip(conv_rankings, conv_gold, strict=True):
+            if not g.evidence:
+                skipped += 1
+                continue
+            for k in KS:
+                top = set(ranked[:k])
+                value = sum(e in top for e in g.evidence) / len(g.evidence)
+                overall[k].append(value)
+                by_cat.setdefault(g.category, {q: [] for q in KS})[k].append(value)
+    result: dict[str, Any] = {f"recall@{k}": _mean(overall[k]) for k in KS}
+    result["per_category"] = {
+        CATEGORIES.get(c, str(c)): {
+            **{f"recall@{k}": _mean(v[k]) for k in KS},
+            "questions": len(v[KS[0]]),
+        }
+        for c, v in sorted(by_cat.items())
+    }
+    result["questions"] = len(overall[KS[0]])
+    result["skipped_no_evidence"] = skipped
+    return result
+
+
+def _mean(values: list[float]) -> float:
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+# ---------------------------------------------------------------- retrieval (no gold here)
+
+
+class CachingEmbedder:
+    """Wraps an embedder so that runs sharing texts embed each text once.
+
+    Timings stay honest: every text served is *charged* what embedding it cost, and
+    `retrieve` reports wall time minus time actually spent plus time charged.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.cache: dict[str, Any] = {}
+        self.cost: dict[str, float] = {}
+        self.spent = 0.0
+        self.charged = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: list[str]) -> Any:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            start = time.perf_counter()
+            vectors = self.inner.embed(missing)
+            elapsed = time.perf_counter() - start
+            self.spent += elapsed
+            for text, vector in zip(missing, vectors, strict=True):
+                self.cache[text] = vector
+                self.cost[text] = elapsed / len(missing)
+        self.charged += sum(self.cost[t] for t in texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.cache[t] for t in texts])
+
+
+class Stopwatch:
+    """Wall time of a block, corrected for a `CachingEmbedder`'s cache hits."""
+
+    def __init__(self, embedder: Embedder | None) -> None:
+        self.embedder = embedder if isinstance(embedder, CachingEmbedder) else None
+
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        e = self.embedder
+        self.offset = (e.charged - e.spent) if e else 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        e = self.embedder
+        correction = ((e.charged - e.spent) if e else 0.0) - self.offset
+        self.seconds = time.perf_counter() - self.start + correction
+
+
+IndexFactory = Callable[[str], RankedIndex]
+
+
+@dataclass
+class Run:
+    """Rankings (dia_ids, best first) per conversation and question, with timings."""
+
+    rankings: list[list[list[str]]]
+    index_seconds: float
+    query_ms: list[float]
+
+
+def retrieve(
+    transcripts: list[Transcript],
+    questions: list[list[str]],
+    *,
+    make_index: IndexFactory,
+    keys: Callable[[list[SearchUnit]], list[SearchUnit]],
+    mode: Mode,
+    depth: int = 50,
+) -> Run:
+    """Index each conversation on its own, then rank its turns for each of its questions."""
+    rankings, query_ms, index_seconds = [], [], 0.0
+    for transcript, conv_questions in zip(transcripts, questions, strict=True):
+        index = make_index(transcript.sample_id)
+        with Stopwatch(index.embedder) as watch:
+            index.add(keys(transcript.units))
+        index_seconds += watch.seconds
+        conv_rankings = []
+        for question in conv_questions:
+            with Stopwatch(index.embedder) as watch:
+                hits = index.search(question, k=depth, mode=mode)
+            query_ms.append(watch.seconds * 1000)
+            conv_rankings.append([h.unit.id for h in hits])
+        rankings.append(conv_rankings)
+    return Run(rankings, index_seconds, query_ms)
+
+
+def protocol_keys(units: list[SearchUnit]) -> list[SearchUnit]:
+    """The protocol baseline: the unit text itself is the key."""
+    return list(units)
+
+
+def _memory(embedder: Embedder | None, **kw: Any) -> IndexFactory:
+    return lambda _sid: MemoryIndex(embedder=embedder, **kw)
+
+
+def _sqlite(embedder: Embedder | None, **kw: Any) -> IndexFactory:
+    return lambda _sid: SQLiteIndex(sqlite3.connect(":memory:"), embedder=embedder, **kw)
+
+
+def _postgres(conninfo: str, embedder: Embedder | None, **kw: Any) -> IndexFactory:
+    from claudechat.search.postgres import PostgresIndex
+
+    def make(sample_id: str) -> RankedIndex:
+        index = PostgresIndex(conninfo, embedder=embedder, **kw)
+        index.delete_conversation(sample_id)
+        return index
+
+    return make
+
+
+def _summary(run: Run, gold: list[list[Gold]]) -> dict[str, Any]:
+    result = score(run.rankings, gold)
+    result["index_seconds"] = round(run.index_seconds, 2)
+    result["median_query_ms"] = round(statistics.median(run.query_ms), 2) if run.query_ms else 0
+    return result
+
+
+def _recalls(result: dict[str, Any]) -> dict[str, float]:
+    return {f"recall@{k}": result[f"recall@{k}"] for k in KS}
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """All three methods (and the variant sweep when asked) as one JSON-ready object."""
+    samples = json.loads(Path(args.data).read_text(encoding="utf-8"))
+    transcripts, questions = read_transcripts(samples), read_questions(samples)
+    gold = read_gold(samples)
+    del samples
+
+    embedder: CachingEmbedder | None = None
+    dense_error = None
+    try:
+        from claudechat.search import MiniLMEmbedder
+
+        embedder = CachingEmbedder(MiniLMEmbedder())
+    except EmbedderUnavailable as exc:
+        dense_error = str(exc)
+
+    def factory(emb: Embedder | None, **kw: Any) -> IndexFactory:
+        if args.backend == "sqlite":
+            return _sqlite(emb, **kw)
+        if args.backend == "postgres":
+            return _postgres(args.pg, emb, **kw)
+        return _memory(emb, **kw)
+
+    best_keys = TurnKeys().apply
+    results: dict[str, Any] = {}
+    for method, mode in METHODS.items():
+        if mode != "lexical" and embedder is None:
+            results[method] = {**{f"recall@{k}": None for k in KS}, "skipped": dense_error}
+            continue
+        emb = embedder if mode != "lexical" else None
+        run = retrieve(transcripts, questions, make_index=factory(emb), keys=best_keys, mode=mode)
+        results[method] = _summary(run, gold)
+        results[method]["key"] = "turn + 2 previous turns of the session + session date"
+        if mode != "lexical":
+            results[method]["embedded"] = "the turn's protocol text (the key is for BM25)"
+        results[method]["backend"] = args.backend
+        if mode == "hybrid":
+            results[method]["fusion"] = "weighted min-max, 0.6 lexical / 0.4 dense"
+        base = retrieve(
+            transcripts, questions, make_index=factory(emb), keys=protocol_keys, mode=mode
+        )
+        results[method]["protocol_key"] = {
+            **_recalls(score(base.rankings, gold)),
+            "index_seconds": round(base.index_seconds, 2),
+        }
+    if args.variants:
+        sweep(results, transcripts, questions, gold, embedder, factory)
+    return results
+
+
+def sweep(
+    results: dict[str, Any],
+    transcripts: list[Transcript],
+    questions: list[list[str]],
+    gold: list[list[Gold]],
+    embedder: Embedder | None,
+    factory: Callable[..., IndexFactory],
+) -> None:
+    """Key, tokenizer and fusion variants, stored under each method's ``variants``."""
+    key_variants: dict[str, Callable[[list[SearchUnit]], list[SearchUnit]]] = {
+        "protocol": protocol_keys,
+        "prev1": TurnKeys(before=1, date=False).apply,
+        "prev2": TurnKeys(before=2, date=False).apply,
+        "prev3": TurnKeys(before=3, date=False).apply,
+        "prev2+date (default)": TurnKeys().apply,
+        "prev2+date, no session limit": TurnKeys(session_gap=None).apply,
+        "date only": TurnKeys(before=0).apply,
+    }
+    best = TurnKeys().apply
+
+    def measure(method: str, name: str, **kw: Any) -> None:
+        mode, keys = METHODS[method], kw.pop("keys", best)
+        emb = embedder if mode != "lexical" else None
+        run = retrieve(transcripts, questions, make_index=factory(emb, **kw), keys=keys, mode=mode)
+        results[method].setdefault("variants", {})[name] = _recalls(score(run.rankings, gold))
+
+    for name, keys in key_variants.items():
+        measure("bm25", f"key: {name}", keys=keys)
+    tokenizers = {
+        "no stopwords, no stemming": Tokenizer(stopwords=frozenset(), stem=None),
+        "stopwords, no stemming": Tokenizer(stem=None),
+        "stopwords + light stemming (default)": Tokenizer(),
+        "stopwords + Porter": Tokenizer(stem=porter_stem),
+    }
+    for name, tokenizer in tokenizers.items():
+        measure("bm25", f"tokenizer: {name}", tokenizer=tokenizer)
+    if embedder is None:
+        return
+    measure("dense", "embed: turn text (default)")
+    for name in ("prev1", "prev2+date (default)"):
+        measure("dense", f"embed: key {name}", keys=key_variants[name], dense_text="key")
+    fusions: dict[str, Fusion] = {
+        "rrf k=60": ReciprocalRankFusion(k=60),
+        "rrf k=20": ReciprocalRankFusion(k=20),
+        "weighted 0.5/0.5": WeightedScoreFusion({"lexical": 0.5, "dense": 0.5}),
+        "weighted 0.6/0.4 (default)": WeightedScoreFusion(),
+        "weighted 0.7/0.3": WeightedScoreFusion({"lexical": 0.7, "dense": 0.3}),
+    }
+    for name, fusion in fusions.items():
+        measure("hybrid", f"fusion: {name}", fusion=fusion)
+    for name in ("protocol", "prev1", "prev2+date, no session limit"):
+        measure("hybrid", f"key: {name}", keys=key_variants[name])
+    measure("hybrid", "embed: key prev2+date", dense_text="key")
+
+
+# ---------------------------------------------------------------- output
+
+
+def _pct(value: float | None) -> str:
+    return "  -  " if value is None else f"{100 * value:5.1f}"
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The readable report."""
+    head = "".join(f"  R@{k:<3}" for k in KS)
+    print(f"LoCoMo turn retrieval (recall@k, %)\n\n{'method':<28}{head}  index s  query ms")
+    for method, r in results.items():
+        row = "".join(f"  {_pct(r.get(f'recall@{k}'))}" for k in KS)
+        timing = (
+            f"  {r['index_seconds']:7.1f}  {r['median_query_ms']:8.2f}"
+            if "index_seconds" in r
+            else f"  {r.get('skipped', '')}"
+        )
+        print(f"{method:<28}{row}{timing}")
+        if "protocol_key" in r:
+            row = "".join(f"  {_pct(r['protocol_key'][f'recall@{k}'])}" for k in KS)
+            print(f"{'  (protocol key)':<28}{row}")
+    ran = [m for m, r in results.items() if r.get("recall@10") is not None]
+    if not ran:
+        return
+    best = max(ran, key=lambda m: results[m]["recall@10"])
+    r = results[best]
+    print(f"\nper category, {best} ({r['questions']} questions, "
+          f"{r['skipped_no_evidence']} skipped without valid evidence)")  # fmt: skip
+    for cat, c in r["per_category"].items():
+        row = "".join(f"  {_pct(c[f'recall@{k}'])}" for k in KS)
+        label = f"{cat} ({c['questions']})"
+        print(f"  {label:<26}{row}")
+    for method, res in results.items():
+        if "variants" in res:
+            print(f"\nvariants, {method}")
+            for name, v in res["variants"].items():
+                row = "".join(f"  {_pct(v[f'recall@{k}'])}" for k in KS)
+                print(f"  {name:<44}{row}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 2 when it cannot run (missing data, bad arguments)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="LoCoMo-format JSON file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--variants", action="store_true", help="also measure key/fusion variants")
+    parser.add_argument("--backend", choices=("memory", "sqlite", "postgres"), default="memory")
+    parser.add_argument("--pg", default="", help="conninfo for --backend postgres")
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_file():
+        print(f"locomo: no data file at {args.data}", file=sys.stderr)
+        return 2
+    if args.backend == "postgres" and not args.pg:
+        print("locomo: --backend postgres needs --pg CONNINFO", file=sys.stderr)
+        return 2
+    results = run_benchmark(args)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
