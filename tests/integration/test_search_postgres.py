@@ -1,0 +1,93 @@
+"""PostgresIndex against a real server: full-text ranking, vectors in bytea, deletion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from claudechat.errors import StoreError
+from claudechat.search import HashingEmbedder, SearchUnit, TurnKeys, protocol_text
+
+pytestmark = pytest.mark.postgres
+
+CHAT = [
+    ("Ana", "I finally moved into the new flat on Elm Street last weekend."),
+    ("Ben", "Congrats! How big is it?"),
+    ("Ana", "Two bedrooms, and the rent is 1450 euros a month."),
+    ("Ben", "My sister Clara just started her job as a marine biologist in Lisbon."),
+    ("Ana", "That sounds wonderful, she always loved the ocean."),
+    ("Ben", "I have been training for the Berlin marathon in September."),
+    ("Ana", "My cat Pixel knocked the vase off the shelf again."),
+]
+
+
+def units(conversation_id: str = "c1") -> list[SearchUnit]:
+    return TurnKeys().apply(
+        [
+            SearchUnit(
+                id=f"{conversation_id}-t{i}",
+                conversation_id=conversation_id,
+                message_ids=(f"{conversation_id}-m{i}",),
+                speaker=speaker,
+                created_at=datetime(2024, 3, 2, 9, i),
+                text=protocol_text(speaker, text),
+            )
+            for i, (speaker, text) in enumerate(CHAT)
+        ]
+    )
+
+
+@pytest.fixture
+def index(pg_database: str):  # type: ignore[no-untyped-def]
+    from claudechat.search.postgres import PostgresIndex
+
+    idx = PostgresIndex(pg_database, embedder=HashingEmbedder())
+    yield idx
+    idx.close()
+
+
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("How much rent does Ana pay?", "c1-t2"), ("Which marathon is Ben training for?", "c1-t5"),
+     ("What job does Clara have?", "c1-t3")],
+)  # fmt: skip
+def test_the_turn_holding_the_fact_is_found(index, mode: str, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    index.add(units())
+    assert [h.unit.id for h in index.search(query, k=1, mode=mode)] == [expected]
+
+
+def test_round_trip_scope_exclusion_and_deletion(index, pg_database: str) -> None:  # type: ignore[no-untyped-def]
+    from claudechat.search.postgres import PostgresIndex
+
+    index.add(units("c1") + units("c2"))
+    assert len(index) == 14
+    assert index.units("c2") == units("c2")
+    hits = index.search("rent euros", k=3, conversation_id="c2", exclude_message_ids={"c2-m2"})
+    assert hits and all(h.unit.conversation_id == "c2" for h in hits)
+    assert "c2-t2" not in [h.unit.id for h in hits]
+    assert index.delete(["c1-t2", "missing"]) == 1
+    assert "c1-t2" not in [h.unit.id for h in index.search("rent", k=10, conversation_id="c1")]
+    assert index.delete_conversation("c2") == 7
+    # a second index on the same database sees the same rows and leaves the schema alone
+    again = PostgresIndex(pg_database, embedder=HashingEmbedder())
+    assert len(again) == 6
+    assert [h.unit.id for h in again.search("marathon", k=1, mode="dense")] == ["c1-t5"]
+    again.close()
+
+
+def test_replacing_a_unit_updates_its_terms(index) -> None:  # type: ignore[no-untyped-def]
+    index.add(units())
+    index.add([units()[3].with_key("Clara now works as an astronaut")])
+    assert len(index) == 7
+    assert [h.unit.id for h in index.search("astronaut", k=1, mode="lexical")] == ["c1-t3"]
+
+
+def test_a_newer_schema_is_refused(index, pg_database: str) -> None:  # type: ignore[no-untyped-def]
+    from claudechat.search.postgres import PostgresIndex
+
+    index.connection.execute("UPDATE search_meta SET value = '7' WHERE name = 'schema_version'")
+    index.connection.commit()
+    with pytest.raises(StoreError, match="schema version 7"):
+        PostgresIndex(pg_database)

@@ -1,0 +1,384 @@
+"""Retrieval on small hand-built conversations: tokenizer, BM25, hashing embedder, fusion,
+turn keys, and the in-memory and SQLite FTS5 indexes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from claudechat.errors import ConfigError
+from claudechat.search import (
+    BM25,
+    HashingEmbedder,
+    MemoryIndex,
+    ReciprocalRankFusion,
+    SearchUnit,
+    SQLiteIndex,
+    Tokenizer,
+    TurnKeys,
+    WeightedScoreFusion,
+    format_date,
+    light_stem,
+    porter_stem,
+    protocol_text,
+    reciprocal_rank_fusion,
+    weighted_score_fusion,
+)
+from claudechat.search.base import RankedIndex
+from claudechat.search.dense import from_blob, to_blob, top_k
+
+DAY1 = datetime(2024, 3, 2, 9, 0)
+DAY2 = datetime(2024, 4, 20, 18, 30)
+
+CHAT = [
+    ("Ana", "I finally moved into the new flat on Elm Street last weekend.", DAY1),
+    ("Ben", "Congrats! How big is it?", DAY1),
+    ("Ana", "Two bedrooms, and the rent is 1450 euros a month.", DAY1),
+    ("Ben", "My sister Clara just started her job as a marine biologist in Lisbon.", DAY1),
+    ("Ana", "That sounds wonderful, she always loved the ocean.", DAY1),
+    ("Ben", "I have been training for the Berlin marathon in September.", DAY2),
+    ("Ana", "How many kilometres are you running each week?", DAY2),
+    ("Ben", "About sixty, with a long run of thirty on Sundays.", DAY2),
+    ("Ana", "My cat Pixel knocked the vase off the shelf again.", DAY2),
+    ("Ben", "Cats and vases never mix.", DAY2),
+]
+
+
+def units(conversation_id: str = "c1") -> list[SearchUnit]:
+    return [
+        SearchUnit(
+            id=f"{conversation_id}-t{i}",
+            conversation_id=conversation_id,
+            message_ids=(f"{conversation_id}-m{i}",),
+            speaker=speaker,
+            created_at=when,
+            text=protocol_text(speaker, text),
+        )
+        for i, (speaker, text, when) in enumerate(CHAT)
+    ]
+
+
+def keyed(conversation_id: str = "c1") -> list[SearchUnit]:
+    return TurnKeys().apply(units(conversation_id))
+
+
+def top_ids(index: RankedIndex, query: str, **kw: object) -> list[str]:
+    return [h.unit.id for h in index.search(query, **kw)]  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def test_tokenizer_lowercases_drops_stopwords_and_stems() -> None:
+    assert Tokenizer()("What did Ana's cats knock OFF the shelves?") == [
+        "ana",
+        "cat",
+        "knock",
+        "shelve",
+    ]
+
+
+def test_tokenizer_without_stopwords_or_stemming_keeps_words_whole() -> None:
+    assert Tokenizer(stopwords=frozenset(), stem=None)("The cats") == ["the", "cats"]
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [("running", "run"), ("cats", "cat"), ("studies", "study"), ("walked", "walk"),
+     ("class", "class"), ("news", "news"), ("bus", "bus"), ("2023", "2023")],
+)  # fmt: skip
+def test_light_stem(word: str, stem: str) -> None:
+    assert light_stem(word) == stem
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [("caresses", "caress"), ("ponies", "poni"), ("hopping", "hop"), ("hiking", "hike"),
+     ("relational", "relat"), ("generalization", "gener"), ("adoption", "adopt"),
+     ("filing", "file"), ("agreed", "agre"), ("sky", "sky")],
+)  # fmt: skip
+def test_porter_stem_matches_the_reference_algorithm(word: str, stem: str) -> None:
+    assert porter_stem(word) == stem
+
+
+# ---------------------------------------------------------------- BM25
+
+
+def test_bm25_ranks_the_document_with_the_rare_term_first() -> None:
+    bm25 = BM25()
+    bm25.add(["the cat sat on the mat", "a dog in the fog", "cats and dogs and a marathon"])
+    scores = bm25.scores("marathon dog")
+    assert int(np.argmax(scores)) == 2
+    assert scores[0] == 0.0
+
+
+def test_bm25_removed_documents_score_zero_and_leave_statistics() -> None:
+    bm25 = BM25()
+    bm25.add(["apple pie", "apple tart", "pear"])
+    bm25.remove([0])
+    assert len(bm25) == 2
+    scores = bm25.scores("apple")
+    assert scores[0] == 0.0 and scores[1] > 0
+
+
+def test_bm25_among_restricts_scoring_to_a_subset() -> None:
+    bm25 = BM25()
+    bm25.add(["apple", "apple", "pear apple"])
+    scores = bm25.scores("apple", among=[2])
+    assert scores[0] == scores[1] == 0.0 and scores[2] > 0
+
+
+# ---------------------------------------------------------------- embedders and dense
+
+
+def test_hashing_embedder_is_deterministic_unit_length_and_topical() -> None:
+    emb = HashingEmbedder(dim=128)
+    a, b, c = emb.embed(["marathon training plan", "training for a marathon", "cat on a shelf"])
+    assert emb.embed(["marathon training plan"])[0] == pytest.approx(a)
+    assert np.linalg.norm(a) == pytest.approx(1.0)
+    assert float(a @ b) > float(a @ c)
+    assert emb.embed([]).shape == (0, 128)
+    assert emb.name == "hashing-128" and emb.dim == 128
+
+
+def test_hashing_embedder_rejects_a_bad_dim() -> None:
+    with pytest.raises(ConfigError):
+        HashingEmbedder(dim=0)
+
+
+def test_vector_blob_round_trip_and_top_k() -> None:
+    vector = np.array([0.25, -1.5, 3.0], dtype=np.float32)
+    assert from_blob(to_blob(vector), 3) == pytest.approx(vector)
+    with pytest.raises(ValueError):
+        from_blob(to_blob(vector), 4)
+    matrix = np.eye(3, dtype=np.float32)
+    rows, scores = top_k(matrix, np.array([0.0, 0.6, 0.8], dtype=np.float32), 2)
+    assert rows.tolist() == [2, 1]
+    assert scores.tolist() == pytest.approx([0.8, 0.6])
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    fused = reciprocal_rank_fusion(
+        {"lexical": {"a": 9.0, "b": 5.0, "c": 1.0}, "dense": {"b": 0.9, "c": 0.8, "a": 0.1}}, k=1
+    )
+    assert max(fused, key=fused.__getitem__) == "b"
+    assert ReciprocalRankFusion(k=1)({"x": {"a": 1.0}}) == {"a": 0.5}
+
+
+def test_weighted_score_fusion_normalises_and_weights() -> None:
+    runs = {"lexical": {"a": 30.0, "b": 10.0}, "dense": {"a": 0.1, "b": 0.9}}
+    assert weighted_score_fusion(runs, weights={"lexical": 0.6, "dense": 0.4}) == {
+        "a": pytest.approx(0.6),
+        "b": pytest.approx(0.4),
+    }
+    assert WeightedScoreFusion({"lexical": 0.2, "dense": 0.8})(runs)["b"] == pytest.approx(0.8)
+
+
+# ---------------------------------------------------------------- turn keys
+
+
+def test_turn_keys_add_previous_turns_of_the_same_session_and_the_date() -> None:
+    out = keyed()
+    assert out[2].key == "\n".join([out[2].text, out[0].text, out[1].text, "2 March 2024"])
+    # turn 5 opens a new session (weeks later): no context from the old one
+    assert out[5].key == "\n".join([out[5].text, "20 April 2024"])
+    assert out[6].key.splitlines()[1] == out[5].text
+
+
+def test_turn_keys_without_context_or_date_is_the_text() -> None:
+    out = TurnKeys(before=0, date=False).apply(units())
+    assert [u.key for u in out] == [u.text for u in units()]
+
+
+def test_format_date_and_protocol_text() -> None:
+    assert format_date(datetime(2023, 5, 8, 13, 56)) == "8 May 2023"
+    assert protocol_text("Ana", "hi") == 'Ana said, "hi"'
+    assert protocol_text("Ana", "look", "a dog") == 'Ana said, "look" and shared a dog'
+
+
+# ---------------------------------------------------------------- indexes
+
+QUERIES = [
+    ("How much rent does Ana pay?", "c1-t2"),
+    ("What job does Clara have?", "c1-t3"),
+    ("Which marathon is Ben training for?", "c1-t5"),
+    ("What did Ana's cat knock off the shelf?", "c1-t8"),
+]
+
+
+def _memory(embedder: HashingEmbedder | None = None) -> RankedIndex:
+    return MemoryIndex(embedder=embedder)
+
+
+def _sqlite(embedder: HashingEmbedder | None = None) -> RankedIndex:
+    return SQLiteIndex(":memory:", embedder=embedder)
+
+
+BACKENDS = {"memory": _memory, "sqlite": _sqlite}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+@pytest.mark.parametrize(("query", "expected"), QUERIES)
+def test_the_turn_holding_the_fact_is_found(
+    backend: str, mode: str, query: str, expected: str
+) -> None:
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(units())
+    assert top_ids(index, query, k=1, mode=mode) == [expected]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contextual_keys_find_the_answer_to_a_question_asked_the_turn_before(
+    backend: str,
+) -> None:
+    index = BACKENDS[backend](None)
+    index.add(keyed())
+    # "kilometres" is only in the question (turn 6); the answer is turn 7
+    assert "c1-t7" in top_ids(index, "how many kilometres each week", k=2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_excluded_messages_are_not_returned(backend: str) -> None:
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(units())
+    hits = index.search("Ana's cat Pixel", k=3, exclude_message_ids={"c1-m8"})
+    assert "c1-t8" not in [h.unit.id for h in hits]
+    assert len(hits) == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_is_scoped_to_a_conversation(backend: str) -> None:
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(units("c1") + units("c2"))
+    assert len(index) == 20
+    for mode in ("lexical", "dense", "hybrid"):
+        hits = index.search("marathon", k=5, conversation_id="c2", mode=mode)  # type: ignore[arg-type]
+        assert hits and {h.unit.conversation_id for h in hits} == {"c2"}
+    assert {h.unit.conversation_id for h in index.search("marathon", k=5)} == {"c1", "c2"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hits_carry_the_whole_unit_and_each_retrievers_score(backend: str) -> None:
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(keyed())
+    [hit] = index.search("Berlin marathon", k=1)
+    assert hit.unit == keyed()[5]
+    assert set(hit.scores) == {"lexical", "dense"}
+    assert hit.score > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_delete_and_replace(backend: str) -> None:
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(units())
+    assert index.delete(["c1-t8", "nope"]) == 1
+    assert len(index) == 9
+    for mode in ("lexical", "dense", "hybrid"):
+        assert "c1-t8" not in top_ids(index, "cat Pixel vase", k=10, mode=mode)
+    changed = units()[3].with_key("Clara now works as an astronaut")
+    index.add([changed])
+    assert len(index) == 9
+    assert top_ids(index, "astronaut", k=1, mode="lexical") == ["c1-t3"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_modes_need_what_they_use(backend: str) -> None:
+    index = BACKENDS[backend](None)
+    index.add(units())
+    assert index.default_mode == "lexical"
+    with pytest.raises(ConfigError, match="embedder"):
+        index.search("cat", mode="dense")
+    with pytest.raises(ConfigError, match="mode"):
+        index.search("cat", mode="fuzzy")  # type: ignore[arg-type]
+    assert index.search("   ") == [] and index.search("cat", k=0) == []
+    assert index.search("zeppelin") == []
+
+
+def test_dense_text_key_embeds_the_key() -> None:
+    seen: list[str] = []
+
+    class Recording(HashingEmbedder):
+        def embed(self, texts: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+            seen.extend(texts)
+            return super().embed(texts)
+
+    MemoryIndex(embedder=Recording()).add(keyed()[:2])
+    assert seen == [u.text for u in keyed()[:2]]
+    seen.clear()
+    MemoryIndex(embedder=Recording(), dense_text="key").add(keyed()[:2])
+    assert seen == [u.key for u in keyed()[:2]]
+
+
+# ---------------------------------------------------------------- SQLite FTS5 storage
+
+
+def test_sqlite_index_round_trips_units_through_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    first = SQLiteIndex(path, embedder=HashingEmbedder())
+    first.add(keyed())
+    first.close()
+    again = SQLiteIndex(path, embedder=HashingEmbedder())
+    assert again.units("c1") == keyed()
+    assert top_ids(again, "rent euros", k=1) == ["c1-t2"]
+    conn = again.connection
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"search_meta", "search_units", "search_fts", "search_vectors"} <= tables
+    version = conn.execute("SELECT value FROM search_meta WHERE name='schema_version'")
+    assert version.fetchone() == ("1",)
+
+
+def test_sqlite_index_shares_a_connection_and_deletes_vectors_with_units() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE messages (id TEXT PRIMARY KEY)")
+    index = SQLiteIndex(conn, embedder=HashingEmbedder())
+    index.add(units("c1") + units("c2"))
+    assert index.delete_conversation("c1") == 10
+    assert conn.execute("SELECT count(*) FROM search_vectors").fetchone() == (10,)
+    assert index.search("rent", k=5, conversation_id="c1") == []
+    assert conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+
+def test_sqlite_index_sees_writes_from_another_connection(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    reader = SQLiteIndex(path, embedder=HashingEmbedder(), mode="dense")
+    writer = SQLiteIndex(path, embedder=HashingEmbedder())
+    writer.add(units()[:3])
+    assert top_ids(reader, "rent", k=1) == ["c1-t2"]
+    writer.add(units()[8:9])
+    assert top_ids(reader, "cat Pixel vase shelf", k=1) == ["c1-t8"]
+
+
+def test_sqlite_index_ignores_vectors_of_another_embedder(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    SQLiteIndex(path, embedder=HashingEmbedder(dim=64)).add(units())
+    other = SQLiteIndex(path, embedder=HashingEmbedder(dim=32))
+    assert other.search("rent", k=3, mode="dense") == []
+    assert top_ids(other, "rent", k=1) == ["c1-t2"]  # hybrid falls back on lexical
+
+
+def test_sqlite_index_refuses_a_newer_schema(tmp_path: Path) -> None:
+    from claudechat.errors import StoreError
+
+    path = tmp_path / "new.db"
+    first = SQLiteIndex(path)
+    with first.connection:
+        first.connection.execute(
+            "UPDATE search_meta SET value = '99' WHERE name = 'schema_version'"
+        )
+    first.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SQLiteIndex(path)
+
+
+def test_session_gap_is_configurable() -> None:
+    near = TurnKeys(session_gap=None).apply(units())
+    assert units()[4].text in near[5].key
+    assert TurnKeys(session_gap=timedelta(days=60)).apply(units())[5].key == near[5].key

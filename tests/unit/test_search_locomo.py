@@ -1,0 +1,97 @@
+"""The LoCoMo benchmark's scoring side: evidence normalisation and recall@k, on made-up data."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "locomo.py"
+
+
+@pytest.fixture(scope="module")
+def locomo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_locomo", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_locomo"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["D1:3"], ["D1:3"]),
+        (["D30:05"], ["D30:5"]),
+        (["D8:6; D9:17"], ["D8:6", "D9:17"]),
+        (["D2:1 D2:4", "D2:1"], ["D2:1", "D2:4"]),
+        ([""], []),
+        ([], []),
+        (["D", "session 3", "D4"], []),
+        (["D07:011;"], ["D7:11"]),
+    ],
+)
+def test_normalize_evidence(locomo: ModuleType, raw: list[str], expected: list[str]) -> None:
+    assert locomo.normalize_evidence(raw) == expected
+
+
+SAMPLE = {
+    "sample_id": "s1",
+    "conversation": {
+        "speaker_a": "Ann",
+        "speaker_b": "Bo",
+        "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_1": [
+            {"speaker": "Ann", "dia_id": "D1:1", "text": "I bought a red kayak."},
+            {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice!", "blip_caption": "a kayak"},
+        ],
+        "session_3_date_time": "9:00 am on 1 June, 2023",
+    },
+    "qa": [
+        {"question": "What did Ann buy?", "answer": "a kayak", "evidence": ["D1:01"],
+         "category": 4},
+        {"question": "Anything?", "adversarial_answer": "no", "evidence": [], "category": 5},
+        {"question": "Both?", "answer": "x", "evidence": ["D1:1; D1:2"], "category": 1},
+    ],
+}  # fmt: skip
+
+
+def test_reading_keeps_turns_and_questions_apart_from_gold(locomo: ModuleType) -> None:
+    [transcript] = locomo.read_transcripts([SAMPLE])
+    assert [u.id for u in transcript.units] == ["D1:1", "D1:2"]  # no phantom session 3
+    assert transcript.units[1].text == 'Bo said, "Nice!" and shared a kayak'
+    assert transcript.units[0].created_at.day == 8
+    assert locomo.read_questions([SAMPLE]) == [["What did Ann buy?", "Anything?", "Both?"]]
+    [gold] = locomo.read_gold([SAMPLE])
+    assert [g.evidence for g in gold] == [["D1:1"], [], ["D1:1", "D1:2"]]
+
+
+def test_score_is_recall_of_evidence_in_the_top_k(locomo: ModuleType) -> None:
+    gold = locomo.read_gold([SAMPLE])
+    rankings = [[["D1:1"] + [f"x{i}" for i in range(60)], [], ["D1:2"] + ["y"] * 20 + ["D1:1"]]]
+    result = locomo.score(rankings, gold)
+    assert result["skipped_no_evidence"] == 1 and result["questions"] == 2
+    assert result["recall@5"] == pytest.approx((1.0 + 0.5) / 2)
+    assert result["recall@25"] == pytest.approx(1.0)
+    assert result["per_category"]["multi-hop"]["recall@10"] == pytest.approx(0.5)
+    assert result["per_category"]["single-hop"]["questions"] == 1
+
+
+def test_retrieval_never_sees_gold(locomo: ModuleType) -> None:
+    from claudechat.search import MemoryIndex
+
+    stripped = {"sample_id": "s1", "conversation": SAMPLE["conversation"],
+                "qa": [{"question": q["question"]} for q in SAMPLE["qa"]]}  # fmt: skip
+    run = locomo.retrieve(
+        locomo.read_transcripts([stripped]),
+        locomo.read_questions([stripped]),
+        make_index=lambda _sid: MemoryIndex(),
+        keys=locomo.protocol_keys,
+        mode="lexical",
+    )
+    assert run.rankings[0][0][0] == "D1:1"
+    assert len(run.query_ms) == 3
