@@ -7,6 +7,8 @@ interrupted). Heavy modules load inside the commands, so ``--help`` starts fast.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,7 +17,7 @@ from typing import Any
 import click
 
 from . import commands_chat, commands_misc, commands_store
-from .exits import report
+from .exits import debugging, report
 
 __all__ = ["cli", "main"]
 
@@ -59,13 +61,14 @@ class ClaudechatGroup(click.Group):
 
 
 def _one_line_warnings() -> None:
-    """Unknown-model warnings as one 'warning:' line, not a Python warning dump."""
+    """Unknown- and deprecated-model warnings as one 'warning:' line each."""
     from ..models.capabilities import UnknownModelWarning
 
     def show(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
         click.echo(f"warning: {message}", err=True)
 
     warnings.filterwarnings("always", category=UnknownModelWarning)
+    warnings.filterwarnings("always", r"The model .* is deprecated", DeprecationWarning)
     warnings.showwarning = show
 
 
@@ -96,5 +99,16 @@ for _command in (
 
 
 def main() -> None:
-    """Console-script entry point: ``claudechat``."""
-    cli.main(prog_name="claudechat")
+    """Console-script entry point: ``claudechat``.
+
+    Once the command is done and its output flushed, the process ends at once: tearing
+    down the SDK's thousands of model classes would add about a second to every run.
+    Everything durable (the store, input history) is closed or written by then.
+    """
+    code = cli.main(prog_name="claudechat", standalone_mode=False)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if debugging():
+        sys.exit(code)
+    os._exit(code if isinstance(code, int) else 1)

@@ -32,9 +32,18 @@ def chat(**params: Any) -> None:
 
     runtime = runtime_from(params)
     try:
-        conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
+        runtime.announce()
+        conversation, build = runtime.plan_chat(
+            cid=params.get("cid"), continue_latest=params["continue_"]
+        )
         console = make_console(runtime.env)
-        run_repl(runtime, conversation, console, plain=plain_output(console, runtime.env))
+        run_repl(
+            runtime,
+            build,
+            console,
+            plain=plain_output(console, runtime.env),
+            conversation=conversation,
+        )
     finally:
         runtime.close()
 

@@ -185,8 +185,9 @@ def status_line(
 
 def fill_lines(fill: WindowFill) -> list[str]:
     """/tokens: how full the window is and what holds it."""
-    if not fill.budget:
-        return ["nothing sent yet"]
+    if not fill.budget or not (fill.tokens or fill.messages_total):
+        budget = f" (budget {fill.budget:,} tokens)" if fill.budget else ""
+        return [f"nothing sent yet{budget}"]
     exact = "exact" if fill.exact else "estimated"
     lines = [
         f"window: {fill.tokens:,} of {fill.budget:,} tokens ({fill.ratio:.0%}, {exact})",

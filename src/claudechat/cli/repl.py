@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..messages import group_turns
 from . import slash
-from .session import Session
+from .session import Session, banner
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..chat import Chat
+    from ..store.base import Conversation
     from .runtime import Runtime
 
 __all__ = ["history_path", "run_repl"]
@@ -33,10 +35,28 @@ def history_path() -> Path:
     return folder / "input-history"
 
 
-def run_repl(runtime: Runtime, chat: Chat, console: Console, *, plain: bool) -> None:
-    """Read lines until /quit or Ctrl-D and hand each to a Session."""
+def run_repl(
+    runtime: Runtime,
+    chat: Chat | Callable[[], Chat],
+    console: Console,
+    *,
+    plain: bool,
+    conversation: Conversation | None = None,
+) -> None:
+    """Read lines until /quit or Ctrl-D and hand each to a Session.
+
+    ``chat`` may be a function that builds the Chat: it then runs in the background while
+    the prompt is already shown (``conversation`` names what it will open, for the banner).
+    """
     session = Session(runtime, chat, console, plain=plain)
-    session.say(session.banner(), style="dim")
+    if callable(chat):
+        turns = len(group_turns(runtime.store().branch(conversation.id))) if conversation else 0
+        model = (conversation.model if conversation else None) or runtime.settings.model
+        if conversation and runtime.settings.sources.get("model") in ("flag", "env"):
+            model = runtime.settings.model
+        session.say(banner(model, conversation.id if conversation else None, turns), style="dim")
+    else:
+        session.say(session.banner(), style="dim")
     interactive = sys.stdin.isatty() and console.is_terminal
     read = _prompt_reader(session) if interactive else _line_reader()
     while session.running:
@@ -47,7 +67,7 @@ def run_repl(runtime: Runtime, chat: Chat, console: Console, *, plain: bool) -> 
         except EOFError:
             break
         session.handle(line)
-    if chat_id := session.chat.id:
+    if session.started and (chat_id := session.chat.id):
         session.hint(f"saved as {chat_id} (claudechat chat --cid {chat_id} to continue)")
 
 

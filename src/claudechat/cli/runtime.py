@@ -18,7 +18,7 @@ from ..config import Settings, resolve
 if TYPE_CHECKING:
     from ..chat import Chat
     from ..context.engine import ContextEngine
-    from ..store.base import ConversationInfo, Store
+    from ..store.base import Conversation, ConversationInfo, Store
 
 __all__ = ["EMULATOR_NOTICE", "Runtime", "retrying"]
 
@@ -47,6 +47,7 @@ class Runtime:
         self.notice = notice or (lambda text: click.echo(text, err=True))
         self._client: Any = client
         self._store: Store | None = store
+        self._announced = False
 
     @classmethod
     def from_flags(
@@ -63,6 +64,12 @@ class Runtime:
         """True when no key and no base URL are set: the built-in emulator answers."""
         return not (self.env.get("ANTHROPIC_API_KEY") or self.env.get("ANTHROPIC_BASE_URL"))
 
+    def announce(self) -> None:
+        """Say once, before anything else, when the built-in emulator will answer."""
+        if self.offline and self._client is None and not self._announced:
+            self._announced = True
+            self.notice(EMULATOR_NOTICE)
+
     def client(self) -> Any:
         """The SDK client: the real API, a base URL, or the built-in emulator."""
         if self._client is None:
@@ -71,7 +78,7 @@ class Runtime:
             if self.offline:
                 from ..testing import Emulator
 
-                self.notice(EMULATOR_NOTICE)
+                self.announce()
                 self._client = anthropic.Anthropic(
                     api_key="emulator", http_client=Emulator().http_client()
                 )
@@ -153,13 +160,22 @@ class Runtime:
 
     def open_chat(self, *, cid: str | None = None, continue_latest: bool = False) -> Chat:
         """``--cid ID``, ``-c`` (the latest conversation, or a new one), or a new chat."""
+        return self.plan_chat(cid=cid, continue_latest=continue_latest)[1]()
+
+    def plan_chat(
+        self, *, cid: str | None = None, continue_latest: bool = False
+    ) -> tuple[Conversation | None, Callable[[], Chat]]:
+        """Which conversation to open (decided now, cheaply) and how to build its Chat
+        (slow the first time: it loads the SDK), so the REPL can show its prompt first."""
+        conversation: Conversation | None = None
         if cid:
-            return self.resume(resolve_id(self.store(), cid))
-        if continue_latest:
-            latest = self.store().latest_conversation()
-            if latest is not None:
-                return self.resume(latest.id)
-        return self.new_chat()
+            conversation = self.store().get_conversation(resolve_id(self.store(), cid))
+        elif continue_latest:
+            conversation = self.store().latest_conversation()
+        if conversation is None:
+            return None, self.new_chat
+        found = conversation.id
+        return conversation, lambda: self.resume(found)
 
 
 def resolve_id(store: Store, given: str) -> str:

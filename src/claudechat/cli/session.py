@@ -8,6 +8,7 @@ it (Chat stores the partial reply). The REPL in ``repl.py`` only reads lines.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ class Session:
     def __init__(
         self,
         runtime: Runtime,
-        chat: Chat,
+        chat: Chat | Callable[[], Chat],
         console: Console,
         *,
         plain: bool,
@@ -50,9 +51,28 @@ class Session:
         self.plain = plain
         self.editor = editor or _click_editor
         self.running = True
-        self.chat = chat
+        self._chat: Chat | None = None
         self._base_cost: float | None = 0.0
-        self._switch(chat)
+        self._pending: _Background | None = None
+        if callable(chat):
+            self._pending = _Background(chat)  # the SDK loads while the prompt shows
+        else:
+            self._switch(chat)
+
+    @property
+    def started(self) -> bool:
+        """True once the conversation object exists (it may still be building)."""
+        return self._chat is not None
+
+    @property
+    def chat(self) -> Chat:
+        """The current conversation (waiting for it if it is still being built)."""
+        if self._chat is None:
+            assert self._pending is not None
+            self._switch(self._pending.result())
+            self._pending = None
+        assert self._chat is not None
+        return self._chat
 
     # output ------------------------------------------------------------------------------
 
@@ -81,6 +101,7 @@ class Session:
         text = line.strip()
         if not text:
             return
+        _ = self.chat  # a conversation that could not be built ends the session
         try:
             if slash.is_command(text):
                 slash.dispatch(self, slash.parse(text))
@@ -136,7 +157,7 @@ class Session:
         """Make ``chat`` the current conversation; remember what it cost before."""
         from ..context.report import cost_report
 
-        self.chat = chat
+        self._chat = chat
         if chat.id is None:
             self._base_cost = 0.0
         else:
@@ -145,10 +166,7 @@ class Session:
     def banner(self) -> str:
         """The line shown when the session starts."""
         chat = self.chat
-        where = f"conversation {chat.id}" if chat.id else "new conversation"
-        turns = len(chat.turns)
-        more = f" ({turns} turns)" if turns else ""
-        return f"claudechat · {chat.model.name} · {where}{more} · /help for commands"
+        return banner(chat.model.name, chat.id, len(chat.turns))
 
     # slash commands ----------------------------------------------------------------------
 
@@ -320,6 +338,43 @@ class Session:
         fmt = "json" if path.suffix.lower() == ".json" else "md"
         path.write_text(export_text(chat.store, chat.id, fmt), encoding="utf-8")
         self.hint(f"exported to {path}")
+
+
+def banner(model: str, conversation_id: str | None, turns: int) -> str:
+    """'claudechat · model · conversation (N turns) · /help for commands'."""
+    where = f"conversation {conversation_id}" if conversation_id else "new conversation"
+    more = f" ({turns} turns)" if turns else ""
+    return f"claudechat · {model} · {where}{more} · /help for commands"
+
+
+class _Background:
+    """Build a Chat in a daemon thread (importing the SDK takes most of a second), and
+    warm the offline tokenizer; ``result`` waits and re-raises a failure."""
+
+    def __init__(self, build: Callable[[], Chat]) -> None:
+        self._build = build
+        self._chat: Chat | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="claudechat-build", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            chat = self._build()
+            from ..tokens import estimate_text
+
+            estimate_text("warm up", chat.info.tokenizer)
+            self._chat = chat
+        except BaseException as err:  # handed to the main thread by result()
+            self._error = err
+
+    def result(self) -> Chat:
+        """The built Chat (or the exception building it raised)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._chat is not None
+        return self._chat
 
 
 def _iterator(result: Any) -> Iterator[str]:

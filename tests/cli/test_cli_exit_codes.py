@@ -1,0 +1,143 @@
+"""Exit codes and one-line errors: 0 ok, 1 API error, 2 usage/config (bad key), 130 interrupted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+import pytest
+from click.testing import Result
+
+from claudechat.cli.exits import describe, exit_code
+from claudechat.errors import (
+    AuthError,
+    ConcurrentUpdate,
+    ConfigError,
+    ConversationNotFound,
+    ModelError,
+    Overloaded,
+    StreamInterrupted,
+    UserError,
+)
+from claudechat.testing import Emulator, EmulatorServer, Fault
+
+Run = Callable[..., Result]
+Start = Callable[..., EmulatorServer]
+
+
+def test_an_invalid_api_key_is_one_line_and_exit_2(run: Run, emulator_server: Start) -> None:
+    server = emulator_server(Emulator(api_key="right"))
+    env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "wrong"}
+    result = run("ask", "hello", env=env)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: authentication failed: invalid x-api-key")
+    assert lines[0].endswith("— check ANTHROPIC_API_KEY")
+    assert "Traceback" not in result.stderr
+
+
+def test_the_right_key_talks_to_the_server_without_the_emulator_notice(
+    run: Run, emulator_server: Start
+) -> None:
+    server = emulator_server(Emulator(api_key="right", script=["From the server."]))
+    result = run(
+        "ask", "hello", env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "right"}
+    )
+    assert result.exit_code == 0
+    assert result.stdout == "From the server.\n"
+    assert "emulator" not in result.stderr
+    headers = server.emulator.requests[-1].headers
+    presented = headers.get("x-api-key") or headers["authorization"].removeprefix("Bearer ")
+    assert presented == "right"
+
+
+def test_an_api_error_is_exit_1_and_the_user_message_is_kept(
+    run: Run, emulator_server: Start
+) -> None:
+    emulator = Emulator()
+    emulator.inject(Fault.status(400, message="something the API refused"))
+    server = emulator_server(emulator)
+    env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "k"}
+    result = run("ask", "keep this question", env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: something the API refused (status 400, request req_emu_000000000001)"
+    ]
+    listed = run("list", env=env).stdout
+    assert "keep this question" in listed  # stored before the call
+
+
+def test_debug_shows_the_traceback(run: Run, emulator_server: Start) -> None:
+    server = emulator_server(Emulator(api_key="right"))
+    env = {
+        "ANTHROPIC_BASE_URL": server.url,
+        "ANTHROPIC_API_KEY": "wrong",
+        "CLAUDECHAT_DEBUG": "1",
+    }
+    result = run("ask", "hello", env=env)
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "claudechat.errors.AuthError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: authentication failed")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["ask", "--budget", "lots", "hi"], {}, "error: budget must be a positive whole number"),
+        (["ask", "hi"], {"CLAUDECHAT_BUDGET": "-1"}, "error: CLAUDECHAT_BUDGET: budget must be"),
+        (["ask", "--cid", "nope", "hi"], {}, "error: not found: no conversation 'nope'"),
+        (["ask", "hi"], {"CLAUDECHAT_STORE": "mongodb://x"}, "error: unknown store mongodb://"),
+        (["ask", "--max-tokens", "0", "hi"], {}, "error: max_tokens must be a positive"),
+        (["frobnicate"], {}, "Error: No such command 'frobnicate'."),
+        (["ask", "--strategy", "yolo", "hi"], {}, "Error: Invalid value for '--strategy'"),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(
+    run: Run, args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = run(*args, env=env)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_config_file_is_exit_2(run: Run, cli_env: dict[str, str | None]) -> None:
+    from pathlib import Path
+
+    path = Path(str(cli_env["CLAUDECHAT_CONFIG"]))
+    path.parent.mkdir(parents=True)
+    path.write_text("model = [")
+    result = run("ask", "hi")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: the config file {path} is not valid TOML")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (AuthError("bad key", status=401), 2),
+        (UserError("bad"), 2),
+        (ConfigError("bad"), 2),
+        (ConversationNotFound("no conversation x"), 2),
+        (click.UsageError("bad"), 2),
+        (ModelError("boom", status=500), 1),
+        (Overloaded("busy", status=529), 1),
+        (StreamInterrupted("cut"), 1),
+        (ConcurrentUpdate("moved"), 1),
+        (RuntimeError("bug"), 1),
+        (KeyboardInterrupt(), 130),
+        (click.Abort(), 130),
+    ],
+)
+def test_exit_code_mapping(error: BaseException, code: int) -> None:
+    assert exit_code(error) == code
+
+
+def test_describe_is_one_line() -> None:
+    assert (
+        describe(ModelError("a\nb", status=500, request_id="r1")) == "a b (status 500, request r1)"
+    )
+    assert describe(RuntimeError("x")).startswith("internal error (RuntimeError): x")

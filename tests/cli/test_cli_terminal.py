@@ -1,0 +1,130 @@
+"""One real terminal session: the REPL in a pseudo-terminal against the emulator server.
+
+Two turns, a Ctrl-C in the middle of the second reply, /retry, /quit; then
+``claudechat show`` prints the conversation. The emulator holds the long reply after a
+few words until the test has sent Ctrl-C, so nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from claudechat.testing import Emulator, EmuRequest, EmuResponse, serve
+from claudechat.testing._faults import ConnectionDropped
+
+pexpect = pytest.importorskip("pexpect")
+
+PROMPT = "›"
+
+
+class GatedEmulator(Emulator):
+    """Streams the first long reply a few words at a time, then waits for ``gate``."""
+
+    def __init__(self) -> None:
+        super().__init__(reply=self._answer)
+        self.gate = threading.Event()
+        self.stories = 0
+        self._gated = False
+
+    def _answer(self, request: EmuRequest) -> str:
+        if "long story" in request.last_user_text:
+            self.stories += 1
+            return "once " * 400 if self.stories == 1 else "Retried answer: GAMMA"
+        return "First answer: ALPHA"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        response = super().handle(method, path, headers, body)
+        if self.stories == 1 and not self._gated and not isinstance(response.body, bytes):
+            self._gated = True
+            response.body = self._hold(response.body)
+        return response
+
+    def _hold(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for n, chunk in enumerate(chunks):
+            if n == 12:
+                self.gate.wait(timeout=30)
+                raise ConnectionDropped("the client went away")  # closed quietly
+            yield chunk
+
+
+@pytest.mark.terminal
+def test_repl_in_a_real_terminal(cli_env: dict[str, str | None]) -> None:
+    emulator = GatedEmulator()
+    server = serve(emulator, "127.0.0.1", 0)
+    env = {k: v for k, v in os.environ.items() if k not in cli_env}
+    env.update({k: v for k, v in cli_env.items() if v is not None})
+    env.update(
+        {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": "test",
+            "TERM": "xterm-256color",
+            "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
+        }
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "chat"],
+        env=env,
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=30,
+    )
+    try:
+        child.expect("/help for commands")
+        child.expect(PROMPT)
+        child.send("What is the first letter?\r")
+        child.expect("First answer: ALPHA")
+        child.expect(r"total \$")
+        child.expect(PROMPT)
+
+        child.send("Tell me a long story\r")
+        child.expect("once once once")  # the reply is streaming…
+        child.sendintr()  # …Ctrl-C cancels it
+        child.expect("cancelled — the partial reply is kept")
+        child.expect(PROMPT)
+        emulator.gate.set()
+
+        child.send("/retry\r")
+        child.expect("Retried answer: GAMMA")
+        child.expect(PROMPT)
+
+        child.send("/quit\r")
+        child.expect(r"saved as ([0-9a-f]{32})")
+        conversation_id = child.match.group(1)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+        emulator.gate.set()
+        server.shutdown()
+    assert child.exitstatus == 0
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "claudechat", "show", conversation_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    turns = re.findall(r"^## (You|Claude.*)$", shown, re.M)
+    assert turns == ["You", "Claude (claude-sonnet-4-6)"] * 2
+    assert "What is the first letter?" in shown and "First answer: ALPHA" in shown
+    assert "Tell me a long story" in shown and "Retried answer: GAMMA" in shown
+    assert "once once" not in shown  # the cut reply stays on its own branch
+
+    stored = subprocess.run(
+        [sys.executable, "-m", "claudechat", "show", conversation_id, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert '"status": "partial"' in stored  # the interrupted reply is kept
