@@ -81,14 +81,15 @@ class PostgresIndex(RankedIndex):
             embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
         )
         owned = isinstance(database, str)
-        self._conn = _psycopg().connect(database) if owned else database
+        conn: Any = _psycopg().connect(database) if owned else database
+        self._conn = conn
         self.tokenizer = tokenizer or Tokenizer()
         self.normalization = normalization
         try:
             self._migrate()
         except BaseException:
             if owned:
-                self._conn.close()
+                conn.close()
             raise
 
     def _migrate(self) -> None:
