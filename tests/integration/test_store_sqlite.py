@@ -246,3 +246,31 @@ def test_threads_append_without_loss(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         _check_linear(store, cid, writers, 25)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    import warnings
+
+    with SQLiteStore(tmp_path / "chat.db") as store:
+        conv = store.create_conversation()
+        first = store.append(conv.id, user("from the parent"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                store.append(conv.id, assistant("from the child", parent_id=first.head_id))
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        head = store.get_conversation(conv.id).head_id
+        store.append(conv.id, user("parent again", parent_id=head))
+        assert [m.text for m in store.branch(conv.id)] == [
+            "from the parent",
+            "from the child",
+            "parent again",
+        ]

@@ -152,9 +152,17 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
-        """One transaction on a pooled connection: committed, or rolled back on error."""
-        with self._errors(where), self._pool.connection() as conn, conn.transaction():
-            yield _Executor(conn)
+        """A pooled connection; for a write, one transaction committed or rolled back.
+
+        Reads run in autocommit: each statement sees a consistent snapshot, and rows never
+        change once written, so no BEGIN / COMMIT round trips are spent on them.
+        """
+        with self._errors(where), self._pool.connection() as conn:
+            if write:
+                with conn.transaction():
+                    yield _Executor(conn)
+            else:
+                yield _Executor(conn)
 
     def close(self) -> None:
         """Close the pool's connections."""

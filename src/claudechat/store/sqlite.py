@@ -30,6 +30,8 @@ __all__ = ["SQLiteStore", "migrate"]
 
 log = logging.getLogger("claudechat.store")
 
+_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections
+
 
 @contextmanager
 def _errors(where: str) -> Iterator[None]:
@@ -115,8 +117,15 @@ class SQLiteStore(SQLStore):
         self._conns_lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
-        where = str(self.path or ":memory:")
-        with _errors(f"opening {where}"):
+        try:
+            self._open(load("sqlite") if migrations is None else migrations)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, migrations: Sequence[Migration]) -> None:
+        """Create the file (mode 0600), switch to WAL, bring the schema up to date."""
+        with _errors(f"opening {self.path or ':memory:'}"):
             if self.path is not None:
                 try:
                     _create_private(self.path)
@@ -127,7 +136,7 @@ class SQLiteStore(SQLStore):
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: cannot use WAL journal mode ({mode})")
-            migrate(conn, load("sqlite") if migrations is None else migrations, clock=clock)
+            migrate(conn, migrations, clock=self._clock)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path or ':memory:')!r})"
@@ -152,6 +161,7 @@ class SQLiteStore(SQLStore):
         if self._closed:
             raise StoreError("the store is closed")
         if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
+            _INHERITED.extend(self._conns)  # nor to close (kept referenced, never used)
             self._pid, self._conns, self._local = os.getpid(), [], threading.local()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
