@@ -58,6 +58,8 @@ def run_repl(
     else:
         session.say(session.banner(), style="dim")
     interactive = sys.stdin.isatty() and console.is_terminal
+    if not interactive:
+        session.build_in_background()
     read = _prompt_reader(session) if interactive else _line_reader()
     while session.running:
         try:
@@ -118,6 +120,8 @@ def _prompt_reader(session: Session) -> Callable[[], str]:
     marker = HTML("<b><ansigreen>›</ansigreen></b> ") if not session.plain else "> "
 
     def read() -> str:
-        return prompt.prompt(marker)
+        # The conversation (and the SDK) load once the prompt is on screen, so the import
+        # does not compete with drawing it.
+        return prompt.prompt(marker, pre_run=session.build_in_background)
 
     return read

@@ -55,9 +55,14 @@ class Session:
         self._base_cost: float | None = 0.0
         self._pending: _Background | None = None
         if callable(chat):
-            self._pending = _Background(chat)  # the SDK loads while the prompt shows
+            self._pending = _Background(chat)  # built while the prompt shows
         else:
             self._switch(chat)
+
+    def build_in_background(self) -> None:
+        """Start building the conversation now (the REPL calls this once its prompt shows)."""
+        if self._pending is not None:
+            self._pending.start()
 
     @property
     def started(self) -> bool:
@@ -349,14 +354,18 @@ def banner(model: str, conversation_id: str | None, turns: int) -> str:
 
 class _Background:
     """Build a Chat in a daemon thread (importing the SDK takes most of a second), and
-    warm the offline tokenizer; ``result`` waits and re-raises a failure."""
+    warm the offline tokenizer; ``result`` starts it if needed, waits, re-raises a failure."""
 
     def __init__(self, build: Callable[[], Chat]) -> None:
         self._build = build
         self._chat: Chat | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="claudechat-build", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start the build (once)."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -370,6 +379,7 @@ class _Background:
 
     def result(self) -> Chat:
         """The built Chat (or the exception building it raised)."""
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error
