@@ -261,3 +261,40 @@ def test_version_and_help(run: Run) -> None:
     help_text = run("--help").stdout
     for name in ("ask", "chat", "list", "show", "search", "export", "import", "rm", "cost"):
         assert f"  {name} " in help_text
+
+
+def test_emulate_serves_the_emulator_until_interrupted(cli_env: dict[str, str | None]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import anthropic
+
+    env = {k: v for k, v in os.environ.items() if k not in cli_env}
+    env.update({k: v for k, v in cli_env.items() if v is not None})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "emulate", "--port", "0", "--api-key", "sesame"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("claudechat emulator listening on http://127.0.0.1:")
+        url = line.split(" on ")[1].split()[0]
+        with anthropic.Anthropic(api_key="sesame", base_url=url, max_retries=0) as client:
+            message = client.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=100,
+                messages=[{"role": "user", "content": "ping"}],
+            )
+        assert 'You said: "ping"' in message.content[0].text  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
