@@ -8,7 +8,7 @@ cosine, exclusion of turns the caller already holds, and fusion of the two runs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Literal, Protocol, get_args
 
 from claudechat.errors import ConfigError
@@ -45,8 +45,13 @@ class SearchIndex(Protocol):
         mode: Mode | None = None,
         conversation_id: str | None = None,
         exclude_message_ids: Collection[str] = (),
+        where: Callable[[SearchUnit], bool] | None = None,
     ) -> list[SearchHit]:
         """The ``k`` best units for ``query``, best first."""
+        ...
+
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
         ...
 
     def __len__(self) -> int: ...
@@ -89,6 +94,10 @@ class RankedIndex(ABC):
         """Remove units by id; returns how many were there."""
 
     @abstractmethod
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
+
+    @abstractmethod
     def _lexical_scores(
         self, query: str, conversation_id: str | None, limit: int
     ) -> dict[str, float]:
@@ -123,9 +132,11 @@ class RankedIndex(ABC):
         mode: Mode | None = None,
         conversation_id: str | None = None,
         exclude_message_ids: Collection[str] = (),
+        where: Callable[[SearchUnit], bool] | None = None,
     ) -> list[SearchHit]:
         """The ``k`` best units for ``query``, best first, skipping any unit that covers one
-        of ``exclude_message_ids`` (the turns the caller already holds)."""
+        of ``exclude_message_ids`` (the turns the caller already holds) or that ``where``
+        rejects."""
         mode = mode or self.default_mode
         self._check_mode(mode)
         if k <= 0 or not query.strip():
@@ -144,6 +155,8 @@ class RankedIndex(ABC):
         units = self._load(candidates)
         if exclude:
             units = {i: u for i, u in units.items() if exclude.isdisjoint(u.message_ids)}
+        if where is not None:
+            units = {i: u for i, u in units.items() if where(u)}
         runs = {name: {i: s for i, s in run.items() if i in units} for name, run in runs.items()}
         fused = self.fusion(runs) if len(runs) > 1 else next(iter(runs.values()))
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -78,6 +78,10 @@ class MemoryIndex(RankedIndex):
             if conversation_id is None or u.conversation_id == conversation_id
         ]
 
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
+        return {u.id: u.message_ids for u in self.units(conversation_id)}
+
     def _lexical_scores(
         self, query: str, conversation_id: str | None, limit: int
     ) -> dict[str, float]:

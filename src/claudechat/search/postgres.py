@@ -9,6 +9,7 @@ by ``websearch_to_tsquery``.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -167,6 +168,15 @@ class PostgresIndex(RankedIndex):
         rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
         self._conn.commit()
         return [unit_from_row(r) for r in rows]
+
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
+        rows = self._conn.execute(
+            "SELECT id, message_ids FROM search_units WHERE conversation_id = %s",
+            (conversation_id,),
+        ).fetchall()
+        self._conn.commit()
+        return {unit_id: tuple(json.loads(ids)) for unit_id, ids in rows}
 
     def _lexical_scores(
         self, query: str, conversation_id: str | None, limit: int

@@ -6,6 +6,7 @@ can live in the conversation store's database file or in one of its own.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -178,6 +179,14 @@ class SQLiteIndex(RankedIndex):
         if conversation_id is not None:
             sql, args = sql + " WHERE conversation_id = ?", (conversation_id,)
         return [unit_from_row(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
+        rows = self._conn.execute(
+            "SELECT id, message_ids FROM search_units WHERE conversation_id = ?",
+            (conversation_id,),
+        )
+        return {unit_id: tuple(json.loads(ids)) for unit_id, ids in rows}
 
     def _lexical_scores(
         self, query: str, conversation_id: str | None, limit: int

@@ -1,0 +1,208 @@
+"""``Recall``: old turns relevant to the new message, brought back for this request only.
+
+For each new user message it searches an index of the conversation's turns (and, when
+enabled, of the user's other conversations) for the ``k`` most relevant turns that the
+window does not hold, and injects them with their dates in one ``<recalled_turns>`` block.
+Like documents, the block goes after the last cache breakpoint and is never stored.
+
+Put it after the window / summary policy, so that it knows which turns the window kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from html import escape
+from typing import Any
+
+from ..errors import UserError
+from ..messages import Block, Message
+from ..search import SearchHit, SearchIndex, SearchUnit
+from ..search.turns import DEFAULT_TURN_KEYS, index_turns
+from ..tokens import TokenAccountant
+from .base import Candidate, ContextState, TokenCounter, candidate_tokens
+
+__all__ = ["RECALL_TAG", "Recall", "RecallPreview", "recall_block"]
+
+RECALL_TAG = "recalled_turns"
+
+_HEAD = (
+    f"<{RECALL_TAG}>\n<instructions>Earlier turns that are no longer shown, retrieved "
+    "because they may bear on the new message. Dates are when each turn happened; use them "
+    "if they help, and ignore any that do not.</instructions>\n"
+)
+_TAIL = f"</{RECALL_TAG}>"
+_CUT = "\n[… cut to fit the recall budget …]"
+_MIN_TURN_TOKENS = 48  # below this, a cut turn says too little to be worth sending
+
+
+def _turn_xml(unit: SearchUnit, text: str, *, other_conversation: bool) -> str:
+    attrs = []
+    if unit.created_at is not None:
+        moment = unit.created_at.astimezone(UTC) if unit.created_at.tzinfo else unit.created_at
+        attrs.append(f'date="{moment:%Y-%m-%d %H:%M}{" UTC" if unit.created_at.tzinfo else ""}"')
+    if unit.speaker:
+        attrs.append(f'speaker="{escape(unit.speaker)}"')
+    if other_conversation:
+        attrs.append(f'conversation="{escape(unit.conversation_id)}"')
+    body = text.replace(f"</{RECALL_TAG}", f"&lt;/{RECALL_TAG}").replace("</turn", "&lt;/turn")
+    return f"<turn {' '.join(attrs)}>\n{body}\n</turn>\n"
+
+
+def _chronological(unit: SearchUnit) -> tuple[bool, float, str]:
+    when = unit.created_at
+    return when is None, when.timestamp() if when is not None else 0.0, unit.id
+
+
+def recall_block(
+    hits: Sequence[SearchHit],
+    *,
+    max_tokens: int,
+    count: Callable[[str], int],
+    conversation_id: str | None = None,
+) -> tuple[str, list[SearchHit]]:
+    """The ``<recalled_turns>`` text holding as many ``hits`` (best first) as fit
+    ``max_tokens``, shown oldest first; the last one that fits only in part is cut.
+    Returns the text ("" when nothing fits) and the hits it holds."""
+    chosen: list[tuple[SearchHit, str]] = []
+    used = count(_HEAD + _TAIL)
+    for hit in hits:
+        other = conversation_id is not None and hit.unit.conversation_id != conversation_id
+        piece = _turn_xml(hit.unit, hit.unit.text, other_conversation=other)
+        size = count(piece)
+        if used + size <= max_tokens:
+            chosen.append((hit, piece))
+            used += size
+            continue
+        room = max_tokens - used - count(_CUT) - 16
+        if room >= _MIN_TURN_TOKENS:
+            keep = int(len(hit.unit.text) * room / size)
+            while keep > 0:
+                cut = _turn_xml(hit.unit, hit.unit.text[:keep] + _CUT, other_conversation=other)
+                if used + count(cut) <= max_tokens:
+                    chosen.append((hit, cut))
+                    break
+                keep = int(keep * 0.9)
+        break
+    if not chosen:
+        return "", []
+    chosen.sort(key=lambda c: _chronological(c[0].unit))
+    return _HEAD + "".join(piece for _, piece in chosen) + _TAIL, [hit for hit, _ in chosen]
+
+
+@dataclass(slots=True)
+class RecallPreview:
+    """What `Recall` would inject: the turns found, the block, and its token count."""
+
+    hits: list[SearchHit]
+    blocks: list[Block] = field(default_factory=list)
+    tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        """The injected block's text ("" when nothing would be injected)."""
+        return "".join(str(b.get("text", "")) for b in self.blocks)
+
+
+class Recall:
+    """Inject the ``k`` turns most relevant to the new user message that the window lacks.
+
+    ``index`` is a `claudechat.search` index of turns (see `search.turns.index_turns`);
+    with ``sync`` (the default) and a store in the context state, the conversation's
+    finished turns are indexed first. The block never exceeds ``max_tokens`` nor the room
+    left in the budget.
+    """
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        *,
+        k: int = 5,
+        max_tokens: int = 1500,
+        across_conversations: bool = False,
+        sync: bool = True,
+        min_score: float = 0.0,
+    ) -> None:
+        if k < 1:
+            raise UserError(f"Recall k must be at least 1, got {k}")
+        if max_tokens < 1:
+            raise UserError(f"Recall max_tokens must be positive, got {max_tokens}")
+        self.index = index
+        self.k = k
+        self.max_tokens = max_tokens
+        self.across_conversations = across_conversations
+        self.sync = sync
+        self.min_score = min_score
+
+    # the policy ---------------------------------------------------------------------------
+
+    def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
+        """Add the recalled turns to this request's injected blocks."""
+        query = state.query or (candidate.history[-1].text if candidate.history else "")
+        room = state.budget - candidate_tokens(candidate, state.counter)
+        preview = self.preview(
+            query,
+            conversation_id=state.conversation_id,
+            window=candidate.history,
+            store=state.store,
+            counter=state.counter,
+            max_tokens=min(self.max_tokens, room),
+        )
+        notes = {
+            **candidate.notes,
+            "recall": [
+                {"id": h.unit.id, "conversation_id": h.unit.conversation_id, "score": h.score}
+                for h in preview.hits
+            ],
+        }
+        if not preview.blocks:
+            return candidate.with_(notes=notes)
+        return candidate.with_(injected=[*candidate.injected, *preview.blocks], notes=notes)
+
+    # what /recall shows ---------------------------------------------------------------------
+
+    def preview(
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        window: Sequence[Message] = (),
+        store: Any = None,
+        counter: TokenCounter | None = None,
+        max_tokens: int | None = None,
+    ) -> RecallPreview:
+        """What would be injected for ``query`` given the messages the ``window`` holds."""
+        if not query.strip():
+            return RecallPreview(hits=[])
+        cap = self.max_tokens if max_tokens is None else max_tokens
+        branch_ids: set[str] | None = None
+        if store is not None and conversation_id is not None:
+            branch = list(store.branch(conversation_id))
+            branch_ids = {m.id for m in branch}
+            if self.sync:
+                index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS)
+        in_window = {m.id for m in window}
+
+        def on_branch(unit: SearchUnit) -> bool:
+            if branch_ids is None or unit.conversation_id != conversation_id:
+                return True
+            return set(unit.message_ids) <= branch_ids
+
+        hits = self.index.search(
+            query,
+            k=self.k,
+            conversation_id=None if self.across_conversations else conversation_id,
+            exclude_message_ids=in_window,
+            where=on_branch,
+        )
+        hits = [h for h in hits if h.score > self.min_score]
+        if not hits or cap <= 0:
+            return RecallPreview(hits=[])
+        count = (counter or TokenAccountant()).text_tokens
+        text, kept = recall_block(
+            hits, max_tokens=cap, count=count, conversation_id=conversation_id
+        )
+        if not text:
+            return RecallPreview(hits=[])
+        return RecallPreview(hits=kept, blocks=[{"type": "text", "text": text}], tokens=count(text))
