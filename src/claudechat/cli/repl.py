@@ -49,14 +49,8 @@ def run_repl(
     the prompt is already shown (``conversation`` names what it will open, for the banner).
     """
     session = Session(runtime, chat, console, plain=plain)
-    if callable(chat):
-        turns = len(group_turns(runtime.store().branch(conversation.id))) if conversation else 0
-        model = (conversation.model if conversation else None) or runtime.settings.model
-        if conversation and runtime.settings.sources.get("model") in ("flag", "env"):
-            model = runtime.settings.model
-        session.say(banner(model, conversation.id if conversation else None, turns), style="dim")
-    else:
-        session.say(session.banner(), style="dim")
+    first = _early_banner(runtime, conversation) if callable(chat) else session.banner()
+    session.say(first, style="dim")
     interactive = sys.stdin.isatty() and console.is_terminal
     if not interactive:
         session.build_in_background()
@@ -68,9 +62,23 @@ def run_repl(
             continue  # Ctrl-C at the prompt clears the line
         except EOFError:
             break
-        session.handle(line)
+        try:
+            session.handle(line)
+        except KeyboardInterrupt:
+            session.hint("[cancelled]")
     if session.started and (chat_id := session.chat.id):
         session.hint(f"saved as {chat_id} (claudechat chat --cid {chat_id} to continue)")
+
+
+def _early_banner(runtime: Runtime, conversation: Conversation | None) -> str:
+    """The banner for a conversation whose Chat is not built yet (read from the store)."""
+    if conversation is None:
+        return banner(runtime.settings.model, None, 0)
+    model = conversation.model or runtime.settings.model
+    if runtime.settings.sources.get("model") in ("flag", "env"):
+        model = runtime.settings.model
+    turns = len(group_turns(runtime.store().branch(conversation.id)))
+    return banner(model, conversation.id, turns)
 
 
 def _line_reader() -> Callable[[], str]:
