@@ -210,7 +210,9 @@ def _as_dicts(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str,
             content = m["content"]
             if not isinstance(content, str | list | tuple):
                 raise InvalidHistory("content must be a string or a list of blocks", index=i)
-            out.append({"role": m["role"], "content": normalize_content(content)})
+            if type(content) is not list or not all(type(b) is dict for b in content):
+                content = normalize_content(content)  # block lists are only read: not copied
+            out.append({"role": m["role"], "content": content})
         else:
             raise InvalidHistory(f"not a message: {type(m).__name__}", index=i)
     return out
@@ -241,7 +243,7 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
             raise InvalidHistory("empty content", index=i)
         answered: set[str] = set()
         for j, b in enumerate(content):
-            if not isinstance(b, Mapping) or "type" not in b:
+            if not (type(b) is dict or isinstance(b, Mapping)) or "type" not in b:
                 raise InvalidHistory(f"block {j} is not a content block", index=i)
             kind = b["type"]
             if kind == "text" and not str(b.get("text", "")).strip():
