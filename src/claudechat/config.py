@@ -33,6 +33,7 @@ __all__ = [
 DEFAULT_CLI_MODEL = "claude-sonnet-4-6"
 STRATEGIES = ("window", "summary", "compact")
 CACHE_TTLS = ("5m", "1h")
+EMBEDDERS = ("auto", "minilm", "hashing")
 
 
 def _text(key: str, raw: Any) -> str:
@@ -68,6 +69,17 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
+def _bool(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
 def _any_text(key: str, raw: Any) -> str:
     if not isinstance(raw, str):
         raise ConfigError(f"{key} must be a string, got {raw!r}")
@@ -97,6 +109,8 @@ KEYS: dict[str, _Key] = {
         _Key("max_tokens", _positive_int, "max output tokens per reply"),
         _Key("cache_ttl", _choice(CACHE_TTLS), "prompt-cache TTL: 5m or 1h"),
         _Key("summary_model", _text, "model that writes rolling summaries"),
+        _Key("recall", _bool, "bring back relevant old turns that left the window"),
+        _Key("embedder", _choice(EMBEDDERS), "search --semantic: auto, minilm or hashing"),
     )
 }
 
@@ -114,6 +128,8 @@ class Settings:
     max_tokens: int = 4096
     cache_ttl: str = "5m"
     summary_model: str | None = None
+    recall: bool = True
+    embedder: str = "auto"
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

@@ -298,3 +298,27 @@ def test_emulate_serves_the_emulator_until_interrupted(cli_env: dict[str, str | 
         proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_reindex_and_semantic_search(run: Run) -> None:
+    deploy = _ask(run, "The deploy command is make ship")
+    _ask(run, "I grow tomatoes in the garden")
+    env = {"CLAUDECHAT_EMBEDDER": "hashing"}
+    rebuilt = run("reindex", "--semantic", env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.stdout.startswith("indexed 2 turns of 2 conversations (lexical + ")
+    found = run("search", "--semantic", "deploy command", "-n", "1", env=env)
+    assert found.exit_code == 0, found.output
+    line = found.stdout.strip()
+    assert line.startswith(str(deploy["conversation_id"]))
+    assert "user: The deploy command is make ship" in line
+    lexical = run("reindex", "--cid", str(deploy["conversation_id"]))
+    assert lexical.stdout.strip() == "indexed 1 turns of 1 conversations (lexical)"
+
+
+def test_rm_removes_the_conversation_from_the_search_index(run: Run) -> None:
+    cid = str(_ask(run, "The secret word is pelican")["conversation_id"])
+    env = {"CLAUDECHAT_EMBEDDER": "hashing"}
+    assert run("search", "--semantic", "pelican", env=env).stdout.startswith(cid)
+    run("rm", cid, "--yes")
+    assert run("search", "--semantic", "pelican", env=env).stdout == ""

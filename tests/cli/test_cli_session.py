@@ -274,3 +274,25 @@ def test_rich_rendering_in_a_terminal_streams_markdown() -> None:
     out = buffer.getvalue()
     assert "Title" in out and "bold" in out and "x = 1" in out and "End." in out
     assert "**" not in out and "```" not in out  # rendered, not raw
+
+
+def test_recall_brings_back_turns_the_window_dropped() -> None:
+    h = Harness(budget=700, strategy="window")
+    h("The deploy command is make ship --prod, remember it.")
+    for n in range(12):
+        h(f"Filler message number {n} about the weather and nothing in particular.")
+    out = h("/recall deploy command")
+    assert "earlier turns would be injected" in out
+    assert "make ship --prod" in out
+    h("What was the deploy command?")
+    sent = h.emulator.requests[-1].body["messages"][-1]["content"]
+    injected = "".join(b.get("text", "") for b in sent if b.get("type") == "text")
+    assert "<recalled_turns>" in injected and "make ship --prod" in injected
+    assert all("deploy command is" not in m.text for m in h.chat.history[-2:])  # not stored
+
+
+def test_recall_with_nothing_evicted_says_so() -> None:
+    h = Harness()
+    h("A short chat")
+    assert "nothing to recall" in h("/recall short chat")
+    assert "nothing to recall" in Harness(recall=False)("/recall anything at all")

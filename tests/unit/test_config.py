@@ -64,6 +64,10 @@ def test_claudechat_config_names_the_file(tmp_path: Path) -> None:
         ("cache_ttl", "1h", "1h"),
         ("max-tokens", "100", 100),
         ("system", "", ""),
+        ("recall", "off", False),
+        ("recall", "Yes", True),
+        ("recall", False, False),
+        ("embedder", "hashing", "hashing"),
     ],
 )
 def test_values_are_checked_and_converted(key: str, raw: object, value: object) -> None:
@@ -80,6 +84,7 @@ def test_values_are_checked_and_converted(key: str, raw: object, value: object) 
         ("cache_ttl", "2h", "cache_ttl must be one of 5m, 1h, got '2h'"),
         ("model", "  ", "model must be a non-empty string, got '  '"),
         ("colour", "red", "unknown config key 'colour'"),
+        ("recall", "maybe", "recall must be true or false, got 'maybe'"),
     ],
 )
 def test_bad_values_raise_config_error(key: str, raw: object, message: str) -> None:
@@ -108,8 +113,9 @@ def test_set_writes_toml_that_reads_back(tmp_path: Path) -> None:
     tricky = 'Say "hi"\\n then\ttab, ünïcode, and a line\nbreak \x7f'
     set_value(path, "system", tricky)
     set_value(path, "model", "claude-haiku-4-5")
+    set_value(path, "recall", "no")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert data == {"model": "claude-haiku-4-5", "system": tricky, "budget": 30000}
+    assert data == {"model": "claude-haiku-4-5", "system": tricky, "budget": 30000, "recall": False}
     assert resolve(env={}, path=path).system == tricky
     assert unset_value(path, "budget") is True
     assert unset_value(path, "budget") is False

@@ -111,7 +111,15 @@ def search(
         if semantic:
             from .recall import semantic_search
 
-            lines = semantic_search(store, text, limit=limit, conversation_id=scope)
+            lines = semantic_search(
+                store,
+                text,
+                limit=limit,
+                conversation_id=scope,
+                notice=lambda line: click.echo(line, err=True),
+                postgres=runtime.postgres,
+                embedder=runtime.settings.embedder,
+            )
         else:
             hits = store.search(text, conversation_id=scope, limit=limit)
             lines = [
@@ -192,9 +200,43 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
             click.echo("not deleted", err=True)
             return
         store.delete_conversation(cid)
+        from .recall import close_index, open_index
+
+        index = open_index(store, postgres=runtime.postgres)
+        try:
+            index.delete(list(index.indexed(cid)))
+        finally:
+            close_index(index)
         click.echo(f"deleted {cid}", err=True)
     finally:
         runtime.close()
 
 
-COMMANDS = (list_, show, search, export, import_, rm)
+@click.command()
+@click.option("--cid", metavar="ID", default=None, help="Only this conversation.")
+@click.option("--semantic", is_flag=True, help="Also compute dense vectors (all-MiniLM-L6-v2).")
+@store_options
+def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
+    """Rebuild the search index that recall and search --semantic use."""
+    from .recall import close_index, open_index, semantic_embedder
+    from .recall import reindex as rebuild
+    from .runtime import resolve_id
+
+    runtime = runtime_from(params)
+    try:
+        store = runtime.store()
+        ids = [resolve_id(store, cid)] if cid else None
+        notice = lambda line: click.echo(line, err=True)  # noqa: E731
+        embedder = semantic_embedder(notice, runtime.settings.embedder) if semantic else None
+        index = open_index(store, postgres=runtime.postgres, embedder=embedder)
+        try:
+            conversations, turns = rebuild(index, store, ids)
+        finally:
+            close_index(index)
+        kind = f"lexical + {embedder.name} vectors" if embedder is not None else "lexical"
+        click.echo(f"indexed {turns:,} turns of {conversations:,} conversations ({kind})")
+    finally:
+        runtime.close()
+
+
+COMMANDS = (list_, show, search, export, import_, rm, reindex)

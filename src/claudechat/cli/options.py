@@ -15,7 +15,7 @@ __all__ = ["chat_options", "runtime_from", "store_options"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 STORE_KEYS = ("db", "store")
-CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl")
+CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl", "recall")
 
 
 def store_options(f: F) -> F:
@@ -52,6 +52,11 @@ def chat_options(f: F) -> F:
         ),
         click.option(
             "--cache-ttl", type=click.Choice(("5m", "1h")), default=None, help="Prompt-cache TTL."
+        ),
+        click.option(
+            "--recall/--no-recall",
+            default=None,
+            help="Bring back relevant old turns that left the window [CLAUDECHAT_RECALL].",
         ),
     ]
     for decorator in reversed(decorators):

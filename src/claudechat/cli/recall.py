@@ -1,25 +1,198 @@
-"""Semantic search and recall previews for the command line (``search --semantic``, ``/recall``)."""
+"""The search index for the command line: recall in chats, ``search --semantic``, ``reindex``.
+
+The index lives beside the conversations: in the SQLite database file itself (its own
+``search_*`` tables), in PostgreSQL for a ``postgresql://`` store, in memory otherwise.
+Chats keep it in step (the Recall policy indexes each finished turn); ``reindex``
+rebuilds it. Semantic search uses the offline all-MiniLM-L6-v2 embedder when the
+``embeddings`` extra is installed, else a hashing embedder (and says so).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..errors import UserError
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..chat import Chat
+    from ..context.recall import Recall
+    from ..search import Embedder, RankedIndex, SearchHit
     from ..store.base import Store
 
-__all__ = ["recall_preview", "semantic_search"]
+__all__ = [
+    "open_index",
+    "recall_policy",
+    "recall_preview",
+    "reindex",
+    "semantic_embedder",
+    "semantic_search",
+    "sync_index",
+]
+
+
+def open_index(
+    store: Store, *, postgres: str | None = None, embedder: Embedder | None = None
+) -> RankedIndex:
+    """The search index that goes with ``store`` (``postgres``: the store's conninfo)."""
+    from ..search import MemoryIndex, SQLiteIndex
+
+    path = getattr(store, "path", None)
+    if isinstance(path, Path):
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # Chats are built in a background thread and used in the main one.
+        conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+        return SQLiteIndex(conn, embedder=embedder)
+    if postgres:
+        from ..search.postgres import PostgresIndex
+
+        return PostgresIndex(postgres, embedder=embedder)
+    return MemoryIndex(embedder=embedder)
+
+
+def close_index(index: Any) -> None:
+    """Close an index's connection when it has one."""
+    close = getattr(index, "close", None)
+    if callable(close):
+        close()
+
+
+def semantic_embedder(notice: Callable[[str], None], choice: str = "auto") -> Embedder:
+    """all-MiniLM-L6-v2 (offline) for "minilm", or for "auto" when it is installed (else a
+    hashing embedder, with a notice); the hashing embedder for "hashing"."""
+    from ..search import EmbedderUnavailable, HashingEmbedder, MiniLMEmbedder
+
+    if choice == "hashing":
+        return HashingEmbedder()
+    try:
+        _quiet_transformers()
+        return MiniLMEmbedder()
+    except EmbedderUnavailable as err:
+        if choice == "minilm":
+            raise
+        notice(f"{err}; using a hashing embedder (close to lexical search) meanwhile")
+        return HashingEmbedder()
+
+
+def _quiet_transformers() -> None:
+    """No download or weight-loading progress bars on the terminal."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call,unused-ignore]
+    except Exception:  # transformers absent or changed: only cosmetics are lost
+        pass
+
+
+def _conversation_ids(store: Store) -> list[str]:
+    from .runtime import _all_conversations
+
+    return [info.conversation.id for info in _all_conversations(store)]
+
+
+def sync_index(index: RankedIndex, store: Store, conversation_ids: list[str] | None = None) -> int:
+    """Index every finished turn the index lacks; embed units that have no vector yet."""
+    from ..search.turns import index_turns
+
+    written = 0
+    for cid in conversation_ids if conversation_ids is not None else _conversation_ids(store):
+        written += index_turns(index, cid, store.branch(cid), include_last=True)
+    if index.embedder is not None:
+        have = set(index._vectors(None)[0])
+        missing = [u for u in _units(index) if u.id not in have]
+        for start in range(0, len(missing), 256):
+            index.add(missing[start : start + 256])
+        written += len(missing)
+    return written
+
+
+def _units(index: RankedIndex) -> list[Any]:
+    units = getattr(index, "units", None)
+    return list(units()) if callable(units) else []
+
+
+def reindex(
+    index: RankedIndex, store: Store, conversation_ids: list[str] | None = None
+) -> tuple[int, int]:
+    """Rebuild the index of these (or all) conversations; returns (conversations, turns)."""
+    from ..search.turns import index_turns
+
+    ids = conversation_ids if conversation_ids is not None else _conversation_ids(store)
+    turns = 0
+    for cid in ids:
+        index.delete(list(index.indexed(cid)))
+        turns += index_turns(index, cid, store.branch(cid), include_last=True)
+    return len(ids), turns
 
 
 def semantic_search(
-    store: Store, query: str, *, limit: int, conversation_id: str | None
+    store: Store,
+    query: str,
+    *,
+    limit: int,
+    conversation_id: str | None,
+    notice: Callable[[str], None],
+    postgres: str | None = None,
+    embedder: str = "auto",
 ) -> list[str]:
-    """Lines for ``claudechat search --semantic``."""
-    raise UserError("semantic search is not available yet")
+    """Lines for ``claudechat search --semantic``: conversation id, date, score, the turn."""
+    index = open_index(store, postgres=postgres, embedder=semantic_embedder(notice, embedder))
+    try:
+        scope = [conversation_id] if conversation_id else None
+        sync_index(index, store, scope)
+        hits = index.search(query, k=limit, mode="hybrid", conversation_id=conversation_id)
+        return [_hit_line(hit) for hit in hits]
+    finally:
+        close_index(index)
 
 
-def recall_preview(chat: Chat, text: str | None) -> list[str]:
-    """Lines for ``/recall``: what recall would inject for the next message."""
-    raise UserError("recall is not available yet")
+def _hit_line(hit: SearchHit, width: int = 110) -> str:
+    unit = hit.unit
+    when = unit.created_at.strftime("%Y-%m-%d %H:%M") if unit.created_at else "?"
+    text = " ".join(unit.text.split())
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return f"{unit.conversation_id}  {when}  {hit.score:.3f}  {text}"
+
+
+def recall_policy(store: Store, *, postgres: str | None = None) -> Recall:
+    """The Recall policy chats use: lexical (BM25) over this store's index, 5 turns."""
+    from ..context.recall import Recall
+
+    return Recall(open_index(store, postgres=postgres), k=5, max_tokens=1500)
+
+
+def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None) -> list[str]:
+    """Lines for ``/recall``: what recall would inject for ``text`` (default: the last
+    message), given what the window holds now."""
+    from ..context.recall import Recall
+    from ..errors import UserError
+
+    policy = next((p for p in chat.context.policies if isinstance(p, Recall)), None)
+    own = policy is None
+    if policy is None:
+        policy = recall_policy(chat.store, postgres=postgres)
+    query = text or next((m.text for m in reversed(chat.history) if m.is_user_text), "")
+    if not query.strip():
+        raise UserError("nothing to recall for yet: /recall TEXT")
+    last = chat.context.last
+    window = last.candidate.history if last is not None else chat.history
+    try:
+        preview = policy.preview(
+            query,
+            conversation_id=chat.id,
+            window=window,
+            store=chat.store,
+            counter=chat.context.counter,
+        )
+    finally:
+        if own:
+            close_index(policy.index)
+    if not preview.hits:
+        return ["nothing to recall: the window holds every relevant turn (or none matches)"]
+    lines = [f"{len(preview.hits)} earlier turns would be injected ({preview.tokens:,} tokens):"]
+    lines += [f"  {_hit_line(hit, 90)}" for hit in preview.hits]
+    return lines

@@ -48,6 +48,7 @@ class Runtime:
         self._client: Any = client
         self._store: Store | None = store
         self._announced = False
+        self._indexes: list[Any] = []
 
     @classmethod
     def from_flags(
@@ -102,8 +103,19 @@ class Runtime:
             self._store = open_configured_store(self.settings, self.env)
         return self._store
 
+    @property
+    def postgres(self) -> str | None:
+        """The PostgreSQL conninfo when the store is PostgreSQL (the search index uses it)."""
+        spec = self.settings.store or ""
+        return spec if spec.startswith(("postgres://", "postgresql://")) else None
+
     def close(self) -> None:
-        """Close the store (and the client) if they were opened."""
+        """Close the store, search indexes and client that were opened."""
+        from .recall import close_index
+
+        for index in self._indexes:
+            close_index(index)
+        self._indexes.clear()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -119,8 +131,15 @@ class Runtime:
 
         s = self.settings
         ttl: Any = s.cache_ttl
+        policies: list[Any] = list(strategy_policies(s.strategy))
+        if s.recall:
+            from .recall import recall_policy
+
+            recall = recall_policy(self.store(), postgres=self.postgres)
+            self._indexes.append(recall.index)
+            policies.append(recall)  # after the window: it knows which turns were kept
         return ContextEngine(
-            strategy_policies(s.strategy),
+            policies,
             budget=s.budget,
             caching=PromptCaching(ttl=ttl, system_ttl=ttl),
             summary_model=s.summary_model or "claude-haiku-4-5",

@@ -329,7 +329,7 @@ class Session:
         """/recall [text]"""
         from .recall import recall_preview
 
-        for line in recall_preview(self.chat, arg):
+        for line in recall_preview(self.chat, arg, postgres=self.runtime.postgres):
             self.say(line)
 
     def cmd_export(self, arg: str | None) -> None:
