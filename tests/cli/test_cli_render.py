@@ -108,3 +108,18 @@ def test_without_retrying_the_stale_writer_fails() -> None:
     theirs.send("moved")
     with pytest.raises(ConcurrentUpdate):
         mine.send("stale")
+
+
+def test_a_block_taller_than_the_screen_streams_its_last_lines_then_prints_whole() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=40, height=10, force_terminal=True, color_system=None)
+    code = "```\n" + "\n".join(f"line {n:03}" for n in range(60)) + "\n```"
+    view = render.ReplyView(console, plain=False, refresh_per_second=4)
+    with view:
+        view.add(code[: len(code) // 2])
+        live = render._Tail(view)
+        shown = "".join(seg.text for seg in console.render(live))
+        assert "line 000" not in shown and len(shown.splitlines()) <= 8
+        view.add(code[len(code) // 2 :])
+    out = buffer.getvalue()
+    assert "line 000" in out and "line 059" in out

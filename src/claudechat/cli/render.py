@@ -93,19 +93,32 @@ def split_stable(text: str) -> tuple[str, str]:
 
 
 class _Tail:
-    """The live area: parses the unfinished block only when the screen refreshes."""
+    """The live area: parses the unfinished block only when the screen refreshes, and
+    shows only its last screenful while it grows (a taller live area cannot be redrawn)."""
 
     def __init__(self, view: ReplyView) -> None:
         self.view = view
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.markdown import Markdown
+        from rich.segment import Segment
         from rich.spinner import Spinner
 
-        if not self.view.started:
+        view = self.view
+        if not view.started:
             yield Spinner("dots", text=" thinking…", style="dim")
-        elif self.view.tail.strip():
-            yield Markdown(self.view.tail, code_theme=self.view.code_theme)
+            return
+        if not view.tail.strip():
+            return
+        markdown = Markdown(view.tail, code_theme=view.code_theme)
+        if view.final:
+            yield markdown
+            return
+        lines = console.render_lines(markdown, options.update(height=None), pad=False)
+        rows = max(3, console.size.height - 2)
+        for line in lines[-rows:]:
+            yield from line
+            yield Segment.line()
 
 
 class ReplyView:
@@ -123,6 +136,7 @@ class ReplyView:
         self.text = ""
         self.tail = ""
         self.started = False
+        self.final = False
         self._live: Any = None
 
     def __enter__(self) -> ReplyView:
@@ -159,6 +173,7 @@ class ReplyView:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self.started = True  # stop the spinner even when nothing arrived
+            self.final = True  # the last render shows the whole unfinished block
             self._live.refresh()
             self._live.stop()
             self._live = None
