@@ -23,7 +23,7 @@ CHAT = [
 
 
 def units(conversation_id: str = "c1") -> list[SearchUnit]:
-    return TurnKeys().apply(
+    return TurnKeys(before=0).apply(
         [
             SearchUnit(
                 id=f"{conversation_id}-t{i}",
@@ -91,3 +91,12 @@ def test_a_newer_schema_is_refused(index, pg_database: str) -> None:  # type: ig
     index.connection.commit()
     with pytest.raises(StoreError, match="schema version 7"):
         PostgresIndex(pg_database)
+
+
+def test_postgres_own_ranking_is_available(pg_database: str) -> None:
+    from claudechat.search.postgres import PostgresIndex
+
+    index = PostgresIndex(pg_database, ranking="ts_rank_cd")
+    index.add(units())
+    assert [h.unit.id for h in index.search("Berlin marathon", k=1)] == ["c1-t5"]
+    index.close()

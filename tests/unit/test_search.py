@@ -382,3 +382,29 @@ def test_session_gap_is_configurable() -> None:
     near = TurnKeys(session_gap=None).apply(units())
     assert units()[4].text in near[5].key
     assert TurnKeys(session_gap=timedelta(days=60)).apply(units())[5].key == near[5].key
+
+
+def test_postgres_term_frequencies_parse_the_tsvector_text_form() -> None:
+    from claudechat.search.postgres import _term_frequencies
+
+    assert _term_frequencies("'cat':3,7 'it''s':2A 'sat':1 'bare'") == {
+        "cat": 2,
+        "it's": 1,
+        "sat": 1,
+        "bare": 1,
+    }
+
+
+def test_bm25_score_matches_the_in_memory_index() -> None:
+    from claudechat.search.bm25 import bm25_score
+
+    docs = ["apple pie apple", "pear tart", "apple"]
+    bm25 = BM25()
+    bm25.add(docs)
+    tokens = [Tokenizer()(d) for d in docs]
+    df = {"apple": 2, "pie": 1}
+    avgdl = sum(map(len, tokens)) / 3
+    for i, terms in enumerate(tokens):
+        tf = {t: terms.count(t) for t in terms}
+        expected = bm25.scores("apple pie")[i]
+        assert bm25_score(["apple", "pie"], tf, len(terms), df, 3, avgdl) == pytest.approx(expected)

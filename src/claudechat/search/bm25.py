@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from claudechat.search.tokenize import Tokenizer
 
-__all__ = ["BM25"]
+__all__ = ["BM25", "bm25_score"]
+
+
+def bm25_score(
+    query_terms: Iterable[str],
+    doc_tf: Mapping[str, int],
+    doc_length: int,
+    df: Mapping[str, int],
+    n_docs: int,
+    avgdl: float,
+    *,
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> float:
+    """BM25 of one document (its term frequencies and length) for ``query_terms``, with the
+    same Lucene idf as `BM25`; for backends that fetch candidates and statistics by SQL."""
+    norm = k1 * (1.0 - b + b * doc_length / max(avgdl, 1e-9))
+    total = 0.0
+    for term, qtf in Counter(query_terms).items():
+        tf = doc_tf.get(term, 0)
+        n = df.get(term, 0)
+        if tf and n:
+            idf = math.log(1.0 + (n_docs - n + 0.5) / (n + 0.5))
+            total += qtf * idf * tf * (k1 + 1.0) / (tf + norm)
+    return total
 
 
 class BM25:

@@ -1,17 +1,21 @@
-"""`PostgresIndex`: full-text search (tsvector + GIN, ts_rank_cd) and bytea vectors in
-PostgreSQL, through psycopg 3 (``pip install 'claudechat[postgres]'``).
+"""`PostgresIndex`: full-text search (tsvector + GIN) and bytea vectors in PostgreSQL,
+through psycopg 3 (``pip install 'claudechat[postgres]'``).
 
 The tsvector holds the shared `Tokenizer`'s terms under the ``simple`` configuration, so
 stemming and stopwords match the other backends; a query is the OR of its terms, parsed
-by ``websearch_to_tsquery``.
+by ``websearch_to_tsquery`` and matched through the GIN index. ``ts_rank_cd`` knows no
+document frequencies, and on LoCoMo it ranks far worse than BM25 (recall@10 0.59 against
+0.78), so by default its best candidates are re-ranked by BM25 with statistics read from
+the table (``ranking="ts_rank_cd"`` keeps PostgreSQL's own ranking).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,6 +23,7 @@ from claudechat.errors import ConfigError, StoreError
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
 from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.bm25 import bm25_score
 from claudechat.search.dense import from_blob, to_blob
 from claudechat.search.embedders import Embedder, Vectors
 from claudechat.search.fusion import Fusion
@@ -40,6 +45,7 @@ _SCHEMA = (
         text text NOT NULL,
         key text NOT NULL,
         terms tsvector NOT NULL,
+        length integer NOT NULL DEFAULT 0,
         embedding_model text,
         embedding bytea
     )""",
@@ -48,6 +54,17 @@ _SCHEMA = (
 )
 
 _UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
+
+
+_LEXEME = re.compile(r"'((?:[^']|'')*)'(?::([\d,A-D]+))?")
+
+
+def _term_frequencies(tsvector: str) -> dict[str, int]:
+    """Term -> frequency from a tsvector's text form (``'cat':3,7 'sat':1``)."""
+    return {
+        term.replace("''", "'"): (positions.count(",") + 1 if positions else 1)
+        for term, positions in _LEXEME.findall(tsvector)
+    }
 
 
 def _psycopg() -> Any:
@@ -63,7 +80,8 @@ class PostgresIndex(RankedIndex):
     """Turns indexed in PostgreSQL: GIN full-text for lexical, bytea float32 vectors for dense.
 
     ``database`` is a conninfo string or an open psycopg connection; each `add` / `delete`
-    commits. ``normalization`` is passed to ``ts_rank_cd`` (1: divide by 1 + log(length)).
+    commits. ``ranking`` is ``"bm25"`` (ts_rank_cd's top ``candidates`` re-ranked by BM25)
+    or ``"ts_rank_cd"``; ``normalization`` is passed to ``ts_rank_cd``.
     """
 
     def __init__(
@@ -76,7 +94,9 @@ class PostgresIndex(RankedIndex):
         mode: Mode | None = None,
         depth: int = 100,
         dense_text: DenseText = "text",
+        ranking: Literal["bm25", "ts_rank_cd"] = "bm25",
         normalization: int = 1,
+        candidates: int = 1000,
     ) -> None:
         super().__init__(
             embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
@@ -85,7 +105,9 @@ class PostgresIndex(RankedIndex):
         conn: Any = _psycopg().connect(database) if owned else database
         self._conn = conn
         self.tokenizer = tokenizer or Tokenizer()
+        self.ranking = ranking
         self.normalization = normalization
+        self.candidates = candidates
         try:
             self._migrate()
         except BaseException:
@@ -132,14 +154,15 @@ class PostgresIndex(RankedIndex):
         model = self.embedder.name if self.embedder is not None else None
         rows = []
         for row, unit in enumerate(units):
-            terms = " ".join(self.tokenizer(unit.index_text))
+            terms = self.tokenizer(unit.index_text)
             blob = to_blob(vectors[row]) if vectors is not None else None
-            rows.append((*unit_values(unit), terms, model, blob))
+            rows.append((*unit_values(unit), " ".join(terms), len(terms), model, blob))
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("DELETE FROM search_units WHERE id = ANY(%s)", ([u.id for u in units],))
             cur.executemany(
-                f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms, embedding_model, embedding) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s, %s)",
+                f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms, length, embedding_model, "
+                "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), "
+                "%s, %s, %s)",
                 rows,
             )
 
@@ -184,19 +207,43 @@ class PostgresIndex(RankedIndex):
         terms = or_query_terms(self.tokenizer(query))
         if not terms:
             return {}
-        sql = (
-            "SELECT id, ts_rank_cd(terms, q, %s) AS score "
-            "FROM search_units, websearch_to_tsquery('simple', %s) AS q WHERE terms @@ q"
+        scope, scope_args = (
+            ("AND conversation_id = %s", [conversation_id])
+            if conversation_id is not None
+            else ("", [])
         )
-        args: list[object] = [self.normalization, " or ".join(terms)]
-        if conversation_id is not None:
-            sql += " AND conversation_id = %s"
-            args.append(conversation_id)
-        sql += " ORDER BY score DESC, seq LIMIT %s"
-        args.append(limit)
-        rows = self._conn.execute(sql, args).fetchall()
+        depth = limit if self.ranking == "ts_rank_cd" else max(limit, self.candidates)
+        rows = self._conn.execute(
+            "SELECT id, ts_rank_cd(terms, q, %s) AS score, terms::text, length "
+            "FROM search_units, websearch_to_tsquery('simple', %s) AS q "
+            f"WHERE terms @@ q {scope} ORDER BY score DESC, seq LIMIT %s",
+            [self.normalization, " or ".join(terms), *scope_args, depth],
+        ).fetchall()
+        if self.ranking == "ts_rank_cd" or not rows:
+            self._conn.commit()
+            return {unit_id: float(score) for unit_id, score, _, _ in rows}
+        counts = ", ".join(
+            ["count(*) FILTER (WHERE terms @@ plainto_tsquery('simple', %s))"] * len(terms)
+        )
+        dfs = self._conn.execute(
+            f"SELECT {counts} FROM search_units, websearch_to_tsquery('simple', %s) AS q "
+            f"WHERE terms @@ q {scope}",
+            [*terms, " or ".join(terms), *scope_args],
+        ).fetchone()
+        stats = self._conn.execute(
+            f"SELECT count(*), coalesce(avg(length), 0) FROM search_units WHERE true {scope}",
+            scope_args,
+        ).fetchone()
         self._conn.commit()
-        return {unit_id: float(score) for unit_id, score in rows}
+        n_docs, avgdl = int(stats[0]), float(stats[1])
+        df = dict(zip(terms, (int(d) for d in dfs), strict=True))
+        query_terms = self.tokenizer(query)
+        scored = {
+            unit_id: bm25_score(query_terms, _term_frequencies(vector), length, df, n_docs, avgdl)
+            for unit_id, _, vector, length in rows
+        }
+        best = sorted(scored.items(), key=lambda item: -item[1])[:limit]
+        return dict(best)
 
     def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
         assert self.embedder is not None
