@@ -121,12 +121,14 @@ def parse_import(data: Any, *, source: str = "import") -> ParsedImport:
         return _parse_plain(data, source, {})
     raise InvalidImport(
         f"{source}: expected a claudechat export or an Anthropic messages array "
-        f'([{{"role": ..., "content": ...}}, ...]), got {type(data).__name__}'
+        f'([{{"role": ..., "content": ...}}, ...]), got {_KINDS.get(type(data), type(data).__name__)}'
     )
 
 
-_KINDS = {Mapping: "an object", dict: "an object", list: "an array", str: "a string", int: "an integer",
-          float: "a number"}  # fmt: skip
+_KINDS = {
+    Mapping: "an object", dict: "an object", list: "an array", str: "a string",
+    int: "an integer", float: "a number",
+}  # fmt: skip
 
 
 def _need(value: Any, kind: Any, where: str, *, optional: bool = False) -> Any:
