@@ -15,7 +15,7 @@ from claudechat.errors import UserError
 from claudechat.messages import Message, assistant, group_turns, user
 from claudechat.models.capabilities import model_info
 from claudechat.search import HashingEmbedder, MemoryIndex, SQLiteIndex
-from claudechat.search.turns import index_turns, turn_text, turn_units
+from claudechat.search.turns import index_turns, reindex_conversation, turn_text, turn_units
 from claudechat.store.memory import MemoryStore
 from claudechat.tokens import TokenAccountant
 
@@ -266,3 +266,11 @@ def test_in_the_engine_the_block_goes_to_the_new_user_message_after_the_cache() 
     idx = last["content"].index(recalled[0])
     assert not any("cache_control" in b for b in last["content"][idx:])
     assert len(re.findall(f"<{RECALL_TAG}>", str(messages))) == 1
+
+
+def test_reindex_rebuilds_a_conversation_from_its_branch() -> None:
+    store, cid, branch = stored(history(fillers=1), "last question")
+    index = MemoryIndex()
+    index.add(turn_units(cid, [user("stale turn", created_at=T0), assistant("gone")]))
+    assert reindex_conversation(index, store, cid) == 6  # 5 finished turns + the open one
+    assert set(index.indexed(cid)) == {m.id for m in branch if m.role == "user"}

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from claudechat.messages import Message, Turn, group_turns
 from claudechat.search._units import SearchUnit
 from claudechat.search.base import SearchIndex
 from claudechat.search.keys import TurnKeys
 
-__all__ = ["DEFAULT_TURN_KEYS", "index_turns", "turn_text", "turn_units"]
+__all__ = ["DEFAULT_TURN_KEYS", "index_turns", "reindex_conversation", "turn_text", "turn_units"]
 
 DEFAULT_TURN_KEYS = TurnKeys(before=1)
 """Keys for chat turns: the turn, the turn before it, the date. A chat turn already pairs a
@@ -69,3 +70,18 @@ def index_turns(
     if fresh:
         index.add(fresh)
     return len(fresh)
+
+
+def reindex_conversation(
+    index: SearchIndex,
+    store: Any,
+    conversation_id: str,
+    *,
+    keys: TurnKeys | None = DEFAULT_TURN_KEYS,
+) -> int:
+    """Rebuild one conversation's units from its active branch in ``store`` (a
+    `claudechat.store.Store`), every turn included; returns how many were written."""
+    index.delete(list(index.indexed(conversation_id)))
+    return index_turns(
+        index, conversation_id, store.branch(conversation_id), keys=keys, include_last=True
+    )
