@@ -3,6 +3,7 @@ directories, no API key: the built-in emulator answers) and a CliRunner helper."
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from claudechat.cli import cli
-from claudechat.testing import Emulator, EmulatorServer, serve
+from claudechat.testing import Emulator, EmulatorServer, EmuRequest, EmuResponse, serve
+from claudechat.testing._faults import ConnectionDropped
 
 _CLEARED = (
     "ANTHROPIC_API_KEY",
@@ -79,3 +81,42 @@ def emulator_server() -> Iterator[Callable[..., EmulatorServer]]:
     yield start
     for server in servers:
         server.shutdown()
+
+
+class GatedEmulator(Emulator):
+    """Streams the first long reply a few words at a time, then waits for ``gate``."""
+
+    def __init__(self) -> None:
+        super().__init__(reply=self._answer)
+        self.gate = threading.Event()
+        self.stories = 0
+        self._gated = False
+
+    def _answer(self, request: EmuRequest) -> str:
+        if "long story" in request.last_user_text:
+            self.stories += 1
+            return "once " * 400 if self.stories == 1 else "Retried answer: GAMMA"
+        return "First answer: ALPHA"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        response = super().handle(method, path, headers, body)
+        if self.stories == 1 and not self._gated and not isinstance(response.body, bytes):
+            self._gated = True
+            response.body = self._hold(response.body)
+        return response
+
+    def _hold(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for n, chunk in enumerate(chunks):
+            if n == 12:
+                self.gate.wait(timeout=30)
+                raise ConnectionDropped("the client went away")  # closed quietly
+            yield chunk
+
+
+@pytest.fixture
+def gated_emulator() -> Iterator[GatedEmulator]:
+    """An emulator whose first "long story" reply stops after a few words until
+    ``gate`` is set (set again at teardown)."""
+    emulator = GatedEmulator()
+    yield emulator
+    emulator.gate.set()

@@ -141,3 +141,55 @@ def test_describe_is_one_line() -> None:
         describe(ModelError("a\nb", status=500, request_id="r1")) == "a b (status 500, request r1)"
     )
     assert describe(RuntimeError("x")).startswith("internal error (RuntimeError): x")
+
+
+def test_a_bad_key_ends_a_chat_with_exit_2(run: Run, emulator_server: Start) -> None:
+    server = emulator_server(Emulator(api_key="right"))
+    env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "wrong"}
+    result = run("chat", input="hello\n", env=env)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: authentication failed")
+
+
+def test_ctrl_c_during_ask_exits_130_and_keeps_the_partial(
+    cli_env: dict[str, str | None], gated_emulator: Emulator
+) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from claudechat.testing import serve
+
+    server = serve(gated_emulator, "127.0.0.1", 0)
+    env = {k: v for k, v in os.environ.items() if k not in cli_env}
+    env.update({k: v for k, v in cli_env.items() if v is not None})
+    env.update({"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "k"})
+    command = [sys.executable, "-m", "claudechat"]
+    proc = subprocess.Popen(
+        [*command, "ask", "Tell me a long story"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.read(10) == b"once once "  # streaming has begun
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert err.decode().strip().splitlines() == ["interrupted"]
+    finally:
+        proc.kill()
+        proc.wait()
+        server.shutdown()
+    listed = subprocess.run(
+        [*command, "list", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    cid = json.loads(listed.stdout.splitlines()[0])["id"]
+    shown = subprocess.run(
+        [*command, "show", cid, "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    statuses = [m["status"] for m in json.loads(shown.stdout)["messages"]]
+    assert statuses == ["complete", "partial"]

@@ -11,52 +11,20 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from claudechat.testing import Emulator, EmuRequest, EmuResponse, serve
-from claudechat.testing._faults import ConnectionDropped
+from claudechat.testing import serve
 
 pexpect = pytest.importorskip("pexpect")
 
 PROMPT = "›"
 
 
-class GatedEmulator(Emulator):
-    """Streams the first long reply a few words at a time, then waits for ``gate``."""
-
-    def __init__(self) -> None:
-        super().__init__(reply=self._answer)
-        self.gate = threading.Event()
-        self.stories = 0
-        self._gated = False
-
-    def _answer(self, request: EmuRequest) -> str:
-        if "long story" in request.last_user_text:
-            self.stories += 1
-            return "once " * 400 if self.stories == 1 else "Retried answer: GAMMA"
-        return "First answer: ALPHA"
-
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
-        response = super().handle(method, path, headers, body)
-        if self.stories == 1 and not self._gated and not isinstance(response.body, bytes):
-            self._gated = True
-            response.body = self._hold(response.body)
-        return response
-
-    def _hold(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        for n, chunk in enumerate(chunks):
-            if n == 12:
-                self.gate.wait(timeout=30)
-                raise ConnectionDropped("the client went away")  # closed quietly
-            yield chunk
-
-
 @pytest.mark.terminal
-def test_repl_in_a_real_terminal(cli_env: dict[str, str | None]) -> None:
-    emulator = GatedEmulator()
+def test_repl_in_a_real_terminal(cli_env: dict[str, str | None], gated_emulator: Any) -> None:
+    emulator = gated_emulator
     server = serve(emulator, "127.0.0.1", 0)
     env = {k: v for k, v in os.environ.items() if k not in cli_env}
     env.update({k: v for k, v in cli_env.items() if v is not None})
