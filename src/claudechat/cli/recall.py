@@ -119,13 +119,10 @@ def reindex(
     index: RankedIndex, store: Store, conversation_ids: list[str] | None = None
 ) -> tuple[int, int]:
     """Rebuild the index of these (or all) conversations; returns (conversations, turns)."""
-    from ..search.turns import index_turns
+    from ..search.turns import reindex_conversation
 
     ids = conversation_ids if conversation_ids is not None else _conversation_ids(store)
-    turns = 0
-    for cid in ids:
-        index.delete(list(index.indexed(cid)))
-        turns += index_turns(index, cid, store.branch(cid), include_last=True)
+    turns = sum(reindex_conversation(index, store, cid) for cid in ids)
     return len(ids), turns
 
 
