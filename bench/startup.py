@@ -69,7 +69,10 @@ def _install_llm(folder: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "-q",
            "--disable-pip-version-check", "llm"]  # fmt: skip
-    subprocess.run(pip, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(pip, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit("could not install llm into the throwaway environment")
     return folder / "bin" / "llm"
 
 
@@ -101,7 +104,7 @@ def main() -> int:
         for _ in range(args.runs):
             for name, case in cases.items():
                 samples[name].append(case())
-        versions = f"llm {_version([str(llm)])}; {_version(cc)}"
+        versions = f"{_version([str(llm)])}; {_version(cc)}"
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
     base = medians["llm --help"]
