@@ -148,8 +148,8 @@ class Session:
     def _status(self) -> None:
         chat = self.chat
         ledger = chat.ledger
-        if not ledger.entries:
-            return
+        if not ledger.turn_usage.requests:
+            return  # nothing was billed (a reply cancelled before its usage arrived)
         total = _add(self._base_cost, chat.cost_usd)
         try:
             fill = chat.context_tokens()
