@@ -59,9 +59,10 @@ def chat_options(f: F) -> F:
             help="Bring back relevant old turns that left the window [CLAUDECHAT_RECALL].",
         ),
     ]
+    f = store_options(f)
     for decorator in reversed(decorators):
         f = decorator(f)
-    return store_options(f)
+    return f
 
 
 def runtime_from(params: dict[str, Any]) -> Runtime:
