@@ -1,10 +1,11 @@
 """Turn keys: the text indexed for a turn, built to retrieve well.
 
 Measured on LoCoMo (bench/locomo.py --variants): the turn followed by the two turns before
-it in the same session, then the session date, beats the bare turn by ~11 points of
-recall@5 for BM25 and ~15 for hybrid search. Questions often name what the *previous*
-speaker asked about, and the date answers "when" questions. Only earlier turns are used,
-so a key never changes once written and indexing stays append-only.
+it in the same session, then the session date, lifts BM25 recall@5 from 0.55 (bare turn)
+to 0.66, and hybrid from 0.59 to 0.71. Questions often name what the *previous* speaker
+asked about, and the date answers "when" questions; three earlier turns dilute the key
+(0.62). Only earlier turns are used, so a key never changes once written and indexing
+stays append-only.
 """
 
 from __future__ import annotations
