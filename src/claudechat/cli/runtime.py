@@ -8,6 +8,7 @@ inside the commands that need them, so ``claudechat --help`` stays fast.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..context.engine import ContextEngine
     from ..store.base import Conversation, ConversationInfo, Store
 
-__all__ = ["EMULATOR_NOTICE", "Runtime", "retrying"]
+__all__ = ["EMULATOR_NOTICE", "BackgroundChat", "Runtime", "retrying"]
 
 EMULATOR_NOTICE = (
     "No ANTHROPIC_API_KEY set: running on the built-in emulator (replies are simulated)."
@@ -255,3 +256,38 @@ def retrying(chat: Chat, attempt: Callable[[], T], *, tries: int = 3) -> T:
             if stored_something or n == tries - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+class BackgroundChat:
+    """Build a Chat in a daemon thread (importing the SDK takes most of a second), and
+    warm the offline tokenizer; ``result`` starts it if needed, waits, re-raises a failure."""
+
+    def __init__(self, build: Callable[[], Chat]) -> None:
+        self._build = build
+        self._chat: Chat | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="claudechat-build", daemon=True)
+
+    def start(self) -> None:
+        """Start the build (once)."""
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            chat = self._build()
+            from ..tokens import estimate_text
+
+            estimate_text("warm up", chat.info.tokenizer)
+            self._chat = chat
+        except BaseException as err:  # handed to the main thread by result()
+            self._error = err
+
+    def result(self) -> Chat:
+        """The built Chat (or the exception building it raised)."""
+        self.start()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._chat is not None
+        return self._chat

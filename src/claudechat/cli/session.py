@@ -8,13 +8,12 @@ it (Chat stores the partial reply). The REPL in ``repl.py`` only reads lines.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import render, slash
-from .runtime import Runtime, resolve_id, retrying
+from .runtime import BackgroundChat, Runtime, resolve_id, retrying
 from .slash import SlashError
 
 if TYPE_CHECKING:
@@ -53,9 +52,9 @@ class Session:
         self.running = True
         self._chat: Chat | None = None
         self._base_cost: float | None = 0.0
-        self._pending: _Background | None = None
+        self._pending: BackgroundChat | None = None
         if callable(chat):
-            self._pending = _Background(chat)  # built while the prompt shows
+            self._pending = BackgroundChat(chat)  # built while the prompt shows
         else:
             self._switch(chat)
 
@@ -350,41 +349,6 @@ def banner(model: str, conversation_id: str | None, turns: int) -> str:
     where = f"conversation {conversation_id}" if conversation_id else "new conversation"
     more = f" ({turns} turns)" if turns else ""
     return f"claudechat · {model} · {where}{more} · /help for commands"
-
-
-class _Background:
-    """Build a Chat in a daemon thread (importing the SDK takes most of a second), and
-    warm the offline tokenizer; ``result`` starts it if needed, waits, re-raises a failure."""
-
-    def __init__(self, build: Callable[[], Chat]) -> None:
-        self._build = build
-        self._chat: Chat | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="claudechat-build", daemon=True)
-
-    def start(self) -> None:
-        """Start the build (once)."""
-        if self._thread.ident is None:
-            self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            chat = self._build()
-            from ..tokens import estimate_text
-
-            estimate_text("warm up", chat.info.tokenizer)
-            self._chat = chat
-        except BaseException as err:  # handed to the main thread by result()
-            self._error = err
-
-    def result(self) -> Chat:
-        """The built Chat (or the exception building it raised)."""
-        self.start()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._chat is not None
-        return self._chat
 
 
 def _iterator(result: Any) -> Iterator[str]:
