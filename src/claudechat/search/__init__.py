@@ -5,7 +5,7 @@ PostgreSQL full text), dense vectors through a pluggable `Embedder`, and hybrid 
 """
 
 from claudechat.search._units import SearchHit, SearchUnit
-from claudechat.search.base import DEFAULT_FUSION, Mode, RankedIndex, SearchIndex
+from claudechat.search.base import DEFAULT_FUSION, DenseText, Mode, RankedIndex, SearchIndex
 from claudechat.search.bm25 import BM25
 from claudechat.search.embedders import (
     Embedder,
@@ -26,11 +26,20 @@ from claudechat.search.memory import MemoryIndex
 from claudechat.search.porter import porter_stem
 from claudechat.search.sqlite import SQLiteIndex
 from claudechat.search.tokenize import STOPWORDS, Tokenizer, light_stem
+from claudechat.search.turns import (
+    DEFAULT_TURN_KEYS,
+    index_turns,
+    reindex_conversation,
+    turn_text,
+    turn_units,
+)
 
 __all__ = [
     "BM25",
     "DEFAULT_FUSION",
+    "DEFAULT_TURN_KEYS",
     "STOPWORDS",
+    "DenseText",
     "Embedder",
     "EmbedderUnavailable",
     "Fusion",
@@ -49,9 +58,13 @@ __all__ = [
     "VoyageEmbedder",
     "WeightedScoreFusion",
     "format_date",
+    "index_turns",
     "light_stem",
     "porter_stem",
     "protocol_text",
     "reciprocal_rank_fusion",
+    "reindex_conversation",
+    "turn_text",
+    "turn_units",
     "weighted_score_fusion",
 ]
