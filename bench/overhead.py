@@ -19,9 +19,11 @@ Recorded (2 shared cores under load, ctok 1.3 installed; ratio = (raw + own) / r
   10,000 turns   raw 1.22-1.26 s, own 119-140 ms -> 1.10-1.11x
   20,000 budget  own ~4 ms at 1,000 and at 10,000 turns (the window stops at the budget)
   growth 10 -> 10,000 turns: raw x490-747, own x122-204 (grows slower than the request)
-Goal 1.10x at 10 turns not met: the time goes to the context engine (ctok estimates of
-the two new messages, the window summing every kept turn, rendering every message anew)
-and to the store's append; see the profile notes in the engine's issue.
+Goal 1.10x at 10 turns not met. Where claudechat's own time goes at 10 turns (profile):
+ctok estimates of the two new messages (~0.1 ms each), TokenWindow summing the tokens of
+every kept turn (three message_tokens lookups per message), the engine rendering every
+message anew (to_api_messages, per-message keys for learning), hashing system + tools
+several times per request, and MemoryStore.append (deep copies, JSON checks).
 """
 
 from __future__ import annotations
