@@ -408,6 +408,7 @@ def sweep(
     for name in ("protocol", "prev1", "prev2+date, no session limit"):
         measure("hybrid", f"key: {name}", keys=key_variants[name])
     measure("hybrid", "embed: key prev2+date", dense_text="key")
+    measure("hybrid", "tokenizer: stopwords + Porter", tokenizer=Tokenizer(stem=porter_stem))
 
 
 # ---------------------------------------------------------------- output
