@@ -143,6 +143,7 @@ class _ChatCore:
             system = conversation.system
         self._system: list[Block] = _system_blocks(system)
         self._force_compact = False
+        self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
 
     # --- the public view ------------------------------------------------------------------
@@ -426,6 +427,9 @@ class _ChatCore:
         )
         entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
         state.add_cost(response.usage, entry.cost_usd)
+        if self._side_usage:
+            msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
+            self._side_usage = []
         self.context.observe(prepared, response)
         self._previous_api_id = response.id
         if not msg.content:
@@ -643,7 +647,8 @@ class Chat(_ChatCore):
         child = Chat(
             self.model,
             store=self.store,
-            context=None,
+            context=self.context,
+            summary_model=self.summary_model,
             max_tokens=self.max_tokens,
             tools=[],
             _conversation=new,
@@ -704,6 +709,8 @@ class Chat(_ChatCore):
 
     def _loop(self, state: TurnState, *, stream: bool) -> Iterator[str]:
         while True:
+            if state.rounds and state.last is not None and state.last.text:
+                yield "\n\n"  # keep the text of successive tool rounds apart on screen
             yield from self._call(state, stream)
             assert state.last is not None
             results = self._after_reply(state, state.last)
@@ -724,6 +731,10 @@ class Chat(_ChatCore):
         )
         response = summarizer.create(request)
         self.ledger.record(model, response.usage, purpose="summary")
+        # Stored with the next reply, so `claudechat cost` counts summaries too.
+        self._side_usage.append(
+            {"purpose": "summary", "model": model, "usage": response.usage.to_dict()}
+        )
         return "".join(b.get("text", "") for b in response.content if b.get("type") == "text")
 
     def _summary_model(self, name: str) -> Model:
@@ -808,6 +819,8 @@ class AsyncChat(_ChatCore):
 
     async def _loop(self, state: TurnState, *, stream: bool) -> AsyncIterator[str]:
         while True:
+            if state.rounds and state.last is not None and state.last.text:
+                yield "\n\n"
             call = self._call(state, stream)
             try:
                 async for piece in call:

@@ -10,10 +10,13 @@
     │   └── ToolDefinitionError   a Python callable cannot be described as a tool
     ├── ModelError                a call to the model failed (status, request_id)
     │   ├── AuthError             401/403: the API key is missing or wrong
-    │   ├── RateLimited           429: slow down (retry_after seconds when the server says)
-    │   ├── Overloaded            529 or a mid-stream overloaded_error
+    │   ├── RateLimited           429: slow down (retry_after seconds when the server says;
+    │   │                         error_code "enforced_spend_limit_reached" for a spend cap)
+    │   ├── Overloaded            529 before any reply text
     │   ├── ContextOverflow       the prompt does not fit the context window (tokens, limit)
-    │   ├── StreamInterrupted     a streamed reply was cut (partial content kept)
+    │   ├── StreamInterrupted     a streamed reply was cut: a dropped connection, or an error
+    │   │                         event mid-stream (its type in error_type, e.g.
+    │   │                         "overloaded_error"); the partial content is kept
     │   └── BadResponse           the server answered something that is not the Messages API
     └── StoreError                the conversation store failed
         ├── ConversationNotFound  no conversation / message with that id
@@ -77,7 +80,8 @@ class ToolDefinitionError(UserError):
 
 
 class ModelError(ClaudeChatError):
-    """A model call failed. ``status`` is the HTTP status (None without one)."""
+    """A model call failed. ``status`` is the HTTP status (None without one);
+    ``error_type`` / ``error_code`` are the API's ``error.type`` / ``error.details.error_code``."""
 
     def __init__(
         self,
@@ -86,11 +90,13 @@ class ModelError(ClaudeChatError):
         status: int | None = None,
         request_id: str | None = None,
         error_type: str | None = None,
+        error_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.request_id = request_id
         self.error_type = error_type
+        self.error_code = error_code
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -110,6 +116,11 @@ class RateLimited(ModelError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+    @property
+    def spend_limit(self) -> bool:
+        """True for a spend cap (waiting does not help; raise the limit)."""
+        return self.error_code == "enforced_spend_limit_reached"
 
 
 class Overloaded(ModelError):

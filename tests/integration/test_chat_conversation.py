@@ -130,8 +130,9 @@ def test_thirty_turns_with_tools_streaming_usage_and_cost() -> None:
     # What the user saw.
     for i, reply in enumerate(replies):
         prompt = _prompt(i)
-        if i in streamed:  # the stream shows the text of every round as it arrives
-            assert streamed[i] == "".join(m.text for m in reply.messages if m.role == "assistant")
+        if i in streamed:  # the stream shows the text of every round, rounds set apart
+            texts = [m.text for m in reply.messages if m.role == "assistant" and m.text]
+            assert streamed[i] == "\n\n".join(texts)
             assert streamed[i].endswith(reply.text)
         assert reply.stop_reason == "end_turn" and not reply.truncated and not reply.partial
         if prompt.startswith("plain"):

@@ -49,11 +49,13 @@ class Case:
 
 def _retry_after(err: RateLimited) -> None:
     assert err.retry_after == pytest.approx(0.001)
+    assert not err.spend_limit
 
 
 def _spend(err: RateLimited) -> None:
     assert err.retry_after is None  # no retry-after: waiting a moment will not help
     assert "usage limits" in str(err)
+    assert err.spend_limit and err.error_code == "enforced_spend_limit_reached"
 
 
 def _overloaded_midstream(err: StreamInterrupted) -> None:

@@ -185,8 +185,6 @@ def run_demo(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DemoResult:
     """Run the narrated conversation and return its figures."""
-    import anthropic
-
     from ..chat import Chat
     from ..context import ContextEngine, strategy_policies
     from ..models.capabilities import model_info
@@ -202,7 +200,9 @@ def run_demo(
         return _question(current["turn"])[1]
 
     emulator = Emulator(reply=reply)
-    client = anthropic.Anthropic(api_key="emulator", http_client=emulator.http_client())
+    from ..models.anthropic import make_client
+
+    client = make_client(api_key="emulator", http_client=emulator.http_client())
     store = MemoryStore()
     chat = Chat(
         MODEL,

@@ -75,21 +75,19 @@ class Runtime:
     def client(self) -> Any:
         """The SDK client: the real API, a base URL, or the built-in emulator."""
         if self._client is None:
-            import anthropic
+            from ..models.anthropic import make_client
 
             if self.offline:
                 from ..testing import Emulator
 
                 self.announce()
-                self._client = anthropic.Anthropic(
-                    api_key="emulator", http_client=Emulator().http_client()
-                )
+                self._client = make_client(api_key="emulator", http_client=Emulator().http_client())
             else:
                 key = self.env.get("ANTHROPIC_API_KEY") or None
                 token = self.env.get("ANTHROPIC_AUTH_TOKEN") or None
                 if key is None and token is None:
                     key = "not-set"  # a local server (Ollama, llama.cpp…) ignores it
-                self._client = anthropic.Anthropic(
+                self._client = make_client(
                     api_key=key,
                     auth_token=token,
                     base_url=self.env.get("ANTHROPIC_BASE_URL") or None,

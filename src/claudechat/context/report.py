@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,23 +76,33 @@ def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
+def _entries(items: Iterable[LedgerEntry | Message]) -> Iterator[LedgerEntry]:
+    """Ledger entries, and for stored messages their usage plus the side requests (summaries)
+    recorded in ``metadata["side_usage"]``."""
+    for item in items:
+        if isinstance(item, LedgerEntry):
+            yield item
+            continue
+        for side in item.metadata.get("side_usage") or ():
+            usage = Usage.from_dict(side.get("usage") or {})
+            model = str(side.get("model") or "")
+            yield LedgerEntry(
+                model, usage, usage.cost_usd(model), str(side.get("purpose", "summary"))
+            )
+        if item.usage is not None:
+            model = item.model or ""
+            purpose = str(item.metadata.get("purpose", "reply"))
+            yield LedgerEntry(model, item.usage, None, purpose)
+
+
 def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
     """Sum ledger entries (or stored messages with usage) into a cost report."""
     tokens = {k: 0 for k, _, _ in _KINDS}
     costs: dict[str, float | None] = {k: 0.0 for k, _, _ in _KINDS}
     total = Usage()
     purposes: dict[str, float | None] = {}
-    for item in items:
-        if isinstance(item, Message):
-            if item.usage is None:
-                continue
-            usage, model, purpose = (
-                item.usage,
-                item.model or "",
-                str(item.metadata.get("purpose", "reply")),
-            )
-        else:
-            usage, model, purpose = item.usage, item.model, item.purpose
+    for item in _entries(items):
+        usage, model, purpose = item.usage, item.model, item.purpose
         total = total + usage
         prices = model_info(model, warn=False).prices
         entry_cost: float | None = 0.0
@@ -102,7 +112,7 @@ def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
             c = None if prices is None else n * float(getattr(prices, price)) / 1_000_000
             costs[kind] = _add(costs[kind], c) if n else costs[kind]
             entry_cost = _add(entry_cost, c) if n else entry_cost
-        if isinstance(item, LedgerEntry) and item.cost_usd is not None:
+        if item.cost_usd is not None:
             entry_cost = item.cost_usd
         purposes[purpose] = _add(purposes.get(purpose, 0.0), entry_cost)
     lines = [CostLine(k, tokens[k], costs[k]) for k, _, _ in _KINDS]

@@ -26,7 +26,7 @@ from ..errors import (
 from ..usage import Usage
 from .base import Done, ModelResponse, Request, StreamEvent, TextDelta, ThinkingDelta
 
-__all__ = ["AnthropicModel", "AsyncAnthropicModel", "map_error"]
+__all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error"]
 
 _TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
 
@@ -57,6 +57,33 @@ def to_response(message: Any) -> ModelResponse:
     )
 
 
+def make_client(
+    *,
+    api_key: str | None = None,
+    auth_token: str | None = None,
+    base_url: str | None = None,
+    http_client: Any = None,
+    asynchronous: bool = False,
+    max_retries: int = 2,
+) -> Any:
+    """An SDK client (``anthropic.Anthropic`` or ``AsyncAnthropic``) for callers that must
+    not import the SDK themselves (the CLI)."""
+    cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+    kw: dict[str, Any] = {"max_retries": max_retries}
+    for name, value in (
+        ("api_key", api_key),
+        ("auth_token", auth_token),
+        ("base_url", base_url),
+        ("http_client", http_client),
+    ):
+        if value is not None:
+            kw[name] = value
+    try:
+        return cls(**kw)
+    except anthropic.AnthropicError as err:
+        raise AuthError(f"cannot build the Anthropic client: {err}") from err
+
+
 def _retry_after(err: anthropic.APIStatusError) -> float | None:
     headers = err.response.headers
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
@@ -77,6 +104,7 @@ def map_error(err: Exception) -> Exception:
             "status": err.status_code,
             "request_id": err.request_id,
             "error_type": err.type,
+            "error_code": err.error_code,
         }
         if err.status_code in (401, 403) or err.type in (
             "authentication_error",
