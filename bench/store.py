@@ -105,6 +105,24 @@ def time_appends(store: Store, corpus: Corpus, conv: Conversation, n: int) -> li
     return out
 
 
+def fsync_ms(folder: Path, n: int = 200) -> float:
+    """Median milliseconds to append 4 KiB to a file and fsync it (what a commit to a growing
+    log costs on this disk): the floor under every durable append."""
+    path = folder / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        times = []
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, i * 4096)
+            t = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times) * 1e3
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -142,7 +160,9 @@ def sqlite_backend(workdir: Path, sync: Literal["FULL", "NORMAL"]) -> Backend:
 
 
 @contextmanager
-def postgres_backend() -> Iterator[Backend | str]:
+def postgres_backends() -> Iterator[list[Backend] | str]:
+    """A throwaway server (fsync on) with two databases: commits waiting for the disk (the
+    default) and ``synchronous_commit = off`` (the store's own cost, like SQLite NORMAL)."""
     try:
         import psycopg
 
@@ -158,10 +178,9 @@ def postgres_backend() -> Iterator[Backend | str]:
     except (PostgresUnavailable, OSError) as err:
         yield str(err)
         return
-    try:
-        with psycopg.connect(server.conninfo, autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench")
-        conninfo = with_dbname(server.conninfo, "bench")
+
+    def backend(name: str, dbname: str) -> Backend:
+        conninfo = with_dbname(server.conninfo, dbname)
 
         def size(store: Store) -> int:
             with psycopg.connect(conninfo) as conn:
@@ -178,7 +197,14 @@ def postgres_backend() -> Iterator[Backend | str]:
                 conn.execute("VACUUM (ANALYZE) messages")
                 conn.execute("CHECKPOINT")
 
-        yield Backend("postgres", lambda: PostgresStore(conninfo), size, settle)
+        return Backend(name, lambda: PostgresStore(conninfo), size, settle)
+
+    try:
+        with psycopg.connect(server.conninfo, autocommit=True) as admin:
+            admin.execute("CREATE DATABASE bench")
+            admin.execute("CREATE DATABASE bench_async")
+            admin.execute("ALTER DATABASE bench_async SET synchronous_commit = off")
+        yield [backend("postgres", "bench"), backend("pg async", "bench_async")]
     finally:
         server.stop()
 
@@ -198,13 +224,16 @@ def run_growth(b: Backend, sizes: list[int], appends: int, queries: int) -> list
             b.settle()
             if hasattr(os, "sync"):
                 os.sync()  # let the bulk load's writeback finish: time appends, not the load
+            floor = fsync_ms(Path(tempfile.gettempdir()), 50)
             lat = time_appends(store, corpus, conv, appends)
             stored += appends + 10
             row = Row(b.name, target, statistics.median(lat) * 1e3, pct(lat, 0.95) * 1e3,
-                      size / target, {"load s": f"{built:.1f}"})  # fmt: skip
+                      size / target, {"disk fsync": f"{floor:.2f} ms",
+                                      "load": f"{built:.0f} s"})  # fmt: skip
             rows.append(row)
             print(f"  {b.name:>12} {target:>9,} stored: append median {row.median_ms:.3f} ms, "
-                  f"p95 {row.p95_ms:.3f} ms, {row.bytes_per_msg:,.0f} B/msg (load {built:.1f}s)",
+                  f"p95 {row.p95_ms:.3f} ms, {row.bytes_per_msg:,.0f} B/msg, disk fsync "
+                  f"{floor:.2f} ms (load {built:.1f}s)",
                   flush=True)  # fmt: skip
         for word, label in ((RARE, "rare"), (corpus.common, "common")):
             lat = []
@@ -245,8 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="up to 100,000 messages, fewer appends")
     ap.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    ap.add_argument("--sizes", help="comma-separated store sizes, e.g. 100,10000")
     args = ap.parse_args(argv)
     sizes = [100, 10_000, 100_000] if args.quick else [100, 10_000, 1_000_000]
+    if args.sizes:
+        sizes = sorted(int(x) for x in args.sizes.split(","))
     appends, queries, turns = (100, 10, 2_000) if args.quick else (300, 20, 10_000)
     rows: list[Row] = []
     branch: dict[str, float] = {}
@@ -259,15 +291,16 @@ def main(argv: list[str] | None = None) -> int:
                 rows += run_growth(b, sizes, appends, queries)
                 branch[b.name] = branch_load(b, turns)
         if args.backend in ("postgres", "all"):
-            with postgres_backend() as pg:
-                if isinstance(pg, str):
-                    skipped.append(f"postgres: {pg}")
+            with postgres_backends() as pgs:
+                if isinstance(pgs, str):
+                    skipped.append(f"postgres: {pgs}")
                     if args.backend == "postgres":
-                        print(f"cannot run: {pg}", file=sys.stderr)
+                        print(f"cannot run: {pgs}", file=sys.stderr)
                         return 1
                 else:
-                    rows += run_growth(pg, sizes, appends, queries)
-                    branch[pg.name] = branch_load(pg, turns)
+                    for pg in pgs:
+                        rows += run_growth(pg, sizes, appends, queries)
+                        branch[pg.name] = branch_load(pg, turns)
     print()
     print(f"{'backend':<12} {'stored':>10} {'append median':>14} {'p95':>9} {'bytes/msg':>10}"
           f"  {'vs 100':>6}  other")  # fmt: skip
@@ -281,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in branch.items():
         print(f"{name:<12} active branch of a {turns:,}-turn conversation "
               f"({2 * turns:,} messages): {seconds * 1e3:.0f} ms")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="claudechat-bench-") as tmp:
+        print(f"disk: append 4 KiB + fsync, median {fsync_ms(Path(tmp)):.3f} ms "
+              "(sqlite FULL and postgres pay about one per append)")  # fmt: skip
     for s in skipped:
         print(f"skipped {s}")
     return 0
