@@ -58,14 +58,19 @@ def pg_conninfo() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def _pg_tests_db(pg_conninfo: str) -> str:
-    """One database for the session's tests; each test works in a schema of its own."""
+def _pg_tests_db(pg_conninfo: str) -> Iterator[str]:
+    """One database for the session's tests (each test works in a schema of its own),
+    dropped at the end so that an external CLAUDECHAT_TEST_PG server is left clean."""
     import psycopg
 
     name = f"claudechat_tests_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_conninfo, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    return name
+    try:
+        yield name
+    finally:
+        with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
