@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,10 +185,33 @@ def validate_cache_control(body: dict[str, Any]) -> None:
         seen_5m = seen_5m or ttl == "5m"
 
 
-def validate_prefill(merged: list[MergedMessage], facts: ModelFacts) -> None:
-    """Refuse a trailing assistant message on models without prefill."""
+def _canon_block(block: Any) -> str:
+    if isinstance(block, dict):
+        block = {k: v for k, v in block.items() if k != "cache_control"}
+    return json.dumps(block, sort_keys=True, ensure_ascii=False)
+
+
+def paused_key(content: list[Any]) -> tuple[str, ...]:
+    """A reply's content as compared when it is sent back to continue a paused turn."""
+    return tuple(_canon_block(b) for b in content)
+
+
+def resumes_paused(last: MergedMessage, paused: Collection[tuple[str, ...]]) -> bool:
+    """True when the trailing assistant message ends with the content of a reply that
+    stopped on ``pause_turn`` (or ``compaction``): sent back as-is, it is continued."""
+    if not paused:
+        return False
+    tail = paused_key([b for _, _, b in last.blocks])
+    return any(p and tail[len(tail) - len(p) :] == p for p in paused)
+
+
+def validate_prefill(
+    merged: list[MergedMessage], facts: ModelFacts, paused: Collection[tuple[str, ...]] = ()
+) -> None:
+    """Refuse a trailing assistant message on models without prefill, unless it sends back
+    a paused reply to be continued (what the API asks for after ``pause_turn``)."""
     last = merged[-1]
-    if last.role != "assistant":
+    if last.role != "assistant" or resumes_paused(last, paused):
         return
     if not facts.allows_prefill:
         raise invalid(PREFILL_REFUSED)
@@ -218,7 +242,13 @@ def validate_settings(body: dict[str, Any], facts: ModelFacts) -> None:
         raise invalid("tools: Tool names must be unique.")
 
 
-def validate_request(body: dict[str, Any], facts: ModelFacts, *, need_max_tokens: bool) -> None:
+def validate_request(
+    body: dict[str, Any],
+    facts: ModelFacts,
+    *,
+    need_max_tokens: bool,
+    paused: Collection[tuple[str, ...]] = (),
+) -> None:
     """Run every check a /v1/messages (or count_tokens) request must pass."""
     validate_fields(body, need_max_tokens=need_max_tokens)
     messages: list[Any] = body["messages"]
@@ -227,5 +257,5 @@ def validate_request(body: dict[str, Any], facts: ModelFacts, *, need_max_tokens
     validate_tool_pairing(merged)
     validate_cache_control(body)
     if need_max_tokens:
-        validate_prefill(merged, facts)
+        validate_prefill(merged, facts, paused)
     validate_settings(body, facts)

@@ -31,7 +31,7 @@ from ._reply import (
 )
 from ._sse import frame, message_events
 from ._tokens import count_tokens_text
-from ._validate import validate_request
+from ._validate import paused_key, validate_request
 
 if TYPE_CHECKING:
     import httpx2
@@ -110,6 +110,7 @@ class Emulator:
         self._history: dict[str, RequestFingerprint] = {}
         self._replies = 0
         self._tool_ids = 0
+        self._paused: set[tuple[str, ...]] = set()  # replies that stopped mid-turn
         self._lock = threading.RLock()
 
     # ----- configuration -------------------------------------------------------------
@@ -328,7 +329,7 @@ class Emulator:
         self, record: RecordedRequest, body: dict[str, Any], request_id: str, beta: bool
     ) -> EmuResponse:
         model = str(body.get("model", ""))
-        validate_request(body, model_facts(model), need_max_tokens=True)
+        validate_request(body, model_facts(model), need_max_tokens=True, paused=self._paused)
         now = self.clock()
         prepared = self._prepare(body, now)
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
@@ -356,6 +357,8 @@ class Emulator:
             if edit.get("pause_after_compaction"):
                 content, stop_reason = [], "compaction"
             content.insert(0, prepared.compaction)
+        if stop_reason in ("pause_turn", "compaction"):
+            self._paused.add(paused_key(content))
         message: dict[str, Any] = {
             "id": message_id,
             "type": "message",
