@@ -40,6 +40,7 @@ log = logging.getLogger("claudechat")
 DEFAULT_MODEL = "claude-sonnet-4-6"
 SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
 CHECKPOINT_SECONDS = 1.0
+_PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
 
 ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
 
@@ -484,7 +485,7 @@ class _ChatCore:
 
     def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
         """Tool results to send next, or None when the turn is over."""
-        if msg.stop_reason == "pause_turn":
+        if msg.stop_reason in _PAUSED:  # the API continues the reply when it is sent back
             state.rounds += 1
             return []
         if msg.stop_reason != "tool_use" or not msg.tool_uses:
@@ -838,7 +839,7 @@ class AsyncChat(_ChatCore):
         self.last_reply = state.reply()
 
     async def _after_reply_async(self, state: TurnState, msg: Message) -> list[Block] | None:
-        if msg.stop_reason == "pause_turn":
+        if msg.stop_reason in _PAUSED:  # the API continues the reply when it is sent back
             state.rounds += 1
             return []
         if msg.stop_reason != "tool_use" or not msg.tool_uses:
