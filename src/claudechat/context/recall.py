@@ -65,6 +65,22 @@ def recall_block(
     """The ``<recalled_turns>`` text holding as many ``hits`` (best first) as fit
     ``max_tokens``, shown oldest first; the last one that fits only in part is cut.
     Returns the text ("" when nothing fits) and the hits it holds."""
+    # Counts of the pieces need not add up to the count of the whole: check the whole.
+    cap = max_tokens
+    while True:
+        text, kept = _fill(hits, cap, count, conversation_id)
+        over = count(text) - max_tokens if text else 0
+        if over <= 0:
+            return text, kept
+        cap -= over
+
+
+def _fill(
+    hits: Sequence[SearchHit],
+    max_tokens: int,
+    count: Callable[[str], int],
+    conversation_id: str | None,
+) -> tuple[str, list[SearchHit]]:
     chosen: list[tuple[SearchHit, str]] = []
     used = count(_HEAD + _TAIL)
     for hit in hits:
