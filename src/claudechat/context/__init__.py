@@ -14,6 +14,7 @@ from .caching import Layout, PromptCaching
 from .compaction import ServerCompaction
 from .documents import Document, Documents, Retriever, describe_documents, document_blocks
 from .engine import ContextEngine, Prepared, Strategy, strategy_policies
+from .recall import Recall
 from .report import CostLine, CostReport, WindowFill, cost_report
 from .summary import RollingSummary, make_summarizer, render_transcript
 from .tool_results import ClearToolResults
@@ -32,6 +33,7 @@ __all__ = [
     "Layout",
     "Prepared",
     "PromptCaching",
+    "Recall",
     "Retriever",
     "RollingSummary",
     "ServerCompaction",
