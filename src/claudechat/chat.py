@@ -431,10 +431,12 @@ class _ChatCore:
         if self._side_usage:
             msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
             self._side_usage = []
-        self.context.observe(prepared, response)
         self._previous_api_id = response.id
         if not msg.content:
             msg = msg.with_(content=[{"type": "text", "text": "(empty reply)"}])
+        # The reply's count is taught by the output tokens only if it is the response as is.
+        same = msg.content == response.content
+        self.context.observe(prepared, response, reply=msg if same else None)
         self._append(msg)
         state.messages.append(msg)
         return msg

@@ -195,6 +195,12 @@ def estimate_text(
     return max(1, int(lib.token_count(text, ver)) - _ctok_frame(ver))
 
 
+def _text_bound(text: str) -> int:
+    """At least the offline estimate of ``text``, without making it: neither ctok nor the
+    heuristic gives more than two tokens per UTF-8 byte (checked in the tests)."""
+    return 2 * len(text.encode()) + 1 if text else 0
+
+
 # --- blocks -------------------------------------------------------------------------------
 
 
@@ -248,6 +254,10 @@ class TokenAccountant:
         self._estimates: dict[str, int] = {}
         self._by_id: dict[tuple[str, str], tuple[int, str]] = {}
         self._counted: dict[str, int] = {}
+        # Counts of replies taught by their response's output tokens (until learned exactly).
+        self._hints: dict[str, int] = {}
+        # Offline estimates not made yet: only a cheap upper bound was needed so far.
+        self._pending: dict[str, Callable[[], int]] = {}
         self.scale: dict[str, float] = {}
         self.count_calls = 0
         self.learned = 0
@@ -353,9 +363,50 @@ class TokenAccountant:
         blocks = self._sendable(message)
         if not blocks:
             return 0
-        return self._lookup(
-            self.message_key(message), lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks)
-        )
+        key = self.message_key(message)
+        known = self._exact.get(key)
+        if known is None:
+            known = self._hints.get(key)
+        if known is not None:
+            return known
+        self._pending.pop(key, None)
+        return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
+
+    def message_bound(self, message: Message) -> int:
+        """An upper bound of ``message_tokens``: the count itself once known, else (for
+        text) a cheap bound from the UTF-8 length, so the offline estimate can wait until
+        a decision depends on it."""
+        blocks = self._sendable(message)
+        if not blocks:
+            return 0
+        key = self.message_key(message)
+        known = self._exact.get(key)
+        if known is None:
+            known = self._hints.get(key)
+        if known is not None:
+            return known
+        if self._estimator is not None or key in self._estimates:
+            return self.message_tokens(message)
+        raw = MESSAGE_OVERHEAD
+        for b in blocks:
+            if b.get("type") != "text":
+                return self.message_tokens(message)
+            raw += BLOCK_OVERHEAD + _text_bound(str(b.get("text", "")))
+        if key not in self._pending:
+            self._pending[key] = lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks)
+        return math.ceil(raw * self.scale.get(self.family, 1.0))
+
+    def teach_reply(self, message: Message, output_tokens: int) -> None:
+        """Take a text reply's count from the output tokens its response reported: the
+        server's own count of that text, so no offline estimate of it is needed."""
+        content = message.content
+        if message.status != "complete" or output_tokens <= 0 or not content:
+            return
+        if any(b.get("type") != "text" for b in content):
+            return  # thinking and tool calls are counted differently as input
+        key = self.message_key(message)
+        if key not in self._exact:
+            self._hints[key] = MESSAGE_OVERHEAD + BLOCK_OVERHEAD * len(content) + output_tokens
 
     def overhead_key(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> str:
         """The hash of a request's fixed part: frame, tools and base system."""
@@ -389,29 +440,48 @@ class TokenAccountant:
     def learn(self, parts: Sequence[str], total: int) -> None:
         """Attribute an exact request total to its parts (keys, with repeats).
 
-        Parts already known keep their counts; the rest is shared among the unknown ones in
-        proportion to their estimates, and the ratio refines the estimate scale.
+        Parts already known keep their counts; replies whose count their response taught
+        get that count; the rest is shared among the unknown ones in proportion to their
+        estimates, and the ratio refines the estimate scale.
         """
         if total <= 0 or not parts:
             return
+        exact = self._exact
         counts = Counter(parts)
-        known = sum(self._exact[k] * n for k, n in counts.items() if k in self._exact)
-        unknown = {k: n for k, n in counts.items() if k not in self._exact}
+        known = sum(exact[k] * n for k, n in counts.items() if k in exact)
+        unknown = {k: n for k, n in counts.items() if k not in exact}
         residual = total - known
         if not unknown:
             # Everything was known: the difference is structure (merged messages); put it
             # on the overhead, which every request has.
-            if residual and parts[0] in self._exact and self._exact[parts[0]] + residual > 0:
-                self._exact[parts[0]] += residual
+            if residual and parts[0] in exact and exact[parts[0]] + residual > 0:
+                exact[parts[0]] += residual
             return
-        weights = {k: max(1, self._estimates.get(k, 1)) * n for k, n in unknown.items()}
-        weight_sum = sum(weights.values())
         if residual <= 0:
             return
-        ratio = residual / weight_sum
-        if weight_sum >= 50:
-            old = self.scale.get(self.family, 1.0)
-            self.scale[self.family] = min(3.0, max(0.33, old * 0.6 + ratio * 0.4))
+        hints = self._hints
+        rest = {k: n for k, n in unknown.items() if k not in hints}
+        if rest and len(rest) < len(unknown):
+            taught = sum(hints[k] * n for k, n in unknown.items() if k in hints)
+            if taught + sum(rest.values()) <= residual:
+                for k in unknown:
+                    if k in hints:
+                        exact[k] = hints.pop(k)
+                        self.learned += 1
+                residual -= taught
+                unknown = rest
+        if len(unknown) == 1:
+            # One unknown part takes the rest whatever its estimate: make none just for this.
+            ((key, n),) = unknown.items()
+            estimate = self._estimates.get(key)
+            if estimate is not None and estimate * n >= 50 and key not in hints:
+                self._rescale(residual / (estimate * n))
+            self._settle(key, max(1, residual // n))
+            return
+        weights = {k: max(1, self._weight(k)) * n for k, n in unknown.items()}
+        weight_sum = sum(weights.values())
+        if weight_sum >= 50 and not any(k in hints for k in unknown):
+            self._rescale(residual / weight_sum)
         left = residual
         items = sorted(unknown.items(), key=lambda kv: weights[kv[0]])
         for i, (key, n) in enumerate(items):
@@ -419,9 +489,29 @@ class TokenAccountant:
                 share = max(1, left // n)
             else:
                 share = max(1, round(residual * weights[key] / weight_sum / n))
-            self._exact[key] = share
+            self._settle(key, share)
             left -= share * n
-            self.learned += 1
+
+    def _weight(self, key: str) -> int:
+        """The estimate a part's share of a learned total is weighed by."""
+        hint = self._hints.get(key)
+        if hint is not None:
+            return hint
+        estimate = self._estimates.get(key)
+        if estimate is None:
+            pending = self._pending.pop(key, None)
+            estimate = self._estimates[key] = pending() if pending is not None else 1
+        return estimate
+
+    def _rescale(self, ratio: float) -> None:
+        old = self.scale.get(self.family, 1.0)
+        self.scale[self.family] = min(3.0, max(0.33, old * 0.6 + ratio * 0.4))
+
+    def _settle(self, key: str, count: int) -> None:
+        self._exact[key] = count
+        self._hints.pop(key, None)
+        self._pending.pop(key, None)
+        self.learned += 1
 
     def exact_total(self, request: Request, count: Callable[[Request], int]) -> int:
         """The exact input tokens of ``request`` from the count endpoint, cached by hash."""

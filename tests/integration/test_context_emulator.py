@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import anthropic
@@ -123,3 +124,51 @@ def test_rolling_summary_with_the_emulated_summary_model(setup: Any) -> None:
     last = emu.requests[-1].body
     assert "<conversation_summary>" in last["system"][1]["text"]
     assert all(u.total_input_tokens <= 3500 for u in usages)
+
+
+def test_a_chat_learns_each_message_exactly_with_replies_taught_by_output_tokens(
+    setup: Any,
+) -> None:
+    from claudechat import Chat
+
+    emu, model, clock = setup
+    counter = TokenAccountant(use_ctok=False)
+    engine = ContextEngine(counter=counter, budget=50_000)
+    chat = Chat(model, system=SYSTEM, context=engine)
+    for i in range(4):
+        chat.send(question(i))
+        clock.now += 30
+    sent = emu.requests[-1].body
+    assert len(sent["messages"]) == len(chat.history) - 1
+    assert engine.last is not None and engine.last.exact_tokens == (emu.count_request_tokens(sent))
+    # The last request held every message: each one's learned count (after the first,
+    # which shared its request with the system prompt) is what it adds to the emulator's
+    # count of the request.
+    for k, m in enumerate(chat.history[:-1]):
+        assert counter.is_exact(counter.message_key(m))
+        if k == 0:
+            continue
+        before = emu.count_request_tokens({**sent, "messages": sent["messages"][:k]})
+        after = emu.count_request_tokens({**sent, "messages": sent["messages"][: k + 1]})
+        assert counter.message_tokens(m) == after - before, m.text[:40]
+
+
+def test_a_reply_that_is_not_the_response_as_is_is_not_counted_by_output_tokens(
+    setup: Any,
+) -> None:
+    from claudechat import Chat
+
+    _emu, model, _clock = setup
+    counter = TokenAccountant(use_ctok=False)
+    chat = Chat(model, context=ContextEngine(counter=counter, budget=50_000))
+    chat.send(question(0))
+    reply = chat.send(question(1), prefill="Answer:")
+    assert reply.text.startswith("Answer:")
+    output = reply.message.usage.output_tokens if reply.message.usage else 0
+    # The stored text starts with the emulated prefill the output tokens did not count:
+    # the reply is estimated offline until a request teaches its count.
+    key = counter.message_key(reply.message)
+    scale = counter.scale.get(counter.family, 1.0)
+    assert not counter.is_exact(key)
+    assert counter.message_tokens(reply.message) == math.ceil(counter.estimate_of(key) * scale)
+    assert counter.message_tokens(reply.message) != 4 + 1 + output

@@ -142,3 +142,40 @@ def test_every_policy_sends_a_valid_request_within_budget(
     assert request.messages[-1]["role"] == "user"
     sent = [b for m in request.messages for b in m["content"] if b.get("type") == "text"]
     assert any(b["text"].startswith("new ") for b in sent)
+
+
+class _EstimatesOnly(TokenAccountant):
+    """An accountant whose upper bound is the estimate itself (every estimate made)."""
+
+    def message_bound(self, message: Message) -> int:
+        return self.message_tokens(message)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=histories(),
+    name=st.sampled_from(["window", "cache-aware", "pinned", "truncate"]),
+    budget=st.integers(min_value=400, max_value=40_000),
+    known=st.integers(min_value=0, max_value=60),
+)
+def test_upper_bounds_choose_the_same_window_as_the_estimates(
+    history: list[Message], name: str, budget: int, known: int
+) -> None:
+    # Some messages already estimated (as after earlier requests), the rest only bounded.
+    chosen = []
+    for cls in (TokenAccountant, _EstimatesOnly):
+        acct = cls(use_ctok=False)
+        acct.use(INFO)
+        for m in history[:known]:
+            acct.message_tokens(m)
+        engine = ContextEngine(POLICIES[name](), budget=budget, counter=acct)
+        try:
+            prepared = engine.prepare(
+                model=INFO, max_tokens=2000, system=SYSTEM, tools=TOOLS, history=history
+            )
+        except ContextOverflow as err:
+            chosen.append(("overflow", err.tokens, err.limit))
+            continue
+        kept = [(m.id, m.content) for m in prepared.candidate.history]
+        chosen.append((kept, prepared.candidate.notes, prepared.estimated_tokens))
+    assert chosen[0] == chosen[1]

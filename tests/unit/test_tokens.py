@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claudechat.messages import Message, assistant, user
 from claudechat.models.base import Request
 from claudechat.models.capabilities import model_info
 from claudechat.tokens import (
     TokenAccountant,
+    _text_bound,
     content_class,
     ctok_available,
     estimate_text,
@@ -131,3 +134,92 @@ def test_images_are_counted_by_size() -> None:
     }
     acct = TokenAccountant(estimator=by_words)
     assert acct.blocks_tokens([block]) == 1 + 100  # 300*250/750
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=80), st.sampled_from(["claude3", "claude47"]))
+def test_the_cheap_bound_is_never_below_the_offline_estimate(text: str, family: str) -> None:
+    # message_bound rests on this: at most two tokens per UTF-8 byte, ctok or heuristic.
+    bound = _text_bound(text)
+    assert heuristic_tokens(text, family) <= bound
+    assert estimate_text(text, family) <= bound
+
+
+@pytest.mark.parametrize("use_ctok", [False, True])
+def test_message_bound_defers_the_estimate_and_never_undercounts(use_ctok: bool) -> None:
+    acct = TokenAccountant(use_ctok=use_ctok)
+    acct.use(model_info("claude-sonnet-4-6"))
+    acct.scale["claude3"] = 1.7  # a learned scale applies to the bound as to the estimate
+    m = user("Line one\n\n12345 ÄÖÜ 数据 " + PROSE)
+    bound = acct.message_bound(m)
+    assert not acct.estimate_of(acct.message_key(m))  # no estimate made for the bound
+    assert bound >= acct.message_tokens(m) > 0
+    assert acct.estimate_of(acct.message_key(m)) > 0
+    assert acct.message_bound(m) == acct.message_tokens(m)  # once estimated, the estimate
+
+
+def test_a_deferred_estimate_is_made_when_a_shared_total_needs_weights() -> None:
+    acct = TokenAccountant(use_ctok=False)
+    system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
+    small, big = user("hi"), user(PROSE * 4)
+    parts = [acct.overhead_key(system, [])]
+    for m in (small, big):
+        acct.message_bound(m)
+        parts.append(acct.message_key(m))
+    acct.overhead_tokens(system, [])
+    acct.learn(parts, 400)
+    # Shared by the offline estimates, not by the loose bounds or equally.
+    assert acct.message_tokens(big) > 10 * acct.message_tokens(small)
+    total = acct.overhead_tokens(system, []) + sum(acct.message_tokens(m) for m in (small, big))
+    assert total == 400
+
+
+def test_a_reply_count_comes_from_its_output_tokens_and_the_prompt_takes_the_rest() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
+    u1, a1, u2 = user("hello there"), assistant("word " * 40), user("what time " * 20)
+    overhead = acct.overhead_key(system, [])
+    acct.overhead_tokens(system, [])
+    acct.message_tokens(u1)
+    acct.learn([overhead, acct.message_key(u1)], 40)
+    acct.teach_reply(a1, 52)
+    assert acct.message_tokens(a1) == 4 + 1 + 52  # message + block overhead + output
+    acct.message_tokens(u2)
+    acct.learn([overhead, acct.message_key(u1), acct.message_key(a1), acct.message_key(u2)], 140)
+    assert acct.message_tokens(a1) == 57 and acct.is_exact(acct.message_key(a1))
+    assert acct.message_tokens(u2) == 140 - 40 - 57
+    # A count learned from usage is not overridden by a later hint.
+    acct.teach_reply(a1, 5)
+    assert acct.message_tokens(a1) == 57
+
+
+def test_replies_with_more_than_text_get_no_count_from_output_tokens() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    call = {"type": "tool_use", "id": "t1", "name": "grep", "input": {"q": "x"}}
+    thought = {"type": "thinking", "thinking": "hmm " * 30, "signature": "s"}
+    for content in (
+        [{"type": "text", "text": "ok"}, call],
+        [thought, {"type": "text", "text": "ok"}],
+    ):
+        m = assistant(content)
+        estimate = acct.message_tokens(m)
+        acct.teach_reply(m, 500)
+        assert acct.message_tokens(m) == estimate
+    cut = Message("assistant", [{"type": "text", "text": "half"}], status="partial")
+    estimate = acct.message_tokens(cut)
+    acct.teach_reply(cut, 500)
+    assert acct.message_tokens(cut) == estimate
+
+
+def test_the_overhead_key_follows_the_lists_asked_about() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
+    key = acct.overhead_key(system, [])
+    assert acct.overhead_key(system, []) == key
+    changed = [{"type": "text", "text": "be very brief"}]
+    assert acct.overhead_key(changed, []) != key
+    tools = [{"name": "grep", "description": "search", "input_schema": {"type": "object"}}]
+    assert acct.overhead_key(changed, tools) != acct.overhead_key(changed, [])
+    assert acct.overhead_key([dict(b) for b in system], []) == key
+    acct.use(model_info("claude-opus-4-7"))
+    assert acct.overhead_key(system, []) != key  # counted per tokenizer family

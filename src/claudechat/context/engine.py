@@ -54,16 +54,30 @@ def strategy_policies(
 
 @dataclass(slots=True)
 class Prepared:
-    """What ``prepare`` made: the request, the candidate it came from, and its counts."""
+    """What ``prepare`` made: the request, the candidate it came from, and its counts.
+
+    ``upper_tokens`` bounds the estimate from above and is all the budget checks need
+    while it is far from the budget; ``estimated_tokens`` is the offline estimate, made
+    when first read (new messages are estimated only then).
+    """
 
     request: Request
     candidate: Candidate
-    estimated_tokens: int
+    upper_tokens: int
     budget: int
     model: ModelInfo
     parts: list[str] = field(default_factory=list)
     exact_tokens: int | None = None  # from count_tokens or, after observe, from usage
     history_messages: int = 0  # messages in the full history given to prepare
+    estimate: Callable[[], int] | None = None  # makes estimated_tokens (None: the bound is it)
+    _estimated: int | None = None
+
+    @property
+    def estimated_tokens(self) -> int:
+        """The offline estimate of the request's input tokens."""
+        if self._estimated is None:
+            self._estimated = self.estimate() if self.estimate is not None else self.upper_tokens
+        return self._estimated
 
 
 class ContextEngine:
@@ -146,7 +160,8 @@ class ContextEngine:
         )
         out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
         prepared = self._render(out, state, max_tokens, fields, previous_message_id)
-        near = prepared.estimated_tokens > budget * self.near
+        limit = budget * self.near
+        near = prepared.upper_tokens > limit and prepared.estimated_tokens > limit
         if count is not None and near and not dry_run:
             exact = self.counter.exact_total(prepared.request, count)
             self.counter.learn(prepared.parts, exact)
@@ -165,6 +180,8 @@ class ContextEngine:
     def _ensure_fits(self, candidate: Candidate, state: ContextState) -> Candidate:
         """Last guard: drop the oldest turns, then cut injected blocks, until it fits."""
         counter = state.counter
+        if self._total(candidate, upper=True) <= state.budget:
+            return candidate
         total = self._total(candidate)
         if total <= state.budget:
             return candidate
@@ -197,10 +214,13 @@ class ContextEngine:
             limit=state.budget,
         )
 
-    def _total(self, candidate: Candidate) -> int:
-        from .base import candidate_tokens
+    def _total(self, candidate: Candidate, *, upper: bool = False) -> int:
+        from .base import candidate_tokens, fixed_tokens
 
-        return candidate_tokens(candidate, self.counter)
+        if not upper:
+            return candidate_tokens(candidate, self.counter)
+        bound = _bound(self.counter)
+        return fixed_tokens(candidate, self.counter) + sum(bound(m) for m in candidate.history)
 
     def _render(
         self,
@@ -213,19 +233,21 @@ class ContextEngine:
         counter = self.counter
         system = list(candidate.system)
         parts = [counter.overhead_key(candidate.system, candidate.tools)]
-        estimate = counter.overhead_tokens(candidate.system, candidate.tools)
+        fixed = counter.overhead_tokens(candidate.system, candidate.tools)
         if candidate.summary:
             block = summary_block(candidate.summary)
             system.append(block)
-            estimate += counter.blocks_tokens([block])
+            fixed += counter.blocks_tokens([block])
             parts.append(counter.blocks_key([block]))
         history = candidate.history
-        ignored = _before_compaction(history)
-        for m in history[ignored:]:
-            tokens = counter.message_tokens(m)
+        sent = history[_before_compaction(history) :]
+        upper = 0
+        bound = _bound(counter)
+        for m in sent:
+            tokens = bound(m)
             if tokens:
                 parts.append(counter.message_key(m))
-                estimate += tokens
+                upper += tokens
         messages = to_api_messages(history)
         injected_into = None
         if candidate.injected:
@@ -239,7 +261,7 @@ class ContextEngine:
                 **target,
                 "content": [*target["content"], *candidate.injected],
             }
-            estimate += counter.blocks_tokens(candidate.injected)
+            fixed += counter.blocks_tokens(candidate.injected)
             parts.append(counter.blocks_key(candidate.injected))
         edits = candidate.edits
         request = Request(
@@ -263,13 +285,28 @@ class ContextEngine:
                 injected_into=injected_into,
             )
             request = self.caching.apply(request, layout)
-        return Prepared(request, candidate, estimate, state.budget, state.model, parts)
+
+        def estimate() -> int:
+            return fixed + sum(counter.message_tokens(m) for m in sent)
+
+        return Prepared(
+            request, candidate, fixed + upper, state.budget, state.model, parts, estimate=estimate
+        )
 
     # learning -----------------------------------------------------------------------------
 
-    def observe(self, prepared: Prepared, response: ModelResponse) -> None:
-        """Learn exact counts from a response's usage (skipped when the server edited it)."""
+    def observe(
+        self, prepared: Prepared, response: ModelResponse, *, reply: Message | None = None
+    ) -> None:
+        """Learn exact counts from a response's usage (skipped when the server edited it).
+
+        ``reply``: the stored message holding exactly the response's content, whose count
+        the response's output tokens give.
+        """
         usage = response.usage
+        if reply is not None:
+            self.counter.use(prepared.model)
+            self.counter.teach_reply(reply, usage.output_tokens)
         total = usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens
         applied = (response.context_management or {}).get("applied_edits")
         compacted = any(b.get("type") == "compaction" for b in response.content)
@@ -304,6 +341,12 @@ class ContextEngine:
             messages_total=p.history_messages,
             notes=dict(c.notes),
         )
+
+
+def _bound(counter: Any) -> Callable[[Message], int]:
+    """The counter's cheap upper bound per message, or its count when it has none."""
+    bound = getattr(counter, "message_bound", None)
+    return bound if callable(bound) else counter.message_tokens  # type: ignore[no-any-return]
 
 
 def _before_compaction(history: Sequence[Message]) -> int:

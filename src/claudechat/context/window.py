@@ -159,10 +159,42 @@ class TokenWindow:
         if not history:
             return candidate, []
         counter = state.counter
+        bound = getattr(counter, "message_bound", None)
+        if callable(bound):
+            # Upper bounds first: when they cross no threshold, neither would the exact
+            # counts, and the choice is the same without estimating the new messages.
+            chosen = self._select(candidate, state, reserve, keep_last, bound, loose=True)
+            if chosen is not None:
+                return chosen
+        chosen = self._select(candidate, state, reserve, keep_last, counter.message_tokens)
+        assert chosen is not None
+        return chosen
+
+    def _select(
+        self,
+        candidate: Candidate,
+        state: ContextState,
+        reserve: int,
+        keep_last: int,
+        tokens: Callable[[Message], int],
+        *,
+        loose: bool = False,
+    ) -> tuple[Candidate, list[Message]] | None:
+        """``select`` with ``tokens`` per message; with ``loose`` (upper bounds), None
+        where a bound crosses a threshold (the exact counts must decide)."""
+        history = candidate.history
+        counter = state.counter
         turns = _TurnIndex(history)
+        sizes: dict[int, int] = {}
 
         def size(a: int, b: int) -> int:
-            return sum(counter.message_tokens(m) for m in history[a:b])
+            total = 0
+            for i in range(a, b):
+                n = sizes.get(i)
+                if n is None:
+                    n = sizes[i] = tokens(history[i])
+                total += n
+            return total
 
         newest = turns.newest
         newest_size = size(newest, len(history))
@@ -171,17 +203,24 @@ class TokenWindow:
         if self.pin_first and newest > 0:
             first = next((i for i in range(1, newest + 1) if history[i].is_user_text), newest)
             if size(0, first) + newest_size > avail:
+                if loose:
+                    return None
                 first = 0
                 candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
         room = avail - size(0, first)
         if newest_size > room:
+            if loose:
+                return None
             return self._oversize(candidate, state, history[newest:], room, first, newest)
         high, low = room * self.high_water, room * self.low_water
         retry = state.overflow_retry
         if retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
         remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
-        start, count = self._choose(turns, size, first, high, low, remembered, keep_last)
+        choice = self._choose(turns, size, first, high, low, remembered, keep_last, loose=loose)
+        if choice is None:
+            return None
+        start, count = choice
         kept = history[start:]
         evicted = list(history[first:start])
         if not state.extras.get("dry_run"):
@@ -199,8 +238,11 @@ class TokenWindow:
         low: float,
         remembered: str | None,
         keep_last: int,
-    ) -> tuple[int, int]:
-        """(index of the first kept message, number of kept turns)."""
+        *,
+        loose: bool = False,
+    ) -> tuple[int, int] | None:
+        """(index of the first kept message, number of kept turns); None when ``loose``
+        and the kept turns pass the high mark."""
         total = 0
         low_start, low_count = turns.newest, 1
         k = 0
@@ -213,7 +255,7 @@ class TokenWindow:
                 return turns.end(k), k
             total += size(begin, turns.end(k))
             if total > high:
-                return low_start, low_count
+                return None if loose else (low_start, low_count)
             if total <= low:
                 low_start, low_count = begin, k + 1
             if remembered is not None and turns.history[begin].id == remembered:
