@@ -259,6 +259,7 @@ class TokenAccountant:
         self._hints: dict[str, int] = {}
         # Offline estimates not made yet: only a cheap upper bound was needed so far.
         self._pending: dict[str, Callable[[], int]] = {}
+        self._overhead_memo: tuple[object, object, str] | None = None
         self.scale: dict[str, float] = {}
         self.count_calls = 0
         self.learned = 0
@@ -267,6 +268,8 @@ class TokenAccountant:
 
     def use(self, model: ModelInfo) -> None:
         """Count for ``model``'s tokenizer family from now on."""
+        if model.tokenizer != self.family:
+            self._overhead_memo = None  # keys include the family
         self.family = model.tokenizer
         self.version = ctok_version(model)
 
@@ -410,8 +413,17 @@ class TokenAccountant:
             self._hints[key] = MESSAGE_OVERHEAD + BLOCK_OVERHEAD * len(content) + output_tokens
 
     def overhead_key(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> str:
-        """The hash of a request's fixed part: frame, tools and base system."""
-        return self._key("overhead", {"system": list(system), "tools": list(tools)})
+        """The hash of a request's fixed part: frame, tools and base system.
+
+        Remembered for the very list objects last asked about (kept alive here, so their
+        ids are not reused): one request asks several times, each request with new lists.
+        """
+        memo = self._overhead_memo
+        if memo is not None and memo[0] is system and memo[1] is tools:
+            return memo[2]
+        key = self._key("overhead", {"system": list(system), "tools": list(tools)})
+        self._overhead_memo = (system, tools, key)
+        return key
 
     def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
         """Tokens of the request frame, the tool definitions and the system blocks."""

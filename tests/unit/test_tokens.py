@@ -227,3 +227,16 @@ def test_the_overhead_key_follows_the_lists_asked_about() -> None:
     assert acct.overhead_key([dict(b) for b in system], []) == key
     acct.use(model_info("claude-opus-4-7"))
     assert acct.overhead_key(system, []) != key  # counted per tokenizer family
+
+
+def test_the_overhead_key_is_remembered_only_for_the_same_lists() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
+    tools: list[dict[str, object]] = []
+    key = acct.overhead_key(system, tools)
+    assert acct.overhead_key(system, tools) == key
+    # The engine builds new lists for every request: a changed prompt is a new key.
+    assert acct.overhead_key([{"type": "text", "text": "be long"}], tools) != key
+    assert acct.overhead_key(list(system), list(tools)) == key
+    acct.use(model_info("claude-opus-4-7"))
+    assert acct.overhead_key(system, tools) != key
