@@ -14,16 +14,17 @@ other processes on a busy machine do not blur them; --wall uses the wall clock.
 Run: .venv/bin/python bench/overhead.py [--turns 10,1000,10000] [--runs 9] [--budget N] [--wall]
 
 Recorded (2 shared cores under load, ctok 1.3 installed; ratio = (raw + own) / raw):
-  10 turns       raw 1.6-2.6 ms, own 0.6-1.1 ms (ctok) -> 1.36-1.44x; heuristic 0.35 ms -> 1.21x
-  1,000 turns    raw 92-100 ms, own 11-13 ms -> 1.12-1.13x
-  10,000 turns   raw 1.22-1.26 s, own 119-140 ms -> 1.10-1.11x
+  10 turns       raw 1.8-2.2 ms, own 0.45-0.50 ms (ctok) -> 1.22-1.23x; heuristic 0.37-0.39 ms
+                 -> 1.20-1.21x (was own 0.6-1.1 ms, 1.36-1.44x, before new messages were
+                 bounded instead of estimated and replies counted by their output tokens)
+  1,000 turns    raw 99 ms, own 11 ms -> 1.11x
+  10,000 turns   raw 1.41 s, own 134 ms -> 1.09x
   20,000 budget  own ~4 ms at 1,000 and at 10,000 turns (the window stops at the budget)
-  growth 10 -> 10,000 turns: raw x490-747, own x122-204 (grows slower than the request)
-Goal 1.10x at 10 turns not met. Where claudechat's own time goes at 10 turns (profile):
-ctok estimates of the two new messages (~0.1 ms each), TokenWindow summing the tokens of
-every kept turn (three message_tokens lookups per message), the engine rendering every
-message anew (to_api_messages, per-message keys for learning), hashing system + tools
-several times per request, and MemoryStore.append (deep copies, JSON checks).
+  growth 10 -> 10,000 turns: raw x640, own x267 (grows slower than the request)
+Goal 1.10x at 10 turns not met. What is left of claudechat's own time at 10 turns
+(profile): the context pipeline (window walk, rendering every message, breakpoints) about a
+third, MemoryStore.append (deep copies, JSON checks) and new ids about a fifth, validating the
+request, the ledger, and building the reply message.
 """
 
 from __future__ import annotations
