@@ -14,6 +14,10 @@ new message through the emulator's strict validation. Goal: 0 failures, 0 lost.
 
 Run: .venv/bin/python bench/crash.py [--points 200] [--seed 1] [--max-delay 1.5] [--json]
 (Linux/macOS: the children are forked.)
+
+Recorded (2 cores): 200 kill points (18 while opening), 0 databases failing to open,
+0 integrity failures, 0 invalid active branches, 0 resume failures, 570 user messages
+sent / 0 lost; 42 conversations, 1,601 messages, 172 cut replies kept as partial; 156 s.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ def chat(store: Store, *texts: str, title: str = "t") -> tuple[str, list[Message
 
 
 def test_create_get_update(store: Store) -> None:
+    assert isinstance(store, Store)
     conv = store.create_conversation(title="Hi", model=PRICED, system="Be brief.",
                                      metadata={"k": [1, "é"]})  # fmt: skip
     got = store.get_conversation(conv.id)
