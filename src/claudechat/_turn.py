@@ -171,6 +171,7 @@ class TurnState:
     usage: Usage = field(default_factory=Usage)
     cost: float | None = 0.0
     rounds: int = 0
+    pauses: int = 0  # pause_turn / compaction continuations
     last: Message | None = None  # the newest assistant message of the turn
 
     def add_cost(self, usage: Usage, cost: float | None) -> None:

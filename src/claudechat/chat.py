@@ -40,6 +40,7 @@ log = logging.getLogger("claudechat")
 DEFAULT_MODEL = "claude-sonnet-4-6"
 SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
 CHECKPOINT_SECONDS = 1.0
+MAX_PAUSES = 8  # pause_turn continuations of one turn before it is ended
 _PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
 
 ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
@@ -485,15 +486,25 @@ class _ChatCore:
         state.messages.append(msg)
         self.last_reply = state.reply()
 
-    def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
-        """Tool results to send next, or None when the turn is over."""
+    def _next_step(self, state: TurnState, msg: Message) -> list[Block] | None | bool:
+        """After a reply: [] to send it back (a paused turn), True to run its tools, or None
+        when the turn is over."""
         if msg.stop_reason in _PAUSED:  # the API continues the reply when it is sent back
+            state.pauses += 1
+            if state.pauses > MAX_PAUSES:
+                log.warning("the turn paused %d times; stopping here", state.pauses - 1)
+                return None
             state.rounds += 1
             return []
         if msg.stop_reason != "tool_use" or not msg.tool_uses:
             return None
         state.rounds += 1
-        return [self.tools.run(b) for b in msg.tool_uses]
+        return True
+
+    def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
+        """Tool results to send next, or None when the turn is over."""
+        step = self._next_step(state, msg)
+        return [self.tools.run(b) for b in msg.tool_uses] if step is True else step
 
     def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
         raise NotImplementedError  # defined by Chat; AsyncChat runs summaries synchronously
@@ -841,13 +852,8 @@ class AsyncChat(_ChatCore):
         self.last_reply = state.reply()
 
     async def _after_reply_async(self, state: TurnState, msg: Message) -> list[Block] | None:
-        if msg.stop_reason in _PAUSED:  # the API continues the reply when it is sent back
-            state.rounds += 1
-            return []
-        if msg.stop_reason != "tool_use" or not msg.tool_uses:
-            return None
-        state.rounds += 1
-        return [await self.tools.arun(b) for b in msg.tool_uses]
+        step = self._next_step(state, msg)
+        return [await self.tools.arun(b) for b in msg.tool_uses] if step is True else step
 
     async def _call(self, state: TurnState, stream: bool) -> AsyncIterator[str]:
         prepared = self._prepare(state)

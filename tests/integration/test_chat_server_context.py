@@ -421,3 +421,17 @@ def test_local_tool_result_stubs_in_the_request_full_results_in_the_store() -> N
     early = [b for m in sent[3].body["messages"] for b in tool_results(m)]
     assert early and all("cleared" not in json.dumps(b) for b in early)
     assert STUB.split("{")[0] in texts[0]
+
+
+def test_a_turn_that_keeps_pausing_ends_after_the_cap() -> None:
+    from claudechat.chat import MAX_PAUSES
+
+    emu = Emulator(reply=lambda request: EmuReply(content=PAUSED, stop_reason="pause_turn"))
+    chat = Chat(MODEL, client=client(emu), store=MemoryStore())
+    reply = chat.send("How do I deploy?")
+    assert reply.stop_reason == "pause_turn"
+    assert len(message_requests(emu)) == MAX_PAUSES + 1
+    from claudechat import validate
+
+    validate(chat.messages)  # the stored history stays sendable
+    assert_valid_request(message_requests(emu)[-1], prefill_allowed=True)
