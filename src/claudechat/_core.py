@@ -1,0 +1,546 @@
+"""What Chat and AsyncChat share: conversation state, branching, bookkeeping of a turn.
+
+The model calls themselves (sync or async) live in ``chat.py`` and ``async_chat.py``.
+
+One turn: store the user message (before any network call) → build the request through
+the context pipeline → call the model (streaming or not) → record usage → store the
+reply → run tools and repeat while Claude asks for them. A cut stream keeps what arrived
+as a ``partial`` message; the history stays valid for the next request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
+from .context.base import ContextPolicy
+from .context.documents import describe_documents, document_blocks
+from .context.engine import ContextEngine, Prepared
+from .context.report import WindowFill
+from .errors import (
+    ClaudeChatError,
+    ConcurrentUpdate,
+    ContextOverflow,
+    InvalidHistory,
+    UserError,
+)
+from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
+from .models.base import ModelResponse, Request
+from .models.capabilities import ModelInfo, model_info
+from .store.base import Conversation, Store
+from .tools import Tool, ToolRegistry
+from .usage import Ledger, Usage
+
+__all__ = ["DEFAULT_MODEL", "title_from"]
+
+log = logging.getLogger("claudechat")
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
+CHECKPOINT_SECONDS = 1.0
+MAX_PAUSES = 8  # pause_turn continuations of one turn before it is ended
+_PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
+
+ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
+
+
+def title_from(text: str, width: int = 60) -> str:
+    """A conversation title: the first non-empty line of the first prompt, shortened."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+class _PrefixStripper:
+    """Streams an emulated prefill: emits the prefix once, then drops it if the model repeats it."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.buffer = ""
+        self.decided = False
+
+    def feed(self, text: str) -> str:
+        if self.decided:
+            return text
+        self.buffer += text
+        if self.prefix.startswith(self.buffer) and len(self.buffer) < len(self.prefix):
+            return ""
+        self.decided = True
+        out = self.buffer
+        self.buffer = ""
+        return out[len(self.prefix) :] if out.startswith(self.prefix) else out
+
+    def flush(self) -> str:
+        out, self.buffer = self.buffer, ""
+        self.decided = True
+        return "" if self.prefix.startswith(out) else out
+
+
+class _Inflight:
+    """A reply being streamed: its id, the text so far, and when it was last checkpointed."""
+
+    def __init__(self, prefill: str | None, *, sent: bool = False) -> None:
+        self.message_id = new_id()
+        self.text = ""
+        self.checkpointed = False
+        self.last_checkpoint = 0.0
+        self.strip = _PrefixStripper(prefill) if prefill else None
+        if self.strip is not None and sent:
+            self.strip.decided = True  # the API continues a sent prefill: never strip
+
+
+class _ChatCore:
+    """State and bookkeeping shared by Chat and AsyncChat (no model I/O here)."""
+
+    model: Any
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        system: str | Sequence[Block] | None,
+        tools: Sequence[ToolLike],
+        max_tokens: int,
+        store: Store | None,
+        context: ContextEngine | Sequence[ContextPolicy] | None,
+        budget: int | None,
+        thinking: Mapping[str, Any] | None,
+        temperature: float | None,
+        stop_sequences: Sequence[str],
+        max_tool_rounds: int,
+        conversation: Conversation | None,
+    ) -> None:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise UserError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        if max_tool_rounds < 1:
+            raise UserError("max_tool_rounds must be at least 1")
+        self.model = model
+        self.info: ModelInfo = model_info(model.name)
+        self.max_tokens = max_tokens
+        self.tools = ToolRegistry(tools)
+        if store is None:
+            from .store.memory import MemoryStore
+
+            store = MemoryStore()
+        self.store: Store = store
+        if isinstance(context, ContextEngine):
+            self.context = context
+        else:
+            self.context = ContextEngine(
+                list(context) if context is not None else None, budget=budget
+            )
+        self.thinking = dict(thinking) if thinking else None
+        self.temperature = temperature
+        self.stop_sequences = list(stop_sequences)
+        self.max_tool_rounds = max_tool_rounds
+        self.ledger = Ledger()
+        self.last_reply: Reply | None = None
+        self._previous_api_id: str | None = None
+        self._conv: Conversation | None = conversation
+        self._branch: list[Message] = (
+            self.store.branch(conversation.id) if conversation is not None else []
+        )
+        if system is None and conversation is not None:
+            system = conversation.system
+        self._system: list[Block] = _system_blocks(system)
+        self._force_compact = False
+        self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
+        self._api_limit: int | None = None  # the input limit a "prompt is too long" named
+
+    # --- the public view ------------------------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        """The conversation id (None until the first message is stored)."""
+        return self._conv.id if self._conv else None
+
+    @property
+    def conversation(self) -> Conversation | None:
+        """The stored conversation row."""
+        return self._conv
+
+    @property
+    def history(self) -> list[Message]:
+        """The active branch, root to head, as stored (partial replies included)."""
+        return list(self._branch)
+
+    @property
+    def turns(self) -> list[Turn]:
+        """The active branch grouped into turns."""
+        return group_turns(self._branch)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The active history as the API takes it (partials reduced, repaired if needed)."""
+        api = to_api_messages(self._branch)
+        if not api:
+            return []
+        try:
+            validate(api)
+        except InvalidHistory:
+            api = repair(api)
+        return api
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of every request this chat object made (replies and summaries)."""
+        return self.ledger.usage
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Cost of this chat object's requests; None when a price is unknown."""
+        return self.ledger.cost_usd
+
+    @property
+    def system(self) -> str:
+        """The system prompt text."""
+        return "".join(b.get("text", "") for b in self._system)
+
+    @system.setter
+    def system(self, value: str | Sequence[Block] | None) -> None:
+        self._system = _system_blocks(value)
+        if self._conv is not None:
+            self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+
+    def set_model(self, model: Any) -> None:
+        """Switch the model for the next turns."""
+        self.model = model
+        self.info = model_info(model.name)
+        self._api_limit = None
+        if self._conv is not None:
+            self._conv = self.store.update_conversation(self._conv.id, model=model.name)
+
+    def stored_usage(self) -> Usage:
+        """Usage of every assistant message stored in the active branch."""
+        total = Usage()
+        for m in self._branch:
+            if m.usage is not None:
+                total = total + m.usage
+        return total
+
+    def context_tokens(self) -> WindowFill:
+        """How full the context window is: the last request's tokens against the budget
+        (for a resumed chat with no request yet, an estimate of the next one)."""
+        if self.context.last is None and self._branch:
+            try:
+                return self.context.fill(
+                    self.context.prepare(
+                        model=self.info,
+                        max_tokens=self.max_tokens,
+                        system=self._system,
+                        tools=self.tools.schemas,
+                        history=list(self._branch),
+                        dry_run=True,
+                    )
+                )
+            except ClaudeChatError:
+                pass
+        return self.context.fill()
+
+    # --- branching ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the conversation head and branch from the store (after ConcurrentUpdate)."""
+        if self._conv is not None:
+            self._conv = self.store.get_conversation(self._conv.id)
+            self._branch = self.store.branch(self._conv.id)
+
+    def checkout(self, message_id: str) -> None:
+        """Make the branch ending at ``message_id`` the active one."""
+        conv = self._require_conv()
+        self.store.get_message(message_id)  # raises ConversationNotFound for a bad id
+        self._conv = self.store.set_head(conv.id, message_id, expect_version=conv.version)
+        self._branch = self.store.branch(conv.id)
+
+    def undo(self) -> Turn | None:
+        """Move the head back one turn (the turn stays stored); returns the turn undone."""
+        turns = self.turns
+        if not turns:
+            return None
+        last = turns[-1]
+        conv = self._require_conv()
+        self._conv = self.store.set_head(conv.id, last.first.parent_id, expect_version=conv.version)
+        self._branch = self.store.branch(conv.id)
+        return last
+
+    def branches(self) -> list[Message]:
+        """The tip of every branch of the conversation."""
+        return self.store.leaves(self._conv.id) if self._conv else []
+
+    def siblings(self, message_id: str) -> list[Message]:
+        """The alternatives to a message (itself included): retries and edits."""
+        conv = self._require_conv()
+        return self.store.children(conv.id, self.store.get_message(message_id).parent_id)
+
+    def compact(self) -> None:
+        """Summarise / trim at the next request even if the window is not full."""
+        self._force_compact = True
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _require_conv(self) -> Conversation:
+        if self._conv is None:
+            raise UserError("the conversation is empty")
+        return self._conv
+
+    def _head(self) -> str | None:
+        return self._branch[-1].id if self._branch else None
+
+    def _append(self, message: Message, *, move_head: bool = True) -> Message:
+        """Store a message under the head; keep the local branch in step."""
+        if self._conv is None:
+            first = message.text or "conversation"
+            self._conv = self.store.create_conversation(
+                title=title_from(first), model=self.model.name, system=self.system or None
+            )
+        message = message.with_(parent_id=self._head())
+        conv = self._conv
+        try:
+            self._conv = self.store.append(
+                conv.id, message, expect_version=conv.version, move_head=move_head
+            )
+        except ConcurrentUpdate:
+            if message.role == "assistant":
+                # Keep the reply as a side branch rather than lose it, then report.
+                self.store.append(conv.id, message, move_head=False)
+            raise
+        if move_head:
+            self._branch.append(message)
+        return message
+
+    def _on_delta(self, inflight: _Inflight, text: str) -> str:
+        """Take a text delta: checkpoint the reply now and then, return what to show."""
+        inflight.text += text
+        now = time.monotonic()
+        if not inflight.checkpointed or now - inflight.last_checkpoint >= CHECKPOINT_SECONDS:
+            msg = Message(
+                "assistant",
+                [{"type": "text", "text": inflight.text}],
+                id=inflight.message_id,
+                model=self.model.name,
+                status="partial",
+                metadata={"in_flight": True},
+            )
+            self._store_partial(msg, replace=inflight.checkpointed)
+            inflight.checkpointed = True
+            inflight.last_checkpoint = now
+        return inflight.strip.feed(text) if inflight.strip is not None else text
+
+    def _store_partial(self, msg: Message, *, replace: bool) -> None:
+        """Store a partial reply: under the head, or over its own earlier checkpoint."""
+        if not replace:
+            self._append(msg)
+            return
+        msg = msg.with_(parent_id=self._branch[-1].parent_id)
+        self._conv = self.store.append(self._require_conv().id, msg, move_head=False)
+        self._branch[-1] = msg
+
+    def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
+        blocks = check_prompt(prompt)
+        if prefill is not None and (not isinstance(prefill, str) or not prefill):
+            raise UserError("prefill must be a non-empty string")
+        if prefill is not None and prefill != prefill.rstrip():
+            raise UserError("prefill cannot end with whitespace (the API rejects it)")
+        meta: dict[str, Any] = {}
+        docs: list[Any] | None = None
+        if documents is not None:
+            docs = list(documents(_text(blocks)) if callable(documents) else documents)
+            meta["documents"] = describe_documents(docs)
+        self.ledger.start_turn()
+        self._append(Message("user", blocks, metadata=meta))
+        return TurnState(prefill=prefill, documents=docs)
+
+    def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
+        injected: list[Block] = []
+        first_round = state.rounds == 0
+        if state.documents is not None:
+            injected.extend(document_blocks(state.documents))
+        prefill = state.prefill if first_round else None
+        if prefill and not self.info.prefill:
+            injected.append(prefill_hint(prefill))
+        fields: dict[str, Any] = {}
+        if self.thinking:
+            fields["thinking"] = self.thinking
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.stop_sequences:
+            fields["stop_sequences"] = self.stop_sequences
+        if state.rounds >= self.max_tool_rounds:
+            fields["tool_choice"] = {"type": "none"}
+        budget = self.context.budget
+        if self._api_limit is not None and (budget is None or self._api_limit < budget):
+            self.context.budget = self._api_limit  # the server's window is smaller than ours
+        try:
+            prepared = self._prepare_context(state, injected, fields, overflow_retry)
+        finally:
+            self.context.budget = budget
+        self._force_compact = False
+        request = prepared.request
+        try:
+            validate(request.messages)
+        except InvalidHistory as err:
+            log.warning("repairing the history before sending: %s", err)
+            request.messages = repair(request.messages)
+        if prefill and self.info.prefill:
+            request.messages = [
+                *request.messages,
+                {"role": "assistant", "content": [{"type": "text", "text": prefill}]},
+            ]
+        return prepared
+
+    def _prepare_context(
+        self, state: TurnState, injected: list[Block], fields: dict[str, Any], overflow_retry: bool
+    ) -> Prepared:
+        return self.context.prepare(
+            model=self.info,
+            max_tokens=self.max_tokens,
+            system=self._system,
+            tools=self.tools.schemas,
+            history=list(self._branch),
+            injected=injected,
+            query=_query(self._branch),
+            store=self.store,
+            conversation_id=self.id,
+            complete=self._complete,
+            count=self._count,
+            force_compact=self._force_compact,
+            overflow_retry=overflow_retry,
+            request_fields=fields,
+            previous_message_id=self._previous_api_id,
+        )
+
+    def _learn_limit(self, err: ContextOverflow) -> None:
+        """Remember the input limit the API named, so later requests are cut to fit it."""
+        if err.limit is not None and (self._api_limit is None or err.limit < self._api_limit):
+            self._api_limit = err.limit
+
+    def _finish(
+        self, state: TurnState, prepared: Prepared, response: ModelResponse, message_id: str | None
+    ) -> Message:
+        """Record and store a complete response."""
+        msg = response_message(
+            response,
+            parent_id=self._head(),
+            model=self.model.name,
+            prefill=state.prefill if state.rounds == 0 else None,
+            prefill_sent=self.info.prefill,
+            message_id=message_id,
+        )
+        entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
+        state.add_cost(response.usage, entry.cost_usd)
+        if self._side_usage:
+            msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
+            self._side_usage = []
+        self._previous_api_id = response.id
+        if not msg.content:
+            msg = msg.with_(content=[{"type": "text", "text": "(empty reply)"}])
+        # The reply's count is taught by the output tokens only if it is the response as is.
+        same = msg.content == response.content
+        self.context.observe(prepared, response, reply=msg if same else None)
+        self._append(msg)
+        state.messages.append(msg)
+        return msg
+
+    def _keep_partial(
+        self,
+        state: TurnState,
+        inflight: _Inflight,
+        err: BaseException,
+        partial: ModelResponse | None,
+    ) -> None:
+        """Store what arrived of a cut reply as a partial message."""
+        text = inflight.text
+        content: list[Block] = [{"type": "text", "text": text}] if text else []
+        if partial is not None:
+            partial_text = [b for b in partial.content if b.get("type") == "text" and b.get("text")]
+            if sum(len(b["text"]) for b in partial_text) >= len(text):
+                content = partial_text
+            if partial.usage.requests:
+                entry = self.ledger.record(
+                    self.model.name, partial.usage, message_id=inflight.message_id
+                )
+                state.add_cost(partial.usage, entry.cost_usd)
+        prefill = state.prefill if state.rounds == 0 else None
+        sent = self.info.prefill
+        if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
+            text = content[0]["text"]
+            repeat_cut = not sent and prefill.startswith(text)
+            content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
+        if not content and not inflight.checkpointed:
+            return  # nothing arrived: nothing to keep
+        reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
+        msg = Message(
+            "assistant",
+            content or [{"type": "text", "text": "(no text arrived)"}],
+            id=inflight.message_id,
+            model=self.model.name,
+            usage=partial.usage if partial is not None and partial.usage.requests else None,
+            status="partial",
+            metadata={"interrupted": reason},
+        )
+        try:
+            self._store_partial(msg, replace=inflight.checkpointed)
+        except Exception:  # never let bookkeeping hide the interruption itself
+            log.exception("could not store the partial reply")
+        state.messages.append(msg)
+        self.last_reply = state.reply()
+
+    def _next_step(self, state: TurnState, msg: Message) -> list[Block] | Literal[True] | None:
+        """After a reply: [] to send it back (a paused turn), True to run its tools, or None
+        when the turn is over."""
+        if msg.stop_reason in _PAUSED:  # the API continues the reply when it is sent back
+            state.pauses += 1
+            if state.pauses > MAX_PAUSES:
+                log.warning("the turn paused %d times; stopping here", state.pauses - 1)
+                return None
+            state.rounds += 1
+            return []
+        if msg.stop_reason != "tool_use" or not msg.tool_uses:
+            return None
+        state.rounds += 1
+        return True
+
+    def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
+        """Tool results to send next, or None when the turn is over."""
+        step = self._next_step(state, msg)
+        return [self.tools.run(b) for b in msg.tool_uses] if step is True else step
+
+    def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
+        raise NotImplementedError  # defined by Chat; AsyncChat runs summaries synchronously
+
+    def _count(self, request: Request) -> int:
+        raise NotImplementedError
+
+
+def _system_blocks(system: str | Sequence[Block] | None) -> list[Block]:
+    if system is None or system == "":
+        return []
+    if isinstance(system, str):
+        return [{"type": "text", "text": system}]
+    return [dict(b) for b in system]
+
+
+def _query(branch: Sequence[Message]) -> str:
+    for m in reversed(branch):
+        if m.is_user_text:
+            return m.text
+    return ""
+
+
+def _text(blocks: Sequence[Block]) -> str:
+    return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+
+
+def _resolve_model(model: Any, client: Any, *, asynchronous: bool) -> Any:
+    if not isinstance(model, str):
+        if not hasattr(model, "name"):
+            raise UserError(f"model must be a model name or a Model, got {type(model).__name__}")
+        return model
+    if not model.strip():
+        raise UserError("the model name is empty")
+    from .models.anthropic import AnthropicModel, AsyncAnthropicModel
+
+    cls = AsyncAnthropicModel if asynchronous else AnthropicModel
+    return cls(model, client=client)
