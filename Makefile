@@ -32,5 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy src
 
+# Benchmarks print tables (see the README); none runs in `make test`.
+bench: $(STAMP)
+	$(PY) bench/overhead.py
+	$(PY) bench/context.py
+	$(PY) bench/store.py --quick
+	$(PY) bench/crash.py --points 50
+	$(PY) bench/locomo.py
+	$(PY) bench/startup.py
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
