@@ -65,6 +65,7 @@ def make_client(
     http_client: Any = None,
     asynchronous: bool = False,
     max_retries: int = 2,
+    timeout: float | None = None,
 ) -> Any:
     """An SDK client (``anthropic.Anthropic`` or ``AsyncAnthropic``) for callers that must
     not import the SDK themselves (the CLI)."""
@@ -75,6 +76,7 @@ def make_client(
         ("auth_token", auth_token),
         ("base_url", base_url),
         ("http_client", http_client),
+        ("timeout", timeout),
     ):
         if value is not None:
             kw[name] = value
@@ -216,17 +218,13 @@ class AnthropicModel:
     ) -> None:
         self.name = name
         if client is None:
-            kw: dict[str, Any] = {"max_retries": max_retries}
-            if api_key is not None:
-                kw["api_key"] = api_key
-            if base_url is not None:
-                kw["base_url"] = base_url
-            if timeout is not None:
-                kw["timeout"] = timeout
-            try:
-                client = anthropic.Anthropic(**kw)
-            except anthropic.AnthropicError as err:
-                raise AuthError(f"cannot build the Anthropic client: {err}") from err
+            client = make_client(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                asynchronous=False,
+            )
         self.client = client
 
     def create(self, request: Request) -> ModelResponse:
@@ -287,17 +285,13 @@ class AsyncAnthropicModel:
     ) -> None:
         self.name = name
         if client is None:
-            kw: dict[str, Any] = {"max_retries": max_retries}
-            if api_key is not None:
-                kw["api_key"] = api_key
-            if base_url is not None:
-                kw["base_url"] = base_url
-            if timeout is not None:
-                kw["timeout"] = timeout
-            try:
-                client = anthropic.AsyncAnthropic(**kw)
-            except anthropic.AnthropicError as err:
-                raise AuthError(f"cannot build the Anthropic client: {err}") from err
+            client = make_client(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                asynchronous=True,
+            )
         self.client = client
 
     async def create(self, request: Request) -> ModelResponse:
