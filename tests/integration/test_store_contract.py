@@ -416,3 +416,21 @@ def test_import_is_atomic(store: Store) -> None:
         store.get_message(u.id)
     assert [i.conversation.id for i in store.list_conversations()] == [cid]
     assert store.search("new") == []
+
+
+def test_messages_read_back_are_copies(store: Store) -> None:
+    cid, msgs = chat(store, "hello")
+    first = store.branch(cid)[0]
+    first.content[0]["text"] = "changed by a reader"
+    first.metadata["x"] = 1
+    again = store.get_message(msgs[0].id)
+    assert again.content == [{"type": "text", "text": "hello"}] and again.metadata == {}
+
+
+def test_metadata_json_cannot_hold_is_refused(store: Store) -> None:
+    conv = store.create_conversation(title="t")
+    with pytest.raises(StoreError):
+        store.append(conv.id, user("hi", metadata={"bad": {1, 2}}))
+    with pytest.raises(StoreError):
+        store.append(conv.id, user([{"type": "text", "text": "hi", "n": float("nan")}]))
+    assert store.branch(conv.id) == []

@@ -105,8 +105,7 @@ def dumps(value: Any) -> str:
 
 def check_json(message: Message) -> None:
     """Refuse a message whose content or metadata JSON cannot hold (for the memory store)."""
-    dumps(message.content)
-    dumps(message.metadata)
+    dumps((message.content, message.metadata) if message.metadata else message.content)
 
 
 def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:

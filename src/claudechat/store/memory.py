@@ -1,4 +1,9 @@
-"""``MemoryStore``: the ``Store`` contract in dicts, for tests and throwaway chats."""
+"""``MemoryStore``: the ``Store`` contract in dicts, for tests and throwaway chats.
+
+A message is kept as it was appended (no copy on the write path, which every turn takes):
+whoever appends it must not change its content or metadata afterwards. ``Chat`` never
+does. Everything read back is a copy, so readers cannot change what is stored.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +68,10 @@ def snippet(text: str, terms: Sequence[str], *, words: int = 16) -> str:
 
 
 class MemoryStore:
-    """Conversations in process memory, guarded by one lock; gone when the process ends."""
+    """Conversations in process memory, guarded by one lock; gone when the process ends.
+
+    Appended messages are kept as given: do not mutate a message after appending it.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -184,7 +192,10 @@ class MemoryStore:
         expect_version: int | None = None,
         move_head: bool = True,
     ) -> Conversation:
-        """Store a message under its parent and move the head to it (see ``Store.append``)."""
+        """Store a message under its parent and move the head to it (see ``Store.append``).
+
+        The message is kept as given, not copied: do not mutate it afterwards.
+        """
         check_message(message)
         check_json(message)
         with self._lock:
@@ -197,7 +208,7 @@ class MemoryStore:
             parent = self._parent_figures(conversation_id, message.parent_id)
             row = _Row(
                 conversation_id,
-                _copy(message),
+                message,
                 parent.then(message),
                 searchable_text(message.content),
             )
