@@ -202,6 +202,14 @@ def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 def _as_dicts(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, m in enumerate(messages):
+        if (
+            type(m) is dict
+            and "role" in m
+            and type(content := m.get("content")) is list
+            and all(type(b) is dict for b in content)
+        ):
+            out.append(m)  # the usual case, a request's own dicts: only read, so not copied
+            continue
         if isinstance(m, Message):
             out.append(m.to_api())
         elif isinstance(m, Mapping):
