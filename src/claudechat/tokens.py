@@ -253,7 +253,9 @@ class TokenAccountant:
         self.version = "3.0"
         self._exact: dict[str, int] = {}
         self._estimates: dict[str, int] = {}
-        self._by_id: dict[tuple[str, str], tuple[int, str]] = {}
+        # (family, message id) -> (the content list, status, key): the list is held, so a
+        # replaced partial (same id, new list or status) can never match a stale entry.
+        self._by_id: dict[tuple[str, str], tuple[list[Block], str, str]] = {}
         self._counted: dict[str, int] = {}
         # Counts of replies taught by their response's output tokens (until learned exactly).
         self._hints: dict[str, int] = {}
@@ -356,10 +358,10 @@ class TokenAccountant:
     def message_key(self, message: Message) -> str:
         """The content hash under which ``message``'s count is kept."""
         hit = self._by_id.get((self.family, message.id))
-        if hit is not None and hit[0] == id(message.content):
-            return hit[1]
+        if hit is not None and hit[0] is message.content and hit[1] == message.status:
+            return hit[2]
         key = self._key(message.role + ":" + message.status, self._sendable(message))
-        self._by_id[(self.family, message.id)] = (id(message.content), key)
+        self._by_id[(self.family, message.id)] = (message.content, message.status, key)
         return key
 
     def message_tokens(self, message: Message) -> int:
@@ -380,6 +382,12 @@ class TokenAccountant:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
         text) a cheap bound from the UTF-8 length, so the offline estimate can wait until
         a decision depends on it."""
+        if message.status == "complete" and message.content:  # known exactly: the usual case
+            hit = self._by_id.get((self.family, message.id))
+            if hit is not None and hit[0] is message.content and hit[1] == "complete":
+                known = self._exact.get(hit[2])
+                if known is not None:
+                    return known
         blocks = self._sendable(message)
         if not blocks:
             return 0

@@ -240,3 +240,26 @@ def test_the_overhead_key_is_remembered_only_for_the_same_lists() -> None:
     assert acct.overhead_key(list(system), list(tools)) == key
     acct.use(model_info("claude-opus-4-7"))
     assert acct.overhead_key(system, tools) != key
+
+
+def test_a_replaced_partial_never_reuses_the_key_or_count_of_the_one_it_replaces() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    overhead = acct.overhead_key([], [])
+    first = Message("assistant", [{"type": "text", "text": "one two"}], status="partial")
+    acct.learn([overhead, acct.message_key(first)], 1000)  # the partial's count is exact
+    assert acct.message_bound(first) == acct.message_tokens(first)
+    known = acct.message_tokens(first)
+    # The same id with new content, and with the same content but now complete.
+    longer = first.with_(content=[{"type": "text", "text": "one two three four five six"}])
+    done = first.with_(status="complete")
+    for m in (longer, done):
+        assert acct.message_key(m) == acct.message_key(Message(m.role, list(m.content),
+                                                                status=m.status))  # fmt: skip
+        assert acct.message_key(m) != acct.message_key(first)
+    assert acct.message_tokens(longer) == 4 + 1 + 6 != known
+    assert acct.message_bound(longer) >= acct.message_tokens(longer)
+    assert acct.message_bound(done) >= acct.message_tokens(done) == 4 + 1 + 2
+    # Old content lists are held by the cache, so a new list cannot take over their id.
+    for _ in range(200):
+        m = first.with_(content=[{"type": "text", "text": "x y z"}])
+        assert acct.message_tokens(m) == 4 + 1 + 3
