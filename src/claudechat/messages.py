@@ -13,8 +13,8 @@ thinking block cannot be); a partial reply with no text is left out of requests.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -45,7 +45,7 @@ def new_id() -> str:
     """A new, time-ordered message or conversation id."""
     # 48-bit millisecond time + 80 random bits, like a ULID, so ids sort by creation.
     ms = int(time.time() * 1000)
-    return f"{ms:012x}{uuid.uuid4().hex[:20]}"
+    return f"{ms:012x}{os.urandom(10).hex()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,3 +171,12 @@ def test_repair_output_always_validates(history: list[dict[str, Any]]) -> None:
         b["text"] for m in fixed if m["role"] == "user" for b in m["content"] if b["type"] == "text"
     ]
     assert before == after
+
+
+def test_new_ids_are_32_hex_digits_unique_and_ordered_by_time() -> None:
+    from claudechat.messages import new_id
+
+    ids = [new_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)
