@@ -14,17 +14,20 @@ other processes on a busy machine do not blur them; --wall uses the wall clock.
 Run: .venv/bin/python bench/overhead.py [--turns 10,1000,10000] [--runs 9] [--budget N] [--wall]
 
 Recorded (2 shared cores under load, ctok 1.3 installed; ratio = (raw + own) / raw):
-  10 turns       raw 1.8-2.2 ms, own 0.45-0.50 ms (ctok) -> 1.22-1.23x; heuristic 0.37-0.39 ms
-                 -> 1.20-1.21x (was own 0.6-1.1 ms, 1.36-1.44x, before new messages were
-                 bounded instead of estimated and replies counted by their output tokens)
-  1,000 turns    raw 99 ms, own 11 ms -> 1.11x
-  10,000 turns   raw 1.41 s, own 134 ms -> 1.09x
-  20,000 budget  own ~4 ms at 1,000 and at 10,000 turns (the window stops at the budget)
-  growth 10 -> 10,000 turns: raw x640, own x267 (grows slower than the request)
+  10 turns       raw 1.9-2.1 ms, own 0.36-0.41 ms (ctok) -> 1.19-1.20x; heuristic
+                 0.30-0.39 ms -> 1.16-1.18x
+                 (was own 0.42-0.46 ms, 1.21-1.22x, before MemoryStore kept appended
+                 messages as given, validate stopped copying the request's dicts, learned
+                 counts were read straight from the per-message key cache and ids came
+                 from os.urandom; before that own 0.6-1.1 ms, 1.36-1.44x)
+  1,000 turns    raw 98 ms, own 8.0-8.3 ms -> 1.08x (was 10-11 ms, 1.11x)
+  10,000 turns   raw 1.27-1.29 s, own 99-101 ms -> 1.08x (was 134-137 ms, 1.09-1.10x)
+  20,000 budget  own ~3 ms at 1,000 and at 10,000 turns (the window stops at the budget)
+  growth 10 -> 10,000 turns: raw x605, own x240 (grows slower than the request)
 Goal 1.10x at 10 turns not met. What is left of claudechat's own time at 10 turns
-(profile): the context pipeline (window walk, rendering every message, breakpoints) about a
-third, MemoryStore.append (deep copies, JSON checks) and new ids about a fifth, validating the
-request, the ledger, and building the reply message.
+(profile): the context pipeline (the window's turn walk, bounds taken in three walks,
+rendering, breakpoints) about a third; validating the whole request each turn, the
+ledger and building the reply message most of the rest.
 """
 
 from __future__ import annotations
