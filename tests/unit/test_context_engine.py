@@ -434,3 +434,31 @@ def test_fill_and_cost_report() -> None:
     assert report.cache_hit_ratio == pytest.approx(9000 / 13000)
     assert report.cost_usd == pytest.approx(ledger.cost_usd)
     assert set(report.by_purpose) == {"reply", "summary"}
+
+
+class _CountedBounds(TokenAccountant):
+    """An accountant that records which messages it was asked to bound."""
+
+    def __init__(self) -> None:
+        super().__init__(estimator=by_words)
+        self.bounded: list[str] = []
+
+    def message_bound(self, message: Message) -> int:
+        self.bounded.append(message.id)
+        return super().message_bound(message)
+
+
+def test_each_message_is_bounded_once_per_request_and_afresh_for_the_next() -> None:
+    acct = _CountedBounds()
+    eng = ContextEngine([TokenWindow(low_water=1.0)], counter=acct)
+    history = [*conversation(5), user("now")]
+    first = prepare(eng, history)
+    assert sorted(acct.bounded) == sorted(m.id for m in history)
+    bound_before = first.upper_tokens
+    # The server's count is learned: the next request bounds every message again and
+    # sees the learned counts, not the ones remembered for the first request.
+    acct.bounded.clear()
+    acct.learn(first.parts, 100)
+    second = prepare(eng, history)
+    assert sorted(acct.bounded) == sorted(m.id for m in history)
+    assert second.upper_tokens == 100 < bound_before

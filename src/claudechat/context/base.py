@@ -90,6 +90,9 @@ class ContextState:
     force_compact: bool = False  # set by chat.compact()
     overflow_retry: bool = False  # set when the API said "prompt is too long" once already
     extras: dict[str, Any] = field(default_factory=dict)
+    # The counter's cheap upper bound per message, remembered for this request (None when
+    # the counter has none); the window, the fit check and rendering all read it.
+    bound: Callable[[Message], int] | None = None
 
 
 @runtime_checkable

@@ -150,6 +150,7 @@ class ContextEngine:
             force_compact=force_compact,
             overflow_retry=overflow_retry,
             extras={"summary_model": self.summary_model, "dry_run": dry_run},
+            bound=_remembered_bound(self.counter),
         )
         fields = dict(request_fields or {})
         unknown = set(fields) - set(_REQUEST_FIELDS)
@@ -167,6 +168,7 @@ class ContextEngine:
             self.counter.learn(prepared.parts, exact)
             prepared.exact_tokens = exact
             if exact > budget:
+                state.bound = _remembered_bound(self.counter)  # the counts just changed
                 state.budget = budget - (exact - budget) - max(256, budget // 100)
                 state.overflow_retry = True
                 out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
@@ -180,7 +182,7 @@ class ContextEngine:
     def _ensure_fits(self, candidate: Candidate, state: ContextState) -> Candidate:
         """Last guard: drop the oldest turns, then cut injected blocks, until it fits."""
         counter = state.counter
-        if self._total(candidate, upper=True) <= state.budget:
+        if self._total(candidate, upper=state.bound) <= state.budget:
             return candidate
         total = self._total(candidate)
         if total <= state.budget:
@@ -214,13 +216,15 @@ class ContextEngine:
             limit=state.budget,
         )
 
-    def _total(self, candidate: Candidate, *, upper: bool = False) -> int:
+    def _total(
+        self, candidate: Candidate, *, upper: Callable[[Message], int] | None = None
+    ) -> int:
+        """The candidate's estimated tokens, or with ``upper`` its upper bound."""
         from .base import candidate_tokens, fixed_tokens
 
-        if not upper:
+        if upper is None:
             return candidate_tokens(candidate, self.counter)
-        bound = _bound(self.counter)
-        return fixed_tokens(candidate, self.counter) + sum(bound(m) for m in candidate.history)
+        return fixed_tokens(candidate, self.counter) + sum(upper(m) for m in candidate.history)
 
     def _render(
         self,
@@ -242,7 +246,7 @@ class ContextEngine:
         history = candidate.history
         sent = history[_before_compaction(history) :]
         upper = 0
-        bound = _bound(counter)
+        bound = state.bound or counter.message_tokens
         for m in sent:
             tokens = bound(m)
             if tokens:
@@ -343,10 +347,24 @@ class ContextEngine:
         )
 
 
-def _bound(counter: Any) -> Callable[[Message], int]:
-    """The counter's cheap upper bound per message, or its count when it has none."""
-    bound = getattr(counter, "message_bound", None)
-    return bound if callable(bound) else counter.message_tokens  # type: ignore[no-any-return]
+def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
+    """The counter's cheap upper bound per message, each message's taken once (None when
+    the counter has none). For one request only: the counts may change between requests.
+    Each message is kept with its count, so its id is not reused while this lives."""
+    raw = getattr(counter, "message_bound", None)
+    if not callable(raw):
+        return None
+    seen: dict[int, tuple[Message, int]] = {}
+
+    def bound(message: Message) -> int:
+        hit = seen.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        tokens: int = raw(message)
+        seen[id(message)] = (message, tokens)
+        return tokens
+
+    return bound
 
 
 def _before_compaction(history: Sequence[Message]) -> int:

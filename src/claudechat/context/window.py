@@ -159,7 +159,7 @@ class TokenWindow:
         if not history:
             return candidate, []
         counter = state.counter
-        bound = getattr(counter, "message_bound", None)
+        bound = state.bound or getattr(counter, "message_bound", None)
         if callable(bound):
             # Upper bounds first: when they cross no threshold, neither would the exact
             # counts, and the choice is the same without estimating the new messages.
