@@ -295,7 +295,9 @@ class _ChatCore:
             self._conv = self.store.create_conversation(
                 title=title_from(first), model=self.model.name, system=self.system or None
             )
-        message = message.with_(parent_id=self._head())
+        head = self._head()
+        if message.parent_id != head:  # a reply is made under the head already: no copy
+            message = message.with_(parent_id=head)
         conv = self._conv
         try:
             self._conv = self.store.append(
@@ -349,7 +351,7 @@ class _ChatCore:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta["documents"] = describe_documents(docs)
         self.ledger.start_turn()
-        self._append(Message("user", blocks, metadata=meta))
+        self._append(Message("user", blocks, parent_id=self._head(), metadata=meta))
         return TurnState(prefill=prefill, documents=docs)
 
     def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
