@@ -349,19 +349,18 @@ class ContextEngine:
 
 def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
     """The counter's cheap upper bound per message, each message's taken once (None when
-    the counter has none). For one request only: the counts may change between requests.
-    Each message is kept with its count, so its id is not reused while this lives."""
+    the counter has none). For one request only: the counts may change between requests."""
     raw = getattr(counter, "message_bound", None)
     if not callable(raw):
         return None
-    seen: dict[int, tuple[Message, int]] = {}
+    seen: dict[int, int] = {}
+    alive: list[Message] = []  # the messages seen, so that their ids are not reused
 
     def bound(message: Message) -> int:
-        hit = seen.get(id(message))
-        if hit is not None and hit[0] is message:
-            return hit[1]
-        tokens: int = raw(message)
-        seen[id(message)] = (message, tokens)
+        tokens = seen.get(id(message))
+        if tokens is None:
+            tokens = seen[id(message)] = raw(message)
+            alive.append(message)
         return tokens
 
     return bound
