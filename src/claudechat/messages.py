@@ -71,7 +71,12 @@ class Message:
     @property
     def is_user_text(self) -> bool:
         """True when this message starts a turn: from the user and not only tool results."""
-        return self.role == "user" and any(b.get("type") != "tool_result" for b in self.content)
+        if self.role != "user":
+            return False
+        for b in self.content:  # noqa: SIM110 - a plain loop: any() over a generator is slower here
+            if b.get("type") != "tool_result":
+                return True
+        return False
 
     @property
     def tool_uses(self) -> list[Block]:
