@@ -216,9 +216,7 @@ class ContextEngine:
             limit=state.budget,
         )
 
-    def _total(
-        self, candidate: Candidate, *, upper: Callable[[Message], int] | None = None
-    ) -> int:
+    def _total(self, candidate: Candidate, *, upper: Callable[[Message], int] | None = None) -> int:
         """The candidate's estimated tokens, or with ``upper`` its upper bound."""
         from .base import candidate_tokens, fixed_tokens
 
