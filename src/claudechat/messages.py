@@ -255,13 +255,17 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
         if not content:
             raise InvalidHistory("empty content", index=i)
         answered: set[str] = set()
+        uses: set[str] = set()
         for j, b in enumerate(content):
             if not (type(b) is dict or isinstance(b, Mapping)) or "type" not in b:
                 raise InvalidHistory(f"block {j} is not a content block", index=i)
             kind = b["type"]
-            if kind == "text" and not str(b.get("text", "")).strip():
-                raise InvalidHistory(f"block {j}: empty text block", index=i)
-            if kind in ("thinking",) and not b.get("signature"):
+            if kind == "text":
+                text = b.get("text", "")
+                if not (text if type(text) is str else str(text)).strip():
+                    raise InvalidHistory(f"block {j}: empty text block", index=i)
+                continue
+            if kind == "thinking" and not b.get("signature"):
                 raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
             if kind == "tool_result":
                 if role != "user":
@@ -274,8 +278,10 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
                         index=i,
                     )
                 answered.add(str(tid))
-            if kind == "tool_use" and role != "assistant":
-                raise InvalidHistory(f"block {j}: tool_use in a user message", index=i)
+            if kind == "tool_use":
+                if role != "assistant":
+                    raise InvalidHistory(f"block {j}: tool_use in a user message", index=i)
+                uses.add(str(b.get("id")))
         missing = prev_tool_ids - answered
         if missing:
             raise InvalidHistory(
@@ -283,11 +289,7 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
                 "(the next message must answer it)",
                 index=i,
             )
-        prev_tool_ids = (
-            {str(b.get("id")) for b in content if b.get("type") == "tool_use"}
-            if role == "assistant"
-            else set()
-        )
+        prev_tool_ids = uses
     # A trailing tool_use with no answer yet is what a tool round looks like mid-flight;
     # it is fine to store but not to send as the last message before a user turn.
     if prev_tool_ids and msgs[-1]["role"] == "assistant":
