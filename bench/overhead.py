@@ -13,21 +13,25 @@ other processes on a busy machine do not blur them; --wall uses the wall clock.
 
 Run: .venv/bin/python bench/overhead.py [--turns 10,1000,10000] [--runs 9] [--budget N] [--wall]
 
-Recorded (2 shared cores under load, ctok 1.3 installed; ratio = (raw + own) / raw):
-  10 turns       raw 1.9-2.1 ms, own 0.36-0.41 ms (ctok) -> 1.19-1.20x; heuristic
-                 0.30-0.39 ms -> 1.16-1.18x
-                 (was own 0.42-0.46 ms, 1.21-1.22x, before MemoryStore kept appended
-                 messages as given, validate stopped copying the request's dicts, learned
-                 counts were read straight from the per-message key cache and ids came
-                 from os.urandom; before that own 0.6-1.1 ms, 1.36-1.44x)
-  1,000 turns    raw 98 ms, own 8.0-8.3 ms -> 1.08x (was 10-11 ms, 1.11x)
-  10,000 turns   raw 1.27-1.29 s, own 99-101 ms -> 1.08x (was 134-137 ms, 1.09-1.10x)
-  20,000 budget  own ~3 ms at 1,000 and at 10,000 turns (the window stops at the budget)
-  growth 10 -> 10,000 turns: raw x605, own x240 (grows slower than the request)
-Goal 1.10x at 10 turns not met. What is left of claudechat's own time at 10 turns
-(profile): the context pipeline (the window's turn walk, bounds taken in three walks,
-rendering, breakpoints) about a third; validating the whole request each turn, the
-ledger and building the reply message most of the rest.
+Recorded (2 shared cores, ctok 1.3 installed; ratio = (raw + own) / raw). The load of the
+machine moves both raw and own by a third from run to run; compare runs made together.
+  10 turns       quiet: raw 1.6-1.8 ms, own 0.22-0.27 ms (ctok) -> 1.14-1.15x; heuristic
+                 0.21-0.22 ms -> 1.14x. Loaded: raw 2.3-2.4 ms, own 0.42-0.44 ms -> 1.19x.
+                 The previous code run alongside, quiet: own 0.24-0.25 ms, 1.15-1.16x; over
+                 1,500 single turns own 0.25 ms -> 0.22-0.24 ms (each message's bound taken
+                 once per request, no parent-setting copy of stored messages, cheaper
+                 is_user_text and validate). Earlier: own 0.42-0.46 ms, 1.21-1.22x, and
+                 before that 0.6-1.1 ms, 1.36-1.44x (both loaded).
+  1,000 turns    raw 94-107 ms, own 6.2-8.1 ms -> 1.07-1.08x (was 8.0-8.3 ms, 1.08x)
+  10,000 turns   raw 1.17-1.31 s, own 74-95 ms -> 1.06-1.07x (was 99-101 ms, 1.08x)
+  20,000 budget  own 2.2-2.6 ms at 1,000 turns, 2.5-3.2 ms at 10,000 (the window stops
+                 at the budget)
+  growth 10 -> 10,000 turns: raw x695, own x292-305 (grows slower than the request)
+Goal 1.10x at 10 turns not met: it needs own <= 0.16 ms against a quiet raw of 1.6 ms.
+What is left of claudechat's own time at 10 turns (per-section timing, steady state): the
+context pipeline about 60 us (the window's turn walk ~24, rendering and breakpoints),
+storing the two messages ~25 us each, learning counts from the response ~30 us,
+validating the request ~15 us, the ledger and building the reply message ~20 us.
 """
 
 from __future__ import annotations
