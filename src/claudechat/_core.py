@@ -30,6 +30,7 @@ from .errors import (
 from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, model_info
+from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
@@ -45,12 +46,6 @@ MAX_PAUSES = 8  # pause_turn continuations of one turn before it is ended
 _PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
 
 ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
-
-
-def title_from(text: str, width: int = 60) -> str:
-    """A conversation title: the first non-empty line of the first prompt, shortened."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 class _PrefixStripper:

@@ -6,7 +6,6 @@ gets back. Keeping these pure lets the sync and async loops differ only where th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,14 +182,6 @@ class TurnState:
         """The Reply for the turn so far (its last assistant message)."""
         final = next(m for m in reversed(self.messages) if m.role == "assistant")
         return Reply(final, list(self.messages), self.usage, self.cost, self.prefill)
-
-
-def last_text(messages: Sequence[Message], predicate: Callable[[Message], bool]) -> Message | None:
-    """The newest message matching ``predicate``."""
-    for m in reversed(messages):
-        if predicate(m):
-            return m
-    return None
 
 
 def preview(message: Message, width: int = 60) -> str:
