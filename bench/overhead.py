@@ -5,8 +5,9 @@ resumed as a ``Chat`` over the emulator's HTTP transport, and timed per ``chat.s
 Right after each turn the exact request body the chat sent is replayed with
 ``client.messages.create(**body)`` on the same client and emulator, so the SDK's and the
 emulator's work is the same on both sides and cancels out: the difference is claudechat's
-own work (storing, the context pipeline, validation, accounting), which is also measured
-directly: the chat's model is wrapped to time its calls. Medians of several runs.
+own work (storing, the context pipeline, validation, accounting, and the adapter that turns
+a Request into SDK arguments and the SDK's answer into claudechat types), which is also
+measured directly: the client's SDK calls are wrapped to time them. Medians of several runs.
 
 Times are this thread's CPU time by default (the emulator runs in the same thread), so
 other processes on a busy machine do not blur them; --wall uses the wall clock.
@@ -55,7 +56,7 @@ class Row:
     counter: str  # how new messages are estimated: ctok (when installed) or the heuristic
     messages_sent: int
     chat_ms: float  # chat.send()
-    own_ms: float  # chat.send() minus the time inside the model call (SDK + transport)
+    own_ms: float  # chat.send() minus the time inside the SDK's calls (SDK + transport)
     raw_ms: float  # client.messages.create(**the same body)
 
     @property
@@ -63,31 +64,28 @@ class Row:
         return (self.raw_ms + self.own_ms) / self.raw_ms
 
 
-class TimedModel:
-    """The chat's AnthropicModel, timing each call (so claudechat's own time is exact)."""
+class SDKTimer:
+    """Times the SDK's own calls on a client (``messages.create``, ``count_tokens``, and the
+    beta ones), so that claudechat's own time includes its adapter (building the keyword
+    arguments, mapping the SDK's message to claudechat types) and only the SDK and the
+    emulator are left out."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.client = inner.client
+    def __init__(self, client: Any) -> None:
         self.seconds = 0.0
+        self.raw_create = client.messages.create  # unwrapped, for the raw side
+        for resource in (client.messages, client.beta.messages):
+            for name in ("create", "count_tokens"):
+                setattr(resource, name, self._timed(getattr(resource, name)))
 
-    def create(self, request: Any) -> Any:
-        start = clock()
-        try:
-            return self.inner.create(request)
-        finally:
-            self.seconds += clock() - start
+    def _timed(self, call: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.seconds += clock() - start
 
-    def stream(self, request: Any) -> Any:
-        return self.inner.stream(request)
-
-    def count_tokens(self, request: Any) -> int:
-        start = clock()
-        try:
-            return int(self.inner.count_tokens(request))
-        finally:
-            self.seconds += clock() - start
+        return timed
 
 
 def _history(store: Any, turns: int) -> str:
@@ -123,7 +121,8 @@ def measure(turns: int, runs: int, budget: int | None, *, ctok: bool = True) -> 
 
     emu = Emulator(reply=lambda request: REPLY)
     client = anthropic.Anthropic(api_key="bench", http_client=emu.http_client(), max_retries=0)
-    model = TimedModel(AnthropicModel(MODEL, client=client))
+    sdk = SDKTimer(client)
+    model = AnthropicModel(MODEL, client=client)
 
     def fresh_chat() -> Chat:
         store = MemoryStore()
@@ -143,17 +142,17 @@ def measure(turns: int, runs: int, budget: int | None, *, ctok: bool = True) -> 
     for run in range(runs):
         if rebuild and run:
             chat = fresh_chat()
-        model.seconds = 0.0
+        sdk.seconds = 0.0
         start = clock()
         chat.send(f"Next question, number {run}: and item {run}?")
         chat_t = clock() - start
         body = dict(emu.requests[-1].body)
         body.pop("stream", None)
         start = clock()
-        client.messages.create(**body)
+        sdk.raw_create(**body)
         raw_t = clock() - start
         chat_times.append(chat_t)
-        own_times.append(chat_t - model.seconds)
+        own_times.append(chat_t - sdk.seconds)
         raw_times.append(raw_t)
         sent = len(body["messages"])
     med = statistics.median
@@ -224,7 +223,7 @@ def main() -> int:
         )
     print(
         "raw: client.messages.create(**the body the chat sent), same client and emulator;\n"
-        "own: chat.send() minus the time inside the model call (claudechat's own work);\n"
+        "own: chat.send() minus the time inside the SDK's calls (claudechat's own work);\n"
         "ratio: (raw + own) / raw. Goal: <= 1.10 at 10 turns, own growing no faster than raw."
     )
     full = [r for r in rows if r.budget == args.budget and r.counter == rows[0].counter]

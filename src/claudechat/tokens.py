@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import json
 import math
 import re
 import struct
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -205,8 +205,11 @@ def _text_bound(text: str) -> int:
 # --- blocks -------------------------------------------------------------------------------
 
 
+_CANON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANON.encode(value)
 
 
 def _image_tokens(block: Block) -> int:
@@ -224,6 +227,18 @@ def _image_tokens(block: Block) -> int:
     else:
         return IMAGE_TOKENS
     return max(1, min(IMAGE_TOKENS, math.ceil(int(w) * int(h) / 750)))
+
+
+def _plain_text(value: Any) -> str | None:
+    """The text of a content list holding one plain text block (type and text only, as
+    most messages do), else None. Keys made from it cannot meet keys made from JSON."""
+    if type(value) is list and len(value) == 1:
+        block = value[0]
+        if type(block) is dict and len(block) == 2 and block.get("type") == "text":
+            text = block.get("text")
+            if type(text) is str:
+                return text
+    return None
 
 
 def _strip_control(value: Any) -> Any:
@@ -261,7 +276,8 @@ class TokenAccountant:
         self._hints: dict[str, int] = {}
         # Offline estimates not made yet: only a cheap upper bound was needed so far.
         self._pending: dict[str, Callable[[], int]] = {}
-        self._overhead_memo: tuple[object, object, str] | None = None
+        self._overhead_memo: tuple[object, object, str, list[Any]] | None = None
+        self._model: ModelInfo | None = None
         self.scale: dict[str, float] = {}
         self.count_calls = 0
         self.learned = 0
@@ -270,10 +286,13 @@ class TokenAccountant:
 
     def use(self, model: ModelInfo) -> None:
         """Count for ``model``'s tokenizer family from now on."""
+        if model is self._model:  # several times a request: the same model as last time
+            return
         if model.tokenizer != self.family:
             self._overhead_memo = None  # keys include the family
         self.family = model.tokenizer
         self.version = ctok_version(model)
+        self._model = model
 
     # estimates ----------------------------------------------------------------------------
 
@@ -337,7 +356,11 @@ class TokenAccountant:
     # keys and the cache -------------------------------------------------------------------
 
     def _key(self, kind: str, value: Any) -> str:
-        payload = f"{self.family}\x00{kind}\x00{_canon(_strip_control(value))}"
+        text = _plain_text(value)
+        if text is not None:  # the usual message: no JSON needed (a JSON text starts "[")
+            payload = f"{self.family}\x00{kind}\x00T{text}"
+        else:
+            payload = f"{self.family}\x00{kind}\x00{_canon(_strip_control(value))}"
         return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
     def _lookup(self, key: str, raw: Callable[[], int]) -> int:
@@ -423,14 +446,19 @@ class TokenAccountant:
     def overhead_key(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> str:
         """The hash of a request's fixed part: frame, tools and base system.
 
-        Remembered for the very list objects last asked about (kept alive here, so their
-        ids are not reused): one request asks several times, each request with new lists.
+        Remembered for the list objects last asked about (one request asks several
+        times) and for their value, a copy of which is kept (each request comes with new
+        lists of the same blocks).
         """
         memo = self._overhead_memo
-        if memo is not None and memo[0] is system and memo[1] is tools:
-            return memo[2]
+        if memo is not None:
+            if memo[0] is system and memo[1] is tools:
+                return memo[2]
+            if memo[3] == [system, tools]:
+                self._overhead_memo = (system, tools, memo[2], memo[3])
+                return memo[2]
         key = self._key("overhead", {"system": list(system), "tools": list(tools)})
-        self._overhead_memo = (system, tools, key)
+        self._overhead_memo = (system, tools, key, copy.deepcopy([list(system), list(tools)]))
         return key
 
     def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
@@ -468,9 +496,14 @@ class TokenAccountant:
         if total <= 0 or not parts:
             return
         exact = self._exact
-        counts = Counter(parts)
-        known = sum(exact[k] * n for k, n in counts.items() if k in exact)
-        unknown = {k: n for k, n in counts.items() if k not in exact}
+        known = 0
+        unknown: dict[str, int] = {}  # unknown part -> times it appears
+        for k in parts:
+            count = exact.get(k)
+            if count is None:
+                unknown[k] = unknown.get(k, 0) + 1
+            else:
+                known += count
         residual = total - known
         if not unknown:
             # Everything was known: the difference is structure (merged messages); put it

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models.capabilities import ModelInfo
 
 __all__ = ["Ledger", "LedgerEntry", "Usage"]
 
@@ -30,7 +33,16 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
-        return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Usage)))
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_write_5m_tokens + other.cache_write_5m_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.iteration_input_tokens + other.iteration_input_tokens,
+            self.iteration_output_tokens + other.iteration_output_tokens,
+            self.requests + other.requests,
+        )
 
     @property
     def cache_write_tokens(self) -> int:
@@ -50,9 +62,7 @@ class Usage:
 
     def cost_usd(self, model: str) -> float | None:
         """The price of this usage on ``model``; None (never 0) when its price is unknown."""
-        from .models.capabilities import model_info  # late: models imports this module
-
-        info = model_info(model, warn=False)
+        info = _model_info(model)
         prices = info.prices
         if prices is None:
             return None
@@ -113,6 +123,20 @@ class Usage:
             iteration_output_tokens=it_out,
             requests=1,
         )
+
+
+def _model_info(model: str) -> ModelInfo:
+    """``model_info`` without a warning, imported on first use (models imports this module)."""
+    global _model_info_fn
+    if _model_info_fn is None:
+        from .models.capabilities import model_info
+
+        _model_info_fn = model_info
+    info: ModelInfo = _model_info_fn(model, warn=False)
+    return info
+
+
+_model_info_fn: Any = None
 
 
 @dataclass(frozen=True, slots=True)

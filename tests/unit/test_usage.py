@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from claudechat.models.capabilities import UnknownModelWarning, known_models, model_info
@@ -67,6 +69,13 @@ def test_usage_adds_and_round_trips() -> None:
     total = a + b
     assert (total.input_tokens, total.cache_read_tokens, total.requests) == (1, 5, 2)
     assert Usage.from_dict(total.to_dict()) == total
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Usage)])
+def test_usage_addition_sums_every_field(name: str) -> None:
+    total = Usage(**{name: 2}) + Usage(**{name: 5})
+    assert getattr(total, name) == 7
+    assert all(getattr(total, f.name) == 0 for f in dataclasses.fields(Usage) if f.name != name)
 
 
 def test_ledger_turn_and_cumulative_totals() -> None:

@@ -80,35 +80,6 @@ def truncate_turn(
     return None
 
 
-class _TurnIndex:
-    """Turn starts found lazily from the newest turn backwards."""
-
-    def __init__(self, history: Sequence[Message]) -> None:
-        self.history = history
-        self._found: list[int] = []  # newest first
-        self._pos = len(history) - 1
-
-    def start(self, k: int) -> int | None:
-        """Index where the k-th newest turn starts (0 = the newest), None past the oldest."""
-        while len(self._found) <= k and self._pos >= 0:
-            i = self._pos
-            self._pos -= 1
-            if i == 0 or self.history[i].is_user_text:
-                self._found.append(i)
-        return self._found[k] if k < len(self._found) else None
-
-    @property
-    def newest(self) -> int:
-        """Index where the newest turn starts (the history is not empty)."""
-        start = self.start(0)
-        assert start is not None
-        return start
-
-    def end(self, k: int) -> int:
-        """Index just past the k-th newest turn."""
-        return len(self.history) if k == 0 else self._found[k - 1]
-
-
 class TokenWindow:
     """Keep the newest whole turns that fit the budget; optional pinned first turn.
 
@@ -183,31 +154,25 @@ class TokenWindow:
         """``select`` with ``tokens`` per message; with ``loose`` (upper bounds), None
         where a bound crosses a threshold (the exact counts must decide)."""
         history = candidate.history
-        counter = state.counter
-        turns = _TurnIndex(history)
-        sizes: dict[int, int] = {}
-
-        def size(a: int, b: int) -> int:
-            total = 0
-            for i in range(a, b):
-                n = sizes.get(i)
-                if n is None:
-                    n = sizes[i] = tokens(history[i])
-                total += n
-            return total
-
-        newest = turns.newest
-        newest_size = size(newest, len(history))
-        avail = state.budget - fixed_tokens(candidate, counter) - reserve
+        newest = len(history) - 1
+        while newest > 0 and not history[newest].is_user_text:
+            newest -= 1
+        newest_size = 0
+        for m in history[newest:]:
+            newest_size += tokens(m)
+        avail = state.budget - fixed_tokens(candidate, state.counter) - reserve
         first = 0
+        pinned = 0
         if self.pin_first and newest > 0:
             first = next((i for i in range(1, newest + 1) if history[i].is_user_text), newest)
-            if size(0, first) + newest_size > avail:
+            for m in history[:first]:
+                pinned += tokens(m)
+            if pinned + newest_size > avail:
                 if loose:
                     return None
-                first = 0
+                first = pinned = 0
                 candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
-        room = avail - size(0, first)
+        room = avail - pinned
         if newest_size > room:
             if loose:
                 return None
@@ -217,50 +182,55 @@ class TokenWindow:
         if retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
         remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
-        choice = self._choose(turns, size, first, high, low, remembered, keep_last, loose=loose)
-        if choice is None:
+        start, count, fits = self._choose(
+            history, tokens, newest, newest_size, first, high, low, remembered, keep_last
+        )
+        if loose and not fits:
             return None
-        start, count = choice
-        kept = history[start:]
-        evicted = list(history[first:start])
+        evicted = history[first:start]
         if not state.extras.get("dry_run"):
             self._starts[state.conversation_id] = history[start].id
         notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
-        head = list(history[:first])
-        return candidate.with_(history=head + list(kept), notes=notes), evicted
+        kept = history[:first] + history[start:] if first else history[start:]
+        return candidate.with_(history=kept, notes=notes), evicted
 
     @staticmethod
     def _choose(
-        turns: _TurnIndex,
-        size: Callable[[int, int], int],
+        history: Sequence[Message],
+        tokens: Callable[[Message], int],
+        newest: int,
+        newest_size: int,
         first: int,
         high: float,
         low: float,
         remembered: str | None,
         keep_last: int,
-        *,
-        loose: bool = False,
-    ) -> tuple[int, int] | None:
-        """(index of the first kept message, number of kept turns); None when ``loose``
-        and the kept turns pass the high mark."""
+    ) -> tuple[int, int, bool]:
+        """(index of the first kept message, number of kept turns, True), walking whole
+        turns back from the newest, each message sized once; when the kept turns pass the
+        high mark, the choice at the low mark and False."""
         total = 0
-        low_start, low_count = turns.newest, 1
-        k = 0
+        low_start, low_count = newest, 1
+        begin, size, k = newest, newest_size, 0  # the k-th newest turn: history[begin:...]
         while True:
-            begin = turns.start(k)
-            if begin is None or begin < first:
-                previous = turns.start(k - 1) if k else None
-                return (first if previous is None else previous), k
-            if keep_last and k == keep_last:
-                return turns.end(k), k
-            total += size(begin, turns.end(k))
+            total += size
             if total > high:
-                return None if loose else (low_start, low_count)
+                return low_start, low_count, False
             if total <= low:
                 low_start, low_count = begin, k + 1
-            if remembered is not None and turns.history[begin].id == remembered:
-                return begin, k + 1
+            if remembered is not None and history[begin].id == remembered:
+                return begin, k + 1, True
             k += 1
+            if begin <= first or k == keep_last:
+                return begin, k, True
+            # The next older turn ends where this one begins; it starts at the nearest
+            # user text (or the first message). ``first`` is always such a start.
+            i = begin - 1
+            size = tokens(history[i])
+            while i > 0 and not history[i].is_user_text:
+                i -= 1
+                size += tokens(history[i])
+            begin = i
 
     def _oversize(
         self,

@@ -65,7 +65,8 @@ def check_message(message: Message) -> None:
     if message.status not in _STATUSES:
         raise StoreError(f"message {message.id}: unknown status {message.status!r}")
     if not isinstance(message.content, list) or not all(
-        isinstance(b, Mapping) and isinstance(b.get("type"), str) for b in message.content
+        (type(b) is dict or isinstance(b, Mapping)) and type(b.get("type")) is str
+        for b in message.content
     ):
         raise StoreError(f"message {message.id}: content must be a list of typed blocks")
     if not math.isfinite(message.created_at):
@@ -92,13 +93,16 @@ def searchable_text(content: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, non-ASCII kept as is, key order kept (tool inputs are sent back as read).
 
     Raises StoreError for what JSON cannot hold (sets, objects, NaN).
     """
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as err:
         raise StoreError(f"cannot store a value as JSON: {err}") from err
 

@@ -219,11 +219,16 @@ class MemoryStore:
                 self._order[conversation_id].append(message.id)
                 self._kids.setdefault((conversation_id, message.parent_id), []).append(message.id)
             self._rows[message.id] = row
-            conv = replace(
-                conv,
-                updated_at=self._clock(),
-                head_id=message.id if move_head else conv.head_id,
-                version=conv.version + 1 if move_head else conv.version,
+            conv = Conversation(  # the fields spelled out: replace() is slow on this path
+                conv.id,
+                conv.title,
+                conv.created_at,
+                self._clock(),
+                message.id if move_head else conv.head_id,
+                conv.version + 1 if move_head else conv.version,
+                conv.model,
+                conv.system,
+                conv.metadata,
             )
             self._convs[conv.id] = conv
             return conv
