@@ -207,14 +207,13 @@ def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 def _as_dicts(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, m in enumerate(messages):
-        if (
-            type(m) is dict
-            and "role" in m
-            and type(content := m.get("content")) is list
-            and all(type(b) is dict for b in content)
-        ):
-            out.append(m)  # the usual case, a request's own dicts: only read, so not copied
-            continue
+        if type(m) is dict and "role" in m and type(content := m.get("content")) is list:
+            for b in content:  # a plain loop: all() over a generator is slower here
+                if type(b) is not dict:
+                    break
+            else:
+                out.append(m)  # the usual case, a request's own dicts: only read, not copied
+                continue
         if isinstance(m, Message):
             out.append(m.to_api())
         elif isinstance(m, Mapping):
@@ -244,18 +243,22 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
         raise InvalidHistory("the history is empty")
     if msgs[0]["role"] != "user":
         raise InvalidHistory("the first message must come from the user", index=0)
-    prev_tool_ids: set[str] = set()
+    # One pass, no allocation for the usual message (text blocks only): this runs before
+    # every request.
+    prev_tool_ids: set[str] | None = None
+    prev_role = None
     for i, m in enumerate(msgs):
         role = m["role"]
-        if role not in ("user", "assistant"):
+        if role != "user" and role != "assistant":
             raise InvalidHistory(f"unknown role {role!r}", index=i)
-        if i and msgs[i - 1]["role"] == role:
+        if role == prev_role:
             raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=i)
+        prev_role = role
         content = m["content"]
         if not content:
             raise InvalidHistory("empty content", index=i)
-        answered: set[str] = set()
-        uses: set[str] = set()
+        answered: set[str] | None = None
+        uses: set[str] | None = None
         for j, b in enumerate(content):
             if not (type(b) is dict or isinstance(b, Mapping)) or "type" not in b:
                 raise InvalidHistory(f"block {j} is not a content block", index=i)
@@ -264,31 +267,36 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
                 text = b.get("text", "")
                 if not (text if type(text) is str else str(text)).strip():
                     raise InvalidHistory(f"block {j}: empty text block", index=i)
-                continue
-            if kind == "thinking" and not b.get("signature"):
-                raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
-            if kind == "tool_result":
+            elif kind == "thinking":
+                if not b.get("signature"):
+                    raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
+            elif kind == "tool_result":
                 if role != "user":
                     raise InvalidHistory(f"block {j}: tool_result in an assistant message", index=i)
                 tid = b.get("tool_use_id")
-                if tid not in prev_tool_ids:
+                if prev_tool_ids is None or tid not in prev_tool_ids:
                     raise InvalidHistory(
                         f"block {j}: orphaned tool_result {tid!r} (no tool_use in the "
                         "message before)",
                         index=i,
                     )
+                if answered is None:
+                    answered = set()
                 answered.add(str(tid))
-            if kind == "tool_use":
+            elif kind == "tool_use":
                 if role != "assistant":
                     raise InvalidHistory(f"block {j}: tool_use in a user message", index=i)
+                if uses is None:
+                    uses = set()
                 uses.add(str(b.get("id")))
-        missing = prev_tool_ids - answered
-        if missing:
-            raise InvalidHistory(
-                f"tool_use without result: {', '.join(sorted(missing))} "
-                "(the next message must answer it)",
-                index=i,
-            )
+        if prev_tool_ids:
+            missing = prev_tool_ids - answered if answered else prev_tool_ids
+            if missing:
+                raise InvalidHistory(
+                    f"tool_use without result: {', '.join(sorted(missing))} "
+                    "(the next message must answer it)",
+                    index=i,
+                )
         prev_tool_ids = uses
     # A trailing tool_use with no answer yet is what a tool round looks like mid-flight;
     # it is fine to store but not to send as the last message before a user turn.

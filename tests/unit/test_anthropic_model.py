@@ -244,3 +244,40 @@ def test_the_async_model_creates_streams_and_maps_errors() -> None:
         assert info.value.retry_after == 2.0
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        anthropic.types.TextBlock(type="text", text="plain", citations=None),
+        anthropic.types.beta.BetaTextBlock(type="text", text="plain beta", citations=None),
+        anthropic.types.TextBlock(
+            type="text",
+            text="cited",
+            citations=[
+                {
+                    "type": "char_location",
+                    "cited_text": "c",
+                    "document_index": 0,
+                    "document_title": None,
+                    "start_char_index": 0,
+                    "end_char_index": 1,
+                }
+            ],
+        ),
+        anthropic.types.TextBlock.model_validate(
+            {"type": "text", "text": "new field", "future_field": {"a": 1}}
+        ),
+        anthropic.types.ToolUseBlock(
+            type="tool_use", id="toolu_1", name="f", input={"b": 1, "a": 2}
+        ),
+        anthropic.types.ThinkingBlock(type="thinking", thinking="hm", signature="sig"),
+    ],
+)
+def test_response_blocks_are_exactly_what_the_sdk_dumps(block: Any) -> None:
+    from claudechat.models.anthropic import _block_dict
+
+    expected = block.model_dump(mode="json", exclude_none=True)
+    got = _block_dict(block)
+    assert got == expected
+    assert list(got) == list(expected)  # key order too: stored content is compared as JSON

@@ -70,6 +70,7 @@ class Prepared:
     exact_tokens: int | None = None  # from count_tokens or, after observe, from usage
     history_messages: int = 0  # messages in the full history given to prepare
     estimate: Callable[[], int] | None = None  # makes estimated_tokens (None: the bound is it)
+    upper_all: int = 0  # upper_tokens with the messages before a compaction block too
     _estimated: int | None = None
 
     @property
@@ -153,14 +154,13 @@ class ContextEngine:
             bound=_remembered_bound(self.counter),
         )
         fields = dict(request_fields or {})
-        unknown = set(fields) - set(_REQUEST_FIELDS)
+        unknown = fields.keys() - _REQUEST_FIELDS if fields else ()
         if unknown:
             raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
         candidate = Candidate(
             system=list(system), tools=list(tools), history=list(history), injected=list(injected)
         )
-        out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
-        prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+        prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
         limit = budget * self.near
         near = prepared.upper_tokens > limit and prepared.estimated_tokens > limit
         if count is not None and near and not dry_run:
@@ -171,12 +171,29 @@ class ContextEngine:
                 state.bound = _remembered_bound(self.counter)  # the counts just changed
                 state.budget = budget - (exact - budget) - max(256, budget // 100)
                 state.overflow_retry = True
-                out = self._ensure_fits(run_pipeline(self.policies, candidate, state), state)
-                prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+                prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
                 prepared.budget = budget
         prepared.history_messages = len(history)
         if not dry_run:
             self.last = prepared
+        return prepared
+
+    def _fitted(
+        self,
+        candidate: Candidate,
+        state: ContextState,
+        max_tokens: int,
+        fields: dict[str, Any],
+        previous_message_id: str | None,
+    ) -> Prepared:
+        """The policies' request, rendered; cut down by ``_ensure_fits`` when even its upper
+        bound (which rendering sums anyway) passes the budget."""
+        out = run_pipeline(self.policies, candidate, state)
+        prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+        if prepared.upper_all > state.budget:
+            fitted = self._ensure_fits(out, state)
+            if fitted is not out:
+                prepared = self._render(fitted, state, max_tokens, fields, previous_message_id)
         return prepared
 
     def _ensure_fits(self, candidate: Candidate, state: ContextState) -> Candidate:
@@ -242,14 +259,18 @@ class ContextEngine:
             fixed += counter.blocks_tokens([block])
             parts.append(counter.blocks_key([block]))
         history = candidate.history
-        sent = history[_before_compaction(history) :]
+        cut = _before_compaction(history)
+        sent = history[cut:] if cut else history
         upper = 0
         bound = state.bound or counter.message_tokens
+        key = counter.message_key
         for m in sent:
             tokens = bound(m)
             if tokens:
-                parts.append(counter.message_key(m))
+                parts.append(key(m))
                 upper += tokens
+        # What the API ignores still counts for the fit check (``_ensure_fits``'s total).
+        ignored = sum(bound(m) for m in history[:cut]) if cut else 0
         messages = to_api_messages(history)
         injected_into = None
         if candidate.injected:
@@ -292,7 +313,14 @@ class ContextEngine:
             return fixed + sum(counter.message_tokens(m) for m in sent)
 
         return Prepared(
-            request, candidate, fixed + upper, state.budget, state.model, parts, estimate=estimate
+            request,
+            candidate,
+            fixed + upper,
+            state.budget,
+            state.model,
+            parts,
+            estimate=estimate,
+            upper_all=fixed + upper + ignored,
         )
 
     # learning -----------------------------------------------------------------------------
@@ -367,8 +395,9 @@ def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
 def _before_compaction(history: Sequence[Message]) -> int:
     """Messages at the start that the API ignores (before the last compaction block)."""
     for i in range(len(history) - 1, -1, -1):
-        if history[i].role == "assistant" and any(
-            b.get("type") == "compaction" for b in history[i].content
-        ):
-            return i
+        m = history[i]
+        if m.role == "assistant":
+            for b in m.content:
+                if b.get("type") == "compaction":
+                    return i
     return 0

@@ -31,14 +31,32 @@ __all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error"]
 _TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
 
 
+_TEXT_FIELDS = {"citations", "text", "type"}
+_plain_text_class: dict[type, bool] = {}
+
+
 def _block_dict(block: Any) -> dict[str, Any]:
+    """A content block as the API's JSON: what ``model_dump`` gives, made directly for a
+    plain text block (no citations, no fields the SDK does not know), the usual one."""
+    cls = type(block)
+    plain = _plain_text_class.get(cls)
+    if plain is None:
+        plain = _plain_text_class[cls] = set(getattr(cls, "model_fields", ())) == _TEXT_FIELDS
+    if (
+        plain
+        and block.type == "text"
+        and block.citations is None
+        and not block.__pydantic_extra__
+        and type(block.text) is str
+    ):
+        return {"text": block.text, "type": "text"}  # model_dump's own key order
     data: dict[str, Any] = block.model_dump(mode="json", exclude_none=True)
     return data
 
 
 def to_response(message: Any) -> ModelResponse:
     """Map an SDK ``Message`` (or beta message, or a stream snapshot) to claudechat types."""
-    raw: dict[str, Any] = message.model_dump(mode="json", exclude_none=True)
+    raw: dict[str, Any] = message.model_dump(mode="json", exclude_none=True, exclude={"content"})
     usage = Usage.from_api(raw.get("usage") or {})
     diagnostics = raw.get("diagnostics") or {}
     miss = diagnostics.get("cache_miss_reason") if isinstance(diagnostics, Mapping) else None
@@ -53,7 +71,7 @@ def to_response(message: Any) -> ModelResponse:
         usage=usage,
         cache_miss_reason=miss if isinstance(miss, str) else None,
         context_management=raw.get("context_management"),
-        raw={k: v for k, v in raw.items() if k not in ("content",)},
+        raw=raw,
     )
 
 
