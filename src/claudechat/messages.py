@@ -190,23 +190,28 @@ def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """The API ``messages`` array for a history: partial replies reduced to their text,
     empty ones left out, and same-role neighbours merged into one message."""
     out: list[dict[str, Any]] = []
+    last_role = None
     for m in messages:
-        blocks = _sendable_blocks(m)
+        blocks = m.content if m.status == "complete" else _sendable_blocks(m)
         if not blocks:
             continue
-        if out and out[-1]["role"] == m.role:
-            out[-1] = {"role": m.role, "content": [*out[-1]["content"], *blocks]}
+        role = m.role
+        if role == last_role:
+            out[-1] = {"role": role, "content": [*out[-1]["content"], *blocks]}
         else:
-            out.append({"role": m.role, "content": list(blocks)})
+            out.append({"role": role, "content": blocks[:]})
+            last_role = role
     return out
 
 
 # --- validation ---------------------------------------------------------------------------
 
 
-def _as_dicts(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _as_dicts(
+    messages: Sequence[Message | Mapping[str, Any]], *, start: int = 0
+) -> list[dict[str, Any]]:
     out = []
-    for i, m in enumerate(messages):
+    for i, m in enumerate(messages, start):
         if type(m) is dict and "role" in m and type(content := m.get("content")) is list:
             for b in content:  # a plain loop: all() over a generator is slower here
                 if type(b) is not dict:
@@ -238,36 +243,46 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
     answered by a ``tool_result`` in the next message and every ``tool_result``
     answering a ``tool_use`` of the message before.
     """
-    msgs = _as_dicts(messages)
-    if not msgs:
+    if not messages:
         raise InvalidHistory("the history is empty")
-    if msgs[0]["role"] != "user":
-        raise InvalidHistory("the first message must come from the user", index=0)
     # One pass, no allocation for the usual message (text blocks only): this runs before
-    # every request.
+    # every request. A request's own dicts are read as they are; anything else is read
+    # as ``_as_dicts`` does.
     prev_tool_ids: set[str] | None = None
     prev_role = None
-    for i, m in enumerate(msgs):
-        role = m["role"]
+    for i, m in enumerate(messages):
+        if type(m) is dict and type(content := m.get("content")) is list and "role" in m:
+            role = m["role"]
+        else:
+            (m,) = _as_dicts([m], start=i)
+            role, content = m["role"], m["content"]
+        if prev_role is None and role != "user":
+            raise InvalidHistory("the first message must come from the user", index=0)
         if role != "user" and role != "assistant":
             raise InvalidHistory(f"unknown role {role!r}", index=i)
         if role == prev_role:
             raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=i)
         prev_role = role
-        content = m["content"]
         if not content:
             raise InvalidHistory("empty content", index=i)
         answered: set[str] | None = None
         uses: set[str] | None = None
-        for j, b in enumerate(content):
-            if not (type(b) is dict or isinstance(b, Mapping)) or "type" not in b:
-                raise InvalidHistory(f"block {j} is not a content block", index=i)
-            kind = b["type"]
+        j = 0
+        for b in content:
+            kind = b.get("type") if type(b) is dict else None
             if kind == "text":
                 text = b.get("text", "")
-                if not (text if type(text) is str else str(text)).strip():
+                if type(text) is not str:
+                    text = str(text)
+                if not text or text.isspace():
                     raise InvalidHistory(f"block {j}: empty text block", index=i)
-            elif kind == "thinking":
+            elif kind is None and (not isinstance(b, Mapping) or "type" not in b):
+                raise InvalidHistory(f"block {j} is not a content block", index=i)
+            elif kind is None:
+                kind = b["type"]  # a Mapping other than a dict
+                if kind == "text" and not str(b.get("text", "")).strip():
+                    raise InvalidHistory(f"block {j}: empty text block", index=i)
+            if kind == "thinking":
                 if not b.get("signature"):
                     raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
             elif kind == "tool_result":
@@ -289,6 +304,7 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
                 if uses is None:
                     uses = set()
                 uses.add(str(b.get("id")))
+            j += 1
         if prev_tool_ids:
             missing = prev_tool_ids - answered if answered else prev_tool_ids
             if missing:
@@ -300,10 +316,10 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
         prev_tool_ids = uses
     # A trailing tool_use with no answer yet is what a tool round looks like mid-flight;
     # it is fine to store but not to send as the last message before a user turn.
-    if prev_tool_ids and msgs[-1]["role"] == "assistant":
+    if prev_tool_ids and prev_role == "assistant":
         raise InvalidHistory(
             f"tool_use without result: {', '.join(sorted(prev_tool_ids))} at the end",
-            index=len(msgs) - 1,
+            index=len(messages) - 1,
         )
 
 

@@ -268,9 +268,9 @@ class TokenAccountant:
         self.version = "3.0"
         self._exact: dict[str, int] = {}
         self._estimates: dict[str, int] = {}
-        # (family, message id) -> (the content list, status, key): the list is held, so a
+        # message id -> (the content list, status, family, key): the list is held, so a
         # replaced partial (same id, new list or status) can never match a stale entry.
-        self._by_id: dict[tuple[str, str], tuple[list[Block], str, str]] = {}
+        self._by_id: dict[str, tuple[list[Block], str, str, str]] = {}
         self._counted: dict[str, int] = {}
         # Counts of replies taught by their response's output tokens (until learned exactly).
         self._hints: dict[str, int] = {}
@@ -380,11 +380,16 @@ class TokenAccountant:
 
     def message_key(self, message: Message) -> str:
         """The content hash under which ``message``'s count is kept."""
-        hit = self._by_id.get((self.family, message.id))
-        if hit is not None and hit[0] is message.content and hit[1] == message.status:
-            return hit[2]
+        hit = self._by_id.get(message.id)
+        if (
+            hit is not None
+            and hit[0] is message.content
+            and hit[1] == message.status
+            and hit[2] == self.family
+        ):
+            return hit[3]
         key = self._key(message.role + ":" + message.status, self._sendable(message))
-        self._by_id[(self.family, message.id)] = (message.content, message.status, key)
+        self._by_id[message.id] = (message.content, message.status, self.family, key)
         return key
 
     def message_tokens(self, message: Message) -> int:
@@ -405,12 +410,16 @@ class TokenAccountant:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
         text) a cheap bound from the UTF-8 length, so the offline estimate can wait until
         a decision depends on it."""
-        if message.status == "complete" and message.content:  # known exactly: the usual case
-            hit = self._by_id.get((self.family, message.id))
-            if hit is not None and hit[0] is message.content and hit[1] == "complete":
-                known = self._exact.get(hit[2])
-                if known is not None:
-                    return known
+        hit = self._by_id.get(message.id)  # known exactly: the usual case
+        if (
+            hit is not None
+            and hit[0] is message.content
+            and hit[1] == "complete" == message.status
+            and hit[2] == self.family
+        ):
+            known = self._exact.get(hit[3])
+            if known is not None:
+                return known
         blocks = self._sendable(message)
         if not blocks:
             return 0

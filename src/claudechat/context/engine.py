@@ -382,11 +382,12 @@ def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
     seen: dict[int, int] = {}
     alive: list[Message] = []  # the messages seen, so that their ids are not reused
 
-    def bound(message: Message) -> int:
-        tokens = seen.get(id(message))
+    def bound(message: Message, _get: Any = seen.get, _keep: Any = alive.append) -> int:
+        key = id(message)
+        tokens = _get(key)
         if tokens is None:
-            tokens = seen[id(message)] = raw(message)
-            alive.append(message)
+            tokens = seen[key] = raw(message)
+            _keep(message)
         return tokens
 
     return bound

@@ -226,10 +226,12 @@ class TokenWindow:
             # The next older turn ends where this one begins; it starts at the nearest
             # user text (or the first message). ``first`` is always such a start.
             i = begin - 1
-            size = tokens(history[i])
-            while i > 0 and not history[i].is_user_text:
+            m = history[i]
+            size = tokens(m)
+            while i > 0 and (m.role != "user" or not m.is_user_text):  # role first: cheaper
                 i -= 1
-                size += tokens(history[i])
+                m = history[i]
+                size += tokens(m)
             begin = i
 
     def _oversize(
