@@ -267,8 +267,7 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
             raise InvalidHistory("empty content", index=i)
         answered: set[str] | None = None
         uses: set[str] | None = None
-        j = 0
-        for b in content:
+        for j, b in enumerate(content):
             kind = b.get("type") if type(b) is dict else None
             if kind == "text":
                 text = b.get("text", "")
@@ -304,7 +303,6 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
                 if uses is None:
                     uses = set()
                 uses.add(str(b.get("id")))
-            j += 1
         if prev_tool_ids:
             missing = prev_tool_ids - answered if answered else prev_tool_ids
             if missing:

@@ -384,7 +384,7 @@ def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
 
     def bound(message: Message, _get: Any = seen.get, _keep: Any = alive.append) -> int:
         key = id(message)
-        tokens = _get(key)
+        tokens: int | None = _get(key)
         if tokens is None:
             tokens = seen[key] = raw(message)
             _keep(message)
