@@ -226,7 +226,7 @@ class _ChatCore:
                         max_tokens=self.max_tokens,
                         system=self._system,
                         tools=self.tools.schemas,
-                        history=list(self._branch),
+                        history=self._branch,  # the engine works on its own copy
                         dry_run=True,
                     )
                 )
@@ -395,7 +395,7 @@ class _ChatCore:
             max_tokens=self.max_tokens,
             system=self._system,
             tools=self.tools.schemas,
-            history=list(self._branch),
+            history=self._branch,  # the engine works on its own copy
             injected=injected,
             query=_query(self._branch),
             store=self.store,

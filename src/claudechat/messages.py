@@ -265,6 +265,13 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
         prev_role = role
         if not content:
             raise InvalidHistory("empty content", index=i)
+        if len(content) == 1 and not prev_tool_ids:  # the usual message: one text block
+            b = content[0]
+            if type(b) is dict and b.get("type") == "text":
+                text = b.get("text", "")
+                if type(text) is str and text and not text.isspace():
+                    prev_tool_ids = None
+                    continue
         answered: set[str] | None = None
         uses: set[str] | None = None
         for j, b in enumerate(content):

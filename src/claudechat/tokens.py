@@ -472,6 +472,10 @@ class TokenAccountant:
 
     def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
         """Tokens of the request frame, the tool definitions and the system blocks."""
+        key = self.overhead_key(system, tools)
+        exact = self._exact.get(key)
+        if exact is not None:  # learned: the usual case after the first reply
+            return exact
 
         def raw() -> int:
             total = REQUEST_OVERHEAD
@@ -483,7 +487,7 @@ class TokenAccountant:
                 )
             return total
 
-        return self._lookup(self.overhead_key(system, tools), raw)
+        return self._lookup(key, raw)
 
     def is_exact(self, key: str) -> bool:
         """True when the count under ``key`` was learned from the server."""

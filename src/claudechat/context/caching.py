@@ -65,8 +65,14 @@ class PromptCaching:
             points.append(("tools", -1, len(request.tools) - 1))
         if layout.summary:
             points.append(("system", -1, layout.system_base))
-        users = [i for i, m in enumerate(request.messages) if m["role"] == "user"]
-        for i in users[-2:]:
+        users: list[int] = []  # the last two user messages, oldest first
+        messages = request.messages
+        i = len(messages)
+        while len(users) < 2 and i > 0:
+            i -= 1
+            if messages[i]["role"] == "user":
+                users.insert(0, i)
+        for i in users:
             content = request.messages[i]["content"]
             last = len(content) - 1 - (layout.injected if i == layout.injected_into else 0)
             while last >= 0 and _uncacheable(content[last]):
@@ -77,7 +83,7 @@ class PromptCaching:
             points = points[:1] + points[-(MAX_BREAKPOINTS - 1) :]
         system = list(request.system)
         tools = list(request.tools)
-        messages = list(request.messages)
+        messages = list(messages)
         for section, mi, bi in points:
             ttl = self.ttl if section == "messages" else self.system_ttl
             if section == "system":
