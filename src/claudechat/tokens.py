@@ -440,14 +440,42 @@ class TokenAccountant:
             self._pending[key] = lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks)
         return math.ceil(raw * self.scale.get(self.family, 1.0))
 
+    def remembered_bound(self) -> Callable[[Message], int]:
+        """``message_bound`` for one request: each message's bound taken once, the usual
+        case (a count learned exactly) read straight from the tables."""
+        seen: dict[int, int] = {}
+        alive: list[Message] = []  # the messages seen, so that their ids are not reused
+        by_id, exact, family, slow = self._by_id, self._exact, self.family, self.message_bound
+
+        def bound(message: Message) -> int:
+            key = id(message)
+            tokens = seen.get(key)
+            if tokens is None:
+                hit = by_id.get(message.id)
+                if (
+                    hit is not None
+                    and hit[0] is message.content
+                    and hit[1] == "complete" == message.status
+                    and hit[2] == family
+                ):
+                    tokens = exact.get(hit[3])
+                if tokens is None:
+                    tokens = slow(message)
+                seen[key] = tokens
+                alive.append(message)
+            return tokens
+
+        return bound
+
     def teach_reply(self, message: Message, output_tokens: int) -> None:
         """Take a text reply's count from the output tokens its response reported: the
         server's own count of that text, so no offline estimate of it is needed."""
         content = message.content
         if message.status != "complete" or output_tokens <= 0 or not content:
             return
-        if any(b.get("type") != "text" for b in content):
-            return  # thinking and tool calls are counted differently as input
+        for b in content:
+            if b.get("type") != "text":
+                return  # thinking and tool calls are counted differently as input
         key = self.message_key(message)
         if key not in self._exact:
             self._hints[key] = MESSAGE_OVERHEAD + BLOCK_OVERHEAD * len(content) + output_tokens

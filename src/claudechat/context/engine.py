@@ -376,18 +376,21 @@ class ContextEngine:
 def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
     """The counter's cheap upper bound per message, each message's taken once (None when
     the counter has none). For one request only: the counts may change between requests."""
+    remembered = getattr(counter, "remembered_bound", None)
+    if callable(remembered):
+        made: Callable[[Message], int] = remembered()
+        return made
     raw = getattr(counter, "message_bound", None)
     if not callable(raw):
         return None
     seen: dict[int, int] = {}
     alive: list[Message] = []  # the messages seen, so that their ids are not reused
 
-    def bound(message: Message, _get: Any = seen.get, _keep: Any = alive.append) -> int:
-        key = id(message)
-        tokens: int | None = _get(key)
+    def bound(message: Message) -> int:
+        tokens = seen.get(id(message))
         if tokens is None:
-            tokens = seen[key] = raw(message)
-            _keep(message)
+            tokens = seen[id(message)] = raw(message)
+            alive.append(message)
         return tokens
 
     return bound

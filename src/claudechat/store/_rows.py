@@ -23,9 +23,12 @@ SNIPPET_END = "»"
 _STATUSES = ("complete", "partial", "error")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PathFigures:
-    """Figures of a path root → message: messages, turns, billed tokens, known cost, unpriced."""
+    """Figures of a path root → message: messages, turns, billed tokens, known cost, unpriced.
+
+    Never changed once made (not frozen only because frozen construction is slower, and
+    one is made for every stored message)."""
 
     messages: int = 0
     turns: int = 0
@@ -107,9 +110,29 @@ def dumps(value: Any) -> str:
         raise StoreError(f"cannot store a value as JSON: {err}") from err
 
 
+def _flat_strings(block: Any) -> bool:
+    """True for a dict of strings only (a text block, the usual metadata): JSON holds it."""
+    if type(block) is not dict:
+        return False
+    for k, v in block.items():  # noqa: SIM110 - a plain loop: all() over a generator is slower
+        if type(k) is not str or type(v) is not str:
+            return False
+    return True
+
+
 def check_json(message: Message) -> None:
-    """Refuse a message whose content or metadata JSON cannot hold (for the memory store)."""
-    dumps((message.content, message.metadata) if message.metadata else message.content)
+    """Refuse a message whose content or metadata JSON cannot hold (for the memory store).
+
+    Content made of flat string dicts (text blocks) is known to be JSON without encoding
+    it; anything else is encoded once, as a store that writes JSON would."""
+    content, metadata = message.content, message.metadata
+    if (
+        type(content) is list
+        and all(_flat_strings(b) for b in content)
+        and (not metadata or _flat_strings(metadata))
+    ):
+        return
+    dumps((content, metadata) if metadata else content)
 
 
 def ordered_for_insert(messages: Sequence[Message]) -> list[Message]:
