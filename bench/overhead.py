@@ -54,6 +54,7 @@ class Row:
     turns: int
     budget: int | None
     counter: str  # how new messages are estimated: ctok (when installed) or the heuristic
+    mode: str  # "steady": a turn of a running chat; "resumed": the first turn after resume
     messages_sent: int
     chat_ms: float  # chat.send()
     own_ms: float  # chat.send() minus the time inside the SDK's calls (SDK + transport)
@@ -88,6 +89,10 @@ class SDKTimer:
         return timed
 
 
+def _question(i: int) -> str:
+    return f"Question {i}: what about item {i * 7 % 1000} in batch {i // 50}?"
+
+
 def _history(store: Any, turns: int) -> str:
     """A conversation of ``turns`` user/assistant pairs, appended directly to the store."""
     from claudechat.messages import Message
@@ -97,7 +102,7 @@ def _history(store: Any, turns: int) -> str:
     parent: str | None = None
     for i in range(turns):
         for role, text in (
-            ("user", f"Question {i}: what about item {i * 7 % 1000} in batch {i // 50}?"),
+            ("user", _question(i)),
             ("assistant", f"Item {i * 7 % 1000} of batch {i // 50} is fine. {REPLY}"),
         ):
             usage = Usage(input_tokens=20, output_tokens=15, requests=1)
@@ -109,8 +114,18 @@ def _history(store: Any, turns: int) -> str:
     return str(conv.id)
 
 
-def measure(turns: int, runs: int, budget: int | None, *, ctok: bool = True) -> Row:
-    """Median times of ``runs`` turns on a history of ``turns`` turns."""
+def measure(
+    turns: int, runs: int, budget: int | None, *, ctok: bool = True, resumed: bool = False
+) -> Row:
+    """Median times of ``runs`` turns on a history of ``turns`` turns.
+
+    Below 1,000 turns each run starts a new chat: by default the history is made by
+    sending its turns through the chat (a running conversation: the turn timed is like
+    every later one); with ``resumed`` it is written to the store and the chat resumed,
+    and the turn timed is the first after resuming, which learns the history's counts
+    once. Longer histories are written to the store once, resumed, warmed by one turn,
+    and grow by a turn per run (a negligible share).
+    """
     import anthropic
 
     from claudechat import Chat, ContextEngine
@@ -127,12 +142,16 @@ def measure(turns: int, runs: int, budget: int | None, *, ctok: bool = True) -> 
     def fresh_chat() -> Chat:
         store = MemoryStore()
         engine = ContextEngine(budget=budget, counter=TokenAccountant(use_ctok=ctok))
+        if turns < 1000 and not resumed:
+            chat = Chat(model, store=store, context=engine)
+            for i in range(turns):
+                chat.send(_question(i))
+            return chat
         chat = Chat.resume(_history(store, turns), store=store, model=model, context=engine)
-        chat.send("A first turn, not timed: the chat reads its history once.")
+        if not resumed:
+            chat.send("A first turn, not timed: the chat reads its history once.")
         return chat
 
-    # Long histories are built once and grow by a turn per run (a negligible share);
-    # short ones are rebuilt for every run so each timed turn sees the same length.
     rebuild = turns < 1000
     chat = fresh_chat()
     chat_times: list[float] = []
@@ -161,6 +180,7 @@ def measure(turns: int, runs: int, budget: int | None, *, ctok: bool = True) -> 
         turns,
         budget,
         counter,
+        "resumed" if resumed else "steady",
         sent,
         med(chat_times) * 1e3,
         med(own_times) * 1e3,
@@ -203,6 +223,7 @@ def main() -> int:
     for n in lengths:
         if n < 1000:
             rows.append(measure(n, 4 * args.runs, args.budget, ctok=False))
+            rows.append(measure(n, 4 * args.runs, args.budget, resumed=True))
 
     kind = "wall clock" if args.wall else "thread CPU time"
     print(
@@ -210,23 +231,27 @@ def main() -> int:
         f"({4 * args.runs} below 1,000 turns)"
     )
     head = (
-        f"{'turns':>7} {'budget':>9} {'counter':>9} {'msgs sent':>9} {'raw ms':>9} {'chat ms':>9} "
-        f"{'own ms':>8} {'ratio':>7}"
+        f"{'turns':>7} {'budget':>9} {'counter':>9} {'turn':>8} {'msgs sent':>9} {'raw ms':>9} "
+        f"{'chat ms':>9} {'own ms':>8} {'ratio':>7}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         budget = f"{r.budget:,}" if r.budget else "default"
         print(
-            f"{r.turns:>7,} {budget:>9} {r.counter:>9} {r.messages_sent:>9,} {r.raw_ms:>9.2f} "
-            f"{r.chat_ms:>9.2f} {r.own_ms:>8.2f} {r.ratio:>6.2f}x"
+            f"{r.turns:>7,} {budget:>9} {r.counter:>9} {r.mode:>8} {r.messages_sent:>9,} "
+            f"{r.raw_ms:>9.2f} {r.chat_ms:>9.2f} {r.own_ms:>8.2f} {r.ratio:>6.2f}x"
         )
     print(
         "raw: client.messages.create(**the body the chat sent), same client and emulator;\n"
         "own: chat.send() minus the time inside the SDK's calls (claudechat's own work);\n"
         "ratio: (raw + own) / raw. Goal: <= 1.10 at 10 turns, own growing no faster than raw."
     )
-    full = [r for r in rows if r.budget == args.budget and r.counter == rows[0].counter]
+    full = [
+        r
+        for r in rows
+        if r.budget == args.budget and r.counter == rows[0].counter and r.mode == "steady"
+    ]
     if len(full) >= 2:
         a, b = full[0], full[-1]
         print(

@@ -98,14 +98,11 @@ class Usage:
     def from_api(cls, usage: Mapping[str, Any]) -> Usage:
         """Read the API's ``usage`` object (a dict) of one response."""
 
-        def num(key: str, src: Mapping[str, Any] = usage) -> int:
-            value = src.get(key)
-            return int(value) if isinstance(value, int | float) else 0
-
+        num = _num
         creation = usage.get("cache_creation") or {}
         w5 = num("ephemeral_5m_input_tokens", creation)
         w1 = num("ephemeral_1h_input_tokens", creation)
-        total_write = num("cache_creation_input_tokens")
+        total_write = num("cache_creation_input_tokens", usage)
         if w5 + w1 == 0 and total_write:
             w5 = total_write
         it_in = it_out = 0
@@ -114,15 +111,20 @@ class Usage:
                 it_in += num("input_tokens", it)
                 it_out += num("output_tokens", it)
         return cls(
-            input_tokens=num("input_tokens"),
-            output_tokens=num("output_tokens"),
+            input_tokens=num("input_tokens", usage),
+            output_tokens=num("output_tokens", usage),
             cache_write_5m_tokens=w5,
             cache_write_1h_tokens=w1,
-            cache_read_tokens=num("cache_read_input_tokens"),
+            cache_read_tokens=num("cache_read_input_tokens", usage),
             iteration_input_tokens=it_in,
             iteration_output_tokens=it_out,
             requests=1,
         )
+
+
+def _num(key: str, src: Mapping[str, Any]) -> int:
+    value = src.get(key)
+    return int(value) if isinstance(value, int | float) else 0
 
 
 def _model_info(model: str) -> ModelInfo:

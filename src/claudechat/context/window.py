@@ -182,9 +182,22 @@ class TokenWindow:
         if retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
         remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
-        start, count, fits = self._choose(
-            history, tokens, newest, newest_size, first, high, low, remembered, keep_last
-        )
+        start = -1
+        if not keep_last and (remembered is None or history[first].id == remembered):
+            # The window starts at the first turn (or nowhere yet): it keeps every turn if
+            # they all fit under the high mark, which one pass over the messages tells.
+            total, count = newest_size, 1
+            for i in range(first, newest):
+                m = history[i]
+                total += tokens(m)
+                if i == first or (m.role == "user" and m.is_user_text):
+                    count += 1
+            if total <= high:
+                start, fits = first, True
+        if start < 0:
+            start, count, fits = self._choose(
+                history, tokens, newest, newest_size, first, high, low, remembered, keep_last
+            )
         if loose and not fits:
             return None
         evicted = history[first:start]
