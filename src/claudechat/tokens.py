@@ -199,7 +199,9 @@ def _text_bound(text: str) -> int:
     """At least the offline estimate of ``text``, without making it. The heuristic gives
     at most two tokens per UTF-8 byte, ctok at most three (for letters whose lower case
     is longer, such as "Ⱥ"); four leaves a margin (checked in the tests)."""
-    return 4 * len(text.encode()) + 1 if text else 0
+    if not text:
+        return 0
+    return 4 * (len(text) if text.isascii() else len(text.encode())) + 1  # isascii: O(1)
 
 
 # --- blocks -------------------------------------------------------------------------------

@@ -172,19 +172,27 @@ def _snapshot(stream: Any) -> ModelResponse | None:
     return to_response(snap)
 
 
+def _translated(err: Exception) -> Exception | None:
+    """The claudechat error for an SDK exception or an unreadable answer; None otherwise."""
+    if isinstance(err, anthropic.AnthropicError):
+        return map_error(err)
+    # The SDK accepted the HTTP answer but could not parse it: a server speaking something
+    # else. Other ValueErrors (our own misuse) are not from those modules.
+    if isinstance(err, ValueError | TypeError | KeyError) and _from_parser(err):
+        return BadResponse(f"unreadable answer from the server: {err}")
+    return None
+
+
 @contextmanager
 def _wrapped() -> Iterator[None]:
     """Re-raise SDK exceptions (and unreadable answers) as claudechat errors."""
     try:
         yield
-    except anthropic.AnthropicError as err:
-        raise map_error(err) from err
-    except (ValueError, TypeError, KeyError) as err:
-        # The SDK accepted the HTTP answer but could not parse it: a server speaking
-        # something else. Other ValueErrors (our own misuse) are not from those modules.
-        if _from_parser(err):
-            raise BadResponse(f"unreadable answer from the server: {err}") from err
-        raise
+    except Exception as err:
+        mapped = _translated(err)
+        if mapped is None:
+            raise
+        raise mapped from err
 
 
 def _from_parser(err: BaseException) -> bool:
@@ -248,10 +256,14 @@ class AnthropicModel:
     def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
         body, beta = _kwargs(request)
-        with _wrapped():
+        try:  # as _wrapped() does, without a context manager on every request
             api = self.client.beta.messages if beta else self.client.messages
-            message = api.create(**body)
-            return to_response(message)
+            return to_response(api.create(**body))
+        except Exception as err:
+            mapped = _translated(err)
+            if mapped is None:
+                raise
+            raise mapped from err
 
     def stream(self, request: Request) -> Iterator[StreamEvent]:
         """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
