@@ -242,6 +242,15 @@ def test_the_overhead_key_is_remembered_only_for_the_same_lists() -> None:
     assert acct.overhead_key(system, tools) != key
 
 
+def test_the_overhead_key_notices_a_block_changed_in_place() -> None:
+    acct = TokenAccountant(estimator=by_words)
+    block: dict[str, object] = {"type": "text", "text": "be brief"}
+    key = acct.overhead_key([block], [])
+    assert acct.overhead_key([block], []) == key  # new list, same value: remembered
+    block["text"] = "be long"  # the same dict, changed: the next request's lists see it
+    assert acct.overhead_key([block], []) != key
+
+
 def test_a_replaced_partial_never_reuses_the_key_or_count_of_the_one_it_replaces() -> None:
     acct = TokenAccountant(estimator=by_words)
     overhead = acct.overhead_key([], [])

@@ -261,14 +261,13 @@ class ContextEngine:
         history = candidate.history
         cut = _before_compaction(history)
         sent = history[cut:] if cut else history
-        upper = 0
         bound = state.bound or counter.message_tokens
-        key = counter.message_key
-        for m in sent:
-            tokens = bound(m)
-            if tokens:
-                parts.append(key(m))
-                upper += tokens
+        bounds = [bound(m) for m in sent]
+        upper = sum(bounds)
+        if 0 in bounds:  # a partial reply with no text adds nothing, and is no part
+            parts.extend(counter.message_key(m) for m, b in zip(sent, bounds, strict=True) if b)
+        else:
+            parts.extend(map(counter.message_key, sent))
         # What the API ignores still counts for the fit check (``_ensure_fits``'s total).
         ignored = sum(bound(m) for m in history[:cut]) if cut else 0
         messages = to_api_messages(history)
