@@ -240,7 +240,7 @@ def main() -> int:
         budget = f"{r.budget:,}" if r.budget else "default"
         print(
             f"{r.turns:>7,} {budget:>9} {r.counter:>9} {r.mode:>8} {r.messages_sent:>9,} "
-            f"{r.raw_ms:>9.2f} {r.chat_ms:>9.2f} {r.own_ms:>8.2f} {r.ratio:>6.2f}x"
+            f"{r.raw_ms:>9.2f} {r.chat_ms:>9.2f} {r.own_ms:>8.3f} {r.ratio:>6.3f}x"
         )
     print(
         "raw: client.messages.create(**the body the chat sent), same client and emulator;\n"

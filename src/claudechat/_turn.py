@@ -126,7 +126,7 @@ def response_message(
     an emulated one is prepended only when the model did not repeat it (as the stream
     shows it: a repeat cut short counts as a repeat).
     """
-    content, dropped = _clean_content(list(response.content), response.stop_reason)
+    content, dropped = _clean_content(response.content, response.stop_reason)  # new lists
     if status != "complete":
         content = [b for b in content if b.get("type") == "text" and b.get("text")]
     if prefill:
