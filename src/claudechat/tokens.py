@@ -195,6 +195,10 @@ def estimate_text(
     return max(1, int(lib.token_count(text, ver)) - _ctok_frame(ver))
 
 
+# Above this many parts with no estimate, a learned total is shared by cheap weights.
+BULK_PARTS = 8
+
+
 def _text_bound(text: str) -> int:
     """At least the offline estimate of ``text``, without making it. The heuristic gives
     at most two tokens per UTF-8 byte, ctok at most three (for letters whose lower case
@@ -277,7 +281,7 @@ class TokenAccountant:
         # Counts of replies taught by their response's output tokens (until learned exactly).
         self._hints: dict[str, int] = {}
         # Offline estimates not made yet: only a cheap upper bound was needed so far.
-        self._pending: dict[str, Callable[[], int]] = {}
+        self._pending: dict[str, list[Block]] = {}  # key -> the blocks to estimate
         self._overhead_memo: tuple[object, object, str, list[Any]] | None = None
         self._model: ModelInfo | None = None
         self.scale: dict[str, float] = {}
@@ -439,7 +443,7 @@ class TokenAccountant:
                 return self.message_tokens(message)
             raw += BLOCK_OVERHEAD + _text_bound(str(b.get("text", "")))
         if key not in self._pending:
-            self._pending[key] = lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks)
+            self._pending[key] = blocks
         return math.ceil(raw * self.scale.get(self.family, 1.0))
 
     def remembered_bound(self) -> Callable[[Message], int]:
@@ -575,9 +579,18 @@ class TokenAccountant:
                 self._rescale(residual / (estimate * n))
             self._settle(key, max(1, residual // n))
             return
-        weights = {k: max(1, self._weight(k)) * n for k, n in unknown.items()}
+        # Many parts with no estimate yet (the first reply after resuming a chat): weigh
+        # them by the fitted heuristic rather than make an offline estimate of each; its
+        # weights say nothing of the estimator's scale, so the scale is left as it is.
+        cheap = (
+            self._estimator is None
+            and self.use_ctok
+            and ctok_available()
+            and sum(1 for k in unknown if k not in self._estimates) > BULK_PARTS
+        )
+        weights = {k: max(1, self._weight(k, cheap=cheap)) * n for k, n in unknown.items()}
         weight_sum = sum(weights.values())
-        if weight_sum >= 50 and not any(k in hints for k in unknown):
+        if weight_sum >= 50 and not cheap and not any(k in hints for k in unknown):
             self._rescale(residual / weight_sum)
         left = residual
         items = sorted(unknown.items(), key=lambda kv: weights[kv[0]])
@@ -589,15 +602,23 @@ class TokenAccountant:
             self._settle(key, share)
             left -= share * n
 
-    def _weight(self, key: str) -> int:
-        """The estimate a part's share of a learned total is weighed by."""
+    def _weight(self, key: str, *, cheap: bool = False) -> int:
+        """The estimate a part's share of a learned total is weighed by (with ``cheap``,
+        the heuristic's, made for the weight only, when no estimate exists yet)."""
         hint = self._hints.get(key)
         if hint is not None:
             return hint
         estimate = self._estimates.get(key)
         if estimate is None:
-            pending = self._pending.pop(key, None)
-            estimate = self._estimates[key] = pending() if pending is not None else 1
+            blocks = self._pending.pop(key, None)
+            if blocks is None:
+                return 1
+            if cheap:
+                return MESSAGE_OVERHEAD + sum(
+                    BLOCK_OVERHEAD + heuristic_tokens(str(b.get("text", "")), self.family)
+                    for b in blocks
+                )
+            estimate = self._estimates[key] = MESSAGE_OVERHEAD + self._raw_blocks(blocks)
         return estimate
 
     def _rescale(self, ratio: float) -> None:

@@ -272,3 +272,40 @@ def test_a_replaced_partial_never_reuses_the_key_or_count_of_the_one_it_replaces
     for _ in range(200):
         m = first.with_(content=[{"type": "text", "text": "x y z"}])
         assert acct.message_tokens(m) == 4 + 1 + 3
+
+
+def test_a_bulk_total_is_shared_by_cheap_weights_not_an_offline_estimate_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first reply after resuming a long chat brings one total for many messages:
+    ctok (about 0.1 ms a message) is not run on each to share it."""
+    from claudechat import tokens
+
+    offline: list[str] = []
+
+    def counting(text: str, family: str = "claude3", **_: object) -> int:
+        offline.append(text)
+        return heuristic_tokens(text, family)
+
+    monkeypatch.setattr(tokens, "ctok_available", lambda: True)
+    monkeypatch.setattr(tokens, "estimate_text", counting)
+    acct = TokenAccountant()
+    msgs = [user(f"question number {i} " * (1 + 3 * i)) for i in range(12)]
+    parts = [acct.overhead_key([], [])]
+    for m in msgs:
+        acct.message_bound(m)
+        parts.append(acct.message_key(m))
+    acct.overhead_tokens([], [])
+    offline.clear()
+    acct.learn(parts, 3000)
+    assert offline == []
+    counts = [acct.message_tokens(m) for m in msgs]
+    assert acct.overhead_tokens([], []) + sum(counts) == 3000
+    assert counts == sorted(counts) and counts[-1] > 10 * counts[0]  # shares follow the size
+    assert acct.scale.get(acct.family, 1.0) == 1.0  # heuristic weights do not rescale ctok
+    # A few unknown parts (the usual reply) still get the offline estimate as weight.
+    few = [user(PROSE), user(CODE)]
+    for m in few:
+        acct.message_bound(m)
+    acct.learn([parts[0], *(acct.message_key(m) for m in few)], 3000 + 200)
+    assert offline  # estimated offline: two parts are not a bulk
