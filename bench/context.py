@@ -9,11 +9,14 @@ every request reads its whole unchanged prefix from cache.
 Run: .venv/bin/python bench/context.py [--turns 400] [--big 10000]
 
 Recorded (2 cores, ctok 1.3 installed, driver Chat, defaults):
-  billed USD claudechat $4.76, seed $28.09 -> 0.170x (goal <= 0.2x)
-  lower bound $3.78 -> 1.258x (goal <= 1.3x); cache hit ratio 91.3% (goal >= 80%)
-  assembly per turn at 10,000 turns 5.1 ms vs the seed's trim_history 10,202 ms -> 2,014x
+  billed USD claudechat $4.75, seed $28.09 -> 0.169x (goal <= 0.2x)
+  lower bound $3.78 -> 1.255x (goal <= 1.3x); cache hit ratio 91.4% (goal >= 80%)
+  assembly per turn at 10,000 turns 4.3 ms vs the seed's trim_history 6,545 ms -> 1,510x
+  (an earlier run, before the per-turn work was cut: 5.1 ms vs 10,202 ms -> 2,014x; the
+  seed's time moves most with the machine's load)
   (the seed trimming an already-trimmed list takes 0.008 ms: it does no counting)
-  request estimate vs exact: accountant 0.24% median, chars/4 16.8% (goal <= 2%)
+  request estimate vs exact: accountant 0.08% median (0.24% before a learned total shared
+  by many parts was weighed by the heuristic), chars/4 16.8% (goal <= 2%)
   message estimate vs ctok: heuristic 3.8% (claude3) / 8.2% (4.7+), chars/4 27% / 22%
 """
 
