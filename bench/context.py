@@ -15,8 +15,8 @@ Recorded (2 cores, ctok 1.3 installed, driver Chat, defaults):
   (an earlier run, before the per-turn work was cut: 5.1 ms vs 10,202 ms -> 2,014x; the
   seed's time moves most with the machine's load)
   (the seed trimming an already-trimmed list takes 0.008 ms: it does no counting)
-  request estimate vs exact: accountant 0.08% median (0.24% before a learned total shared
-  by many parts was weighed by the heuristic), chars/4 16.8% (goal <= 2%)
+  request estimate vs exact: accountant 0.08% median (0.24% in the earlier run), chars/4
+  16.8% (goal <= 2%)
   message estimate vs ctok: heuristic 3.8% (claude3) / 8.2% (4.7+), chars/4 27% / 22%
 """
 
