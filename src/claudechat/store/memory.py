@@ -39,7 +39,7 @@ _WORD = re.compile(r"[^\W_]+")
 class _Row:
     conversation_id: str
     message: Message
-    figures: PathFigures
+    figures: PathFigures | None  # made from the parent's when first asked (``_figures``)
     text: str
 
 
@@ -163,7 +163,7 @@ class MemoryStore:
             convs = sorted(self._convs.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
             out = []
             for c in convs[offset : offset + limit]:
-                figures = self._rows[c.head_id].figures if c.head_id else PathFigures()
+                figures = self._figures(c.head_id) if c.head_id else PathFigures()
                 out.append(figures.info(c))
             return out
 
@@ -205,13 +205,8 @@ class MemoryStore:
                     f"conversation {conversation_id} is at version {conv.version}, "
                     f"not {expect_version}"
                 )
-            parent = self._parent_figures(conversation_id, message.parent_id)
-            row = _Row(
-                conversation_id,
-                message,
-                parent.then(message),
-                searchable_text(message.content),
-            )
+            self._check_parent(conversation_id, message.parent_id)
+            row = _Row(conversation_id, message, None, searchable_text(message.content))
             old = self._rows.get(message.id)
             if old is not None:
                 self._check_replace(old, conversation_id, message)
@@ -233,13 +228,30 @@ class MemoryStore:
             self._convs[conv.id] = conv
             return conv
 
-    def _parent_figures(self, conversation_id: str, parent_id: str | None) -> PathFigures:
+    def _check_parent(self, conversation_id: str, parent_id: str | None) -> None:
         if parent_id is None:
-            return PathFigures()
+            return
         row = self._rows.get(parent_id)
         if row is None or row.conversation_id != conversation_id:
             raise ConversationNotFound(f"no message {parent_id} in conversation {conversation_id}")
-        return row.figures
+
+    def _figures(self, message_id: str) -> PathFigures:
+        """The figures of the path root → ``message_id``: made from the nearest ancestor
+        that has them, once (an append makes none, so storing stays cheap)."""
+        chain: list[_Row] = []
+        row = self._rows[message_id]
+        figures = row.figures
+        while figures is None:
+            chain.append(row)
+            parent = row.message.parent_id
+            if parent is None:
+                figures = PathFigures()
+                break
+            row = self._rows[parent]
+            figures = row.figures
+        for r in reversed(chain):
+            figures = r.figures = figures.then(r.message)
+        return figures
 
     def _check_replace(self, old: _Row, conversation_id: str, message: Message) -> None:
         m = old.message
@@ -262,7 +274,7 @@ class MemoryStore:
                     f"not {expect_version}"
                 )
             if message_id is not None:
-                self._parent_figures(conversation_id, message_id)
+                self._check_parent(conversation_id, message_id)
             conv = replace(
                 conv, head_id=message_id, version=conv.version + 1, updated_at=self._clock()
             )
@@ -283,7 +295,7 @@ class MemoryStore:
             conv = self._conv(conversation_id)
             mid = conv.head_id if head_id is None else head_id
             if mid is not None:
-                self._parent_figures(conversation_id, mid)
+                self._check_parent(conversation_id, mid)
             out: list[Message] = []
             while mid is not None:
                 m = self._rows[mid].message
@@ -328,7 +340,7 @@ class MemoryStore:
     def _check_summary(self, summary: Summary) -> None:
         self._conv(summary.conversation_id)
         for mid in (summary.first_id, summary.last_id):
-            self._parent_figures(summary.conversation_id, mid)
+            self._check_parent(summary.conversation_id, mid)
         if any(s.id == summary.id for ss in self._summaries.values() for s in ss):
             raise StoreError(f"summary {summary.id} exists already")
 
@@ -388,13 +400,8 @@ class MemoryStore:
             if clash is not None:
                 raise StoreError(f"summary {clash} exists already")
             self._put_conv(replace(conversation, metadata=copy.deepcopy(conversation.metadata)))
-            figures: dict[str, PathFigures] = {}
             for m in ordered:
-                base = figures[m.parent_id] if m.parent_id else PathFigures()
-                figures[m.id] = base.then(m)
-                self._rows[m.id] = _Row(
-                    conversation.id, _copy(m), figures[m.id], searchable_text(m.content)
-                )
+                self._rows[m.id] = _Row(conversation.id, _copy(m), None, searchable_text(m.content))
                 self._order[conversation.id].append(m.id)
                 self._kids.setdefault((conversation.id, m.parent_id), []).append(m.id)
             self._summaries[conversation.id].extend(summaries)
