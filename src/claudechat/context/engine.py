@@ -400,7 +400,10 @@ def _before_compaction(history: Sequence[Message]) -> int:
     for i in range(len(history) - 1, -1, -1):
         m = history[i]
         if m.role == "assistant":
-            for b in m.content:
+            content = m.content
+            if len(content) == 1 and content[0].get("type") == "text":
+                continue  # the usual reply: one text block
+            for b in content:
                 if b.get("type") == "compaction":
                     return i
     return 0
