@@ -25,30 +25,30 @@ Run: .venv/bin/python bench/overhead.py [--turns 10,1000,10000] [--runs 9] [--bu
 Recorded (2 shared cores, ctok 1.3 installed; ratio = (raw + own) / raw). The load of the
 machine moves both raw and own by a tenth to a third from run to run; compare runs made
 together.
-  10 turns       steady: raw 1.46-1.55 ms, own 0.151-0.169 ms -> 1.100-1.110x over ten
-                 runs of 25-30 turns each (ctok and heuristic alike: a running chat makes no
-                 offline estimate). Goal 1.10x: reached to two decimals, not with margin.
-                 The code of commit 327de2b, measured alongside with the same method:
-                 own 0.29 ms, 1.20x. What was cut: the window walks turns in one
-                 backward pass and keeps every turn after a single pass when they all fit;
-                 per-request bounds read learned counts straight from the accountant's
-                 tables; validate and to_api_messages read each message once with no
-                 allocation for a plain one; plain text responses are mapped without
-                 pydantic's model_dump; text messages are keyed without JSON; the memory
-                 store knows flat string blocks are JSON; the fit check reuses rendering's
-                 bound; Usage adds field by field.
+  10 turns       steady: raw 1.43-1.49 ms, own 0.141-0.144 ms -> 1.096-1.099x over six runs
+                 of 30 turns each, ctok and heuristic alike (a running chat makes no offline
+                 estimate). Goal 1.10x: met, by a small margin. The code of commit 327de2b,
+                 measured alongside with the same method: own 0.29 ms, 1.20x. What was cut:
+                 the window walks turns in one backward pass and keeps every turn after a
+                 single pass when they all fit; per-request bounds read learned counts
+                 straight from the accountant's tables; validate and to_api_messages read
+                 each message once with no allocation for a plain one; plain text responses
+                 are mapped without pydantic's model_dump and errors without a context
+                 manager; text messages are keyed without JSON; the memory store knows flat
+                 string blocks are JSON and makes path figures only when asked; the fit
+                 check reuses rendering's bound; Usage adds field by field.
                  What is left (interleaved ablation, in place): the window ~18 us, the
-                 request's validation ~7, cache breakpoints ~5-8, the two stores' path
-                 figures ~5; the rest is the turn itself (two messages made and stored,
-                 the request rendered, counts learned, the reply and its ledger entry).
-  10, resumed    own 0.44-0.47 ms (1.27-1.29x): the first reply's total is shared among the
+                 request's validation ~7, cache breakpoints ~5-8; the rest is the turn
+                 itself (two messages made and stored, the request rendered, counts
+                 learned, the reply and its ledger entry).
+  10, resumed    own 0.42-0.47 ms (1.27-1.29x): the first reply's total is shared among the
                  20 earlier messages by the fitted heuristic. While ctok estimated each of
                  them for that, 3.0-3.3 ms (2.5-2.8x).
-  1,000 turns    raw 93-100 ms, own 3.9-4.5 ms -> 1.04-1.05x (was 6.2-8.1 ms, 1.07-1.08x)
-  10,000 turns   raw 1.23-1.29 s, own 42-48 ms -> 1.03-1.04x (was 74-95 ms, 1.06-1.07x)
-  20,000 budget  own 1.6-1.7 ms at 1,000 turns, 1.9-2.1 ms at 10,000 (the window stops
+  1,000 turns    raw 91-100 ms, own 3.5-4.5 ms -> 1.04-1.05x (was 6.2-8.1 ms, 1.07-1.08x)
+  10,000 turns   raw 1.20-1.29 s, own 42-48 ms -> 1.03-1.04x (was 74-95 ms, 1.06-1.07x)
+  20,000 budget  own 1.5-1.7 ms at 1,000 turns, 1.9-2.1 ms at 10,000 (the window stops
                  at the budget)
-  growth 10 -> 10,000 turns: raw x620-870, own x270-300 (grows slower than the request)
+  growth 10 -> 10,000 turns: raw x620-870, own x270-320 (grows slower than the request)
 """
 
 from __future__ import annotations
