@@ -366,13 +366,7 @@ class _ChatCore:
             fields["stop_sequences"] = self.stop_sequences
         if state.rounds >= self.max_tool_rounds:
             fields["tool_choice"] = {"type": "none"}
-        budget = self.context.budget
-        if self._api_limit is not None and (budget is None or self._api_limit < budget):
-            self.context.budget = self._api_limit  # the server's window is smaller than ours
-        try:
-            prepared = self._prepare_context(state, injected, fields, overflow_retry)
-        finally:
-            self.context.budget = budget
+        prepared = self._prepare_context(state, injected, fields, overflow_retry)
         self._force_compact = False
         request = prepared.request
         try:
@@ -406,6 +400,7 @@ class _ChatCore:
             overflow_retry=overflow_retry,
             request_fields=fields,
             previous_message_id=self._previous_api_id,
+            input_limit=self._api_limit,  # the server's window, when smaller than ours
         )
 
     def _learn_limit(self, err: ContextOverflow) -> None:

@@ -467,3 +467,15 @@ def test_each_message_is_bounded_once_per_request_and_afresh_for_the_next() -> N
     acct.bounded.clear()
     third = prepare(eng, [*history, assistant("fine"), user("and then?")])
     assert sorted(acct.bounded) == sorted(m.id for m in third.candidate.history[-2:])
+
+
+def test_an_input_limit_the_server_named_caps_the_budget_for_that_request_only() -> None:
+    eng = ContextEngine([TokenWindow()], counter=TokenAccountant(estimator=by_words), budget=5_000)
+    history = [*conversation(30), user("now")]
+    whole = prepare(eng, history)
+    capped = prepare(eng, history, input_limit=400)
+    assert capped.budget == 400 and whole.budget == 5_000
+    assert len(capped.candidate.history) < len(whole.candidate.history)
+    assert capped.upper_tokens <= 400
+    assert prepare(eng, history, input_limit=9_000).budget == 5_000  # larger: no effect
+    assert eng.budget == 5_000  # the engine's own budget is never changed

@@ -134,10 +134,17 @@ class ContextEngine:
         request_fields: Mapping[str, Any] | None = None,
         previous_message_id: str | None = None,
         dry_run: bool = False,
+        input_limit: int | None = None,
     ) -> Prepared:
-        """Run the policies over ``history`` and build the request to send."""
+        """Run the policies over ``history`` and build the request to send.
+
+        ``input_limit``: input tokens the server said it takes (from a "prompt is too
+        long" error), which caps the budget when it is smaller.
+        """
         self.counter.use(model)
         budget = self.budget_for(model, max_tokens)
+        if input_limit is not None and input_limit < budget:
+            budget = input_limit
         if budget <= 0:
             raise UserError(f"no room for input: max_tokens {max_tokens:,} fills the window")
         state = ContextState(
