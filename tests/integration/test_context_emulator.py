@@ -172,3 +172,43 @@ def test_a_reply_that_is_not_the_response_as_is_is_not_counted_by_output_tokens(
     assert not counter.is_exact(key)
     assert counter.message_tokens(reply.message) == math.ceil(counter.estimate_of(key) * scale)
     assert counter.message_tokens(reply.message) != 4 + 1 + output
+
+
+def test_a_chat_resumed_elsewhere_starts_its_window_where_the_trimmed_one_did(
+    setup: Any,
+) -> None:
+    """``claudechat ask -c`` runs a process per turn: the window start is kept in the
+    conversation's metadata, so the resumed chat sends the same prefix and hits the cache."""
+    from claudechat import Chat
+    from claudechat.context.window import META_KEY
+    from claudechat.store.memory import MemoryStore
+
+    emu, model, clock = setup
+    store = MemoryStore()
+
+    def fresh() -> ContextEngine:
+        return ContextEngine([TokenWindow(low_water=0.6)], budget=4_000)
+
+    chat = Chat(model, store=store, context=fresh(), system=SYSTEM[0]["text"])
+    for i in range(18):
+        chat.send(question(i))
+        clock.now += 30
+    window = chat.context.policies[0]
+    assert isinstance(window, TokenWindow)
+    start = window.start_of(chat.id)
+    assert start is not None and start != chat.history[0].id  # it trimmed
+    assert store.get_conversation(chat.id).metadata[META_KEY] == start
+    first_sent = emu.requests[-1].body["messages"][0]
+
+    resumed = Chat.resume(chat.id, store=store, model=model, context=fresh())
+    reply = resumed.send(question(18))
+    assert emu.requests[-1].body["messages"][0] == first_sent  # the same prefix
+    assert reply.usage.cache_read_tokens > 0
+
+    # Without the kept start, a resumed window trims from scratch, elsewhere.
+    meta = dict(store.get_conversation(chat.id).metadata)
+    del meta[META_KEY]
+    store.update_conversation(chat.id, metadata=meta)
+    blank = Chat.resume(chat.id, store=store, model=model, context=fresh())
+    blank.send(question(19))
+    assert emu.requests[-1].body["messages"][0] != first_sent

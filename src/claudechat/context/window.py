@@ -5,18 +5,25 @@ With a lower ``low_water`` it is cache-aware: it remembers the turn the window s
 and keeps it while the kept turns stay under the high mark; when they pass it, it trims
 down to the low mark in one step. The request prefix (system, the kept turns) therefore
 stays byte-identical for many turns and the prompt cache keeps hitting.
+
+Where the window starts after a trim is also kept in the conversation's metadata
+(``window_start``), so a chat resumed in another process (``claudechat ask -c`` runs one
+per turn) sends the same prefix and still reads it from the cache.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
-from ..errors import ContextOverflow, UserError
+from ..errors import ClaudeChatError, ContextOverflow, UserError
 from ..messages import Block, Message
 from .base import Candidate, ContextState, TokenCounter, fixed_tokens
 
 __all__ = ["TokenWindow", "truncate_turn", "turn_starts"]
 
+log = logging.getLogger(__name__)
+META_KEY = "window_start"  # conversation metadata: the message a trimmed window starts at
 _MARK = "\n[… {cut:,} characters cut here to fit the context window …]\n"
 
 
@@ -103,7 +110,9 @@ class TokenWindow:
         self.high_water = high_water
         self.low_water = low_water
         self.allow_truncate = allow_truncate
-        self._starts: dict[str | None, str] = {}
+        # conversation -> the message the window starts at (None: at the first turn, or
+        # not known); a conversation missing here is looked up in the store once.
+        self._starts: dict[str | None, str | None] = {}
 
     def start_of(self, conversation_id: str | None) -> str | None:
         """The id of the message the window currently starts at, if any."""
@@ -111,7 +120,38 @@ class TokenWindow:
 
     def reset(self, conversation_id: str | None = None) -> None:
         """Forget where the window starts (the next request re-trims from scratch)."""
-        self._starts.pop(conversation_id, None)
+        self._starts[conversation_id] = None
+
+    def _remembered(self, state: ContextState) -> str | None:
+        cid = state.conversation_id
+        if cid in self._starts:
+            return self._starts[cid]
+        start = None
+        get = getattr(state.store, "get_conversation", None)  # None: no store, or a partial one
+        if get is not None and cid is not None:
+            try:
+                start = get(cid).metadata.get(META_KEY)
+            except ClaudeChatError:
+                start = None
+        self._starts[cid] = start if isinstance(start, str) else None
+        return self._starts[cid]
+
+    def _remember(self, state: ContextState, start_id: str, trimmed: bool) -> None:
+        """Keep where the window starts; after a trim, in the conversation's metadata too
+        (a window at the first turn is what no remembered start gives anyway)."""
+        cid = state.conversation_id
+        if self._starts.get(cid) == start_id:
+            return
+        self._starts[cid] = start_id
+        store = state.store
+        if not trimmed or cid is None or not hasattr(store, "update_conversation"):
+            return
+        try:
+            conv = store.get_conversation(cid)
+            if conv.metadata.get(META_KEY) != start_id:
+                store.update_conversation(cid, metadata={**conv.metadata, META_KEY: start_id})
+        except ClaudeChatError as err:  # a lost hint costs cache hits, never the request
+            log.warning("could not keep the window start in the store: %s", err)
 
     def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
         """The candidate with only the turns the window keeps (and the pinned first turn)."""
@@ -181,7 +221,7 @@ class TokenWindow:
         retry = state.overflow_retry
         if retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
-        remembered = None if (retry or keep_last) else self._starts.get(state.conversation_id)
+        remembered = None if (retry or keep_last) else self._remembered(state)
         start = -1
         if not keep_last and (remembered is None or history[first].id == remembered):
             # The window starts at the first turn (or nowhere yet): it keeps every turn if
@@ -202,7 +242,7 @@ class TokenWindow:
             return None
         evicted = history[first:start]
         if not state.extras.get("dry_run"):
-            self._starts[state.conversation_id] = history[start].id
+            self._remember(state, history[start].id, trimmed=start > first)
         notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
         kept = history[:first] + history[start:] if first else history[start:]
         return candidate.with_(history=kept, notes=notes), evicted
