@@ -36,6 +36,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/overhead.py
 	$(PY) bench/context.py
+	$(PY) bench/resume_cache.py
 	$(PY) bench/store.py --quick
 	$(PY) bench/crash.py --points 50
 	$(PY) bench/locomo.py
