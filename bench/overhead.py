@@ -25,16 +25,16 @@ Run: .venv/bin/python bench/overhead.py [--turns 10,1000,10000] [--runs 9] [--bu
 Recorded (2 shared cores, ctok 1.3 installed; ratio = (raw + own) / raw). The load of the
 machine moves both raw and own by a tenth to a third from run to run; compare runs made
 together.
-  10 turns       steady: raw 1.43-1.49 ms, own 0.141-0.144 ms -> 1.096-1.099x over six runs
-                 of 30 turns each, ctok and heuristic alike (a running chat makes no offline
+  10 turns       steady: raw 1.38-1.49 ms, own 0.132-0.144 ms -> 1.096-1.099x over twelve
+                 runs of 30 turns each, ctok and heuristic alike (a running chat makes no offline
                  estimate). Goal 1.10x: met, by a small margin. The code of commit 327de2b,
                  measured alongside with the same method: own 0.29 ms, 1.20x. What was cut:
                  the window walks turns in one backward pass and keeps every turn after a
                  single pass when they all fit; per-request bounds read learned counts
                  straight from the accountant's tables; validate and to_api_messages read
                  each message once with no allocation for a plain one; plain text responses
-                 are mapped without pydantic's model_dump and errors without a context
-                 manager; text messages are keyed without JSON; the memory store knows flat
+                 are mapped without pydantic's model_dump, and errors by a plain context
+                 manager class; text messages are keyed without JSON; the memory store knows flat
                  string blocks are JSON and makes path figures only when asked; the fit
                  check reuses rendering's bound; Usage adds field by field.
                  What is left (interleaved ablation, in place): the window ~18 us, the

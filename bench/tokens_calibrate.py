@@ -1,7 +1,7 @@
 """Fit the offline token heuristic against ctok and report its error per kind of text.
 
 Run: .venv/bin/python bench/tokens_calibrate.py  (needs ctok; prints coefficients to paste
-into claudechat/tokens.py and the held-out median absolute error per class)."""
+into claudechat/estimates.py and the held-out median absolute error per class)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from claudechat import tokens
+from claudechat import estimates
 
 FAMILIES = {"claude3": "3.0", "claude47": "4.8"}
 
@@ -67,7 +67,7 @@ def main() -> int:
     half = len(data) // 2
     for family, version in FAMILIES.items():
         frame = ctok.token_count("x", version) - 1
-        feats = np.array([tokens._features(t) for _, t in data])
+        feats = np.array([estimates._features(t) for _, t in data])
         truth = np.array([ctok.token_count(t, version) - frame for _, t in data], dtype=float)
         weights = 1.0 / np.maximum(truth, 1)  # fit relative error, not absolute
         a = feats[:half] * weights[:half, None]

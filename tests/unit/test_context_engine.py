@@ -479,3 +479,26 @@ def test_an_input_limit_the_server_named_caps_the_budget_for_that_request_only()
     assert capped.upper_tokens <= 400
     assert prepare(eng, history, input_limit=9_000).budget == 5_000  # larger: no effect
     assert eng.budget == 5_000  # the engine's own budget is never changed
+
+
+def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from claudechat.errors import StoreError
+    from claudechat.store.memory import MemoryStore
+
+    class ReadOnlyMetadata(MemoryStore):
+        def update_conversation(self, conversation_id: str, **kw: Any) -> Any:
+            raise StoreError("database is locked")
+
+    store = ReadOnlyMetadata()
+    conv = store.create_conversation(title="t")
+    window = TokenWindow(low_water=0.5)
+    eng = engine([window], budget=1_000)
+    history = [*conversation(30), user("now")]
+    with caplog.at_level("WARNING"):
+        p = prepare(eng, history, store=store, conversation_id=conv.id)
+    assert len(p.candidate.history) < len(history)  # it trimmed, and the request was made
+    assert window.start_of(conv.id) == p.candidate.history[0].id  # kept in memory
+    assert "window_start" not in store.get_conversation(conv.id).metadata
+    assert "could not keep the window start" in caplog.text

@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudechat.messages import Message, assistant, user
-from claudechat.models.base import Request
-from claudechat.models.capabilities import model_info
-from claudechat.tokens import (
-    TokenAccountant,
-    _text_bound,
+from claudechat.estimates import (
     content_class,
     ctok_available,
     estimate_text,
     heuristic_tokens,
+    text_bound,
 )
+from claudechat.messages import Message, assistant, user
+from claudechat.models.base import Request
+from claudechat.models.capabilities import model_info
+from claudechat.tokens import TokenAccountant
 
 PROSE = (
     "The committee met on Tuesday to review the budget for the coming year. After a long "
@@ -143,8 +143,8 @@ def test_images_are_counted_by_size() -> None:
 )
 def test_the_cheap_bound_is_never_below_the_offline_estimate(text: str, family: str) -> None:
     # message_bound rests on this: a few tokens per UTF-8 byte at most, ctok or heuristic.
-    assert estimate_text("Ⱥ", "claude3") <= _text_bound("Ⱥ")
-    bound = _text_bound(text)
+    assert estimate_text("Ⱥ", "claude3") <= text_bound("Ⱥ")
+    bound = text_bound(text)
     assert heuristic_tokens(text, family) <= bound
     assert estimate_text(text, family) <= bound
 

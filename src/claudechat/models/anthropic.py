@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anthropic
 
@@ -183,16 +182,26 @@ def _translated(err: Exception) -> Exception | None:
     return None
 
 
-@contextmanager
-def _wrapped() -> Iterator[None]:
-    """Re-raise SDK exceptions (and unreadable answers) as claudechat errors."""
-    try:
-        yield
-    except Exception as err:
-        mapped = _translated(err)
-        if mapped is None:
-            raise
-        raise mapped from err
+class _Wrapped:
+    """Re-raise SDK exceptions (and unreadable answers) as claudechat errors. A plain
+    class rather than ``@contextmanager``: it is entered for every request."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, err: BaseException | None, tb: object) -> Literal[False]:
+        if isinstance(err, Exception):
+            mapped = _translated(err)
+            if mapped is not None:
+                raise mapped from err
+        return False
+
+
+_WRAPPED = _Wrapped()
+
+
+def _wrapped() -> _Wrapped:
+    return _WRAPPED
 
 
 def _from_parser(err: BaseException) -> bool:
@@ -256,14 +265,9 @@ class AnthropicModel:
     def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
         body, beta = _kwargs(request)
-        try:  # as _wrapped() does, without a context manager on every request
+        with _wrapped():
             api = self.client.beta.messages if beta else self.client.messages
             return to_response(api.create(**body))
-        except Exception as err:
-            mapped = _translated(err)
-            if mapped is None:
-                raise
-            raise mapped from err
 
     def stream(self, request: Request) -> Iterator[StreamEvent]:
         """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
