@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
-from .context.base import ContextPolicy
+from ._turn import Reply, TurnState, check_prompt, check_system, prefill_hint, response_message
+from .context.base import Candidate, ContextPolicy, candidate_tokens
 from .context.documents import describe_documents, document_blocks
 from .context.engine import ContextEngine, Prepared
 from .context.report import WindowFill
@@ -113,6 +113,7 @@ class _ChatCore:
             raise UserError("max_tool_rounds must be at least 1")
         self.model = model
         self.info: ModelInfo = model_info(model.name)
+        _check_output_cap(max_tokens, self.info)
         self.max_tokens = max_tokens
         self.tools = ToolRegistry(tools)
         if store is None:
@@ -200,9 +201,11 @@ class _ChatCore:
             self._conv = self.store.update_conversation(self._conv.id, system=self.system)
 
     def set_model(self, model: Any) -> None:
-        """Switch the model for the next turns."""
+        """Switch the model for the next turns (refused when max_tokens is over its cap)."""
+        info = model_info(model.name)
+        _check_output_cap(self.max_tokens, info)
         self.model = model
-        self.info = model_info(model.name)
+        self.info = info
         self._api_limit = None
         if self._conv is not None:
             self._conv = self.store.update_conversation(self._conv.id, model=model.name)
@@ -345,9 +348,29 @@ class _ChatCore:
         if documents is not None:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta["documents"] = describe_documents(docs)
+        message = Message("user", blocks, parent_id=self._head(), metadata=meta)
+        self._refuse_oversized(message, document_blocks(docs) if docs is not None else [])
         self.ledger.start_turn()
-        self._append(Message("user", blocks, parent_id=self._head(), metadata=meta))
+        self._append(message)
         return TurnState(prefill=prefill, documents=docs)
+
+    def _refuse_oversized(self, message: Message, injected: list[Block]) -> None:
+        """Refuse, before storing it, a prompt that cannot fit the budget whatever is dropped."""
+        if any(_truncates(p) for p in self.context.policies):
+            return  # the window cuts an oversized turn to fit
+        budget = self.context.budget_for(self.info, self.max_tokens)
+        if self._api_limit is not None:
+            budget = min(budget, self._api_limit)
+        self.context.counter.use(self.info)
+        alone = Candidate(system=self._system, tools=self.tools.schemas, history=[message],
+                          injected=injected)  # fmt: skip
+        needed = candidate_tokens(alone, self.context.counter)
+        if needed > budget:
+            raise UserError(
+                f"the prompt needs about {needed:,} tokens with the system prompt and tools, "
+                f"over the {max(budget, 0):,}-token budget; shorten it or raise the budget "
+                "(nothing was stored or sent)"
+            )
 
     def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
         injected: list[Block] = []
@@ -507,11 +530,22 @@ class _ChatCore:
 
 
 def _system_blocks(system: str | Sequence[Block] | None) -> list[Block]:
-    if system is None or system == "":
-        return []
-    if isinstance(system, str):
-        return [{"type": "text", "text": system}]
-    return [dict(b) for b in system]
+    return check_system(system)
+
+
+def _truncates(policy: ContextPolicy) -> bool:
+    """True when a policy (or the window inside it) cuts a turn too big for the budget."""
+    window = getattr(policy, "window", policy)
+    return bool(getattr(window, "allow_truncate", False))
+
+
+def _check_output_cap(max_tokens: int, info: ModelInfo) -> None:
+    """Refuse a max_tokens over the model's known output cap (the API would reject it)."""
+    if info.known and max_tokens > info.max_output:
+        raise UserError(
+            f"max_tokens {max_tokens:,} is over {info.name}'s output cap of "
+            f"{info.max_output:,} tokens"
+        )
 
 
 def _query(branch: Sequence[Message]) -> str:

@@ -6,15 +6,16 @@ gets back. Keeping these pure lets the sync and async loops differ only where th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
-from .messages import Block, Message, new_id, text_of
+from .messages import Block, Message, content_problem, new_id, text_of
 from .models.base import ModelResponse
 from .usage import Usage
 
-__all__ = ["Reply", "TurnState", "check_prompt", "response_message"]
+__all__ = ["Reply", "TurnState", "check_prompt", "check_system", "response_message"]
 
 _PREFILL_HINT = "Begin your reply with exactly this text, then continue it naturally: {prefix!r}"
 
@@ -64,7 +65,19 @@ class Reply:
 
 
 def check_prompt(content: Any) -> list[Block]:
-    """The user content as blocks, or a UserError naming what is wrong with it."""
+    """The user content as blocks, or a UserError naming what is wrong with it.
+
+    Checked before anything is stored or sent: empty text, blocks without a type, text
+    that is not valid Unicode, values JSON cannot carry, and base64 data that is not base64.
+    """
+    blocks = _prompt_blocks(content)
+    problem = content_problem(blocks, "prompt")
+    if problem:
+        raise UserError(f"{problem}; nothing was stored or sent")
+    return blocks
+
+
+def _prompt_blocks(content: Any) -> list[Block]:
     if isinstance(content, str):
         if not content.strip():
             raise UserError("the prompt is empty")
@@ -72,7 +85,7 @@ def check_prompt(content: Any) -> list[Block]:
     if isinstance(content, list | tuple) and content:
         blocks = []
         for i, b in enumerate(content):
-            if not isinstance(b, dict) or "type" not in b:
+            if not isinstance(b, Mapping) or "type" not in b:
                 raise UserError(f"prompt block {i} is not a content block dict with a 'type'")
             if b["type"] == "text" and not str(b.get("text", "")).strip():
                 raise UserError(f"prompt block {i} is an empty text block")
@@ -85,6 +98,24 @@ def check_prompt(content: Any) -> list[Block]:
     raise UserError(
         f"the prompt must be a string or a list of content blocks, not {type(content).__name__}"
     )
+
+
+def check_system(system: Any) -> list[Block]:
+    """The system prompt as blocks (none when empty), or a UserError naming what is wrong."""
+    if system is None or system == "":
+        return []
+    if isinstance(system, str):
+        blocks: list[Block] = [{"type": "text", "text": system}]
+    elif isinstance(system, list | tuple) and all(isinstance(b, Mapping) for b in system):
+        blocks = [dict(b) for b in system]
+    else:
+        raise UserError(
+            f"the system prompt must be a string or a list of blocks, not {type(system).__name__}"
+        )
+    problem = content_problem(blocks, "system")
+    if problem:
+        raise UserError(problem)
+    return blocks
 
 
 def prefill_hint(prefix: str) -> Block:

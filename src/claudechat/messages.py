@@ -13,6 +13,9 @@ thinking block cannot be); a partial reply with no text is left out of requests.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +30,7 @@ __all__ = [
     "Message",
     "Turn",
     "assistant",
+    "content_problem",
     "group_turns",
     "new_id",
     "repair",
@@ -326,6 +330,80 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
             f"tool_use without result: {', '.join(sorted(prev_tool_ids))} at the end",
             index=len(messages) - 1,
         )
+
+
+# --- what can be stored and sent -----------------------------------------------------------
+
+MAX_NESTING = 100  # deeper JSON than any request needs; deeper still breaks JSON encoders
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def content_problem(value: Any, where: str = "") -> str | None:
+    """What in ``value`` no store can keep or the API would refuse, and where; None if nothing.
+
+    Finds text that is not valid Unicode (lone surrogates, e.g. from undecodable bytes),
+    values JSON cannot carry (NaN, bytes, objects), nesting deeper than ``MAX_NESTING``,
+    and image / document blocks whose base64 data is not base64.
+    """
+    stack: list[tuple[str, Any, int]] = [(where, value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            problem = f"{item} is not a JSON number"
+        elif isinstance(item, _JSON_SCALARS):
+            continue
+        elif depth >= MAX_NESTING:
+            problem = f"nested more than {MAX_NESTING} levels deep"
+        elif isinstance(item, dict):
+            problem = _source_problem(item)
+            for key, inner in item.items():
+                if not isinstance(key, str) or _text_problem(key):
+                    return f"{path}: a key that is not valid text ({key!r})"
+                stack.append((f"{path}.{key}" if path else key, inner, depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{i}]", inner, depth + 1) for i, inner in enumerate(item))
+            continue
+        else:
+            problem = f"{type(item).__name__} is not JSON data"
+        if problem:
+            return f"{path}: {problem}" if path else problem
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (
+            f"text that is not valid Unicode (a lone surrogate {text[err.start]!r} at "
+            f"character {err.start}; was it decoded from bytes that are not UTF-8?)"
+        )
+    return None
+
+
+def _source_problem(block: Mapping[str, Any]) -> str | None:
+    """An image or document block's base64 source the API would refuse."""
+    source = block.get("source")
+    if block.get("type") not in ("image", "document") or not isinstance(source, Mapping):
+        return None
+    if source.get("type") != "base64":
+        return None
+    media = source.get("media_type")
+    if block["type"] == "image" and media not in IMAGE_TYPES:
+        return f"image media_type {media!r} is not one of {', '.join(IMAGE_TYPES)}"
+    if block["type"] == "document" and media != "application/pdf":
+        return f"document media_type {media!r} is not application/pdf"
+    data = source.get("data")
+    if not isinstance(data, str) or not data:
+        return f"{block['type']} source has no base64 data"
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return f"{block['type']} source data is not valid base64"
+    return None
 
 
 # --- repair -------------------------------------------------------------------------------

@@ -18,8 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ToolDefinitionError
+from .messages import content_problem
 
-__all__ = ["Tool", "ToolRegistry", "tool_schema"]
+__all__ = ["TOOL_NAME", "Tool", "ToolRegistry", "check_tool_name", "tool_schema"]
+
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")  # the Messages API's rule for tool names
+
+
+def check_tool_name(name: Any) -> str:
+    """``name`` if the API accepts it as a tool name, else a ToolDefinitionError."""
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} must be 1-128 letters, digits, '_' or '-' (the API's rule)"
+        )
+    return name
+
 
 _SIMPLE: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
@@ -90,9 +103,7 @@ def tool_schema(fn: Callable[..., Any], *, name: str | None = None) -> dict[str,
     """The API tool definition for a function, from its signature and docstring."""
     if not callable(fn):
         raise ToolDefinitionError(f"a tool must be callable, got {type(fn).__name__}")
-    tool_name = name or getattr(fn, "__name__", None)
-    if not tool_name or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool_name):
-        raise ToolDefinitionError(f"tool name {tool_name!r} must match [a-zA-Z0-9_-]{{1,64}}")
+    tool_name = check_tool_name(name or getattr(fn, "__name__", None))
     doc = inspect.getdoc(fn) or ""
     description = doc.split("\n\n", 1)[0].strip() or f"The {tool_name} function."
     try:
@@ -140,6 +151,15 @@ class Tool:
 
 
 def _result_content(value: Any) -> str | list[dict[str, Any]]:
+    """What a tool returned as tool_result content; ValueError for what cannot be stored."""
+    content = _as_content(value)
+    problem = content_problem(content, "result")
+    if problem:
+        raise ValueError(problem)
+    return content
+
+
+def _as_content(value: Any) -> str | list[dict[str, Any]]:
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(b, dict) and "type" in b for b in value):
@@ -170,19 +190,34 @@ class ToolRegistry:
             self.add(t)
 
     def add(self, tool: Callable[..., Any] | Tool | Mapping[str, Any]) -> None:
-        """Register a callable, a Tool, or a ready schema dict (e.g. a server tool)."""
+        """Register a callable, a Tool, or a ready schema dict (e.g. a server tool).
+
+        Every name is checked as the API checks it, and every schema must be JSON the
+        API can take, so a bad tool fails here rather than on each request.
+        """
         if isinstance(tool, Tool):
+            if not callable(tool.fn) or not isinstance(tool.schema, Mapping):
+                raise ToolDefinitionError("a Tool needs a callable and a schema dict")
             entry = tool
+            schema: Mapping[str, Any] = tool.schema
         elif isinstance(tool, Mapping):
-            if "name" not in tool:
-                raise ToolDefinitionError("a tool schema needs a 'name'")
-            self._raw.append(dict(tool))
-            return
+            entry = None
+            schema = tool
         else:
             entry = Tool(tool, tool_schema(tool))
-        if entry.name in self._tools or any(r["name"] == entry.name for r in self._raw):
-            raise ToolDefinitionError(f"two tools are named {entry.name!r}")
-        self._tools[entry.name] = entry
+            schema = entry.schema
+        if "name" not in schema:
+            raise ToolDefinitionError("a tool schema needs a 'name'")
+        name = check_tool_name(schema["name"])
+        problem = content_problem(dict(schema), f"tool {name}")
+        if problem:
+            raise ToolDefinitionError(problem)
+        if name in self._tools or any(r["name"] == name for r in self._raw):
+            raise ToolDefinitionError(f"two tools are named {name!r}")
+        if entry is None:
+            self._raw.append(dict(schema))
+        else:
+            self._tools[name] = entry
 
     def __bool__(self) -> bool:
         return bool(self._tools or self._raw)
@@ -232,4 +267,5 @@ class ToolRegistry:
 
 
 def _error(tid: Any, text: str) -> dict[str, Any]:
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # storable, whatever it says
     return {"type": "tool_result", "tool_use_id": tid, "content": text, "is_error": True}

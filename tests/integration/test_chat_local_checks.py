@@ -1,0 +1,175 @@
+"""Everything knowable locally is refused before anything is stored or sent, with UserError."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest_chat import HAIKU, SONNET, client, make_chat, message_requests
+
+from claudechat import Chat, ToolDefinitionError, UserError
+from claudechat.models.anthropic import AnthropicModel
+from claudechat.store.sqlite import SQLiteStore
+from claudechat.testing import Emulator, EmuRequest
+from claudechat.tools import Tool
+
+NOT_UTF8 = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # binary stdin, decoded leniently
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+
+
+def _image(data: str, media_type: str = "image/png") -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "chat.db")
+
+
+def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:
+    assert store.list_conversations() == []
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        NOT_UTF8,
+        "lone \ud800 surrogate",
+        [{"type": "text", "text": "look"}, _image("not base64!")],
+        [{"type": "text", "text": "look"}, _image(PNG, "image/bmp")],
+        [{"type": "text", "text": "x", "meta": float("nan")}],
+        [{"type": "text", "text": "x", "meta": b"raw bytes"}],
+    ],
+    ids=["binary", "surrogate", "bad-base64", "bad-media-type", "nan", "bytes"],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_prompt_no_store_or_api_can_take_is_refused_before_storing(
+    prompt: Any, stream: bool, store: SQLiteStore
+) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, store=store)
+    with pytest.raises(UserError, match="prompt"):
+        if stream:
+            list(chat.stream(prompt))
+        else:
+            chat.send(prompt)
+    _nothing_happened(emu, store)
+    assert chat.send("still fine").text.startswith("Emulator reply")
+
+
+def test_a_tool_result_holding_undecodable_text_is_refused(store: SQLiteStore) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, store=store)
+    chat.send("list files")
+    before = [m.id for m in store.all_messages(chat.id or "")]
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": NOT_UTF8}
+    with pytest.raises(UserError, match="not valid Unicode"):
+        chat.send([result, {"type": "text", "text": "here"}])
+    assert [m.id for m in store.all_messages(chat.id or "")] == before
+    assert len(message_requests(emu)) == 1
+
+
+def test_a_valid_base64_image_is_sent() -> None:
+    emu = Emulator()
+    chat = make_chat(emu)
+    chat.send([{"type": "text", "text": "what is this?"}, _image(PNG)])
+    assert message_requests(emu)[0].body["messages"][0]["content"][1]["source"]["data"] == PNG
+
+
+def test_a_system_prompt_that_is_not_text_is_refused(store: SQLiteStore) -> None:
+    emu = Emulator()
+    with pytest.raises(UserError, match="system"):
+        make_chat(emu, store=store, system=NOT_UTF8)
+    chat = make_chat(emu, store=store, system="Be brief.")
+    with pytest.raises(UserError, match="system"):
+        chat.system = "lone \udc80"
+    assert chat.system == "Be brief."
+    _nothing_happened(emu, store)
+
+
+def test_max_tokens_over_the_models_cap_is_refused_at_construction(store: SQLiteStore) -> None:
+    emu = Emulator()
+    with pytest.raises(UserError, match="128,000"):
+        make_chat(emu, SONNET, store=store, max_tokens=200_000)
+    _nothing_happened(emu, store)
+
+
+def test_switching_to_a_model_whose_cap_is_below_max_tokens_is_refused(
+    store: SQLiteStore,
+) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, SONNET, store=store, max_tokens=100_000)
+    chat.send("hi")
+    with pytest.raises(UserError, match="64,000"):
+        chat.set_model(AnthropicModel(HAIKU, client=client(emu)))
+    assert chat.model.name == SONNET
+    assert store.get_conversation(chat.id or "").model == SONNET
+    assert len(message_requests(emu)) == 1
+
+
+def test_a_budget_too_small_for_the_prompt_stores_and_sends_nothing(store: SQLiteStore) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, store=store, budget=10, system="You are a careful assistant.")
+    with pytest.raises(UserError, match="budget"):
+        chat.send("a prompt that cannot fit in ten tokens with its system prompt")
+    _nothing_happened(emu, store)
+
+
+def test_a_budget_too_small_later_in_a_conversation_stores_nothing_more(
+    store: SQLiteStore,
+) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, store=store, budget=200)
+    chat.send("short")
+    stored = len(store.all_messages(chat.id or ""))
+    with pytest.raises(UserError, match="budget"):
+        chat.send("word " * 400)
+    assert len(store.all_messages(chat.id or "")) == stored
+    assert len(message_requests(emu)) == 1
+
+
+@pytest.mark.parametrize("name", ["bad name; rm -rf /", "../../etc/passwd", "", "x" * 129, 42])
+def test_a_bad_tool_name_in_a_raw_schema_is_refused_locally(name: Any) -> None:
+    emu = Emulator()
+    with pytest.raises(ToolDefinitionError, match="tool name"):
+        make_chat(emu, tools=[{"name": name, "input_schema": {"type": "object"}}])
+    assert emu.requests == []
+
+
+def test_a_bad_tool_name_in_a_tool_object_is_refused_locally() -> None:
+    def ls() -> str:
+        """List files."""
+        return "a b"
+
+    schema = {"name": "../../etc/passwd", "input_schema": {"type": "object"}}
+    with pytest.raises(ToolDefinitionError, match="tool name"):
+        Chat(SONNET, client=client(Emulator()), tools=[Tool(ls, schema)])
+
+
+def test_two_raw_schemas_with_one_name_are_refused() -> None:
+    schema = {"name": "ls", "input_schema": {"type": "object"}}
+    with pytest.raises(ToolDefinitionError, match="two tools"):
+        make_chat(Emulator(), tools=[schema, dict(schema)])
+
+
+def test_a_tool_returning_undecodable_text_gives_claude_an_error_result(
+    store: SQLiteStore,
+) -> None:
+    def cat() -> str:
+        """Read a file."""
+        return NOT_UTF8
+
+    def model(request: EmuRequest) -> Any:
+        last = request.messages[-1]["content"]
+        if last[0].get("type") == "tool_result":
+            return "ok"
+        return [{"type": "tool_use", "name": "cat", "input": {}}]
+
+    emu = Emulator(reply=model)
+    chat = make_chat(emu, store=store, tools=[cat])
+    assert chat.send("read it").text == "ok"
+    result = store.branch(chat.id or "")[2].content[0]
+    assert result["is_error"] is True and "not valid Unicode" in result["content"]
