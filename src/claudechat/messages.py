@@ -369,6 +369,7 @@ def content_problem(value: Any, where: str = "") -> str | None:
         else:
             problem = f"{type(item).__name__} is not JSON data"
         if problem:
+            path = path if len(path) <= 80 else path[:79] + "…"
             return f"{path}: {problem}" if path else problem
     return None
 

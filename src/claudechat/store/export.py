@@ -15,12 +15,13 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, get_args
 
 from ..errors import ConversationNotFound, InvalidHistory, InvalidImport, StoreError
-from ..messages import Message, new_id, repair, to_api_messages, validate
+from ..messages import Message, content_problem, new_id, repair, to_api_messages, validate
+from ..usage import Usage
 from ._markdown import export_markdown, title_from
 from ._rows import ordered_for_insert
 from .base import Conversation, Store, Summary
@@ -102,6 +103,8 @@ def _load(data: str | bytes, source: str) -> Any:
         raise InvalidImport(
             f"{source}: not JSON: {err.msg} at line {err.lineno}, column {err.colno}"
         ) from None
+    except RecursionError:
+        raise InvalidImport(f"{source}: JSON nested too deeply to read") from None
 
 
 def parse_import(data: Any, *, source: str = "import") -> ParsedImport:
@@ -111,6 +114,9 @@ def parse_import(data: Any, *, source: str = "import") -> ParsedImport:
     """
     if isinstance(data, str | bytes):
         data = _load(data, source)
+    problem = content_problem(data)
+    if problem:
+        raise InvalidImport(f"{source}: {problem}")
     if isinstance(data, Mapping) and "format" in data:
         if data["format"] != EXPORT_FORMAT:
             raise InvalidImport(f"{source}: unknown format {data['format']!r}")
@@ -143,6 +149,30 @@ def _need(value: Any, kind: Any, where: str, *, optional: bool = False) -> Any:
     return value
 
 
+_USAGE_FIELDS = {f.name for f in fields(Usage)}
+_LATEST = 4e11  # seconds since 1970: about the year 14,600; later is not a time
+
+
+def _time(value: Any, where: str, *, optional: bool = False) -> Any:
+    """A timestamp in seconds as a float (None when optional and absent), else InvalidImport."""
+    if value is None and optional:
+        return None
+    _need(value, int | float, where)
+    if not -_LATEST < value < _LATEST:
+        raise InvalidImport(f"{where}: {str(value)[:20]}... is not a time in seconds")
+    return float(value)
+
+
+def _count(value: Any, where: str, *, optional: bool = False) -> Any:
+    """A non-negative integer a database column holds (below 2**63), else InvalidImport."""
+    if value is None and optional:
+        return None
+    _need(value, int, where)
+    if not 0 <= value < 2**63:
+        raise InvalidImport(f"{where}: {str(value)[:20]}... is out of range")
+    return value
+
+
 def _blocks(content: Any, where: str) -> None:
     if isinstance(content, str):
         return
@@ -167,7 +197,10 @@ def _message(raw: Any, where: str, *, plain: bool) -> Message:
         _need(raw.get(key), str, f"{where}.{key}", optional=True)
     for key in ("usage", "metadata"):
         _need(raw.get(key), Mapping, f"{where}.{key}", optional=True)
-    _need(raw.get("created_at"), int | float, f"{where}.created_at", optional=True)
+    for key, value in (raw.get("usage") or {}).items():
+        if key in _USAGE_FIELDS:
+            _count(value, f"{where}.usage.{key}", optional=True)
+    _time(raw.get("created_at"), f"{where}.created_at", optional=True)
     if raw.get("status", "complete") not in ("complete", "partial", "error"):
         raise InvalidImport(f"{where}.status: unknown status {raw.get('status')!r}")
     try:
@@ -222,9 +255,9 @@ def _parse_export(data: Mapping[str, Any], source: str) -> ParsedImport:
         _need(c.get(key), str, f"{where}.{key}", optional=True)
     meta = _need(c.get("metadata"), Mapping, f"{where}.metadata", optional=True)
     now = time.time()
-    created = _need(c.get("created_at", now), int | float, f"{where}.created_at")
-    updated = _need(c.get("updated_at", created), int | float, f"{where}.updated_at")
-    version_ = _need(c.get("version", 0), int, f"{where}.version")
+    created = _time(c.get("created_at", now), f"{where}.created_at")
+    updated = _time(c.get("updated_at", created), f"{where}.updated_at")
+    version_ = _count(c.get("version", 0), f"{where}.version")
     conv = Conversation(cid, c.get("title"), float(created), float(updated), c.get("head_id"),
                         version_, c.get("model"), c.get("system"), dict(meta or {}))  # fmt: skip
     raw_messages = _need(data.get("messages"), list, f"{source}: messages")
@@ -251,9 +284,9 @@ def _summaries(raw: Any, cid: str, source: str) -> list[Summary]:
                 text=s["text"],
                 first_id=s["first_id"],
                 last_id=s["last_id"],
-                created_at=float(_need(s.get("created_at"), int | float, f"{where}.created_at")),
+                created_at=_time(s.get("created_at"), f"{where}.created_at"),
                 model=_need(s.get("model"), str, f"{where}.model", optional=True),
-                tokens=_need(s.get("tokens"), int, f"{where}.tokens", optional=True),
+                tokens=_count(s.get("tokens"), f"{where}.tokens", optional=True),
                 metadata=dict(_need(s.get("metadata"), Mapping, f"{where}.metadata",
                                     optional=True) or {}),
             )
