@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,16 @@ CREATE TRIGGER IF NOT EXISTS search_units_ad AFTER DELETE ON search_units BEGIN
 END;
 """
 
+
+@contextmanager
+def _errors(where: str) -> Iterator[None]:
+    """Turn sqlite3 errors (a full disk, a locked or read-only file) into StoreError."""
+    try:
+        yield
+    except sqlite3.Error as err:
+        raise StoreError(f"SQLite search index ({where}): {err}") from err
+
+
 _UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
 
 
@@ -97,7 +108,7 @@ class SQLiteIndex(RankedIndex):
             raise
 
     def _migrate(self) -> None:
-        with self._conn:
+        with _errors("create tables"), self._conn:
             self._conn.executescript(_SCHEMA)
             row = self._conn.execute(
                 "SELECT value FROM search_meta WHERE name = 'schema_version'"
@@ -128,7 +139,7 @@ class SQLiteIndex(RankedIndex):
     def add(self, units: Sequence[SearchUnit]) -> None:
         """Index ``units`` (a unit whose id is already indexed is replaced), then commit."""
         vectors = self._embed_units(units)
-        with self._conn:
+        with _errors("add"), self._conn:
             self._delete([u.id for u in units])
             for row, unit in enumerate(units):
                 terms = " ".join(self.tokenizer(unit.index_text))
@@ -149,14 +160,14 @@ class SQLiteIndex(RankedIndex):
 
     def delete(self, unit_ids: Iterable[str]) -> int:
         """Remove units by id; returns how many were there."""
-        with self._conn:
+        with _errors("delete"), self._conn:
             count = self._delete(list(unit_ids))
         self._matrix_cache.clear()
         return count
 
     def delete_conversation(self, conversation_id: str) -> int:
         """Remove every unit of one conversation (before a rebuild); returns how many."""
-        with self._conn:
+        with _errors("delete"), self._conn:
             cursor = self._conn.execute(
                 "DELETE FROM search_units WHERE conversation_id = ?", (conversation_id,)
             )

@@ -7,11 +7,12 @@ transaction that ends with a compare-and-swap on the conversation's ``version``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
+from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError, UserError
 from ..messages import Message, new_id
 from ._rows import (
     PathFigures,
@@ -66,6 +67,27 @@ class Executor(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _text_checked(write: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A write that refuses text the database cannot encode (a lone surrogate) with UserError;
+    the transaction is rolled back, so nothing is written."""
+
+    @functools.wraps(write)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return write(*args, **kwargs)
+        except UnicodeEncodeError as err:
+            raise UserError(
+                f"cannot store text that is not valid Unicode ({err.reason}, character "
+                f"{err.start}); nothing was stored"
+            ) from None
+
+    return checked
+
+
 def _not_found(conversation_id: str) -> ConversationNotFound:
     return ConversationNotFound(f"no conversation {conversation_id}")
 
@@ -91,6 +113,7 @@ class SQLStore:
 
     # conversations ------------------------------------------------------------------------
 
+    @_text_checked
     def create_conversation(
         self,
         *,
@@ -131,6 +154,7 @@ class SQLStore:
         with self._tx("get_conversation") as db:
             return self._get(db, conversation_id)
 
+    @_text_checked
     def update_conversation(
         self,
         conversation_id: str,
@@ -187,6 +211,7 @@ class SQLStore:
 
     # messages -----------------------------------------------------------------------------
 
+    @_text_checked
     def append(
         self,
         conversation_id: str,
@@ -327,6 +352,7 @@ class SQLStore:
 
     # summaries ----------------------------------------------------------------------------
 
+    @_text_checked
     def add_summary(self, summary: Summary) -> None:
         """Store a summary beside the transcript."""
         s = summary
@@ -365,6 +391,7 @@ class SQLStore:
 
     # bulk ---------------------------------------------------------------------------------
 
+    @_text_checked
     def import_messages(
         self, conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
     ) -> Conversation:
