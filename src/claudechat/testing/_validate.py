@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +16,9 @@ from ._prefix import content_blocks, system_blocks
 from ._signature import verify_thinking
 
 MAX_BREAKPOINTS = 4
+TOOL_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"
+TOOL_NAME = re.compile(TOOL_PATTERN)
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 PREFILL_REFUSED = (
     "This model does not support assistant message prefill. "
     "The conversation must end with a user message."
@@ -91,6 +97,7 @@ def validate_content(messages: list[Any], system: Any) -> None:
                 "the optional final assistant message"
             )
         for j, block in enumerate(blocks):
+            validate_sources(block, f"messages.{i}.content.{j}")
             if block["type"] == "text" and not block.get("text"):
                 if message["content"] == "" and last_assistant:
                     continue
@@ -106,6 +113,34 @@ def validate_content(messages: list[Any], system: Any) -> None:
     for block in system_blocks(system):
         if isinstance(block, dict) and block.get("type") == "text" and not block.get("text"):
             raise invalid("system: text content blocks must be non-empty")
+
+
+def validate_sources(block: dict[str, Any], where: str) -> None:
+    """Base64 image and document data decodes, with a media type the API takes (also inside
+    a tool_result's content)."""
+    inner = block.get("content") if block["type"] == "tool_result" else None
+    if isinstance(inner, list):
+        for k, item in enumerate(inner):
+            if isinstance(item, dict) and isinstance(item.get("type"), str):
+                validate_sources(item, f"{where}.content.{k}")
+    source = block.get("source")
+    if block["type"] not in ("image", "document") or not isinstance(source, dict):
+        return
+    if source.get("type") != "base64":
+        return
+    place = f"{where}.{block['type']}.source.base64"
+    media = source.get("media_type")
+    allowed = IMAGE_MEDIA_TYPES if block["type"] == "image" else ("application/pdf",)
+    if media not in allowed:
+        names = " or ".join(f"'{m}'" for m in allowed)
+        raise invalid(f"{place}.media_type: Input should be {names}")
+    data = source.get("data")
+    try:
+        if not isinstance(data, str) or not data:
+            raise ValueError
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(f"{place}.data: invalid base64 data") from None
 
 
 def validate_tool_pairing(merged: list[MergedMessage]) -> None:
@@ -238,6 +273,9 @@ def validate_settings(body: dict[str, Any], facts: ModelFacts) -> None:
         if isinstance(max_tokens, int) and max_tokens and budget >= max_tokens:
             raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
     names = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+            raise invalid(f"tools.{i}.custom.name: String should match pattern '{TOOL_PATTERN}'")
     if len(names) != len(set(names)):
         raise invalid("tools: Tool names must be unique.")
 
