@@ -80,6 +80,7 @@ class PromptCache:
         self, units: list[PrefixUnit], points: list[Breakpoint], minimum: int, *, now: float
     ) -> CacheOutcome:
         """Read and write entries for one request; return how its input tokens split."""
+        self.entries = {k: v for k, v in self.entries.items() if v[0] > now}  # expired: gone
         prefix = [0]
         for unit in units:
             prefix.append(prefix[-1] + unit.tokens)

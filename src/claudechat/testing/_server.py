@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
+from ._errors import EmuAPIError
 from ._faults import ConnectionDropped
 from .emulator import Emulator
+
+READ_TIMEOUT = 30.0  # seconds a client may stay silent while sending a request
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the Messages API's request size limit
+KEEP_REQUESTS = 100  # requests `claudechat emulate` keeps for inspection
+KEEP_BYTES = 16 * 1024 * 1024  # and at most this many bytes of their bodies
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _EmulatorHTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # a stalled client frees its thread
+
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: tests and the CLI own the terminal."""
 
     def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._body()
+        if raw is None:
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.emulator.handle(self.command, self.path, headers, raw)
+        try:
+            answer = self.server.emulator.handle(self.command, self.path, headers, raw)
+        except Exception as err:  # a bug must not drop the connection without an answer
+            self._error(500, f"emulator error: {type(err).__name__}: {err}")
+            return
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
@@ -47,6 +64,48 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"0\r\n\r\n")
 
+    def _body(self) -> bytes | None:
+        """The request body, or None after answering a malformed, oversized or slow one."""
+        if "transfer-encoding" in self.headers:
+            self._error(400, "Transfer-Encoding is not supported: send Content-Length")
+            return None
+        length_header = self.headers.get("content-length")
+        if length_header is None:
+            if self.command == "POST":
+                self._error(400, "Content-Length header is required")
+                return None
+            return b""
+        if not re.fullmatch(r"\s*[0-9]+\s*", length_header):
+            self._error(400, f"Content-Length must be a non-negative integer: {length_header!r}")
+            return None
+        length = int(length_header)
+        if length > self.server.max_body:
+            self._error(413)  # the body is left unread: the connection closes
+            return None
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self._error(408, "Request body not received in time", error_type="timeout_error")
+            return None
+        if len(raw) < length:
+            self.close_connection = True  # the client closed before sending it all
+            return None
+        return raw
+
+    def _error(
+        self, status: int, message: str | None = None, *, error_type: str | None = None
+    ) -> None:
+        """Answer with the API's error shape and close the connection."""
+        error = EmuAPIError(status, message, error_type=error_type)
+        body = json.dumps(error.body("req_emu_refused")).encode()
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
     do_GET = _serve
     do_POST = _serve
 
@@ -54,9 +113,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], emulator: Emulator, *, read_timeout: float, max_body: int
+    ) -> None:
         super().__init__(address, _Handler)
         self.emulator = emulator
+        self.read_timeout = read_timeout
+        self.max_body = max_body
 
 
 class EmulatorServer:
@@ -85,9 +148,21 @@ class EmulatorServer:
         self.shutdown()
 
 
-def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
-    """Serve `emulator` over HTTP in a background thread; port 0 picks a free port."""
-    httpd = _EmulatorHTTPServer((host, port), emulator)
+def serve(
+    emulator: Emulator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    read_timeout: float = READ_TIMEOUT,
+    max_body: int = MAX_BODY_BYTES,
+) -> EmulatorServer:
+    """Serve `emulator` over HTTP in a background thread; port 0 picks a free port.
+
+    A client that sends nothing for `read_timeout` seconds is disconnected (408 mid-body);
+    a body over `max_body` bytes gets the API's 413.
+    """
+    httpd = _EmulatorHTTPServer((host, port), emulator, read_timeout=read_timeout,
+                                max_body=max_body)  # fmt: skip
     thread = threading.Thread(target=httpd.serve_forever, name="claudechat-emulator", daemon=True)
     thread.start()
     return EmulatorServer(httpd, thread)
@@ -102,7 +177,13 @@ def run_server(
     on_ready: Callable[[EmulatorServer], None] | None = None,
     **emulator_options: Any,
 ) -> None:
-    """Serve a new Emulator until Ctrl-C (or `stop` is set), for `claudechat emulate`."""
+    """Serve a new Emulator until Ctrl-C (or `stop` is set), for `claudechat emulate`.
+
+    It keeps only the newest requests (`KEEP_REQUESTS`, at most `KEEP_BYTES` of bodies),
+    so a long-running server's memory stays bounded.
+    """
+    emulator_options.setdefault("keep_requests", KEEP_REQUESTS)
+    emulator_options.setdefault("keep_bytes", KEEP_BYTES)
     server = serve(Emulator(**emulator_options), host, port)
     stream = out if out is not None else sys.stderr
     print(

@@ -84,7 +84,9 @@ class Emulator:
     """A deterministic, offline stand-in for the Anthropic Messages API.
 
     Options: `script` (replies consumed in order), `reply` (a function of EmuRequest),
-    `api_key` (required key), `context_window` (overrides every model), `clock` (seconds).
+    `api_key` (required key), `context_window` (overrides every model), `clock` (seconds),
+    `keep_requests` / `keep_bytes`: how many recorded requests, and how many body bytes,
+    `requests` keeps (the newest; None: all, the default for tests).
     """
 
     def __init__(
@@ -96,6 +98,8 @@ class Emulator:
         context_window: int | None = None,
         clock: Callable[[], float] | None = None,
         allow_low_compaction_trigger: bool = True,
+        keep_requests: int | None = None,
+        keep_bytes: int | None = None,
     ) -> None:
         self.script: deque[ReplyResult] = deque(script or [])
         self.reply_function = reply
@@ -104,6 +108,10 @@ class Emulator:
         self.clock = clock or time.monotonic
         self.allow_low_compaction_trigger = allow_low_compaction_trigger
         self.requests: list[RecordedRequest] = []
+        self.keep_requests = keep_requests
+        self.keep_bytes = keep_bytes
+        self._received = 0
+        self._kept_bytes = 0
         self.cache = PromptCache()
         self._faults: deque[Fault] = deque()
         self._keyed_faults: dict[int, Fault] = {}
@@ -160,8 +168,9 @@ class Emulator:
         split = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         record = RecordedRequest(method.upper(), split.path, query, headers, raw)
-        record.number = len(self.requests) + 1
-        self.requests.append(record)
+        self._received += 1
+        record.number = self._received
+        self._keep(record)
         request_id = f"req_emu_{record.number:012d}"
         fault = self._keyed_faults.pop(record.number, None)
         if fault is None and self._faults:
@@ -178,12 +187,28 @@ class Emulator:
             if self.api_key is not None and _api_key(headers) != self.api_key:
                 raise EmuAPIError(401, "invalid x-api-key")
             response = self._route(record, request_id)
+        except RecursionError:
+            error = invalid("Request body is nested too deeply")
+            head = self._headers(request_id, "application/json")
+            return EmuResponse(error.status, head, json.dumps(error.body(request_id)).encode())
         except EmuAPIError as error:
             head = {**self._headers(request_id, "application/json"), **error.headers}
             return EmuResponse(error.status, head, json.dumps(error.body(request_id)).encode())
         if fault is not None:
             response.body = _faulty_body(response, fault, request_id)
         return response
+
+    def _keep(self, record: RecordedRequest) -> None:
+        """Record a request, forgetting the oldest ones (and their fingerprints) over the caps."""
+        self.requests.append(record)
+        self._kept_bytes += len(record.raw)
+        while len(self.requests) > 1 and (
+            (self.keep_requests is not None and len(self.requests) > self.keep_requests)
+            or (self.keep_bytes is not None and self._kept_bytes > self.keep_bytes)
+        ):
+            old = self.requests.pop(0)
+            self._kept_bytes -= len(old.raw)
+            self._history.pop(_message_id(old.number), None)
 
     def _headers(self, request_id: str, content_type: str) -> dict[str, str]:
         return {"request-id": request_id, "content-type": content_type}
@@ -334,7 +359,7 @@ class Emulator:
         prepared = self._prepare(body, now)
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
         final = self._reply(request)
-        message_id = f"msg_emu_{record.number:012d}"
+        message_id = _message_id(record.number)
         usage = {**prepared.usage, "output_tokens": final.output_tokens, "service_tier": "standard"}
         content = list(final.content)
         stop_reason = final.stop_reason
@@ -391,6 +416,11 @@ class Emulator:
                 iter([frame(name, data) for name, data in events]),
             )
         return self._json(request_id, message)
+
+
+def _message_id(number: int) -> str:
+    """The id of the message answering request number `number`."""
+    return f"msg_emu_{number:012d}"
 
 
 def _api_key(headers: dict[str, str]) -> str | None:
