@@ -27,7 +27,17 @@ from .errors import (
     InvalidHistory,
     UserError,
 )
-from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
+from .messages import (
+    Block,
+    Message,
+    Turn,
+    content_problem,
+    group_turns,
+    new_id,
+    repair,
+    to_api_messages,
+    validate,
+)
 from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, model_info
 from .store._markdown import title_from
@@ -343,6 +353,8 @@ class _ChatCore:
             raise UserError("prefill must be a non-empty string")
         if prefill is not None and prefill != prefill.rstrip():
             raise UserError("prefill cannot end with whitespace (the API rejects it)")
+        if prefill is not None and (problem := content_problem(prefill, "prefill")):
+            raise UserError(problem)
         meta: dict[str, Any] = {}
         docs: list[Any] | None = None
         if documents is not None:

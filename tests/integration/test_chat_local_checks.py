@@ -173,3 +173,11 @@ def test_a_tool_returning_undecodable_text_gives_claude_an_error_result(
     assert chat.send("read it").text == "ok"
     result = store.branch(chat.id or "")[2].content[0]
     assert result["is_error"] is True and "not valid Unicode" in result["content"]
+
+
+def test_a_prefill_that_is_not_valid_text_is_refused(store: SQLiteStore) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, HAIKU, store=store)
+    with pytest.raises(UserError, match="prefill"):
+        chat.send("answer in JSON", prefill="{\ud800")
+    _nothing_happened(emu, store)
