@@ -10,6 +10,7 @@ as a ``partial`` message; the history stays valid for the next request.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from .errors import (
     InvalidHistory,
     UserError,
 )
+from .estimates import text_bound
 from .messages import (
     Block,
     Message,
@@ -42,6 +44,7 @@ from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
+from .tokens import REQUEST_OVERHEAD, SYSTEM_OVERHEAD, TOOL_OVERHEAD, TOOLS_PREAMBLE
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
 
@@ -373,10 +376,15 @@ class _ChatCore:
         budget = self.context.budget_for(self.info, self.max_tokens)
         if self._api_limit is not None:
             budget = min(budget, self._api_limit)
-        self.context.counter.use(self.info)
-        alone = Candidate(system=self._system, tools=self.tools.schemas, history=[message],
-                          injected=injected)  # fmt: skip
-        needed = candidate_tokens(alone, self.context.counter)
+        counter = self.context.counter
+        counter.use(self.info)
+        tools = self.tools.schemas
+        frame = REQUEST_OVERHEAD + SYSTEM_OVERHEAD + TOOLS_PREAMBLE + TOOL_OVERHEAD * len(tools)
+        fixed = json.dumps([self._system, tools, injected], ensure_ascii=False)
+        if frame + text_bound(fixed) + counter.message_bound(message) <= budget:
+            return  # surely fits: no offline estimate (nor its tokenizer) needed yet
+        alone = Candidate(system=self._system, tools=tools, history=[message], injected=injected)
+        needed = candidate_tokens(alone, counter)
         if needed > budget:
             raise UserError(
                 f"the prompt needs about {needed:,} tokens with the system prompt and tools, "
