@@ -336,6 +336,7 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
 
 MAX_NESTING = 100  # deeper JSON than any request needs; deeper still breaks JSON encoders
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # the API's limit per image, on its base64 text
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
@@ -404,6 +405,8 @@ def _source_problem(block: Mapping[str, Any]) -> str | None:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return f"{block['type']} source data is not valid base64"
+    if block["type"] == "image" and len(data) > MAX_IMAGE_BASE64:
+        return f"image exceeds the API's 5 MB maximum: {len(data):,} bytes of base64"
     return None
 
 

@@ -17,6 +17,7 @@ from claudechat.tools import Tool
 
 NOT_UTF8 = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # binary stdin, decoded leniently
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+BIG = base64.b64encode(b"\x89PNG" + b"\x00" * (4 * 1024 * 1024)).decode()  # 5.3 MB of base64
 
 
 def _image(data: str, media_type: str = "image/png") -> dict[str, Any]:
@@ -40,10 +41,11 @@ def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:
         "lone \ud800 surrogate",
         [{"type": "text", "text": "look"}, _image("not base64!")],
         [{"type": "text", "text": "look"}, _image(PNG, "image/bmp")],
+        [{"type": "text", "text": "look"}, _image(BIG)],
         [{"type": "text", "text": "x", "meta": float("nan")}],
         [{"type": "text", "text": "x", "meta": b"raw bytes"}],
     ],
-    ids=["binary", "surrogate", "bad-base64", "bad-media-type", "nan", "bytes"],
+    ids=["binary", "surrogate", "bad-base64", "bad-media-type", "over-5-mb", "nan", "bytes"],
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_prompt_no_store_or_api_can_take_is_refused_before_storing(

@@ -80,9 +80,17 @@ def test_bad_base64_inside_a_tool_result_is_a_400() -> None:
     tools = [{"name": "shot", "input_schema": SCHEMA}]
     with (
         _client(emu) as client,
-        pytest.raises(anthropic.BadRequestError, match=r"content\.0\.content\.0"),
+        pytest.raises(
+            anthropic.BadRequestError, match=r"content\.0\.tool_result\.content\.0\.image"
+        ),
     ):
         client.messages.create(model=MODEL, max_tokens=50, messages=messages, tools=tools)  # type: ignore[arg-type]
+
+
+def test_an_image_over_5_mb_of_base64_is_a_400() -> None:
+    big = base64.b64encode(b"\x89PNG" + b"\x00" * (4 * 1024 * 1024)).decode()  # 5.3 MB of text
+    with pytest.raises(anthropic.BadRequestError, match="image exceeds 5 MB maximum"):
+        _create(Emulator(), [_image(big), {"type": "text", "text": "what?"}])
 
 
 def test_a_valid_base64_image_is_accepted() -> None:

@@ -19,6 +19,7 @@ MAX_BREAKPOINTS = 4
 TOOL_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"
 TOOL_NAME = re.compile(TOOL_PATTERN)
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # bytes of base64 text per image
 PREFILL_REFUSED = (
     "This model does not support assistant message prefill. "
     "The conversation must end with a user message."
@@ -122,7 +123,7 @@ def validate_sources(block: dict[str, Any], where: str) -> None:
     if isinstance(inner, list):
         for k, item in enumerate(inner):
             if isinstance(item, dict) and isinstance(item.get("type"), str):
-                validate_sources(item, f"{where}.content.{k}")
+                validate_sources(item, f"{where}.tool_result.content.{k}")
     source = block.get("source")
     if block["type"] not in ("image", "document") or not isinstance(source, dict):
         return
@@ -141,6 +142,10 @@ def validate_sources(block: dict[str, Any], where: str) -> None:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise invalid(f"{place}.data: invalid base64 data") from None
+    if block["type"] == "image" and len(data) > MAX_IMAGE_BASE64:
+        raise invalid(
+            f"{place}: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BASE64} bytes"
+        )
 
 
 def validate_tool_pairing(merged: list[MergedMessage]) -> None:
