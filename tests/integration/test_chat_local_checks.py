@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import HAIKU, SONNET, client, make_chat, message_requests
+from conftest_chat import HAIKU, SONNET, client, make_async_chat, make_chat, message_requests
 
 from claudechat import Chat, ToolDefinitionError, UserError
 from claudechat.models.anthropic import AnthropicModel
@@ -182,4 +183,18 @@ def test_a_prefill_that_is_not_valid_text_is_refused(store: SQLiteStore) -> None
     chat = make_chat(emu, HAIKU, store=store)
     with pytest.raises(UserError, match="prefill"):
         chat.send("answer in JSON", prefill="{\ud800")
+    _nothing_happened(emu, store)
+
+
+def test_async_chat_refuses_the_same_prompts_before_storing(store: SQLiteStore) -> None:
+    emu = Emulator()
+    chat = make_async_chat(emu, store=store, budget=50)
+
+    async def turns() -> None:
+        with pytest.raises(UserError, match="not valid Unicode"):
+            await chat.send(NOT_UTF8)
+        with pytest.raises(UserError, match="budget"):
+            await chat.send("word " * 200)
+
+    asyncio.run(turns())
     _nothing_happened(emu, store)
