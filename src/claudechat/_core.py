@@ -29,7 +29,7 @@ from .errors import (
 )
 from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from .models.base import ModelResponse, Request
-from .models.capabilities import ModelInfo, model_info
+from .models.capabilities import ModelInfo, check_lifecycle, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
@@ -113,6 +113,7 @@ class _ChatCore:
             raise UserError("max_tool_rounds must be at least 1")
         self.model = model
         self.info: ModelInfo = model_info(model.name)
+        check_lifecycle(self.info)
         self.max_tokens = max_tokens
         self.tools = ToolRegistry(tools)
         if store is None:
@@ -201,8 +202,10 @@ class _ChatCore:
 
     def set_model(self, model: Any) -> None:
         """Switch the model for the next turns."""
+        info = model_info(model.name)
+        check_lifecycle(info)
         self.model = model
-        self.info = model_info(model.name)
+        self.info = info
         self._api_limit = None
         if self._conv is not None:
             self._conv = self.store.update_conversation(self._conv.id, model=model.name)

@@ -62,13 +62,15 @@ class ClaudechatGroup(click.Group):
 
 def _one_line_warnings() -> None:
     """Unknown- and deprecated-model warnings as one 'warning:' line each."""
-    from ..models.capabilities import UnknownModelWarning
+    from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning
 
     def show(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
         click.echo(f"warning: {message}", err=True)
 
     warnings.filterwarnings("always", category=UnknownModelWarning)
-    warnings.filterwarnings("always", r"The model .* is deprecated", DeprecationWarning)
+    warnings.filterwarnings("always", category=DeprecatedModelWarning)
+    # The SDK's own multi-line warning says the same as ours, without the successor.
+    warnings.filterwarnings("ignore", r"The model .* is deprecated", DeprecationWarning)
     warnings.showwarning = show
 
 
