@@ -2,10 +2,12 @@
 
 emu = Emulator(script=["Hello!"])
 client = anthropic.Anthropic(api_key="test", http_client=emu.http_client())
+chat = claudechat.Chat(client=offline_client(emu))   # the same, in one call
 """
 
 from ._errors import EmuAPIError
 from ._faults import Fault
+from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
 from ._server import EmulatorServer, run_server, serve
 from ._signature import sign_thinking
@@ -24,6 +26,7 @@ __all__ = [
     "Fault",
     "RecordedRequest",
     "count_tokens_text",
+    "offline_client",
     "run_server",
     "serve",
     "sign_thinking",
