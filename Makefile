@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 LOCK   := requirements/lock.txt
+# -qq: errors only (the machine's pip configuration warns about absent local indexes).
 # --no-build-isolation: our own package is built with the locked setuptools, not the newest one.
-PIP    := $(PY) -m pip install -q --no-build-isolation -c $(LOCK)
+PIP    := $(PY) -m pip install -qq --no-build-isolation -c $(LOCK)
 # ctok's metadata asks for Python 3.12 but it runs on 3.11: installed by itself, pinned,
 # without that check (its one dependency, regex, comes from the lock like everything else).
 CTOK   := $(shell grep -E '^ctok==' $(LOCK))
@@ -16,13 +17,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The base: a virtualenv with the locked pip and setuptools.
 $(VENV)/.base: $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c $(LOCK) --upgrade pip setuptools
+	$(PY) -m pip install -qq -c $(LOCK) --upgrade pip setuptools
 	touch $@
 
 # What chatting needs: the runtime dependencies and ctok.
 $(VENV)/.chat: $(VENV)/.base pyproject.toml
 	$(PIP) -e . regex
-	$(PY) -m pip install -q --no-deps --ignore-requires-python "$(CTOK)"
+	$(PY) -m pip install -qq --no-deps --ignore-requires-python "$(CTOK)"
 	touch $@
 
 # Everything: the extras (PostgreSQL, offline embeddings with the pinned CPU torch) and the dev tools.
@@ -55,10 +56,10 @@ LOCKVENV := .lock-venv
 lock:
 	rm -rf $(LOCKVENV)
 	$(PYTHON) -m venv $(LOCKVENV)
-	$(LOCKVENV)/bin/python -m pip install -q --upgrade pip setuptools
-	$(LOCKVENV)/bin/python -m pip install -q "torch==2.13.0"
-	$(LOCKVENV)/bin/python -m pip install -q -e ".[dev,postgres,embeddings,voyage]" "regex>=2024"
-	$(LOCKVENV)/bin/python -m pip install -q --no-deps --ignore-requires-python "ctok>=1.3"
+	$(LOCKVENV)/bin/python -m pip install -qq --upgrade pip setuptools
+	$(LOCKVENV)/bin/python -m pip install -qq "torch==2.13.0"
+	$(LOCKVENV)/bin/python -m pip install -qq -e ".[dev,postgres,embeddings,voyage]" "regex>=2024"
+	$(LOCKVENV)/bin/python -m pip install -qq --no-deps --ignore-requires-python "ctok>=1.3"
 	mkdir -p requirements
 	{ echo "# The exact versions make chat / make test install. Refresh on purpose: make lock"; \
 	  echo "# (Python $$($(LOCKVENV)/bin/python -c 'import platform; print(platform.python_version())'), $$(date -u +%Y-%m-%d))"; \
