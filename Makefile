@@ -14,10 +14,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: chat test lint typecheck bench clean venv venv-chat lock
 
-# The base: a virtualenv with the locked pip and setuptools.
+# The base: a virtualenv with the locked pip and setuptools, put there by the machine's own pip
+# (quicker than bootstrapping the bundled pip first, then upgrading it).
 $(VENV)/.base: $(LOCK)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -qq -c $(LOCK) --upgrade pip setuptools
+	test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install -qq -c $(LOCK) pip setuptools \
+	  || { $(PY) -m ensurepip -q && $(PY) -m pip install -qq -c $(LOCK) --upgrade pip setuptools; }
 	touch $@
 
 # What chatting needs: the runtime dependencies and ctok.
