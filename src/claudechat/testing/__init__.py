@@ -7,6 +7,7 @@ chat = claudechat.Chat(client=offline_client(emu))   # the same, in one call
 
 from ._errors import EmuAPIError
 from ._faults import Fault
+from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionModel, ScriptedModel
 from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
 from ._server import EmulatorServer, run_server, serve
@@ -16,6 +17,8 @@ from ._transport import EmulatorTransport
 from .emulator import Emulator, EmuResponse, RecordedRequest
 
 __all__ = [
+    "AsyncFunctionModel",
+    "AsyncScriptedModel",
     "EmuAPIError",
     "EmuReply",
     "EmuRequest",
@@ -24,7 +27,9 @@ __all__ = [
     "EmulatorServer",
     "EmulatorTransport",
     "Fault",
+    "FunctionModel",
     "RecordedRequest",
+    "ScriptedModel",
     "count_tokens_text",
     "offline_client",
     "run_server",
