@@ -63,7 +63,7 @@ def test_offline_client_runs_a_chat_on_the_emulator(
 
 def _offline_examples() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    return [b for b in blocks if "offline_client" in b]
+    return [b for b in blocks if "from claudechat.testing import" in b]
 
 
 def test_the_readme_has_an_offline_example() -> None:
