@@ -71,7 +71,7 @@ def test_the_readme_has_an_offline_example() -> None:
 
 
 @pytest.mark.parametrize("code", _offline_examples())
-def test_the_readme_offline_example_runs_as_written(code: str, tmp_path: Path) -> None:
+def test_the_readme_offline_examples_run_as_written(code: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in _AUTH_ENV}
     env["HOME"] = env["XDG_CONFIG_HOME"] = str(tmp_path)
     done = subprocess.run(
@@ -83,4 +83,5 @@ def test_the_readme_offline_example_runs_as_written(code: str, tmp_path: Path) -
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
+    assert done.stderr == ""
+    assert done.stdout.strip() or "assert" in code  # it prints, or checks, something
