@@ -141,10 +141,17 @@ def search(
     help="json (lossless, every branch) or md (readable); default from -o's suffix, else md.",
 )  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None)
+@click.option("-f", "--force", is_flag=True, help="Overwrite the -o file if it exists.")
 @store_options
-def export(conversation_id: str, fmt: str | None, output: str | None, **params: Any) -> None:
-    """Export a conversation as JSON or Markdown (to stdout, or -o FILE)."""
+def export(
+    conversation_id: str, fmt: str | None, output: str | None, force: bool, **params: Any
+) -> None:
+    """Export a conversation as JSON or Markdown (to stdout, or -o FILE, created 0600)."""
+    from .files import write_private
     from .runtime import resolve_id
+
+    if output is not None and not force and Path(output).is_file():
+        raise click.UsageError(f"{output} exists: use --force to overwrite it")
 
     if fmt is None:
         fmt = "json" if output and output.lower().endswith(".json") else "md"
@@ -155,7 +162,7 @@ def export(conversation_id: str, fmt: str | None, output: str | None, **params: 
         if output is None:
             click.echo(text, nl=False)
         else:
-            Path(output).write_text(text, encoding="utf-8")
+            write_private(Path(output), text, overwrite=force)
             click.echo(f"exported to {output}", err=True)
     finally:
         runtime.close()
