@@ -217,7 +217,11 @@ def resolve_id(store: Store, given: str) -> str:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise UserError(f"{given!r} matches {len(matches)} conversations: give more of the id")
+            raise UserError(
+                f"{given!r} matches {len(matches)} conversations: give more of the id, or "
+                "its last 6 characters or more (ids start with the time, so recent ones "
+                "share a start but not an end)"
+            )
     raise ConversationNotFound(f"no conversation {given!r} (see claudechat list)")
 
 

@@ -41,7 +41,12 @@ def _tty_confirm(question: str) -> bool:
 
     import click
 
-    return sys.stdin.isatty() and click.confirm(question, default=False)
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:  # Ctrl-C or Ctrl-D at the question
+        return False
 
 
 class Session:
@@ -118,13 +123,20 @@ class Session:
         text = line.strip()
         if not text:
             return
-        _ = self.chat  # a conversation that could not be built ends the session
+        command = slash.is_command(text)
+        body = (line[1:] if line.lstrip().startswith("//") else line).strip("\n")
         try:
-            if slash.is_command(text):
+            _ = self.chat  # a conversation that could not be built ends the session
+        except KeyboardInterrupt:
+            if command:
+                raise
+            self._keep_unsent(body)  # Ctrl-C while the first conversation was loading
+            return
+        try:
+            if command:
                 slash.dispatch(self, slash.parse(text))
             else:
-                body = line[1:] if line.lstrip().startswith("//") else line
-                self.send(body.strip("\n"))
+                self.send(body)
         except SlashError as err:
             self.hint(str(err))
         except AuthError:
@@ -140,6 +152,23 @@ class Session:
         """True when the active branch ends with a user message that got no reply."""
         history = self.chat.history
         return bool(history) and history[-1].is_user_text
+
+    def _keep_unsent(self, text: str) -> None:
+        """Store a message whose sending was cancelled before it started, unsent."""
+        from ..errors import ClaudeChatError
+        from .preflight import check_prompt
+
+        self.hint("[cancelled before sending — keeping your message]")
+        chat = self.chat  # the build goes on; a second Ctrl-C gives up waiting
+        try:
+            check_prompt(chat, text, settings=self.runtime.settings, confirm=None)
+        except ClaudeChatError as err:
+            from .exits import describe
+
+            self.error(f"not kept: {describe(err)}")
+            return
+        chat.stream(text).close()  # stores the user message; nothing is sent
+        self.hint(f"[{UNANSWERED}]")
 
     def send(self, text: str) -> None:
         """Send a message and show the reply as it streams."""
@@ -158,11 +187,16 @@ class Session:
 
         interrupted: str | None = None
         view = render.ReplyView(self.console, plain=self.plain)
+        pieces: Iterator[str] | None = None
         try:
             with view:
-                for piece in start():
+                pieces = start()
+                for piece in pieces:
                     view.add(piece)
         except KeyboardInterrupt:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # the partial reply is stored now, before the status line
             interrupted = "cancelled — the partial reply is kept"
         except StreamInterrupted as err:
             from .exits import describe
