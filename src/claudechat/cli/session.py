@@ -8,7 +8,7 @@ it (Chat stores the partial reply). The REPL in ``repl.py`` only reads lines.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +167,9 @@ class Session:
 
             self.error(f"not kept: {describe(err)}")
             return
-        chat.stream(text).close()  # stores the user message; nothing is sent
+        unsent = chat.stream(text)  # the user message is stored before any request
+        if isinstance(unsent, Generator):
+            unsent.close()  # and none is made
         self.hint(f"[{UNANSWERED}]")
 
     def send(self, text: str) -> None:
