@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 
 import anthropic
 import pytest
@@ -123,3 +124,35 @@ def test_a_block_taller_than_the_screen_streams_its_last_lines_then_prints_whole
         view.add(code[len(code) // 2 :])
     out = buffer.getvalue()
     assert "line 000" in out and "line 059" in out
+
+
+class InterruptingFile(io.StringIO):
+    """A terminal whose write of ``trigger`` is followed by a Ctrl-C (SIGINT), as when
+    the user presses it while the reply is being drawn."""
+
+    def __init__(self, trigger: str) -> None:
+        super().__init__()
+        self.trigger = trigger
+        self.fired = False
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if not self.fired and self.trigger in text:
+            self.fired = True
+            signal.raise_signal(signal.SIGINT)
+        return written
+
+
+def test_ctrl_c_while_a_reply_is_drawn_prints_nothing_twice() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    file = InterruptingFile("First paragraph")
+    console = Console(file=file, width=60, force_terminal=True, color_system=None)
+    view = render.ReplyView(console, plain=False, refresh_per_second=0.01)
+    with pytest.raises(KeyboardInterrupt), view:
+        view.add("First paragraph of the reply.\n\nSecond")
+        view.add(" paragraph, cut.")
+    assert file.fired
+    shown = file.getvalue()
+    assert shown.count("First paragraph of the reply.") == 1
+    assert "Second" in shown
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works as before afterwards
