@@ -199,13 +199,15 @@ class Session:
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()  # the partial reply is stored now, before the status line
-            interrupted = "cancelled — the partial reply is kept"
+            interrupted = "cancelled"
         except StreamInterrupted as err:
             from .exits import describe
 
-            interrupted = f"{describe(err)} — the partial reply is kept"
-        if interrupted is not None:
-            self.hint(f"[{interrupted}]")
+            interrupted = describe(err)
+        if interrupted is not None and self.unanswered():  # no reply text arrived
+            self.hint(f"[{interrupted} before the reply began — {UNANSWERED}]")
+        elif interrupted is not None:
+            self.hint(f"[{interrupted} — the partial reply is kept]")
         self._status()
 
     def _status(self) -> None:
