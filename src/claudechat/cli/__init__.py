@@ -62,10 +62,11 @@ class ClaudechatGroup(click.Group):
 
 def _one_line_warnings() -> None:
     """Unknown- and deprecated-model warnings as one 'warning:' line each."""
+    from ..config import redact
     from ..models.capabilities import UnknownModelWarning
 
     def show(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {redact(str(message))}", err=True)
 
     warnings.filterwarnings("always", category=UnknownModelWarning)
     warnings.filterwarnings("always", r"The model .* is deprecated", DeprecationWarning)
