@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import signal
 
 import anthropic
@@ -156,3 +157,20 @@ def test_ctrl_c_while_a_reply_is_drawn_prints_nothing_twice() -> None:
     assert shown.count("First paragraph of the reply.") == 1
     assert "Second" in shown
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works as before afterwards
+
+
+def test_a_long_last_block_never_moves_the_cursor_above_the_screen() -> None:
+    """Moving up more rows than the screen has overwrites what is above the reply (the
+    banner, the prompt line) and prints its first lines twice."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=60, height=12, force_terminal=True, color_system=None)
+    view = render.ReplyView(console, plain=False, refresh_per_second=0.01)
+    with view:
+        for n in range(40):  # one block (no blank line) much taller than the screen
+            view.add(f"line {n} of a long code-like block\n")
+            view._live.refresh()  # as the refresh thread would
+    shown = buffer.getvalue()
+    up = re.escape("\x1b[1A\x1b[2K")
+    longest = max((len(m.group(0)) // 8 for m in re.finditer(f"(?:{up})+", shown)), default=0)
+    assert longest < 12
+    assert "line 0 of a long code-like block" in shown and "line 39 of" in shown
