@@ -5,6 +5,7 @@ without a terminal says what to do, and an unreachable PostgreSQL fails fast in 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import stat
 from collections.abc import Callable
@@ -129,3 +130,14 @@ def test_the_input_history_file_is_0600(
     assert _mode(first) == 0o600
     first.chmod(0o644)
     assert _mode(history_path()) == 0o600
+
+
+def test_library_warnings_are_one_line_without_the_password(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("list").exit_code == 0  # the command line takes over the library's warnings
+    logging.getLogger("claudechat.store").warning(
+        "could not keep it in\npostgresql://app:%s@db.example.com/chats", PASSWORD
+    )
+    err = capsys.readouterr().err
+    assert err == "warning: could not keep it in postgresql://app:***@db.example.com/chats\n"

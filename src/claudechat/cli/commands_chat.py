@@ -94,7 +94,7 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
         _warn_unanswered(conversation)
         try:
             _answer(runtime, conversation, text, as_json=as_json)
-        except ClaudeChatError as err:
+        except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
                 err.add_note("your message is stored without a reply: the next ask -c sends it")
             raise

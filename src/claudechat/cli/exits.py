@@ -95,6 +95,6 @@ def report(err: BaseException, *, file: TextIO | None = None) -> int:
         print("\ninterrupted", file=out)
     else:
         print(f"error: {describe(err)}", file=out)
-        for note in getattr(err, "__notes__", ()):
-            print(f"note: {note}", file=out)
+    for note in getattr(err, "__notes__", ()):
+        print(f"note: {note}", file=out)
     return code
