@@ -432,3 +432,24 @@ def _waiting_in(frame: Any) -> list[str]:
         names.append(frame.f_code.co_name)
         frame = frame.f_back
     return names
+
+
+def test_a_large_prompt_in_the_repl_is_sent_only_when_confirmed() -> None:
+    h = Harness(confirm_tokens=50)
+    answers = [False, True]
+    questions: list[str] = []
+
+    def confirm(question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    h.session.confirm = confirm
+    big = "a prompt of well over fifty tokens, " * 10
+    out = h(big)
+    assert out.startswith("error: not sent: the prompt is about ")
+    assert h.chat.id is None and h.emulator.requests == []  # nothing stored or sent
+    assert "Emulator reply #1" in h(big)
+    assert len(questions) == 2 and questions[0].startswith("This prompt is about ")
+    h.runtime.assume_yes = True  # chat --yes
+    assert "Emulator reply #2" in h(big)
+    assert len(questions) == 2
