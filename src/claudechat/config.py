@@ -7,6 +7,7 @@ environment is a parameter so tests inject it instead of patching ``os.environ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -203,7 +204,8 @@ def read_config(path: Path) -> dict[str, Any]:
     """The file's values, checked; {} when the file does not exist."""
     try:
         raw = path.read_bytes()
-        make_private(path)
+        with contextlib.suppress(PermissionError):  # someone else's file: read it as it is
+            make_private(path)
     except FileNotFoundError:
         return {}
     except OSError as err:
