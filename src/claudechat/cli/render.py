@@ -147,6 +147,8 @@ class HeldInterrupt:
             self._installed = False
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self._previous == signal.SIG_IGN:
+            return
         if self.depth:
             self.pending = True
         elif callable(self._previous):
