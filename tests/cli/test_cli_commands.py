@@ -181,7 +181,7 @@ def test_export_json_and_markdown_then_import_round_trips(run: Run, tmp_path: Pa
     target = tmp_path / "conv.json"
     result = run("export", cid, "-o", str(target))
     assert result.exit_code == 0 and json.loads(target.read_text())["format"] == "claudechat"
-    imported = run("import", str(target))
+    imported = run("import", str(target), "--again")
     assert imported.exit_code == 0
     new_id = imported.stdout.strip()
     assert new_id != cid  # the same file again gets new ids
