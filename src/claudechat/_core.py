@@ -41,7 +41,7 @@ from .messages import (
     validate,
 )
 from .models.base import ModelResponse, Request
-from .models.capabilities import ModelInfo, model_info
+from .models.capabilities import ModelInfo, check_lifecycle, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tokens import REQUEST_OVERHEAD, SYSTEM_OVERHEAD, TOOL_OVERHEAD, TOOLS_PREAMBLE
@@ -126,6 +126,7 @@ class _ChatCore:
             raise UserError("max_tool_rounds must be at least 1")
         self.model = model
         self.info: ModelInfo = model_info(model.name)
+        check_lifecycle(self.info)
         _check_output_cap(max_tokens, self.info)
         self.max_tokens = max_tokens
         self.tools = ToolRegistry(tools)
@@ -216,6 +217,7 @@ class _ChatCore:
     def set_model(self, model: Any) -> None:
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
         info = model_info(model.name)
+        check_lifecycle(info)
         _check_output_cap(self.max_tokens, info)
         self.model = model
         self.info = info
@@ -563,7 +565,7 @@ def _check_output_cap(max_tokens: int, info: ModelInfo) -> None:
     """Refuse a max_tokens over the model's known output cap (the API would reject it)."""
     if info.known and max_tokens > info.max_output:
         raise UserError(
-            f"max_tokens {max_tokens:,} is over {info.name}'s output cap of "
+            f"max_tokens {max_tokens:,} is over {info.name}'s output limit of "
             f"{info.max_output:,} tokens"
         )
 

@@ -7,8 +7,11 @@ environment is a parameter so tests inject it instead of patching ``os.environ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -20,11 +23,14 @@ from .errors import ConfigError
 __all__ = [
     "DEFAULT_CLI_MODEL",
     "KEYS",
+    "PRIVATE_MODE",
     "STRATEGIES",
     "Settings",
     "config_path",
+    "make_private",
     "parse_value",
     "read_config",
+    "redact",
     "resolve",
     "set_value",
     "unset_value",
@@ -34,6 +40,23 @@ DEFAULT_CLI_MODEL = "claude-sonnet-4-6"
 STRATEGIES = ("window", "summary", "compact")
 CACHE_TTLS = ("5m", "1h")
 EMBEDDERS = ("auto", "minilm", "hashing")
+PRIVATE_MODE = 0o600  # config, exports and input history hold secrets and conversations
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*:)[^@\s]*(?=@)", re.I)
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every store URL / conninfo in it replaced by ***."""
+    text = _URL_PASSWORD.sub(r"\g<head>***", text)
+    return _KEYWORD_PASSWORD.sub(r"\g<head>***", text)
+
+
+def make_private(path: Path) -> None:
+    """Make an existing file readable by its owner only (0600) if it is looser."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700 | PRIVATE_MODE)
 
 
 def _text(key: str, raw: Any) -> str:
@@ -57,6 +80,16 @@ def _positive_int(key: str, raw: Any) -> int:
     if not isinstance(raw, int) or raw < 1:
         raise ConfigError(f"{key} must be a positive whole number, got {raw!r}")
     return raw
+
+
+def _positive_number(key: str, raw: Any) -> float:
+    try:
+        value = float(str(raw).strip().lstrip("$")) if not isinstance(raw, bool) else -1.0
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{key} must be a positive number, got {raw!r}")
+    return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -111,6 +144,8 @@ KEYS: dict[str, _Key] = {
         _Key("summary_model", _text, "model that writes rolling summaries"),
         _Key("recall", _bool, "bring back relevant old turns that left the window"),
         _Key("embedder", _choice(EMBEDDERS), "search --semantic: auto, minilm or hashing"),
+        _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this size"),
+        _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
     )
 }
 
@@ -130,6 +165,8 @@ class Settings:
     summary_model: str | None = None
     recall: bool = True
     embedder: str = "auto"
+    confirm_tokens: int = 100_000
+    confirm_usd: float = 0.50
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -167,6 +204,8 @@ def read_config(path: Path) -> dict[str, Any]:
     """The file's values, checked; {} when the file does not exist."""
     try:
         raw = path.read_bytes()
+        with contextlib.suppress(PermissionError):  # someone else's file: read it as it is
+            make_private(path)
     except FileNotFoundError:
         return {}
     except OSError as err:
@@ -229,7 +268,10 @@ def _write(path: Path, values: Mapping[str, Any]) -> None:
         lines.append(f"{name} = {_toml_value(values[name])}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    with open(fd, "w", encoding="utf-8") as file:
+        os.fchmod(fd, PRIVATE_MODE)  # an old .tmp left looser
+        file.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
 
 

@@ -7,6 +7,7 @@
     │   ├── ConfigError           a configuration value is missing or invalid
     │   ├── InvalidHistory        a message history the API would reject (names problem and place)
     │   ├── InvalidImport         a file to import is not JSON / has the wrong shape
+    │   ├── RetiredModel          the model has passed its retirement date (names the successor)
     │   └── ToolDefinitionError   a Python callable cannot be described as a tool
     ├── ModelError                a call to the model failed (status, request_id)
     │   ├── AuthError             401/403: the API key is missing or wrong
@@ -25,6 +26,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "ModelError",
     "Overloaded",
     "RateLimited",
+    "RetiredModel",
     "StoreError",
     "StreamInterrupted",
     "ToolDefinitionError",
@@ -57,6 +60,18 @@ class UserError(ClaudeChatError, ValueError):
 
 class ConfigError(UserError):
     """A configuration value (flag, environment variable, config file) is missing or invalid."""
+
+
+class RetiredModel(UserError):
+    """The model has passed its retirement date: the API would answer 404. Names the successor."""
+
+    def __init__(
+        self, message: str, *, model: str, retired_on: date, replacement: str | None
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.retired_on = retired_on
+        self.replacement = replacement
 
 
 class InvalidHistory(UserError):

@@ -84,12 +84,22 @@ def test_configuration_reaches_the_request(run: Run, tmp_path: Path) -> None:
     assert run("config", "set", "system", "From the file.").exit_code == 0
     data = _ask(run, "hi")
     assert data["model"] == "claude-haiku-4-5"
-    flagged = _ask(run, "-m", "claude-opus-4-5", "hi")
-    assert flagged["model"] == "claude-opus-4-5"
-    result = run("ask", "--json", "hi", env={"CLAUDECHAT_MODEL": "claude-sonnet-4-5"})
+    flagged = _ask(run, "-m", "claude-opus-4-6", "hi")
+    assert flagged["model"] == "claude-opus-4-6"
+    result = run("ask", "--json", "hi", env={"CLAUDECHAT_MODEL": "claude-opus-4-8"})
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["model"] == "claude-sonnet-4-5"
-    assert "warning: The model 'claude-sonnet-4-5' is deprecated" in result.stderr
+    assert json.loads(result.stdout)["model"] == "claude-opus-4-8"
+
+
+def test_a_retired_model_is_refused_before_anything_is_stored(run: Run) -> None:
+    result = run("ask", "-m", "claude-mythos-preview", "hi")  # retired on 2026-06-30
+    assert result.exit_code == 2
+    assert "retired on 2026-06-30" in result.stderr and "claude-mythos-5" in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: model 'claude-mythos-preview' was retired on 2026-06-30; "
+        "use claude-mythos-5 instead"
+    ]
+    assert run("list", "--json").stdout == ""  # no conversation was created
 
 
 def test_config_path_get_set_unset(run: Run, cli_env: dict[str, str | None]) -> None:
@@ -171,7 +181,7 @@ def test_export_json_and_markdown_then_import_round_trips(run: Run, tmp_path: Pa
     target = tmp_path / "conv.json"
     result = run("export", cid, "-o", str(target))
     assert result.exit_code == 0 and json.loads(target.read_text())["format"] == "claudechat"
-    imported = run("import", str(target))
+    imported = run("import", str(target), "--again")
     assert imported.exit_code == 0
     new_id = imported.stdout.strip()
     assert new_id != cid  # the same file again gets new ids

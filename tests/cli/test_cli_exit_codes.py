@@ -63,10 +63,16 @@ def test_an_api_error_is_exit_1_and_the_user_message_is_kept(
     result = run("ask", "keep this question", env=env)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        "error: something the API refused (status 400, request req_emu_000000000001)"
+        "error: something the API refused (status 400, request req_emu_000000000001)",
+        "note: your message is stored without a reply: the next ask -c sends it",
     ]
     listed = run("list", env=env).stdout
     assert "keep this question" in listed  # stored before the call
+    again = run("ask", "-c", "and this one", env=env)
+    assert again.exit_code == 0
+    assert "the last message in this conversation got no reply" in again.stderr
+    sent = [b["text"] for b in emulator.requests[-1].body["messages"][-1]["content"]]
+    assert sent == ["keep this question", "and this one"]  # merged, and the user was told
 
 
 def test_debug_shows_the_traceback(run: Run, emulator_server: Start) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import signal
 
 import anthropic
 import pytest
@@ -123,3 +125,52 @@ def test_a_block_taller_than_the_screen_streams_its_last_lines_then_prints_whole
         view.add(code[len(code) // 2 :])
     out = buffer.getvalue()
     assert "line 000" in out and "line 059" in out
+
+
+class InterruptingFile(io.StringIO):
+    """A terminal whose write of ``trigger`` is followed by a Ctrl-C (SIGINT), as when
+    the user presses it while the reply is being drawn."""
+
+    def __init__(self, trigger: str) -> None:
+        super().__init__()
+        self.trigger = trigger
+        self.fired = False
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if not self.fired and self.trigger in text:
+            self.fired = True
+            signal.raise_signal(signal.SIGINT)
+        return written
+
+
+def test_ctrl_c_while_a_reply_is_drawn_prints_nothing_twice() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    file = InterruptingFile("First paragraph")
+    console = Console(file=file, width=60, force_terminal=True, color_system=None)
+    view = render.ReplyView(console, plain=False, refresh_per_second=0.01)
+    with pytest.raises(KeyboardInterrupt), view:
+        view.add("First paragraph of the reply.\n\nSecond")
+        view.add(" paragraph, cut.")
+    assert file.fired
+    shown = file.getvalue()
+    assert shown.count("First paragraph of the reply.") == 1
+    assert "Second" in shown
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works as before afterwards
+
+
+def test_a_long_last_block_never_moves_the_cursor_above_the_screen() -> None:
+    """Moving up more rows than the screen has overwrites what is above the reply (the
+    banner, the prompt line) and prints its first lines twice."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=60, height=12, force_terminal=True, color_system=None)
+    view = render.ReplyView(console, plain=False, refresh_per_second=0.01)
+    with view:
+        for n in range(40):  # one block (no blank line) much taller than the screen
+            view.add(f"line {n} of a long code-like block\n")
+            view._live.refresh()  # as the refresh thread would
+    shown = buffer.getvalue()
+    up = re.escape("\x1b[1A\x1b[2K")
+    longest = max((len(m.group(0)) // 8 for m in re.finditer(f"(?:{up})+", shown)), default=0)
+    assert longest < 12
+    assert "line 0 of a long code-like block" in shown and "line 39 of" in shown

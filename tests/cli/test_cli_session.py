@@ -296,3 +296,160 @@ def test_recall_with_nothing_evicted_says_so() -> None:
     h("A short chat")
     assert "nothing to recall" in h("/recall short chat")
     assert "nothing to recall" in Harness(recall=False)("/recall anything at all")
+
+
+def test_compact_under_window_and_compact_says_it_has_nothing_to_do() -> None:
+    for strategy in ("window", "compact"):
+        h = Harness(strategy=strategy)
+        h("one")
+        h("two")
+        out = h("/compact")
+        assert out.strip() == (
+            f"nothing to compact: the {strategy} strategy drops or compacts old turns only "
+            "when the window fills; for a summary on demand, start the chat with "
+            "--strategy summary"
+        )
+        assert "will be sent" not in out
+        h("three")
+        sent = h.emulator.requests[-1].body["messages"]
+        assert len(sent) == 5  # everything still sent, as the message said
+
+
+@pytest.mark.parametrize("where", ["missing/dir/c.md", "."])
+def test_a_failing_slash_command_is_one_line_and_the_session_goes_on(
+    tmp_path: Path, where: str
+) -> None:
+    h = Harness()
+    h("hello")
+    out = h(f"/export {tmp_path / where}")
+    assert out.startswith("error: ") and len(out.strip().splitlines()) == 1
+    assert h.session.running
+    assert "Emulator reply #2" in h("still here")
+
+
+def test_export_in_the_repl_asks_before_overwriting(tmp_path: Path) -> None:
+    h = Harness()
+    answers: list[bool] = [False, True]
+    questions: list[str] = []
+
+    def confirm(question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    h.session.confirm = confirm
+    h("hello")
+    target = tmp_path / "c.md"
+    target.write_text("precious")
+    assert h(f"/export {target}").strip() == f"not exported: {target} exists"
+    assert target.read_text() == "precious"
+    assert f"exported to {target}" in h(f"/export {target}")
+    assert questions == [f"{target} exists: overwrite it?"] * 2
+    assert target.read_text().startswith("# hello")
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_branch_after_undo_marks_where_you_are() -> None:
+    h = Harness()
+    h("one")
+    h("two")
+    h("/undo")
+    rows = h("/branch").splitlines()
+    current = [row for row in rows if row.startswith("*")]
+    assert len(current) == 1
+    assert current[0].startswith("* 2 messages · one") and "after /undo" in current[0]
+
+
+def test_a_mid_stream_error_does_not_claim_status_200() -> None:
+    emulator = CutEmulator(script=["a b c d e f g h i j k l m n o p"])
+    emulator.inject(Fault.midstream_error(after_events=6))
+    h = Harness(emulator)
+    out = h("hello")
+    assert "Overloaded" in out and "the partial reply is kept" in out
+    assert "status 200" not in out
+
+
+def test_a_failed_turn_offers_retry_and_is_not_merged_silently() -> None:
+    emulator = CutEmulator(script=["first reply", "the retried reply", "third"])
+    emulator.inject(Fault.status(400, message="refused"))
+    h = Harness(emulator)
+    out = h("unanswered question")
+    assert out.startswith("error: refused")
+    assert "[your message got no reply: /retry sends it again" in out
+    assert "first reply" in h("/retry")
+    sent = emulator.requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user"]
+    emulator.inject(Fault.status(400, message="refused"))
+    h("second question")
+    told = h("third question")
+    assert "[sent together with your earlier message that got no reply]" in told
+
+
+def test_ctrl_c_while_the_conversation_loads_keeps_the_typed_message() -> None:
+    """The first message of a session waits for the Chat being built in the background;
+    a Ctrl-C then must not lose what was typed."""
+    import _thread
+    import sys
+    import threading
+
+    emulator = CutEmulator()
+    store = MemoryStore()
+    client = anthropic.Anthropic(api_key="test", http_client=emulator.http_client())
+    runtime = Runtime(Settings(), env={}, client=client, store=store)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, color_system=None)
+    main = threading.main_thread()
+    interrupted = threading.Event()
+
+    def build() -> Any:
+        chat = runtime.new_chat()
+        if not interrupted.is_set():
+            while "join" not in _waiting_in(sys._current_frames()[main.ident or 0]):
+                threading.Event().wait(0.01)  # until the main thread waits for this build
+            interrupted.set()
+            _thread.interrupt_main()  # Ctrl-C while it waits
+        return chat
+
+    session = Session(runtime, build, console, plain=True)
+    try:
+        session.handle("please keep this question")
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C left the session, and the typed message with it")
+    out = buffer.getvalue()
+    assert "[cancelled before sending — keeping your message]" in out
+    assert "/retry sends it again" in out
+    chat = session.chat
+    assert [m.text for m in store.branch(chat.id)] == ["please keep this question"]
+    assert emulator.requests == []
+    session.handle("/retry")
+    assert emulator.requests[-1].body["messages"][0]["content"][0]["text"] == (
+        "please keep this question"
+    )
+
+
+def _waiting_in(frame: Any) -> list[str]:
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def test_a_large_prompt_in_the_repl_is_sent_only_when_confirmed() -> None:
+    h = Harness(confirm_tokens=50)
+    answers = [False, True]
+    questions: list[str] = []
+
+    def confirm(question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    h.session.confirm = confirm
+    big = "a prompt of well over fifty tokens, " * 10
+    out = h(big)
+    assert out.startswith("error: not sent: the prompt is about ")
+    assert h.chat.id is None and h.emulator.requests == []  # nothing stored or sent
+    assert "Emulator reply #1" in h(big)
+    assert len(questions) == 2 and questions[0].startswith("This prompt is about ")
+    h.runtime.assume_yes = True  # chat --yes
+    assert "Emulator reply #2" in h(big)
+    assert len(questions) == 2

@@ -11,11 +11,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from claudechat.testing import serve
+from claudechat.testing import Emulator, EmuResponse, serve
+from claudechat.testing._faults import ConnectionDropped
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -96,3 +100,111 @@ def test_repl_in_a_real_terminal(cli_env: dict[str, str | None], gated_emulator:
         check=True,
     ).stdout
     assert '"status": "partial"' in stored  # the interrupted reply is kept
+
+
+class HeldEmulator(Emulator):
+    """Holds the reply to a message containing "hold" before its first token until
+    ``gate`` is set, then drops the connection (the client has given up by then)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        response = super().handle(method, path, headers, body)
+        if b"hold" in body and not isinstance(response.body, bytes):
+            response.body = self._hold()
+        return response
+
+    def _hold(self) -> Iterator[bytes]:
+        self.gate.wait(timeout=30)
+        raise ConnectionDropped("the client went away")
+        yield b""  # a generator
+
+
+def _spawn(env: dict[str, str], *args: str) -> Any:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "chat", *args],
+        env=env,
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=30,
+    )
+
+
+@pytest.mark.terminal
+def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_reply(
+    cli_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    emulator = HeldEmulator()
+    server = serve(emulator, "127.0.0.1", 0)
+    env = {k: v for k, v in os.environ.items() if k not in cli_env}
+    env.update({k: v for k, v in cli_env.items() if v is not None})
+    env.update(
+        {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": "test",
+            "TERM": "xterm-256color",
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        }
+    )
+    children = []
+    try:
+        child = _spawn(env)
+        children.append(child)
+        child.expect("/help for commands")
+        child.expect(PROMPT)
+        child.send("First question\r")
+        child.expect(r"total \$")
+        child.expect(PROMPT)
+        for bad in (tmp_path / "missing" / "c.md", tmp_path):
+            child.send(f"/export {bad}\r")
+            child.expect("error: ")
+            child.expect(PROMPT)
+        child.send("/compact\r")
+        child.expect("nothing to compact: the window strategy")
+        child.expect(PROMPT)
+        child.send("Please hold this question\r")
+        child.expect("thinking")
+        child.sendintr()  # Ctrl-C before the first token
+        child.expect("cancelled before the reply began")
+        child.expect(PROMPT)
+        emulator.gate.set()
+        child.send("/quit\r")
+        child.expect(r"saved as ([0-9a-f]{32})")
+        conversation_id = child.match.group(1)
+        child.expect(pexpect.EOF)
+
+        for strategy, said in (
+            ("summary", "the next message will be sent with the earlier turns summarised"),
+            ("compact", "nothing to compact: the compact strategy"),
+        ):
+            child = _spawn(env, "--cid", conversation_id, "--strategy", strategy)
+            children.append(child)
+            child.expect("/help for commands")
+            child.expect(PROMPT)
+            child.send("/compact\r")
+            child.expect(said)
+            child.expect(PROMPT)
+            child.send("/quit\r")
+            child.expect(pexpect.EOF)
+    finally:
+        for child in children:
+            child.close(force=True)
+        emulator.gate.set()
+        server.shutdown()
+    assert [child.exitstatus for child in children] == [0, 0, 0]
+    assert not list(tmp_path.glob("missing"))
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "claudechat", "show", conversation_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    turns = re.findall(r"^## (You|Claude.*)$", shown, re.M)
+    assert turns == ["You", "Claude (claude-sonnet-4-6)", "You"]
+    assert "Please hold this question" in shown  # kept although Ctrl-C came first

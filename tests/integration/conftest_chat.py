@@ -8,11 +8,17 @@ from typing import Any
 import anthropic
 
 from claudechat import AsyncChat, Chat, validate
+from claudechat.models import known_models, model_info
 from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, RecordedRequest
 
 SONNET = "claude-sonnet-4-6"  # refuses prefill
 HAIKU = "claude-haiku-4-5"  # accepts prefill
+# Models are picked by what they can do, never by a name that will retire: the models that
+# accept prefill and have no retirement date.
+PREFILL_MODELS = [
+    name for name in known_models() if model_info(name).prefill and model_info(name).retires is None
+]
 
 _WORDS = ["amber", "river", "stone", "cloud", "quartz", "maple", "signal", "harbor", "copper"]
 

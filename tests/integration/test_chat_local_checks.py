@@ -95,7 +95,7 @@ def test_a_system_prompt_that_is_not_text_is_refused(store: SQLiteStore) -> None
 
 def test_max_tokens_over_the_models_cap_is_refused_at_construction(store: SQLiteStore) -> None:
     emu = Emulator()
-    with pytest.raises(UserError, match="128,000"):
+    with pytest.raises(UserError, match="output limit of 128,000"):
         make_chat(emu, SONNET, store=store, max_tokens=200_000)
     _nothing_happened(emu, store)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from conftest_chat import (
     HAIKU,
+    PREFILL_MODELS,
     SONNET,
     assert_valid_request,
     make_chat,
@@ -23,7 +24,7 @@ from claudechat.testing import Emulator, EmuRequest, sign_thinking
 # --- prefill on a model that accepts it ---------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [HAIKU, "claude-opus-4-5"])
+@pytest.mark.parametrize("model", PREFILL_MODELS)
 def test_prefill_is_sent_as_the_last_assistant_message(model: str) -> None:
     emu = Emulator(script=[' "answer": 42}', "plain"])
     chat = make_chat(emu, model)

@@ -6,6 +6,7 @@ from typing import Any
 
 import anthropic
 
+from claudechat.models import known_models, model_info
 from claudechat.testing import Emulator
 
 MODEL = "claude-opus-5"  # 512-token cache minimum
@@ -90,9 +91,14 @@ def test_prefix_below_the_model_minimum_is_never_cached() -> None:
     small = big_system(words=100)
     assert usage_of(client, system=small, messages=[user("q")])[:2] == (0, 0)
     assert usage_of(client, system=small, messages=[user("q")])[:2] == (0, 0)
-    # The same prefix clears Opus 5's 512 minimum but not Opus 4.5's 4,096.
+    # The same prefix clears Opus 5's 512 minimum but not a 4,096 one.
     mid = big_system(words=1000)
-    assert usage_of(client, model="claude-opus-4-5", system=mid, messages=[user("q")])[1] == 0
+    high = next(
+        m
+        for m in known_models()
+        if model_info(m).cache_min_tokens == 4096 and not model_info(m).retires
+    )
+    assert usage_of(client, model=high, system=mid, messages=[user("q")])[1] == 0
     assert usage_of(client, system=mid, messages=[user("q")])[1] > 0
 
 

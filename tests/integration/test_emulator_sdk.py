@@ -7,6 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from conftest_chat import PREFILL_MODELS
 
 from claudechat.testing import Emulator, EmuReply, EmuRequest, count_tokens_text
 
@@ -184,7 +185,7 @@ def test_stop_sequences() -> None:
 def test_prefill_is_continued_on_older_models() -> None:
     emu = Emulator(reply=lambda r: f"continuing after {r.prefill!r}")
     reply = make_client(emu).messages.create(
-        model="claude-opus-4-5",
+        model=PREFILL_MODELS[0],
         max_tokens=100,
         messages=[user("Pick A or B"), {"role": "assistant", "content": "The answer is ("}],
     )

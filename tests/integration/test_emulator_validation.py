@@ -6,6 +6,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from conftest_chat import PREFILL_MODELS
 
 from claudechat.testing import Emulator, sign_thinking
 
@@ -141,7 +142,7 @@ def test_prefill_refused_on_new_models(model: str) -> None:
     )
 
 
-@pytest.mark.parametrize("model", ["claude-opus-4-5", "claude-haiku-4-5", "claude-3-haiku-x"])
+@pytest.mark.parametrize("model", [*PREFILL_MODELS, "claude-3-haiku-x"])
 def test_prefill_accepted_on_older_models(model: str) -> None:
     reply = make_client().messages.create(
         model=model, max_tokens=50, messages=[user("q"), {"role": "assistant", "content": "Sure"}]

@@ -12,7 +12,7 @@ import claudechat.testing as testing
 from claudechat.testing import Emulator, count_tokens_text
 from claudechat.testing._tokens import truncate_to_tokens
 
-OLD = "claude-opus-4-5"
+OLD = "claude-opus-4-6"  # the Claude 3 to 4.6 tokenizer
 NEW = "claude-opus-5"
 
 

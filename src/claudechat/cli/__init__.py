@@ -8,6 +8,7 @@ interrupted). Heavy modules load inside the commands, so ``--help`` starts fast.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -35,6 +36,7 @@ class ClaudechatGroup(click.Group):
     ) -> Any:
         """Run the command line; exit with the documented exit code."""
         code = 0
+        _one_line_logs()
         with warnings.catch_warnings():
             _one_line_warnings()
             try:
@@ -60,15 +62,40 @@ class ClaudechatGroup(click.Group):
         return code
 
 
+class OneLineLog(logging.Handler):
+    """Library and psycopg warnings as one 'warning:' line each, passwords hidden."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print the record's message (and its exception's one-line description)."""
+        from .exits import describe
+
+        text = " ".join(record.getMessage().split())
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text}: {describe(record.exc_info[1])}"
+        from ..config import redact
+
+        click.echo(f"warning: {redact(text)}", err=True)
+
+
+def _one_line_logs() -> None:
+    for name in ("claudechat", "psycopg"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, OneLineLog) for h in logger.handlers):
+            logger.addHandler(OneLineLog(logging.WARNING))
+
+
 def _one_line_warnings() -> None:
     """Unknown- and deprecated-model warnings as one 'warning:' line each."""
-    from ..models.capabilities import UnknownModelWarning
+    from ..config import redact
+    from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning
 
     def show(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {redact(str(message))}", err=True)
 
     warnings.filterwarnings("always", category=UnknownModelWarning)
-    warnings.filterwarnings("always", r"The model .* is deprecated", DeprecationWarning)
+    warnings.filterwarnings("always", category=DeprecatedModelWarning)
+    # The SDK's own multi-line warning says the same as ours, without the successor.
+    warnings.filterwarnings("ignore", r"The model .* is deprecated", DeprecationWarning)
     warnings.showwarning = show
 
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import AuthError, ClaudeChatError
 from .options import chat_options, runtime_from
+
+if TYPE_CHECKING:
+    from ..chat import Chat
+    from .runtime import Runtime
 
 __all__ = ["ask", "chat"]
 
 
 def _continue_options(f: Any) -> Any:
+    f = click.option(
+        "-y", "--yes", is_flag=True, help="Send a large or costly prompt without asking."
+    )(f)
     f = click.option(
         "--cid", metavar="ID", default=None, help="Continue the conversation with this id."
     )(f)
@@ -31,6 +39,7 @@ def chat(**params: Any) -> None:
     from .repl import run_repl
 
     runtime = runtime_from(params)
+    runtime.assume_yes = params["yes"]
     try:
         runtime.announce()
         conversation, build = runtime.plan_chat(
@@ -49,11 +58,13 @@ def chat(**params: Any) -> None:
 
 
 def _read_prompt(words: tuple[str, ...]) -> str:
-    """The prompt: the arguments, then whatever is piped on stdin."""
+    """The prompt: the arguments, then whatever is piped on stdin (UTF-8 text only)."""
+    from .preflight import decode_input
+
     prompt = " ".join(words).strip()
     stdin = sys.stdin
     if not stdin.isatty():
-        piped = stdin.read()
+        piped = decode_input(stdin.buffer.read())
         if piped.strip():
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
     if not prompt.strip():
@@ -72,34 +83,67 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
     The conversation is stored: continue it with -c or --cid. Exit codes: 0 ok, 1 API
     error, 2 usage or configuration error, 130 interrupted.
     """
-    from .render import ReplyView, make_console, plain_output
-    from .runtime import retrying
+    from .preflight import check_prompt
 
     text = _read_prompt(prompt)
     runtime = runtime_from(params)
     try:
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
-        if as_json:
-            reply = retrying(conversation, lambda: conversation.send(text))
-            out = {
-                "conversation_id": conversation.id,
-                "message_id": reply.id,
-                "model": reply.message.model,
-                "reply": reply.text,
-                "stop_reason": reply.stop_reason,
-                "truncated": reply.truncated,
-                "usage": reply.usage.to_dict(),
-                "cost_usd": reply.cost_usd,
-            }
-            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-            return
-        console = make_console(runtime.env)
-        with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
-            for piece in retrying(conversation, lambda: conversation.stream(text)):
-                view.add(piece)
-        reply_ = conversation.last_reply
-        if reply_ is not None and reply_.truncated:
-            click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)
-        sys.stdout.flush()
+        confirm = None if params["yes"] else _refuse
+        check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
+        _warn_unanswered(conversation)
+        try:
+            _answer(runtime, conversation, text, as_json=as_json)
+        except (ClaudeChatError, KeyboardInterrupt) as err:
+            if not isinstance(err, AuthError) and _unanswered(conversation):
+                err.add_note("your message is stored without a reply: the next ask -c sends it")
+            raise
     finally:
         runtime.close()
+
+
+def _answer(runtime: Runtime, conversation: Chat, text: str, *, as_json: bool) -> None:
+    """Send the prompt; print the reply streamed, or as JSON with usage, cost and ids."""
+    from .render import ReplyView, make_console, plain_output
+    from .runtime import retrying
+
+    if as_json:
+        reply = retrying(conversation, lambda: conversation.send(text))
+        out = {
+            "conversation_id": conversation.id,
+            "message_id": reply.id,
+            "model": reply.message.model,
+            "reply": reply.text,
+            "stop_reason": reply.stop_reason,
+            "truncated": reply.truncated,
+            "usage": reply.usage.to_dict(),
+            "cost_usd": reply.cost_usd,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    console = make_console(runtime.env)
+    with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
+        for piece in retrying(conversation, lambda: conversation.stream(text)):
+            view.add(piece)
+    reply_ = conversation.last_reply
+    if reply_ is not None and reply_.truncated:
+        click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)
+    sys.stdout.flush()
+
+
+def _refuse(question: str) -> bool:
+    """``ask`` never waits for an answer: a prompt that needs one is refused (exit 2)."""
+    return False
+
+
+def _unanswered(chat: Chat) -> bool:
+    history = chat.history
+    return bool(history) and history[-1].is_user_text
+
+
+def _warn_unanswered(chat: Chat) -> None:
+    """Say when the conversation ends with a user message that got no reply: the next
+    prompt is sent together with it."""
+    if _unanswered(chat):
+        click.echo("note: the last message in this conversation got no reply; it is sent "
+                   "again together with this prompt", err=True)  # fmt: skip

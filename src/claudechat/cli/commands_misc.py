@@ -29,17 +29,17 @@ def config_path_() -> None:
 @click.argument("key", required=False)
 def config_get(key: str | None) -> None:
     """Print one value (or every key with where its value comes from)."""
-    from ..config import KEYS, resolve
+    from ..config import KEYS, redact, resolve
 
     settings = resolve()
     if key is not None:
         value = settings.get(key)
-        click.echo("" if value is None else str(value))
+        click.echo("" if value is None else redact(str(value)))
         return
     for name in KEYS:
         value = settings.get(name)
         shown = "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
-        click.echo(f"{name} = {shown}  # {settings.sources[name]}")
+        click.echo(f"{name} = {redact(shown)}  # {settings.sources[name]}")
 
 
 @config.command("set")
@@ -47,11 +47,12 @@ def config_get(key: str | None) -> None:
 @click.argument("value")
 def config_set(key: str, value: str) -> None:
     """Write KEY = VALUE to the configuration file (the value is checked first)."""
-    from ..config import config_path, set_value
+    from ..config import config_path, redact, set_value
 
     path = config_path()
     stored = set_value(path, key, value)
-    click.echo(f"{key.replace('-', '_')} = {json.dumps(stored, ensure_ascii=False)} ({path})")
+    shown = redact(json.dumps(stored, ensure_ascii=False))
+    click.echo(f"{key.replace('-', '_')} = {shown} ({path})")
 
 
 @config.command("unset")

@@ -141,10 +141,19 @@ def search(
     help="json (lossless, every branch) or md (readable); default from -o's suffix, else md.",
 )  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None)
+@click.option("-f", "--force", is_flag=True, help="Overwrite the -o file if it exists.")
 @store_options
-def export(conversation_id: str, fmt: str | None, output: str | None, **params: Any) -> None:
-    """Export a conversation as JSON or Markdown (to stdout, or -o FILE)."""
+def export(
+    conversation_id: str, fmt: str | None, output: str | None, force: bool, **params: Any
+) -> None:
+    """Export a conversation as JSON or Markdown (to stdout, or -o FILE, created 0600)."""
+    from .files import write_private
     from .runtime import resolve_id
+
+    if output is not None and not force and Path(output).is_file():
+        from ..errors import UserError
+
+        raise UserError(f"{output} exists: use --force to overwrite it")
 
     if fmt is None:
         fmt = "json" if output and output.lower().endswith(".json") else "md"
@@ -155,7 +164,7 @@ def export(conversation_id: str, fmt: str | None, output: str | None, **params: 
         if output is None:
             click.echo(text, nl=False)
         else:
-            Path(output).write_text(text, encoding="utf-8")
+            write_private(Path(output), text, overwrite=force)
             click.echo(f"exported to {output}", err=True)
     finally:
         runtime.close()
@@ -164,23 +173,47 @@ def export(conversation_id: str, fmt: str | None, output: str | None, **params: 
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--title", default=None, help="Title for the imported conversation.")
+@click.option("--again", is_flag=True, help="Import a conversation that is stored already.")
 @store_options
-def import_(file: str, title: str | None, **params: Any) -> None:
-    """Import a claudechat JSON export or a plain Anthropic messages array ('-' = stdin)."""
-    from ..store import import_conversation, import_file
+def import_(file: str, title: str | None, again: bool, **params: Any) -> None:
+    """Import a claudechat JSON export or a plain Anthropic messages array ('-' = stdin).
 
+    A conversation that is in the store already is refused unless --again (a copy)."""
+    from ..errors import InvalidImport
+    from ..store import import_conversation
+
+    source = "stdin" if file == "-" else file
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as err:
+        raise InvalidImport(f"{file}: cannot read: {err.strerror or err}") from None
     runtime = runtime_from(params)
     try:
         store = runtime.store()
-        if file == "-":
-            data = sys.stdin.buffer.read()
-            conv = import_conversation(store, data, title=title, source="stdin")
-        else:
-            conv = import_file(store, file, title=title)
+        if not again:
+            _refuse_a_second_copy(store, data, source)
+        conv = import_conversation(store, data, title=title, source=source)
         click.echo(conv.id)
         click.echo(f"imported {conv.title or '(untitled)'}", err=True)
     finally:
         runtime.close()
+
+
+def _refuse_a_second_copy(store: Store, data: bytes, source: str) -> None:
+    """UserError when the export's conversation is stored already (imported before, or
+    exported from this store)."""
+    from ..errors import ConversationNotFound, UserError
+    from ..store import parse_import
+
+    parsed = parse_import(data, source=source)
+    try:
+        stored = store.get_conversation(parsed.conversation.id)
+    except ConversationNotFound:
+        return
+    raise UserError(
+        f"already imported: {source} is conversation {stored.id} in this store "
+        "(--again imports another copy)"
+    )
 
 
 @click.command()
@@ -196,7 +229,7 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         store = runtime.store()
         cid = resolve_id(store, conversation_id)
         title = store.get_conversation(cid).title or "(untitled)"
-        if not yes and not click.confirm(f"Delete {cid} ({title})?", default=False, err=True):
+        if not yes and not _confirm_delete(cid, title):
             click.echo("not deleted", err=True)
             return
         store.delete_conversation(cid)
@@ -210,6 +243,19 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         click.echo(f"deleted {cid}", err=True)
     finally:
         runtime.close()
+
+
+def _confirm_delete(cid: str, title: str) -> bool:
+    """Ask before deleting; with no terminal and nothing piped, say to use --yes."""
+    try:
+        return click.confirm(f"Delete {cid} ({title})?", default=False, err=True)
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the question
+        click.echo("", err=True)  # end the question's line
+        from ..errors import UserError
+
+        raise UserError(f"not deleted: no answer to confirm it (use --yes): {cid}") from None
 
 
 @click.command()

@@ -44,7 +44,14 @@ def exit_code(err: BaseException) -> int:
 
 
 def describe(err: BaseException) -> str:
-    """One line saying what went wrong (and, for a bad key, what to do)."""
+    """One line saying what went wrong (and, for a bad key, what to do); passwords in
+    store URLs are hidden."""
+    from ..config import redact
+
+    return redact(_describe(err))
+
+
+def _describe(err: BaseException) -> str:
     if isinstance(err, KeyboardInterrupt | click.Abort):
         return "interrupted"
     if isinstance(err, click.ClickException):
@@ -54,12 +61,20 @@ def describe(err: BaseException) -> str:
         return f"authentication failed: {text} — check ANTHROPIC_API_KEY"
     if isinstance(err, ConversationNotFound):
         return f"not found: {text}"
+    if isinstance(err, ModelError) and err.status == 200:
+        return _mid_stream(err)
     if isinstance(err, ClaudeChatError):
         return text
     if isinstance(err, OSError) and err.strerror:
         name = f" {err.filename}" if err.filename else ""
         return f"{err.strerror}{name}"
     return f"internal error ({type(err).__name__}): {text} — set CLAUDECHAT_DEBUG=1 for details"
+
+
+def _mid_stream(err: ModelError) -> str:
+    """An error that arrived inside a successful (200) stream: its status says nothing."""
+    text = " ".join(Exception.__str__(err).split()) or type(err).__name__
+    return f"{text} (request {err.request_id})" if err.request_id else text
 
 
 def debugging(env: Mapping[str, str] | None = None) -> bool:
@@ -72,10 +87,14 @@ def report(err: BaseException, *, file: TextIO | None = None) -> int:
     """Print the one-line message (and the traceback when debugging); return the exit code."""
     out = file or sys.stderr
     if debugging():
-        traceback.print_exception(err, file=out)
+        from ..config import redact
+
+        print(redact("".join(traceback.format_exception(err))), file=out, end="")
     code = exit_code(err)
     if isinstance(err, KeyboardInterrupt | click.Abort):
         print("\ninterrupted", file=out)
     else:
         print(f"error: {describe(err)}", file=out)
+    for note in getattr(err, "__notes__", ()):
+        print(f"note: {note}", file=out)
     return code

@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -121,6 +124,51 @@ class _Tail:
             yield Segment.line()
 
 
+class HeldInterrupt:
+    """Ctrl-C held while the screen is written, raised right after: an interrupt inside
+    rich's write leaves its buffer to be printed again and the live area out of step."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Take over SIGINT (only the main thread can)."""
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        """Give SIGINT back to whoever had it."""
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._previous == signal.SIG_IGN:
+            return
+        if self.depth:
+            self.pending = True
+        elif callable(self._previous):
+            self._previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Screen output inside; a Ctrl-C that came meanwhile is raised when it is done."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
 class ReplyView:
     """Show a reply as it streams: a spinner until the first token, then Markdown.
 
@@ -138,19 +186,26 @@ class ReplyView:
         self.started = False
         self.final = False
         self._live: Any = None
+        self._interrupt = HeldInterrupt()
 
     def __enter__(self) -> ReplyView:
         if not self.plain:
             from rich.live import Live
 
-            self._live = Live(
-                _Tail(self),
-                console=self.console,
-                refresh_per_second=self.refresh_per_second,
-                transient=False,
-                vertical_overflow="visible",
-            )
-            self._live.start()
+            self._interrupt.install()
+            try:
+                with self._interrupt.held():
+                    self._live = Live(
+                        _Tail(self),
+                        console=self.console,
+                        refresh_per_second=self.refresh_per_second,
+                        transient=False,
+                        vertical_overflow="visible",
+                    )
+                    self._live.start()
+            except KeyboardInterrupt:
+                self.__exit__()
+                raise
         return self
 
     def add(self, piece: str) -> None:
@@ -168,18 +223,26 @@ class ReplyView:
         if done.strip():
             from rich.markdown import Markdown
 
-            self._live.console.print(Markdown(done, code_theme=self.code_theme))
+            with self._interrupt.held():
+                self._live.console.print(Markdown(done, code_theme=self.code_theme))
 
     def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self.started = True  # stop the spinner even when nothing arrived
-            self.final = True  # the last render shows the whole unfinished block
-            self._live.refresh()
-            self._live.stop()
-            self._live = None
-        elif self.text and not self.text.endswith("\n"):
-            self.console.file.write("\n")
-            self.console.file.flush()
+        try:
+            if self._live is not None:
+                self.started = True  # stop the spinner even when nothing arrived
+                self.final = True  # the last render (in stop) shows the whole last block
+                self._interrupt.depth += 1  # a Ctrl-C now is too late to cut anything
+                try:
+                    self._live.stop()
+                finally:
+                    self._live = None
+                    self._interrupt.depth -= 1
+            elif self.text and not self.text.endswith("\n"):
+                self.console.file.write("\n")
+                self.console.file.flush()
+        finally:
+            self._interrupt.pending = False
+            self._interrupt.uninstall()
 
 
 def status_line(

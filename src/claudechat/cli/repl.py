@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import PRIVATE_MODE, make_private
 from ..messages import group_turns
 from . import slash
 from .session import Session, banner
@@ -27,12 +28,16 @@ __all__ = ["history_path", "run_repl"]
 
 
 def history_path() -> Path:
-    """Where typed input is remembered between sessions."""
+    """Where typed input is remembered between sessions (created 0600: it holds what
+    was typed)."""
     import platformdirs
 
     folder = Path(platformdirs.user_data_dir("claudechat", appauthor=False))
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder / "input-history"
+    path = folder / "input-history"
+    path.touch(mode=PRIVATE_MODE, exist_ok=True)
+    make_private(path)
+    return path
 
 
 def run_repl(

@@ -27,6 +27,7 @@ EMULATOR_NOTICE = (
     "No ANTHROPIC_API_KEY set: running on the built-in emulator (replies are simulated)."
 )
 T = TypeVar("T")
+CONNECT_SECONDS = 5  # an unreachable PostgreSQL fails after this, not after the pool's 30 s
 
 
 class Runtime:
@@ -49,6 +50,7 @@ class Runtime:
         self._client: Any = client
         self._store: Store | None = store
         self._announced = False
+        self.assume_yes = False  # --yes: send large or costly prompts without asking
         self._indexes: list[Any] = []
 
     @classmethod
@@ -215,7 +217,11 @@ def resolve_id(store: Store, given: str) -> str:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise UserError(f"{given!r} matches {len(matches)} conversations: give more of the id")
+            raise UserError(
+                f"{given!r} matches {len(matches)} conversations: give more of the id, or "
+                "its last 6 characters or more (ids start with the time, so recent ones "
+                "share a start but not an end)"
+            )
     raise ConversationNotFound(f"no conversation {given!r} (see claudechat list)")
 
 
@@ -236,7 +242,29 @@ def open_configured_store(settings: Settings, env: Mapping[str, str]) -> Store:
     spec = settings.store or settings.db or None
     if spec == "memory":
         spec = ":memory:"
+    if spec and spec.strip().startswith(("postgres://", "postgresql://")):
+        reach_postgres(spec.strip())
     return open_store(spec, env=env)
+
+
+def reach_postgres(conninfo: str, *, seconds: int = CONNECT_SECONDS) -> None:
+    """Fail fast, in one line, when PostgreSQL cannot be reached (the pool would retry
+    for half a minute and log every attempt)."""
+    import logging
+
+    from ..config import redact
+    from ..errors import StoreError
+
+    try:
+        import psycopg
+    except ImportError:
+        return  # open_store says how to install it
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # errors are reported here
+    try:
+        psycopg.connect(conninfo, connect_timeout=seconds).close()
+    except psycopg.Error as err:
+        reason = " ".join(str(err).split())
+        raise StoreError(f"cannot connect to PostgreSQL at {redact(conninfo)}: {reason}") from None
 
 
 def retrying(chat: Chat, attempt: Callable[[], T], *, tries: int = 3) -> T:

@@ -8,7 +8,7 @@ it (Chat stores the partial reply). The REPL in ``repl.py`` only reads lines.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,28 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 Editor = Callable[[str], str | None]
+Confirm = Callable[[str], bool]
+UNANSWERED = "your message got no reply: /retry sends it again (a new message is sent with it)"
 
 
 def _click_editor(text: str) -> str | None:
     import click
 
     return click.edit(text, require_save=True)
+
+
+def _tty_confirm(question: str) -> bool:
+    """Ask yes / no in a terminal; without one, the answer is no."""
+    import sys
+
+    import click
+
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:  # Ctrl-C or Ctrl-D at the question
+        return False
 
 
 class Session:
@@ -44,11 +60,13 @@ class Session:
         *,
         plain: bool,
         editor: Editor | None = None,
+        confirm: Confirm | None = None,
     ) -> None:
         self.runtime = runtime
         self.console = console
         self.plain = plain
         self.editor = editor or _click_editor
+        self.confirm = confirm or _tty_confirm
         self.running = True
         self._chat: Chat | None = None
         self._base_cost: float | None = 0.0
@@ -98,32 +116,71 @@ class Session:
     # the loop body -----------------------------------------------------------------------
 
     def handle(self, line: str) -> None:
-        """Run a slash command or send a message; errors are reported, never raised
-        (except AuthError, which ends the session: the key will not fix itself)."""
+        """Run a slash command or send a message; errors are one line and the session
+        goes on (except AuthError: the key will not fix itself)."""
         from ..errors import AuthError, ClaudeChatError
 
         text = line.strip()
         if not text:
             return
-        _ = self.chat  # a conversation that could not be built ends the session
+        command = slash.is_command(text)
+        body = (line[1:] if line.lstrip().startswith("//") else line).strip("\n")
         try:
-            if slash.is_command(text):
+            _ = self.chat  # a conversation that could not be built ends the session
+        except KeyboardInterrupt:
+            if command:
+                raise
+            self._keep_unsent(body)  # Ctrl-C while the first conversation was loading
+            return
+        try:
+            if command:
                 slash.dispatch(self, slash.parse(text))
             else:
-                body = line[1:] if line.lstrip().startswith("//") else line
-                self.send(body.strip("\n"))
+                self.send(body)
         except SlashError as err:
             self.hint(str(err))
         except AuthError:
             raise
-        except ClaudeChatError as err:
+        except (ClaudeChatError, OSError) as err:
             from .exits import describe
 
             self.error(describe(err))
+            if self.unanswered():
+                self.hint(f"[{UNANSWERED}]")
+
+    def unanswered(self) -> bool:
+        """True when the active branch ends with a user message that got no reply."""
+        history = self.chat.history
+        return bool(history) and history[-1].is_user_text
+
+    def _keep_unsent(self, text: str) -> None:
+        """Store a message whose sending was cancelled before it started, unsent."""
+        from ..errors import ClaudeChatError
+        from .preflight import check_prompt
+
+        self.hint("[cancelled before sending — keeping your message]")
+        chat = self.chat  # the build goes on; a second Ctrl-C gives up waiting
+        try:
+            check_prompt(chat, text, settings=self.runtime.settings, confirm=None)
+        except ClaudeChatError as err:
+            from .exits import describe
+
+            self.error(f"not kept: {describe(err)}")
+            return
+        unsent = chat.stream(text)  # the user message is stored before any request
+        if isinstance(unsent, Generator):
+            unsent.close()  # and none is made
+        self.hint(f"[{UNANSWERED}]")
 
     def send(self, text: str) -> None:
         """Send a message and show the reply as it streams."""
+        from .preflight import check_prompt
+
         chat = self.chat
+        confirm = None if self.runtime.assume_yes else self.confirm
+        check_prompt(chat, text, settings=self.runtime.settings, confirm=confirm)
+        if self.unanswered():
+            self.hint("[sent together with your earlier message that got no reply]")
         self._stream(lambda: retrying(chat, lambda: chat.stream(text)))
 
     def _stream(self, start: Callable[[], Iterator[str]]) -> None:
@@ -132,16 +189,25 @@ class Session:
 
         interrupted: str | None = None
         view = render.ReplyView(self.console, plain=self.plain)
+        pieces: Iterator[str] | None = None
         try:
             with view:
-                for piece in start():
+                pieces = start()
+                for piece in pieces:
                     view.add(piece)
         except KeyboardInterrupt:
-            interrupted = "cancelled — the partial reply is kept"
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # the partial reply is stored now, before the status line
+            interrupted = "cancelled"
         except StreamInterrupted as err:
-            interrupted = f"{err} — the partial reply is kept"
-        if interrupted is not None:
-            self.hint(f"[{interrupted}]")
+            from .exits import describe
+
+            interrupted = describe(err)
+        if interrupted is not None and self.unanswered():  # no reply text arrived
+            self.hint(f"[{interrupted} before the reply began — {UNANSWERED}]")
+        elif interrupted is not None:
+            self.hint(f"[{interrupted} — the partial reply is kept]")
         self._status()
 
     def _status(self) -> None:
@@ -250,6 +316,12 @@ class Session:
         head = chat.history[-1].id if chat.history else None
         from .._turn import preview
 
+        if head is not None and all(leaf.id != head for leaf in leaves):
+            at = next((m for m in reversed(chat.history) if m.is_user_text), chat.history[-1])
+            self.say(
+                f"* {len(chat.history)} messages · {preview(at, 40)} (current: inside a "
+                "branch, after /undo; your next message starts a new one)"
+            )
         for n, leaf in enumerate(leaves, 1):
             path = chat.store.branch(chat.id or "", leaf.id)
             asked = next((m for m in reversed(path) if m.is_user_text), leaf)
@@ -312,9 +384,18 @@ class Session:
         return cost_report(items)
 
     def cmd_compact(self) -> None:
-        """/compact"""
+        """/compact: only the summary strategy can compact on demand; say so otherwise."""
+        from ..context.summary import RollingSummary
+
+        if not any(isinstance(p, RollingSummary) for p in self.chat.context.policies):
+            strategy = self.runtime.settings.strategy
+            raise SlashError(
+                f"nothing to compact: the {strategy} strategy drops or compacts old turns "
+                "only when the window fills; for a summary on demand, start the chat "
+                "with --strategy summary"
+            )
         self.chat.compact()
-        self.hint("the next message will be sent with the history summarised / trimmed")
+        self.hint("the next message will be sent with the earlier turns summarised")
 
     def cmd_search(self, arg: str) -> None:
         """/search QUERY"""
@@ -338,9 +419,14 @@ class Session:
             raise SlashError("nothing to export yet")
         path = Path(os.path.expanduser(arg)) if arg else Path(f"claudechat-{chat.id}.md")
         from .commands_store import export_text
+        from .files import write_private
 
         fmt = "json" if path.suffix.lower() == ".json" else "md"
-        path.write_text(export_text(chat.store, chat.id, fmt), encoding="utf-8")
+        text = export_text(chat.store, chat.id, fmt)
+        overwrite = path.is_file()
+        if overwrite and not self.confirm(f"{path} exists: overwrite it?"):
+            raise SlashError(f"not exported: {path} exists")
+        write_private(path, text, overwrite=overwrite)
         self.hint(f"exported to {path}")
 
 

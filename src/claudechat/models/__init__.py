@@ -10,10 +10,19 @@ from .base import (
     TextDelta,
     ThinkingDelta,
 )
-from .capabilities import ModelInfo, Prices, UnknownModelWarning, known_models, model_info
+from .capabilities import (
+    DeprecatedModelWarning,
+    ModelInfo,
+    Prices,
+    UnknownModelWarning,
+    check_lifecycle,
+    known_models,
+    model_info,
+)
 
 __all__ = [
     "AsyncModel",
+    "DeprecatedModelWarning",
     "Done",
     "Model",
     "ModelInfo",
@@ -24,6 +33,7 @@ __all__ = [
     "TextDelta",
     "ThinkingDelta",
     "UnknownModelWarning",
+    "check_lifecycle",
     "known_models",
     "model_info",
 ]

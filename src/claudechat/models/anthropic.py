@@ -85,7 +85,8 @@ def make_client(
     timeout: float | None = None,
 ) -> Any:
     """An SDK client (``anthropic.Anthropic`` or ``AsyncAnthropic``) for callers that must
-    not import the SDK themselves (the CLI)."""
+    not import the SDK themselves (the CLI). AuthError when no key, token or credentials are
+    found (arguments, then the environment): never a silent fallback to simulated replies."""
     cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
     kw: dict[str, Any] = {"max_retries": max_retries}
     for name, value in (
@@ -98,9 +99,18 @@ def make_client(
         if value is not None:
             kw[name] = value
     try:
-        return cls(**kw)
+        client = cls(**kw)
     except anthropic.AnthropicError as err:
         raise AuthError(f"cannot build the Anthropic client: {err}") from err
+    if client.api_key is None and client.auth_token is None and client.credentials is None:
+        raise AuthError(NO_CREDENTIALS)
+    return client
+
+
+NO_CREDENTIALS = (
+    "no Anthropic API key: set ANTHROPIC_API_KEY (or pass api_key= or client=); to run "
+    "offline on the built-in emulator, pass client=claudechat.testing.offline_client()"
+)
 
 
 def _retry_after(err: anthropic.APIStatusError) -> float | None:

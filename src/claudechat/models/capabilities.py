@@ -1,7 +1,9 @@
-"""What each Claude model can do and what it costs, from FACTS.md.
+"""What each Claude model can do, what it costs and when it retires, from FACTS.md.
 
 New models appear often: an unknown name gets safe defaults (200K window, no prefill, no
-price) and a warning, never a crash and never a cost of zero.
+price) and a warning, never a crash and never a cost of zero. Models retire: the table
+records each retirement date (from the SDK's ``anthropic/_data/deprecated_models.py``) and
+the model to move to; ``check_lifecycle`` warns before that date and refuses from it on.
 """
 
 from __future__ import annotations
@@ -9,13 +11,28 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
-__all__ = ["ModelInfo", "Prices", "UnknownModelWarning", "known_models", "model_info"]
+from ..errors import RetiredModel
+
+__all__ = [
+    "DeprecatedModelWarning",
+    "ModelInfo",
+    "Prices",
+    "UnknownModelWarning",
+    "check_lifecycle",
+    "known_models",
+    "model_info",
+]
 
 
 class UnknownModelWarning(UserWarning):
     """A model name claudechat has no capability entry for; defaults are used."""
+
+
+class DeprecatedModelWarning(UserWarning):
+    """A model that still answers but has a retirement date; the message names its successor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +60,8 @@ class ModelInfo:
     long_prices: Prices | None = None  # prices when the prompt exceeds long_threshold
     long_threshold: int | None = None
     known: bool = True
+    retires: date | None = None  # the API stops serving the model on this day
+    replacement: str | None = None  # the model to move to
 
 
 def _p(i: float, w5: float, w1: float, r: float, o: float) -> Prices:
@@ -63,7 +82,17 @@ _TABLE: dict[str, ModelInfo] = {
         ModelInfo("claude-opus-4-8", _M, 128 * _K, False, 1024, "claude47", _OPUS),
         ModelInfo("claude-opus-4-7", _M, 128 * _K, False, 2048, "claude47", _OPUS),
         ModelInfo("claude-opus-4-6", _M, 128 * _K, False, 4096, "claude3", _OPUS),
-        ModelInfo("claude-opus-4-5", 200 * _K, 64 * _K, True, 4096, "claude3", _OPUS),
+        ModelInfo(
+            "claude-opus-4-5",
+            200 * _K,
+            64 * _K,
+            True,
+            4096,
+            "claude3",
+            _OPUS,
+            retires=date(2027, 1, 22),
+            replacement="claude-opus-4-6",
+        ),
         ModelInfo(
             "claude-sonnet-5-5", _M, 128 * _K, False, 512, "claude47", _p(2, 2.5, 4, 0.10, 10)
         ),
@@ -71,7 +100,17 @@ _TABLE: dict[str, ModelInfo] = {
             "claude-sonnet-5", _M, 128 * _K, False, 1024, "claude47", _p(2, 2.5, 4, 0.20, 10)
         ),
         ModelInfo("claude-sonnet-4-6", _M, 128 * _K, False, 1024, "claude3", _SONNET46),
-        ModelInfo("claude-sonnet-4-5", 200 * _K, 64 * _K, True, 1024, "claude3", _SONNET46),
+        ModelInfo(
+            "claude-sonnet-4-5",
+            200 * _K,
+            64 * _K,
+            True,
+            1024,
+            "claude3",
+            _SONNET46,
+            retires=date(2026, 11, 30),
+            replacement="claude-sonnet-4-6",
+        ),
         ModelInfo(
             "claude-haiku-5-5",
             _M,
@@ -90,6 +129,17 @@ _TABLE: dict[str, ModelInfo] = {
         ModelInfo("claude-fable-5-1", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
         ModelInfo("claude-mythos-5", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
         ModelInfo("claude-mythos-5-1", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
+        ModelInfo(
+            "claude-mythos-preview",
+            _M,
+            128 * _K,
+            False,
+            512,
+            "claude47",
+            None,
+            retires=date(2026, 6, 30),
+            replacement="claude-mythos-5",
+        ),
     ]
 }
 
@@ -141,4 +191,25 @@ def model_info(name: str, *, warn: bool = True) -> ModelInfo:
         tokenizer="claude47" if newer else "claude3",
         prices=None,
         known=False,
+    )
+
+
+def check_lifecycle(info: ModelInfo, *, today: date | None = None) -> None:
+    """Warn (DeprecatedModelWarning) about a model with a retirement date; from that date on,
+    raise RetiredModel, before any request the API would answer with a 404."""
+    if info.retires is None:
+        return
+    today = today or datetime.now(UTC).date()
+    instead = f"; use {info.replacement} instead" if info.replacement else ""
+    if today >= info.retires:
+        raise RetiredModel(
+            f"model {info.name!r} was retired on {info.retires.isoformat()}{instead}",
+            model=info.name,
+            retired_on=info.retires,
+            replacement=info.replacement,
+        )
+    warnings.warn(
+        f"model {info.name!r} is deprecated and retires on {info.retires.isoformat()}{instead}",
+        DeprecatedModelWarning,
+        stacklevel=3,
     )

@@ -2,10 +2,13 @@
 
 emu = Emulator(script=["Hello!"])
 client = anthropic.Anthropic(api_key="test", http_client=emu.http_client())
+chat = claudechat.Chat(client=offline_client(emu))   # the same, in one call
 """
 
 from ._errors import EmuAPIError
 from ._faults import Fault
+from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionModel, ScriptedModel
+from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
 from ._server import EmulatorServer, run_server, serve
 from ._signature import sign_thinking
@@ -14,6 +17,8 @@ from ._transport import EmulatorTransport
 from .emulator import Emulator, EmuResponse, RecordedRequest
 
 __all__ = [
+    "AsyncFunctionModel",
+    "AsyncScriptedModel",
     "EmuAPIError",
     "EmuReply",
     "EmuRequest",
@@ -22,8 +27,11 @@ __all__ = [
     "EmulatorServer",
     "EmulatorTransport",
     "Fault",
+    "FunctionModel",
     "RecordedRequest",
+    "ScriptedModel",
     "count_tokens_text",
+    "offline_client",
     "run_server",
     "serve",
     "sign_thinking",
