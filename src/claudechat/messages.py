@@ -343,8 +343,8 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 def content_problem(value: Any, where: str = "") -> str | None:
     """What in ``value`` no store can keep or the API would refuse, and where; None if nothing.
 
-    Finds text that is not valid Unicode (lone surrogates, e.g. from undecodable bytes),
-    values JSON cannot carry (NaN, bytes, objects), nesting deeper than ``MAX_NESTING``,
+    Finds text that is not valid Unicode (lone surrogates, e.g. from undecodable bytes) or
+    holds NUL characters (PostgreSQL cannot store them), values JSON cannot carry (NaN, bytes, objects), nesting deeper than ``MAX_NESTING``,
     and image / document blocks whose base64 data is not base64.
     """
     stack: list[tuple[str, Any, int]] = [(where, value, 0)]
@@ -383,6 +383,8 @@ def _text_problem(text: str) -> str | None:
             f"text that is not valid Unicode (a lone surrogate {text[err.start]!r} at "
             f"character {err.start}; was it decoded from bytes that are not UTF-8?)"
         )
+    if "\x00" in text:
+        return f"a NUL character at character {text.index(chr(0))} (binary data is not text)"
     return None
 
 

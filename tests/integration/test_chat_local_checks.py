@@ -40,13 +40,14 @@ def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:
     [
         NOT_UTF8,
         "lone \ud800 surrogate",
+        "a NUL \x00 in the middle",
         [{"type": "text", "text": "look"}, _image("not base64!")],
         [{"type": "text", "text": "look"}, _image(PNG, "image/bmp")],
         [{"type": "text", "text": "look"}, _image(BIG)],
         [{"type": "text", "text": "x", "meta": float("nan")}],
         [{"type": "text", "text": "x", "meta": b"raw bytes"}],
     ],
-    ids=["binary", "surrogate", "bad-base64", "bad-media-type", "over-5-mb", "nan", "bytes"],
+    ids=["binary", "surrogate", "nul", "bad-base64", "bad-media-type", "over-5-mb", "nan", "bytes"],
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_prompt_no_store_or_api_can_take_is_refused_before_storing(

@@ -138,3 +138,21 @@ def test_a_full_disk_under_the_search_index_is_a_store_error(tmp_path: Path) -> 
         index.add([SearchUnit(f"u{i}", "c1", "word " * 2_000) for i in range(2, 40)])
     assert len(index) == 1  # the failed add was rolled back whole
     conn.close()
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_under_the_postgres_search_index_is_a_store_error(
+    pg_database: str,
+) -> None:
+    import psycopg
+
+    from claudechat.search.postgres import PostgresIndex
+
+    index = PostgresIndex(pg_database)
+    pid = index.connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+    index.connection.commit()
+    with psycopg.connect(pg_database, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreError, match="PostgreSQL search index"):
+        index.add([SearchUnit("u1", "c1", "a turn")])
+    index.close()

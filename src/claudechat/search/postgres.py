@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -76,6 +77,15 @@ def _psycopg() -> Any:
         ) from exc
 
 
+@contextmanager
+def _errors(where: str) -> Iterator[None]:
+    """Turn psycopg errors (a lost connection, a full disk on the server) into StoreError."""
+    try:
+        yield
+    except _psycopg().Error as err:
+        raise StoreError(f"PostgreSQL search index ({where}): {err}") from err
+
+
 class PostgresIndex(RankedIndex):
     """Turns indexed in PostgreSQL: GIN full-text for lexical, bytea float32 vectors for dense.
 
@@ -116,7 +126,7 @@ class PostgresIndex(RankedIndex):
             raise
 
     def _migrate(self) -> None:
-        with self._conn.transaction():
+        with _errors("create tables"), self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('claudechat.search'))")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
@@ -157,7 +167,7 @@ class PostgresIndex(RankedIndex):
             terms = self.tokenizer(unit.index_text)
             blob = to_blob(vectors[row]) if vectors is not None else None
             rows.append((*unit_values(unit), " ".join(terms), len(terms), model, blob))
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with _errors("add"), self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("DELETE FROM search_units WHERE id = ANY(%s)", ([u.id for u in units],))
             cur.executemany(
                 f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms, length, embedding_model, "
@@ -168,7 +178,7 @@ class PostgresIndex(RankedIndex):
 
     def delete(self, unit_ids: Iterable[str]) -> int:
         """Remove units by id; returns how many were there."""
-        with self._conn.transaction():
+        with _errors("delete"), self._conn.transaction():
             cursor = self._conn.execute(
                 "DELETE FROM search_units WHERE id = ANY(%s)", (list(unit_ids),)
             )
@@ -176,7 +186,7 @@ class PostgresIndex(RankedIndex):
 
     def delete_conversation(self, conversation_id: str) -> int:
         """Remove every unit of one conversation (before a rebuild); returns how many."""
-        with self._conn.transaction():
+        with _errors("delete"), self._conn.transaction():
             cursor = self._conn.execute(
                 "DELETE FROM search_units WHERE conversation_id = %s", (conversation_id,)
             )
