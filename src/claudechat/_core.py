@@ -6,13 +6,19 @@ One turn: store the user message (before any network call) → build the request
 the context pipeline → call the model (streaming or not) → record usage → store the
 reply → run tools and repeat while Claude asks for them. A cut stream keeps what arrived
 as a ``partial`` message; the history stays valid for the next request.
+
+A turn first claims the conversation's turn lease in the store, so a second writer is
+refused before it stores or sends anything, and the holder's writes never conflict. A
+reply the store could not take (a database outage) is held in memory and stored with the
+next write, never dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
@@ -24,24 +30,28 @@ from .errors import (
     ClaudeChatError,
     ConcurrentUpdate,
     ContextOverflow,
+    ConversationNotFound,
     InvalidHistory,
+    StoreError,
     UserError,
 )
 from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, model_info
 from .store._markdown import title_from
-from .store.base import Conversation, Store
+from .store.base import Conversation, Store, TurnLease
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
 
-__all__ = ["DEFAULT_MODEL", "title_from"]
+__all__ = ["BLOCKING_LEASE_SECONDS", "DEFAULT_MODEL", "TURN_LEASE_SECONDS", "title_from"]
 
 log = logging.getLogger("claudechat")
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
 CHECKPOINT_SECONDS = 1.0
+TURN_LEASE_SECONDS = 30.0  # how long a crashed writer blocks a conversation (renewed)
+BLOCKING_LEASE_SECONDS = 600.0  # a wait without events: a whole request (SDK timeout), a tool
 MAX_PAUSES = 8  # pause_turn continuations of one turn before it is ended
 _PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
 
@@ -81,6 +91,7 @@ class _Inflight:
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
+        self.store_failed = False  # a checkpoint failed: no more until the reply is done
         self.strip = _PrefixStripper(prefill) if prefill else None
         if self.strip is not None and sent:
             self.strip.decided = True  # the API continues a sent prefill: never strip
@@ -143,6 +154,10 @@ class _ChatCore:
         self._force_compact = False
         self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
+        self._owner = new_id()  # this chat's name in the conversation's turn lease
+        self._lease: TurnLease | None = None
+        self._lease_renewed = 0.0  # time.monotonic() of the last claim
+        self._unsaved: list[Message] = []  # replies the store failed to take, oldest first
 
     # --- the public view ------------------------------------------------------------------
 
@@ -179,6 +194,12 @@ class _ChatCore:
         return api
 
     @property
+    def unsaved(self) -> list[Message]:
+        """Messages the store failed to take (an outage): kept here, stored with the next
+        write or by ``store_unsaved()``."""
+        return list(self._unsaved)
+
+    @property
     def usage(self) -> Usage:
         """Usage of every request this chat object made (replies and summaries)."""
         return self.ledger.usage
@@ -197,7 +218,8 @@ class _ChatCore:
     def system(self, value: str | Sequence[Block] | None) -> None:
         self._system = _system_blocks(value)
         if self._conv is not None:
-            self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, system=self.system)
 
     def set_model(self, model: Any) -> None:
         """Switch the model for the next turns."""
@@ -205,7 +227,8 @@ class _ChatCore:
         self.info = model_info(model.name)
         self._api_limit = None
         if self._conv is not None:
-            self._conv = self.store.update_conversation(self._conv.id, model=model.name)
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, model=model.name)
 
     def stored_usage(self) -> Usage:
         """Usage of every assistant message stored in the active branch."""
@@ -244,20 +267,21 @@ class _ChatCore:
 
     def checkout(self, message_id: str) -> None:
         """Make the branch ending at ``message_id`` the active one."""
-        conv = self._require_conv()
+        self._require_conv()
         self.store.get_message(message_id)  # raises ConversationNotFound for a bad id
-        self._conv = self.store.set_head(conv.id, message_id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        with self._turn_held():
+            self._set_head(message_id)
 
     def undo(self) -> Turn | None:
         """Move the head back one turn (the turn stays stored); returns the turn undone."""
-        turns = self.turns
-        if not turns:
+        if not self.turns:
             return None
-        last = turns[-1]
-        conv = self._require_conv()
-        self._conv = self.store.set_head(conv.id, last.first.parent_id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        with self._turn_held():
+            turns = self.turns  # as the store has it now
+            if not turns:
+                return None
+            last = turns[-1]
+            self._set_head(last.first.parent_id)
         return last
 
     def branches(self) -> list[Message]:
@@ -283,35 +307,149 @@ class _ChatCore:
     def _head(self) -> str | None:
         return self._branch[-1].id if self._branch else None
 
-    def _append(self, message: Message, *, move_head: bool = True) -> Message:
-        """Store a message under the head; keep the local branch in step."""
+    # --- the turn lease ---------------------------------------------------------------------
+
+    def _start_turn(self, title_text: str) -> None:
+        """Claim the conversation's turn (creating the conversation first if there is none)
+        before anything of the turn is stored or sent; ConcurrentUpdate if another writer
+        holds it."""
         if self._conv is None:
-            first = message.text or "conversation"
             self._conv = self.store.create_conversation(
-                title=title_from(first), model=self.model.name, system=self.system or None
+                title=title_from(title_text or "conversation"),
+                model=self.model.name,
+                system=self.system or None,
             )
+        conv = self._conv
+        lease = self.store.claim_turn(conv.id, self._owner, ttl=TURN_LEASE_SECONDS)
+        self._lease, self._lease_renewed = lease, time.monotonic()
+        try:
+            held = bool(self._unsaved)
+            if held and not self.store_unsaved():
+                raise StoreError("the store still fails to take the messages kept in memory")
+            if held or lease.version != conv.version or lease.head_id != self._head():
+                self.reload()  # another writer's turn ended since: continue after it
+        except BaseException:
+            self._release_turn()
+            raise
+
+    def _renew_turn(self, *, ttl: float = TURN_LEASE_SECONDS, force: bool = False) -> None:
+        """Extend the lease once a quarter of it has passed (a long stream), or now for a
+        wait without events; a failure is logged, never allowed to cut the reply."""
+        lease = self._lease
+        if lease is None:
+            return
+        if not force and time.monotonic() - self._lease_renewed < TURN_LEASE_SECONDS / 4:
+            return
+        try:
+            self._lease = self.store.claim_turn(lease.conversation_id, self._owner, ttl=ttl)
+            self._lease_renewed = time.monotonic()
+        except StoreError as err:
+            log.warning("could not renew the turn lease of %s: %s", lease.conversation_id, err)
+
+    def _release_turn(self) -> None:
+        """Give the turn back (a failure only leaves the lease to expire)."""
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        try:
+            self.store.release_turn(lease.conversation_id, self._owner)
+        except StoreError as err:
+            log.warning("could not release the turn of %s (it expires by itself): %s",
+                        lease.conversation_id, err)  # fmt: skip
+
+    @contextmanager
+    def _turn_held(self) -> Iterator[None]:
+        """Hold the turn for a head move outside a turn (undo, checkout, system…)."""
+        if self._lease is not None or self._conv is None:  # inside a turn already
+            yield
+            return
+        self._start_turn("")
+        try:
+            yield
+        finally:
+            self._release_turn()
+
+    def _set_head(self, message_id: str | None) -> None:
+        conv = self._require_conv()
+        self._conv = self.store.set_head(
+            conv.id, message_id, expect_version=conv.version, lease=self._owner
+        )
+        self._branch = self.store.branch(conv.id)
+
+    # --- storing --------------------------------------------------------------------------
+
+    def _append(self, message: Message, *, hold: bool = True) -> Message:
+        """Store a message under the head; keep the local branch in step. With ``hold``, a
+        store failure keeps the message in memory (see ``unsaved``) instead of raising."""
         head = self._head()
         if message.parent_id != head:  # a reply is made under the head already: no copy
             message = message.with_(parent_id=head)
-        conv = self._conv
+        conv = self._require_conv()
+        if self._unsaved and not self.store_unsaved(quiet=True):
+            if not hold:
+                raise StoreError("the store is unavailable; earlier messages wait in memory")
+            return self._hold(message, None)
         try:
             self._conv = self.store.append(
-                conv.id, message, expect_version=conv.version, move_head=move_head
+                conv.id, message, expect_version=conv.version, lease=self._owner
             )
         except ConcurrentUpdate:
             if message.role == "assistant":
-                # Keep the reply as a side branch rather than lose it, then report.
-                self.store.append(conv.id, message, move_head=False)
+                # The lease was lost (it expired): keep the reply as a side branch, report.
+                self.store.append(conv.id, message, move_head=False, lease=self._owner)
             raise
-        if move_head:
-            self._branch.append(message)
+        except StoreError as err:
+            if not hold or isinstance(err, ConversationNotFound):
+                raise
+            return self._hold(message, err)
+        self._branch.append(message)
         return message
+
+    def _hold(self, message: Message, err: StoreError | None) -> Message:
+        """Keep a message the store could not take; it is stored with the next write."""
+        if err is not None:
+            log.warning("the store failed (%s): the message is kept in memory and stored "
+                        "with the next write", err)  # fmt: skip
+        self._unsaved.append(message)
+        self._branch.append(message)
+        return message
+
+    def store_unsaved(self, *, quiet: bool = False) -> bool:
+        """Store the messages kept since a store failure, oldest first; True when none are
+        left (False, with a warning unless ``quiet``, if the store still fails)."""
+        if not self._unsaved:
+            return True
+        conv = self._require_conv()
+        try:
+            current = self.store.get_conversation(conv.id)
+            while self._unsaved:
+                m = self._unsaved[0]
+                if not self._stored(m):
+                    on_head = current.head_id == m.parent_id
+                    current = self.store.append(conv.id, m, move_head=on_head, lease=self._owner)
+                self._unsaved.pop(0)
+        except StoreError as err:
+            if not quiet:
+                log.warning("the store still fails (%s): %d message(s) kept in memory",
+                            err, len(self._unsaved))  # fmt: skip
+            return False
+        log.warning("stored the messages kept in memory since the store failed")
+        self._conv = current
+        return True
+
+    def _stored(self, message: Message) -> bool:
+        """True if the store already has this message whole (a write that did commit)."""
+        try:
+            return self.store.get_message(message.id).status != "partial"
+        except ConversationNotFound:
+            return False
 
     def _on_delta(self, inflight: _Inflight, text: str) -> str:
         """Take a text delta: checkpoint the reply now and then, return what to show."""
         inflight.text += text
         now = time.monotonic()
-        if not inflight.checkpointed or now - inflight.last_checkpoint >= CHECKPOINT_SECONDS:
+        due = not inflight.checkpointed or now - inflight.last_checkpoint >= CHECKPOINT_SECONDS
+        if due and not inflight.store_failed:
             msg = Message(
                 "assistant",
                 [{"type": "text", "text": inflight.text}],
@@ -320,18 +458,24 @@ class _ChatCore:
                 status="partial",
                 metadata={"in_flight": True},
             )
-            self._store_partial(msg, replace=inflight.checkpointed)
-            inflight.checkpointed = True
+            try:
+                self._store_partial(msg, replace=inflight.checkpointed)
+                inflight.checkpointed = True
+            except StoreError as err:  # the reply goes on; it is stored whole at the end
+                log.warning("could not checkpoint the reply: %s", err)
+                inflight.store_failed = True
             inflight.last_checkpoint = now
         return inflight.strip.feed(text) if inflight.strip is not None else text
 
     def _store_partial(self, msg: Message, *, replace: bool) -> None:
         """Store a partial reply: under the head, or over its own earlier checkpoint."""
         if not replace:
-            self._append(msg)
+            self._append(msg, hold=False)
             return
         msg = msg.with_(parent_id=self._branch[-1].parent_id)
-        self._conv = self.store.append(self._require_conv().id, msg, move_head=False)
+        self._conv = self.store.append(
+            self._require_conv().id, msg, move_head=False, lease=self._owner
+        )
         self._branch[-1] = msg
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
@@ -346,10 +490,16 @@ class _ChatCore:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta["documents"] = describe_documents(docs)
         self.ledger.start_turn()
-        self._append(Message("user", blocks, parent_id=self._head(), metadata=meta))
+        self._start_turn(_text(blocks))
+        try:
+            self._append(Message("user", blocks, metadata=meta), hold=False)
+        except BaseException:
+            self._release_turn()
+            raise
         return TurnState(prefill=prefill, documents=docs)
 
     def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
+        self._renew_turn()
         injected: list[Block] = []
         first_round = state.rounds == 0
         if state.documents is not None:
@@ -497,7 +647,10 @@ class _ChatCore:
     def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
         """Tool results to send next, or None when the turn is over."""
         step = self._next_step(state, msg)
-        return [self.tools.run(b) for b in msg.tool_uses] if step is True else step
+        if step is not True:
+            return step
+        self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+        return [self.tools.run(b) for b in msg.tool_uses]
 
     def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
         raise NotImplementedError  # defined by Chat; AsyncChat runs summaries synchronously
