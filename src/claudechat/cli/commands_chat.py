@@ -72,8 +72,8 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
     The conversation is stored: continue it with -c or --cid. Exit codes: 0 ok, 1 API
     error, 2 usage or configuration error, 130 interrupted.
     """
+    from .busy import retrying, store_unsaved
     from .render import ReplyView, make_console, plain_output
-    from .runtime import retrying
 
     text = _read_prompt(prompt)
     runtime = runtime_from(params)
@@ -81,6 +81,7 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
         if as_json:
             reply = retrying(conversation, lambda: conversation.send(text))
+            store_unsaved(conversation)
             out = {
                 "conversation_id": conversation.id,
                 "message_id": reply.id,
@@ -97,6 +98,7 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
         with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
             for piece in retrying(conversation, lambda: conversation.stream(text)):
                 view.add(piece)
+        store_unsaved(conversation)
         reply_ = conversation.last_reply
         if reply_ is not None and reply_.truncated:
             click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)

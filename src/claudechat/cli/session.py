@@ -142,6 +142,9 @@ class Session:
             interrupted = f"{err} — the partial reply is kept"
         if interrupted is not None:
             self.hint(f"[{interrupted}]")
+        if self.chat.unsaved:
+            self.error("the store failed: the reply is kept in memory and stored with your next "
+                       "message")  # fmt: skip
         self._status()
 
     def _status(self) -> None:
