@@ -309,20 +309,23 @@ class SQLStore:
         check_lease(owner, ttl)
         now = self._clock()
         with self._tx("claim_turn", write=True) as db:
-            rows = db.execute(
-                "UPDATE conversations SET lease_owner = ?, lease_expires = ? WHERE id = ? AND "
-                "(lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?) "
-                "RETURNING version, head_id",
-                (owner, now + ttl, conversation_id, owner, now),
-            ).fetchall()
-            if not rows:
+            for _ in range(2):  # again if the holder released it between the two statements
+                rows = db.execute(
+                    "UPDATE conversations SET lease_owner = ?, lease_expires = ? WHERE id = ? "
+                    "AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?) "
+                    "RETURNING version, head_id",
+                    (owner, now + ttl, conversation_id, owner, now),
+                ).fetchall()
+                if rows:
+                    return TurnLease(conversation_id, owner, now + ttl, int(rows[0][0]), rows[0][1])
                 held = db.execute(
                     "SELECT lease_expires FROM conversations WHERE id = ?", (conversation_id,)
                 ).fetchone()
                 if held is None:
                     raise _not_found(conversation_id)
-                raise busy(conversation_id, float(held[0]) - now)
-        return TurnLease(conversation_id, owner, now + ttl, int(rows[0][0]), rows[0][1])
+                if held[0] is not None:
+                    raise busy(conversation_id, float(held[0]) - now)
+        raise busy(conversation_id, 0.0)
 
     def release_turn(self, conversation_id: str, owner: str) -> None:
         """Give the turn back (nothing happens unless ``owner`` holds it)."""
