@@ -384,11 +384,11 @@ class _ChatCore:
         head = self._head()
         if message.parent_id != head:  # a reply is made under the head already: no copy
             message = message.with_(parent_id=head)
-        conv = self._require_conv()
         if self._unsaved and not self.store_unsaved(quiet=True):
             if not hold:
                 raise StoreError("the store is unavailable; earlier messages wait in memory")
             return self._hold(message, None)
+        conv = self._require_conv()
         try:
             self._conv = self.store.append(
                 conv.id, message, expect_version=conv.version, lease=self._owner

@@ -4,16 +4,17 @@ is kept in memory, said so, and stored with the next write once the database is 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest_chat import make_chat
 
 from claudechat.errors import StoreError
-from claudechat.store import Store
+from claudechat.store import SQLiteStore, Store
 from claudechat.testing import Emulator, EmuRequest
-
-pytestmark = pytest.mark.postgres
 
 
 class Outage:
@@ -60,6 +61,7 @@ def outage(pg_database: str) -> Iterator[Outage]:
         o.admin.close()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("stream", [False, True], ids=["send", "stream"])
 def test_a_reply_in_flight_survives_an_outage(
     pg_database: str, outage: Outage, stream: bool, caplog: pytest.LogCaptureFixture
@@ -99,3 +101,35 @@ def test_a_reply_in_flight_survives_an_outage(
         assert branch[3].usage == reply.message.usage  # the billed usage is kept too
     finally:
         store.close()
+
+
+def test_a_tool_round_through_a_locked_database_keeps_every_message(tmp_path: Path) -> None:
+    """Another program holds SQLite's write lock from the tool call until the final answer:
+    the tool call and its result wait in memory, and the final answer stores them first."""
+    path = tmp_path / "chat.db"
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def answer(request: EmuRequest) -> Any:
+        last = request.body["messages"][-1]["content"]
+        if any(b.get("type") == "tool_result" for b in last if isinstance(b, dict)):
+            locker.execute("ROLLBACK")  # the lock is gone before the final answer arrives
+            return "the sum is 3"
+        locker.execute("BEGIN IMMEDIATE")
+        return [{"type": "tool_use", "name": "add", "input": {"a": 1, "b": 2}}]
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    store = SQLiteStore(path, busy_timeout=0.05)
+    chat = make_chat(Emulator(reply=answer), store=store, tools=[add])
+    try:
+        reply = chat.send("one plus two?")
+        assert reply.text == "the sum is 3" and chat.unsaved == []
+        stored = store.branch(chat.id or "")
+        assert [m.id for m in stored] == [m.id for m in chat.history]
+        assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
+        assert stored[2].content[0]["type"] == "tool_result"
+    finally:
+        store.close()
+        locker.close()
