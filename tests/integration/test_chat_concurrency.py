@@ -143,3 +143,31 @@ def test_threads_on_one_conversation_never_interleave(tmp_path: Path) -> None:
     assert len(branch) == 2 * (1 + 4 * 5)
     assert len(everything) == len(branch)  # no side branch, no stray message
     assert_each_question_has_its_reply(branch)
+
+
+def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
+    import asyncio
+
+    from conftest_chat import make_async_chat
+
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "chat.db")
+    first = make_async_chat(emu, store=store)
+
+    async def run() -> tuple[str, str]:
+        await first.send("hello")
+        pieces = first.stream("tell me more")
+        shown = await anext(pieces)
+        with SQLiteStore(tmp_path / "chat.db") as other:
+            second = Chat.resume(first.id or "", store=other, client=client(emu))
+            with pytest.raises(ConcurrentUpdate, match="busy"):
+                second.send("me too")
+            async for piece in pieces:
+                shown += piece
+            return shown, second.send("me too").text
+
+    shown, later = asyncio.run(run())
+    branch = store.branch(first.id or "")
+    assert branch[3].text == shown and later.endswith('You said: "me too"')
+    assert_each_question_has_its_reply(branch)
+    store.close()
