@@ -14,6 +14,12 @@ without their own reply (must be 0), messages off the active branch, writer erro
 
 Run: .venv/bin/python bench/concurrency.py [--seconds 120] [--writers 4] [--stores sqlite,postgres]
 Exits non-zero only when it cannot run.
+
+Recorded (2 shared cores under other load), 4 writers: SQLite 120 s: 226 turns, 11,151
+refusals, 0 cut short, 0 without their own reply, 0 off the active branch, 0 errors;
+PostgreSQL 120 s: 249 turns, 9,800 refusals, 0, 0, 0, 0. The code before the turn lease,
+SQLite 15 s: 36 turns, 2 replies cut short, 2 questions without their own reply, 2 writers
+failing with "message … has replies and cannot be replaced".
 """
 
 from __future__ import annotations
