@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
+from ._writes import BLOCKING_LEASE_SECONDS, TURN_LEASE_SECONDS, _SharedWriter
 from .context.base import ContextPolicy
 from .context.documents import describe_documents, document_blocks
 from .context.engine import ContextEngine, Prepared
@@ -39,7 +39,7 @@ from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_
 from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, model_info
 from .store._markdown import title_from
-from .store.base import Conversation, Store, TurnLease
+from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
 
@@ -50,8 +50,6 @@ log = logging.getLogger("claudechat")
 DEFAULT_MODEL = "claude-sonnet-4-6"
 SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
 CHECKPOINT_SECONDS = 1.0
-TURN_LEASE_SECONDS = 30.0  # how long a crashed writer blocks a conversation (renewed)
-BLOCKING_LEASE_SECONDS = 600.0  # a wait without events: a whole request (SDK timeout), a tool
 MAX_PAUSES = 8  # pause_turn continuations of one turn before it is ended
 _PAUSED = ("pause_turn", "compaction")  # a turn stopped early; compaction: pause_after_compaction
 
@@ -97,7 +95,7 @@ class _Inflight:
             self.strip.decided = True  # the API continues a sent prefill: never strip
 
 
-class _ChatCore:
+class _ChatCore(_SharedWriter):
     """State and bookkeeping shared by Chat and AsyncChat (no model I/O here)."""
 
     model: Any
@@ -154,10 +152,10 @@ class _ChatCore:
         self._force_compact = False
         self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
-        self._owner = new_id()  # this chat's name in the conversation's turn lease
-        self._lease: TurnLease | None = None
-        self._lease_renewed = 0.0  # time.monotonic() of the last claim
-        self._unsaved: list[Message] = []  # replies the store failed to take, oldest first
+        self._owner = new_id()
+        self._lease = None
+        self._lease_renewed = 0.0
+        self._unsaved = []
 
     # --- the public view ------------------------------------------------------------------
 
@@ -192,12 +190,6 @@ class _ChatCore:
         except InvalidHistory:
             api = repair(api)
         return api
-
-    @property
-    def unsaved(self) -> list[Message]:
-        """Messages the store failed to take (an outage): kept here, stored with the next
-        write or by ``store_unsaved()``."""
-        return list(self._unsaved)
 
     @property
     def usage(self) -> Usage:
@@ -307,7 +299,7 @@ class _ChatCore:
     def _head(self) -> str | None:
         return self._branch[-1].id if self._branch else None
 
-    # --- the turn lease ---------------------------------------------------------------------
+    # --- the turn lease (see _writes.py) --------------------------------------------------
 
     def _start_turn(self, title_text: str) -> None:
         """Claim the conversation's turn (creating the conversation first if there is none)
@@ -319,55 +311,7 @@ class _ChatCore:
                 model=self.model.name,
                 system=self.system or None,
             )
-        conv = self._conv
-        lease = self.store.claim_turn(conv.id, self._owner, ttl=TURN_LEASE_SECONDS)
-        self._lease, self._lease_renewed = lease, time.monotonic()
-        try:
-            held = bool(self._unsaved)
-            if held and not self.store_unsaved():
-                raise StoreError("the store still fails to take the messages kept in memory")
-            if held or lease.version != conv.version or lease.head_id != self._head():
-                self.reload()  # another writer's turn ended since: continue after it
-        except BaseException:
-            self._release_turn()
-            raise
-
-    def _renew_turn(self, *, ttl: float = TURN_LEASE_SECONDS, force: bool = False) -> None:
-        """Extend the lease once a quarter of it has passed (a long stream), or now for a
-        wait without events; a failure is logged, never allowed to cut the reply."""
-        lease = self._lease
-        if lease is None:
-            return
-        if not force and time.monotonic() - self._lease_renewed < TURN_LEASE_SECONDS / 4:
-            return
-        try:
-            self._lease = self.store.claim_turn(lease.conversation_id, self._owner, ttl=ttl)
-            self._lease_renewed = time.monotonic()
-        except StoreError as err:
-            log.warning("could not renew the turn lease of %s: %s", lease.conversation_id, err)
-
-    def _release_turn(self) -> None:
-        """Give the turn back (a failure only leaves the lease to expire)."""
-        lease, self._lease = self._lease, None
-        if lease is None:
-            return
-        try:
-            self.store.release_turn(lease.conversation_id, self._owner)
-        except StoreError as err:
-            log.warning("could not release the turn of %s (it expires by itself): %s",
-                        lease.conversation_id, err)  # fmt: skip
-
-    @contextmanager
-    def _turn_held(self) -> Iterator[None]:
-        """Hold the turn for a head move outside a turn (undo, checkout, system…)."""
-        if self._lease is not None or self._conv is None:  # inside a turn already
-            yield
-            return
-        self._start_turn("")
-        try:
-            yield
-        finally:
-            self._release_turn()
+        self._claim_turn()
 
     def _set_head(self, message_id: str | None) -> None:
         conv = self._require_conv()
@@ -404,45 +348,6 @@ class _ChatCore:
             return self._hold(message, err)
         self._branch.append(message)
         return message
-
-    def _hold(self, message: Message, err: StoreError | None) -> Message:
-        """Keep a message the store could not take; it is stored with the next write."""
-        if err is not None:
-            log.warning("the store failed (%s): the message is kept in memory and stored "
-                        "with the next write", err)  # fmt: skip
-        self._unsaved.append(message)
-        self._branch.append(message)
-        return message
-
-    def store_unsaved(self, *, quiet: bool = False) -> bool:
-        """Store the messages kept since a store failure, oldest first; True when none are
-        left (False, with a warning unless ``quiet``, if the store still fails)."""
-        if not self._unsaved:
-            return True
-        conv = self._require_conv()
-        try:
-            current = self.store.get_conversation(conv.id)
-            while self._unsaved:
-                m = self._unsaved[0]
-                if not self._stored(m):
-                    on_head = current.head_id == m.parent_id
-                    current = self.store.append(conv.id, m, move_head=on_head, lease=self._owner)
-                self._unsaved.pop(0)
-        except StoreError as err:
-            if not quiet:
-                log.warning("the store still fails (%s): %d message(s) kept in memory",
-                            err, len(self._unsaved))  # fmt: skip
-            return False
-        log.warning("stored the messages kept in memory since the store failed")
-        self._conv = current
-        return True
-
-    def _stored(self, message: Message) -> bool:
-        """True if the store already has this message whole (a write that did commit)."""
-        try:
-            return self.store.get_message(message.id).status != "partial"
-        except ConversationNotFound:
-            return False
 
     def _on_delta(self, inflight: _Inflight, text: str) -> str:
         """Take a text delta: checkpoint the reply now and then, return what to show."""
