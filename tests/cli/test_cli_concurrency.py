@@ -7,6 +7,7 @@ store could not take is retried before ``ask`` exits.
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -149,3 +151,61 @@ def test_two_processes_asking_on_one_database_each_get_their_own_reply(
     for question, answer in zip(branch[::2], branch[1::2], strict=True):
         assert (question.role, answer.role, answer.status) == ("user", "assistant", "complete")
         assert answer.text.endswith(f'You said: "{question.text}"')
+
+
+def _session(store: SQLiteStore, emu: Emulator) -> tuple[Any, io.StringIO]:
+    """A REPL session over ``store`` and ``emu``, printing plain text to a string."""
+    import anthropic
+    from rich.console import Console
+
+    from claudechat.cli.runtime import Runtime
+    from claudechat.cli.session import Session
+    from claudechat.config import Settings
+
+    client = anthropic.Anthropic(api_key="t", http_client=emu.http_client(), max_retries=0)
+    runtime = Runtime(Settings(), env={}, client=client, store=store)
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None)
+    return Session(runtime, runtime.new_chat(), console, plain=True), out
+
+
+def test_the_repl_says_a_conversation_is_busy_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "0")
+    store = SQLiteStore(tmp_path / "chat.db")
+    session, out = _session(store, Emulator())
+    session.handle("first")
+    cid = session.chat.id or ""
+    store.claim_turn(cid, "another writer", ttl=3600)
+    session.handle("second")
+    assert f"conversation {cid} is busy" in out.getvalue()
+    assert "second" not in [m.text for m in store.all_messages(cid)]
+    store.release_turn(cid, "another writer")
+    session.handle("third")
+    assert [m.text for m in store.branch(cid)[::2]] == ["first", "third"]
+    store.close()
+
+
+def test_the_repl_says_a_reply_is_kept_through_a_store_failure(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def answer(request: EmuRequest) -> str:
+        if request.last_user_text == "second":
+            locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+        return f"answer to {request.last_user_text}"
+
+    store = SQLiteStore(path, busy_timeout=0.05)
+    session, out = _session(store, Emulator(reply=answer))
+    session.handle("first")
+    session.handle("second")
+    assert "answer to second" in out.getvalue()
+    assert "the reply is kept in memory and stored with your next message" in out.getvalue()
+    locker.execute("ROLLBACK")
+    session.handle("third")
+    texts = [m.text for m in store.branch(session.chat.id or "")]
+    assert texts == ["first", "answer to first", "second", "answer to second", "third",
+                     "answer to third"]  # fmt: skip
+    store.close()
+    locker.close()
