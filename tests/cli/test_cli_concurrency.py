@@ -209,3 +209,27 @@ def test_the_repl_says_a_reply_is_kept_through_a_store_failure(tmp_path: Path) -
                      "answer to third"]  # fmt: skip
     store.close()
     locker.close()
+
+
+def test_storing_a_held_reply_gives_up_when_its_time_is_over(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def answer(request: EmuRequest) -> str:
+        locker.execute("BEGIN IMMEDIATE")
+        return "kept"
+
+    chat = chat_on(path, Emulator(reply=answer), busy_timeout=0.05)
+    chat.send("first")
+    now = [0.0]
+
+    def slow_tries() -> float:  # every look at the clock finds 10 s gone (a slow store)
+        now[0] += 10.0
+        return now[0]
+
+    pauses: list[float] = []
+    with pytest.raises(StoreError, match="not saved"):
+        store_unsaved(chat, patience=30, sleep=pauses.append, clock=slow_tries)
+    assert len(pauses) == 3 and len(chat.unsaved) == 1  # 30 s of tries, not 18 tries
+    locker.execute("ROLLBACK")
+    locker.close()

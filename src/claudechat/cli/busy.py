@@ -78,7 +78,11 @@ def retrying(
 
 
 def store_unsaved(
-    chat: Chat, *, patience: float | None = None, sleep: Callable[[float], None] = time.sleep
+    chat: Chat,
+    *,
+    patience: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Before the process ends: store a reply the store failed to take, retrying with
     backoff; StoreError (the reply was shown, not saved) if the store stays down."""
@@ -87,11 +91,15 @@ def store_unsaved(
     if not chat.unsaved:
         return
     click.echo("warning: the store failed; retrying to store the reply…", err=True)
-    for pause in _pauses(busy_wait() if patience is None else patience):
+    pauses = _pauses(busy_wait() if patience is None else patience)
+    deadline = clock() + sum(pauses)  # a try can itself wait (a connect timeout)
+    for pause in pauses:
         sleep(pause)
         if chat.store_unsaved(quiet=True):
             click.echo("the reply is stored", err=True)
             return
+        if clock() >= deadline:
+            break
     raise StoreError(
         f"the store failed: the reply shown above is not saved ({len(chat.unsaved)} "
         "message(s) of this turn)"
