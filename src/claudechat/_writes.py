@@ -42,7 +42,8 @@ class _SharedWriter:
         write or by ``store_unsaved()``."""
         return list(self._unsaved)
 
-    def reload(self) -> None:  # defined by the chat core
+    def reload(self) -> None:
+        """Re-read the conversation head and branch (the chat core defines it)."""
         raise NotImplementedError
 
     def _head(self) -> str | None:  # defined by the chat core
