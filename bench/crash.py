@@ -32,11 +32,13 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import anthropic
 
+from claudechat._core import BLOCKING_LEASE_SECONDS
 from claudechat.chat import Chat
 from claudechat.errors import ClaudeChatError, InvalidHistory
 from claudechat.messages import to_api_messages, validate
@@ -88,10 +90,17 @@ def _client(journal: Path | None) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key="emulated", http_client=emu.http_client(), max_retries=0)
 
 
+def _after_leases(step: int) -> Callable[[], float]:
+    """A store clock for step ``step`` (a child, then its check): later than every turn
+    lease a killed child left (each expires by itself; the run does not wait for it)."""
+    offset = step * (BLOCKING_LEASE_SECONDS + 1)
+    return lambda: time.time() + offset
+
+
 def child(db: Path, journal: Path, seed: int, ready_fd: int) -> None:
     """Chat until killed: resume or start, then stream / send / retry turns."""
     rng = random.Random(seed)
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, clock=_after_leases(2 * (seed % 100_000)))
     client = _client(journal)
     latest = store.latest_conversation()
     if latest is None or rng.random() < 0.15:
@@ -148,7 +157,7 @@ def check(db: Path, journal: Path, resume_client: anthropic.Anthropic, res: Resu
     """Open the database after a kill and check everything the issue promises."""
     label = f"point {res.points}"
     try:
-        store = SQLiteStore(db)
+        store = SQLiteStore(db, clock=_after_leases(2 * res.points - 1))
     except ClaudeChatError as err:
         res.open_failures.append(f"{label}: {err}")
         return

@@ -6,6 +6,11 @@ One turn: store the user message (before any network call) → build the request
 the context pipeline → call the model (streaming or not) → record usage → store the
 reply → run tools and repeat while Claude asks for them. A cut stream keeps what arrived
 as a ``partial`` message; the history stays valid for the next request.
+
+A turn first claims the conversation's turn lease in the store, so a second writer is
+refused before it stores or sends anything, and the holder's writes never conflict. A
+reply the store could not take (a database outage) is held in memory and stored with the
+next write, never dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from ._turn import Reply, TurnState, check_prompt, check_system, prefill_hint, response_message
+from ._writes import BLOCKING_LEASE_SECONDS, TURN_LEASE_SECONDS, _SharedWriter
 from .context.base import Candidate, ContextPolicy, candidate_tokens
 from .context.documents import describe_documents, document_blocks
 from .context.engine import ContextEngine, Prepared
@@ -25,7 +31,9 @@ from .errors import (
     ClaudeChatError,
     ConcurrentUpdate,
     ContextOverflow,
+    ConversationNotFound,
     InvalidHistory,
+    StoreError,
     UserError,
 )
 from .estimates import text_bound
@@ -48,7 +56,7 @@ from .tokens import REQUEST_OVERHEAD, SYSTEM_OVERHEAD, TOOL_OVERHEAD, TOOLS_PREA
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
 
-__all__ = ["DEFAULT_MODEL", "title_from"]
+__all__ = ["BLOCKING_LEASE_SECONDS", "DEFAULT_MODEL", "TURN_LEASE_SECONDS", "title_from"]
 
 log = logging.getLogger("claudechat")
 
@@ -94,12 +102,13 @@ class _Inflight:
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
+        self.store_failed = False  # a checkpoint failed: no more until the reply is done
         self.strip = _PrefixStripper(prefill) if prefill else None
         if self.strip is not None and sent:
             self.strip.decided = True  # the API continues a sent prefill: never strip
 
 
-class _ChatCore:
+class _ChatCore(_SharedWriter):
     """State and bookkeeping shared by Chat and AsyncChat (no model I/O here)."""
 
     model: Any
@@ -158,6 +167,10 @@ class _ChatCore:
         self._force_compact = False
         self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
+        self._owner = new_id()
+        self._lease = None
+        self._lease_renewed = 0.0
+        self._unsaved = []
 
     # --- the public view ------------------------------------------------------------------
 
@@ -212,7 +225,8 @@ class _ChatCore:
     def system(self, value: str | Sequence[Block] | None) -> None:
         self._system = _system_blocks(value)
         if self._conv is not None:
-            self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, system=self.system)
 
     def set_model(self, model: Any) -> None:
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
@@ -223,7 +237,8 @@ class _ChatCore:
         self.info = info
         self._api_limit = None
         if self._conv is not None:
-            self._conv = self.store.update_conversation(self._conv.id, model=model.name)
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, model=model.name)
 
     def stored_usage(self) -> Usage:
         """Usage of every assistant message stored in the active branch."""
@@ -262,20 +277,21 @@ class _ChatCore:
 
     def checkout(self, message_id: str) -> None:
         """Make the branch ending at ``message_id`` the active one."""
-        conv = self._require_conv()
+        self._require_conv()
         self.store.get_message(message_id)  # raises ConversationNotFound for a bad id
-        self._conv = self.store.set_head(conv.id, message_id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        with self._turn_held():
+            self._set_head(message_id)
 
     def undo(self) -> Turn | None:
         """Move the head back one turn (the turn stays stored); returns the turn undone."""
-        turns = self.turns
-        if not turns:
+        if not self.turns:
             return None
-        last = turns[-1]
-        conv = self._require_conv()
-        self._conv = self.store.set_head(conv.id, last.first.parent_id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        with self._turn_held():
+            turns = self.turns  # as the store has it now
+            if not turns:
+                return None
+            last = turns[-1]
+            self._set_head(last.first.parent_id)
         return last
 
     def branches(self) -> list[Message]:
@@ -301,35 +317,62 @@ class _ChatCore:
     def _head(self) -> str | None:
         return self._branch[-1].id if self._branch else None
 
-    def _append(self, message: Message, *, move_head: bool = True) -> Message:
-        """Store a message under the head; keep the local branch in step."""
+    # --- the turn lease (see _writes.py) --------------------------------------------------
+
+    def _start_turn(self, title_text: str) -> None:
+        """Claim the conversation's turn (creating the conversation first if there is none)
+        before anything of the turn is stored or sent; ConcurrentUpdate if another writer
+        holds it."""
         if self._conv is None:
-            first = message.text or "conversation"
             self._conv = self.store.create_conversation(
-                title=title_from(first), model=self.model.name, system=self.system or None
+                title=title_from(title_text or "conversation"),
+                model=self.model.name,
+                system=self.system or None,
             )
+        self._claim_turn()
+
+    def _set_head(self, message_id: str | None) -> None:
+        conv = self._require_conv()
+        self._conv = self.store.set_head(
+            conv.id, message_id, expect_version=conv.version, lease=self._owner
+        )
+        self._branch = self.store.branch(conv.id)
+
+    # --- storing --------------------------------------------------------------------------
+
+    def _append(self, message: Message, *, hold: bool = True) -> Message:
+        """Store a message under the head; keep the local branch in step. With ``hold``, a
+        store failure keeps the message in memory (see ``unsaved``) instead of raising."""
         head = self._head()
         if message.parent_id != head:  # a reply is made under the head already: no copy
             message = message.with_(parent_id=head)
-        conv = self._conv
+        if self._unsaved and not self.store_unsaved(quiet=True):
+            if not hold:
+                raise StoreError("the store is unavailable; earlier messages wait in memory")
+            return self._hold(message, None)
+        conv = self._require_conv()
         try:
             self._conv = self.store.append(
-                conv.id, message, expect_version=conv.version, move_head=move_head
+                conv.id, message, expect_version=conv.version, lease=self._owner
             )
         except ConcurrentUpdate:
             if message.role == "assistant":
-                # Keep the reply as a side branch rather than lose it, then report.
-                self.store.append(conv.id, message, move_head=False)
+                # The lease was lost (it expired): keep the reply as a side branch, report.
+                self.store.append(conv.id, message, move_head=False, lease=self._owner)
             raise
-        if move_head:
-            self._branch.append(message)
+        except StoreError as err:
+            if not hold or isinstance(err, ConversationNotFound):
+                raise
+            return self._hold(message, err)
+        self._branch.append(message)
         return message
 
     def _on_delta(self, inflight: _Inflight, text: str) -> str:
         """Take a text delta: checkpoint the reply now and then, return what to show."""
         inflight.text += text
         now = time.monotonic()
-        if not inflight.checkpointed or now - inflight.last_checkpoint >= CHECKPOINT_SECONDS:
+        due = not inflight.checkpointed or now - inflight.last_checkpoint >= CHECKPOINT_SECONDS
+        if due and not inflight.store_failed:
             msg = Message(
                 "assistant",
                 [{"type": "text", "text": inflight.text}],
@@ -338,18 +381,24 @@ class _ChatCore:
                 status="partial",
                 metadata={"in_flight": True},
             )
-            self._store_partial(msg, replace=inflight.checkpointed)
-            inflight.checkpointed = True
+            try:
+                self._store_partial(msg, replace=inflight.checkpointed)
+                inflight.checkpointed = True
+            except StoreError as err:  # the reply goes on; it is stored whole at the end
+                log.warning("could not checkpoint the reply: %s", err)
+                inflight.store_failed = True
             inflight.last_checkpoint = now
         return inflight.strip.feed(text) if inflight.strip is not None else text
 
     def _store_partial(self, msg: Message, *, replace: bool) -> None:
         """Store a partial reply: under the head, or over its own earlier checkpoint."""
         if not replace:
-            self._append(msg)
+            self._append(msg, hold=False)
             return
         msg = msg.with_(parent_id=self._branch[-1].parent_id)
-        self._conv = self.store.append(self._require_conv().id, msg, move_head=False)
+        self._conv = self.store.append(
+            self._require_conv().id, msg, move_head=False, lease=self._owner
+        )
         self._branch[-1] = msg
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
@@ -365,10 +414,15 @@ class _ChatCore:
         if documents is not None:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta["documents"] = describe_documents(docs)
-        message = Message("user", blocks, parent_id=self._head(), metadata=meta)
+        message = Message("user", blocks, metadata=meta)
         self._refuse_oversized(message, document_blocks(docs) if docs is not None else [])
         self.ledger.start_turn()
-        self._append(message)
+        self._start_turn(_text(blocks))
+        try:
+            self._append(message, hold=False)
+        except BaseException:
+            self._release_turn()
+            raise
         return TurnState(prefill=prefill, documents=docs)
 
     def _refuse_oversized(self, message: Message, injected: list[Block]) -> None:
@@ -395,6 +449,7 @@ class _ChatCore:
             )
 
     def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
+        self._renew_turn()
         injected: list[Block] = []
         first_round = state.rounds == 0
         if state.documents is not None:
@@ -542,7 +597,10 @@ class _ChatCore:
     def _after_reply(self, state: TurnState, msg: Message) -> list[Block] | None:
         """Tool results to send next, or None when the turn is over."""
         step = self._next_step(state, msg)
-        return [self.tools.run(b) for b in msg.tool_uses] if step is True else step
+        if step is not True:
+            return step
+        self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+        return [self.tools.run(b) for b in msg.tool_uses]
 
     def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
         raise NotImplementedError  # defined by Chat; AsyncChat runs summaries synchronously

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ._core import (
+    BLOCKING_LEASE_SECONDS,
     DEFAULT_MODEL,
     SDK_STREAM_ONLY_ABOVE,
     ToolLike,
@@ -93,28 +94,34 @@ class AsyncChat(_ChatCore):
         return self._loop(state, stream=True)
 
     async def _loop(self, state: TurnState, *, stream: bool) -> AsyncIterator[str]:
-        while True:
-            if state.rounds and state.last is not None and state.last.text:
-                yield "\n\n"
-            call = self._call(state, stream)
-            try:
-                async for piece in call:
-                    yield piece
-            finally:
-                # No ``yield from`` for async generators: close the request now, so a
-                # stream left early keeps its partial reply at once, not at garbage collection.
-                await call.aclose()  # type: ignore[attr-defined]
-            assert state.last is not None
-            results = await self._after_reply_async(state, state.last)
-            if results is None:
-                break
-            if results:
-                state.messages.append(self._append(Message("user", results)))
-        self.last_reply = state.reply()
+        try:
+            while True:
+                if state.rounds and state.last is not None and state.last.text:
+                    yield "\n\n"
+                call = self._call(state, stream)
+                try:
+                    async for piece in call:
+                        yield piece
+                finally:
+                    # No ``yield from`` for async generators: close the request now, so a
+                    # stream left early keeps its partial reply at once, not at collection.
+                    await call.aclose()  # type: ignore[attr-defined]
+                assert state.last is not None
+                results = await self._after_reply_async(state, state.last)
+                if results is None:
+                    break
+                if results:
+                    state.messages.append(self._append(Message("user", results)))
+            self.last_reply = state.reply()
+        finally:
+            self._release_turn()
 
     async def _after_reply_async(self, state: TurnState, msg: Message) -> list[Block] | None:
         step = self._next_step(state, msg)
-        return [await self.tools.arun(b) for b in msg.tool_uses] if step is True else step
+        if step is not True:
+            return step
+        self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+        return [await self.tools.arun(b) for b in msg.tool_uses]
 
     async def _call(self, state: TurnState, stream: bool) -> AsyncIterator[str]:
         prepared = self._prepare(state)
@@ -123,11 +130,13 @@ class AsyncChat(_ChatCore):
         for attempt in (0, 1):
             try:
                 if not stream:
+                    self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
                     response = await self.model.create(prepared.request)
                     break
                 if inflight.strip is not None and attempt == 0:  # once, not again on retry
                     yield inflight.strip.prefix
                 async for event in self.model.stream(prepared.request):
+                    self._renew_turn()
                     if isinstance(event, TextDelta):
                         piece = self._on_delta(inflight, event.text)
                         if piece:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ._core import (
+    BLOCKING_LEASE_SECONDS,
     DEFAULT_MODEL,
     MAX_PAUSES,
     SDK_STREAM_ONLY_ABOVE,
@@ -107,30 +108,37 @@ class Chat(_ChatCore):
 
     def retry(self, *, stream: bool = False) -> Reply | Iterator[str]:
         """A new reply to the last user message, as a sibling of the current one."""
-        turns = self.turns
-        if not turns:
+        if not self.turns:
             raise UserError("nothing to retry: the conversation is empty")
-        first = turns[-1].first
-        conv = self._require_conv()
-        self._conv = self.store.set_head(conv.id, first.id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        self._start_turn("")
+        try:
+            turns = self.turns  # as the store has it now
+            if not turns:
+                raise UserError("nothing to retry: the conversation is empty")
+            self._set_head(turns[-1].first.id)
+        except BaseException:
+            self._release_turn()
+            raise
         self.ledger.start_turn()
-        state = TurnState(documents=None)
-        return self._run(state, stream)
+        return self._run(TurnState(documents=None), stream)
 
     def edit(
         self, message_id: str, prompt: str | Sequence[Block], *, stream: bool = False
     ) -> Reply | Iterator[str]:
         """Replace a user message by a new one on a new branch, and get a reply to it."""
-        conv = self._require_conv()
+        self._require_conv()
         old = self.store.get_message(message_id)
         if not old.is_user_text:
             raise UserError(f"message {message_id} is not a user message and cannot be edited")
         blocks = check_prompt(prompt)
-        self._conv = self.store.set_head(conv.id, old.parent_id, expect_version=conv.version)
-        self._branch = self.store.branch(conv.id)
+        self._start_turn("")
+        try:
+            self._set_head(old.parent_id)
+            self._append(Message("user", blocks), hold=False)
+        except BaseException:
+            self._release_turn()
+            raise
         self.ledger.start_turn()
-        self._append(Message("user", blocks))
         return self._run(TurnState(documents=None), stream)
 
     def fork(self) -> Chat:
@@ -179,11 +187,13 @@ class Chat(_ChatCore):
         for attempt in (0, 1):
             try:
                 if not stream:
+                    self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
                     response = self.model.create(prepared.request)
                     break
                 if inflight.strip is not None and attempt == 0:  # once, not again on retry
                     yield inflight.strip.prefix
                 for event in self.model.stream(prepared.request):
+                    self._renew_turn()
                     if isinstance(event, TextDelta):
                         piece = self._on_delta(inflight, event.text)
                         if piece:
@@ -211,17 +221,20 @@ class Chat(_ChatCore):
         state.last = self._finish(state, prepared, response, inflight.message_id)
 
     def _loop(self, state: TurnState, *, stream: bool) -> Iterator[str]:
-        while True:
-            if state.rounds and state.last is not None and state.last.text:
-                yield "\n\n"  # keep the text of successive tool rounds apart on screen
-            yield from self._call(state, stream)
-            assert state.last is not None
-            results = self._after_reply(state, state.last)
-            if results is None:
-                break
-            if results:
-                state.messages.append(self._append(Message("user", results)))
-        self.last_reply = state.reply()
+        try:
+            while True:
+                if state.rounds and state.last is not None and state.last.text:
+                    yield "\n\n"  # keep the text of successive tool rounds apart on screen
+                yield from self._call(state, stream)
+                assert state.last is not None
+                results = self._after_reply(state, state.last)
+                if results is None:
+                    break
+                if results:
+                    state.messages.append(self._append(Message("user", results)))
+            self.last_reply = state.reply()
+        finally:
+            self._release_turn()
 
     def _complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
         """A one-off completion for summaries, billed to this chat's ledger."""

@@ -104,11 +104,12 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
 
 def _answer(runtime: Runtime, conversation: Chat, text: str, *, as_json: bool) -> None:
     """Send the prompt; print the reply streamed, or as JSON with usage, cost and ids."""
+    from .busy import retrying, store_unsaved
     from .render import ReplyView, make_console, plain_output
-    from .runtime import retrying
 
     if as_json:
         reply = retrying(conversation, lambda: conversation.send(text))
+        store_unsaved(conversation)
         out = {
             "conversation_id": conversation.id,
             "message_id": reply.id,
@@ -125,6 +126,7 @@ def _answer(runtime: Runtime, conversation: Chat, text: str, *, as_json: bool) -
     with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
         for piece in retrying(conversation, lambda: conversation.stream(text)):
             view.add(piece)
+    store_unsaved(conversation)
     reply_ = conversation.last_reply
     if reply_ is not None and reply_.truncated:
         click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)

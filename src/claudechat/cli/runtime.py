@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import Settings, resolve
+from .busy import retrying
 
 if TYPE_CHECKING:
     from ..chat import Chat
@@ -26,7 +27,6 @@ __all__ = ["EMULATOR_NOTICE", "BackgroundChat", "Runtime", "retrying"]
 EMULATOR_NOTICE = (
     "No ANTHROPIC_API_KEY set: running on the built-in emulator (replies are simulated)."
 )
-T = TypeVar("T")
 CONNECT_SECONDS = 5  # an unreachable PostgreSQL fails after this, not after the pool's 30 s
 
 
@@ -266,22 +266,6 @@ def reach_postgres(conninfo: str, *, seconds: int = CONNECT_SECONDS) -> None:
         reason = " ".join(str(err).split())
         raise StoreError(f"cannot connect to PostgreSQL at {redact(conninfo)}: {reason}") from None
 
-
-def retrying(chat: Chat, attempt: Callable[[], T], *, tries: int = 3) -> T:
-    """Run ``attempt``; if another writer moved the head before anything was stored,
-    re-read the conversation and try again."""
-    from ..errors import ConcurrentUpdate
-
-    for n in range(tries):
-        before = len(chat.history)
-        try:
-            return attempt()
-        except ConcurrentUpdate:
-            stored_something = len(chat.history) != before
-            chat.reload()
-            if stored_something or n == tries - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 class BackgroundChat:

@@ -208,6 +208,9 @@ class Session:
             self.hint(f"[{interrupted} before the reply began — {UNANSWERED}]")
         elif interrupted is not None:
             self.hint(f"[{interrupted} — the partial reply is kept]")
+        if self.chat.unsaved:
+            self.error("the store failed: the reply is kept in memory and stored with your next "
+                       "message")  # fmt: skip
         self._status()
 
     def _status(self) -> None:

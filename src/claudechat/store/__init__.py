@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import Conversation, ConversationInfo, SearchHit, Store, Summary
+from .base import Conversation, ConversationInfo, SearchHit, Store, Summary, TurnLease
 from .export import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -44,6 +44,7 @@ __all__ = [
     "SearchHit",
     "Store",
     "Summary",
+    "TurnLease",
     "default_db_path",
     "export_conversation",
     "export_json",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import ConcurrentUpdate, StoreError, UserError
 from ..messages import Message
 from ..usage import Usage
 from .base import Conversation, ConversationInfo, Summary
@@ -59,6 +59,22 @@ class PathFigures:
         """The ``ConversationInfo`` of a conversation whose head has these figures."""
         cost = None if self.unpriced else self.cost_usd
         return ConversationInfo(conversation, self.messages, self.turns, self.tokens, cost)
+
+
+def check_lease(owner: str, ttl: float) -> None:
+    """Refuse a turn claim without an owner or with a lease that would never hold."""
+    if not isinstance(owner, str) or not owner:
+        raise UserError("a turn lease needs a non-empty owner")
+    if not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
+        raise UserError(f"a turn lease needs a positive, finite ttl, got {ttl!r}")
+
+
+def busy(conversation_id: str, seconds_left: float) -> ConcurrentUpdate:
+    """The error for a writer refused because another one holds the turn."""
+    return ConcurrentUpdate(
+        f"conversation {conversation_id} is busy: another writer holds its turn "
+        f"(for at most {max(seconds_left, 0.0):.0f} s more)"
+    )
 
 
 def check_message(message: Message) -> None:

@@ -2,7 +2,8 @@
 
 A dialect supplies transactions (``_tx``), row locking and full-text search; statements
 use ``?`` placeholders, which the PostgreSQL dialect rewrites. Every write is one
-transaction that ends with a compare-and-swap on the conversation's ``version``.
+transaction that ends with a compare-and-swap on the conversation's ``version``. The turn
+lease lives in the conversation row (``lease_owner``, ``lease_expires``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError, UserErr
 from ..messages import Message, new_id
 from ._rows import (
     PathFigures,
+    busy,
     check_import,
+    check_lease,
     check_message,
     conversation_of,
     dumps,
@@ -24,7 +27,7 @@ from ._rows import (
     message_row,
     summary_of,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary
+from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
 
@@ -219,6 +222,7 @@ class SQLStore:
         *,
         expect_version: int | None = None,
         move_head: bool = True,
+        lease: str | None = None,
     ) -> Conversation:
         """Store a message under its parent and move the head to it (see ``Store.append``).
 
@@ -226,7 +230,9 @@ class SQLStore:
         """
         check_message(message)
         with self._tx("append", write=True) as db:
-            version = self._version(db, conversation_id, expect_version)
+            version = self._version(
+                db, conversation_id, expect_version, lease=lease, moves_head=move_head
+            )
             figures = self._figures(db, conversation_id, message.parent_id).then(message)
             row = message_row(message, figures)
             old = db.execute(
@@ -240,17 +246,34 @@ class SQLStore:
                 db.execute(_MSG_REPLACE, (*row[3:], message.id))
             return self._move(db, conversation_id, version, message.id, move=move_head)
 
-    def _version(self, db: Executor, conversation_id: str, expect: int | None) -> int:
+    def _version(
+        self,
+        db: Executor,
+        conversation_id: str,
+        expect: int | None,
+        *,
+        lease: str | None,
+        moves_head: bool,
+    ) -> int:
+        """The version to compare-and-swap on, after the checks of a head move: the version
+        the writer read, and no turn lease held by another writer."""
         found = db.execute(
-            f"SELECT version FROM conversations WHERE id = ?{self._lock_row}", (conversation_id,)
+            "SELECT version, lease_owner, lease_expires FROM conversations "
+            f"WHERE id = ?{self._lock_row}",
+            (conversation_id,),
         ).fetchone()
         if found is None:
             raise _not_found(conversation_id)
-        if expect is not None and found[0] != expect:
+        version, owner, expires = found
+        if moves_head and owner is not None and owner != lease:
+            left = float(expires) - self._clock()
+            if left > 0:
+                raise busy(conversation_id, left)
+        if expect is not None and version != expect:
             raise ConcurrentUpdate(
-                f"conversation {conversation_id} is at version {found[0]}, not {expect}"
+                f"conversation {conversation_id} is at version {version}, not {expect}"
             )
-        return int(found[0])
+        return int(version)
 
     @staticmethod
     def _figures(db: Executor, conversation_id: str, mid: str | None) -> PathFigures:
@@ -288,14 +311,55 @@ class SQLStore:
         return conversation_of(rows[0])
 
     def set_head(
-        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+        self,
+        conversation_id: str,
+        message_id: str | None,
+        *,
+        expect_version: int | None = None,
+        lease: str | None = None,
     ) -> Conversation:
-        """Move the head (checkout / undo)."""
+        """Move the head (checkout / undo); refused while another writer holds the turn."""
         with self._tx("set_head", write=True) as db:
-            version = self._version(db, conversation_id, expect_version)
+            version = self._version(db, conversation_id, expect_version, lease=lease,
+                                    moves_head=True)  # fmt: skip
             if message_id is not None:
                 self._figures(db, conversation_id, message_id)
             return self._move(db, conversation_id, version, message_id, move=True)
+
+    # the turn lease -----------------------------------------------------------------------
+
+    def claim_turn(self, conversation_id: str, owner: str, *, ttl: float) -> TurnLease:
+        """Hold the conversation's next turn for ``ttl`` seconds (the same owner renews);
+        ConcurrentUpdate at once if another owner's lease has not expired."""
+        check_lease(owner, ttl)
+        now = self._clock()
+        with self._tx("claim_turn", write=True) as db:
+            for _ in range(2):  # again if the holder released it between the two statements
+                rows = db.execute(
+                    "UPDATE conversations SET lease_owner = ?, lease_expires = ? WHERE id = ? "
+                    "AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?) "
+                    "RETURNING version, head_id",
+                    (owner, now + ttl, conversation_id, owner, now),
+                ).fetchall()
+                if rows:
+                    return TurnLease(conversation_id, owner, now + ttl, int(rows[0][0]), rows[0][1])
+                held = db.execute(
+                    "SELECT lease_expires FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                if held is None:
+                    raise _not_found(conversation_id)
+                if held[0] is not None:
+                    raise busy(conversation_id, float(held[0]) - now)
+        raise busy(conversation_id, 0.0)
+
+    def release_turn(self, conversation_id: str, owner: str) -> None:
+        """Give the turn back (nothing happens unless ``owner`` holds it)."""
+        with self._tx("release_turn", write=True) as db:
+            db.execute(
+                "UPDATE conversations SET lease_owner = NULL, lease_expires = NULL "
+                "WHERE id = ? AND lease_owner = ?",
+                (conversation_id, owner),
+            )
 
     def get_message(self, message_id: str) -> Message:
         """One message by id; ConversationNotFound if unknown."""

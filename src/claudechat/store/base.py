@@ -4,6 +4,9 @@ Every message row has a parent; a conversation's ``head_id`` names the active le
 its ``version`` grows by one at every head move. Writers pass the version they read
 (``expect_version``); if another writer moved the head first, the store raises
 ``ConcurrentUpdate`` and changes nothing.
+
+A writer first claims the conversation's turn (``claim_turn``): while its lease lasts,
+head moves by anyone else are refused, so a turn is never interleaved with another.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..messages import Message
 
-__all__ = ["Conversation", "ConversationInfo", "SearchHit", "Store", "Summary"]
+__all__ = ["Conversation", "ConversationInfo", "SearchHit", "Store", "Summary", "TurnLease"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,18 @@ class SearchHit:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class TurnLease:
+    """A writer's hold on a conversation's next turn, until ``expires_at`` (store clock);
+    ``version`` and ``head_id`` are the conversation's when the lease was taken."""
+
+    conversation_id: str
+    owner: str
+    expires_at: float
+    version: int
+    head_id: str | None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Conversation storage; MemoryStore, SQLiteStore and PostgresStore implement it."""
@@ -123,17 +138,33 @@ class Store(Protocol):
         *,
         expect_version: int | None = None,
         move_head: bool = True,
+        lease: str | None = None,
     ) -> Conversation:
         """Store a message (its parent_id must be in the conversation, or None for a root),
         and move the head to it unless ``move_head`` is false. Appending a message whose id
         exists replaces it only if the stored one is ``partial`` (a checkpointed stream).
-        Returns the conversation after the write."""
+        A head move is refused (ConcurrentUpdate) while a writer other than ``lease`` holds
+        the turn. Returns the conversation after the write."""
         ...
 
     def set_head(
-        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+        self,
+        conversation_id: str,
+        message_id: str | None,
+        *,
+        expect_version: int | None = None,
+        lease: str | None = None,
     ) -> Conversation:
-        """Move the head (checkout / undo)."""
+        """Move the head (checkout / undo); refused while another writer holds the turn."""
+        ...
+
+    def claim_turn(self, conversation_id: str, owner: str, *, ttl: float) -> TurnLease:
+        """Hold the conversation's next turn for ``ttl`` seconds (the same owner renews);
+        ConcurrentUpdate at once if another owner's lease has not expired."""
+        ...
+
+    def release_turn(self, conversation_id: str, owner: str) -> None:
+        """Give the turn back (nothing happens unless ``owner`` holds it)."""
         ...
 
     def get_message(self, message_id: str) -> Message:

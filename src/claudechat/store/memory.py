@@ -22,13 +22,15 @@ from ._rows import (
     SNIPPET_END,
     SNIPPET_START,
     PathFigures,
+    busy,
     check_import,
     check_json,
+    check_lease,
     check_message,
     query_terms,
     searchable_text,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary
+from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
 
 __all__ = ["MemoryStore"]
 
@@ -81,6 +83,7 @@ class MemoryStore:
         self._order: dict[str, list[str]] = {}
         self._kids: dict[tuple[str, str | None], list[str]] = {}
         self._summaries: dict[str, list[Summary]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # conversation id → (owner, expires)
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -181,6 +184,7 @@ class MemoryStore:
                 self._kids.pop((conversation_id, row.message.parent_id), None)
             del self._convs[conversation_id]
             del self._summaries[conversation_id]
+            self._leases.pop(conversation_id, None)
 
     # messages -----------------------------------------------------------------------------
 
@@ -191,6 +195,7 @@ class MemoryStore:
         *,
         expect_version: int | None = None,
         move_head: bool = True,
+        lease: str | None = None,
     ) -> Conversation:
         """Store a message under its parent and move the head to it (see ``Store.append``).
 
@@ -199,12 +204,7 @@ class MemoryStore:
         check_message(message)
         check_json(message)
         with self._lock:
-            conv = self._conv(conversation_id)
-            if expect_version is not None and conv.version != expect_version:
-                raise ConcurrentUpdate(
-                    f"conversation {conversation_id} is at version {conv.version}, "
-                    f"not {expect_version}"
-                )
+            conv = self._writable(conversation_id, expect_version, lease, moves_head=move_head)
             self._check_parent(conversation_id, message.parent_id)
             row = _Row(conversation_id, message, None, searchable_text(message.content))
             old = self._rows.get(message.id)
@@ -263,16 +263,16 @@ class MemoryStore:
             raise StoreError(f"message {m.id} has replies and cannot be replaced")
 
     def set_head(
-        self, conversation_id: str, message_id: str | None, *, expect_version: int | None = None
+        self,
+        conversation_id: str,
+        message_id: str | None,
+        *,
+        expect_version: int | None = None,
+        lease: str | None = None,
     ) -> Conversation:
-        """Move the head (checkout / undo)."""
+        """Move the head (checkout / undo); refused while another writer holds the turn."""
         with self._lock:
-            conv = self._conv(conversation_id)
-            if expect_version is not None and conv.version != expect_version:
-                raise ConcurrentUpdate(
-                    f"conversation {conversation_id} is at version {conv.version}, "
-                    f"not {expect_version}"
-                )
+            conv = self._writable(conversation_id, expect_version, lease, moves_head=True)
             if message_id is not None:
                 self._check_parent(conversation_id, message_id)
             conv = replace(
@@ -280,6 +280,44 @@ class MemoryStore:
             )
             self._convs[conv.id] = conv
             return conv
+
+    def _writable(
+        self, conversation_id: str, expect: int | None, lease: str | None, *, moves_head: bool
+    ) -> Conversation:
+        """The conversation, after the checks of a write: the version the writer read, and
+        no turn lease held by another writer when the head moves."""
+        conv = self._conv(conversation_id)
+        owner, expires = self._leases.get(conversation_id, (None, 0.0))
+        if moves_head and owner is not None and owner != lease:
+            left = expires - self._clock()
+            if left > 0:
+                raise busy(conversation_id, left)
+        if expect is not None and conv.version != expect:
+            raise ConcurrentUpdate(
+                f"conversation {conversation_id} is at version {conv.version}, not {expect}"
+            )
+        return conv
+
+    # the turn lease -----------------------------------------------------------------------
+
+    def claim_turn(self, conversation_id: str, owner: str, *, ttl: float) -> TurnLease:
+        """Hold the conversation's next turn for ``ttl`` seconds (the same owner renews);
+        ConcurrentUpdate at once if another owner's lease has not expired."""
+        check_lease(owner, ttl)
+        with self._lock:
+            conv = self._conv(conversation_id)
+            now = self._clock()
+            holder, expires = self._leases.get(conversation_id, (owner, now))
+            if holder != owner and expires > now:
+                raise busy(conversation_id, expires - now)
+            self._leases[conversation_id] = (owner, now + ttl)
+            return TurnLease(conversation_id, owner, now + ttl, conv.version, conv.head_id)
+
+    def release_turn(self, conversation_id: str, owner: str) -> None:
+        """Give the turn back (nothing happens unless ``owner`` holds it)."""
+        with self._lock:
+            if self._leases.get(conversation_id, (None, 0.0))[0] == owner:
+                del self._leases[conversation_id]
 
     def get_message(self, message_id: str) -> Message:
         """One message by id; ConversationNotFound if unknown."""

@@ -1,0 +1,173 @@
+"""Several writers on one conversation: a turn is claimed before anything is stored or sent.
+
+Two Chats (on one store, or on two SQLiteStore objects over one file) interleave: the
+second is refused with ConcurrentUpdate before it stores or sends anything, the first
+one's reply is stored whole, and every user message is followed by its own reply.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest_chat import client, make_chat, message_requests
+
+from claudechat import Chat, ConcurrentUpdate
+from claudechat.messages import Message
+from claudechat.store import MemoryStore, SQLiteStore, Store
+from claudechat.testing import Emulator
+
+StorePair = Callable[[], tuple[Store, Store]]
+
+
+@pytest.fixture(params=["one memory store", "one sqlite store", "two sqlite stores"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """The stores two writers use: the same object, or two objects on one database file."""
+    if request.param == "one memory store":
+        one = two = MemoryStore()
+    elif request.param == "one sqlite store":
+        one = two = SQLiteStore(tmp_path / "chat.db")
+    else:
+        one, two = SQLiteStore(tmp_path / "chat.db"), SQLiteStore(tmp_path / "chat.db")
+    yield one, two
+    one.close()
+    two.close()
+
+
+def assert_each_question_has_its_reply(branch: list[Message]) -> None:
+    """User, assistant, user, assistant…; each reply quotes its own question (the
+    emulator's default reply ends with what it was told) and is complete."""
+    assert [m.role for m in branch] == ["user", "assistant"] * (len(branch) // 2)
+    for question, answer in zip(branch[::2], branch[1::2], strict=True):
+        assert answer.status == "complete"
+        assert answer.text.endswith(f'You said: "{question.text}"'), (question.text, answer.text)
+
+
+def test_a_second_writer_is_refused_before_it_stores_or_sends(
+    stores: tuple[Store, Store],
+) -> None:
+    emu = Emulator()
+    one, two = stores
+    first = make_chat(emu, store=one)
+    first.send("hello")
+    pieces = first.stream("tell me a long story")
+    shown = next(pieces)  # the question is stored, the reply is streaming and checkpointed
+    second = Chat.resume(first.id or "", store=two, client=client(emu))  # reads it all
+    for attempt in (
+        lambda: second.send("me too"),
+        lambda: second.stream("me too"),
+        second.undo,
+        lambda: second.retry(),
+        lambda: second.edit(second.history[0].id, "edited"),
+        lambda: second.checkout(second.history[1].id),
+        lambda: setattr(second, "system", "Be terse."),
+    ):
+        with pytest.raises(ConcurrentUpdate, match="busy"):
+            attempt()
+    assert len(message_requests(emu)) == 2  # nothing was sent for the second writer
+    assert "me too" not in [m.text for m in one.all_messages(first.id or "")]
+    assert one.get_conversation(first.id or "").system is None
+    shown += "".join(pieces)  # the holder's reply is never cut short
+    reply = first.last_reply
+    assert reply is not None and reply.text == shown and not reply.partial
+    assert second.send("me too").text.endswith('You said: "me too"')  # the turn is free
+    branch = one.branch(first.id or "")
+    assert [m.text for m in branch[::2]] == ["hello", "tell me a long story", "me too"]
+    assert_each_question_has_its_reply(branch)
+    assert branch[3].text == shown
+
+
+def test_the_lease_is_released_when_a_stream_is_left_early(stores: tuple[Store, Store]) -> None:
+    emu = Emulator()
+    one, two = stores
+    first = make_chat(emu, store=one)
+    pieces = first.stream("start")
+    next(pieces)
+    pieces.close()  # like Ctrl-C: the partial reply is kept, the turn is given back
+    second = Chat.resume(first.id or "", store=two, client=client(emu))
+    assert second.send("next").text.endswith('You said: "next"')
+    assert [m.status for m in two.branch(first.id or "")] == [
+        "complete", "partial", "complete", "complete",
+    ]  # fmt: skip
+
+
+def test_a_writer_continues_after_the_turn_another_one_finished(
+    stores: tuple[Store, Store],
+) -> None:
+    emu = Emulator()
+    one, two = stores
+    first = make_chat(emu, store=one)
+    first.send("one")
+    second = Chat.resume(first.id or "", store=two, client=client(emu))
+    second.send("two")  # first has not seen it
+    first.send("three")  # claims the turn, catches up, answers after "two"
+    sent = message_requests(emu)[-1].body["messages"]
+    assert [m["content"][0]["text"] for m in sent[::2]] == ["one", "two", "three"]
+    assert_each_question_has_its_reply(one.branch(first.id or ""))
+
+
+def test_threads_on_one_conversation_never_interleave(tmp_path: Path) -> None:
+    emu = Emulator()
+    path = tmp_path / "chat.db"
+    with SQLiteStore(path) as store:
+        cid = make_chat(emu, store=store).send("begin") and store.latest_conversation()
+    assert cid is not None
+    refused = []
+
+    def writer(name: str) -> None:
+        with SQLiteStore(path) as own:
+            chat = Chat.resume(cid.id, store=own, client=client(emu))
+            done = 0
+            for _ in range(5_000):  # bounded: a writer that never gets a turn fails the test
+                try:
+                    for _ in chat.stream(f"{name} question {done}"):
+                        pass
+                    done += 1
+                    if done == 5:
+                        return
+                except ConcurrentUpdate:
+                    refused.append(name)
+                    chat.reload()
+                    threading.Event().wait(0.001)  # let the holder finish its turn
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with SQLiteStore(path) as store:
+        branch = store.branch(cid.id)
+        everything = store.all_messages(cid.id)
+    assert len(branch) == 2 * (1 + 4 * 5)
+    assert len(everything) == len(branch)  # no side branch, no stray message
+    assert_each_question_has_its_reply(branch)
+
+
+def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
+    import asyncio
+
+    from conftest_chat import make_async_chat
+
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "chat.db")
+    first = make_async_chat(emu, store=store)
+
+    async def run() -> tuple[str, str]:
+        await first.send("hello")
+        pieces = first.stream("tell me more")
+        shown = await anext(pieces)
+        with SQLiteStore(tmp_path / "chat.db") as other:
+            second = Chat.resume(first.id or "", store=other, client=client(emu))
+            with pytest.raises(ConcurrentUpdate, match="busy"):
+                second.send("me too")
+            async for piece in pieces:
+                shown += piece
+            return shown, second.send("me too").text
+
+    shown, later = asyncio.run(run())
+    branch = store.branch(first.id or "")
+    assert branch[3].text == shown and later.endswith('You said: "me too"')
+    assert_each_question_has_its_reply(branch)
+    store.close()
