@@ -15,15 +15,24 @@ next write, never dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from ._turn import Reply, TurnState, check_prompt, check_system, prefill_hint, response_message
+from ._turn import (
+    Reply,
+    TurnState,
+    check_fits,
+    check_output_cap,
+    check_prefill,
+    check_prompt,
+    check_system,
+    prefill_hint,
+    response_message,
+)
 from ._writes import BLOCKING_LEASE_SECONDS, TURN_LEASE_SECONDS, _SharedWriter
-from .context.base import Candidate, ContextPolicy, candidate_tokens
+from .context.base import ContextPolicy
 from .context.documents import describe_documents, document_blocks
 from .context.engine import ContextEngine, Prepared
 from .context.report import WindowFill
@@ -36,23 +45,11 @@ from .errors import (
     StoreError,
     UserError,
 )
-from .estimates import text_bound
-from .messages import (
-    Block,
-    Message,
-    Turn,
-    content_problem,
-    group_turns,
-    new_id,
-    repair,
-    to_api_messages,
-    validate,
-)
+from .messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from .models.base import ModelResponse, Request
 from .models.capabilities import ModelInfo, check_lifecycle, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
-from .tokens import REQUEST_OVERHEAD, SYSTEM_OVERHEAD, TOOL_OVERHEAD, TOOLS_PREAMBLE
 from .tools import Tool, ToolRegistry
 from .usage import Ledger, Usage
 
@@ -136,7 +133,7 @@ class _ChatCore(_SharedWriter):
         self.model = model
         self.info: ModelInfo = model_info(model.name)
         check_lifecycle(self.info)
-        _check_output_cap(max_tokens, self.info)
+        check_output_cap(max_tokens, self.info)
         self.max_tokens = max_tokens
         self.tools = ToolRegistry(tools)
         if store is None:
@@ -163,7 +160,7 @@ class _ChatCore(_SharedWriter):
         )
         if system is None and conversation is not None:
             system = conversation.system
-        self._system: list[Block] = _system_blocks(system)
+        self._system: list[Block] = check_system(system)
         self._force_compact = False
         self._side_usage: list[dict[str, Any]] = []  # summary requests not yet stored
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
@@ -223,7 +220,7 @@ class _ChatCore(_SharedWriter):
 
     @system.setter
     def system(self, value: str | Sequence[Block] | None) -> None:
-        self._system = _system_blocks(value)
+        self._system = check_system(value)
         if self._conv is not None:
             with self._turn_held():
                 self._conv = self.store.update_conversation(self._conv.id, system=self.system)
@@ -232,7 +229,7 @@ class _ChatCore(_SharedWriter):
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
         info = model_info(model.name)
         check_lifecycle(info)
-        _check_output_cap(self.max_tokens, info)
+        check_output_cap(self.max_tokens, info)
         self.model = model
         self.info = info
         self._api_limit = None
@@ -403,19 +400,17 @@ class _ChatCore(_SharedWriter):
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
         blocks = check_prompt(prompt)
-        if prefill is not None and (not isinstance(prefill, str) or not prefill):
-            raise UserError("prefill must be a non-empty string")
-        if prefill is not None and prefill != prefill.rstrip():
-            raise UserError("prefill cannot end with whitespace (the API rejects it)")
-        if prefill is not None and (problem := content_problem(prefill, "prefill")):
-            raise UserError(problem)
+        check_prefill(prefill)
         meta: dict[str, Any] = {}
         docs: list[Any] | None = None
         if documents is not None:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta["documents"] = describe_documents(docs)
         message = Message("user", blocks, metadata=meta)
-        self._refuse_oversized(message, document_blocks(docs) if docs is not None else [])
+        injected = document_blocks(docs) if docs is not None else []
+        check_fits(message, engine=self.context, info=self.info, max_tokens=self.max_tokens,
+                   system=self._system, tools=self.tools.schemas, injected=injected,
+                   input_limit=self._api_limit)  # fmt: skip
         self.ledger.start_turn()
         self._start_turn(_text(blocks))
         try:
@@ -424,29 +419,6 @@ class _ChatCore(_SharedWriter):
             self._release_turn()
             raise
         return TurnState(prefill=prefill, documents=docs)
-
-    def _refuse_oversized(self, message: Message, injected: list[Block]) -> None:
-        """Refuse, before storing it, a prompt that cannot fit the budget whatever is dropped."""
-        if any(_truncates(p) for p in self.context.policies):
-            return  # the window cuts an oversized turn to fit
-        budget = self.context.budget_for(self.info, self.max_tokens)
-        if self._api_limit is not None:
-            budget = min(budget, self._api_limit)
-        counter = self.context.counter
-        counter.use(self.info)
-        tools = self.tools.schemas
-        frame = REQUEST_OVERHEAD + SYSTEM_OVERHEAD + TOOLS_PREAMBLE + TOOL_OVERHEAD * len(tools)
-        fixed = json.dumps([self._system, tools, injected], ensure_ascii=False)
-        if frame + text_bound(fixed) + counter.message_bound(message) <= budget:
-            return  # surely fits: no offline estimate (nor its tokenizer) needed yet
-        alone = Candidate(system=self._system, tools=tools, history=[message], injected=injected)
-        needed = candidate_tokens(alone, counter)
-        if needed > budget:
-            raise UserError(
-                f"the prompt needs about {needed:,} tokens with the system prompt and tools, "
-                f"over the {max(budget, 0):,}-token budget; shorten it or raise the budget "
-                "(nothing was stored or sent)"
-            )
 
     def _prepare(self, state: TurnState, *, overflow_retry: bool = False) -> Prepared:
         self._renew_turn()
@@ -607,25 +579,6 @@ class _ChatCore(_SharedWriter):
 
     def _count(self, request: Request) -> int:
         raise NotImplementedError
-
-
-def _system_blocks(system: str | Sequence[Block] | None) -> list[Block]:
-    return check_system(system)
-
-
-def _truncates(policy: ContextPolicy) -> bool:
-    """True when a policy (or the window inside it) cuts a turn too big for the budget."""
-    window = getattr(policy, "window", policy)
-    return bool(getattr(window, "allow_truncate", False))
-
-
-def _check_output_cap(max_tokens: int, info: ModelInfo) -> None:
-    """Refuse a max_tokens over the model's known output cap (the API would reject it)."""
-    if info.known and max_tokens > info.max_output:
-        raise UserError(
-            f"max_tokens {max_tokens:,} is over {info.name}'s output limit of "
-            f"{info.max_output:,} tokens"
-        )
 
 
 def _query(branch: Sequence[Message]) -> str:
