@@ -8,7 +8,9 @@ stays byte-identical for many turns and the prompt cache keeps hitting.
 
 Where the window starts after a trim is also kept in the conversation's metadata
 (``window_start``), so a chat resumed in another process (``claudechat ask -c`` runs one
-per turn) sends the same prefix and still reads it from the cache.
+per turn) sends the same prefix and still reads it from the cache. That start is a
+cache hint only: it is dropped when the turns before it fit (under any strategy or budget)
+or when a fresh trim would keep more, so it never leaves out turns that fit.
 """
 
 from __future__ import annotations
@@ -261,18 +263,28 @@ class TokenWindow:
     ) -> tuple[int, int, bool]:
         """(index of the first kept message, number of kept turns, True), walking whole
         turns back from the newest, each message sized once; when the kept turns pass the
-        high mark, the choice at the low mark and False."""
+        high mark, the choice at the low mark and False.
+
+        The remembered start is a cache hint only: it holds while the turns before it do
+        not all fit under the high mark and the next older turn would pass the low mark
+        (else a fresh trim keeps more); the answer it gives is then False, to be checked
+        on exact counts.
+        """
         total = 0
         low_start, low_count = newest, 1
+        hint: tuple[int, int] | None = None  # the remembered start, once reached
         begin, size, k = newest, newest_size, 0  # the k-th newest turn: history[begin:...]
         while True:
             total += size
             if total > high:
+                if hint is not None:
+                    return hint[0], hint[1], False
                 return low_start, low_count, False
             if total <= low:
+                hint = None  # a turn older than the hint fits under the low mark: stale
                 low_start, low_count = begin, k + 1
             if remembered is not None and history[begin].id == remembered:
-                return begin, k + 1, True
+                hint = (begin, k + 1)
             k += 1
             if begin <= first or k == keep_last:
                 return begin, k, True
