@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
@@ -99,7 +100,7 @@ def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit() -> None:
     chat = make_chat(emu, context=_engine("window", budget=3_000))
     _talk(chat, 12, 0)
     firsts = [sent_roles_and_texts(r)[0][1] for r in message_requests(emu)]
-    changes = sum(1 for a, b in zip(firsts, firsts[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(firsts) if a != b)
     assert 1 <= changes <= 3  # trimmed in steps, not every turn
 
 
