@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
 from .context.base import ContextPolicy
+from .context.caching import check_breakpoints
 from .context.documents import describe_documents, document_blocks
 from .context.engine import ContextEngine, Prepared
 from .context.report import WindowFill
@@ -336,6 +337,7 @@ class _ChatCore:
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
         blocks = check_prompt(prompt)
+        check_breakpoints(blocks, self._system, self.tools.schemas)
         if prefill is not None and (not isinstance(prefill, str) or not prefill):
             raise UserError("prefill must be a non-empty string")
         if prefill is not None and prefill != prefill.rstrip():

@@ -25,6 +25,7 @@ from ._core import (
 from ._turn import Reply, TurnState, check_prompt
 from .async_chat import AsyncChat
 from .context.base import ContextPolicy
+from .context.caching import check_breakpoints
 from .context.engine import ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message, new_id
@@ -127,6 +128,7 @@ class Chat(_ChatCore):
         if not old.is_user_text:
             raise UserError(f"message {message_id} is not a user message and cannot be edited")
         blocks = check_prompt(prompt)
+        check_breakpoints(blocks, self._system, self.tools.schemas)
         self._conv = self.store.set_head(conv.id, old.parent_id, expect_version=conv.version)
         self._branch = self.store.branch(conv.id)
         self.ledger.start_turn()
