@@ -19,7 +19,7 @@ from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_messag
 from .context.base import ContextPolicy
 from .context.caching import check_breakpoints
 from .context.documents import describe_documents, document_blocks
-from .context.engine import ContextEngine, Prepared
+from .context.engine import Budget, ContextEngine, Prepared
 from .context.report import WindowFill
 from .errors import (
     ClaudeChatError,
@@ -101,7 +101,7 @@ class _ChatCore:
         max_tokens: int,
         store: Store | None,
         context: ContextEngine | Sequence[ContextPolicy] | None,
-        budget: int | None,
+        budget: Budget,
         thinking: Mapping[str, Any] | None,
         temperature: float | None,
         stop_sequences: Sequence[str],

@@ -15,7 +15,7 @@ from ._core import (
 )
 from ._turn import Reply, TurnState
 from .context.base import ContextPolicy
-from .context.engine import ContextEngine
+from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message
 from .models.base import AsyncModel, Done, ModelResponse, Request, TextDelta
@@ -39,7 +39,7 @@ class AsyncChat(_ChatCore):
         max_tokens: int = 1024,
         store: Store | None = None,
         context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: int | None = None,
+        budget: Budget = None,
         thinking: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),

@@ -26,7 +26,7 @@ from ._turn import Reply, TurnState, check_prompt
 from .async_chat import AsyncChat
 from .context.base import ContextPolicy
 from .context.caching import check_breakpoints
-from .context.engine import ContextEngine
+from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message, new_id
 from .models.base import Done, Model, ModelResponse, Request, TextDelta
@@ -39,7 +39,8 @@ class Chat(_ChatCore):
     """A conversation with Claude: ``send`` / ``stream`` a message, get a Reply.
 
     ``model`` is a model name (used through the official SDK, with ``client`` if given)
-    or any ``Model``. Every message is kept in ``store`` (in memory by default).
+    or any ``Model``. Every message is kept in ``store`` (in memory by default). ``budget``:
+    input tokens per request, 200,000 unless set; "max" for the model's whole window.
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class Chat(_ChatCore):
         max_tokens: int = 1024,
         store: Store | None = None,
         context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: int | None = None,
+        budget: Budget = None,
         thinking: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 
@@ -59,6 +59,13 @@ def _positive_int(key: str, raw: Any) -> int:
     return raw
 
 
+def _budget(key: str, raw: Any) -> int | Literal["max"]:
+    """A token count (``20k`` works), or "max" for the model's whole window."""
+    if isinstance(raw, str) and raw.strip().lower() == "max":
+        return "max"
+    return _positive_int(key, raw)
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(key: str, raw: Any) -> str:
         value = str(raw).strip().lower() if isinstance(raw, str) else raw
@@ -102,7 +109,7 @@ KEYS: dict[str, _Key] = {
     for k in (
         _Key("model", _text, "default model name"),
         _Key("system", _any_text, "default system prompt"),
-        _Key("budget", _positive_int, "input-token budget per request (default: the window)"),
+        _Key("budget", _budget, 'input-token budget per request (default 200k; "max": the window)'),
         _Key("strategy", _choice(STRATEGIES), "context strategy: window, summary or compact"),
         _Key("store", _text, "store URL (postgresql://…) or 'memory'; default SQLite"),
         _Key("db", _text, "SQLite database file"),
@@ -121,7 +128,7 @@ class Settings:
 
     model: str = DEFAULT_CLI_MODEL
     system: str | None = None
-    budget: int | None = None
+    budget: int | Literal["max"] | None = None
     strategy: str = "window"
     store: str | None = None
     db: str | None = None
