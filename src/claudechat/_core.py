@@ -34,7 +34,7 @@ from .models.capabilities import ModelInfo, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
-from .usage import Ledger, Usage
+from .usage import SIDE_USAGE, Ledger, Usage
 
 __all__ = ["DEFAULT_MODEL", "title_from"]
 
@@ -82,6 +82,7 @@ class _Inflight:
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
+        self.usage: Usage | None = None  # what the stream reported so far
         self.strip = _PrefixStripper(prefill) if prefill else None
         if self.strip is not None and sent:
             self.strip.decided = True  # the API continues a sent prefill: never strip
@@ -425,7 +426,7 @@ class _ChatCore:
         entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
         state.add_cost(response.usage, entry.cost_usd)
         if self._side_usage:
-            msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
             self._side_usage = []
         self._previous_api_id = response.id
         if not msg.content:
@@ -447,15 +448,16 @@ class _ChatCore:
         """Store what arrived of a cut reply as a partial message."""
         text = inflight.text
         content: list[Block] = [{"type": "text", "text": text}] if text else []
+        usage = inflight.usage  # billed even when cut: what the stream reported
         if partial is not None:
             partial_text = [b for b in partial.content if b.get("type") == "text" and b.get("text")]
             if sum(len(b["text"]) for b in partial_text) >= len(text):
                 content = partial_text
             if partial.usage.requests:
-                entry = self.ledger.record(
-                    self.model.name, partial.usage, message_id=inflight.message_id
-                )
-                state.add_cost(partial.usage, entry.cost_usd)
+                usage = partial.usage
+        if usage is not None:
+            entry = self.ledger.record(self.model.name, usage, message_id=inflight.message_id)
+            state.add_cost(usage, entry.cost_usd)
         prefill = state.prefill if state.rounds == 0 else None
         sent = self.info.prefill
         if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
@@ -463,14 +465,21 @@ class _ChatCore:
             repeat_cut = not sent and prefill.startswith(text)
             content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
         if not content and not inflight.checkpointed:
-            return  # nothing arrived: nothing to keep
+            if usage is not None:  # no text to keep: its cost goes with the next reply
+                side = {
+                    "purpose": "interrupted",
+                    "model": self.model.name,
+                    "usage": usage.to_dict(),
+                }
+                self._side_usage.append(side)
+            return
         reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
         msg = Message(
             "assistant",
             content or [{"type": "text", "text": "(no text arrived)"}],
             id=inflight.message_id,
             model=self.model.name,
-            usage=partial.usage if partial is not None and partial.usage.requests else None,
+            usage=usage,
             status="partial",
             metadata={"interrupted": reason},
         )

@@ -18,7 +18,7 @@ from .context.base import ContextPolicy
 from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message
-from .models.base import AsyncModel, Done, ModelResponse, Request, TextDelta
+from .models.base import AsyncModel, Done, ModelResponse, Request, TextDelta, UsageSoFar
 from .store.base import Conversation, Store
 
 __all__ = ["AsyncChat"]
@@ -132,6 +132,8 @@ class AsyncChat(_ChatCore):
                         piece = self._on_delta(inflight, event.text)
                         if piece:
                             yield piece
+                    elif isinstance(event, UsageSoFar):
+                        inflight.usage = event.usage
                     elif isinstance(event, Done):
                         response = event.response
                 if inflight.strip is not None and (rest := inflight.strip.flush()):

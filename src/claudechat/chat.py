@@ -29,8 +29,9 @@ from .context.caching import check_breakpoints
 from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message, new_id
-from .models.base import Done, Model, ModelResponse, Request, TextDelta
+from .models.base import Done, Model, ModelResponse, Request, TextDelta, UsageSoFar
 from .store.base import Conversation, Store
+from .usage import copy_metadata
 
 __all__ = ["DEFAULT_MODEL", "MAX_PAUSES", "AsyncChat", "Chat", "Reply", "title_from"]
 
@@ -147,7 +148,8 @@ class Chat(_ChatCore):
         )
         parent: str | None = None
         for m in self._branch:
-            copy = m.with_(id=new_id(), parent_id=parent)
+            meta = copy_metadata(m.metadata, m.id, billed=m.usage is not None)
+            copy = m.with_(id=new_id(), parent_id=parent, metadata=meta)
             new = self.store.append(new.id, copy, expect_version=new.version)
             parent = copy.id
         child = Chat(
@@ -191,6 +193,8 @@ class Chat(_ChatCore):
                         piece = self._on_delta(inflight, event.text)
                         if piece:
                             yield piece
+                    elif isinstance(event, UsageSoFar):
+                        inflight.usage = event.usage
                     elif isinstance(event, Done):
                         response = event.response
                 if inflight.strip is not None and (rest := inflight.strip.flush()):

@@ -9,7 +9,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .models.capabilities import ModelInfo
 
-__all__ = ["Ledger", "LedgerEntry", "Usage"]
+__all__ = ["COPIED_FROM", "SIDE_USAGE", "Ledger", "LedgerEntry", "Usage", "copy_metadata"]
+
+# Message metadata: the id of the message whose spend a copy (fork, import) carries; the
+# copy keeps its usage for display, and totals count it only where it was first billed.
+COPIED_FROM = "copied_from"
+SIDE_USAGE = "side_usage"  # message metadata: other requests billed with this reply
+
+
+def copy_metadata(metadata: Mapping[str, Any], original_id: str, *, billed: bool) -> dict[str, Any]:
+    """The metadata of a copy of message ``original_id``: when the message carries spend
+    (``billed``), it names the message first billed for it."""
+    out = dict(metadata)
+    if billed or out.get(SIDE_USAGE):
+        out.setdefault(COPIED_FROM, original_id)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

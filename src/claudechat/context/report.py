@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import ConversationNotFound
 from ..messages import Message
 from ..models.capabilities import model_info
-from ..usage import LedgerEntry, Usage
+from ..usage import COPIED_FROM, SIDE_USAGE, LedgerEntry, Usage
 
-__all__ = ["CostLine", "CostReport", "WindowFill", "cost_report"]
+__all__ = ["CostLine", "CostReport", "WindowFill", "cost_report", "store_cost_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class CostReport:
     usage: Usage
     cost_usd: float | None
     by_purpose: dict[str, float | None]
+    copied: Usage = field(default_factory=Usage)  # copies of spend counted where first billed
+    copied_usd: float | None = 0.0
 
     @property
     def cache_hit_ratio(self) -> float | None:
@@ -83,7 +86,7 @@ def _entries(items: Iterable[LedgerEntry | Message]) -> Iterator[LedgerEntry]:
         if isinstance(item, LedgerEntry):
             yield item
             continue
-        for side in item.metadata.get("side_usage") or ():
+        for side in item.metadata.get(SIDE_USAGE) or ():
             usage = Usage.from_dict(side.get("usage") or {})
             model = str(side.get("model") or "")
             yield LedgerEntry(
@@ -120,3 +123,29 @@ def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
     for p in purposes.values():
         cost = _add(cost, p)
     return CostReport(lines, total, cost, purposes)
+
+
+def store_cost_report(store: Any, conversation_ids: Iterable[str]) -> CostReport:
+    """What the API billed for these conversations, each request once: a copy made by fork
+    or import counts only while the message it copies is no longer in the store."""
+    messages = [m for cid in conversation_ids for m in store.all_messages(cid)]
+    ids = {m.id for m in messages}
+    billed: list[Message] = []
+    copies: list[Message] = []
+    for m in messages:
+        origin = m.metadata.get(COPIED_FROM)
+        copied = isinstance(origin, str) and (origin in ids or _stored(store, origin))
+        (copies if copied else billed).append(m)
+    report = cost_report(billed)
+    if not copies:
+        return report
+    copy = cost_report(copies)
+    return replace(report, copied=copy.usage, copied_usd=copy.cost_usd)
+
+
+def _stored(store: Any, message_id: str) -> bool:
+    try:
+        store.get_message(message_id)
+    except ConversationNotFound:
+        return False
+    return True

@@ -9,6 +9,7 @@ from .base import (
     StreamEvent,
     TextDelta,
     ThinkingDelta,
+    UsageSoFar,
 )
 from .capabilities import ModelInfo, Prices, UnknownModelWarning, known_models, model_info
 
@@ -24,6 +25,7 @@ __all__ = [
     "TextDelta",
     "ThinkingDelta",
     "UnknownModelWarning",
+    "UsageSoFar",
     "known_models",
     "model_info",
 ]

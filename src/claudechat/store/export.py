@@ -6,7 +6,9 @@ that, or a plain Anthropic ``messages`` array (``[{"role", "content"}, ...]``, a
 ``{"messages": [...]}``). A bad file raises ``InvalidImport`` naming the problem and where.
 An import is one transaction. It keeps the file's ids when they are free; when the
 conversation (or any id) exists already — the same file imported twice — the copy gets
-a new conversation id and new message and summary ids, and records ``imported_from``.
+a new conversation id and new message and summary ids, and records ``imported_from``;
+its messages that carry usage name the message they copy (``copied_from``), so ``cost``
+counts that spend once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, get_args
 
 from ..errors import ConversationNotFound, InvalidHistory, InvalidImport, StoreError
 from ..messages import Message, new_id, repair, to_api_messages, validate
+from ..usage import copy_metadata
 from ._markdown import export_markdown, title_from
 from ._rows import ordered_for_insert
 from .base import Conversation, Store, Summary
@@ -79,7 +82,11 @@ class ParsedImport:
         conv = replace(self.conversation, id=cid, head_id=ids[head] if head else None,
                        metadata=meta)  # fmt: skip
         messages = [
-            m.with_(id=ids[m.id], parent_id=ids[m.parent_id] if m.parent_id else None)
+            m.with_(
+                id=ids[m.id],
+                parent_id=ids[m.parent_id] if m.parent_id else None,
+                metadata=copy_metadata(m.metadata, m.id, billed=m.usage is not None),
+            )
             for m in self.messages
         ]
         summaries = [
