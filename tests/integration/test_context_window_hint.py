@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
 
 from claudechat import Chat
@@ -52,15 +53,18 @@ def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
     assert len(_sent_user_texts(emu)) == 10
 
 
-def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["window", "compact"])
+def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
+    tmp_path: Path, first: str
+) -> None:
     emu = Emulator()
     store = SQLiteStore(tmp_path / "c.db")
-    chat = make_chat(emu, store=store, context=_engine("window", budget=3_000))
+    chat = make_chat(emu, store=store, context=_engine(first, budget=3_000))
     _talk(chat, 14, 0)
     assert len(_sent_user_texts(emu)) < 14  # it trimmed, and kept where
     assert store.get_conversation(chat.id or "").metadata.get(META_KEY)
 
-    for strategy in ("window", "compact"):
+    for strategy in ("window", "compact", "summary"):
         conv = store.get_conversation(chat.id or "")
         resumed = make_chat(emu, store=store, context=_engine(strategy), _conversation=conv)
         resumed.send(f"after, with {strategy}")
