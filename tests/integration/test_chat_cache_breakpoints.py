@@ -76,3 +76,26 @@ def test_a_prompt_that_alone_passes_four_is_refused_before_it_is_stored() -> Non
     assert chat.history == before and chat.store.branch(chat.id or "") == before
     assert marked.id is None  # no conversation was created
     assert len(message_requests(emu)) == 1
+
+
+def test_a_caller_1h_breakpoint_never_follows_one_of_our_5m_ones() -> None:
+    """The API refuses a 1h entry after a 5m one (tools, then system, then messages)."""
+    emu = Emulator()
+    chat = _chat(emu)
+    hour = {"type": "ephemeral", "ttl": "1h"}
+    chat.send([{"type": "text", "text": "a long brief", "cache_control": hour}])
+    chat.send("and a follow-up")
+    body = message_requests(emu)[-1].body
+    assert body["system"][-1]["cache_control"] == hour  # ours, before the caller's 1h
+    assert body["messages"][0]["content"][0]["cache_control"] == hour  # theirs, kept
+
+
+def test_an_edit_to_a_prompt_with_five_breakpoints_is_refused() -> None:
+    emu = Emulator()
+    chat = _chat(emu)
+    reply = chat.send("hello")
+    before = chat.store.all_messages(chat.id or "")
+    with pytest.raises(UserError, match="cache breakpoints"):
+        chat.edit(chat.history[0].id, _marked("p", 5))
+    assert chat.store.all_messages(chat.id or "") == before
+    assert chat.history[-1].id == reply.id

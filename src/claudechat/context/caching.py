@@ -81,6 +81,51 @@ def _caller_points(request: Request) -> list[Point]:
     return points
 
 
+_RANK = {"tools": 0, "system": 1, "messages": 2}
+
+
+def _order(point: Point) -> tuple[int, int, int]:
+    return _RANK[point[0]], point[1], point[2]
+
+
+def _fixed_controls(request: Request) -> int:
+    """Breakpoints the caller set where they cannot be moved: the top-level one, and those
+    nested inside blocks (a tool result's content)."""
+    nested = sum(
+        1
+        for m in request.messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if isinstance(b, dict) and isinstance(b.get("content"), list)
+        for inner in b["content"]
+        if isinstance(inner, dict) and inner.get("cache_control")
+    )
+    return nested + (1 if request.cache_control else 0)
+
+
+def _ttl_of(request: Request, point: Point) -> str:
+    section, mi, bi = point
+    if section == "tools":
+        block = request.tools[bi]
+    elif section == "system":
+        block = request.system[bi]
+    else:
+        block = request.messages[mi]["content"][bi]
+    control = block.get("cache_control")
+    return "1h" if isinstance(control, dict) and control.get("ttl") == "1h" else "5m"
+
+
+def _ttl_among(point: Point, default: str, theirs: dict[Point, str]) -> str:
+    """Our TTL at ``point``, so that no 1h entry follows a 5m one: 1h before a caller's 1h,
+    5m after a caller's 5m."""
+    here = _order(point)
+    if any(ttl == "1h" and _order(p) > here for p, ttl in theirs.items()):
+        return "1h"
+    if any(ttl == "5m" and _order(p) < here for p, ttl in theirs.items()):
+        return "5m"
+    return default
+
+
 class PromptCaching:
     """Mark cache breakpoints on each request.
 
@@ -121,9 +166,12 @@ class PromptCaching:
             if last >= 0:
                 points.append(("messages", i, last))
         theirs = _caller_points(request)
+        dropped = max(0, len(theirs) + _fixed_controls(request) - MAX_BREAKPOINTS)
+        in_messages = [p for p in theirs if p[0] == "messages"]
+        dropped_points = set(in_messages[:dropped])  # the caller's oldest, for this request
+        theirs = [p for p in theirs if p not in dropped_points]
         points = [p for p in points if p not in theirs]
-        automatic = 1 if request.cache_control else 0  # a top-level one takes a slot too
-        room = max(0, MAX_BREAKPOINTS - len(theirs) - automatic)
+        room = max(0, MAX_BREAKPOINTS - len(theirs) - _fixed_controls(request))
         if len(points) > room:  # keep the newest user message's, then the system's, ...
             ranked = sorted(points, key=lambda p: (p != points[-1], p != points[0]))
             kept = set(ranked[:room])
@@ -131,14 +179,14 @@ class PromptCaching:
         system = list(request.system)
         tools = list(request.tools)
         messages = list(messages)
-        in_messages = [p for p in theirs if p[0] == "messages"]
-        for _, mi, bi in in_messages[: max(0, len(theirs) + automatic - MAX_BREAKPOINTS)]:
-            # The caller's oldest message breakpoints are left out of this request.
+        for _, mi, bi in dropped_points:
             content = list(messages[mi]["content"])
             content[bi] = {k: v for k, v in content[bi].items() if k != "cache_control"}
             messages[mi] = {**messages[mi], "content": content}
+        ttls = {p: _ttl_of(request, p) for p in theirs}
         for section, mi, bi in points:
-            ttl = self.ttl if section == "messages" else self.system_ttl
+            default = self.ttl if section == "messages" else self.system_ttl
+            ttl = _ttl_among((section, mi, bi), default, ttls)
             if section == "system":
                 system[bi] = {**system[bi], "cache_control": _control(ttl)}
             elif section == "tools":
