@@ -9,6 +9,7 @@ as a ``partial`` message; the history stays valid for the next request.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ._core import (
@@ -147,11 +148,18 @@ class Chat(_ChatCore):
             metadata={"forked_from": conv.id},
         )
         parent: str | None = None
+        copied: dict[str, str] = {}  # original id -> the copy's
         for m in self._branch:
             meta = copy_metadata(m.metadata, m.id, billed=m.usage is not None)
             copy = m.with_(id=new_id(), parent_id=parent, metadata=meta)
             new = self.store.append(new.id, copy, expect_version=new.version)
-            parent = copy.id
+            parent = copied[m.id] = copy.id
+        for s in self.store.summaries(conv.id):  # paid for once: the fork need not redo them
+            if s.first_id in copied and s.last_id in copied:
+                self.store.add_summary(
+                    replace(s, id=new_id(), conversation_id=new.id, first_id=copied[s.first_id],
+                            last_id=copied[s.last_id])
+                )  # fmt: skip
         child = Chat(
             self.model,
             store=self.store,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import make_chat, words
+from conftest_chat import make_chat, message_requests, words
 
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.report import CostReport, store_cost_report
@@ -123,3 +123,23 @@ def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(tmp_path: 
     assert report.usage.total_input_tokens == sent_in
     partial = [m for m in store.all_messages(chat.id or "") if m.status == "partial"]
     assert len(partial) == 1 and partial[0].usage is not None
+
+
+def test_a_fork_keeps_the_summaries_it_copies_instead_of_paying_for_them_again(
+    tmp_path: Path,
+) -> None:
+    emu = BillingEmulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    engine = ContextEngine(strategy_policies("summary"), budget=2_500)
+    chat = make_chat(emu, store=store, context=engine)
+    for i in range(8):
+        chat.send(f"q{i} " + words(120, i))
+    summary = store.summaries(chat.id or "")[-1]
+    fork = chat.fork()
+    bills = len(emu.bills)
+    fork.send("short")
+    assert [m for m, _ in emu.bills[bills:]] == ["claude-sonnet-4-6"]  # no summary request
+    assert summary.text in message_requests(emu)[-1].body["system"][-1]["text"]
+    copied = store.summaries(fork.id or "")[-1]
+    assert copied.text == summary.text and copied.conversation_id == fork.id
+    assert copied.last_id in {m.id for m in fork.history}
