@@ -3,13 +3,14 @@ the spend they copy, summaries and interrupted replies are counted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import make_chat, message_requests, words
+from conftest_chat import make_async_chat, make_chat, message_requests, words
 
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.report import CostReport, store_cost_report
@@ -143,3 +144,19 @@ def test_a_fork_keeps_the_summaries_it_copies_instead_of_paying_for_them_again(
     copied = store.summaries(fork.id or "")[-1]
     assert copied.text == summary.text and copied.conversation_id == fork.id
     assert copied.last_id in {m.id for m in fork.history}
+
+
+def test_a_closed_async_stream_is_counted_too() -> None:
+    async def run() -> None:
+        emu = BillingEmulator(reply=lambda request: "word " * 300)
+        chat = make_async_chat(emu)
+        stream = chat.stream("a long story")
+        await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        await chat.send("shorter")
+        report = store_cost_report(chat.store, [chat.id or ""])
+        assert report.usage.requests == chat.ledger.usage.requests == 2
+        billed, _ = emu.billed()
+        assert report.usage.total_input_tokens == billed.total_input_tokens
+
+    asyncio.run(run())
