@@ -483,8 +483,11 @@ class _ChatCore:
             status="partial",
             metadata={"interrupted": reason},
         )
+        if self._side_usage:  # summaries made for this request are billed with what is kept
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
         try:
             self._store_partial(msg, replace=inflight.checkpointed)
+            self._side_usage = []
         except Exception:  # never let bookkeeping hide the interruption itself
             log.exception("could not store the partial reply")
         state.messages.append(msg)

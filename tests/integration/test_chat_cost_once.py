@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from conftest_chat import make_async_chat, make_chat, message_requests, words
 
+from claudechat import StreamInterrupted
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.report import CostReport, store_cost_report
 from claudechat.store.export import export_json, import_conversation
 from claudechat.store.sqlite import SQLiteStore
-from claudechat.testing import Emulator, EmuResponse
+from claudechat.testing import Emulator, EmuResponse, Fault
 from claudechat.usage import COPIED_FROM, Usage
 
 
@@ -160,3 +161,19 @@ def test_a_closed_async_stream_is_counted_too() -> None:
         assert report.usage.total_input_tokens == billed.total_input_tokens
 
     asyncio.run(run())
+
+
+def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path) -> None:
+    """The summary's cost is stored with the partial reply, not lost with the process."""
+    emu = BillingEmulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
+    for i in range(3):
+        chat.send(f"q{i} " + words(60, i))
+    chat.compact()
+    emu.inject(Fault.drop(after_events=4), at_request=len(emu.requests) + 2)
+    with pytest.raises(StreamInterrupted):
+        for _ in chat.stream("the turn that is cut"):
+            pass
+    assert [m for m, _ in emu.bills[-2:]] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
+    _assert_billed(store_cost_report(store, _all(store)), emu)  # as a new process sees it
