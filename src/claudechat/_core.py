@@ -404,7 +404,13 @@ class _ChatCore:
             request_fields=fields,
             previous_message_id=self._previous_api_id,
             input_limit=self._api_limit,  # the server's window, when smaller than ours
+            spent=self._take_side_usage,
         )
+
+    def _take_side_usage(self) -> list[dict[str, Any]]:
+        """The side requests' usage not stored yet, handed over to be stored (summaries)."""
+        taken, self._side_usage = self._side_usage, []
+        return taken
 
     def _learn_limit(self, err: ContextOverflow) -> None:
         """Remember the input limit the API named, so later requests are cut to fit it."""

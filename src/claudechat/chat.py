@@ -156,9 +156,10 @@ class Chat(_ChatCore):
             parent = copied[m.id] = copy.id
         for s in self.store.summaries(conv.id):  # paid for once: the fork need not redo them
             if s.first_id in copied and s.last_id in copied:
+                meta = copy_metadata(s.metadata, s.id, billed=False, conversation_id=conv.id)
                 self.store.add_summary(
                     replace(s, id=new_id(), conversation_id=new.id, first_id=copied[s.first_id],
-                            last_id=copied[s.last_id])
+                            last_id=copied[s.last_id], metadata=meta)
                 )  # fmt: skip
         child = Chat(
             self.model,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest_chat import make_async_chat, make_chat, message_requests, words
 
-from claudechat import StreamInterrupted
+from claudechat import Overloaded, StreamInterrupted
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.report import CostReport, store_cost_report
 from claudechat.store.export import export_json, import_conversation
@@ -177,3 +177,22 @@ def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path)
             pass
     assert [m for m, _ in emu.bills[-2:]] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
     _assert_billed(store_cost_report(store, _all(store)), emu)  # as a new process sees it
+
+
+def test_a_summary_made_for_a_request_the_api_refused_is_still_counted(tmp_path: Path) -> None:
+    """Stored with the summary it made, so a process that ends on the error loses nothing."""
+    emu = BillingEmulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
+    for i in range(3):
+        chat.send(f"q{i} " + words(60, i))
+    chat.compact()
+    emu.inject(Fault.status_error(529), at_request=len(emu.requests) + 2)
+    with pytest.raises(Overloaded):
+        chat.send("the turn the API refuses")
+    assert [m for m, _ in emu.bills[-1:]] == ["claude-haiku-4-5"]
+    summary = store.summaries(chat.id or "")[-1]
+    assert summary.metadata["side_usage"][0]["model"] == "claude-haiku-4-5"
+    _assert_billed(store_cost_report(store, _all(store)), emu)  # as a new process sees it
+    chat.send("again")  # the next reply does not count that summary a second time
+    _assert_billed(store_cost_report(store, _all(store)), emu)

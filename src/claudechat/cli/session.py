@@ -159,13 +159,13 @@ class Session:
 
     def _switch(self, chat: Chat) -> None:
         """Make ``chat`` the current conversation; remember what it cost before."""
-        from ..context.report import cost_report
+        from ..context.report import store_cost_report
 
         self._chat = chat
         if chat.id is None:
             self._base_cost = 0.0
         else:
-            self._base_cost = cost_report(chat.store.all_messages(chat.id)).cost_usd
+            self._base_cost = store_cost_report(chat.store, [chat.id]).cost_usd
 
     def banner(self) -> str:
         """The line shown when the session starts."""

@@ -141,11 +141,13 @@ class ContextEngine:
         previous_message_id: str | None = None,
         dry_run: bool = False,
         input_limit: int | None = None,
+        spent: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> Prepared:
         """Run the policies over ``history`` and build the request to send.
 
         ``input_limit``: input tokens the server said it takes (from a "prompt is too
-        long" error), which caps the budget when it is smaller.
+        long" error), which caps the budget when it is smaller. ``spent``: takes the usage
+        of the summary requests made so far, stored with the summary they made.
         """
         self.counter.use(model)
         budget = self.budget_for(model, max_tokens)
@@ -163,7 +165,7 @@ class ContextEngine:
             query=query,
             force_compact=force_compact,
             overflow_retry=overflow_retry,
-            extras={"summary_model": self.summary_model, "dry_run": dry_run},
+            extras={"summary_model": self.summary_model, "dry_run": dry_run, "spent": spent},
             bound=_remembered_bound(self.counter),
         )
         fields = dict(request_fields or {})

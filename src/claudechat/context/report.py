@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import ConversationNotFound
 from ..messages import Message
 from ..models.capabilities import model_info
-from ..usage import COPIED_FROM, SIDE_USAGE, LedgerEntry, Usage
+from ..usage import COPIED_FROM, COPIED_FROM_CONVERSATION, SIDE_USAGE, LedgerEntry, Usage
 
 __all__ = ["CostLine", "CostReport", "WindowFill", "cost_report", "store_cost_report"]
 
@@ -126,16 +126,19 @@ def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
 
 
 def store_cost_report(store: Any, conversation_ids: Iterable[str]) -> CostReport:
-    """What the API billed for these conversations, each request once: a copy made by fork
-    or import counts only while the message it copies is no longer in the store."""
-    messages = [m for cid in conversation_ids for m in store.all_messages(cid)]
-    ids = {m.id for m in messages}
+    """What the API billed for these conversations, each request once: replies, and the
+    summary requests kept with the summaries they made. A copy made by fork or import
+    counts only while what it copies is no longer in the store."""
+    ids = list(conversation_ids)
+    messages = [m for cid in ids for m in store.all_messages(cid)]
+    summaries = [s for cid in ids for s in store.summaries(cid)]
+    known = {m.id for m in messages} | {s.id for s in summaries}
     billed: list[Message] = []
     copies: list[Message] = []
-    for m in messages:
-        origin = m.metadata.get(COPIED_FROM)
-        copied = isinstance(origin, str) and (origin in ids or _stored(store, origin))
-        (copies if copied else billed).append(m)
+    for item in [*messages, *map(_as_message, summaries)]:
+        origin = item.metadata.get(COPIED_FROM)
+        copied = isinstance(origin, str) and (origin in known or _stored(store, item, origin))
+        (copies if copied else billed).append(item)
     report = cost_report(billed)
     if not copies:
         return report
@@ -143,9 +146,18 @@ def store_cost_report(store: Any, conversation_ids: Iterable[str]) -> CostReport
     return replace(report, copied=copy.usage, copied_usd=copy.cost_usd)
 
 
-def _stored(store: Any, message_id: str) -> bool:
+def _as_message(summary: Any) -> Message:
+    """A stand-in message carrying a summary's side usage, for ``cost_report``."""
+    return Message("assistant", [], id=summary.id, metadata=dict(summary.metadata))
+
+
+def _stored(store: Any, item: Message, origin: str) -> bool:
+    """Whether the message (or, for a summary, the summary) ``origin`` is in the store."""
+    conversation = item.metadata.get(COPIED_FROM_CONVERSATION)
     try:
-        store.get_message(message_id)
+        if isinstance(conversation, str):
+            return any(s.id == origin for s in store.summaries(conversation))
+        store.get_message(origin)
     except ConversationNotFound:
         return False
     return True

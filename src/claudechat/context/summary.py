@@ -2,8 +2,8 @@
 
 Only the newly evicted turns and the previous summary go to the summary model, so each
 fold costs little. Every summary is stored beside the transcript (``store.add_summary``)
-with the range of messages it covers, and reloaded from ``store.summaries`` when a chat
-is resumed. The summary travels in the system prompt, inside ``<conversation_summary>``,
+with the range of messages it covers and what its requests cost (``side_usage``), and
+reloaded from ``store.summaries`` when a chat is resumed. The summary travels in the system prompt, inside ``<conversation_summary>``,
 after the base system prompt's cache breakpoint, so it changes only when the window
 trims (which changes the message prefix anyway).
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, new_id
+from ..usage import SIDE_USAGE
 from .base import Candidate, ContextState, Summarizer, TokenCounter, summary_block
 from .window import TokenWindow, turn_starts
 
@@ -222,6 +223,11 @@ class RollingSummary:
         if state.store is None or state.conversation_id is None:
             return
         from ..store.base import Summary
+
+        spent = state.extras.get("spent")
+        side = spent() if callable(spent) else []
+        if side:  # what the summary requests cost is kept with what they made
+            metadata = {**metadata, SIDE_USAGE: side}
 
         state.store.add_summary(
             Summary(

@@ -89,9 +89,11 @@ class ParsedImport:
             )
             for m in self.messages
         ]
+        old_cid = self.conversation.id
         summaries = [
             replace(s, id=new_id(), conversation_id=cid, first_id=ids[s.first_id],
-                    last_id=ids[s.last_id])
+                    last_id=ids[s.last_id], metadata=copy_metadata(
+                        s.metadata, s.id, billed=False, conversation_id=old_cid))
             for s in self.summaries
         ]  # fmt: skip
         return ParsedImport(conv, messages, summaries)
