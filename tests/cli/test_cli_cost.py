@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import Run
 
 
@@ -33,3 +35,25 @@ def test_export_then_import_does_not_count_the_spend_twice(run: Run, tmp_path: P
     text = run("cost").stdout
     assert text.startswith("2 conversations, 2 requests")
     assert "not counted again: 2 requests copied by fork or import" in text
+
+
+def test_the_repl_cost_counts_each_summary_once() -> None:
+    """/cost after /compact: the summary was counted twice (the session's ledger and the
+    stored copy), and summaries of earlier sessions not at all."""
+    from test_cli_session import Harness
+
+    from claudechat.cli.session import Session
+
+    h = Harness(strategy="summary")
+    for n in range(4):
+        h(f"message number {n}")
+    h("/compact")
+    h("after compacting")
+    ledger = h.chat.ledger
+    assert any(e.purpose == "summary" for e in ledger.entries)
+    report = h.session.cost_report()
+    assert report.usage == ledger.usage  # this session made every request of the chat
+    assert report.cost_usd == pytest.approx(ledger.cost_usd)
+
+    later = Session(h.runtime, h.runtime.resume(h.chat.id), h.session.console, plain=True)
+    assert later.cost_report().usage == ledger.usage  # a new session reads it all back

@@ -303,13 +303,11 @@ class Session:
             self.say(line)
 
     def cost_report(self) -> CostReport:
-        """The conversation's stored replies plus this session's summaries."""
-        from ..context.report import cost_report
+        """What the conversation cost: every stored request once (replies, summaries)."""
+        from ..context.report import cost_report, store_cost_report
 
         chat = self.chat
-        items: list[Any] = list(chat.store.all_messages(chat.id)) if chat.id else []
-        items += [e for e in chat.ledger.entries if e.purpose != "reply"]
-        return cost_report(items)
+        return store_cost_report(chat.store, [chat.id]) if chat.id else cost_report([])
 
     def cmd_compact(self) -> None:
         """/compact"""
