@@ -3,9 +3,10 @@
 Only the newly evicted turns and the previous summary go to the summary model, so each
 fold costs little. Every summary is stored beside the transcript (``store.add_summary``)
 with the range of messages it covers and what its requests cost (``side_usage``), and
-reloaded from ``store.summaries`` when a chat is resumed. The summary travels in the system prompt, inside ``<conversation_summary>``,
-after the base system prompt's cache breakpoint, so it changes only when the window
-trims (which changes the message prefix anyway).
+reloaded from ``store.summaries`` when a chat is resumed. The summary travels in the
+system prompt, inside ``<conversation_summary>``, after the base system prompt's cache
+breakpoint, so it changes only when the window trims (which changes the message prefix
+anyway).
 """
 
 from __future__ import annotations
