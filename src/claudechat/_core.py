@@ -79,10 +79,10 @@ class _Inflight:
 
     def __init__(self, prefill: str | None, *, sent: bool = False) -> None:
         self.message_id = new_id()
+        self.usage: Usage | None = None  # what the stream reported so far
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
-        self.usage: Usage | None = None  # what the stream reported so far
         self.strip = _PrefixStripper(prefill) if prefill else None
         if self.strip is not None and sent:
             self.strip.decided = True  # the API continues a sent prefill: never strip

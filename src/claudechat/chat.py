@@ -130,8 +130,8 @@ class Chat(_ChatCore):
         old = self.store.get_message(message_id)
         if not old.is_user_text:
             raise UserError(f"message {message_id} is not a user message and cannot be edited")
+        check_breakpoints(prompt, self._system, self.tools.schemas)
         blocks = check_prompt(prompt)
-        check_breakpoints(blocks, self._system, self.tools.schemas)
         self._conv = self.store.set_head(conv.id, old.parent_id, expect_version=conv.version)
         self._branch = self.store.branch(conv.id)
         self.ledger.start_turn()

@@ -54,13 +54,14 @@ def _marked(blocks: Sequence[Any]) -> int:
 
 
 def check_breakpoints(
-    prompt: Sequence[dict[str, Any]],
+    prompt: object,
     system: Sequence[dict[str, Any]],
     tools: Sequence[dict[str, Any]],
 ) -> None:
-    """UserError when the caller's breakpoints in system, tools and a new prompt pass four
-    (the API's limit), before the prompt is stored."""
-    fixed, own = _marked(system) + _marked(tools), _marked(prompt)
+    """UserError when the caller's breakpoints in system, tools and a new prompt (text or
+    blocks) pass four (the API's limit), before the prompt is stored."""
+    fixed = _marked(system) + _marked(tools)
+    own = _marked(prompt) if isinstance(prompt, list | tuple) else 0
     if fixed + own > MAX_BREAKPOINTS:
         raise UserError(
             f"the prompt sets cache_control on {own} blocks and the system prompt and tools "

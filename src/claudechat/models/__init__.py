@@ -9,7 +9,6 @@ from .base import (
     StreamEvent,
     TextDelta,
     ThinkingDelta,
-    UsageSoFar,
 )
 from .capabilities import ModelInfo, Prices, UnknownModelWarning, known_models, model_info
 
@@ -25,7 +24,6 @@ __all__ = [
     "TextDelta",
     "ThinkingDelta",
     "UnknownModelWarning",
-    "UsageSoFar",
     "known_models",
     "model_info",
 ]
