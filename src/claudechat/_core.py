@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_message
 from .context.base import ContextPolicy
-from .context.caching import check_breakpoints
 from .context.documents import describe_documents, document_blocks
 from .context.engine import Budget, ContextEngine, Prepared
 from .context.report import WindowFill
@@ -337,6 +336,8 @@ class _ChatCore:
         self._branch[-1] = msg
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
+        from .context.caching import check_breakpoints
+
         blocks = check_prompt(prompt)
         check_breakpoints(blocks, self._system, self.tools.schemas)
         if prefill is not None and (not isinstance(prefill, str) or not prefill):

@@ -59,13 +59,6 @@ def _positive_int(key: str, raw: Any) -> int:
     return raw
 
 
-def _budget(key: str, raw: Any) -> int | Literal["max"]:
-    """A token count (``20k`` works), or "max" for the model's whole window."""
-    if isinstance(raw, str) and raw.strip().lower() == "max":
-        return "max"
-    return _positive_int(key, raw)
-
-
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(key: str, raw: Any) -> str:
         value = str(raw).strip().lower() if isinstance(raw, str) else raw
@@ -91,6 +84,13 @@ def _any_text(key: str, raw: Any) -> str:
     if not isinstance(raw, str):
         raise ConfigError(f"{key} must be a string, got {raw!r}")
     return raw
+
+
+def _budget(key: str, raw: Any) -> int | Literal["max"]:
+    """A token count (``20k`` works), or "max" for the model's whole window."""
+    if isinstance(raw, str) and raw.strip().lower() == "max":
+        return "max"
+    return _positive_int(key, raw)
 
 
 @dataclass(frozen=True, slots=True)

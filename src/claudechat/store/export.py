@@ -23,7 +23,6 @@ from typing import Any, get_args
 
 from ..errors import ConversationNotFound, InvalidHistory, InvalidImport, StoreError
 from ..messages import Message, new_id, repair, to_api_messages, validate
-from ..usage import copy_metadata
 from ._markdown import export_markdown, title_from
 from ._rows import ordered_for_insert
 from .base import Conversation, Store, Summary
@@ -75,6 +74,8 @@ class ParsedImport:
 
     def rekeyed(self) -> ParsedImport:
         """The same conversation under new ids (conversation, messages, summaries)."""
+        from ..usage import copy_metadata
+
         ids = {m.id: new_id() for m in self.messages}
         cid = new_id()
         meta = {**self.conversation.metadata, "imported_from": self.conversation.id}
