@@ -24,7 +24,7 @@ from ._turn import Reply, TurnState, check_prompt, prefill_hint, response_messag
 from ._writes import BLOCKING_LEASE_SECONDS, TURN_LEASE_SECONDS, _SharedWriter
 from .context.base import ContextPolicy
 from .context.documents import describe_documents, document_blocks
-from .context.engine import ContextEngine, Prepared
+from .context.engine import Budget, ContextEngine, Prepared
 from .context.report import WindowFill
 from .errors import (
     ClaudeChatError,
@@ -41,7 +41,7 @@ from .models.capabilities import ModelInfo, check_lifecycle, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
-from .usage import Ledger, Usage
+from .usage import SIDE_USAGE, Ledger, Usage
 
 __all__ = ["BLOCKING_LEASE_SECONDS", "DEFAULT_MODEL", "TURN_LEASE_SECONDS", "title_from"]
 
@@ -86,6 +86,7 @@ class _Inflight:
 
     def __init__(self, prefill: str | None, *, sent: bool = False) -> None:
         self.message_id = new_id()
+        self.usage: Usage | None = None  # what the stream reported so far
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
@@ -109,7 +110,7 @@ class _ChatCore(_SharedWriter):
         max_tokens: int,
         store: Store | None,
         context: ContextEngine | Sequence[ContextPolicy] | None,
-        budget: int | None,
+        budget: Budget,
         thinking: Mapping[str, Any] | None,
         temperature: float | None,
         stop_sequences: Sequence[str],
@@ -387,7 +388,10 @@ class _ChatCore(_SharedWriter):
         self._branch[-1] = msg
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
+        from .context.caching import check_breakpoints
+
         blocks = check_prompt(prompt)
+        check_breakpoints(blocks, self._system, self.tools.schemas)
         if prefill is not None and (not isinstance(prefill, str) or not prefill):
             raise UserError("prefill must be a non-empty string")
         if prefill is not None and prefill != prefill.rstrip():
@@ -459,7 +463,13 @@ class _ChatCore(_SharedWriter):
             request_fields=fields,
             previous_message_id=self._previous_api_id,
             input_limit=self._api_limit,  # the server's window, when smaller than ours
+            spent=self._take_side_usage,
         )
+
+    def _take_side_usage(self) -> list[dict[str, Any]]:
+        """The side requests' usage not stored yet, handed over to be stored (summaries)."""
+        taken, self._side_usage = self._side_usage, []
+        return taken
 
     def _learn_limit(self, err: ContextOverflow) -> None:
         """Remember the input limit the API named, so later requests are cut to fit it."""
@@ -481,7 +491,7 @@ class _ChatCore(_SharedWriter):
         entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
         state.add_cost(response.usage, entry.cost_usd)
         if self._side_usage:
-            msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
             self._side_usage = []
         self._previous_api_id = response.id
         if not msg.content:
@@ -503,15 +513,16 @@ class _ChatCore(_SharedWriter):
         """Store what arrived of a cut reply as a partial message."""
         text = inflight.text
         content: list[Block] = [{"type": "text", "text": text}] if text else []
+        usage = inflight.usage  # billed even when cut: what the stream reported
         if partial is not None:
             partial_text = [b for b in partial.content if b.get("type") == "text" and b.get("text")]
             if sum(len(b["text"]) for b in partial_text) >= len(text):
                 content = partial_text
             if partial.usage.requests:
-                entry = self.ledger.record(
-                    self.model.name, partial.usage, message_id=inflight.message_id
-                )
-                state.add_cost(partial.usage, entry.cost_usd)
+                usage = partial.usage
+        if usage is not None:
+            entry = self.ledger.record(self.model.name, usage, message_id=inflight.message_id)
+            state.add_cost(usage, entry.cost_usd)
         prefill = state.prefill if state.rounds == 0 else None
         sent = self.info.prefill
         if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
@@ -519,19 +530,29 @@ class _ChatCore(_SharedWriter):
             repeat_cut = not sent and prefill.startswith(text)
             content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
         if not content and not inflight.checkpointed:
-            return  # nothing arrived: nothing to keep
+            if usage is not None:  # no text to keep: its cost goes with the next reply
+                side = {
+                    "purpose": "interrupted",
+                    "model": self.model.name,
+                    "usage": usage.to_dict(),
+                }
+                self._side_usage.append(side)
+            return
         reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
         msg = Message(
             "assistant",
             content or [{"type": "text", "text": "(no text arrived)"}],
             id=inflight.message_id,
             model=self.model.name,
-            usage=partial.usage if partial is not None and partial.usage.requests else None,
+            usage=usage,
             status="partial",
             metadata={"interrupted": reason},
         )
+        if self._side_usage:  # summaries made for this request are billed with what is kept
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
         try:
             self._store_partial(msg, replace=inflight.checkpointed)
+            self._side_usage = []
         except Exception:  # never let bookkeeping hide the interruption itself
             log.exception("could not store the partial reply")
         state.messages.append(msg)
