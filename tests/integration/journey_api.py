@@ -30,6 +30,7 @@ class Answer:
     text: str = ""  # reply text that arrived
     complete: bool = False  # message_stop (or the whole JSON body) arrived
     conversation: str | None = None  # set by the journey: whose turn this was
+    error: str = ""  # the API's error message, for an error status
 
     @property
     def is_summary(self) -> bool:
@@ -107,6 +108,8 @@ class ObservedEmulator(Emulator):
         self.answers.append(answer)
         if response.status == 200:
             response.body = _watched(answer, response.body)
+        elif isinstance(response.body, bytes):
+            answer.error = str(json.loads(response.body).get("error", {}).get("message", ""))
         return response
 
     def withdraw_faults(self) -> None:

@@ -53,7 +53,7 @@ INVARIANTS = (
     "typed",  # every failure is a ClaudeChatError
 )
 STRATEGIES = ("window", "summary", "compact")
-BUDGETS = (700, 1000, 1600, 4000)
+BUDGETS = (500, 700, 1000, 1600, 4000)
 FAULTS: dict[str, Callable[[], Fault]] = {
     "429": lambda: Fault.status(429, retry_after=0),
     "500": lambda: Fault.status(500),
@@ -217,11 +217,17 @@ class Journey(RuleBasedStateMachine):
 
     # --- rules: talking ---------------------------------------------------------------------
 
-    @initialize(n=st.integers(3, 40))
-    def first_message(self, n: int) -> None:
+    @initialize(
+        strategy=st.sampled_from(STRATEGIES),
+        budget=st.sampled_from(BUDGETS[:3]),
+        n=st.integers(3, 40),
+    )
+    def first_message(self, strategy: str, budget: int, n: int) -> None:
+        self.strategy, self.budget = strategy, budget
+        self.chat.context = self._engine()
         self.send(n, stream=False)
 
-    @rule(n=st.integers(3, 60), stream=st.booleans())
+    @rule(n=st.integers(3, 80), stream=st.booleans())
     def send(self, n: int, stream: bool) -> None:
         prompt = self._prompt(n)
         if stream:
@@ -474,7 +480,11 @@ class Journey(RuleBasedStateMachine):
         self._check_ledger()
 
     def _check_valid(self, answer: Answer) -> None:
-        self.expect("valid", answer.status != 400, f"request {answer.number} was rejected: 400")
+        self.expect(
+            "valid",
+            answer.status != 400,
+            f"request {answer.number} was rejected: 400 {answer.error}",
+        )
         if answer.body is None:
             return
         try:
