@@ -81,11 +81,10 @@ def test_no_silent_loss_after_summary_then_window() -> None:
     replay(
         "no_silent_loss",
         lambda j: j.set_strategy(strategy="summary"),
-        send(20),
-        send(20),
-        lambda j: j.compact_then_send(n=5),
+        send(),
+        lambda j: j.compact_then_send(n=3),
         lambda j: j.resume(strategy="window"),
-        send(5),
+        send(),
     )
 
 
@@ -160,3 +159,8 @@ def test_no_silent_loss_after_undo() -> None:
         *[lambda j: j.undo()] * 3,
         send(3),
     )
+
+
+@xfail("defect 5: a stream cut before its first text is billed but not stored")
+def test_ledger_counts_a_stream_cut_before_any_text() -> None:
+    replay("ledger", send(), lambda j: j.faulted_send(fault="drop-early", n=3, stream=True))
