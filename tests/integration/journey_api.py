@@ -30,7 +30,6 @@ class Answer:
     text: str = ""  # reply text that arrived
     complete: bool = False  # message_stop (or the whole JSON body) arrived
     conversation: str | None = None  # set by the journey: whose turn this was
-    error: str = ""  # the API's error message, for an error status
 
     @property
     def is_summary(self) -> bool:
@@ -88,18 +87,23 @@ def _figures(usage: dict[str, Any]) -> dict[str, int]:
 
 
 class ObservedEmulator(Emulator):
-    """The emulator, keeping an ``Answer`` for every messages request it gets."""
+    """The emulator, keeping an ``Answer`` for every messages request it gets and a line
+    for every request it rejects as invalid."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.answers: list[Answer] = []
+        self.rejected: list[str] = []  # every request answered 400, on any endpoint
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
         """Answer as the emulator does; watch what of a messages reply leaves."""
         response = super().handle(method, path, headers, body)
+        record = self.requests[-1]
+        if response.status == 400 and isinstance(response.body, bytes):
+            error = json.loads(response.body).get("error", {}).get("message")
+            self.rejected.append(f"request {record.number} to {record.path}: {error}")
         if method.upper() != "POST" or urlsplit(path).path.rstrip("/") != "/v1/messages":
             return response
-        record = self.requests[-1]
         try:
             parsed = record.body if record.body is not None else json.loads(record.raw)
         except ValueError:
@@ -108,8 +112,6 @@ class ObservedEmulator(Emulator):
         self.answers.append(answer)
         if response.status == 200:
             response.body = _watched(answer, response.body)
-        elif isinstance(response.body, bytes):
-            answer.error = str(json.loads(response.body).get("error", {}).get("message", ""))
         return response
 
     def withdraw_faults(self) -> None:
