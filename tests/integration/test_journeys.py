@@ -167,8 +167,8 @@ def test_ledger_counts_a_stream_cut_before_any_text() -> None:
 
 
 @xfail(
-    "item 2, found by the journeys: a resumed chat's new engine trims on an offline estimate "
-    "(425 tokens for a 230-token history) and drops turns that fit, never asking count_tokens"
+    "item 2, found by the journeys: a resumed chat's new engine trims on its offline estimate "
+    "(far above the API's count) and drops turns that fit, never asking count_tokens"
 )
 def test_no_silent_loss_after_resume_on_an_estimate() -> None:
     replay(
