@@ -3,7 +3,7 @@ interruptions, retries, edits, undo, checkout, forks, compaction, strategy / bud
 model / system changes, resumes in a new process, export and import, API faults, bad
 input and a second writer, with the promises of issue 11 checked after every step.
 
-``CLAUDECHAT_JOURNEY_EXAMPLES`` (default 15) and ``CLAUDECHAT_JOURNEY_STEPS`` (default 30)
+``CLAUDECHAT_JOURNEY_EXAMPLES`` (default 25) and ``CLAUDECHAT_JOURNEY_STEPS`` (default 30)
 run it longer. The invariants today's code breaks are left out of the random run and
 pinned below as the shortest sequences that break them, marked xfail(strict): when a
 defect is fixed its test passes, fails as XPASS, and its invariant joins the random run.
@@ -26,7 +26,7 @@ KNOWN_FAILING = frozenset({"ledger", "no_silent_loss"})
 KNOWN_BAD_INPUTS = frozenset({"surrogate", "over_budget", "max_tokens", "cache_control"})
 KNOWN_WRITER_DEFECT = True  # another writer during a stream cuts the reply (defect 9)
 
-EXAMPLES = int(os.environ.get("CLAUDECHAT_JOURNEY_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("CLAUDECHAT_JOURNEY_EXAMPLES", "25"))
 STEPS = int(os.environ.get("CLAUDECHAT_JOURNEY_STEPS", "30"))
 
 
