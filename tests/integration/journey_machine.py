@@ -224,12 +224,14 @@ class Journey(RuleBasedStateMachine):
         n=st.integers(3, 40),
     )
     def first_message(self, strategy: str, budget: int, n: int) -> None:
+        """A strategy and a small budget (trimming happens), then the first turn."""
         self.strategy, self.budget = strategy, budget
         self.chat.context = self._engine()
         self.send(n, stream=False)
 
     @rule(n=st.integers(3, 80), stream=st.booleans())
     def send(self, n: int, stream: bool) -> None:
+        """Say something of ``n`` words and read the whole reply."""
         prompt = self._prompt(n)
         if stream:
             self._turn(prompt, lambda: self._drain(self.chat.stream(prompt)))
@@ -238,6 +240,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(n=st.integers(3, 40), after=st.integers(1, 8))
     def leave_stream_early(self, n: int, after: int) -> None:
+        """Stop reading a streamed reply after ``after`` pieces (a break, or Ctrl-C)."""
         prompt = self._prompt(n)
         self._turn(prompt, lambda: self._drain(self.chat.stream(prompt), stop_after=after))
 
@@ -255,11 +258,13 @@ class Journey(RuleBasedStateMachine):
 
     @rule(stream=st.booleans())
     def retry(self, stream: bool) -> None:
+        """Ask for another reply to the last prompt."""
         chat = self.chat
         self._act(chat, lambda: self._drain(chat.retry(stream=stream)))
 
     @rule(pick=st.integers(0, 99), n=st.integers(3, 40))
     def edit(self, pick: int, n: int) -> None:
+        """Replace a prompt of the branch by a new one (a new branch from there)."""
         path = self._path()
         users = [m for m in self.chat.history if m.is_user_text and first_text(m) in path]
         if not users:
@@ -276,6 +281,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule()
     def undo(self) -> None:
+        """Move back one turn."""
         chat = self.chat
         error, _ = self._act(chat, chat.undo)
         if error is None and self._path():
@@ -283,6 +289,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 999), to_reply=st.booleans())
     def checkout(self, pick: int, to_reply: bool) -> None:
+        """Go to a stored prompt, or one of its replies, on any branch."""
         cid = self.cid
         if cid is None:
             return
@@ -301,6 +308,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(n=st.integers(3, 40))
     def compact_then_send(self, n: int) -> None:
+        """Ask for compaction now, then say something."""
         self.chat.compact()
         self.send(n, stream=False)
 
@@ -308,6 +316,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(switch=st.booleans())
     def fork(self, switch: bool) -> None:
+        """Copy the branch into a new conversation; maybe go on there."""
         cid = self.cid
         if cid is None:
             return
@@ -322,6 +331,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(switch=st.booleans())
     def export_then_import(self, switch: bool) -> None:
+        """Export the conversation and import it back as a copy; maybe go on there."""
         cid = self.cid
         if cid is None:
             return
@@ -334,21 +344,25 @@ class Journey(RuleBasedStateMachine):
 
     @rule(strategy=st.sampled_from(STRATEGIES))
     def set_strategy(self, strategy: str) -> None:
+        """Switch the context strategy (a new engine)."""
         self.strategy = strategy
         self.chat.context = self._engine()
 
     @rule(budget=st.sampled_from(BUDGETS))
     def set_budget(self, budget: int) -> None:
+        """Change the token budget."""
         self.budget = budget
         self.chat.context.budget = budget
 
     @rule(model=st.sampled_from((SONNET, HAIKU)))
     def set_model(self, model: str) -> None:
+        """Switch the model."""
         chat = self.chat
         self._act(chat, lambda: chat.set_model(AnthropicModel(model, client=client(self.emu))))
 
     @rule(system=st.sampled_from(SYSTEMS))
     def set_system(self, system: str) -> None:
+        """Change the system prompt."""
         chat = self.chat
         self._act(chat, lambda: setattr(chat, "system", system))
 
@@ -364,6 +378,7 @@ class Journey(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from(BAD_INPUTS))
     def bad_input(self, kind: str) -> None:
+        """Try something claudechat can refuse before storing or sending anything."""
         if kind not in self.bad_inputs:
             return
         prompt = self._prompt(3)
