@@ -26,7 +26,7 @@ def test_export_then_import_does_not_count_the_spend_twice(run: Run, tmp_path: P
     assert before["requests"] == 2
     out = tmp_path / "c.json"
     assert run("export", cid, "--format", "json", "-o", str(out)).exit_code == 0
-    assert run("import", str(out)).exit_code == 0
+    assert run("import", str(out), "--again").exit_code == 0  # a second copy, on purpose
 
     after = _cost(run)
     assert after["conversations"] == 2
