@@ -36,7 +36,7 @@ from claudechat import (
     strategy_policies,
 )
 from claudechat.context.base import SUMMARY_TAG
-from claudechat.context.report import cost_report
+from claudechat.context.report import store_cost_report
 from claudechat.messages import to_api_messages
 from claudechat.models.anthropic import AnthropicModel
 from claudechat.store.export import export_json, import_conversation
@@ -603,7 +603,7 @@ class Journey(RuleBasedStateMachine):
 
     def _check_ledger(self) -> None:
         for cid in self.paths:
-            usage = cost_report(self.reader.all_messages(cid)).usage
+            usage = store_cost_report(self.reader, [cid]).usage
             stored = (
                 usage.input_tokens,
                 usage.output_tokens,
