@@ -529,16 +529,11 @@ class _ChatCore(_SharedWriter):
             text = content[0]["text"]
             repeat_cut = not sent and prefill.startswith(text)
             content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
-        if not content and not inflight.checkpointed:
-            if usage is not None:  # no text to keep: its cost goes with the next reply
-                side = {
-                    "purpose": "interrupted",
-                    "model": self.model.name,
-                    "usage": usage.to_dict(),
-                }
-                self._side_usage.append(side)
-            return
         reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
+        if not content and not inflight.checkpointed:
+            if usage is not None:
+                self._keep_billed_without_text(inflight.message_id, usage, reason)
+            return
         msg = Message(
             "assistant",
             content or [{"type": "text", "text": "(no text arrived)"}],
@@ -557,6 +552,30 @@ class _ChatCore(_SharedWriter):
             log.exception("could not store the partial reply")
         state.messages.append(msg)
         self.last_reply = state.reply()
+
+    def _keep_billed_without_text(self, message_id: str, usage: Usage, reason: str) -> None:
+        """A request cut before any text, whose usage arrived: stored beside the branch as an
+        empty partial reply (never sent, not the head), so its cost outlives this process."""
+        metadata: dict[str, Any] = {"interrupted": reason}
+        if self._side_usage:
+            metadata[SIDE_USAGE] = self._side_usage
+        msg = Message(
+            "assistant",
+            [],
+            id=message_id,
+            parent_id=self._head(),
+            model=self.model.name,
+            usage=usage,
+            status="partial",
+            metadata=metadata,
+        )
+        try:
+            self._conv = self.store.append(
+                self._require_conv().id, msg, move_head=False, lease=self._owner
+            )
+            self._side_usage = []
+        except Exception:  # never let bookkeeping hide the interruption itself
+            log.exception("could not store the usage of the cut request")
 
     def _next_step(self, state: TurnState, msg: Message) -> list[Block] | Literal[True] | None:
         """After a reply: [] to send it back (a paused turn), True to run its tools, or None

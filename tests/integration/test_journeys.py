@@ -153,7 +153,6 @@ def test_no_silent_loss_after_undo() -> None:
     )
 
 
-@xfail("defect 5: a stream cut before its first text is billed but not stored")
 def test_ledger_counts_a_stream_cut_before_any_text() -> None:
     replay("ledger", send(), lambda j: j.faulted_send(fault="drop-early", n=3, stream=True))
 
