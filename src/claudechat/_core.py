@@ -34,7 +34,7 @@ from ._turn import (
 from ._writes import BLOCKING_LEASE_SECONDS, TURN_LEASE_SECONDS, _SharedWriter
 from .context.base import ContextPolicy
 from .context.documents import describe_documents, document_blocks
-from .context.engine import ContextEngine, Prepared
+from .context.engine import Budget, ContextEngine, Prepared
 from .context.report import WindowFill
 from .errors import (
     ClaudeChatError,
@@ -51,7 +51,7 @@ from .models.capabilities import ModelInfo, check_lifecycle, model_info
 from .store._markdown import title_from
 from .store.base import Conversation, Store
 from .tools import Tool, ToolRegistry
-from .usage import Ledger, Usage
+from .usage import SIDE_USAGE, Ledger, Usage
 
 __all__ = ["BLOCKING_LEASE_SECONDS", "DEFAULT_MODEL", "TURN_LEASE_SECONDS", "title_from"]
 
@@ -96,6 +96,7 @@ class _Inflight:
 
     def __init__(self, prefill: str | None, *, sent: bool = False) -> None:
         self.message_id = new_id()
+        self.usage: Usage | None = None  # what the stream reported so far
         self.text = ""
         self.checkpointed = False
         self.last_checkpoint = 0.0
@@ -119,7 +120,7 @@ class _ChatCore(_SharedWriter):
         max_tokens: int,
         store: Store | None,
         context: ContextEngine | Sequence[ContextPolicy] | None,
-        budget: int | None,
+        budget: Budget,
         thinking: Mapping[str, Any] | None,
         temperature: float | None,
         stop_sequences: Sequence[str],
@@ -399,7 +400,10 @@ class _ChatCore(_SharedWriter):
         self._branch[-1] = msg
 
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
+        from .context.caching import check_breakpoints
+
         blocks = check_prompt(prompt)
+        check_breakpoints(blocks, self._system, self.tools.schemas)
         check_prefill(prefill)
         meta: dict[str, Any] = {}
         docs: list[Any] | None = None
@@ -473,7 +477,13 @@ class _ChatCore(_SharedWriter):
             request_fields=fields,
             previous_message_id=self._previous_api_id,
             input_limit=self._api_limit,  # the server's window, when smaller than ours
+            spent=self._take_side_usage,
         )
+
+    def _take_side_usage(self) -> list[dict[str, Any]]:
+        """The side requests' usage not stored yet, handed over to be stored (summaries)."""
+        taken, self._side_usage = self._side_usage, []
+        return taken
 
     def _learn_limit(self, err: ContextOverflow) -> None:
         """Remember the input limit the API named, so later requests are cut to fit it."""
@@ -495,7 +505,7 @@ class _ChatCore(_SharedWriter):
         entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
         state.add_cost(response.usage, entry.cost_usd)
         if self._side_usage:
-            msg = msg.with_(metadata={**msg.metadata, "side_usage": self._side_usage})
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
             self._side_usage = []
         self._previous_api_id = response.id
         if not msg.content:
@@ -517,39 +527,69 @@ class _ChatCore(_SharedWriter):
         """Store what arrived of a cut reply as a partial message."""
         text = inflight.text
         content: list[Block] = [{"type": "text", "text": text}] if text else []
+        usage = inflight.usage  # billed even when cut: what the stream reported
         if partial is not None:
             partial_text = [b for b in partial.content if b.get("type") == "text" and b.get("text")]
             if sum(len(b["text"]) for b in partial_text) >= len(text):
                 content = partial_text
             if partial.usage.requests:
-                entry = self.ledger.record(
-                    self.model.name, partial.usage, message_id=inflight.message_id
-                )
-                state.add_cost(partial.usage, entry.cost_usd)
+                usage = partial.usage
+        if usage is not None:
+            entry = self.ledger.record(self.model.name, usage, message_id=inflight.message_id)
+            state.add_cost(usage, entry.cost_usd)
         prefill = state.prefill if state.rounds == 0 else None
         sent = self.info.prefill
         if prefill and content and (sent or not content[0]["text"].startswith(prefill)):
             text = content[0]["text"]
             repeat_cut = not sent and prefill.startswith(text)
             content[0] = {"type": "text", "text": prefill if repeat_cut else prefill + text}
-        if not content and not inflight.checkpointed:
-            return  # nothing arrived: nothing to keep
         reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
+        if not content and not inflight.checkpointed:
+            if usage is not None:
+                self._keep_billed_without_text(inflight.message_id, usage, reason)
+            return
         msg = Message(
             "assistant",
             content or [{"type": "text", "text": "(no text arrived)"}],
             id=inflight.message_id,
             model=self.model.name,
-            usage=partial.usage if partial is not None and partial.usage.requests else None,
+            usage=usage,
             status="partial",
             metadata={"interrupted": reason},
         )
+        if self._side_usage:  # summaries made for this request are billed with what is kept
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
         try:
             self._store_partial(msg, replace=inflight.checkpointed)
+            self._side_usage = []
         except Exception:  # never let bookkeeping hide the interruption itself
             log.exception("could not store the partial reply")
         state.messages.append(msg)
         self.last_reply = state.reply()
+
+    def _keep_billed_without_text(self, message_id: str, usage: Usage, reason: str) -> None:
+        """A request cut before any text, whose usage arrived: stored beside the branch as an
+        empty partial reply (never sent, not the head), so its cost outlives this process."""
+        metadata: dict[str, Any] = {"interrupted": reason}
+        if self._side_usage:
+            metadata[SIDE_USAGE] = self._side_usage
+        msg = Message(
+            "assistant",
+            [],
+            id=message_id,
+            parent_id=self._head(),
+            model=self.model.name,
+            usage=usage,
+            status="partial",
+            metadata=metadata,
+        )
+        try:
+            self._conv = self.store.append(
+                self._require_conv().id, msg, move_head=False, lease=self._owner
+            )
+            self._side_usage = []
+        except Exception:  # never let bookkeeping hide the interruption itself
+            log.exception("could not store the usage of the cut request")
 
     def _next_step(self, state: TurnState, msg: Message) -> list[Block] | Literal[True] | None:
         """After a reply: [] to send it back (a paused turn), True to run its tools, or None

@@ -16,10 +16,10 @@ from ._core import (
 )
 from ._turn import Reply, TurnState
 from .context.base import ContextPolicy
-from .context.engine import ContextEngine
+from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message
-from .models.base import AsyncModel, Done, ModelResponse, Request, TextDelta
+from .models.base import AsyncModel, Done, ModelResponse, Request, TextDelta, UsageSoFar
 from .store.base import Conversation, Store
 
 __all__ = ["AsyncChat"]
@@ -40,7 +40,7 @@ class AsyncChat(_ChatCore):
         max_tokens: int = 1024,
         store: Store | None = None,
         context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: int | None = None,
+        budget: Budget = None,
         thinking: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),
@@ -141,6 +141,8 @@ class AsyncChat(_ChatCore):
                         piece = self._on_delta(inflight, event.text)
                         if piece:
                             yield piece
+                    elif isinstance(event, UsageSoFar):
+                        inflight.usage = event.usage
                     elif isinstance(event, Done):
                         response = event.response
                 if inflight.strip is not None and (rest := inflight.strip.flush()):

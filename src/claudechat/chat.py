@@ -9,6 +9,7 @@ as a ``partial`` message; the history stays valid for the next request.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ._core import (
@@ -26,11 +27,13 @@ from ._core import (
 from ._turn import Reply, TurnState, check_prompt
 from .async_chat import AsyncChat
 from .context.base import ContextPolicy
-from .context.engine import ContextEngine
+from .context.caching import check_breakpoints
+from .context.engine import Budget, ContextEngine
 from .errors import ContextOverflow, StreamInterrupted, UserError
 from .messages import Block, Message, new_id
-from .models.base import Done, Model, ModelResponse, Request, TextDelta
+from .models.base import Done, Model, ModelResponse, Request, TextDelta, UsageSoFar
 from .store.base import Conversation, Store
+from .usage import copy_metadata
 
 __all__ = ["DEFAULT_MODEL", "MAX_PAUSES", "AsyncChat", "Chat", "Reply", "title_from"]
 
@@ -39,7 +42,8 @@ class Chat(_ChatCore):
     """A conversation with Claude: ``send`` / ``stream`` a message, get a Reply.
 
     ``model`` is a model name (used through the official SDK, with ``client`` if given)
-    or any ``Model``. Every message is kept in ``store`` (in memory by default).
+    or any ``Model``. Every message is kept in ``store`` (in memory by default). ``budget``:
+    input tokens per request, 200,000 unless set; "max" for the model's whole window.
     """
 
     def __init__(
@@ -51,7 +55,7 @@ class Chat(_ChatCore):
         max_tokens: int = 1024,
         store: Store | None = None,
         context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: int | None = None,
+        budget: Budget = None,
         thinking: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),
@@ -130,6 +134,7 @@ class Chat(_ChatCore):
         old = self.store.get_message(message_id)
         if not old.is_user_text:
             raise UserError(f"message {message_id} is not a user message and cannot be edited")
+        check_breakpoints(prompt, self._system, self.tools.schemas)
         blocks = check_prompt(prompt)
         self._start_turn("")
         try:
@@ -151,10 +156,19 @@ class Chat(_ChatCore):
             metadata={"forked_from": conv.id},
         )
         parent: str | None = None
+        copied: dict[str, str] = {}  # original id -> the copy's
         for m in self._branch:
-            copy = m.with_(id=new_id(), parent_id=parent)
+            meta = copy_metadata(m.metadata, m.id, billed=m.usage is not None)
+            copy = m.with_(id=new_id(), parent_id=parent, metadata=meta)
             new = self.store.append(new.id, copy, expect_version=new.version)
-            parent = copy.id
+            parent = copied[m.id] = copy.id
+        for s in self.store.summaries(conv.id):  # paid for once: the fork need not redo them
+            if s.first_id in copied and s.last_id in copied:
+                meta = copy_metadata(s.metadata, s.id, billed=False, conversation_id=conv.id)
+                self.store.add_summary(
+                    replace(s, id=new_id(), conversation_id=new.id, first_id=copied[s.first_id],
+                            last_id=copied[s.last_id], metadata=meta)
+                )  # fmt: skip
         child = Chat(
             self.model,
             store=self.store,
@@ -198,6 +212,8 @@ class Chat(_ChatCore):
                         piece = self._on_delta(inflight, event.text)
                         if piece:
                             yield piece
+                    elif isinstance(event, UsageSoFar):
+                        inflight.usage = event.usage
                     elif isinstance(event, Done):
                         response = event.response
                 if inflight.strip is not None and (rest := inflight.strip.flush()):

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 
@@ -119,6 +119,13 @@ def _any_text(key: str, raw: Any) -> str:
     return raw
 
 
+def _budget(key: str, raw: Any) -> int | Literal["max"]:
+    """A token count (``20k`` works), or "max" for the model's whole window."""
+    if isinstance(raw, str) and raw.strip().lower() == "max":
+        return "max"
+    return _positive_int(key, raw)
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     name: str
@@ -135,7 +142,7 @@ KEYS: dict[str, _Key] = {
     for k in (
         _Key("model", _text, "default model name"),
         _Key("system", _any_text, "default system prompt"),
-        _Key("budget", _positive_int, "input-token budget per request (default: the window)"),
+        _Key("budget", _budget, 'input-token budget per request (default 200k; "max": the window)'),
         _Key("strategy", _choice(STRATEGIES), "context strategy: window, summary or compact"),
         _Key("store", _text, "store URL (postgresql://…) or 'memory'; default SQLite"),
         _Key("db", _text, "SQLite database file"),
@@ -156,7 +163,7 @@ class Settings:
 
     model: str = DEFAULT_CLI_MODEL
     system: str | None = None
-    budget: int | None = None
+    budget: int | Literal["max"] | None = None
     strategy: str = "window"
     store: str | None = None
     db: str | None = None

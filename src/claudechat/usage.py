@@ -9,7 +9,40 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .models.capabilities import ModelInfo
 
-__all__ = ["Ledger", "LedgerEntry", "Usage"]
+__all__ = [
+    "COPIED_FROM",
+    "COPIED_FROM_CONVERSATION",
+    "SIDE_USAGE",
+    "Ledger",
+    "LedgerEntry",
+    "Usage",
+    "copy_metadata",
+]
+
+# Message metadata: the id of the message whose spend a copy (fork, import) carries; the
+# copy keeps its usage for display, and totals count it only where it was first billed.
+COPIED_FROM = "copied_from"
+SIDE_USAGE = "side_usage"  # message metadata: other requests billed with this reply
+
+
+COPIED_FROM_CONVERSATION = "copied_from_conversation"  # summary metadata: where it was made
+
+
+def copy_metadata(
+    metadata: Mapping[str, Any],
+    original_id: str,
+    *,
+    billed: bool,
+    conversation_id: str | None = None,
+) -> dict[str, Any]:
+    """The metadata of a copy of message (or summary) ``original_id``: when it carries
+    spend (``billed``, or summaries' ``side_usage``), it names what was first billed for it."""
+    out = dict(metadata)
+    if (billed or out.get(SIDE_USAGE)) and COPIED_FROM not in out:
+        out[COPIED_FROM] = original_id
+        if conversation_id is not None:
+            out[COPIED_FROM_CONVERSATION] = conversation_id
+    return out
 
 
 @dataclass(frozen=True, slots=True)

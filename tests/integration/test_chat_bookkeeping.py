@@ -6,7 +6,7 @@ import pytest
 from conftest_chat import make_chat
 
 from claudechat import ContextEngine, strategy_policies
-from claudechat.context import cost_report
+from claudechat.context.report import store_cost_report
 from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, EmuRequest
 
@@ -17,7 +17,7 @@ def _reply(request: EmuRequest) -> str:
     return "noted " + " ".join(["word"] * 60)
 
 
-def test_summary_cost_is_stored_with_the_next_reply_and_counted_by_cost_report() -> None:
+def test_summary_cost_is_stored_with_the_summary_and_counted_by_the_cost_report() -> None:
     emu = Emulator(reply=_reply)
     store = MemoryStore()
     engine = ContextEngine(strategy_policies("summary"), budget=1500)
@@ -26,11 +26,12 @@ def test_summary_cost_is_stored_with_the_next_reply_and_counted_by_cost_report()
         chat.send(f"item {i}: " + " ".join(["number"] * 40))
     summaries = [e for e in chat.ledger.entries if e.purpose == "summary"]
     assert summaries, "the budget is small enough that a summary must be written"
-    stored = store.all_messages(chat.id)
-    side = [s for m in stored for s in m.metadata.get("side_usage", ())]
+    kept = store.summaries(chat.id)
+    side = [s for summary in kept for s in summary.metadata.get("side_usage", ())]
     assert len(side) == len(summaries)
     assert all(s["model"] == "claude-haiku-4-5" for s in side)
-    report = cost_report(stored)
+    assert not any(m.metadata.get("side_usage") for m in store.all_messages(chat.id))
+    report = store_cost_report(store, [chat.id])
     assert report.cost_usd == pytest.approx(chat.ledger.cost_usd)
     assert report.by_purpose["summary"] == pytest.approx(sum(e.cost_usd or 0 for e in summaries))
 

@@ -17,6 +17,7 @@ from claudechat.context import (
     TokenWindow,
     cost_report,
     strategy_policies,
+    summary_block,
 )
 from claudechat.errors import ConfigError, ContextOverflow, UserError
 from claudechat.messages import Block, Message, assistant, user, validate
@@ -502,3 +503,28 @@ def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
     assert window.start_of(conv.id) == p.candidate.history[0].id  # kept in memory
     assert "window_start" not in store.get_conversation(conv.id).metadata
     assert "could not keep the window start" in caplog.text
+
+
+def test_a_summary_model_that_ignores_max_tokens_is_asked_again_then_cut() -> None:
+    """Whatever the summary model writes, the summary fits its cap and the turn is sent."""
+    asked: list[int] = []
+
+    def verbose(system: str, prompt: str, *, model: str, max_tokens: int) -> str:
+        asked.append(max_tokens)
+        return words(5_000, "s")  # far over any cap
+
+    store = FakeStore()
+    policy = RollingSummary(window=TokenWindow(low_water=0.5), max_summary_tokens=300)
+    eng = engine([policy], budget=1_000)
+    history: list[Message] = []
+    for i in range(12):
+        history.append(user(f"q{i} " + words(50)))
+        p = prepare(eng, history, store=store, conversation_id="c1", complete=verbose)
+        history.append(assistant(f"a{i}"))
+        assert p.upper_tokens <= 1_000
+    cap = min(300, 1_000 // 4)
+    assert asked and asked[0] == cap - 48  # the summary request asks for the cap
+    assert asked[1] == (cap - 48) * 3 // 4  # ... and again, shorter, when it is over
+    assert store.saved and all(eng.counter.blocks_tokens([summary_block(s.text)]) <= cap
+                               for s in store.saved)  # fmt: skip
+    assert store.saved[-1].text.endswith("cut to fit the budget …]")

@@ -179,3 +179,49 @@ def test_upper_bounds_choose_the_same_window_as_the_estimates(
         kept = [(m.id, m.content) for m in prepared.candidate.history]
         chosen.append((kept, prepared.candidate.notes, prepared.estimated_tokens))
     assert chosen[0] == chosen[1]
+
+
+class _HintStore:
+    """A store that only knows a conversation's metadata: the kept window start."""
+
+    def __init__(self, start: str) -> None:
+        self.metadata = {"window_start": start}
+
+    def get_conversation(self, conversation_id: str) -> _HintStore:
+        return self
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=histories(),
+    budget=st.integers(min_value=400, max_value=12_000),
+    pick=st.integers(min_value=0, max_value=100),
+    low=st.sampled_from([0.4, 0.6, 1.0]),
+)
+def test_a_kept_window_start_never_sends_fewer_turns_than_a_fresh_window(
+    history: list[Message], budget: int, pick: int, low: float
+) -> None:
+    """Any remembered start (another strategy's, an old one): at least the turns a window
+    with none would send, and all of them when they fit."""
+    starts = [m.id for m in history if m.is_user_text]
+    hint = starts[pick % len(starts)]
+
+    def sent(store: Any) -> list[str] | None:
+        engine = ContextEngine([TokenWindow(low_water=low)], budget=budget,
+                               counter=TokenAccountant(use_ctok=False))  # fmt: skip
+        try:
+            prepared = engine.prepare(model=INFO, max_tokens=200, system=SYSTEM, tools=TOOLS,
+                                      history=history, store=store, conversation_id="c")  # fmt: skip
+        except ContextOverflow:
+            return None
+        assert prepared.estimated_tokens <= budget
+        return [m.id for m in prepared.candidate.history if m.is_user_text]
+
+    fresh, hinted = sent(None), sent(_HintStore(hint))
+    if fresh is None:
+        assert hinted is None
+        return
+    assert hinted is not None
+    assert set(fresh) <= set(hinted)
+    if len(fresh) == len(starts):
+        assert hinted == fresh

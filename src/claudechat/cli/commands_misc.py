@@ -72,8 +72,8 @@ def config_unset(key: str) -> None:
 @store_options
 def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
     """Tokens by kind, cache hit ratio and USD: one conversation, or all of them."""
-    from ..context.report import cost_report
-    from .render import cost_lines
+    from ..context.report import store_cost_report
+    from .render import cost_lines, usd
     from .runtime import _all_conversations, resolve_id
 
     runtime = runtime_from(params)
@@ -83,8 +83,7 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
             ids = [resolve_id(store, conversation_id)]
         else:
             ids = [info.conversation.id for info in _all_conversations(store)]
-        messages = [m for cid in ids for m in store.all_messages(cid)]
-        report = cost_report(messages)
+        report = store_cost_report(store, ids)
         if as_json:
             data = {
                 "conversations": len(ids),
@@ -93,6 +92,8 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
                 "cache_hit_ratio": report.cache_hit_ratio,
                 "cost_usd": report.cost_usd,
                 "requests": report.usage.requests,
+                "copied_requests": report.copied.requests,
+                "copied_cost_usd": report.copied_usd,
             }
             click.echo(json.dumps(data, indent=2))
             return
@@ -100,6 +101,9 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
         click.echo(f"{scope}, {report.usage.requests:,} requests")
         for line in cost_lines(report):
             click.echo(line)
+        if report.copied.requests:
+            click.echo(f"not counted again: {report.copied.requests:,} requests copied by fork "
+                       f"or import ({usd(report.copied_usd)}), billed in their first conversation")  # fmt: skip
     finally:
         runtime.close()
 

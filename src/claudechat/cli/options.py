@@ -42,7 +42,8 @@ def chat_options(f: F) -> F:
             "--budget",
             default=None,
             metavar="TOKENS",
-            help="Input-token budget per request, e.g. 20000 or 20k [CLAUDECHAT_BUDGET].",
+            help="Input-token budget per request, e.g. 20000 or 20k; default 200k, max for "
+            "the model's whole window [CLAUDECHAT_BUDGET].",
         ),
         click.option(
             "--strategy",

@@ -228,13 +228,13 @@ class Session:
 
     def _switch(self, chat: Chat) -> None:
         """Make ``chat`` the current conversation; remember what it cost before."""
-        from ..context.report import cost_report
+        from ..context.report import store_cost_report
 
         self._chat = chat
         if chat.id is None:
             self._base_cost = 0.0
         else:
-            self._base_cost = cost_report(chat.store.all_messages(chat.id)).cost_usd
+            self._base_cost = store_cost_report(chat.store, [chat.id]).cost_usd
 
     def banner(self) -> str:
         """The line shown when the session starts."""
@@ -378,13 +378,11 @@ class Session:
             self.say(line)
 
     def cost_report(self) -> CostReport:
-        """The conversation's stored replies plus this session's summaries."""
-        from ..context.report import cost_report
+        """What the conversation cost: every stored request once (replies, summaries)."""
+        from ..context.report import cost_report, store_cost_report
 
         chat = self.chat
-        items: list[Any] = list(chat.store.all_messages(chat.id)) if chat.id else []
-        items += [e for e in chat.ledger.entries if e.purpose != "reply"]
-        return cost_report(items)
+        return store_cost_report(chat.store, [chat.id]) if chat.id else cost_report([])
 
     def cmd_compact(self) -> None:
         """/compact: only the summary strategy can compact on demand; say so otherwise."""

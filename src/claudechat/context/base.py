@@ -25,6 +25,7 @@ __all__ = [
     "Candidate",
     "ContextPolicy",
     "ContextState",
+    "Summarizer",
     "TokenCounter",
     "candidate_tokens",
     "fixed_tokens",
@@ -76,6 +77,14 @@ class Candidate:
         return replace(self, **changes)
 
 
+class Summarizer(Protocol):
+    """Folds new turns into the previous summary, in at most ``max_tokens`` tokens."""
+
+    def __call__(self, turns: str, previous: str | None, *, max_tokens: int) -> str:
+        """The updated summary."""
+        ...
+
+
 @dataclass(slots=True)
 class ContextState:
     """What a policy may consult: budget, counts, model, conversation, helpers."""
@@ -85,7 +94,7 @@ class ContextState:
     model: ModelInfo
     conversation_id: str | None = None
     store: Any = None  # claudechat.store.Store, when the chat persists
-    summarize: Callable[[str, str | None], str] | None = None  # (evicted text, previous) -> new
+    summarize: Summarizer | None = None  # (evicted text, previous, max_tokens=) -> new
     query: str = ""  # the new user text, for retrieval
     force_compact: bool = False  # set by chat.compact()
     overflow_retry: bool = False  # set when the API said "prompt is too long" once already

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import ConversationNotFound
 from ..messages import Message
 from ..models.capabilities import model_info
-from ..usage import LedgerEntry, Usage
+from ..usage import COPIED_FROM, COPIED_FROM_CONVERSATION, SIDE_USAGE, LedgerEntry, Usage
 
-__all__ = ["CostLine", "CostReport", "WindowFill", "cost_report"]
+__all__ = ["CostLine", "CostReport", "WindowFill", "cost_report", "store_cost_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class CostReport:
     usage: Usage
     cost_usd: float | None
     by_purpose: dict[str, float | None]
+    copied: Usage = field(default_factory=Usage)  # copies of spend counted where first billed
+    copied_usd: float | None = 0.0
 
     @property
     def cache_hit_ratio(self) -> float | None:
@@ -83,7 +86,7 @@ def _entries(items: Iterable[LedgerEntry | Message]) -> Iterator[LedgerEntry]:
         if isinstance(item, LedgerEntry):
             yield item
             continue
-        for side in item.metadata.get("side_usage") or ():
+        for side in item.metadata.get(SIDE_USAGE) or ():
             usage = Usage.from_dict(side.get("usage") or {})
             model = str(side.get("model") or "")
             yield LedgerEntry(
@@ -120,3 +123,41 @@ def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
     for p in purposes.values():
         cost = _add(cost, p)
     return CostReport(lines, total, cost, purposes)
+
+
+def store_cost_report(store: Any, conversation_ids: Iterable[str]) -> CostReport:
+    """What the API billed for these conversations, each request once: replies, and the
+    summary requests kept with the summaries they made. A copy made by fork or import
+    counts only while what it copies is no longer in the store."""
+    ids = list(conversation_ids)
+    messages = [m for cid in ids for m in store.all_messages(cid)]
+    summaries = [s for cid in ids for s in store.summaries(cid)]
+    known = {m.id for m in messages} | {s.id for s in summaries}
+    billed: list[Message] = []
+    copies: list[Message] = []
+    for item in [*messages, *map(_as_message, summaries)]:
+        origin = item.metadata.get(COPIED_FROM)
+        copied = isinstance(origin, str) and (origin in known or _stored(store, item, origin))
+        (copies if copied else billed).append(item)
+    report = cost_report(billed)
+    if not copies:
+        return report
+    copy = cost_report(copies)
+    return replace(report, copied=copy.usage, copied_usd=copy.cost_usd)
+
+
+def _as_message(summary: Any) -> Message:
+    """A stand-in message carrying a summary's side usage, for ``cost_report``."""
+    return Message("assistant", [], id=summary.id, metadata=dict(summary.metadata))
+
+
+def _stored(store: Any, item: Message, origin: str) -> bool:
+    """Whether the message (or, for a summary, the summary) ``origin`` is in the store."""
+    conversation = item.metadata.get(COPIED_FROM_CONVERSATION)
+    try:
+        if isinstance(conversation, str):
+            return any(s.id == origin for s in store.summaries(conversation))
+        store.get_message(origin)
+    except ConversationNotFound:
+        return False
+    return True

@@ -2,10 +2,11 @@
 
 Only the newly evicted turns and the previous summary go to the summary model, so each
 fold costs little. Every summary is stored beside the transcript (``store.add_summary``)
-with the range of messages it covers, and reloaded from ``store.summaries`` when a chat
-is resumed. The summary travels in the system prompt, inside ``<conversation_summary>``,
-after the base system prompt's cache breakpoint, so it changes only when the window
-trims (which changes the message prefix anyway).
+with the range of messages it covers and what its requests cost (``side_usage``), and
+reloaded from ``store.summaries`` when a chat is resumed. The summary travels in the
+system prompt, inside ``<conversation_summary>``, after the base system prompt's cache
+breakpoint, so it changes only when the window trims (which changes the message prefix
+anyway).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, new_id
-from .base import Candidate, ContextState, summary_block
+from ..usage import SIDE_USAGE
+from .base import Candidate, ContextState, Summarizer, TokenCounter, summary_block
 from .window import TokenWindow, turn_starts
 
 __all__ = [
@@ -25,7 +27,10 @@ __all__ = [
     "RollingSummary",
     "make_summarizer",
     "render_transcript",
+    "trim_summary",
 ]
+
+_CUT = "\n[… the rest of the summary was cut to fit the budget …]"
 
 SUMMARY_SYSTEM = (
     "You maintain the running summary of a long conversation between a user and an AI "
@@ -80,17 +85,34 @@ def render_transcript(messages: Sequence[Message], *, block_limit: int = 4000) -
     return "\n".join(lines)
 
 
-def make_summarizer(
-    complete: Callable[..., str], *, model: str, max_tokens: int = 2048, words: int = 600
-) -> Callable[[str, str | None], str]:
-    """A ``(new turns text, previous summary) -> summary`` function over ``complete``."""
+def make_summarizer(complete: Callable[..., str], *, model: str) -> Summarizer:
+    """A ``(new turns text, previous summary, max_tokens=) -> summary`` function over
+    ``complete``; the request asks for about half as many words as ``max_tokens``."""
 
-    def summarize(turns: str, previous: str | None) -> str:
-        prompt = _PROMPT.format(previous=previous or "(none yet)", turns=turns, words=words)
+    def summarize(turns: str, previous: str | None, *, max_tokens: int) -> str:
+        prompt = _PROMPT.format(
+            previous=previous or "(none yet)", turns=turns or "(none)", words=max_tokens // 2
+        )
         text = complete(SUMMARY_SYSTEM, prompt, model=model, max_tokens=max_tokens)
         return str(text).strip()
 
     return summarize
+
+
+def trim_summary(text: str, limit: int, counter: TokenCounter) -> str:
+    """The summary cut (with a visible marker) so its block holds at most ``limit`` tokens."""
+    for _ in range(8):
+        tokens = counter.blocks_tokens([summary_block(text)])
+        if tokens <= limit:
+            return text
+        keep = int(len(text) * max(limit - 48, 0) / tokens * 0.9)
+        text = text[:keep].rstrip() + _CUT
+    return _CUT.strip()
+
+
+def _ask(cap: int) -> int:
+    """The max_tokens of a summary request whose summary block may hold ``cap`` tokens."""
+    return max(64, cap - 48)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +125,9 @@ class _Folded:
 class RollingSummary:
     """Replace evicted turns by a rolling summary; the turns stay in the store.
 
-    ``window`` decides what is evicted (a cache-aware TokenWindow by default);
-    ``max_summary_tokens`` are kept free for the summary to grow into.
+    ``window`` decides what is evicted (a cache-aware TokenWindow by default). The summary
+    holds at most ``max_summary_tokens`` (and a quarter of the budget): asked for, checked,
+    and redone shorter or cut when over, so a summary never leaves a conversation stuck.
     """
 
     def __init__(
@@ -130,12 +153,23 @@ class RollingSummary:
             self._folds[conv] = loaded
         return self._folds[conv]
 
+    def limit(self, state: ContextState) -> int:
+        """Tokens the summary block may hold: ``max_summary_tokens``, at most a quarter of
+        the budget."""
+        return min(self.max_summary_tokens, state.budget // 4)
+
     def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
         """Cut what the summary covers, window the rest, fold what the window evicts."""
         history = candidate.history
         index = {m.id: i for i, m in enumerate(history)}
-        current = next((f for f in reversed(self._known(state)) if f.last_id in index), None)
+        known = self._known(state)
+        current = next((f for f in reversed(known) if f.last_id in index), None)
+        cap = self.limit(state)
         if current is not None:
+            fitted = self._fit(state, current.text, cap)
+            if fitted != current.text:  # stored larger than this budget allows: refitted
+                current = _Folded(fitted, current.first_id, current.last_id)
+                self._add(state, current, {"refitted": True})
             cut = index[current.last_id] + 1
             rest = history[cut:]
             starts = turn_starts(rest)
@@ -149,7 +183,7 @@ class RollingSummary:
                 )
         counter = state.counter
         used = counter.blocks_tokens([summary_block(candidate.summary)]) if candidate.summary else 0
-        reserve = max(0, min(self.max_summary_tokens, state.budget // 4) - used)
+        reserve = max(0, cap - used)
         keep_last = 1 if state.force_compact else 0
         kept, evicted = self.window.select(candidate, state, reserve=reserve, keep_last=keep_last)
         if not evicted:
@@ -160,21 +194,41 @@ class RollingSummary:
         text = candidate.summary
         rendered = render_transcript(evicted)
         for i in range(0, len(rendered), self.chunk_chars):
-            text = state.summarize(rendered[i : i + self.chunk_chars], text)
+            chunk = rendered[i : i + self.chunk_chars]
+            text = state.summarize(chunk, text, max_tokens=_ask(cap))
         first_id = current.first_id if current else evicted[0].id
-        folded = _Folded(text or "", first_id, evicted[-1].id)
-        self._known(state).append(folded)
+        folded = _Folded(self._fit(state, text or "", cap), first_id, evicted[-1].id)
         self.folds += 1
-        self._save(state, folded, len(evicted))
+        self._add(state, folded, {"messages_folded": len(evicted)})
         notes = {**kept.notes, "summarized_messages": len(evicted)}
         return kept.with_(
             summary=folded.text, summary_covers=(first_id, folded.last_id), notes=notes
         )
 
-    def _save(self, state: ContextState, folded: _Folded, count: int) -> None:
+    def _fit(self, state: ContextState, text: str, cap: int) -> str:
+        """The summary within ``cap`` tokens: as is, else asked again shorter, else cut."""
+        counter = state.counter
+        if counter.blocks_tokens([summary_block(text)]) <= cap:
+            return text
+        if state.summarize is not None and not state.extras.get("dry_run"):
+            text = state.summarize("", text, max_tokens=_ask(cap) * 3 // 4) or text
+        return trim_summary(text, cap, counter)
+
+    def _add(self, state: ContextState, folded: _Folded, metadata: dict[str, Any]) -> None:
+        """Make ``folded`` the newest summary of its range (and store it, unless a dry run)."""
+        if not state.extras.get("dry_run"):
+            self._known(state).append(folded)
+            self._save(state, folded, metadata)
+
+    def _save(self, state: ContextState, folded: _Folded, metadata: dict[str, Any]) -> None:
         if state.store is None or state.conversation_id is None:
             return
         from ..store.base import Summary
+
+        spent = state.extras.get("spent")
+        side = spent() if callable(spent) else []
+        if side:  # what the summary requests cost is kept with what they made
+            metadata = {**metadata, SIDE_USAGE: side}
 
         state.store.add_summary(
             Summary(
@@ -186,6 +240,6 @@ class RollingSummary:
                 created_at=time.time(),
                 model=state.extras.get("summary_model"),
                 tokens=state.counter.text_tokens(folded.text),
-                metadata={"messages_folded": count},
+                metadata=metadata,
             )
         )

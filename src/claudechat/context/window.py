@@ -8,13 +8,16 @@ stays byte-identical for many turns and the prompt cache keeps hitting.
 
 Where the window starts after a trim is also kept in the conversation's metadata
 (``window_start``), so a chat resumed in another process (``claudechat ask -c`` runs one
-per turn) sends the same prefix and still reads it from the cache.
+per turn) sends the same prefix and still reads it from the cache. That start is a
+cache hint only: it is dropped when the turns before it fit (under any strategy or budget)
+or when a fresh trim would keep more, so it never leaves out turns that fit.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from ..errors import ClaudeChatError, ContextOverflow, UserError
 from ..messages import Block, Message
@@ -87,6 +90,31 @@ def truncate_turn(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A window start found valid on exact counts. Appending turns only adds to the totals
+    that made it valid, so it stays valid while the history grows and the marks do not rise."""
+
+    start_id: str
+    newest: int  # index of the newest user message then
+    newest_id: str
+    high: float
+    low: float
+
+    def holds(
+        self, start_id: str | None, history: Sequence[Message], newest: int, high: float,
+        low: float,
+    ) -> bool:  # fmt: skip
+        """Whether it is still valid for this history and these marks."""
+        return (
+            start_id == self.start_id
+            and self.newest <= newest
+            and history[self.newest].id == self.newest_id
+            and high <= self.high
+            and low <= self.low
+        )
+
+
 class TokenWindow:
     """Keep the newest whole turns that fit the budget; optional pinned first turn.
 
@@ -113,6 +141,7 @@ class TokenWindow:
         # conversation -> the message the window starts at (None: at the first turn, or
         # not known); a conversation missing here is looked up in the store once.
         self._starts: dict[str | None, str | None] = {}
+        self._checked: dict[str | None, _Checked] = {}  # starts found valid on exact counts
 
     def start_of(self, conversation_id: str | None) -> str | None:
         """The id of the message the window currently starts at, if any."""
@@ -121,6 +150,7 @@ class TokenWindow:
     def reset(self, conversation_id: str | None = None) -> None:
         """Forget where the window starts (the next request re-trims from scratch)."""
         self._starts[conversation_id] = None
+        self._checked.pop(conversation_id, None)
 
     def _remembered(self, state: ContextState) -> str | None:
         cid = state.conversation_id
@@ -234,15 +264,23 @@ class TokenWindow:
                     count += 1
             if total <= high:
                 start, fits = first, True
+        trusted = False
         if start < 0:
+            checked = self._checked.get(state.conversation_id)
+            trusted = checked is not None and checked.holds(remembered, history, newest, high, low)
             start, count, fits = self._choose(
-                history, tokens, newest, newest_size, first, high, low, remembered, keep_last
-            )
+                history, tokens, newest, newest_size, first, high, low, remembered, keep_last,
+                trusted=trusted,
+            )  # fmt: skip
         if loose and not fits:
             return None
         evicted = history[first:start]
         if not state.extras.get("dry_run"):
             self._remember(state, history[start].id, trimmed=start > first)
+            if start > first and history[start].id == remembered and not (loose or trusted):
+                self._checked[state.conversation_id] = _Checked(
+                    history[start].id, newest, history[newest].id, high, low
+                )
         notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
         kept = history[:first] + history[start:] if first else history[start:]
         return candidate.with_(history=kept, notes=notes), evicted
@@ -258,21 +296,35 @@ class TokenWindow:
         low: float,
         remembered: str | None,
         keep_last: int,
+        *,
+        trusted: bool = False,
     ) -> tuple[int, int, bool]:
         """(index of the first kept message, number of kept turns, True), walking whole
         turns back from the newest, each message sized once; when the kept turns pass the
-        high mark, the choice at the low mark and False."""
+        high mark, the choice at the low mark and False.
+
+        The remembered start is a cache hint only: it holds while the turns before it do
+        not all fit under the high mark and the next older turn would pass the low mark
+        (else a fresh trim keeps more); the answer it gives is then False, to be checked
+        on exact counts, unless ``trusted`` (found valid on them for a shorter history).
+        """
         total = 0
         low_start, low_count = newest, 1
+        hint: tuple[int, int] | None = None  # the remembered start, once reached
         begin, size, k = newest, newest_size, 0  # the k-th newest turn: history[begin:...]
         while True:
             total += size
             if total > high:
+                if hint is not None:
+                    return hint[0], hint[1], False
                 return low_start, low_count, False
             if total <= low:
+                hint = None  # a turn older than the hint fits under the low mark: stale
                 low_start, low_count = begin, k + 1
             if remembered is not None and history[begin].id == remembered:
-                return begin, k + 1, True
+                if trusted:
+                    return begin, k + 1, True
+                hint = (begin, k + 1)
             k += 1
             if begin <= first or k == keep_last:
                 return begin, k, True

@@ -23,7 +23,15 @@ from ..errors import (
     StreamInterrupted,
 )
 from ..usage import Usage
-from .base import Done, ModelResponse, Request, StreamEvent, TextDelta, ThinkingDelta
+from .base import (
+    Done,
+    ModelResponse,
+    Request,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    UsageSoFar,
+)
 
 __all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error"]
 
@@ -181,6 +189,20 @@ def _snapshot(stream: Any) -> ModelResponse | None:
     return to_response(snap)
 
 
+_USAGE_EVENTS = ("message_start", "message_delta")
+
+
+def _usage_so_far(stream: Any) -> UsageSoFar | None:
+    """The usage in the stream's snapshot (None when there is none)."""
+    try:
+        usage = stream.current_message_snapshot.usage
+    except (AssertionError, AttributeError):
+        return None
+    if usage is None:
+        return None
+    return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
+
+
 def _translated(err: Exception) -> Exception | None:
     """The claudechat error for an SDK exception or an unreadable answer; None otherwise."""
     if isinstance(err, anthropic.AnthropicError):
@@ -295,6 +317,8 @@ class AnthropicModel:
                         yield TextDelta(event.text)
                     elif kind == "thinking":
                         yield ThinkingDelta(event.thinking)
+                    elif kind in _USAGE_EVENTS and (usage := _usage_so_far(stream)):
+                        yield usage
                 final = stream.get_final_message()
             finally:
                 manager.__exit__(None, None, None)
@@ -362,6 +386,8 @@ class AsyncAnthropicModel:
                         yield TextDelta(event.text)
                     elif kind == "thinking":
                         yield ThinkingDelta(event.thinking)
+                    elif kind in _USAGE_EVENTS and (usage := _usage_so_far(stream)):
+                        yield usage
                 final = await stream.get_final_message()
             finally:
                 await manager.__aexit__(None, None, None)

@@ -17,6 +17,7 @@ __all__ = [
     "StreamEvent",
     "TextDelta",
     "ThinkingDelta",
+    "UsageSoFar",
 ]
 
 
@@ -100,13 +101,21 @@ class ThinkingDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageSoFar:
+    """The usage the stream has reported so far (at message_start, then each delta), so
+    a reply cut short is still accounted for."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The stream finished; the whole reply."""
 
     response: ModelResponse
 
 
-StreamEvent = TextDelta | ThinkingDelta | Done
+StreamEvent = TextDelta | ThinkingDelta | UsageSoFar | Done
 
 
 @runtime_checkable

@@ -6,7 +6,9 @@ that, or a plain Anthropic ``messages`` array (``[{"role", "content"}, ...]``, a
 ``{"messages": [...]}``). A bad file raises ``InvalidImport`` naming the problem and where.
 An import is one transaction. It keeps the file's ids when they are free; when the
 conversation (or any id) exists already — the same file imported twice — the copy gets
-a new conversation id and new message and summary ids, and records ``imported_from``.
+a new conversation id and new message and summary ids, and records ``imported_from``;
+its messages that carry usage name the message they copy (``copied_from``), so ``cost``
+counts that spend once.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class ParsedImport:
 
     def rekeyed(self) -> ParsedImport:
         """The same conversation under new ids (conversation, messages, summaries)."""
+        from ..usage import copy_metadata
+
         ids = {m.id: new_id() for m in self.messages}
         cid = new_id()
         meta = {**self.conversation.metadata, "imported_from": self.conversation.id}
@@ -80,12 +84,18 @@ class ParsedImport:
         conv = replace(self.conversation, id=cid, head_id=ids[head] if head else None,
                        metadata=meta)  # fmt: skip
         messages = [
-            m.with_(id=ids[m.id], parent_id=ids[m.parent_id] if m.parent_id else None)
+            m.with_(
+                id=ids[m.id],
+                parent_id=ids[m.parent_id] if m.parent_id else None,
+                metadata=copy_metadata(m.metadata, m.id, billed=m.usage is not None),
+            )
             for m in self.messages
         ]
+        old_cid = self.conversation.id
         summaries = [
             replace(s, id=new_id(), conversation_id=cid, first_id=ids[s.first_id],
-                    last_id=ids[s.last_id])
+                    last_id=ids[s.last_id], metadata=copy_metadata(
+                        s.metadata, s.id, billed=False, conversation_id=old_cid))
             for s in self.summaries
         ]  # fmt: skip
         return ParsedImport(conv, messages, summaries)

@@ -1,0 +1,130 @@
+"""The kept window start is a cache hint: crossing strategies never drops turns that fit."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
+
+from claudechat import Chat
+from claudechat.context import ContextEngine, strategy_policies
+from claudechat.context.window import META_KEY
+from claudechat.store.sqlite import SQLiteStore
+from claudechat.testing import Emulator
+
+
+def _user_texts(chat: Chat) -> list[str]:
+    return [m.text for m in chat.history if m.is_user_text]
+
+
+def _sent_user_texts(emu: Emulator) -> list[str]:
+    sent = sent_roles_and_texts(message_requests(emu)[-1])
+    return [text for role, text in sent if role == "user" and text]
+
+
+def _engine(strategy: str, budget: int | None = None) -> ContextEngine:
+    return ContextEngine(strategy_policies(strategy), budget=budget)
+
+
+def _talk(chat: Chat, turns: int, seed: int) -> None:
+    for i in range(turns):
+        chat.send(f"q{seed + i} " + words(150, seed + i))
+
+
+def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
+    tmp_path: Path,
+) -> None:
+    """The issue's journey: summary strategy, compact, one more turn; then the default."""
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=_engine("summary"))
+    _talk(chat, 8, 0)
+    chat.compact()
+    _talk(chat, 1, 8)
+    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)  # the hint is kept
+    assert len(_sent_user_texts(emu)) == 1  # the summary covers the rest of that request
+    assert "conversation_summary" in message_requests(emu)[-1].body["system"][0]["text"]
+
+    resumed = make_chat(emu, store=store, _conversation=store.get_conversation(chat.id or ""))
+    resumed.send("and now?")
+    assert _sent_user_texts(emu) == _user_texts(resumed)  # all ten turns, no summary
+    assert len(_sent_user_texts(emu)) == 10
+
+
+@pytest.mark.parametrize("first", ["window", "compact"])
+def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
+    tmp_path: Path, first: str
+) -> None:
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=_engine(first, budget=3_000))
+    _talk(chat, 14, 0)
+    assert len(_sent_user_texts(emu)) < 14  # it trimmed, and kept where
+    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)
+
+    for strategy in ("window", "compact", "summary"):
+        conv = store.get_conversation(chat.id or "")
+        resumed = make_chat(emu, store=store, context=_engine(strategy), _conversation=conv)
+        resumed.send(f"after, with {strategy}")
+        assert _sent_user_texts(emu) == _user_texts(resumed)
+
+
+def test_a_trimmed_window_resumed_with_the_summary_strategy_covers_what_it_leaves_out(
+    tmp_path: Path,
+) -> None:
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=_engine("window", budget=3_000))
+    _talk(chat, 14, 0)
+    conv = store.get_conversation(chat.id or "")
+    big = make_chat(emu, store=store, context=_engine("summary"), _conversation=conv)
+    big.send("all of it fits now")
+    assert _sent_user_texts(emu) == _user_texts(big)
+    assert not store.summaries(conv.id)  # nothing needed summarising
+
+    small = make_chat(emu, store=store, context=_engine("summary", budget=3_000),
+                      _conversation=store.get_conversation(conv.id))  # fmt: skip
+    small.send("a small budget again")
+    sent = _sent_user_texts(emu)
+    assert sent == _user_texts(small)[-len(sent) :]
+    summary = store.summaries(conv.id)[-1]
+    covered = [m.id for m in small.history]
+    # Every user turn left out lies in the range the summary in the request covers.
+    first_sent = next(m for m in small.history if m.is_user_text and m.text == sent[0])
+    assert covered.index(summary.first_id) == 0
+    assert covered.index(summary.last_id) == covered.index(first_sent.id) - 1
+    assert "conversation_summary" in message_requests(emu)[-1].body["system"][0]["text"]
+
+
+def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit() -> None:
+    """The cache-aware window keeps its start after a trim (the prefix stays cached)."""
+    emu = Emulator()
+    chat = make_chat(emu, context=_engine("window", budget=3_000))
+    _talk(chat, 12, 0)
+    firsts = [sent_roles_and_texts(r)[0][1] for r in message_requests(emu)]
+    changes = sum(1 for a, b in pairwise(firsts) if a != b)
+    assert 1 <= changes <= 3  # trimmed in steps, not every turn
+
+
+def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path: Path) -> None:
+    """After a compaction kept one turn, the window (same small budget) trims afresh."""
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "c.db")
+    chat = make_chat(emu, store=store, context=_engine("summary", budget=3_000))
+    _talk(chat, 10, 0)
+    chat.compact()
+    _talk(chat, 1, 10)
+    conv = store.get_conversation(chat.id or "")
+    resumed = make_chat(emu, store=store, context=_engine("window", budget=3_000),
+                        _conversation=conv)  # fmt: skip
+    resumed.send("go on")
+    sent = _sent_user_texts(emu)
+    fresh = _engine("window", budget=3_000).prepare(
+        model=resumed.info, max_tokens=resumed.max_tokens, system=[], tools=[],
+        history=resumed.history[:-1], dry_run=True,
+    )  # fmt: skip
+    fresh_texts = [m.text for m in fresh.candidate.history if m.is_user_text]
+    assert sent == fresh_texts
+    assert len(sent) > 2
