@@ -33,6 +33,7 @@ from claudechat import (
     ContextEngine,
     InvalidHistory,
     Message,
+    UserError,
     strategy_policies,
 )
 from claudechat.context.base import SUMMARY_TAG
@@ -391,7 +392,13 @@ class Journey(RuleBasedStateMachine):
         elif kind == "over_budget":
             content = prompt + " " + words(self.budget, self.prompts)
         elif kind == "max_tokens":
-            chat = self._new_chat(self.cid, max_tokens=200_000)
+            requests, before = len(self.emu.requests), self._snapshot()
+            try:
+                chat = self._new_chat(self.cid, max_tokens=200_000)
+            except UserError:  # refused when the Chat is made, before anything is stored
+                unchanged = self._snapshot() == before and len(self.emu.requests) == requests
+                self.expect("local_reject", unchanged, "a refused Chat stored or sent")
+                return
         elif kind == "cache_control":
             chat.system = chat.system or SYSTEMS[1]
             content = [

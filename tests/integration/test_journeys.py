@@ -23,7 +23,7 @@ from journey_machine import BAD_INPUTS, HAIKU, INVARIANTS, Journey, JourneyViola
 # sequence below. Invariants broken by actions every journey needs:
 KNOWN_FAILING = frozenset({"ledger", "no_silent_loss"})
 # Actions that break the others (every invariant is checked for the rest):
-KNOWN_BAD_INPUTS = frozenset({"surrogate", "over_budget", "max_tokens"})
+KNOWN_BAD_INPUTS: frozenset[str] = frozenset()  # max_tokens, over_budget, surrogate: fixed
 KNOWN_WRITER_DEFECT = False  # another writer during a stream is refused (defect 9, fixed)
 
 EXAMPLES = int(os.environ.get("CLAUDECHAT_JOURNEY_EXAMPLES", "25"))
@@ -114,12 +114,10 @@ def test_valid_with_caller_cache_control() -> None:
     replay("valid", send(), lambda j: j.bad_input(kind="cache_control"))
 
 
-@xfail("defect 6: max_tokens over the model's cap is sent (the API rejects it)")
 def test_valid_max_tokens_over_the_cap() -> None:
     replay("valid", send(), lambda j: j.bad_input(kind="max_tokens"))
 
 
-@xfail("defect 6: max_tokens that leave no room for input are found after storing the prompt")
 def test_local_reject_max_tokens_filling_the_window() -> None:
     replay(
         "local_reject",
@@ -129,12 +127,10 @@ def test_local_reject_max_tokens_filling_the_window() -> None:
     )
 
 
-@xfail("defect 6: a prompt over the budget is stored before ContextOverflow")
 def test_local_reject_prompt_over_the_budget() -> None:
     replay("local_reject", lambda j: j.bad_input(kind="over_budget"))
 
 
-@xfail("defect 12: a lone surrogate in a prompt raises UnicodeEncodeError")
 def test_typed_error_for_a_lone_surrogate() -> None:
     replay("typed", send(), lambda j: j.bad_input(kind="surrogate"))
 
