@@ -126,5 +126,7 @@ def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path
         history=resumed.history[:-1], dry_run=True,
     )  # fmt: skip
     fresh_texts = [m.text for m in fresh.candidate.history if m.is_user_text]
-    assert sent == fresh_texts
+    # At least what a fresh trim on estimates keeps (the chat counts exactly before it drops
+    # turns, so it may keep more).
+    assert sent[len(sent) - len(fresh_texts) :] == fresh_texts
     assert len(sent) > 2

@@ -21,7 +21,7 @@ from journey_machine import BAD_INPUTS, HAIKU, INVARIANTS, Journey, JourneyViola
 
 # What today's code breaks (issue 11), left out of the random run; each has a pinned
 # sequence below. Invariants broken by actions every journey needs:
-KNOWN_FAILING = frozenset({"ledger", "no_silent_loss"})
+KNOWN_FAILING: frozenset[str] = frozenset()
 # Actions that break the others (every invariant is checked for the rest):
 KNOWN_BAD_INPUTS: frozenset[str] = frozenset()  # max_tokens, over_budget, surrogate: fixed
 KNOWN_WRITER_DEFECT = False  # another writer during a stream is refused (defect 9, fixed)
@@ -153,10 +153,6 @@ def test_ledger_counts_a_stream_cut_before_any_text() -> None:
     replay("ledger", send(), lambda j: j.faulted_send(fault="drop-early", n=3, stream=True))
 
 
-@xfail(
-    "item 2, found by the journeys: a resumed chat's new engine trims on its offline estimate "
-    "(far above the API's count) and drops turns that fit, never asking count_tokens"
-)
 def test_no_silent_loss_after_resume_on_an_estimate() -> None:
     replay(
         "no_silent_loss",

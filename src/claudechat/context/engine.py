@@ -7,11 +7,12 @@ fields, places cache breakpoints, and learns exact token counts from each respon
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import ContextOverflow, UserError
+from ..errors import ClaudeChatError, ContextOverflow, UserError
 from ..messages import Block, Message, to_api_messages
 from ..models.base import ModelResponse, Request
 from ..models.capabilities import ModelInfo
@@ -23,6 +24,8 @@ from .report import WindowFill
 from .summary import RollingSummary, make_summarizer
 from .tool_results import ClearToolResults
 from .window import TokenWindow, turn_starts
+
+log = logging.getLogger("claudechat")
 
 __all__ = ["DEFAULT_BUDGET", "Budget", "ContextEngine", "Prepared", "Strategy", "strategy_policies"]
 
@@ -155,13 +158,21 @@ class ContextEngine:
             budget = input_limit
         if budget <= 0:
             raise UserError(f"no room for input: max_tokens {max_tokens:,} fills the window")
+        summaries_made = 0
+
+        def counted(*args: Any, **kwargs: Any) -> str:
+            nonlocal summaries_made
+            summaries_made += 1
+            assert complete is not None
+            return complete(*args, **kwargs)
+
         state = ContextState(
             budget=budget,
             counter=self.counter,
             model=model,
             conversation_id=conversation_id,
             store=store,
-            summarize=make_summarizer(complete, model=self.summary_model) if complete else None,
+            summarize=make_summarizer(counted, model=self.summary_model) if complete else None,
             query=query,
             force_compact=force_compact,
             overflow_retry=overflow_retry,
@@ -176,6 +187,15 @@ class ContextEngine:
             system=list(system), tools=list(tools), history=list(history), injected=list(injected)
         )
         prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
+        if (
+            count is not None
+            and not dry_run
+            and not summaries_made
+            and self._learn_before_dropping(
+                prepared, candidate, state, max_tokens, fields, previous_message_id, count
+            )
+        ):
+            prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
         limit = budget * self.near
         near = prepared.upper_tokens > limit and prepared.estimated_tokens > limit
         if count is not None and near and not dry_run:
@@ -192,6 +212,37 @@ class ContextEngine:
         if not dry_run:
             self.last = prepared
         return prepared
+
+    def _learn_before_dropping(
+        self,
+        prepared: Prepared,
+        candidate: Candidate,
+        state: ContextState,
+        max_tokens: int,
+        fields: dict[str, Any],
+        previous_message_id: str | None,
+        count: Callable[[Request], int],
+    ) -> bool:
+        """Turns are about to leave the request on offline estimates (a resumed chat has
+        learned nothing yet): learn the exact count of the whole history first, once, so no
+        turn is dropped that fits. True when the policies should run again."""
+        history = candidate.history
+        if len(prepared.candidate.history) >= len(history):
+            return False  # nothing dropped
+        counter = self.counter
+        if all(counter.is_exact(counter.message_key(m)) for m in history):
+            return False  # the drop was decided on exact counts
+        full = self._render(candidate, state, max_tokens, fields, previous_message_id)
+        if full.upper_tokens > state.model.context_window:
+            return False  # too long for the count endpoint too; the estimate will do
+        try:
+            exact = counter.exact_total(full.request, count)
+        except ClaudeChatError as err:
+            log.info("count_tokens failed (%s); trimming on the estimate", err)
+            return False
+        counter.learn(full.parts, exact)
+        state.bound = _remembered_bound(counter)  # the counts just changed
+        return True
 
     def _fitted(
         self,
