@@ -267,7 +267,6 @@ def reach_postgres(conninfo: str, *, seconds: int = CONNECT_SECONDS) -> None:
         raise StoreError(f"cannot connect to PostgreSQL at {redact(conninfo)}: {reason}") from None
 
 
-
 class BackgroundChat:
     """Build a Chat in a daemon thread (importing the SDK takes most of a second), and
     warm the offline tokenizer; ``result`` starts it if needed, waits, re-raises a failure."""
