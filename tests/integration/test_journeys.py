@@ -4,9 +4,8 @@ model / system changes, resumes in a new process, export and import, API faults,
 input and a second writer, with the promises of issue 11 checked after every step.
 
 ``CLAUDECHAT_JOURNEY_EXAMPLES`` (default 25) and ``CLAUDECHAT_JOURNEY_STEPS`` (default 30)
-run it longer. The invariants today's code breaks are left out of the random run and
-pinned below as the shortest sequences that break them, marked xfail(strict): when a
-defect is fixed its test passes, fails as XPASS, and its invariant joins the random run.
+run it longer. Below the random run, the shortest sequences that broke an invariant before
+issue 11's fixes stay as regression tests.
 """
 
 from __future__ import annotations
@@ -14,28 +13,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from journey_machine import BAD_INPUTS, HAIKU, INVARIANTS, Journey, JourneyViolation
-
-# What today's code breaks (issue 11), left out of the random run; each has a pinned
-# sequence below. Invariants broken by actions every journey needs:
-KNOWN_FAILING: frozenset[str] = frozenset()
-# Actions that break the others (every invariant is checked for the rest):
-KNOWN_BAD_INPUTS: frozenset[str] = frozenset()  # max_tokens, over_budget, surrogate: fixed
-KNOWN_WRITER_DEFECT = False  # another writer during a stream is refused (defect 9, fixed)
+from journey_machine import BAD_INPUTS, HAIKU, INVARIANTS, Journey
 
 EXAMPLES = int(os.environ.get("CLAUDECHAT_JOURNEY_EXAMPLES", "25"))
 STEPS = int(os.environ.get("CLAUDECHAT_JOURNEY_STEPS", "30"))
 
 
 class KeptPromises(Journey):
-    """The journey, checking every invariant today's code keeps."""
+    """The journey, checking every invariant, with every bad input and interleaved writers."""
 
-    checks = frozenset(INVARIANTS) - KNOWN_FAILING
-    bad_inputs = tuple(k for k in BAD_INPUTS if k not in KNOWN_BAD_INPUTS)
-    interleaved_writers = not KNOWN_WRITER_DEFECT
+    checks = frozenset(INVARIANTS)
+    bad_inputs = BAD_INPUTS
+    interleaved_writers = True
 
 
 def test_random_journeys_keep_the_promises() -> None:
@@ -70,10 +61,6 @@ def replay(invariant: str, *steps: Step) -> None:
 
 def send(n: int = 3, stream: bool = False) -> Step:
     return lambda j: j.send(n=n, stream=stream)
-
-
-def xfail(defect: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=JourneyViolation, reason=f"issue 11 {defect}")
 
 
 def test_no_silent_loss_after_summary_then_window() -> None:
