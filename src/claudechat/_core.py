@@ -399,6 +399,12 @@ class _ChatCore(_SharedWriter):
         )
         self._branch[-1] = msg
 
+    def _check_fits(self, message: Message, injected: list[Block] | None = None) -> None:
+        """UserError, before anything is stored, for a prompt no trimming can fit."""
+        check_fits(message, engine=self.context, info=self.info, max_tokens=self.max_tokens,
+                   system=self._system, tools=self.tools.schemas, injected=injected or [],
+                   input_limit=self._api_limit)  # fmt: skip
+
     def _begin(self, prompt: Any, *, prefill: str | None, documents: Any) -> TurnState:
         from .context.caching import check_breakpoints
 
@@ -412,9 +418,7 @@ class _ChatCore(_SharedWriter):
             meta["documents"] = describe_documents(docs)
         message = Message("user", blocks, metadata=meta)
         injected = document_blocks(docs) if docs is not None else []
-        check_fits(message, engine=self.context, info=self.info, max_tokens=self.max_tokens,
-                   system=self._system, tools=self.tools.schemas, injected=injected,
-                   input_limit=self._api_limit)  # fmt: skip
+        self._check_fits(message, injected)
         self.ledger.start_turn()
         self._start_turn(_text(blocks))
         try:

@@ -136,6 +136,7 @@ class Chat(_ChatCore):
             raise UserError(f"message {message_id} is not a user message and cannot be edited")
         check_breakpoints(prompt, self._system, self.tools.schemas)
         blocks = check_prompt(prompt)
+        self._check_fits(Message("user", blocks))
         self._start_turn("")
         try:
             self._set_head(old.parent_id)

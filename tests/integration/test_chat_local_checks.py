@@ -135,6 +135,19 @@ def test_a_budget_too_small_later_in_a_conversation_stores_nothing_more(
     assert len(message_requests(emu)) == 1
 
 
+def test_an_edit_too_big_for_the_budget_stores_nothing_and_keeps_the_branch(
+    store: SQLiteStore,
+) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, store=store, budget=200)
+    chat.send("short")
+    before = (store.all_messages(chat.id or ""), chat.history)
+    with pytest.raises(UserError, match="budget"):
+        chat.edit(chat.history[0].id, "word " * 400)
+    assert (store.all_messages(chat.id or ""), chat.history) == before
+    assert len(message_requests(emu)) == 1
+
+
 @pytest.mark.parametrize("name", ["bad name; rm -rf /", "../../etc/passwd", "", "x" * 129, 42])
 def test_a_bad_tool_name_in_a_raw_schema_is_refused_locally(name: Any) -> None:
     emu = Emulator()
