@@ -76,6 +76,8 @@ bench: $(VENV)/.test
 	$(PY) bench/resume_cache.py
 	$(PY) bench/store.py --quick
 	$(PY) bench/crash.py --points 50
+	$(PY) bench/faults.py --turns 300
+	$(PY) bench/concurrency.py --seconds 30
 	$(PY) bench/locomo.py
 	$(PY) bench/startup.py
 

@@ -125,3 +125,12 @@ def test_faults_keyed_by_request_number() -> None:
     with pytest.raises(anthropic.InternalServerError):
         client.messages.create(**ARGS)
     client.messages.create(**ARGS)
+
+
+def test_cleared_faults_are_never_served() -> None:
+    emu = Emulator(script=["fine"])
+    emu.inject(Fault.status(500))
+    emu.inject(Fault.status(529), at_request=7)
+    emu.clear_faults()
+    reply = make_client(emu).messages.create(**ARGS)
+    assert reply.content[0].text == "fine"  # type: ignore[union-attr]

@@ -131,6 +131,13 @@ class Emulator:
             else:
                 self._keyed_faults[at_request] = fault
 
+    def clear_faults(self) -> None:
+        """Forget the faults queued for requests that were never made (a turn refused
+        locally, or one that ended before its summary request)."""
+        with self._lock:
+            self._faults.clear()
+            self._keyed_faults.clear()
+
     def count_request_tokens(self, body: dict[str, Any]) -> int:
         """Total input tokens of a request body, as usage and count_tokens report them."""
         model = str(body.get("model", ""))
