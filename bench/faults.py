@@ -1,7 +1,8 @@
 """Faulted turns: API errors, errors mid-stream and dropped connections on every other turn,
 with resumes in a new Chat (new engine, same SQLite file) and strategy changes between them.
 
-Counts the requests the emulator refused as invalid (any 400: the injected faults are 429,
+A fault meant for a turn may meet its count_tokens or summary request instead (the turn
+then goes on, on its estimate or without the summary). Counts the requests the emulator refused as invalid (any 400: the injected faults are 429,
 500, 529, an error event mid-stream or a dropped connection, never a 400) and the user
 messages that were typed but are not in the store afterwards. Both must be 0.
 
@@ -61,6 +62,7 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                                        context=context)  # fmt: skip
             fault = rng.choice(list(FAULTS)) if rng.random() < 0.5 else None
             if fault is not None:
+                outcomes["faults injected"] += 1
                 emu.inject(FAULTS[fault](), at_request=len(emu.requests) + 1)
             text = f"t{turn} " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))
             typed.append(text)
@@ -89,7 +91,7 @@ def run(turns: int, seed: int) -> dict[str, Any]:
         store.close()
     return {
         "turns": turns,
-        "faulted": sum(n for k, n in outcomes.items() if k != "answered"),
+        "faulted": sum(n for k, n in outcomes.items() if k not in ("answered", "faults injected")),
         "outcomes": dict(outcomes),
         "requests": len(emu.requests),
         "invalid_requests": invalid,
