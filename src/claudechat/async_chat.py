@@ -91,7 +91,7 @@ class AsyncChat(_ChatCore):
     ) -> AsyncIterator[str]:
         """Send a user message and yield the reply text as it arrives."""
         state = self._begin(prompt, prefill=prefill, documents=documents)
-        return self._loop(state, stream=True)
+        return self._opened(self._loop(state, stream=True))
 
     async def _loop(self, state: TurnState, *, stream: bool) -> AsyncIterator[str]:
         try:

@@ -108,7 +108,7 @@ class Chat(_ChatCore):
         Reply afterwards. Leaving the loop early keeps what arrived as a partial reply.
         """
         state = self._begin(prompt, prefill=prefill, documents=documents)
-        return self._loop(state, stream=True)
+        return self._opened(self._loop(state, stream=True))
 
     def retry(self, *, stream: bool = False) -> Reply | Iterator[str]:
         """A new reply to the last user message, as a sibling of the current one."""
@@ -188,7 +188,7 @@ class Chat(_ChatCore):
 
     def _run(self, state: TurnState, stream: bool) -> Reply | Iterator[str]:
         if stream:
-            return self._loop(state, stream=True)
+            return self._opened(self._loop(state, stream=True))
         for _ in self._loop(state, stream=self.max_tokens > SDK_STREAM_ONLY_ABOVE):
             pass
         assert self.last_reply is not None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest_chat import client, make_chat, message_requests
 
-from claudechat import Chat, ConcurrentUpdate
+from claudechat import Chat, ConcurrentUpdate, UserError
 from claudechat.messages import Message
 from claudechat.store import MemoryStore, SQLiteStore, Store
 from claudechat.testing import Emulator
@@ -171,3 +171,24 @@ def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
     assert branch[3].text == shown and later.endswith('You said: "me too"')
     assert_each_question_has_its_reply(branch)
     store.close()
+
+
+def test_a_new_message_while_this_chats_own_stream_is_open_is_refused(tmp_path: Path) -> None:
+    emu = Emulator(reply=lambda r: "word " * 200)
+    chat = make_chat(emu, store=SQLiteStore(tmp_path / "c.db"))
+    stream = chat.stream("second")
+    next(stream)
+    with pytest.raises(UserError, match="still streaming"):
+        chat.send("third")
+    rest = "".join(stream)
+    assert chat.history[-1].text.startswith("word") and len(chat.history[-1].text) > 900
+    assert rest and chat.unsaved == []
+    assert chat.send("fourth").text.startswith("word")
+    assert [m.text for m in chat.history if m.role == "user"] == ["second", "fourth"]
+
+
+def test_a_stream_dropped_unread_gives_its_turn_back(tmp_path: Path) -> None:
+    emu = Emulator(script=["never read", "read"])
+    chat = make_chat(emu, store=SQLiteStore(tmp_path / "c.db"))
+    chat.stream("first")  # dropped at once, never read
+    assert chat.send("second").text in ("never read", "read")
