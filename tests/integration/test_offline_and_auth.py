@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from claudechat import AsyncChat, AuthError, Chat
+from claudechat import AsyncChat, AuthError, Chat, UserError
 from claudechat.testing import Emulator, offline_client
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -40,7 +40,7 @@ def test_no_key_and_no_base_url_is_an_auth_error_naming_both_ways_out(
     with pytest.raises(AuthError) as caught:
         cls("claude-sonnet-4-6")
     message = str(caught.value)
-    assert "ANTHROPIC_API_KEY" in message and "offline_client()" in message
+    assert "ANTHROPIC_API_KEY" in message and "offline_client(" in message
 
 
 def test_a_key_in_the_environment_is_enough(
@@ -85,3 +85,20 @@ def test_the_readme_offline_examples_run_as_written(code: str, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.strip() or "assert" in code  # it prints, or checks, something
+
+
+def test_a_sync_client_for_async_chat_is_refused_before_anything_is_sent() -> None:
+    emu = Emulator()
+    with pytest.raises(UserError, match="async client"):
+        AsyncChat("claude-sonnet-4-6", client=offline_client(emu))
+    with pytest.raises(UserError, match="sync client"):
+        Chat("claude-sonnet-4-6", client=offline_client(emu, asynchronous=True))
+    assert emu.requests == []
+
+
+def test_async_chat_without_a_key_names_the_async_offline_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_credentials(monkeypatch, tmp_path)
+    with pytest.raises(AuthError, match=r"offline_client\(asynchronous=True\)"):
+        AsyncChat("claude-sonnet-4-6")

@@ -7,6 +7,7 @@ SDK's own ``messages.stream`` helper; SDK exceptions become claudechat errors.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from ..errors import (
     Overloaded,
     RateLimited,
     StreamInterrupted,
+    UserError,
 )
 from ..usage import Usage
 from .base import (
@@ -111,14 +113,29 @@ def make_client(
     except anthropic.AnthropicError as err:
         raise AuthError(f"cannot build the Anthropic client: {err}") from err
     if client.api_key is None and client.auth_token is None and client.credentials is None:
-        raise AuthError(NO_CREDENTIALS)
+        offline = "offline_client(asynchronous=True)" if asynchronous else "offline_client()"
+        raise AuthError(
+            "no Anthropic API key: set ANTHROPIC_API_KEY (or pass api_key= or client=); to "
+            f"run offline on the built-in emulator, pass client=claudechat.testing.{offline}"
+        )
     return client
 
 
-NO_CREDENTIALS = (
-    "no Anthropic API key: set ANTHROPIC_API_KEY (or pass api_key= or client=); to run "
-    "offline on the built-in emulator, pass client=claudechat.testing.offline_client()"
-)
+def _check_client(client: Any, *, asynchronous: bool) -> None:
+    """UserError for a sync client given where an async one is needed, or the reverse,
+    before any request is sent (its reply could not be awaited, or would be a coroutine)."""
+    create = getattr(getattr(client, "messages", None), "create", None)
+    if create is None or inspect.iscoroutinefunction(inspect.unwrap(create)) == asynchronous:
+        return
+    if asynchronous:
+        raise UserError(
+            "AsyncChat needs an async client (anthropic.AsyncAnthropic, or "
+            "claudechat.testing.offline_client(asynchronous=True)); use Chat for this one"
+        )
+    raise UserError(
+        "Chat needs a sync client (anthropic.Anthropic, or claudechat.testing.offline_client()); "
+        "use AsyncChat for an async one"
+    )
 
 
 def _retry_after(err: anthropic.APIStatusError) -> float | None:
@@ -292,6 +309,7 @@ class AnthropicModel:
                 max_retries=max_retries,
                 asynchronous=False,
             )
+        _check_client(client, asynchronous=False)
         self.client = client
 
     def create(self, request: Request) -> ModelResponse:
@@ -360,6 +378,7 @@ class AsyncAnthropicModel:
                 max_retries=max_retries,
                 asynchronous=True,
             )
+        _check_client(client, asynchronous=True)
         self.client = client
 
     async def create(self, request: Request) -> ModelResponse:
