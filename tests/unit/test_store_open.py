@@ -89,3 +89,16 @@ def test_split_sqlite_keeps_trigger_bodies() -> None:
     assert len(parts) == 2 and parts[1].endswith("END;") and "VALUES (2);" in parts[1]
     with pytest.raises(ValueError, match="ends inside"):
         split_sqlite("CREATE TABLE b (x")
+
+
+@pytest.mark.parametrize(
+    "spec", ["host=127.0.0.1 port=9 user=u password=KvSecret55", "dbname=chats", " user = app"]
+)
+def test_a_keyword_conninfo_is_refused_not_made_a_file(
+    spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="postgresql://user:password@host") as caught:
+        open_store(spec)
+    assert "KvSecret55" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

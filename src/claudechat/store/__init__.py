@@ -8,6 +8,7 @@ user data directory. ``PostgresStore`` is imported on first use (psycopg is opti
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,4 +105,12 @@ def open_store(spec: str | None = None, *, env: Mapping[str, str] | None = None)
             raise ConfigError("sqlite:// needs a path: sqlite:///relative.db or sqlite:////abs.db")
     elif "://" in spec:
         raise ConfigError(f"unknown store {spec.split('://')[0]}://: use postgresql:// or a path")
+    elif _KEYWORD_CONNINFO.search(spec):  # never a file named after a password
+        raise ConfigError(
+            "the store looks like a PostgreSQL key=value connection string: write it as "
+            "postgresql://user:password@host:port/dbname"
+        )
     return SQLiteStore(Path(spec).expanduser())
+
+
+_KEYWORD_CONNINFO = re.compile(r"(^|\s)(host|hostaddr|dbname|user|password|port|sslmode)\s*=")
