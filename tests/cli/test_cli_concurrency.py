@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -233,3 +234,37 @@ def test_storing_a_held_reply_gives_up_when_its_time_is_over(tmp_path: Path) -> 
     assert len(pauses) == 3 and len(chat.unsaved) == 1  # 30 s of tries, not 18 tries
     locker.execute("ROLLBACK")
     locker.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_ask_keeps_its_partial_reply_and_gives_the_turn_back(
+    signum: int,
+    tmp_path: Path,
+    emulator_server: Callable[..., EmulatorServer],
+    gated_emulator: Any,
+) -> None:
+    server = emulator_server(gated_emulator)
+    db = tmp_path / "chat.db"
+    env = {**os.environ, "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "test",
+           "CLAUDECHAT_DB": str(db), "PYTHONPATH": str(SRC), "CLAUDECHAT_BUSY_WAIT": "0"}  # fmt: skip
+    for k in ("CLAUDECHAT_STORE", "CLAUDECHAT_MODEL", "CLAUDECHAT_SYSTEM"):
+        env.pop(k, None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "claudechat", "ask", "tell me a long story"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as asking:  # fmt: skip
+        assert asking.stdout is not None
+        assert "once" in asking.stdout.read(5)  # streaming; the gate holds the rest
+        asking.send_signal(signum)
+        asking.communicate(timeout=60)
+        assert asking.returncode == 128 + signum
+    after = subprocess.run(
+        [sys.executable, "-m", "claudechat", "ask", "-c", "and then?"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert after.returncode == 0, after.stderr  # not "busy": the turn was given back
+    with SQLiteStore(db) as store:
+        conv = store.latest_conversation()
+        assert conv is not None
+        roles = [(m.role, m.status) for m in store.branch(conv.id)]
+    assert roles[:2] == [("user", "complete"), ("assistant", "partial")]

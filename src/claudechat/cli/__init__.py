@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from . import commands_chat, commands_misc, commands_store
-from .exits import debugging, report
+from .exits import debugging, exit_on_signals, report
 
 __all__ = ["cli", "main"]
 
@@ -132,6 +132,7 @@ def main() -> None:
     down the SDK's thousands of model classes would add about a second to every run.
     Everything durable (the store, input history) is closed or written by then.
     """
+    exit_on_signals()
     code = cli.main(prog_name="claudechat", standalone_mode=False)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

@@ -32,8 +32,39 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+_terminated_by = 0  # the signal that ended the process, if one did
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal): unwinds like Ctrl-C, so the partial reply is
+    kept and the conversation's turn given back; exits with 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def exit_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into ``Terminated`` in the main thread."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        global _terminated_by
+        _terminated_by = signum  # kept: code that holds Ctrl-C may raise a plain one later
+        raise Terminated(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, terminate)
+
+
 def exit_code(err: BaseException) -> int:
     """The exit code for an exception that ended a command."""
+    if isinstance(err, Terminated):
+        return 128 + err.signum
+    if isinstance(err, KeyboardInterrupt | click.Abort) and _terminated_by:
+        return 128 + _terminated_by  # click turns the interrupt into Abort
     if isinstance(err, KeyboardInterrupt | click.Abort):
         return EXIT_INTERRUPTED
     if isinstance(err, AuthError | UserError | ConversationNotFound | click.ClickException):
