@@ -42,7 +42,10 @@ CACHE_TTLS = ("5m", "1h")
 EMBEDDERS = ("auto", "minilm", "hashing")
 PRIVATE_MODE = 0o600  # config, exports and input history hold secrets and conversations
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*:)[^@\s]*(?=@)", re.I)
+# The password runs to the last "@" of the URL's authority (an unescaped "@" in it included).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*:)[^\s/?#]*(?=@[^@\s/?#]*)", re.I
+)
 _KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
 
 

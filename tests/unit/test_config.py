@@ -14,6 +14,7 @@ from claudechat.config import (
     config_path,
     parse_value,
     read_config,
+    redact,
     resolve,
     set_value,
     unset_value,
@@ -141,3 +142,19 @@ def test_every_key_has_an_environment_variable() -> None:
         "CLAUDECHAT_STORE",
         "CLAUDECHAT_DB",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://u:ss:w@rd@db:5432/x?a=b", "postgresql://u:***@db:5432/x?a=b"),
+        (
+            "postgresql://app:S3cret@h/db, postgres://b:c@d/e",
+            "postgresql://app:***@h/db, postgres://b:***@d/e",
+        ),
+        ("host=x password='a b' user=y", "host=x password=*** user=y"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_redact_hides_every_part_of_a_password(text: str, shown: str) -> None:
+    assert redact(text) == shown
