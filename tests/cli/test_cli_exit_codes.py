@@ -70,7 +70,7 @@ def test_an_api_error_is_exit_1_and_the_user_message_is_kept(
     assert "keep this question" in listed  # stored before the call
     again = run("ask", "-c", "and this one", env=env)
     assert again.exit_code == 0
-    assert "the last message in this conversation got no reply" in again.stderr
+    assert "the message before this one had got no reply; both were sent together" in again.stderr
     sent = [b["text"] for b in emulator.requests[-1].body["messages"][-1]["content"]]
     assert sent == ["keep this question", "and this one"]  # merged, and the user was told
 

@@ -113,3 +113,16 @@ def test_the_thresholds_are_configurable(
     assert run("config", "unset", "confirm_usd").exit_code == 0
     small = run("ask", "--json", "short", env=_env(server))
     assert small.exit_code == 0 and json.loads(small.stdout)["reply"]
+
+
+def test_max_tokens_filling_an_unknown_models_window_says_so(run: Run) -> None:
+    result = run("ask", "-m", "claude-future-9", "--max-tokens", "200000", "hi")
+    assert result.exit_code == 2
+    assert "--max-tokens 200,000 leaves no room for input" in result.stderr
+    assert "budget of -" not in result.stderr  # no negative budget in the message
+
+
+def test_a_conversation_answered_turn_by_turn_gets_no_merge_note(run: Run) -> None:
+    assert run("ask", "first").exit_code == 0
+    again = run("ask", "-c", "second")
+    assert again.exit_code == 0 and "note:" not in again.stderr

@@ -91,9 +91,9 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
         confirm = None if params["yes"] else _refuse
         check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
-        _warn_unanswered(conversation)
         try:
             _answer(runtime, conversation, text, as_json=as_json)
+            _note_merged(conversation)
         except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
                 err.add_note("your message is stored without a reply: the next ask -c sends it")
@@ -143,9 +143,11 @@ def _unanswered(chat: Chat) -> bool:
     return bool(history) and history[-1].is_user_text
 
 
-def _warn_unanswered(chat: Chat) -> None:
-    """Say when the conversation ends with a user message that got no reply: the next
-    prompt is sent together with it."""
-    if _unanswered(chat):
-        click.echo("note: the last message in this conversation got no reply; it is sent "
-                   "again together with this prompt", err=True)  # fmt: skip
+def _note_merged(chat: Chat) -> None:
+    """Say when the prompt went out together with an earlier one that had got no reply
+    (looked at after the turn: another writer may have answered it meanwhile)."""
+    history = chat.history
+    users = [i for i, m in enumerate(history) if m.is_user_text]
+    if len(users) >= 2 and users[-2] == users[-1] - 1:
+        click.echo("note: the message before this one had got no reply; both were sent "
+                   "together", err=True)  # fmt: skip

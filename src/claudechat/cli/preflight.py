@@ -77,12 +77,19 @@ def check_prompt(chat: Chat, text: str, *, settings: Settings, confirm: Confirm 
             f"--max-tokens {chat.max_tokens:,} is over {info.name}'s output limit of "
             f"{info.max_output:,} tokens"
         )
-    tokens, cost = prompt_estimate(chat, text)
     room = chat.context.budget_for(info, chat.max_tokens)
-    if tokens + _overhead(chat) > room:
+    if room <= 0:
         raise UserError(
-            f"the prompt (about {tokens:,} tokens) does not fit the budget of {room:,} input "
-            "tokens per request: raise --budget or shorten the prompt"
+            f"--max-tokens {chat.max_tokens:,} leaves no room for input in {info.name}'s "
+            f"{info.context_window:,}-token window: lower --max-tokens"
+        )
+    tokens, cost = prompt_estimate(chat, text)
+    overhead = _overhead(chat)
+    if tokens + overhead > room:
+        raise UserError(
+            f"the prompt (about {tokens:,} tokens, with {overhead:,} more for the request's "
+            f"frame, system prompt and tools) does not fit the budget of {room:,} input tokens "
+            "per request: raise --budget or shorten the prompt"
         )
     too_big = tokens > settings.confirm_tokens
     too_dear = cost is not None and cost > settings.confirm_usd
