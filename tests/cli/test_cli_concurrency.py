@@ -188,6 +188,28 @@ def test_the_repl_says_a_conversation_is_busy_and_goes_on(
     store.close()
 
 
+def test_ctrl_c_while_waiting_for_another_writer_says_nothing_was_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "20")
+    store = SQLiteStore(tmp_path / "chat.db")
+    session, out = _session(store, Emulator())
+    session.handle("first")
+    cid = session.chat.id or ""
+    store.claim_turn(cid, "another writer", ttl=3600)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        session.handle("second")
+    finally:
+        timer.cancel()
+    shown = out.getvalue()
+    assert "cancelled before it was sent: nothing was stored" in shown
+    assert "partial reply is kept" not in shown
+    assert "second" not in [m.text for m in store.all_messages(cid)]
+    store.close()
+
+
 def test_the_repl_says_a_reply_is_kept_through_a_store_failure(tmp_path: Path) -> None:
     path = tmp_path / "chat.db"
     locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

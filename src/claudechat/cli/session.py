@@ -199,6 +199,9 @@ class Session:
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()  # the partial reply is stored now, before the status line
+            if pieces is None:  # still waiting for another writer: nothing was stored
+                self.hint("[cancelled before it was sent: nothing was stored; ↑ brings it back]")
+                return
             interrupted = "cancelled"
         except StreamInterrupted as err:
             from .exits import describe
