@@ -57,3 +57,17 @@ def test_the_repl_cost_counts_each_summary_once() -> None:
 
     later = Session(h.runtime, h.runtime.resume(h.chat.id), h.session.console, plain=True)
     assert later.cost_report().usage == ledger.usage  # a new session reads it all back
+
+
+def test_list_shows_the_cost_that_cost_shows(run: Run, tmp_path: Path) -> None:
+    first = run("ask", "--json", "one")
+    cid = json.loads(first.stdout)["conversation_id"]
+    assert run("ask", "-c", "two").exit_code == 0
+    out = tmp_path / "c.json"
+    assert run("export", cid, "--format", "json", "-o", str(out)).exit_code == 0
+    assert run("import", str(out), "--again").exit_code == 0
+    rows = [json.loads(line) for line in run("list", "--json").stdout.splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["cost_usd"] == _cost(run, row["id"])["cost_usd"]
+    assert sorted(row["cost_usd"] > 0 for row in rows) == [False, True]  # the copy: 0 again

@@ -41,9 +41,18 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
     """Recent conversations: id, updated, turns, tokens, cost, title."""
     from .render import print_conversations
 
+    from dataclasses import replace
+
+    from ..context.report import store_cost_report
+
     runtime = runtime_from(params)
     try:
-        infos = runtime.store().list_conversations(limit=limit)
+        store = runtime.store()
+        # The cost `claudechat cost ID` shows: every request once, copies not again.
+        infos = [
+            replace(info, cost_usd=store_cost_report(store, [info.conversation.id]).cost_usd)
+            for info in store.list_conversations(limit=limit)
+        ]
         if as_json:
             for info in infos:
                 c = info.conversation
