@@ -39,11 +39,10 @@ def _console() -> Any:
 @store_options
 def list_(limit: int, as_json: bool, **params: Any) -> None:
     """Recent conversations: id, updated, turns, tokens, cost, title."""
-    from .render import print_conversations
-
     from dataclasses import replace
 
     from ..context.report import store_cost_report
+    from .render import print_conversations
 
     runtime = runtime_from(params)
     try:
