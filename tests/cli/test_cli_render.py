@@ -174,3 +174,33 @@ def test_a_long_last_block_never_moves_the_cursor_above_the_screen() -> None:
     longest = max((len(m.group(0)) // 8 for m in re.finditer(f"(?:{up})+", shown)), default=0)
     assert longest < 12
     assert "line 0 of a long code-like block" in shown and "line 39 of" in shown
+
+
+def test_the_terminal_does_not_echo_while_a_reply_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An echoed "^C" moved the cursor under the live region, which then drew its first
+    line twice; the echo is off while the reply is drawn and back on afterwards."""
+    import os
+    import pty
+    import termios
+
+    from rich.console import Console
+
+    from claudechat.cli.render import ReplyView
+
+    leader, follower = pty.openpty()
+    try:
+        with os.fdopen(os.dup(follower), "r") as tty_in:
+            monkeypatch.setattr("sys.stdin", tty_in)
+            before = termios.tcgetattr(follower)[3]
+            assert before & termios.ECHO
+            console = Console(file=io.StringIO(), width=80, force_terminal=True)
+            with ReplyView(console, plain=False) as view:
+                view.add("Hello ")
+                during = termios.tcgetattr(follower)[3]
+            assert not during & (termios.ECHO | termios.ECHOCTL)
+            assert termios.tcgetattr(follower)[3] == before
+    finally:
+        os.close(leader)
+        os.close(follower)

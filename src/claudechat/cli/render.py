@@ -7,10 +7,12 @@ the block being written, so long replies neither flicker nor repaint the whole s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -187,12 +189,14 @@ class ReplyView:
         self.final = False
         self._live: Any = None
         self._interrupt = HeldInterrupt()
+        self._tty: tuple[int, list[Any]] | None = None
 
     def __enter__(self) -> ReplyView:
         if not self.plain:
             from rich.live import Live
 
             self._interrupt.install()
+            self._tty = _quiet_terminal()
             try:
                 with self._interrupt.held():
                     self._live = Live(
@@ -243,6 +247,36 @@ class ReplyView:
         finally:
             self._interrupt.pending = False
             self._interrupt.uninstall()
+            _restore_terminal(self._tty)
+            self._tty = None
+
+
+def _quiet_terminal() -> tuple[int, list[Any]] | None:
+    """Stop the terminal echoing keys (and "^C") while a reply is drawn: an echo moves the
+    cursor under the live region, which then draws its first lines a second time. Returns
+    what to restore; None when stdin is not a terminal."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd):
+            return None
+        saved = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        return fd, saved
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore_terminal(saved: tuple[int, list[Any]] | None) -> None:
+    if saved is None:
+        return
+    import termios
+
+    with contextlib.suppress(OSError, termios.error):
+        termios.tcsetattr(saved[0], termios.TCSANOW, saved[1])
 
 
 def status_line(
