@@ -15,12 +15,11 @@ next write, never dropped.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from ._turn import (
     Reply,
@@ -332,23 +331,6 @@ class _ChatCore(_SharedWriter):
                 system=self.system or None,
             )
         self._claim_turn()
-
-    def _opened(self, stream: S) -> S:
-        """Remember the reply stream this chat handed out: until it ends, no new turn."""
-        self._open_stream = weakref.ref(stream)
-        return stream
-
-    def _check_no_open_stream(self) -> None:
-        """UserError while this chat's own reply stream is unfinished; a stream dropped
-        without being read gives its turn back here."""
-        stream = self._open_stream() if self._open_stream is not None else None
-        if stream is not None and _running(stream):
-            raise UserError(
-                "a reply of this chat is still streaming: read it to the end or close() it "
-                "before the next message"
-            )
-        self._open_stream = None
-        self._release_turn()  # a turn left by a stream that was never read
 
     def _set_head(self, message_id: str | None) -> None:
         conv = self._require_conv()
@@ -668,13 +650,3 @@ def _resolve_model(model: Any, client: Any, *, asynchronous: bool) -> Any:
 
     cls = AsyncAnthropicModel if asynchronous else AnthropicModel
     return cls(model, client=client)
-
-
-S = TypeVar("S")
-
-
-def _running(stream: Any) -> bool:
-    """True while a generator (sync or async) handed out has not finished or been closed."""
-    if inspect.isasyncgen(stream):
-        return stream.ag_frame is not None
-    return getattr(stream, "gi_frame", None) is not None

@@ -4,16 +4,20 @@ keeps in memory while the store fails.
 A turn claims the conversation's lease before anything is stored or sent (``Store.
 claim_turn``), renews it while the reply runs and releases it at the end. A message the
 store cannot take (a database outage) is kept in ``unsaved`` and stored with the next write.
+While a reply stream this chat handed out is unfinished, the chat starts no other turn.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from .errors import ConversationNotFound, StoreError
+from .errors import ConversationNotFound, StoreError, UserError
 from .messages import Message
 from .store.base import Conversation, Store, TurnLease
 
@@ -35,6 +39,7 @@ class _SharedWriter:
     _lease: TurnLease | None
     _lease_renewed: float  # time.monotonic() of the last claim
     _unsaved: list[Message]  # messages the store failed to take, oldest first
+    _open_stream: weakref.ref[Any] | None  # the reply stream this chat handed out last
 
     @property
     def unsaved(self) -> list[Message]:
@@ -48,6 +53,23 @@ class _SharedWriter:
 
     def _head(self) -> str | None:  # defined by the chat core
         raise NotImplementedError
+
+    def _opened(self, stream: S) -> S:
+        """Remember the reply stream this chat handed out: until it ends, no new turn."""
+        self._open_stream = weakref.ref(stream)
+        return stream
+
+    def _check_no_open_stream(self) -> None:
+        """UserError while this chat's own reply stream is unfinished; a stream dropped
+        without being read gives its turn back here."""
+        stream = self._open_stream() if self._open_stream is not None else None
+        if stream is not None and _running(stream):
+            raise UserError(
+                "a reply of this chat is still streaming: read it to the end or close() it "
+                "before the next message"
+            )
+        self._open_stream = None
+        self._release_turn()  # a turn left by a stream that was never read
 
     def _claim_turn(self) -> None:
         """Take the lease of the (existing) conversation; catch up with what other writers
@@ -141,3 +163,13 @@ class _SharedWriter:
             return self.store.get_message(message.id).status != "partial"
         except ConversationNotFound:
             return False
+
+
+S = TypeVar("S")
+
+
+def _running(stream: Any) -> bool:
+    """True while a generator (sync or async) handed out has not finished or been closed."""
+    if inspect.isasyncgen(stream):
+        return stream.ag_frame is not None
+    return getattr(stream, "gi_frame", None) is not None

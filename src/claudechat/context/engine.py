@@ -111,6 +111,7 @@ class ContextEngine:
         self.summary_model = summary_model
         self.margin = margin
         self.last: Prepared | None = None
+        self._learned_prefix: tuple[int, str] | None = None  # (index, id): counts all learned
         self.near = 0.97 if ctok_available() else 0.9  # ask count_tokens above this share
 
     # budget -------------------------------------------------------------------------------
@@ -230,12 +231,7 @@ class ContextEngine:
         if len(prepared.candidate.history) >= len(history):
             return False  # nothing dropped
         counter = self.counter
-        unsure = sum(
-            counter.message_tokens(m)
-            for m in history
-            if not counter.is_exact(counter.message_key(m))
-        )
-        if unsure <= state.budget // 10:
+        if self._unsure_tokens(history) <= state.budget // 10:
             return False  # decided on exact counts but for the newest messages: close enough
         full = self._render(candidate, state, max_tokens, fields, previous_message_id)
         if full.upper_tokens > state.model.context_window:
@@ -248,6 +244,25 @@ class ContextEngine:
         counter.learn(full.parts, exact)
         state.bound = _remembered_bound(counter)  # the counts just changed
         return True
+
+    def _unsure_tokens(self, history: list[Message]) -> int:
+        """Estimated tokens of the messages whose count was never learned. The learned
+        prefix is remembered by its last message (a branch's path to it is unique), so a
+        running chat looks only at its newest messages."""
+        counter = self.counter
+        start, known = 0, self._learned_prefix
+        if known is not None and known[0] < len(history) and history[known[0]].id == known[1]:
+            start = known[0] + 1
+        unsure, prefix_ends = 0, start - 1
+        for i in range(start, len(history)):
+            if counter.is_exact(counter.message_key(history[i])):
+                if prefix_ends == i - 1:
+                    prefix_ends = i
+            else:
+                unsure += counter.message_tokens(history[i])
+        if prefix_ends >= 0:
+            self._learned_prefix = (prefix_ends, history[prefix_ends].id)
+        return unsure
 
     def _fitted(
         self,
