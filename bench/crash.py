@@ -38,8 +38,8 @@ from pathlib import Path
 
 import anthropic
 
-from claudechat._core import BLOCKING_LEASE_SECONDS
 from claudechat.chat import Chat
+from claudechat.chat.lease import BLOCKING_LEASE_SECONDS
 from claudechat.errors import ClaudeChatError, InvalidHistory
 from claudechat.messages import to_api_messages, validate
 from claudechat.store import SQLiteStore

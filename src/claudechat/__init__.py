@@ -9,8 +9,7 @@ token and dollar.
     print(chat.send("Hi").text)
 """
 
-from ._turn import Reply
-from .chat import DEFAULT_MODEL, AsyncChat, Chat
+from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply
 from .context import (
     ClearToolResults,
     ContextEngine,

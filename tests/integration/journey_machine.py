@@ -261,7 +261,7 @@ class Journey(RuleBasedStateMachine):
     def retry(self, stream: bool) -> None:
         """Ask for another reply to the last prompt."""
         chat = self.chat
-        self._act(chat, lambda: self._drain(chat.retry(stream=stream)))
+        self._act(chat, lambda: self._drain(chat.retry_stream() if stream else chat.retry()))
 
     @rule(pick=st.integers(0, 99), n=st.integers(3, 40))
     def edit(self, pick: int, n: int) -> None:

@@ -43,7 +43,7 @@ def test_retry_makes_a_sibling_reply_and_sends_the_history_without_the_old_one()
     assert [m.text for m in siblings] == ["r2:B", "r3:B"]
     assert [m.text for m in chat.history] == ["A", "r1:A", "B", "r3:B"]
     # Streaming retry: one more sibling, pieces as they arrive.
-    text = "".join(chat.retry(stream=True))  # type: ignore[arg-type]
+    text = "".join(chat.retry_stream())
     assert text == "r4:B"
     assert [m.text for m in chat.siblings(old.id)] == ["r2:B", "r3:B", "r4:B"]
     chat.send("C")

@@ -166,7 +166,7 @@ def test_compaction_strategy_with_a_window_resumes_from_sqlite(tmp_path: Path) -
         assert_valid_request(request)
     block = compaction_blocks(replies[n].message)[0]
     # After compaction the window holds what the API reads, far below the budget, exactly.
-    fill = chat.context_tokens()
+    fill = chat.window_fill()
     assert fill.exact
     assert fill.tokens == replies[-1].usage.total_input_tokens < 40_000
     assert chat.conversation is not None
@@ -337,7 +337,7 @@ def test_clear_tool_uses_is_passed_through_and_does_not_corrupt_learned_counts()
     for i in range(8):
         reply = chat.send(f"Question {i}: what is in the next file?")
         assert reply.text.startswith("Read it")
-        fills.append(chat.context_tokens())
+        fills.append(chat.window_fill())
     edit = {
         "type": "clear_tool_uses_20250919",
         "keep": {"type": "tool_uses", "value": 2},
@@ -424,7 +424,7 @@ def test_local_tool_result_stubs_in_the_request_full_results_in_the_store() -> N
 
 
 def test_a_turn_that_keeps_pausing_ends_after_the_cap() -> None:
-    from claudechat.chat import MAX_PAUSES
+    from claudechat.chat.fold import MAX_PAUSES
 
     emu = Emulator(reply=lambda request: EmuReply(content=PAUSED, stop_reason="pause_turn"))
     chat = Chat(MODEL, client=client(emu), store=MemoryStore())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
@@ -130,3 +131,23 @@ def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path
     # turns, so it may keep more).
     assert sent[len(sent) - len(fresh_texts) :] == fresh_texts
     assert len(sent) > 2
+
+
+def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from claudechat.errors import StoreError
+    from claudechat.store.memory import MemoryStore
+
+    class ReadOnlyMetadata(MemoryStore):
+        def update_conversation(self, conversation_id: str, **kw: object) -> Any:
+            raise StoreError("database is locked")
+
+    emu = Emulator()
+    store = ReadOnlyMetadata()
+    chat = make_chat(emu, store=store, context=_engine("window", budget=3_000))
+    with caplog.at_level("WARNING"):
+        _talk(chat, 12, 0)
+    assert len(_sent_user_texts(emu)) < 12  # it trimmed, and the requests were made
+    assert chat.conversation is not None and META_KEY not in chat.conversation.metadata
+    assert "could not keep the window start" in caplog.text

@@ -9,10 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claudechat import UserError
-from claudechat._turn import Reply, TurnState, check_prompt, response_message
-from claudechat.chat import _Inflight, title_from
+from claudechat.chat.checks import check_prompt
+from claudechat.chat.fold import accumulate, end_of_stream, partial_reply, start_call
+from claudechat.chat.fold import reply_message as response_message
+from claudechat.chat.reply import Reply, TurnState
 from claudechat.messages import Message
-from claudechat.models.base import ModelResponse
+from claudechat.models.base import ModelResponse, TextDelta
+from claudechat.store import title_from
 from claudechat.usage import Usage
 
 
@@ -77,10 +80,12 @@ def _chunks(text: str, cuts: list[int]) -> list[str]:
 
 
 def _streamed(prefix: str, sent: bool, chunks: list[str]) -> str:
-    inflight = _Inflight(prefix, sent=sent)
-    strip = inflight.strip
-    assert strip is not None
-    return prefix + "".join(strip.feed(c) for c in chunks) + strip.flush()
+    call, shown = start_call(prefix, prefill_sent=sent)
+    for chunk in chunks:
+        call, piece = accumulate(call, TextDelta(chunk))
+        shown += piece
+    call, rest = end_of_stream(call)
+    return shown + rest
 
 
 @given(_prefixes, _replies, st.lists(st.integers(0, 40), max_size=5), st.booleans())
@@ -128,19 +133,18 @@ def test_a_complete_tool_use_is_kept() -> None:
 
 
 def test_a_partial_message_keeps_only_text() -> None:
-    msg = response_message(
-        _response(
-            [
-                {"type": "thinking", "thinking": "half", "signature": ""},
-                {"type": "text", "text": "so far"},
-                {"type": "tool_use", "id": "t", "name": "f", "input": {}},
-            ]
-        ),
-        parent_id=None,
-        model="m",
-        status="partial",
+    cut = _response(
+        [
+            {"type": "thinking", "thinking": "half", "signature": ""},
+            {"type": "text", "text": "so far"},
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+        ]
     )
+    call, _ = start_call(None, prefill_sent=False)
+    msg, usage = partial_reply(call, "connection lost", cut, parent_id=None, model="m")
+    assert msg is not None and usage == cut.usage
     assert msg.content == [{"type": "text", "text": "so far"}] and msg.status == "partial"
+    assert msg.metadata["interrupted"] == "connection lost"
 
 
 def test_reply_flags() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudechat._turn import check_prompt
+from claudechat.chat.checks import check_prompt
 from claudechat.errors import UserError
 from claudechat.messages import MAX_NESTING, content_problem
 

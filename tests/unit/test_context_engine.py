@@ -10,6 +10,7 @@ import pytest
 from claudechat.context import (
     ClearToolResults,
     ContextEngine,
+    ContextRequest,
     Documents,
     PromptCaching,
     RollingSummary,
@@ -62,10 +63,40 @@ def marks(request: Request) -> list[tuple[str, int, int]]:
     return found
 
 
-def prepare(eng: ContextEngine, history: list[Message], **kw: Any) -> Any:
+def prepare(
+    eng: ContextEngine,
+    history: list[Message],
+    *,
+    store: Any = None,
+    complete: Any = None,
+    count: Any = None,
+    **kw: Any,
+) -> Any:
+    """``eng.prepare`` as a chat calls it: stored summaries in, new ones stored after."""
     args: dict[str, Any] = {"model": INFO, "max_tokens": 1000, "system": SYSTEM, "tools": []}
     args.update(kw)
-    return eng.prepare(history=history, **args)
+    cid = args.get("conversation_id")
+    if store is not None and cid is not None:
+        args["summaries"] = lambda: store.summaries(cid)
+    request = ContextRequest(history=history, **args)
+    prepared = eng.prepare(request, complete=summary_call(complete), count=count)
+    for summary in prepared.keep.summaries:
+        store.add_summary(summary)
+    return prepared
+
+
+def summary_call(complete: Any) -> Any:
+    """A ``(system, prompt, model=, max_tokens=) -> text`` function as the engine's
+    ``complete`` (which takes the summary Request)."""
+    if complete is None:
+        return None
+
+    def call(request: Request) -> str:
+        system = request.system[0]["text"] if request.system else ""
+        prompt = request.messages[0]["content"][0]["text"]
+        return str(complete(system, prompt, model=request.model, max_tokens=request.max_tokens))
+
+    return call
 
 
 # --- prompt caching -----------------------------------------------------------------------
@@ -218,7 +249,7 @@ def test_request_fields_are_copied_and_unknown_ones_refused() -> None:
         "tool_choice": {"type": "auto"},
         "stop_sequences": ["END"],
     }
-    req = prepare(engine(), [user("hi")], request_fields=fields).request
+    req = prepare(engine(), [user("hi")], fields=fields).request
     assert (req.thinking, req.temperature, req.tool_choice, req.stop_sequences) == (
         fields["thinking"],
         0.2,
@@ -226,7 +257,7 @@ def test_request_fields_are_copied_and_unknown_ones_refused() -> None:
         ["END"],
     )
     with pytest.raises(UserError):
-        prepare(engine(), [user("hi")], request_fields={"top_k": 3})
+        prepare(engine(), [user("hi")], fields={"top_k": 3})
 
 
 def test_partial_replies_are_sent_as_their_text() -> None:
@@ -482,27 +513,19 @@ def test_an_input_limit_the_server_named_caps_the_budget_for_that_request_only()
     assert eng.budget == 5_000  # the engine's own budget is never changed
 
 
-def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    from claudechat.errors import StoreError
-    from claudechat.store.memory import MemoryStore
-
-    class ReadOnlyMetadata(MemoryStore):
-        def update_conversation(self, conversation_id: str, **kw: Any) -> Any:
-            raise StoreError("database is locked")
-
-    store = ReadOnlyMetadata()
-    conv = store.create_conversation(title="t")
+def test_the_window_start_is_handed_back_to_be_kept_not_written() -> None:
+    """The policies never write to a store: a trim's start comes back in ``keep``."""
     window = TokenWindow(low_water=0.5)
     eng = engine([window], budget=1_000)
     history = [*conversation(30), user("now")]
-    with caplog.at_level("WARNING"):
-        p = prepare(eng, history, store=store, conversation_id=conv.id)
-    assert len(p.candidate.history) < len(history)  # it trimmed, and the request was made
-    assert window.start_of(conv.id) == p.candidate.history[0].id  # kept in memory
-    assert "window_start" not in store.get_conversation(conv.id).metadata
-    assert "could not keep the window start" in caplog.text
+    p = prepare(eng, history, conversation_id="c1")
+    assert len(p.candidate.history) < len(history)
+    assert p.keep.window_start == p.candidate.history[0].id == window.start_of("c1")
+    again = prepare(eng, [*history, assistant("a"), user("next")], conversation_id="c1")
+    assert again.keep.window_start is None  # unchanged: nothing new to keep
+    fresh = engine([TokenWindow(low_water=0.5)], budget=1_000)
+    hinted = prepare(fresh, history, conversation_id="c1", window_start=p.keep.window_start)
+    assert hinted.candidate.history[0].id == p.keep.window_start  # the hint is used
 
 
 def test_a_summary_model_that_ignores_max_tokens_is_asked_again_then_cut() -> None:

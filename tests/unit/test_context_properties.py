@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from claudechat.context import (
     ClearToolResults,
     ContextEngine,
+    ContextRequest,
     Documents,
     RollingSummary,
     ServerCompaction,
@@ -20,6 +21,7 @@ from claudechat.context import (
 )
 from claudechat.errors import ContextOverflow
 from claudechat.messages import Block, Message, validate
+from claudechat.models.base import Request
 from claudechat.models.capabilities import model_info
 from claudechat.tokens import TokenAccountant
 
@@ -83,7 +85,8 @@ def histories(draw: st.DrawFn) -> list[Message]:
     return out
 
 
-def _complete(system: str, prompt: str, *, model: str, max_tokens: int) -> str:
+def _complete(request: Request) -> str:
+    prompt = request.messages[0]["content"][0]["text"]
     return "summary: " + prompt[-300:]
 
 
@@ -113,17 +116,17 @@ def test_every_policy_sends_a_valid_request_within_budget(
     counter = TokenAccountant(use_ctok=False)
     engine = ContextEngine(POLICIES[name](), budget=budget, counter=counter)
     try:
-        prepared = engine.prepare(
+        request = ContextRequest(
             model=INFO,
             max_tokens=2000,
             system=SYSTEM,
             tools=TOOLS,
             history=history,
-            complete=_complete,
             overflow_retry=retry,
             force_compact=compact,
             query="q",
         )
+        prepared = engine.prepare(request, complete=_complete)
     except ContextOverflow as err:
         # Only when the newest turn cannot fit on its own, and the error says how big.
         assert err.tokens is not None and err.limit == budget and err.tokens > budget
@@ -171,7 +174,9 @@ def test_upper_bounds_choose_the_same_window_as_the_estimates(
         engine = ContextEngine(POLICIES[name](), budget=budget, counter=acct)
         try:
             prepared = engine.prepare(
-                model=INFO, max_tokens=2000, system=SYSTEM, tools=TOOLS, history=history
+                ContextRequest(
+                    model=INFO, max_tokens=2000, system=SYSTEM, tools=TOOLS, history=history
+                )
             )
         except ContextOverflow as err:
             chosen.append(("overflow", err.tokens, err.limit))
@@ -179,16 +184,6 @@ def test_upper_bounds_choose_the_same_window_as_the_estimates(
         kept = [(m.id, m.content) for m in prepared.candidate.history]
         chosen.append((kept, prepared.candidate.notes, prepared.estimated_tokens))
     assert chosen[0] == chosen[1]
-
-
-class _HintStore:
-    """A store that only knows a conversation's metadata: the kept window start."""
-
-    def __init__(self, start: str) -> None:
-        self.metadata = {"window_start": start}
-
-    def get_conversation(self, conversation_id: str) -> _HintStore:
-        return self
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -206,18 +201,20 @@ def test_a_kept_window_start_never_sends_fewer_turns_than_a_fresh_window(
     starts = [m.id for m in history if m.is_user_text]
     hint = starts[pick % len(starts)]
 
-    def sent(store: Any) -> list[str] | None:
+    def sent(hint: str | None) -> list[str] | None:
         engine = ContextEngine([TokenWindow(low_water=low)], budget=budget,
                                counter=TokenAccountant(use_ctok=False))  # fmt: skip
         try:
-            prepared = engine.prepare(model=INFO, max_tokens=200, system=SYSTEM, tools=TOOLS,
-                                      history=history, store=store, conversation_id="c")  # fmt: skip
+            prepared = engine.prepare(
+                ContextRequest(model=INFO, max_tokens=200, system=SYSTEM, tools=TOOLS,
+                               history=history, conversation_id="c", window_start=hint)
+            )  # fmt: skip
         except ContextOverflow:
             return None
         assert prepared.estimated_tokens <= budget
         return [m.id for m in prepared.candidate.history if m.is_user_text]
 
-    fresh, hinted = sent(None), sent(_HintStore(hint))
+    fresh, hinted = sent(None), sent(hint)
     if fresh is None:
         assert hinted is None
         return

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from claudechat.context import ContextEngine, TokenWindow
+from claudechat.context import ContextEngine, ContextRequest, TokenWindow
 from claudechat.context.base import Candidate, ContextState
 from claudechat.context.recall import RECALL_TAG, Recall, recall_block
 from claudechat.errors import UserError
@@ -73,7 +73,7 @@ def state(store: Any, conversation_id: str, query: str, budget: int = 100_000) -
         counter=counter(),
         model=INFO,
         conversation_id=conversation_id,
-        store=store,
+        history=store.branch(conversation_id),
         query=query,
     )
 
@@ -207,10 +207,10 @@ def test_across_conversations_brings_back_other_conversations_turns() -> None:
 def test_preview_shows_what_would_be_injected() -> None:
     store, cid, _ = stored(history(), "where is the spare key")
     recall = Recall(MemoryIndex(), k=1)
-    shown = recall.preview("where is the spare key", conversation_id=cid, store=store)
+    shown = recall.preview("where is the spare key", conversation_id=cid, branch=store.branch(cid))
     assert "blue flowerpot" in shown.text
     assert shown.tokens > 0 and len(shown.hits) == 1
-    assert recall.preview("   ", conversation_id=cid, store=store).blocks == []
+    assert recall.preview("   ", conversation_id=cid, branch=store.branch(cid)).blocks == []
 
 
 def test_index_turns_skips_the_unfinished_turn_and_updates_grown_turns() -> None:
@@ -238,21 +238,22 @@ def test_bad_settings_are_refused() -> None:
 
 
 def test_in_the_engine_the_block_goes_to_the_new_user_message_after_the_cache() -> None:
-    store, cid, branch = stored(history(fillers=30), "what is the cabin wifi password")
+    _, cid, branch = stored(history(fillers=30), "what is the cabin wifi password")
     engine = ContextEngine(
         [TokenWindow(), Recall(MemoryIndex(), k=2, max_tokens=300)],
         budget=400,
         counter=counter(),
     )
     prepared = engine.prepare(
-        model=INFO,
-        max_tokens=1000,
-        system=[{"type": "text", "text": "Be brief."}],
-        tools=[],
-        history=branch,
-        query=branch[-1].text,
-        store=store,
-        conversation_id=cid,
+        ContextRequest(
+            model=INFO,
+            max_tokens=1000,
+            system=[{"type": "text", "text": "Be brief."}],
+            tools=[],
+            history=branch,
+            query=branch[-1].text,
+            conversation_id=cid,
+        )
     )
     messages = prepared.request.messages
     kept_ids = {m.id for m in prepared.candidate.history}

@@ -237,7 +237,7 @@ def run_demo(
         question, _ = _question(turn)
         text = chat.send(question).text
         usage, turn_cost = chat.ledger.turn_usage, chat.ledger.turn_cost_usd or 0.0
-        fill = chat.context_tokens()
+        fill = chat.window_fill()
         naive_history.append({"role": "user", "content": question})
         sent = _naive_trim(naive_history, budget)
         naive_in = emulator.count_request_tokens(
@@ -284,7 +284,7 @@ def run_demo(
     result.turns = turns
     assert chat.id is not None
     result.stored_messages = len(store.all_messages(chat.id))
-    result.sent_messages = chat.context_tokens().messages_sent
+    result.sent_messages = chat.window_fill().messages_sent
     ratio = result.cache_read / result.input_total if result.input_total else 0.0
     say("")
     say("Result", "bold")

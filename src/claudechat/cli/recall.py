@@ -182,7 +182,7 @@ def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None)
             query,
             conversation_id=chat.id,
             window=window,
-            store=chat.store,
+            branch=chat.history,
             counter=chat.context.counter,
         )
     finally:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..messages import Message, text_of
 from . import render, slash
 from .runtime import BackgroundChat, Runtime, resolve_id, retrying
 from .slash import SlashError
@@ -223,7 +224,7 @@ class Session:
             return  # nothing was billed (a reply cancelled before its usage arrived)
         total = _add(self._base_cost, chat.cost_usd)
         try:
-            fill = chat.context_tokens()
+            fill = chat.window_fill()
         except Exception:  # the status line must never end the session
             fill = None
         line = render.status_line(ledger.turn_usage, ledger.turn_cost_usd, total, fill)
@@ -282,7 +283,7 @@ class Session:
         chat = self.chat
         if not chat.turns:
             raise SlashError("nothing to retry yet")
-        self._stream(lambda: _iterator(chat.retry(stream=True)))
+        self._stream(lambda: chat.retry_stream())
 
     def cmd_edit(self, arg: str | None) -> None:
         """/edit [text]"""
@@ -294,7 +295,7 @@ class Session:
         if text is None or not text.strip() or text.strip() == last.text.strip():
             self.hint("edit cancelled: the message is unchanged")
             return
-        self._stream(lambda: _iterator(chat.edit(last.id, text.strip("\n"), stream=True)))
+        self._stream(lambda: chat.edit_stream(last.id, text.strip("\n")))
 
     def cmd_undo(self) -> None:
         """/undo"""
@@ -302,8 +303,6 @@ class Session:
         if turn is None:
             self.hint("nothing to undo")
         else:
-            from .._turn import preview
-
             self.hint(f"undone: {preview(turn.first)} (still stored; /branch to get it back)")
 
     def cmd_branch(self, arg: str | None) -> None:
@@ -320,8 +319,6 @@ class Session:
             self.hint(f"switched to branch {choice} ({len(chat.turns)} turns)")
             return
         head = chat.history[-1].id if chat.history else None
-        from .._turn import preview
-
         if head is not None and all(leaf.id != head for leaf in leaves):
             at = next((m for m in reversed(chat.history) if m.is_user_text), chat.history[-1])
             self.say(
@@ -372,7 +369,7 @@ class Session:
 
     def cmd_tokens(self) -> None:
         """/tokens"""
-        for line in render.fill_lines(self.chat.context_tokens()):
+        for line in render.fill_lines(self.chat.window_fill()):
             self.say(line)
 
     def cmd_cost(self) -> None:
@@ -441,10 +438,11 @@ def banner(model: str, conversation_id: str | None, turns: int) -> str:
     return f"claudechat · {model} · {where}{more} · /help for commands"
 
 
-def _iterator(result: Any) -> Iterator[str]:
-    """A streamed result (retry / edit with stream=True) as an iterator of text."""
-    yield from result
-
-
 def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
+
+
+def preview(message: Message, width: int = 60) -> str:
+    """A one-line preview of a message's text."""
+    text = " ".join(text_of(message.content).split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -13,18 +13,23 @@ they are not stored in the history.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..messages import Block, Message, Turn, group_turns
+from ..models.base import Request
 from ..models.capabilities import ModelInfo
+from ..store.base import Summary
 
 __all__ = [
     "SUMMARY_TAG",
     "Candidate",
     "ContextPolicy",
+    "ContextRequest",
     "ContextState",
+    "Keep",
+    "SideCall",
     "Summarizer",
     "TokenCounter",
     "candidate_tokens",
@@ -86,21 +91,75 @@ class Summarizer(Protocol):
 
 
 @dataclass(slots=True)
+class ContextRequest:
+    """Everything the engine needs to build one request: what the chat hands ``prepare``.
+
+    ``history`` is the whole active branch (the engine works on its own copy); the stored
+    facts a policy may build on come as data: ``window_start`` (where the window began last,
+    from the conversation's metadata) and ``summaries`` (a loader of the stored summaries,
+    read once per conversation). Nothing here writes to a store: what the policies want kept
+    comes back in ``Prepared.keep``.
+    """
+
+    model: ModelInfo
+    max_tokens: int
+    system: list[Block]
+    tools: list[dict[str, Any]]
+    history: list[Message]
+    injected: Sequence[Block] = ()  # this turn only: documents, the prefill hint
+    query: str = ""  # the new user text, for retrieval
+    conversation_id: str | None = None
+    window_start: str | None = None
+    summaries: Callable[[], Sequence[Summary]] | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)  # thinking, temperature, ...
+    previous_message_id: str | None = None  # the last response's API id (cache diagnostics)
+    input_limit: int | None = None  # the input limit a "prompt is too long" error named
+    force_compact: bool = False  # set by chat.compact()
+    overflow_retry: bool = False  # the API said "prompt is too long" once already
+    dry_run: bool = False  # look only: no side calls, nothing remembered
+
+
+@dataclass(frozen=True, slots=True)
+class SideCall:
+    """A model call the engine needs answered before it can go on (sans I/O).
+
+    ``kind`` "summary": ``request`` is a completion whose text is the answer; "count": its
+    exact input tokens (``count_tokens``) are. ``key`` names the call in ``answers``.
+    """
+
+    kind: Literal["summary", "count"]
+    request: Request
+    key: str
+
+
+@dataclass(slots=True)
+class Keep:
+    """What the policies made that should outlive the request; the chat stores it."""
+
+    summaries: list[Summary] = field(default_factory=list)  # new rolling summaries
+    window_start: str | None = None  # where the window starts now, after a trim
+
+
+@dataclass(slots=True)
 class ContextState:
-    """What a policy may consult: budget, counts, model, conversation, helpers."""
+    """What a policy may consult while one request is built (and what it wants kept)."""
 
     budget: int  # input tokens the request may hold
     counter: TokenCounter
     model: ModelInfo
     conversation_id: str | None = None
-    store: Any = None  # claudechat.store.Store, when the chat persists
+    history: Sequence[Message] = ()  # the whole active branch, before any policy
     summarize: Summarizer | None = None  # (evicted text, previous, max_tokens=) -> new
+    summary_model: str | None = None
+    stored_summaries: Callable[[], Sequence[Summary]] | None = None
+    window_start: str | None = None  # the hint kept in the conversation's metadata
     query: str = ""  # the new user text, for retrieval
     force_compact: bool = False  # set by chat.compact()
     overflow_retry: bool = False  # set when the API said "prompt is too long" once already
-    extras: dict[str, Any] = field(default_factory=dict)
-    # The counter's cheap upper bound per message, remembered for this request (None when
-    # the counter has none); the window, the fit check and rendering all read it.
+    dry_run: bool = False  # look only: summarize nothing, remember nothing
+    keep: Keep = field(default_factory=Keep)
+    # The counter's cheap upper bound per message, for this request (None: the counter
+    # has none); the window, the fit check and rendering all read it.
     bound: Callable[[Message], int] | None = None
 
 

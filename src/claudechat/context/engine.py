@@ -7,17 +7,28 @@ fields, places cache breakpoints, and learns exact token counts from each respon
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ClaudeChatError, ContextOverflow, UserError
-from ..messages import Block, Message, to_api_messages
+from ..messages import Message, to_api_messages
 from ..models.base import ModelResponse, Request
 from ..models.capabilities import ModelInfo
 from ..tokens import TokenAccountant, ctok_available
-from .base import Candidate, ContextPolicy, ContextState, run_pipeline, summary_block
+from .base import (
+    Candidate,
+    ContextPolicy,
+    ContextRequest,
+    ContextState,
+    Keep,
+    SideCall,
+    run_pipeline,
+    summary_block,
+)
 from .caching import Layout, PromptCaching
 from .compaction import ServerCompaction
 from .report import WindowFill
@@ -79,6 +90,7 @@ class Prepared:
     history_messages: int = 0  # messages in the full history given to prepare
     estimate: Callable[[], int] | None = None  # makes estimated_tokens (None: the bound is it)
     upper_all: int = 0  # upper_tokens with the messages before a compaction block too
+    keep: Keep = field(default_factory=Keep)  # what the policies made, for the chat to store
     _estimated: int | None = None
 
     @property
@@ -127,90 +139,114 @@ class ContextEngine:
 
     def prepare(
         self,
+        request: ContextRequest,
         *,
-        model: ModelInfo,
-        max_tokens: int,
-        system: list[Block],
-        tools: list[dict[str, Any]],
-        history: list[Message],
-        injected: Sequence[Block] = (),
-        query: str = "",
-        store: Any = None,
-        conversation_id: str | None = None,
-        complete: Callable[..., str] | None = None,
+        complete: Callable[[Request], str] | None = None,
         count: Callable[[Request], int] | None = None,
-        force_compact: bool = False,
-        overflow_retry: bool = False,
-        request_fields: Mapping[str, Any] | None = None,
-        previous_message_id: str | None = None,
-        dry_run: bool = False,
-        input_limit: int | None = None,
-        spent: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> Prepared:
-        """Run the policies over ``history`` and build the request to send.
-
-        ``input_limit``: input tokens the server said it takes (from a "prompt is too
-        long" error), which caps the budget when it is smaller. ``spent``: takes the usage
-        of the summary requests made so far, stored with the summary they made.
+        """Run the policies over ``request.history`` and build the request to send,
+        answering the engine's side calls with ``complete`` (a summary request -> its text)
+        and ``count`` (a request -> its exact input tokens). Without them no summary is made
+        and nothing is counted exactly. The chats answer side calls themselves (``step``).
         """
+        answers: dict[str, str | int] = {}
+        while True:
+            step = self.step(request, answers, summaries=complete is not None,
+                             counts=count is not None)  # fmt: skip
+            if isinstance(step, Prepared):
+                return step
+            if step.kind == "summary":
+                assert complete is not None
+                answers[step.key] = complete(step.request)
+            else:
+                assert count is not None
+                answers[step.key] = count(step.request)
+
+    def step(
+        self,
+        request: ContextRequest,
+        answers: Mapping[str, str | int],
+        *,
+        summaries: bool = True,
+        counts: bool = True,
+    ) -> Prepared | SideCall:
+        """One attempt at ``prepare`` with the side calls answered so far: the Prepared
+        request, or the next side call to answer (then call again with its answer added).
+
+        Side calls are model calls the engine needs (a summary, an exact count); it makes
+        none itself, so a sync and an async chat drive the same engine. Each attempt runs
+        the policies again from the start; answered calls are found in ``answers``.
+        ``summaries`` / ``counts``: False when the caller cannot answer that kind.
+        """
+        try:
+            return self._prepare(request, _Asker(answers, self.summary_model), summaries, counts)
+        except _Unanswered as missing:
+            return missing.call
+
+    def _prepare(
+        self, request: ContextRequest, ask: _Asker, summaries: bool, counts: bool
+    ) -> Prepared:
+        model = request.model
         self.counter.use(model)
-        budget = self.budget_for(model, max_tokens)
-        if input_limit is not None and input_limit < budget:
-            budget = input_limit
+        budget = self.budget_for(model, request.max_tokens)
+        if request.input_limit is not None and request.input_limit < budget:
+            budget = request.input_limit
         if budget <= 0:
-            raise UserError(f"no room for input: max_tokens {max_tokens:,} fills the window")
-        summaries_made = 0
-
-        def counted(*args: Any, **kwargs: Any) -> str:
-            nonlocal summaries_made
-            summaries_made += 1
-            assert complete is not None
-            return complete(*args, **kwargs)
-
+            raise UserError(
+                f"no room for input: max_tokens {request.max_tokens:,} fills the window"
+            )
+        fields = dict(request.fields)
+        unknown = fields.keys() - _REQUEST_FIELDS if fields else ()
+        if unknown:
+            raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
         state = ContextState(
             budget=budget,
             counter=self.counter,
             model=model,
-            conversation_id=conversation_id,
-            store=store,
-            summarize=make_summarizer(counted, model=self.summary_model) if complete else None,
-            query=query,
-            force_compact=force_compact,
-            overflow_retry=overflow_retry,
-            extras={"summary_model": self.summary_model, "dry_run": dry_run, "spent": spent},
+            conversation_id=request.conversation_id,
+            history=request.history,
+            summarize=make_summarizer(ask.complete, model=self.summary_model)
+            if summaries
+            else None,
+            summary_model=self.summary_model,
+            stored_summaries=request.summaries,
+            window_start=request.window_start,
+            query=request.query,
+            force_compact=request.force_compact,
+            overflow_retry=request.overflow_retry,
+            dry_run=request.dry_run,
             bound=_remembered_bound(self.counter),
         )
-        fields = dict(request_fields or {})
-        unknown = fields.keys() - _REQUEST_FIELDS if fields else ()
-        if unknown:
-            raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
         candidate = Candidate(
-            system=list(system), tools=list(tools), history=list(history), injected=list(injected)
+            system=list(request.system),
+            tools=list(request.tools),
+            history=list(request.history),
+            injected=list(request.injected),
         )
-        prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
+        fit = _Fit(request.max_tokens, fields, request.previous_message_id)
+        prepared = self._fitted(candidate, state, fit)
+        may_count = counts and not request.dry_run
         if (
-            count is not None
-            and not dry_run
-            and not summaries_made
-            and self._learn_before_dropping(
-                prepared, candidate, state, max_tokens, fields, previous_message_id, count
-            )
+            may_count
+            and not ask.summaries
+            and self._learn_before_dropping(prepared, candidate, state, fit, ask.count)
         ):
-            prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
+            prepared = self._fitted(candidate, state, fit)
         limit = budget * self.near
         near = prepared.upper_tokens > limit and prepared.estimated_tokens > limit
-        if count is not None and near and not dry_run:
-            exact = self.counter.exact_total(prepared.request, count)
+        if may_count and near:
+            exact = self.counter.exact_total(prepared.request, ask.count)
             self.counter.learn(prepared.parts, exact)
             prepared.exact_tokens = exact
             if exact > budget:
                 state.bound = _remembered_bound(self.counter)  # the counts just changed
                 state.budget = budget - (exact - budget) - max(256, budget // 100)
                 state.overflow_retry = True
-                prepared = self._fitted(candidate, state, max_tokens, fields, previous_message_id)
+                prepared = self._fitted(candidate, state, fit)
                 prepared.budget = budget
-        prepared.history_messages = len(history)
-        if not dry_run:
+        prepared.history_messages = len(request.history)
+        prepared.keep = state.keep
+        if not request.dry_run:
             self.last = prepared
         return prepared
 
@@ -219,9 +255,7 @@ class ContextEngine:
         prepared: Prepared,
         candidate: Candidate,
         state: ContextState,
-        max_tokens: int,
-        fields: dict[str, Any],
-        previous_message_id: str | None,
+        fit: _Fit,
         count: Callable[[Request], int],
     ) -> bool:
         """Turns are about to leave the request on offline estimates (a resumed chat has
@@ -233,7 +267,7 @@ class ContextEngine:
         counter = self.counter
         if self._unsure_tokens(history) <= state.budget // 10:
             return False  # decided on exact counts but for the newest messages: close enough
-        full = self._render(candidate, state, max_tokens, fields, previous_message_id)
+        full = self._render(candidate, state, fit)
         if full.upper_tokens > state.model.context_window:
             return False  # too long for the count endpoint too; the estimate will do
         try:
@@ -268,18 +302,16 @@ class ContextEngine:
         self,
         candidate: Candidate,
         state: ContextState,
-        max_tokens: int,
-        fields: dict[str, Any],
-        previous_message_id: str | None,
+        fit: _Fit,
     ) -> Prepared:
         """The policies' request, rendered; cut down by ``_ensure_fits`` when even its upper
         bound (which rendering sums anyway) passes the budget."""
         out = run_pipeline(self.policies, candidate, state)
-        prepared = self._render(out, state, max_tokens, fields, previous_message_id)
+        prepared = self._render(out, state, fit)
         if prepared.upper_all > state.budget:
             fitted = self._ensure_fits(out, state)
             if fitted is not out:
-                prepared = self._render(fitted, state, max_tokens, fields, previous_message_id)
+                prepared = self._render(fitted, state, fit)
         return prepared
 
     def _ensure_fits(self, candidate: Candidate, state: ContextState) -> Candidate:
@@ -331,9 +363,7 @@ class ContextEngine:
         self,
         candidate: Candidate,
         state: ContextState,
-        max_tokens: int,
-        fields: dict[str, Any],
-        previous_message_id: str | None,
+        fit: _Fit,
     ) -> Prepared:
         counter = self.counter
         system = list(candidate.system)
@@ -374,16 +404,14 @@ class ContextEngine:
         edits = candidate.edits
         request = Request(
             model=state.model.name,
-            max_tokens=max_tokens,
+            max_tokens=fit.max_tokens,
             messages=messages,
             system=system,
             tools=list(candidate.tools),
             context_management={"edits": list(edits)} if edits else None,
             betas=list(dict.fromkeys(candidate.betas)),
-            diagnostics=(
-                {"previous_message_id": previous_message_id} if previous_message_id else None
-            ),
-            **{k: v for k, v in fields.items()},
+            diagnostics=({"previous_message_id": fit.previous_id} if fit.previous_id else None),
+            **fit.fields,
         )
         if self.caching is not None:
             layout = Layout(
@@ -504,3 +532,55 @@ def _before_compaction(history: Sequence[Message]) -> int:
                 if b.get("type") == "compaction":
                     return i
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """The request fields that rendering adds to what the policies chose."""
+
+    max_tokens: int
+    fields: dict[str, Any]
+    previous_id: str | None  # the last response's API id, for cache diagnostics
+
+
+class _Unanswered(Exception):
+    """A side call the caller has not answered yet: ends this attempt at ``prepare``."""
+
+    def __init__(self, call: SideCall) -> None:
+        super().__init__(call.kind)
+        self.call = call
+
+
+class _Asker:
+    """The side calls of one attempt at ``prepare``: answered ones come from ``answers``,
+    the first unanswered one ends the attempt (``_Unanswered``)."""
+
+    def __init__(self, answers: Mapping[str, str | int], summary_model: str) -> None:
+        self.answers = answers
+        self.summary_model = summary_model
+        self.summaries = 0  # summary calls answered in this attempt
+
+    def _answer(self, call: SideCall) -> str | int:
+        if call.key not in self.answers:
+            raise _Unanswered(call)
+        return self.answers[call.key]
+
+    def complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
+        request = Request(
+            model=model,
+            max_tokens=max_tokens,
+            messages=[{"role": "user", "content": [{"type": "text", "text": prompt}]}],
+            system=[{"type": "text", "text": system}] if system else [],
+        )
+        text = str(self._answer(SideCall("summary", request, _key(request))))
+        self.summaries += 1
+        return text
+
+    def count(self, request: Request) -> int:
+        return int(self._answer(SideCall("count", request, _key(request))))
+
+
+def _key(request: Request) -> str:
+    """A name for a side call: the hash of what it sends."""
+    body = json.dumps(request.to_api(for_count=False), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()

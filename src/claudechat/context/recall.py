@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from html import escape
-from typing import Any
 
 from ..errors import UserError
 from ..messages import Block, Message
@@ -161,7 +160,7 @@ class Recall:
             query,
             conversation_id=state.conversation_id,
             window=candidate.history,
-            store=state.store,
+            branch=state.history if state.conversation_id is not None else None,
             counter=state.counter,
             max_tokens=min(self.max_tokens, room),
         )
@@ -184,17 +183,19 @@ class Recall:
         *,
         conversation_id: str | None = None,
         window: Sequence[Message] = (),
-        store: Any = None,
+        branch: Sequence[Message] | None = None,
         counter: TokenCounter | None = None,
         max_tokens: int | None = None,
     ) -> RecallPreview:
-        """What would be injected for ``query`` given the messages the ``window`` holds."""
+        """What would be injected for ``query`` given the messages the ``window`` holds.
+
+        ``branch``: the conversation's active branch; its finished turns are indexed first
+        (with ``sync``) and hits from other branches of the conversation are left out."""
         if not query.strip():
             return RecallPreview(hits=[])
         cap = self.max_tokens if max_tokens is None else max_tokens
         branch_ids: set[str] | None = None
-        if store is not None and conversation_id is not None:
-            branch = list(store.branch(conversation_id))
+        if branch is not None and conversation_id is not None:
             branch_ids = {m.id for m in branch}
             if self.sync:
                 index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS)

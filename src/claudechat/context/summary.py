@@ -1,9 +1,10 @@
 """``RollingSummary``: evicted turns folded into a running summary by a cheaper model.
 
 Only the newly evicted turns and the previous summary go to the summary model, so each
-fold costs little. Every summary is stored beside the transcript (``store.add_summary``)
-with the range of messages it covers and what its requests cost (``side_usage``), and
-reloaded from ``store.summaries`` when a chat is resumed. The summary travels in the
+fold costs little. Every new summary goes back to the chat in ``Prepared.keep`` with the
+range of messages it covers; the chat stores it beside the transcript with what its
+requests cost, and hands the stored ones back (``ContextRequest.summaries``) when a chat
+is resumed. The summary travels in the
 system prompt, inside ``<conversation_summary>``, after the base system prompt's cache
 breakpoint, so it changes only when the window trims (which changes the message prefix
 anyway).
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, new_id
-from ..usage import SIDE_USAGE
+from ..store.base import Summary
 from .base import Candidate, ContextState, Summarizer, TokenCounter, summary_block
 from .window import TokenWindow, turn_starts
 
@@ -146,11 +147,8 @@ class RollingSummary:
     def _known(self, state: ContextState) -> list[_Folded]:
         conv = state.conversation_id
         if conv not in self._folds:
-            loaded: list[_Folded] = []
-            if state.store is not None and conv is not None:
-                for s in state.store.summaries(conv):
-                    loaded.append(_Folded(s.text, s.first_id, s.last_id))
-            self._folds[conv] = loaded
+            stored = state.stored_summaries() if state.stored_summaries is not None else ()
+            self._folds[conv] = [_Folded(s.text, s.first_id, s.last_id) for s in stored]
         return self._folds[conv]
 
     def limit(self, state: ContextState) -> int:
@@ -188,8 +186,8 @@ class RollingSummary:
         kept, evicted = self.window.select(candidate, state, reserve=reserve, keep_last=keep_last)
         if not evicted:
             return kept
-        if state.summarize is None or state.extras.get("dry_run"):
-            reason = "dry run" if state.extras.get("dry_run") else "no summary model"
+        if state.summarize is None or state.dry_run:
+            reason = "dry run" if state.dry_run else "no summary model"
             return kept.with_(notes={**kept.notes, "summary_skipped": reason})
         text = candidate.summary
         rendered = render_transcript(evicted)
@@ -210,27 +208,19 @@ class RollingSummary:
         counter = state.counter
         if counter.blocks_tokens([summary_block(text)]) <= cap:
             return text
-        if state.summarize is not None and not state.extras.get("dry_run"):
+        if state.summarize is not None and not state.dry_run:
             text = state.summarize("", text, max_tokens=_ask(cap) * 3 // 4) or text
         return trim_summary(text, cap, counter)
 
     def _add(self, state: ContextState, folded: _Folded, metadata: dict[str, Any]) -> None:
-        """Make ``folded`` the newest summary of its range (and store it, unless a dry run)."""
-        if not state.extras.get("dry_run"):
-            self._known(state).append(folded)
-            self._save(state, folded, metadata)
-
-    def _save(self, state: ContextState, folded: _Folded, metadata: dict[str, Any]) -> None:
-        if state.store is None or state.conversation_id is None:
+        """Make ``folded`` the newest summary of its range, to be stored by the chat (unless a
+        dry run)."""
+        if state.dry_run:
             return
-        from ..store.base import Summary
-
-        spent = state.extras.get("spent")
-        side = spent() if callable(spent) else []
-        if side:  # what the summary requests cost is kept with what they made
-            metadata = {**metadata, SIDE_USAGE: side}
-
-        state.store.add_summary(
+        self._known(state).append(folded)
+        if state.conversation_id is None:
+            return
+        state.keep.summaries.append(
             Summary(
                 id=new_id(),
                 conversation_id=state.conversation_id,
@@ -238,7 +228,7 @@ class RollingSummary:
                 first_id=folded.first_id,
                 last_id=folded.last_id,
                 created_at=time.time(),
-                model=state.extras.get("summary_model"),
+                model=state.summary_model,
                 tokens=state.counter.text_tokens(folded.text),
                 metadata=metadata,
             )

@@ -15,17 +15,15 @@ or when a fresh trim would keep more, so it never leaves out turns that fit.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import ClaudeChatError, ContextOverflow, UserError
+from ..errors import ContextOverflow, UserError
 from ..messages import Block, Message
 from .base import Candidate, ContextState, TokenCounter, fixed_tokens
 
 __all__ = ["TokenWindow", "truncate_turn", "turn_starts"]
 
-log = logging.getLogger(__name__)
 META_KEY = "window_start"  # conversation metadata: the message a trimmed window starts at
 _MARK = "\n[… {cut:,} characters cut here to fit the context window …]\n"
 
@@ -154,34 +152,19 @@ class TokenWindow:
 
     def _remembered(self, state: ContextState) -> str | None:
         cid = state.conversation_id
-        if cid in self._starts:
-            return self._starts[cid]
-        start = None
-        get = getattr(state.store, "get_conversation", None)  # None: no store, or a partial one
-        if get is not None and cid is not None:
-            try:
-                start = get(cid).metadata.get(META_KEY)
-            except ClaudeChatError:
-                start = None
-        self._starts[cid] = start if isinstance(start, str) else None
+        if cid not in self._starts:  # first request of this conversation: the stored hint
+            self._starts[cid] = state.window_start
         return self._starts[cid]
 
     def _remember(self, state: ContextState, start_id: str, trimmed: bool) -> None:
-        """Keep where the window starts; after a trim, in the conversation's metadata too
-        (a window at the first turn is what no remembered start gives anyway)."""
+        """Keep where the window starts; after a trim, ask for it to be kept in the
+        conversation's metadata too (a window at the first turn is what no hint gives)."""
         cid = state.conversation_id
         if self._starts.get(cid) == start_id:
             return
         self._starts[cid] = start_id
-        store = state.store
-        if not trimmed or cid is None or not hasattr(store, "update_conversation"):
-            return
-        try:
-            conv = store.get_conversation(cid)
-            if conv.metadata.get(META_KEY) != start_id:
-                store.update_conversation(cid, metadata={**conv.metadata, META_KEY: start_id})
-        except ClaudeChatError as err:  # a lost hint costs cache hits, never the request
-            log.warning("could not keep the window start in the store: %s", err)
+        if trimmed and cid is not None:
+            state.keep.window_start = start_id
 
     def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
         """The candidate with only the turns the window keeps (and the pinned first turn)."""
@@ -275,7 +258,7 @@ class TokenWindow:
         if loose and not fits:
             return None
         evicted = history[first:start]
-        if not state.extras.get("dry_run"):
+        if not state.dry_run:
             self._remember(state, history[start].id, trimmed=start > first)
             if start > first and history[start].id == remembered and not (loose or trusted):
                 self._checked[state.conversation_id] = _Checked(
@@ -356,7 +339,7 @@ class TokenWindow:
             if cut is not None:
                 history = candidate.history
                 evicted = list(history[first:newest])
-                if not state.extras.get("dry_run"):
+                if not state.dry_run:
                     self._starts[state.conversation_id] = cut[0].id
                 notes = {**candidate.notes, "truncated": True, "window_turns": 1}
                 return candidate.with_(history=cut, notes=notes), evicted

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import ConversationNotFound, StoreError, UserError
-from .messages import Message
-from .store.base import Conversation, Store, TurnLease
+from ..errors import ConversationNotFound, StoreError, UserError
+from ..messages import Message
+from ..store.base import Conversation, Store, TurnLease
 
-__all__ = ["BLOCKING_LEASE_SECONDS", "TURN_LEASE_SECONDS"]
+__all__ = ["BLOCKING_LEASE_SECONDS", "TURN_LEASE_SECONDS", "SharedWriter"]
 
 log = logging.getLogger("claudechat")
 
@@ -29,8 +29,8 @@ TURN_LEASE_SECONDS = 30.0  # how long a crashed writer blocks a conversation (re
 BLOCKING_LEASE_SECONDS = 600.0  # a wait without events: a whole request (SDK timeout), a tool
 
 
-class _SharedWriter:
-    """Lease and held-message bookkeeping, mixed into the chat core (which sets the fields)."""
+class SharedWriter:
+    """Lease and held-message bookkeeping, mixed into ChatBase (which sets the fields)."""
 
     store: Store
     _conv: Conversation | None
@@ -48,10 +48,10 @@ class _SharedWriter:
         return list(self._unsaved)
 
     def reload(self) -> None:
-        """Re-read the conversation head and branch (the chat core defines it)."""
+        """Re-read the conversation head and branch (ChatBase defines it)."""
         raise NotImplementedError
 
-    def _head(self) -> str | None:  # defined by the chat core
+    def _head(self) -> str | None:  # defined by ChatBase
         raise NotImplementedError
 
     def _opened(self, stream: S) -> S:

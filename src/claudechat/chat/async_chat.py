@@ -1,0 +1,209 @@
+"""``AsyncChat``: the turn loop for asyncio, the sibling of ``Chat`` (sync_chat.py).
+
+    chat = AsyncChat("claude-sonnet-4-6", client=AsyncAnthropic())
+    reply = await chat.send("Hello")       # or: async for piece in chat.stream("Hello"): ...
+
+The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
+``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
+Store calls run inline (they are local and short).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..context.base import ContextPolicy, SideCall
+from ..context.engine import Budget, ContextEngine, Prepared
+from ..errors import ContextOverflow, StreamInterrupted
+from ..messages import Block
+from ..models.base import AsyncModel, TextDelta
+from ..store.base import Conversation, Store
+from .base import DEFAULT_MODEL, SDK_STREAM_ONLY_ABOVE, ChatBase, Documents, ToolLike, resolve_model
+from .fold import Next, accumulate, end_of_stream, retry_after_overflow
+from .lease import BLOCKING_LEASE_SECONDS
+from .reply import Reply, TurnState
+
+__all__ = ["AsyncChat"]
+
+
+class AsyncChat(ChatBase):
+    """A conversation with Claude for asyncio: ``await chat.send(...)``, ``async for piece
+    in chat.stream(...)``; everything ``Chat`` does, with the same arguments.
+
+    ``model`` is a model name (used through the SDK's ``AsyncAnthropic``, ``client`` if
+    given) or any ``AsyncModel``.
+    """
+
+    model: AsyncModel
+
+    def __init__(
+        self,
+        model: str | AsyncModel = DEFAULT_MODEL,
+        *,
+        system: str | Sequence[Block] | None = None,
+        tools: Sequence[ToolLike] = (),
+        max_tokens: int = 1024,
+        store: Store | None = None,
+        context: ContextEngine | Sequence[ContextPolicy] | None = None,
+        budget: Budget = None,
+        thinking: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        stop_sequences: Sequence[str] = (),
+        max_tool_rounds: int = 10,
+        client: Any = None,
+        summary_model: str | None = None,
+        _conversation: Conversation | None = None,
+    ) -> None:
+        super().__init__(
+            resolve_model(model, client, asynchronous=True),
+            system=system,
+            tools=tools,
+            max_tokens=max_tokens,
+            store=store,
+            context=context,
+            budget=budget,
+            thinking=thinking,
+            temperature=temperature,
+            stop_sequences=stop_sequences,
+            max_tool_rounds=max_tool_rounds,
+            summary_model=summary_model,
+            conversation=_conversation,
+        )
+
+    @classmethod
+    def resume(
+        cls,
+        conversation_id: str,
+        *,
+        store: Store,
+        model: str | AsyncModel | None = None,
+        **kw: Any,
+    ) -> AsyncChat:
+        """Continue a stored conversation (its model and system prompt unless given)."""
+        conv = store.get_conversation(conversation_id)
+        return cls(model or conv.model or DEFAULT_MODEL, store=store, _conversation=conv, **kw)
+
+    # --- turns --------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        prompt: str | Sequence[Block],
+        *,
+        prefill: str | None = None,
+        documents: Documents | None = None,
+    ) -> Reply:
+        """Send a user message and return Claude's reply (running tools as asked)."""
+        return await self._run(self._begin(prompt, prefill=prefill, documents=documents))
+
+    def stream(
+        self,
+        prompt: str | Sequence[Block],
+        *,
+        prefill: str | None = None,
+        documents: Documents | None = None,
+    ) -> AsyncIterator[str]:
+        """Send a user message and yield the reply text as it arrives (see Chat.stream)."""
+        turn = self._begin(prompt, prefill=prefill, documents=documents)
+        return self._opened(self._turn(turn, stream=True))
+
+    async def retry(self) -> Reply:
+        """A new reply to the last user message, as a sibling of the current one."""
+        return await self._run(self._begin_retry())
+
+    def retry_stream(self) -> AsyncIterator[str]:
+        """``retry``, streamed as ``stream`` does."""
+        return self._opened(self._turn(self._begin_retry(), stream=True))
+
+    async def edit(self, message_id: str, prompt: str | Sequence[Block]) -> Reply:
+        """Replace a user message by a new one on a new branch, and get a reply to it."""
+        return await self._run(self._begin_edit(message_id, prompt))
+
+    def edit_stream(self, message_id: str, prompt: str | Sequence[Block]) -> AsyncIterator[str]:
+        """``edit``, streamed as ``stream`` does."""
+        return self._opened(self._turn(self._begin_edit(message_id, prompt), stream=True))
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def _run(self, turn: TurnState) -> Reply:
+        async for _ in self._turn(turn, stream=self.max_tokens > SDK_STREAM_ONLY_ABOVE):
+            pass
+        assert self.last_reply is not None
+        return self.last_reply
+
+    async def _turn(self, turn: TurnState, *, stream: bool) -> AsyncIterator[str]:
+        """Calls until the turn is done: a reply, sent back while paused, tools run."""
+        try:
+            while True:
+                if turn.rounds and turn.last is not None and turn.last.text:
+                    yield "\n\n"  # keep the text of successive tool rounds apart on screen
+                call = self._call(turn, stream)
+                try:
+                    async for piece in call:
+                        yield piece
+                finally:
+                    # No ``yield from`` for async generators: close the request now, so a
+                    # stream left early keeps its partial reply at once, not at collection.
+                    await call.aclose()  # type: ignore[attr-defined]
+                step = self._next(turn)
+                if step is Next.DONE:
+                    break
+                if step is Next.RUN_TOOLS:
+                    assert turn.last is not None
+                    results = [await self.tools.arun(b) for b in turn.last.tool_uses]
+                    self._append_results(turn, results)
+            self._end_turn(turn)
+        finally:
+            self._release_turn()
+
+    async def _call(self, turn: TurnState, stream: bool) -> AsyncIterator[str]:
+        """One model request, with one retry, trimmed further, on "prompt is too long"."""
+        prepared = await self._prepare(turn)
+        call, shown = self._start_call(turn)
+        for attempt in (0, 1):
+            try:
+                if not stream:
+                    self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+                    call = replace(call, response=await self.model.create(prepared.request))
+                    break
+                if shown and attempt == 0:
+                    yield shown
+                async for event in self.model.stream(prepared.request):
+                    self._renew_turn()
+                    call, piece = accumulate(call, event)
+                    if isinstance(event, TextDelta):
+                        self._checkpoint(call)
+                    if piece:
+                        yield piece
+                call, rest = end_of_stream(call)
+                if rest:
+                    yield rest
+                break
+            except ContextOverflow as err:
+                self._learn_limit(err)
+                if not retry_after_overflow(call, attempt):
+                    raise
+                prepared = await self._prepare(turn, overflow_retry=True)
+            except StreamInterrupted as err:
+                self._keep_partial(turn, call, err, err.partial)
+                raise
+            except (KeyboardInterrupt, GeneratorExit) as err:
+                self._keep_partial(turn, call, err, None)
+                raise
+        self._finish(turn, prepared, call)
+
+    async def _prepare(self, turn: TurnState, *, overflow_retry: bool = False) -> Prepared:
+        """The request for the next call: the engine's, with its side calls answered."""
+        request = self._context_request(turn, overflow_retry=overflow_retry)
+        answers: dict[str, str | int] = {}
+        while not isinstance(step := self.context.step(request, answers), Prepared):
+            answers[step.key] = await self._answer(step)
+        return self._sending(turn, step)
+
+    async def _answer(self, call: SideCall) -> str | int:
+        """A side call of the context engine, answered by the model."""
+        if call.kind == "count":
+            return await self.model.count_tokens(call.request)
+        model = self._side_model(call.request.model)
+        return self._summary_text(call, await model.create(call.request))

@@ -1,0 +1,718 @@
+"""``ChatBase``: the decisions of a turn, shared by ``Chat`` and ``AsyncChat``.
+
+Everything here is done without waiting on the model: the conversation's state and
+branches, the checks before a turn, the request for each call (built by the context
+engine), and the bookkeeping after it (ledger, store, partial replies). ``Chat`` and
+``AsyncChat`` are the two short loops that wait: they call the model, fold its stream
+events into a ``Call`` (``fold.py``), answer the engine's side calls, and run tools.
+
+One turn, in the order the loops call these methods:
+
+    _begin / _begin_retry / _begin_edit   checks, turn lease, store the user message
+    _prepare_request                      ContextRequest for the engine (the loop drives
+                                          ``engine.step`` and answers side calls with
+                                          ``_side_model`` and ``_summary_text``)
+    _sending                              keep what the policies made; the Request to send
+    _start_call, _checkpoint              a Call per request; partial text kept as it comes
+    _finish / _keep_partial               record usage, store the reply (or what arrived)
+    _next                                 done, send back a paused reply, or run tools
+    _append_results, _end_turn            tool results stored; the Reply; lease released
+
+A turn first claims the conversation's turn lease in the store (``lease.py``), so a second
+writer is refused before it stores or sends anything. A reply the store could not take
+(a database outage) is held in memory and stored with the next write, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Self
+
+from ..context.base import ContextPolicy, ContextRequest, Keep, SideCall
+from ..context.caching import check_breakpoints
+from ..context.documents import Document, Retriever, describe_documents, document_blocks
+from ..context.engine import Budget, ContextEngine, Prepared
+from ..context.report import WindowFill
+from ..context.window import META_KEY as WINDOW_START
+from ..errors import (
+    ClaudeChatError,
+    ConcurrentUpdate,
+    ContextOverflow,
+    ConversationNotFound,
+    InvalidHistory,
+    StoreError,
+    UserError,
+)
+from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
+from ..models.base import AsyncModel, Model, ModelResponse
+from ..models.capabilities import ModelInfo, check_lifecycle, model_info
+from ..store._markdown import title_from
+from ..store.base import Conversation, Store
+from ..tools import Tool, ToolRegistry
+from ..usage import SIDE_USAGE, Ledger, Usage, copy_metadata
+from .checks import (
+    check_fits,
+    check_output_cap,
+    check_prefill,
+    check_prompt,
+    check_system,
+    prefill_hint,
+)
+from .fold import (
+    Call,
+    Next,
+    checkpoint_message,
+    next_step,
+    partial_reply,
+    reply_message,
+    start_call,
+)
+from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
+from .reply import Reply, TurnState
+
+__all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "ChatBase", "Documents", "ToolLike"]
+
+log = logging.getLogger("claudechat")
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
+CHECKPOINT_SECONDS = 1.0  # how often a streaming reply is stored as it grows
+
+ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
+Documents = Sequence[Document] | Retriever  # a turn's documents, or a function that finds them
+
+
+class ChatBase(SharedWriter):
+    """State and bookkeeping shared by Chat and AsyncChat (no model calls here)."""
+
+    model: Model | AsyncModel
+
+    def __init__(
+        self,
+        model: Model | AsyncModel,
+        *,
+        system: str | Sequence[Block] | None,
+        tools: Sequence[ToolLike],
+        max_tokens: int,
+        store: Store | None,
+        context: ContextEngine | Sequence[ContextPolicy] | None,
+        budget: Budget,
+        thinking: Mapping[str, Any] | None,
+        temperature: float | None,
+        stop_sequences: Sequence[str],
+        max_tool_rounds: int,
+        summary_model: str | None,
+        conversation: Conversation | None,
+    ) -> None:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise UserError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        if max_tool_rounds < 1:
+            raise UserError("max_tool_rounds must be at least 1")
+        self.model = model
+        self.info: ModelInfo = model_info(model.name)
+        check_lifecycle(self.info)
+        check_output_cap(max_tokens, self.info)
+        self.max_tokens = max_tokens
+        self.tools = ToolRegistry(tools)
+        if store is None:
+            from ..store.memory import MemoryStore
+
+            store = MemoryStore()
+        self.store: Store = store
+        if isinstance(context, ContextEngine):
+            self.context = context
+        else:
+            policies = list(context) if context is not None else None
+            self.context = ContextEngine(policies, budget=budget)
+        if summary_model is not None:
+            self.context.summary_model = summary_model
+        self.thinking = dict(thinking) if thinking else None
+        self.temperature = temperature
+        self.stop_sequences = list(stop_sequences)
+        self.max_tool_rounds = max_tool_rounds
+        self.ledger = Ledger()
+        self.last_reply: Reply | None = None
+        self._previous_api_id: str | None = None  # the last response's id (cache diagnostics)
+        self._conv: Conversation | None = conversation
+        self._branch: list[Message] = (
+            self.store.branch(conversation.id) if conversation is not None else []
+        )
+        if system is None and conversation is not None:
+            system = conversation.system
+        self._system: list[Block] = check_system(system)
+        self._force_compact = False
+        self._side_usage: list[dict[str, Any]] = []  # summary requests not stored yet
+        self._api_limit: int | None = None  # the input limit a "prompt is too long" named
+        self._checkpointed_at: float | None = None  # the streaming reply's last checkpoint
+        self._checkpoint_failed = False  # no more checkpoints until the reply is done
+        self._owner = new_id()
+        self._lease = None
+        self._open_stream = None
+        self._lease_renewed = 0.0
+        self._unsaved = []
+
+    # --- the public view ------------------------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        """The conversation id (None until the first message is stored)."""
+        return self._conv.id if self._conv else None
+
+    @property
+    def conversation(self) -> Conversation | None:
+        """The stored conversation row."""
+        return self._conv
+
+    @property
+    def history(self) -> list[Message]:
+        """The active branch, root to head, as stored (partial replies included)."""
+        return list(self._branch)
+
+    @property
+    def turns(self) -> list[Turn]:
+        """The active branch grouped into turns."""
+        return group_turns(self._branch)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The active history as the API takes it (partials reduced, repaired if needed)."""
+        api = to_api_messages(self._branch)
+        if not api:
+            return []
+        try:
+            validate(api)
+        except InvalidHistory:
+            api = repair(api)
+        return api
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of every request this chat object made (replies and summaries)."""
+        return self.ledger.usage
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Cost of this chat object's requests; None when a price is unknown."""
+        return self.ledger.cost_usd
+
+    @property
+    def summary_model(self) -> str:
+        """The model that writes rolling summaries (the context engine's)."""
+        return self.context.summary_model
+
+    @property
+    def system(self) -> str:
+        """The system prompt text."""
+        return "".join(b.get("text", "") for b in self._system)
+
+    @system.setter
+    def system(self, value: str | Sequence[Block] | None) -> None:
+        self._system = check_system(value)
+        if self._conv is not None:
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+
+    def set_model(self, model: Model | AsyncModel) -> None:
+        """Switch the model for the next turns (refused when max_tokens is over its cap)."""
+        info = model_info(model.name)
+        check_lifecycle(info)
+        check_output_cap(self.max_tokens, info)
+        self.model = model
+        self.info = info
+        self._api_limit = None
+        if self._conv is not None:
+            with self._turn_held():
+                self._conv = self.store.update_conversation(self._conv.id, model=model.name)
+
+    def stored_usage(self) -> Usage:
+        """Usage of every assistant message stored in the active branch."""
+        total = Usage()
+        for m in self._branch:
+            if m.usage is not None:
+                total = total + m.usage
+        return total
+
+    def window_fill(self) -> WindowFill:
+        """How full the context window is: the last request's tokens against the budget
+        (for a resumed chat with no request yet, an estimate of the next one)."""
+        if self.context.last is None and self._branch:
+            try:
+                request = self._context_request(dry_run=True)
+                return self.context.fill(self.context.prepare(request))
+            except ClaudeChatError:
+                pass
+        return self.context.fill()
+
+    # --- branching ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the conversation head and branch from the store (after ConcurrentUpdate)."""
+        if self._conv is not None:
+            self._conv = self.store.get_conversation(self._conv.id)
+            self._branch = self.store.branch(self._conv.id)
+
+    def checkout(self, message_id: str) -> None:
+        """Make the branch ending at ``message_id`` the active one."""
+        self._require_conv()
+        self.store.get_message(message_id)  # raises ConversationNotFound for a bad id
+        with self._turn_held():
+            self._set_head(message_id)
+
+    def undo(self) -> Turn | None:
+        """Move the head back one turn (the turn stays stored); returns the turn undone."""
+        if not self.turns:
+            return None
+        with self._turn_held():
+            turns = self.turns  # as the store has it now
+            if not turns:
+                return None
+            last = turns[-1]
+            self._set_head(last.first.parent_id)
+        return last
+
+    def branches(self) -> list[Message]:
+        """The tip of every branch of the conversation."""
+        return self.store.leaves(self._conv.id) if self._conv else []
+
+    def siblings(self, message_id: str) -> list[Message]:
+        """The alternatives to a message (itself included): retries and edits."""
+        conv = self._require_conv()
+        return self.store.children(conv.id, self.store.get_message(message_id).parent_id)
+
+    def compact(self) -> None:
+        """Summarise / trim at the next request even if the window is not full."""
+        self._force_compact = True
+
+    def fork(self) -> Self:
+        """A new conversation holding a copy of this branch; this one is unchanged."""
+        conv = self._require_conv()
+        new = self.store.create_conversation(
+            title=(conv.title or "conversation") + " (fork)",
+            model=self.model.name,
+            system=self.system or None,
+            metadata={"forked_from": conv.id},
+        )
+        parent: str | None = None
+        copied: dict[str, str] = {}  # original id -> the copy's
+        for m in self._branch:
+            meta = copy_metadata(m.metadata, m.id, billed=m.usage is not None)
+            copy = m.with_(id=new_id(), parent_id=parent, metadata=meta)
+            new = self.store.append(new.id, copy, expect_version=new.version)
+            parent = copied[m.id] = copy.id
+        for s in self.store.summaries(conv.id):  # paid for once: the fork need not redo them
+            if s.first_id in copied and s.last_id in copied:
+                meta = copy_metadata(s.metadata, s.id, billed=False, conversation_id=conv.id)
+                self.store.add_summary(
+                    replace(s, id=new_id(), conversation_id=new.id, first_id=copied[s.first_id],
+                            last_id=copied[s.last_id], metadata=meta)
+                )  # fmt: skip
+        make: Callable[..., Self] = type(self)  # Chat or AsyncChat, with this chat's model
+        child = make(
+            self.model,
+            store=self.store,
+            context=self.context,
+            max_tokens=self.max_tokens,
+            thinking=self.thinking,
+            temperature=self.temperature,
+            stop_sequences=self.stop_sequences,
+            max_tool_rounds=self.max_tool_rounds,
+            _conversation=new,
+        )
+        child.tools = self.tools
+        return child
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _require_conv(self) -> Conversation:
+        if self._conv is None:
+            raise UserError("the conversation is empty")
+        return self._conv
+
+    def _head(self) -> str | None:
+        return self._branch[-1].id if self._branch else None
+
+    def _set_head(self, message_id: str | None) -> None:
+        conv = self._require_conv()
+        self._conv = self.store.set_head(
+            conv.id, message_id, expect_version=conv.version, lease=self._owner
+        )
+        self._branch = self.store.branch(conv.id)
+
+    # --- the start of a turn ----------------------------------------------------------------
+
+    def _begin(
+        self, prompt: str | Sequence[Block], *, prefill: str | None, documents: Documents | None
+    ) -> TurnState:
+        """A new user message: checked, then stored under the head in the turn's lease."""
+        blocks = check_prompt(prompt)
+        check_prefill(prefill)
+        docs = None
+        meta: dict[str, Any] = {}
+        if documents is not None:
+            docs = list(documents(_text(blocks)) if callable(documents) else documents)
+            meta["documents"] = describe_documents(docs)
+        self._open_turn(Message("user", blocks, metadata=meta), docs, title=_text(blocks))
+        return TurnState(prefill=prefill, documents=docs)
+
+    def _begin_retry(self) -> TurnState:
+        """A new reply to the last user message, as a sibling of the current one."""
+        if not self.turns:
+            raise UserError("nothing to retry: the conversation is empty")
+
+        def last_prompt(turns: list[Turn]) -> str:
+            if not turns:  # another writer undid every turn meanwhile
+                raise UserError("nothing to retry: the conversation is empty")
+            return turns[-1].first.id
+
+        self._open_turn(None, None, at=last_prompt)
+        return TurnState()
+
+    def _begin_edit(self, message_id: str, prompt: str | Sequence[Block]) -> TurnState:
+        """A new user message in place of ``message_id``, on a new branch from its parent."""
+        self._require_conv()
+        old = self.store.get_message(message_id)
+        if not old.is_user_text:
+            raise UserError(f"message {message_id} is not a user message and cannot be edited")
+        message = Message("user", check_prompt(prompt))
+        self._open_turn(message, None, at=lambda turns: old.parent_id)
+        return TurnState()
+
+    def _open_turn(
+        self,
+        message: Message | None,
+        documents: list[Document] | None,
+        *,
+        title: str = "",
+        at: Callable[[list[Turn]], str | None] | None = None,
+    ) -> None:
+        """Check what would be sent, claim the turn (creating the conversation first if
+        there is none), move the head ``at`` a message of the turns as stored now, store
+        ``message``. Nothing is stored or sent when a check fails or another writer holds
+        the conversation (ConcurrentUpdate)."""
+        if message is not None:
+            check_breakpoints(message.content, self._system, self.tools.schemas)
+            injected = document_blocks(documents) if documents is not None else []
+            check_fits(message, engine=self.context, info=self.info, max_tokens=self.max_tokens,
+                       system=self._system, tools=self.tools.schemas, injected=injected,
+                       input_limit=self._api_limit)  # fmt: skip
+        self._check_no_open_stream()
+        if self._conv is None:
+            self._conv = self.store.create_conversation(
+                title=title_from(title or "conversation"),
+                model=self.model.name,
+                system=self.system or None,
+            )
+        self._claim_turn()
+        try:
+            if at is not None:
+                self._set_head(at(self.turns))  # the turns as the store has them now
+            if message is not None:
+                self._append(message, hold=False)
+        except BaseException:
+            self._release_turn()
+            raise
+        self.ledger.start_turn()
+
+    # --- the request of each call --------------------------------------------------------------
+
+    def _context_request(
+        self, turn: TurnState | None = None, *, overflow_retry: bool = False, dry_run: bool = False
+    ) -> ContextRequest:
+        """What the context engine needs for the next request of ``turn``."""
+        self._renew_turn()
+        injected: list[Block] = []
+        first = turn is not None and turn.rounds == 0
+        if turn is not None and turn.documents is not None:
+            injected.extend(document_blocks(turn.documents))
+        if first and turn is not None and turn.prefill and not self.info.prefill:
+            injected.append(prefill_hint(turn.prefill))
+        fields: dict[str, Any] = {}
+        if self.thinking:
+            fields["thinking"] = self.thinking
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.stop_sequences:
+            fields["stop_sequences"] = self.stop_sequences
+        if turn is not None and turn.rounds >= self.max_tool_rounds:
+            fields["tool_choice"] = {"type": "none"}
+        conv = self._conv
+        cid = conv.id if conv is not None else None
+        hint = conv.metadata.get(WINDOW_START) if conv is not None else None
+        return ContextRequest(
+            model=self.info,
+            max_tokens=self.max_tokens,
+            system=self._system,
+            tools=self.tools.schemas,
+            history=self._branch,  # the engine works on its own copy
+            injected=injected,
+            query=_query(self._branch),
+            conversation_id=cid,
+            window_start=hint if isinstance(hint, str) else None,
+            summaries=(lambda: self.store.summaries(cid)) if cid is not None else None,
+            fields=fields,
+            previous_message_id=self._previous_api_id,
+            input_limit=self._api_limit,  # the server's window, when smaller than ours
+            force_compact=self._force_compact,
+            overflow_retry=overflow_retry,
+            dry_run=dry_run,
+        )
+
+    def _side_model(self, name: str) -> Any:
+        """The model that answers a summary side call: ``name`` through this chat's client,
+        or this chat's own model when it is not an SDK model (a test model answers all)."""
+        from ..models.anthropic import AnthropicModel, AsyncAnthropicModel
+
+        model = self.model
+        if isinstance(model, AnthropicModel):
+            return AnthropicModel(name, client=model.client)
+        if isinstance(model, AsyncAnthropicModel):
+            return AsyncAnthropicModel(name, client=model.client)
+        return model
+
+    def _summary_text(self, call: SideCall, response: ModelResponse) -> str:
+        """The answer to a summary side call; its usage is billed to this chat and stored
+        with the summary it makes (or with the next reply)."""
+        model = call.request.model
+        self.ledger.record(model, response.usage, purpose="summary")
+        self._side_usage.append(
+            {"purpose": "summary", "model": model, "usage": response.usage.to_dict()}
+        )
+        return "".join(b.get("text", "") for b in response.content if b.get("type") == "text")
+
+    def _sending(self, turn: TurnState, prepared: Prepared) -> Prepared:
+        """Keep what the policies made, then the request as it is sent: a history the API
+        accepts (repaired if it must be), and a prefill the API continues at its end."""
+        self._force_compact = False
+        self._keep(prepared.keep)
+        request = prepared.request
+        try:
+            validate(request.messages)
+        except InvalidHistory as err:
+            log.warning("repairing the history before sending: %s", err)
+            request.messages = repair(request.messages)
+        if turn.rounds == 0 and turn.prefill and self.info.prefill:
+            prefill: Block = {"type": "text", "text": turn.prefill}
+            request.messages = [*request.messages, {"role": "assistant", "content": [prefill]}]
+        return prepared
+
+    def _keep(self, keep: Keep) -> None:
+        """Store what the policies made: new summaries (with what their requests cost) and
+        where a trimmed window starts (a cache hint; a failure costs cache hits only)."""
+        for summary in keep.summaries:
+            if self._side_usage:
+                summary = replace(
+                    summary, metadata={**summary.metadata, SIDE_USAGE: self._side_usage}
+                )
+            try:
+                self.store.add_summary(summary)
+            except StoreError as err:  # made again when needed; its cost goes with the reply
+                log.warning("could not store the summary: %s", err)
+                continue
+            self._side_usage = []
+        conv = self._conv
+        start = keep.window_start
+        if start is None or conv is None or conv.metadata.get(WINDOW_START) == start:
+            return
+        try:
+            self._conv = self.store.update_conversation(
+                conv.id, metadata={**conv.metadata, WINDOW_START: start}
+            )
+        except ClaudeChatError as err:
+            log.warning("could not keep the window start in the store: %s", err)
+
+    def _learn_limit(self, err: ContextOverflow) -> None:
+        """Remember the input limit the API named, so later requests are cut to fit it."""
+        if err.limit is not None and (self._api_limit is None or err.limit < self._api_limit):
+            self._api_limit = err.limit
+
+    # --- one call -------------------------------------------------------------------------------
+
+    def _start_call(self, turn: TurnState) -> tuple[Call, str]:
+        """A new Call for the next request, and the text to show first."""
+        self._checkpointed_at = None
+        self._checkpoint_failed = False
+        prefill = turn.prefill if turn.rounds == 0 else None
+        return start_call(prefill, prefill_sent=self.info.prefill)
+
+    def _checkpoint(self, call: Call) -> None:
+        """Store the streaming reply as a partial message, at once and then every
+        ``CHECKPOINT_SECONDS`` (a crash keeps what arrived); a failure is logged once."""
+        now = time.monotonic()
+        last = self._checkpointed_at
+        if self._checkpoint_failed or (last is not None and now - last < CHECKPOINT_SECONDS):
+            return
+        try:
+            self._store_partial(
+                checkpoint_message(call, model=self.model.name), replace=last is not None
+            )
+            self._checkpointed_at = now
+        except StoreError as err:  # the reply goes on; it is stored whole at the end
+            log.warning("could not checkpoint the reply: %s", err)
+            self._checkpoint_failed = True
+
+    def _finish(self, turn: TurnState, prepared: Prepared, call: Call) -> Message:
+        """Record and store a complete response."""
+        response = call.response
+        assert response is not None
+        if self._checkpointed_at is not None:
+            self._branch.pop()  # the checkpoint: replaced by the whole reply
+        msg = reply_message(
+            response,
+            parent_id=self._head(),
+            model=self.model.name,
+            prefill=call.prefill,
+            prefill_sent=call.prefill_sent,
+            message_id=call.message_id,
+        )
+        entry = self.ledger.record(msg.model or self.model.name, response.usage, message_id=msg.id)
+        turn.add_cost(response.usage, entry.cost_usd)
+        if self._side_usage:
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
+            self._side_usage = []
+        self._previous_api_id = response.id
+        # The reply's count is taught by the output tokens only if it is the response as is.
+        same = msg.content == response.content
+        self.context.observe(prepared, response, reply=msg if same else None)
+        self._append(msg)
+        turn.messages.append(msg)
+        turn.last = msg
+        return msg
+
+    def _keep_partial(
+        self, turn: TurnState, call: Call, err: BaseException, partial: ModelResponse | None
+    ) -> None:
+        """Store what arrived of a cut reply as a partial message (and bill its usage)."""
+        reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
+        checkpointed = self._checkpointed_at is not None
+        parent = self._branch[-1].parent_id if checkpointed else self._head()
+        msg, usage = partial_reply(call, reason, partial, parent_id=parent, model=self.model.name)
+        if usage is not None:
+            entry = self.ledger.record(self.model.name, usage, message_id=call.message_id)
+            turn.add_cost(usage, entry.cost_usd)
+        if msg is None and checkpointed:
+            msg = Message("assistant", [{"type": "text", "text": "(no text arrived)"}],
+                          id=call.message_id, parent_id=parent, model=self.model.name,
+                          usage=usage, status="partial", metadata={"interrupted": reason})  # fmt: skip
+        if msg is None:
+            if usage is not None:
+                self._keep_billed_without_text(call.message_id, usage, reason)
+            return
+        if self._side_usage:  # summaries made for this request are billed with what is kept
+            msg = msg.with_(metadata={**msg.metadata, SIDE_USAGE: self._side_usage})
+        try:
+            self._store_partial(msg, replace=checkpointed)
+            self._side_usage = []
+        except Exception:  # never let bookkeeping hide the interruption itself
+            log.exception("could not store the partial reply")
+        turn.messages.append(msg)
+        self.last_reply = turn.reply()
+
+    def _keep_billed_without_text(self, message_id: str, usage: Usage, reason: str) -> None:
+        """A request cut before any text, whose usage arrived: stored beside the branch as an
+        empty partial reply (never sent, not the head), so its cost outlives this process."""
+        metadata: dict[str, Any] = {"interrupted": reason}
+        if self._side_usage:
+            metadata[SIDE_USAGE] = self._side_usage
+        msg = Message("assistant", [], id=message_id, parent_id=self._head(),
+                      model=self.model.name, usage=usage, status="partial", metadata=metadata)  # fmt: skip
+        try:
+            self._conv = self.store.append(
+                self._require_conv().id, msg, move_head=False, lease=self._owner
+            )
+            self._side_usage = []
+        except Exception:  # never let bookkeeping hide the interruption itself
+            log.exception("could not store the usage of the cut request")
+
+    def _store_partial(self, msg: Message, *, replace: bool) -> None:
+        """Store a partial reply: under the head, or over its own earlier checkpoint."""
+        if not replace:
+            self._append(msg, hold=False)
+            return
+        msg = msg.with_(parent_id=self._branch[-1].parent_id)
+        self._conv = self.store.append(
+            self._require_conv().id, msg, move_head=False, lease=self._owner
+        )
+        self._branch[-1] = msg
+
+    # --- after a reply -----------------------------------------------------------------------
+
+    def _next(self, turn: TurnState) -> Next:
+        """What the turn does after its newest reply (counting rounds and pauses)."""
+        assert turn.last is not None
+        step = next_step(turn.last, turn.pauses)
+        if step is Next.DONE and turn.last.stop_reason in ("pause_turn", "compaction"):
+            log.warning("the turn paused %d times; stopping here", turn.pauses)
+        if step is Next.SEND_BACK:
+            turn.pauses += 1
+        if step is not Next.DONE:
+            turn.rounds += 1
+        if step is Next.RUN_TOOLS:
+            self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+        return step
+
+    def _append_results(self, turn: TurnState, results: list[Block]) -> None:
+        """Store the tool results of the newest reply as the next user message."""
+        turn.messages.append(self._append(Message("user", results)))
+
+    def _end_turn(self, turn: TurnState) -> Reply:
+        """The Reply of a finished turn."""
+        self.last_reply = turn.reply()
+        return self.last_reply
+
+    # --- storing ----------------------------------------------------------------------------
+
+    def _append(self, message: Message, *, hold: bool = True) -> Message:
+        """Store a message under the head; keep the local branch in step. With ``hold``, a
+        store failure keeps the message in memory (see ``unsaved``) instead of raising."""
+        head = self._head()
+        if message.parent_id != head:  # a reply is made under the head already: no copy
+            message = message.with_(parent_id=head)
+        if self._unsaved and not self.store_unsaved(quiet=True):
+            if not hold:
+                raise StoreError("the store is unavailable; earlier messages wait in memory")
+            return self._hold(message, None)
+        conv = self._require_conv()
+        try:
+            self._conv = self.store.append(
+                conv.id, message, expect_version=conv.version, lease=self._owner
+            )
+        except ConcurrentUpdate:
+            if message.role == "assistant":
+                # The lease was lost (it expired): keep the reply as a side branch, report.
+                self.store.append(conv.id, message, move_head=False, lease=self._owner)
+            raise
+        except StoreError as err:
+            if not hold or isinstance(err, ConversationNotFound):
+                raise
+            return self._hold(message, err)
+        self._branch.append(message)
+        return message
+
+
+def _query(branch: Sequence[Message]) -> str:
+    """The newest user text: what recall and documents look for."""
+    for m in reversed(branch):
+        if m.is_user_text:
+            return m.text
+    return ""
+
+
+def _text(blocks: Sequence[Block]) -> str:
+    return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+
+
+def resolve_model(model: object, client: Any, *, asynchronous: bool) -> Any:
+    """A model name made a Model through the SDK (``client`` if given); a Model as is."""
+    if not isinstance(model, str):
+        if not hasattr(model, "name"):
+            raise UserError(f"model must be a model name or a Model, got {type(model).__name__}")
+        return model
+    if not model.strip():
+        raise UserError("the model name is empty")
+    from ..models.anthropic import AnthropicModel, AsyncAnthropicModel
+
+    cls = AsyncAnthropicModel if asynchronous else AnthropicModel
+    return cls(model, client=client)

@@ -1,0 +1,202 @@
+"""``Chat``: the turn loop, synchronously.
+
+    chat = Chat("claude-sonnet-4-6", system="Be concise.")
+    reply = chat.send("Hello")                 # or: for piece in chat.stream("Hello"): ...
+
+One turn: ``_begin`` checks the prompt, claims the conversation and stores the user
+message before any network call; then, until the turn is done, ``_call`` asks the context
+engine for the request (answering its side calls: summaries, exact counts), sends it,
+folds the stream events into a ``Call`` and stores the reply; tools run when Claude asks
+for them. A cut stream keeps what arrived as a ``partial`` message. The decisions live in
+``ChatBase`` (base.py) and the per-call fold in fold.py; this file only waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..context.base import ContextPolicy, SideCall
+from ..context.engine import Budget, ContextEngine, Prepared
+from ..errors import ContextOverflow, StreamInterrupted
+from ..messages import Block
+from ..models.base import Model, TextDelta
+from ..store.base import Conversation, Store
+from .base import DEFAULT_MODEL, SDK_STREAM_ONLY_ABOVE, ChatBase, Documents, ToolLike, resolve_model
+from .fold import Next, accumulate, end_of_stream, retry_after_overflow
+from .lease import BLOCKING_LEASE_SECONDS
+from .reply import Reply, TurnState
+
+__all__ = ["Chat"]
+
+
+class Chat(ChatBase):
+    """A conversation with Claude: ``send`` / ``stream`` a message, get a Reply.
+
+    ``model`` is a model name (used through the official SDK, with ``client`` if given)
+    or any ``Model``. Every message is kept in ``store`` (in memory by default). ``budget``:
+    input tokens per request, 200,000 unless set; "max" for the model's whole window.
+    """
+
+    model: Model
+
+    def __init__(
+        self,
+        model: str | Model = DEFAULT_MODEL,
+        *,
+        system: str | Sequence[Block] | None = None,
+        tools: Sequence[ToolLike] = (),
+        max_tokens: int = 1024,
+        store: Store | None = None,
+        context: ContextEngine | Sequence[ContextPolicy] | None = None,
+        budget: Budget = None,
+        thinking: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        stop_sequences: Sequence[str] = (),
+        max_tool_rounds: int = 10,
+        client: Any = None,
+        summary_model: str | None = None,
+        _conversation: Conversation | None = None,
+    ) -> None:
+        super().__init__(
+            resolve_model(model, client, asynchronous=False),
+            system=system,
+            tools=tools,
+            max_tokens=max_tokens,
+            store=store,
+            context=context,
+            budget=budget,
+            thinking=thinking,
+            temperature=temperature,
+            stop_sequences=stop_sequences,
+            max_tool_rounds=max_tool_rounds,
+            summary_model=summary_model,
+            conversation=_conversation,
+        )
+
+    @classmethod
+    def resume(
+        cls, conversation_id: str, *, store: Store, model: str | Model | None = None, **kw: Any
+    ) -> Chat:
+        """Continue a stored conversation (its model and system prompt unless given)."""
+        conv = store.get_conversation(conversation_id)
+        return cls(model or conv.model or DEFAULT_MODEL, store=store, _conversation=conv, **kw)
+
+    # --- turns --------------------------------------------------------------------------------
+
+    def send(
+        self,
+        prompt: str | Sequence[Block],
+        *,
+        prefill: str | None = None,
+        documents: Documents | None = None,
+    ) -> Reply:
+        """Send a user message and return Claude's reply (running tools as asked)."""
+        return self._run(self._begin(prompt, prefill=prefill, documents=documents))
+
+    def stream(
+        self,
+        prompt: str | Sequence[Block],
+        *,
+        prefill: str | None = None,
+        documents: Documents | None = None,
+    ) -> Iterator[str]:
+        """Send a user message and yield the reply text as it arrives.
+
+        The user message is stored before the first request; ``last_reply`` holds the
+        Reply afterwards. Leaving the loop early keeps what arrived as a partial reply.
+        """
+        turn = self._begin(prompt, prefill=prefill, documents=documents)
+        return self._opened(self._turn(turn, stream=True))
+
+    def retry(self) -> Reply:
+        """A new reply to the last user message, as a sibling of the current one."""
+        return self._run(self._begin_retry())
+
+    def retry_stream(self) -> Iterator[str]:
+        """``retry``, streamed as ``stream`` does."""
+        return self._opened(self._turn(self._begin_retry(), stream=True))
+
+    def edit(self, message_id: str, prompt: str | Sequence[Block]) -> Reply:
+        """Replace a user message by a new one on a new branch, and get a reply to it."""
+        return self._run(self._begin_edit(message_id, prompt))
+
+    def edit_stream(self, message_id: str, prompt: str | Sequence[Block]) -> Iterator[str]:
+        """``edit``, streamed as ``stream`` does."""
+        return self._opened(self._turn(self._begin_edit(message_id, prompt), stream=True))
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def _run(self, turn: TurnState) -> Reply:
+        for _ in self._turn(turn, stream=self.max_tokens > SDK_STREAM_ONLY_ABOVE):
+            pass
+        assert self.last_reply is not None
+        return self.last_reply
+
+    def _turn(self, turn: TurnState, *, stream: bool) -> Iterator[str]:
+        """Calls until the turn is done: a reply, sent back while paused, tools run."""
+        try:
+            while True:
+                if turn.rounds and turn.last is not None and turn.last.text:
+                    yield "\n\n"  # keep the text of successive tool rounds apart on screen
+                yield from self._call(turn, stream)
+                step = self._next(turn)
+                if step is Next.DONE:
+                    break
+                if step is Next.RUN_TOOLS:
+                    assert turn.last is not None
+                    self._append_results(turn, [self.tools.run(b) for b in turn.last.tool_uses])
+            self._end_turn(turn)
+        finally:
+            self._release_turn()
+
+    def _call(self, turn: TurnState, stream: bool) -> Iterator[str]:
+        """One model request, with one retry, trimmed further, on "prompt is too long"."""
+        prepared = self._prepare(turn)
+        call, shown = self._start_call(turn)
+        for attempt in (0, 1):
+            try:
+                if not stream:
+                    self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
+                    call = replace(call, response=self.model.create(prepared.request))
+                    break
+                if shown and attempt == 0:
+                    yield shown
+                for event in self.model.stream(prepared.request):
+                    self._renew_turn()
+                    call, piece = accumulate(call, event)
+                    if isinstance(event, TextDelta):
+                        self._checkpoint(call)
+                    if piece:
+                        yield piece
+                call, rest = end_of_stream(call)
+                if rest:
+                    yield rest
+                break
+            except ContextOverflow as err:
+                self._learn_limit(err)
+                if not retry_after_overflow(call, attempt):
+                    raise
+                prepared = self._prepare(turn, overflow_retry=True)
+            except StreamInterrupted as err:
+                self._keep_partial(turn, call, err, err.partial)
+                raise
+            except (KeyboardInterrupt, GeneratorExit) as err:
+                self._keep_partial(turn, call, err, None)
+                raise
+        self._finish(turn, prepared, call)
+
+    def _prepare(self, turn: TurnState, *, overflow_retry: bool = False) -> Prepared:
+        """The request for the next call: the engine's, with its side calls answered."""
+        request = self._context_request(turn, overflow_retry=overflow_retry)
+        answers: dict[str, str | int] = {}
+        while not isinstance(step := self.context.step(request, answers), Prepared):
+            answers[step.key] = self._answer(step)
+        return self._sending(turn, step)
+
+    def _answer(self, call: SideCall) -> str | int:
+        """A side call of the context engine, answered by the model."""
+        if call.kind == "count":
+            return self.model.count_tokens(call.request)
+        return self._summary_text(call, self._side_model(call.request.model).create(call.request))
