@@ -33,7 +33,7 @@ from typing import Any
 import anthropic
 from seed_baseline import SeedChat, trim_history
 
-from claudechat.context import ContextEngine
+from claudechat.context import ContextEngine, ContextRequest
 from claudechat.messages import Message, assistant, user
 from claudechat.models.anthropic import AnthropicModel
 from claudechat.models.capabilities import model_info
@@ -209,16 +209,16 @@ class _EngineChat:
 
     def send(self, text: str) -> None:
         self.history.append(user(text))
-        prepared = self.context.prepare(
+        request = ContextRequest(
             model=model_info(MODEL),
             max_tokens=MAX_TOKENS,
             system=[{"type": "text", "text": SYSTEM}],
             tools=[],
             history=self.history,
             query=text,
-            count=self.model.count_tokens,
             previous_message_id=self.previous,
         )
+        prepared = self.context.prepare(request, count=self.model.count_tokens)
         response = self.model.create(prepared.request)
         self.context.observe(prepared, response)
         self.previous = response.id
@@ -300,12 +300,12 @@ def assembly_times(turns: int, repeats: int = 20) -> tuple[float, float, float]:
     engine = ContextEngine(budget=BUDGET)
     system = [{"type": "text", "text": SYSTEM}]
     args: dict[str, Any] = {"model": info, "max_tokens": MAX_TOKENS, "system": system, "tools": []}
-    engine.prepare(history=[*history, user("warm up")], **args)  # counts the window once
+    engine.prepare(ContextRequest(history=[*history, user("warm up")], **args))  # counts once
     spent = 0.0
     for u, a in texts[turns : turns + repeats]:
         history.append(user(u))
         start = time.perf_counter()
-        engine.prepare(history=history, **args)
+        engine.prepare(ContextRequest(history=history, **args))
         spent += time.perf_counter() - start
         history.append(assistant(a))
     ours = spent / repeats

@@ -8,9 +8,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from claudechat.context import ContextEngine, RollingSummary, TokenWindow
+from claudechat.context import ContextEngine, ContextRequest, RollingSummary, TokenWindow
 from claudechat.messages import Message, user, validate
 from claudechat.models.anthropic import AnthropicModel
+from claudechat.models.base import Request
 from claudechat.models.capabilities import model_info
 from claudechat.testing import Emulator
 from claudechat.tokens import TokenAccountant
@@ -54,9 +55,9 @@ def run_turns(
     usages = []
     for i in range(turns):
         history.append(user(question(i)))
-        prepared = engine.prepare(
-            model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=history, **kw
-        )
+        request = ContextRequest(model=INFO, max_tokens=512, system=SYSTEM, tools=[],
+                                 history=history)  # fmt: skip
+        prepared = engine.prepare(request, **kw)
         validate(prepared.request.messages)
         response = model.create(prepared.request)
         engine.observe(prepared, response)
@@ -74,13 +75,15 @@ def test_learned_counts_match_the_emulator_exactly(setup: Any) -> None:
     # Everything in the next request but the new question was sent before: its count is
     # known exactly, so the estimate is exact up to the new message alone.
     again = engine.prepare(
-        model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=history[:-1], dry_run=True
-    )
+        ContextRequest(model=INFO, max_tokens=512, system=SYSTEM, tools=[],
+                       history=history[:-1], dry_run=True)
+    )  # fmt: skip
     assert again.estimated_tokens == emu.count_request_tokens(again.request.to_api())
     nxt = [*history, user(question(6))]
     guess = engine.prepare(
-        model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=nxt, dry_run=True
-    )
+        ContextRequest(model=INFO, max_tokens=512, system=SYSTEM, tools=[], history=nxt,
+                       dry_run=True)
+    )  # fmt: skip
     exact = emu.count_request_tokens(guess.request.to_api())
     assert abs(guess.estimated_tokens - exact) <= max(3, exact * 0.01)
 
@@ -103,19 +106,10 @@ def test_rolling_summary_with_the_emulated_summary_model(setup: Any) -> None:
     emu, model, clock = setup
     calls: list[str] = []
 
-    def complete(system: str, prompt: str, *, model: str, max_tokens: int) -> str:
-        calls.append(model)
-        haiku = AnthropicModel(model, client=setup[1].client)
-        from claudechat.models.base import Request
-
-        reply = haiku.create(
-            Request(
-                model,
-                max_tokens,
-                [{"role": "user", "content": prompt}],
-                system=[{"type": "text", "text": system}],
-            )
-        )
+    def complete(request: Request) -> str:
+        calls.append(request.model)
+        haiku = AnthropicModel(request.model, client=setup[1].client)
+        reply = haiku.create(request)
         return "".join(b.get("text", "") for b in reply.content)
 
     engine = ContextEngine([RollingSummary(max_summary_tokens=400)], budget=3500)

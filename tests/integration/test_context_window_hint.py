@@ -10,7 +10,7 @@ import pytest
 from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
 
 from claudechat import Chat
-from claudechat.context import ContextEngine, strategy_policies
+from claudechat.context import ContextEngine, ContextRequest, strategy_policies
 from claudechat.context.window import META_KEY
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
@@ -123,8 +123,8 @@ def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path
     resumed.send("go on")
     sent = _sent_user_texts(emu)
     fresh = _engine("window", budget=3_000).prepare(
-        model=resumed.info, max_tokens=resumed.max_tokens, system=[], tools=[],
-        history=resumed.history[:-1], dry_run=True,
+        ContextRequest(model=resumed.info, max_tokens=resumed.max_tokens, system=[], tools=[],
+                       history=resumed.history[:-1], dry_run=True)
     )  # fmt: skip
     fresh_texts = [m.text for m in fresh.candidate.history if m.is_user_text]
     # At least what a fresh trim on estimates keeps (the chat counts exactly before it drops

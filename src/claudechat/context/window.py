@@ -157,13 +157,10 @@ class TokenWindow:
         return self._starts[cid]
 
     def _remember(self, state: ContextState, start_id: str, trimmed: bool) -> None:
-        """Keep where the window starts; after a trim, ask for it to be kept in the
+        """Keep where the window starts; after a trim, hand it back to be kept in the
         conversation's metadata too (a window at the first turn is what no hint gives)."""
-        cid = state.conversation_id
-        if self._starts.get(cid) == start_id:
-            return
-        self._starts[cid] = start_id
-        if trimmed and cid is not None:
+        self._starts[state.conversation_id] = start_id
+        if trimmed and state.conversation_id is not None:
             state.keep.window_start = start_id
 
     def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
