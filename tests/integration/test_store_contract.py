@@ -142,6 +142,18 @@ def test_list_latest_and_figures(store: Store) -> None:
     assert store.latest_conversation().id == cid  # type: ignore[union-attr]
 
 
+def test_iter_conversations_yields_every_conversation_newest_first(store: Store) -> None:
+    assert list(store.iter_conversations()) == []
+    ids = [store.create_conversation(title=f"c{n}").id for n in range(7)]
+    cid, _ = chat(store, "one", "two")  # the newest, and it has figures
+    store.update_conversation(ids[2], title="touched")  # moves ahead of the others
+    listed = store.list_conversations(limit=100)
+    assert [i.conversation.id for i in listed][:2] == [ids[2], cid]
+    for page in (1, 3, 500):
+        assert list(store.iter_conversations(page=page)) == listed
+    assert len({i.conversation.id for i in store.iter_conversations(page=2)}) == 8
+
+
 def test_figures_follow_the_head(store: Store) -> None:
     cid, msgs = chat(store, "one", "two")
     store.set_head(cid, msgs[1].id)

@@ -11,7 +11,7 @@ head moves by anyone else are refused, so a turn is never interleaved with anoth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -120,6 +120,11 @@ class Store(Protocol):
 
     def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
         """Conversations, most recently updated first, with their figures."""
+        ...
+
+    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
+        """Every conversation with its figures, most recently updated first, as
+        ``list_conversations`` orders them; a backend reads ``page`` at a time."""
         ...
 
     def latest_conversation(self) -> Conversation | None:

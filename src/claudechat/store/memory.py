@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -169,6 +169,12 @@ class MemoryStore:
                 figures = self._figures(c.head_id) if c.head_id else PathFigures()
                 out.append(figures.info(c))
             return out
+
+    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
+        """Every conversation, most recently updated first (as they were when asked)."""
+        with self._lock:
+            infos = self.list_conversations(limit=len(self._convs))
+        yield from infos
 
     def latest_conversation(self) -> Conversation | None:
         """The most recently updated conversation, if any."""
