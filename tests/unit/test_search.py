@@ -317,6 +317,20 @@ def test_dense_text_key_embeds_the_key() -> None:
     assert seen == [u.key for u in keyed()[:2]]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embed_missing_embeds_units_indexed_without_vectors(backend: str) -> None:
+    index = BACKENDS[backend](None)
+    index.add(units())
+    assert index.embed_missing() == 0  # no embedder: nothing to embed
+    index.embedder = HashingEmbedder()
+    assert index.search("rent", k=3, mode="dense") == []
+    assert index.embed_missing() == 10
+    assert index.embed_missing() == 0
+    assert top_ids(index, "How much rent does Ana pay?", k=1, mode="dense") == ["c1-t2"]
+    assert index.units() == units()
+    index.close()
+
+
 # ---------------------------------------------------------------- SQLite FTS5 storage
 
 
