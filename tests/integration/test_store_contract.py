@@ -10,6 +10,7 @@ import pytest
 
 from claudechat.errors import ConcurrentUpdate, ConversationNotFound, StoreError
 from claudechat.messages import Message, assistant, user
+from claudechat.models import model_prices
 from claudechat.store import MemoryStore, SQLiteStore, Store, Summary
 from claudechat.store.export import export_conversation, import_conversation
 from claudechat.usage import Usage
@@ -131,7 +132,7 @@ def test_list_latest_and_figures(store: Store) -> None:
     assert (e.messages, e.turns, e.tokens, e.cost_usd) == (0, 0, 0, 0.0)
     c = by_id[cid]
     assert (c.messages, c.turns, c.tokens) == (4, 2, 2 * 110)
-    expected = sum(m.usage.cost_usd(PRICED) for m in msgs if m.usage)  # type: ignore[misc]
+    expected = sum(m.usage.cost_usd(PRICED, model_prices) for m in msgs if m.usage)  # type: ignore[misc]
     assert c.cost_usd == pytest.approx(expected)
     t = by_id[tool_conv.id]
     assert (t.messages, t.turns, t.tokens) == (4, 1, 55 + 77)

@@ -72,7 +72,7 @@ def config_unset(key: str) -> None:
 @store_options
 def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
     """Tokens by kind, cache hit ratio and USD: one conversation, or all of them."""
-    from ..context.report import store_cost_report
+    from ..accounting import store_cost_report
     from .render import cost_lines, usd
     from .runtime import resolve_id
 

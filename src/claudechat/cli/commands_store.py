@@ -41,7 +41,7 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
     """Recent conversations: id, updated, turns, tokens, cost, title."""
     from dataclasses import replace
 
-    from ..context.report import store_cost_report
+    from ..accounting import store_cost_report
     from .render import print_conversations
 
     runtime = runtime_from(params)
