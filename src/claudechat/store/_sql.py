@@ -27,7 +27,7 @@ from ._rows import (
     message_row,
     summary_of,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
+from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
 
@@ -469,7 +469,7 @@ class SQLStore:
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Full-text search over message text, best first."""
         raise NotImplementedError
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..messages import Message
 
-__all__ = ["Conversation", "ConversationInfo", "SearchHit", "Store", "Summary", "TurnLease"]
+__all__ = ["Conversation", "ConversationInfo", "MessageHit", "Store", "Summary", "TurnLease"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,9 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchHit:
-    """A full-text match."""
+class MessageHit:
+    """A message that full-text search matched: where it is, a snippet with the matches
+    marked, and its score (higher is better)."""
 
     conversation_id: str
     message_id: str
@@ -205,7 +206,7 @@ class Store(Protocol):
     # search
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Full-text search over message text, best first."""
         ...
 

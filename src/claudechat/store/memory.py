@@ -30,7 +30,7 @@ from ._rows import (
     query_terms,
     searchable_text,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
+from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["MemoryStore"]
 
@@ -401,12 +401,12 @@ class MemoryStore:
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query``, best first; matches marked « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
-        hits: list[tuple[float, int, SearchHit]] = []
+        hits: list[tuple[float, int, MessageHit]] = []
         with self._lock:
             for seq, row in enumerate(self._rows.values()):
                 if conversation_id is not None and row.conversation_id != conversation_id:
@@ -417,7 +417,7 @@ class MemoryStore:
                 tf = sum(words.count(t) for t in terms)
                 score = tf / math.sqrt(len(words))
                 m = row.message
-                hit = SearchHit(
+                hit = MessageHit(
                     row.conversation_id, m.id, m.role, snippet(row.text, terms), score, m.created_at
                 )
                 hits.append((-score, seq, hit))

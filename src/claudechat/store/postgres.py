@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import StoreError
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Cursor, Executor, SQLStore
-from .base import SearchHit
+from .base import MessageHit
 from .migrations import Migration, load
 
 __all__ = ["PostgresStore", "migrate", "redact"]
@@ -170,7 +170,7 @@ class PostgresStore(SQLStore):
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (GIN index, ts_rank), best first;
         ``ts_headline`` snippets with matches marked « »."""
         terms = query_terms(query)
@@ -189,4 +189,4 @@ class PostgresStore(SQLStore):
                 ") AS h ORDER BY h.score DESC, h.seq",
                 (_HEADLINE, " ".join(terms), *args, limit),
             ).fetchall()
-        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), float(r[5])) for r in rows]
+        return [MessageHit(r[0], r[1], r[2], r[3], float(r[4]), float(r[5])) for r in rows]

@@ -23,7 +23,7 @@ from ..errors import StoreError
 from ..messages import new_id
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Executor, SQLStore
-from .base import SearchHit
+from .base import MessageHit
 from .migrations import Migration, load, split_sqlite
 
 __all__ = ["SQLiteStore", "migrate"]
@@ -198,7 +198,7 @@ class SQLiteStore(SQLStore):
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (FTS5, bm25), best first; matches « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
@@ -215,4 +215,4 @@ class SQLiteStore(SQLStore):
                 f"WHERE messages_fts MATCH ? {where} ORDER BY rank LIMIT ?",
                 (match, *args, limit),
             ).fetchall()
-        return [SearchHit(*r) for r in rows]
+        return [MessageHit(*r) for r in rows]
