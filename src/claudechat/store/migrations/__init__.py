@@ -66,15 +66,41 @@ def split_sqlite(sql: str) -> list[str]:
     return out
 
 
-def _pending(done: set[int], migrations: Sequence[Migration], what: str) -> list[Migration]:
-    """The migrations not in ``done``; StoreError when ``done`` holds a newer one."""
+def _apply(
+    execute: Callable[..., Any],
+    migrations: Sequence[Migration],
+    *,
+    dialect: str,
+    clock: Callable[[], float],
+    table: str,
+    what: str,
+) -> list[int]:
+    """Inside the caller's transaction: create ``table``, refuse a newer schema, apply
+    what ``table`` does not list and record it there."""
+    real, mark = ("REAL", "?") if dialect == "sqlite" else ("DOUBLE PRECISION", "%s")
+    execute(
+        f"CREATE TABLE IF NOT EXISTS {table} "
+        f"(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {real} NOT NULL)"
+    )
+    done = {r[0] for r in execute(f"SELECT version FROM {table}")}
     known = max((m.version for m in migrations), default=0)
     if done and max(done) > known:
         raise StoreError(
             f"{what} at schema version {max(done)}, newer than this claudechat knows "
             f"({known}): upgrade claudechat"
         )
-    return [m for m in migrations if m.version not in done]
+    applied = []
+    for m in migrations:
+        if m.version in done:
+            continue
+        for statement in split_sqlite(m.sql) if dialect == "sqlite" else [m.sql.encode()]:
+            execute(statement)
+        execute(
+            f"INSERT INTO {table} VALUES ({mark}, {mark}, {mark})", (m.version, m.name, clock())
+        )
+        applied.append(m.version)
+        log.info("%s %s: applied migration %04d %s", dialect, table, m.version, m.name)
+    return applied
 
 
 def migrate_sqlite(
@@ -89,18 +115,9 @@ def migrate_sqlite(
     IMMEDIATE``: a second connection waits, then finds nothing to do)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        applied = _apply(
+            conn.execute, migrations, dialect="sqlite", clock=clock, table=table, what=what
         )
-        done = {r[0] for r in conn.execute(f"SELECT version FROM {table}")}
-        applied = []
-        for m in _pending(done, migrations, what):
-            for statement in split_sqlite(m.sql):
-                conn.execute(statement)
-            conn.execute(f"INSERT INTO {table} VALUES (?, ?, ?)", (m.version, m.name, clock()))
-            applied.append(m.version)
-            log.info("SQLite %s: applied migration %04d %s", table, m.version, m.name)
         conn.execute("COMMIT")
         return applied
     except BaseException:
@@ -123,15 +140,6 @@ def migrate_postgres(
     to do)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
-            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        return _apply(
+            conn.execute, migrations, dialect="postgres", clock=clock, table=table, what=what
         )
-        done = {r[0] for r in conn.execute(f"SELECT version FROM {table}")}
-        applied = []
-        for m in _pending(done, migrations, what):
-            conn.execute(m.sql.encode())
-            conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s)", (m.version, m.name, clock()))
-            applied.append(m.version)
-            log.info("PostgreSQL %s: applied migration %04d %s", table, m.version, m.name)
-    return applied
