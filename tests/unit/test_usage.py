@@ -12,7 +12,7 @@ from claudechat.models.capabilities import (
     model_info,
     model_prices,
 )
-from claudechat.usage import Ledger, Usage
+from claudechat.usage import Ledger, Prices, Pricing, Usage
 
 
 def test_cost_by_token_kind_on_sonnet_4_6() -> None:
@@ -110,3 +110,16 @@ def test_unknown_model_warns_and_gets_safe_defaults() -> None:
     with pytest.warns(UnknownModelWarning, match="claude-zeta-9"):
         info = model_info("claude-zeta-9")
     assert not info.known and info.prices is None and not info.prefill
+
+
+def test_a_ledger_prices_with_what_it_is_given() -> None:
+    house = Pricing(Prices(1, 2, 3, 0.5, 10), Prices(2, 4, 6, 1, 20), long_threshold=1_000)
+    ledger = Ledger(prices=lambda model: house if model == "house-model" else None)
+    short = ledger.record("house-model", Usage(input_tokens=1_000, output_tokens=100, requests=1))
+    assert short.cost_usd == pytest.approx((1_000 * 1 + 100 * 10) / 1e6)
+    long = ledger.record("house-model", Usage(input_tokens=1_001, requests=1))
+    assert long.cost_usd == pytest.approx(1_001 * 2 / 1e6)  # above the threshold: long prices
+    assert ledger.record("claude-sonnet-4-6", Usage(input_tokens=1, requests=1)).cost_usd is None
+    assert ledger.cost_usd is None
+    assert model_prices("claude-sonnet-4-6") == model_info("claude-sonnet-4-6").pricing
+    assert model_prices("gpt-9") is None
