@@ -36,7 +36,7 @@ from seed_baseline import SeedChat, trim_history
 from claudechat.context import ContextEngine, ContextRequest
 from claudechat.messages import Message, assistant, user
 from claudechat.models.anthropic import AnthropicModel
-from claudechat.models.capabilities import model_info
+from claudechat.models.capabilities import model_info, model_prices
 from claudechat.testing import Emulator, EmuRequest
 from claudechat.tokens import ctok_available, ctok_version, estimate_text, heuristic_tokens
 from claudechat.usage import Usage
@@ -350,8 +350,8 @@ def main() -> int:
     t0 = time.perf_counter()
     seed = run_seed(args.turns)
     ours, new, estimates, exacts, driver = run_claudechat(args.turns)
-    seed_usd = sum(u.cost_usd(MODEL) or 0.0 for u in seed)
-    ours_usd = sum(u.cost_usd(MODEL) or 0.0 for u in ours)
+    seed_usd = sum(u.cost_usd(MODEL, model_prices) or 0.0 for u in seed)
+    ours_usd = sum(u.cost_usd(MODEL, model_prices) or 0.0 for u in ours)
     bound = lower_bound(ours, new)
     total = _total(ours)
     hit = total.cache_hit_ratio or 0.0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .models.capabilities import ModelInfo
+from typing import Any
 
 __all__ = [
     "COPIED_FROM",
@@ -15,6 +12,9 @@ __all__ = [
     "SIDE_USAGE",
     "Ledger",
     "LedgerEntry",
+    "PriceLookup",
+    "Prices",
+    "Pricing",
     "Usage",
     "copy_metadata",
 ]
@@ -43,6 +43,60 @@ def copy_metadata(
         if conversation_id is not None:
             out[COPIED_FROM_CONVERSATION] = conversation_id
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per million tokens."""
+
+    input: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+    output: float
+
+    def cost_usd(self, usage: Usage) -> float:
+        """The price of ``usage`` at these prices."""
+        micro = (
+            usage.input_tokens * self.input
+            + usage.cache_write_5m_tokens * self.cache_write_5m
+            + usage.cache_write_1h_tokens * self.cache_write_1h
+            + usage.cache_read_tokens * self.cache_read
+            + usage.output_tokens * self.output
+            + usage.iteration_input_tokens * self.input
+            + usage.iteration_output_tokens * self.output
+        )
+        return micro / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What a model costs: ``prices``, or ``long_prices`` for a single request whose
+    prompt holds more than ``long_threshold`` tokens."""
+
+    prices: Prices
+    long_prices: Prices | None = None
+    long_threshold: int | None = None
+
+    def prices_for(self, usage: Usage) -> Prices:
+        """The prices that apply to ``usage`` (a sum of requests pays the base prices)."""
+        if (
+            self.long_prices is not None
+            and self.long_threshold is not None
+            and usage.requests <= 1
+            and usage.total_input_tokens > self.long_threshold
+        ):
+            return self.long_prices
+        return self.prices
+
+    def cost_usd(self, usage: Usage) -> float:
+        """The price of ``usage``, at the tier it falls in."""
+        return self.prices_for(usage).cost_usd(usage)
+
+
+PriceLookup = Callable[[str], Pricing | None]
+"""Model name -> its pricing, or None when the price is unknown
+(`claudechat.models.model_prices` knows the published ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,29 +147,13 @@ class Usage:
         total = self.total_input_tokens
         return self.cache_read_tokens / total if total else None
 
-    def cost_usd(self, model: str) -> float | None:
-        """The price of this usage on ``model``; None (never 0) when its price is unknown."""
-        info = _model_info(model)
-        prices = info.prices
-        if prices is None:
+    def cost_usd(self, model: str, prices: PriceLookup) -> float | None:
+        """The price of this usage on ``model`` as ``prices`` knows it; None (never 0) when
+        its price is unknown."""
+        pricing = prices(model)
+        if pricing is None:
             return None
-        if (
-            info.long_prices is not None
-            and info.long_threshold is not None
-            and self.requests <= 1
-            and self.total_input_tokens > info.long_threshold
-        ):
-            prices = info.long_prices
-        micro = (
-            self.input_tokens * prices.input
-            + self.cache_write_5m_tokens * prices.cache_write_5m
-            + self.cache_write_1h_tokens * prices.cache_write_1h
-            + self.cache_read_tokens * prices.cache_read
-            + self.output_tokens * prices.output
-            + self.iteration_input_tokens * prices.input
-            + self.iteration_output_tokens * prices.output
-        )
-        return micro / 1_000_000
+        return pricing.cost_usd(self)
 
     def to_dict(self) -> dict[str, int]:
         """Plain-dict form for storage and JSON export."""
@@ -160,20 +198,6 @@ def _num(key: str, src: Mapping[str, Any]) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def _model_info(model: str) -> ModelInfo:
-    """``model_info`` without a warning, imported on first use (models imports this module)."""
-    global _model_info_fn
-    if _model_info_fn is None:
-        from .models.capabilities import model_info
-
-        _model_info_fn = model_info
-    info: ModelInfo = _model_info_fn(model, warn=False)
-    return info
-
-
-_model_info_fn: Any = None
-
-
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One billed request: which model, its usage, its cost (None if unknown)."""
@@ -187,8 +211,10 @@ class LedgerEntry:
 
 @dataclass(slots=True)
 class Ledger:
-    """Every request a chat made, with per-turn and cumulative totals."""
+    """Every request a chat made, with per-turn and cumulative totals, priced by
+    ``prices`` (`claudechat.models.model_prices` for the published prices)."""
 
+    prices: PriceLookup = field(kw_only=True)
     entries: list[LedgerEntry] = field(default_factory=list)
     _turn_start: int = 0
 
@@ -196,7 +222,7 @@ class Ledger:
         self, model: str, usage: Usage, *, purpose: str = "reply", message_id: str | None = None
     ) -> LedgerEntry:
         """Add one request's usage, priced for ``model``."""
-        entry = LedgerEntry(model, usage, usage.cost_usd(model), purpose, message_id)
+        entry = LedgerEntry(model, usage, usage.cost_usd(model, self.prices), purpose, message_id)
         self.entries.append(entry)
         return entry
 

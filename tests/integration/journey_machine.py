@@ -36,8 +36,8 @@ from claudechat import (
     UserError,
     strategy_policies,
 )
+from claudechat.accounting import store_cost_report
 from claudechat.context.base import SUMMARY_TAG
-from claudechat.context.report import store_cost_report
 from claudechat.messages import to_api_messages
 from claudechat.models.anthropic import AnthropicModel
 from claudechat.store.export import export_json, import_conversation

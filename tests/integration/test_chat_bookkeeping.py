@@ -6,7 +6,7 @@ import pytest
 from conftest_chat import make_chat
 
 from claudechat import ContextEngine, strategy_policies
-from claudechat.context.report import store_cost_report
+from claudechat.accounting import store_cost_report
 from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, EmuRequest
 

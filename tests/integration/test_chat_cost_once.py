@@ -13,8 +13,9 @@ import pytest
 from conftest_chat import make_async_chat, make_chat, message_requests, words
 
 from claudechat import Overloaded, StreamInterrupted
+from claudechat.accounting import CostReport, store_cost_report
 from claudechat.context import ContextEngine, strategy_policies
-from claudechat.context.report import CostReport, store_cost_report
+from claudechat.models import model_prices
 from claudechat.store.export import export_json, import_conversation
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, EmuResponse, Fault
@@ -57,7 +58,7 @@ class BillingEmulator(Emulator):
     def billed(self) -> tuple[Usage, float]:
         usages = [(m, Usage.from_api(u)) for m, u in self.bills]
         total = sum((u for _, u in usages), Usage())
-        cost = sum(u.cost_usd(m) or 0.0 for m, u in usages)
+        cost = sum(u.cost_usd(m, model_prices) or 0.0 for m, u in usages)
         return total, cost
 
 

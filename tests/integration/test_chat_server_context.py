@@ -23,9 +23,10 @@ from claudechat import (
     TokenWindow,
     strategy_policies,
 )
-from claudechat.context import cost_report
+from claudechat.accounting import cost_report
 from claudechat.context.tool_results import STUB
 from claudechat.messages import Message
+from claudechat.models import model_prices
 from claudechat.store.memory import MemoryStore
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, EmuReply, EmuRequest, EmuResponse
@@ -126,7 +127,7 @@ def test_compaction_block_is_stored_and_resent_unchanged_and_billed(stream: bool
     assert usage.iteration_output_tokens > 0
     entry = next(e for e in chat.ledger.entries if e.message_id == reply.id)
     assert entry.usage == usage
-    assert entry.cost_usd == pytest.approx(usage.cost_usd(MODEL))
+    assert entry.cost_usd == pytest.approx(usage.cost_usd(MODEL, model_prices))
     if not stream:
         raw_usage = emu.responses[n]["usage"]
         assert usage.iteration_input_tokens == raw_usage["iterations"][0]["input_tokens"]

@@ -87,9 +87,9 @@ def test_replacing_a_unit_updates_its_terms(index) -> None:  # type: ignore[no-u
 def test_a_newer_schema_is_refused(index, pg_database: str) -> None:  # type: ignore[no-untyped-def]
     from claudechat.search.postgres import PostgresIndex
 
-    index.connection.execute("UPDATE search_meta SET value = '7' WHERE name = 'schema_version'")
+    index.connection.execute("INSERT INTO search_migrations VALUES (7, 'future', 0)")
     index.connection.commit()
-    with pytest.raises(StoreError, match="schema version 7"):
+    with pytest.raises(StoreError, match="search tables are at schema version 7"):
         PostgresIndex(pg_database)
 
 
@@ -100,3 +100,51 @@ def test_postgres_own_ranking_is_available(pg_database: str) -> None:
     index.add(units())
     assert [h.unit.id for h in index.search("Berlin marathon", k=1)] == ["c1-t5"]
     index.close()
+
+
+# The search tables as PostgresIndex made them before numbered migrations (schema version 1).
+OLD_LAYOUT = [
+    "CREATE TABLE search_meta (name text PRIMARY KEY, value text NOT NULL)",
+    "INSERT INTO search_meta VALUES ('schema_version', '1')",
+    """CREATE TABLE search_units (
+        seq bigserial UNIQUE, id text PRIMARY KEY, conversation_id text NOT NULL,
+        message_ids text NOT NULL, speaker text NOT NULL DEFAULT '', created_at text,
+        text text NOT NULL, key text NOT NULL, terms tsvector NOT NULL,
+        length integer NOT NULL DEFAULT 0, embedding_model text, embedding bytea
+    )""",
+    "CREATE INDEX search_units_terms ON search_units USING GIN (terms)",
+    "CREATE INDEX search_units_conversation ON search_units (conversation_id)",
+    "INSERT INTO search_units (id, conversation_id, message_ids, text, key, terms, length) "
+    "VALUES ('old-t1', 'old', '[\"old-m1\"]', 'The boat is called Marlin.', '', "
+    "to_tsvector('simple', 'boat call marlin'), 3)",
+]
+
+
+def test_a_database_from_before_numbered_migrations_is_migrated_and_searchable(
+    pg_database: str,
+) -> None:
+    import psycopg
+
+    from claudechat.search.postgres import PostgresIndex
+
+    with psycopg.connect(pg_database) as conn:
+        for statement in OLD_LAYOUT:
+            conn.execute(statement)
+    index = PostgresIndex(pg_database, embedder=HashingEmbedder())
+    try:
+        hits = index.search("what is the boat called?", k=1, mode="lexical")
+        assert [h.unit.id for h in hits] == ["old-t1"]
+        assert index.embed_missing() == 1  # the old row gets its vector
+        assert [h.unit.id for h in index.search("boat Marlin", k=1, mode="dense")] == ["old-t1"]
+        index.add(units())
+        assert len(index) == 8
+        history = index.connection.execute("SELECT version FROM search_migrations ORDER BY 1")
+        assert history.fetchall() == [(1,), (2,)]
+        gone = index.connection.execute("SELECT to_regclass('search_meta')").fetchone()
+        assert gone == (None,)
+        index.connection.commit()
+    finally:
+        index.close()
+    again = PostgresIndex(pg_database)  # nothing left to apply; the rows are all there
+    assert len(again) == 8
+    again.close()

@@ -10,6 +10,7 @@ import pytest
 
 from claudechat.errors import ConcurrentUpdate, ConversationNotFound, StoreError
 from claudechat.messages import Message, assistant, user
+from claudechat.models import model_prices
 from claudechat.store import MemoryStore, SQLiteStore, Store, Summary
 from claudechat.store.export import export_conversation, import_conversation
 from claudechat.usage import Usage
@@ -131,7 +132,7 @@ def test_list_latest_and_figures(store: Store) -> None:
     assert (e.messages, e.turns, e.tokens, e.cost_usd) == (0, 0, 0, 0.0)
     c = by_id[cid]
     assert (c.messages, c.turns, c.tokens) == (4, 2, 2 * 110)
-    expected = sum(m.usage.cost_usd(PRICED) for m in msgs if m.usage)  # type: ignore[misc]
+    expected = sum(m.usage.cost_usd(PRICED, model_prices) for m in msgs if m.usage)  # type: ignore[misc]
     assert c.cost_usd == pytest.approx(expected)
     t = by_id[tool_conv.id]
     assert (t.messages, t.turns, t.tokens) == (4, 1, 55 + 77)
@@ -140,6 +141,18 @@ def test_list_latest_and_figures(store: Store) -> None:
     assert [i.conversation.id for i in store.list_conversations(limit=1, offset=1)] == [cid]
     store.append(cid, user("three", parent_id=msgs[-1].id))
     assert store.latest_conversation().id == cid  # type: ignore[union-attr]
+
+
+def test_iter_conversations_yields_every_conversation_newest_first(store: Store) -> None:
+    assert list(store.iter_conversations()) == []
+    ids = [store.create_conversation(title=f"c{n}").id for n in range(7)]
+    cid, _ = chat(store, "one", "two")  # the newest, and it has figures
+    store.update_conversation(ids[2], title="touched")  # moves ahead of the others
+    listed = store.list_conversations(limit=100)
+    assert [i.conversation.id for i in listed][:2] == [ids[2], cid]
+    for page in (1, 3, 500):
+        assert list(store.iter_conversations(page=page)) == listed
+    assert len({i.conversation.id for i in store.iter_conversations(page=2)}) == 8
 
 
 def test_figures_follow_the_head(store: Store) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from claudechat.accounting import cost_report
 from claudechat.context import (
     ClearToolResults,
     ContextEngine,
@@ -16,14 +17,13 @@ from claudechat.context import (
     RollingSummary,
     ServerCompaction,
     TokenWindow,
-    cost_report,
     strategy_policies,
     summary_block,
 )
 from claudechat.errors import ConfigError, ContextOverflow, UserError
 from claudechat.messages import Block, Message, assistant, user, validate
 from claudechat.models.base import Request
-from claudechat.models.capabilities import model_info
+from claudechat.models.capabilities import model_info, model_prices
 from claudechat.store.base import Summary
 from claudechat.tokens import TokenAccountant
 from claudechat.usage import Ledger, Usage
@@ -443,7 +443,7 @@ def test_fill_and_cost_report() -> None:
     fill = eng.fill()
     assert (fill.tokens, fill.budget, fill.exact) == (p.estimated_tokens, 1000, False)
     assert 0 < fill.ratio < 0.1
-    ledger = Ledger()
+    ledger = Ledger(prices=model_prices)
     ledger.record(
         "claude-sonnet-4-6",
         Usage(

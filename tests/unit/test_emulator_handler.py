@@ -57,3 +57,20 @@ def test_replies_are_deterministic_across_emulators() -> None:
     first = post(Emulator(), "/v1/messages", {**BODY, "thinking": {"type": "adaptive"}})[2]
     second = post(Emulator(), "/v1/messages", {**BODY, "thinking": {"type": "adaptive"}})[2]
     assert first == second
+
+
+def test_the_transport_hands_each_request_to_any_handler() -> None:
+    import httpx2
+
+    from claudechat.testing import EmulatorTransport, EmuResponse
+
+    seen: list[tuple[str, str, bytes]] = []
+
+    def handler(method: str, target: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        seen.append((method, target, body))
+        return EmuResponse(201, {"content-type": "text/plain"}, iter([b"one ", b"two"]))
+
+    with httpx2.Client(transport=EmulatorTransport(handler), base_url="http://emu") as client:
+        answer = client.post("/v1/anything?beta=true", content=b"ping")
+    assert (answer.status_code, answer.text) == (201, "one two")
+    assert seen == [("POST", "/v1/anything?beta=true", b"ping")]

@@ -110,3 +110,23 @@ def test_the_scan_finds_every_import_form(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert _imports_anthropic(sample) == [2, 3, 4, 5, 9]
+
+
+def _our_imports(path: Path) -> list[str]:
+    """The claudechat modules a file imports (relative imports count as ours)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "claudechat"]
+        elif isinstance(node, ast.ImportFrom) and (
+            node.level > 0 or (node.module or "").split(".")[0] == "claudechat"
+        ):
+            found.append("." * node.level + (node.module or ""))
+    return found
+
+
+def test_usage_imports_nothing_of_ours() -> None:
+    # usage.py is the ground floor: prices are handed to it, never looked up from models/
+    assert _our_imports(SRC / "usage.py") == []
+    assert "..usage" in _our_imports(SRC / "models" / "capabilities.py")  # the scan sees them

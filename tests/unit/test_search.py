@@ -30,6 +30,7 @@ from claudechat.search import (
 )
 from claudechat.search.base import RankedIndex
 from claudechat.search.dense import from_blob, to_blob, top_k
+from claudechat.store import SQLiteStore
 
 DAY1 = datetime(2024, 3, 2, 9, 0)
 DAY2 = datetime(2024, 4, 20, 18, 30)
@@ -317,6 +318,20 @@ def test_dense_text_key_embeds_the_key() -> None:
     assert seen == [u.key for u in keyed()[:2]]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embed_missing_embeds_units_indexed_without_vectors(backend: str) -> None:
+    index = BACKENDS[backend](None)
+    index.add(units())
+    assert index.embed_missing() == 0  # no embedder: nothing to embed
+    index.embedder = HashingEmbedder()
+    assert index.search("rent", k=3, mode="dense") == []
+    assert index.embed_missing() == 10
+    assert index.embed_missing() == 0
+    assert top_ids(index, "How much rent does Ana pay?", k=1, mode="dense") == ["c1-t2"]
+    assert index.units() == units()
+    index.close()
+
+
 # ---------------------------------------------------------------- SQLite FTS5 storage
 
 
@@ -330,9 +345,10 @@ def test_sqlite_index_round_trips_units_through_a_file(tmp_path: Path) -> None:
     assert top_ids(again, "rent euros", k=1) == ["c1-t2"]
     conn = again.connection
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"search_meta", "search_units", "search_fts", "search_vectors"} <= tables
-    version = conn.execute("SELECT value FROM search_meta WHERE name='schema_version'")
-    assert version.fetchone() == ("1",)
+    assert {"search_migrations", "search_units", "search_fts", "search_vectors"} <= tables
+    assert "search_meta" not in tables
+    versions = conn.execute("SELECT version, name FROM search_migrations ORDER BY version")
+    assert versions.fetchall() == [(1, "search_tables"), (2, "drop_search_meta")]
 
 
 def test_sqlite_index_shares_a_connection_and_deletes_vectors_with_units() -> None:
@@ -370,12 +386,69 @@ def test_sqlite_index_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     first = SQLiteIndex(path)
     with first.connection:
-        first.connection.execute(
-            "UPDATE search_meta SET value = '99' WHERE name = 'schema_version'"
-        )
+        first.connection.execute("INSERT INTO search_migrations VALUES (99, 'future', 0)")
     first.close()
-    with pytest.raises(StoreError, match="schema version 99"):
+    with pytest.raises(StoreError, match="search tables are at schema version 99"):
         SQLiteIndex(path)
+
+
+# The search tables as SQLiteIndex made them before numbered migrations (schema version 1).
+OLD_LAYOUT = """
+CREATE TABLE search_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO search_meta VALUES ('schema_version', '1');
+CREATE TABLE search_units (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conversation_id TEXT NOT NULL,
+    message_ids TEXT NOT NULL, speaker TEXT NOT NULL DEFAULT '', created_at TEXT,
+    text TEXT NOT NULL, key TEXT NOT NULL, terms TEXT NOT NULL
+);
+CREATE INDEX search_units_conversation ON search_units (conversation_id);
+CREATE VIRTUAL TABLE search_fts USING fts5(
+    terms, content='search_units', content_rowid='rowid', tokenize='unicode61'
+);
+CREATE TABLE search_vectors (
+    unit_rowid INTEGER PRIMARY KEY, model TEXT NOT NULL, dim INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TRIGGER search_units_ai AFTER INSERT ON search_units BEGIN
+    INSERT INTO search_fts (rowid, terms) VALUES (new.rowid, new.terms);
+END;
+CREATE TRIGGER search_units_ad AFTER DELETE ON search_units BEGIN
+    INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+    DELETE FROM search_vectors WHERE unit_rowid = old.rowid;
+END;
+INSERT INTO search_units (id, conversation_id, message_ids, text, key, terms)
+VALUES ('old-t1', 'old', '["old-m1"]', 'The boat is called Marlin.', '', 'boat call marlin');
+"""
+
+
+def test_a_database_from_before_numbered_migrations_is_migrated_and_searchable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with SQLiteStore(path) as store:  # the store's tables and its FTS index, beside ours
+        cid = store.create_conversation().id
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_LAYOUT)
+    conn.close()
+    index = SQLiteIndex(path, embedder=HashingEmbedder())
+    assert top_ids(index, "what is the boat called?", k=1, mode="lexical") == ["old-t1"]
+    assert index.embed_missing() == 1  # the old row gets its vector
+    assert top_ids(index, "boat Marlin", k=1, mode="dense") == ["old-t1"]
+    index.add(units())
+    assert top_ids(index, "rent euros", k=1) == ["c1-t2"]
+    conn = index.connection
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "search_meta" not in tables
+    fts = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%fts5%'")}
+    assert fts == {"messages_fts", "search_fts"}  # one for the store, one for the index
+    history = conn.execute("SELECT version FROM search_migrations ORDER BY version")
+    assert history.fetchall() == [(1,), (2,)]
+    index.close()
+    again = SQLiteIndex(path)  # nothing left to apply; the rows are all there
+    assert len(again) == 11
+    again.close()
+    with SQLiteStore(path) as store:  # and the store still opens its own schema
+        assert store.get_conversation(cid).id == cid
 
 
 def test_session_gap_is_configurable() -> None:

@@ -6,8 +6,13 @@ import dataclasses
 
 import pytest
 
-from claudechat.models.capabilities import UnknownModelWarning, known_models, model_info
-from claudechat.usage import Ledger, Usage
+from claudechat.models.capabilities import (
+    UnknownModelWarning,
+    known_models,
+    model_info,
+    model_prices,
+)
+from claudechat.usage import Ledger, Prices, Pricing, Usage
 
 
 def test_cost_by_token_kind_on_sonnet_4_6() -> None:
@@ -19,11 +24,11 @@ def test_cost_by_token_kind_on_sonnet_4_6() -> None:
         cache_read_tokens=1_000_000,
         requests=1,
     )
-    assert u.cost_usd("claude-sonnet-4-6") == pytest.approx(3 + 15 + 3.75 + 6 + 0.30)
+    assert u.cost_usd("claude-sonnet-4-6", model_prices) == pytest.approx(3 + 15 + 3.75 + 6 + 0.30)
 
 
 def test_unknown_model_costs_none_not_zero() -> None:
-    assert Usage(input_tokens=10, requests=1).cost_usd("gpt-9") is None
+    assert Usage(input_tokens=10, requests=1).cost_usd("gpt-9", model_prices) is None
 
 
 def test_iterations_are_billed() -> None:
@@ -38,7 +43,9 @@ def test_iterations_are_billed() -> None:
     u = Usage.from_api(api)
     assert (u.iteration_input_tokens, u.iteration_output_tokens) == (5000, 300)
     plain = Usage.from_api({"input_tokens": 100, "output_tokens": 10})
-    extra = (u.cost_usd("claude-opus-4-6") or 0) - (plain.cost_usd("claude-opus-4-6") or 0)
+    extra = (u.cost_usd("claude-opus-4-6", model_prices) or 0) - (
+        plain.cost_usd("claude-opus-4-6", model_prices) or 0
+    )
     assert extra == pytest.approx((5000 * 5 + 300 * 25) / 1e6)
 
 
@@ -57,8 +64,8 @@ def test_cache_creation_split_by_ttl() -> None:
 
 
 def test_haiku_5_5_long_prompt_tier() -> None:
-    short = Usage(input_tokens=100_000, requests=1).cost_usd("claude-haiku-5-5")
-    long = Usage(input_tokens=100_001, requests=1).cost_usd("claude-haiku-5-5")
+    short = Usage(input_tokens=100_000, requests=1).cost_usd("claude-haiku-5-5", model_prices)
+    long = Usage(input_tokens=100_001, requests=1).cost_usd("claude-haiku-5-5", model_prices)
     assert short == pytest.approx(0.01)
     assert long == pytest.approx(100_001 * 0.5 / 1e6)
 
@@ -79,7 +86,7 @@ def test_usage_addition_sums_every_field(name: str) -> None:
 
 
 def test_ledger_turn_and_cumulative_totals() -> None:
-    ledger = Ledger()
+    ledger = Ledger(prices=model_prices)
     ledger.record("claude-sonnet-4-6", Usage(input_tokens=1_000_000, requests=1))
     ledger.start_turn()
     ledger.record("claude-sonnet-4-6", Usage(output_tokens=1_000_000, requests=1))
@@ -103,3 +110,16 @@ def test_unknown_model_warns_and_gets_safe_defaults() -> None:
     with pytest.warns(UnknownModelWarning, match="claude-zeta-9"):
         info = model_info("claude-zeta-9")
     assert not info.known and info.prices is None and not info.prefill
+
+
+def test_a_ledger_prices_with_what_it_is_given() -> None:
+    house = Pricing(Prices(1, 2, 3, 0.5, 10), Prices(2, 4, 6, 1, 20), long_threshold=1_000)
+    ledger = Ledger(prices=lambda model: house if model == "house-model" else None)
+    short = ledger.record("house-model", Usage(input_tokens=1_000, output_tokens=100, requests=1))
+    assert short.cost_usd == pytest.approx((1_000 * 1 + 100 * 10) / 1e6)
+    long = ledger.record("house-model", Usage(input_tokens=1_001, requests=1))
+    assert long.cost_usd == pytest.approx(1_001 * 2 / 1e6)  # above the threshold: long prices
+    assert ledger.record("claude-sonnet-4-6", Usage(input_tokens=1, requests=1)).cost_usd is None
+    assert ledger.cost_usd is None
+    assert model_prices("claude-sonnet-4-6") == model_info("claude-sonnet-4-6").pricing
+    assert model_prices("gpt-9") is None

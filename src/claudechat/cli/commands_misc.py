@@ -72,9 +72,9 @@ def config_unset(key: str) -> None:
 @store_options
 def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
     """Tokens by kind, cache hit ratio and USD: one conversation, or all of them."""
-    from ..context.report import store_cost_report
+    from ..accounting import store_cost_report
     from .render import cost_lines, usd
-    from .runtime import _all_conversations, resolve_id
+    from .runtime import resolve_id
 
     runtime = runtime_from(params)
     try:
@@ -82,7 +82,7 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
         if conversation_id:
             ids = [resolve_id(store, conversation_id)]
         else:
-            ids = [info.conversation.id for info in _all_conversations(store)]
+            ids = [info.conversation.id for info in store.iter_conversations()]
         report = store_cost_report(store, ids)
         if as_json:
             data = {

@@ -41,7 +41,7 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
     """Recent conversations: id, updated, turns, tokens, cost, title."""
     from dataclasses import replace
 
-    from ..context.report import store_cost_report
+    from ..accounting import store_cost_report
     from .render import print_conversations
 
     runtime = runtime_from(params)
@@ -241,13 +241,13 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
             click.echo("not deleted", err=True)
             return
         store.delete_conversation(cid)
-        from .recall import close_index, open_index
+        from .recall import open_index
 
         index = open_index(store, postgres=runtime.postgres)
         try:
             index.delete(list(index.indexed(cid)))
         finally:
-            close_index(index)
+            index.close()
         click.echo(f"deleted {cid}", err=True)
     finally:
         runtime.close()
@@ -272,7 +272,7 @@ def _confirm_delete(cid: str, title: str) -> bool:
 @store_options
 def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
     """Rebuild the search index that recall and search --semantic use."""
-    from .recall import close_index, open_index, semantic_embedder
+    from .recall import open_index, semantic_embedder
     from .recall import reindex as rebuild
     from .runtime import resolve_id
 
@@ -286,7 +286,7 @@ def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
         try:
             conversations, turns = rebuild(index, store, ids)
         finally:
-            close_index(index)
+            index.close()
         kind = f"lexical + {embedder.name} vectors" if embedder is not None else "lexical"
         click.echo(f"indexed {turns:,} turns of {conversations:,} conversations ({kind})")
     finally:

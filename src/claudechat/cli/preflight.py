@@ -46,6 +46,7 @@ def prompt_estimate(chat: Chat, text: str) -> tuple[int, float | None]:
     """The prompt's estimated input tokens and their list price in USD (None: unknown)."""
     from ..estimates import heuristic_tokens
     from ..messages import Message
+    from ..usage import Usage
 
     info = chat.info
     if len(text) > _COUNT_EXACTLY_UP_TO:
@@ -53,10 +54,10 @@ def prompt_estimate(chat: Chat, text: str) -> tuple[int, float | None]:
     else:
         message = Message("user", [{"type": "text", "text": text}])
         tokens = chat.context.counter.message_tokens(message)
-    prices = info.prices
-    if info.long_prices is not None and info.long_threshold is not None:
-        prices = info.long_prices if tokens > info.long_threshold else prices
-    return tokens, (tokens * prices.input / 1_000_000 if prices is not None else None)
+    pricing = info.pricing
+    if pricing is None:
+        return tokens, None
+    return tokens, pricing.cost_usd(Usage(input_tokens=tokens, requests=1))
 
 
 def _overhead(chat: Chat) -> int:

@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..chat import Chat
@@ -52,13 +52,6 @@ def open_index(
     return MemoryIndex(embedder=embedder)
 
 
-def close_index(index: Any) -> None:
-    """Close an index's connection when it has one."""
-    close = getattr(index, "close", None)
-    if callable(close):
-        close()
-
-
 def semantic_embedder(notice: Callable[[str], None], choice: str = "auto") -> Embedder:
     """all-MiniLM-L6-v2 (offline) for "minilm", or for "auto" when it is installed (else a
     hashing embedder, with a notice); the hashing embedder for "hashing"."""
@@ -89,9 +82,7 @@ def _quiet_transformers() -> None:
 
 
 def _conversation_ids(store: Store) -> list[str]:
-    from .runtime import _all_conversations
-
-    return [info.conversation.id for info in _all_conversations(store)]
+    return [info.conversation.id for info in store.iter_conversations()]
 
 
 def sync_index(index: RankedIndex, store: Store, conversation_ids: list[str] | None = None) -> int:
@@ -101,18 +92,7 @@ def sync_index(index: RankedIndex, store: Store, conversation_ids: list[str] | N
     written = 0
     for cid in conversation_ids if conversation_ids is not None else _conversation_ids(store):
         written += index_turns(index, cid, store.branch(cid), include_last=True)
-    if index.embedder is not None:
-        have = set(index._vectors(None)[0])
-        missing = [u for u in _units(index) if u.id not in have]
-        for start in range(0, len(missing), 256):
-            index.add(missing[start : start + 256])
-        written += len(missing)
-    return written
-
-
-def _units(index: RankedIndex) -> list[Any]:
-    units = getattr(index, "units", None)
-    return list(units()) if callable(units) else []
+    return written + index.embed_missing()
 
 
 def reindex(
@@ -144,7 +124,7 @@ def semantic_search(
         hits = index.search(query, k=limit, mode="hybrid", conversation_id=conversation_id)
         return [_hit_line(hit) for hit in hits]
     finally:
-        close_index(index)
+        index.close()
 
 
 def _hit_line(hit: SearchHit, width: int = 110) -> str:
@@ -187,7 +167,7 @@ def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None)
         )
     finally:
         if own:
-            close_index(policy.index)
+            policy.index.close()
     if not preview.hits:
         return ["nothing to recall: the window holds every relevant turn (or none matches)"]
     lines = [f"{len(preview.hits)} earlier turns would be injected ({preview.tokens:,} tokens):"]

@@ -22,7 +22,8 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
-    from ..context.report import CostReport, WindowFill
+    from ..accounting import CostReport
+    from ..context.report import WindowFill
     from ..messages import Message
     from ..store.base import ConversationInfo
     from ..usage import Usage

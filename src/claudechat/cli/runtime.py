@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,7 +20,8 @@ from .busy import retrying
 if TYPE_CHECKING:
     from ..chat import Chat
     from ..context.engine import ContextEngine
-    from ..store.base import Conversation, ConversationInfo, Store
+    from ..search import SearchIndex
+    from ..store.base import Conversation, Store
 
 __all__ = ["EMULATOR_NOTICE", "BackgroundChat", "Runtime", "retrying"]
 
@@ -51,7 +52,7 @@ class Runtime:
         self._store: Store | None = store
         self._announced = False
         self.assume_yes = False  # --yes: send large or costly prompts without asking
-        self._indexes: list[Any] = []
+        self._indexes: list[SearchIndex] = []
 
     @classmethod
     def from_flags(
@@ -112,10 +113,8 @@ class Runtime:
 
     def close(self) -> None:
         """Close the store, search indexes and client that were opened."""
-        from .recall import close_index
-
         for index in self._indexes:
-            close_index(index)
+            index.close()
         self._indexes.clear()
         if self._store is not None:
             self._store.close()
@@ -211,7 +210,7 @@ def resolve_id(store: Store, given: str) -> str:
     if len(given) >= 6:
         matches = [
             info.conversation.id
-            for info in _all_conversations(store)
+            for info in store.iter_conversations()
             if info.conversation.id.startswith(given) or info.conversation.id.endswith(given)
         ]
         if len(matches) == 1:
@@ -223,16 +222,6 @@ def resolve_id(store: Store, given: str) -> str:
                 "share a start but not an end)"
             )
     raise ConversationNotFound(f"no conversation {given!r} (see claudechat list)")
-
-
-def _all_conversations(store: Store, page: int = 500) -> Iterator[ConversationInfo]:
-    offset = 0
-    while True:
-        batch = store.list_conversations(limit=page, offset=offset)
-        yield from batch
-        if len(batch) < page:
-            return
-        offset += page
 
 
 def open_configured_store(settings: Settings, env: Mapping[str, str]) -> Store:

@@ -20,8 +20,8 @@ from .slash import SlashError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..accounting import CostReport
     from ..chat import Chat
-    from ..context.report import CostReport
 
 __all__ = ["Session"]
 
@@ -232,7 +232,7 @@ class Session:
 
     def _switch(self, chat: Chat) -> None:
         """Make ``chat`` the current conversation; remember what it cost before."""
-        from ..context.report import store_cost_report
+        from ..accounting import store_cost_report
 
         self._chat = chat
         if chat.id is None:
@@ -379,7 +379,7 @@ class Session:
 
     def cost_report(self) -> CostReport:
         """What the conversation cost: every stored request once (replies, summaries)."""
-        from ..context.report import cost_report, store_cost_report
+        from ..accounting import cost_report, store_cost_report
 
         chat = self.chat
         return store_cost_report(chat.store, [chat.id]) if chat.id else cost_report([])

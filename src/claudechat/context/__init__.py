@@ -18,7 +18,7 @@ from .compaction import ServerCompaction
 from .documents import Document, Documents, Retriever, describe_documents, document_blocks
 from .engine import ContextEngine, Prepared, Strategy, strategy_policies
 from .recall import Recall
-from .report import CostLine, CostReport, WindowFill, cost_report, store_cost_report
+from .report import WindowFill
 from .summary import RollingSummary, make_summarizer, render_transcript
 from .tool_results import ClearToolResults
 from .window import TokenWindow, truncate_turn, turn_starts
@@ -30,8 +30,6 @@ __all__ = [
     "ContextPolicy",
     "ContextRequest",
     "ContextState",
-    "CostLine",
-    "CostReport",
     "Document",
     "Documents",
     "Keep",
@@ -48,14 +46,12 @@ __all__ = [
     "TokenWindow",
     "WindowFill",
     "candidate_tokens",
-    "cost_report",
     "describe_documents",
     "document_blocks",
     "fixed_tokens",
     "make_summarizer",
     "render_transcript",
     "run_pipeline",
-    "store_cost_report",
     "strategy_policies",
     "summary_block",
     "truncate_turn",

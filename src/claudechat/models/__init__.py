@@ -18,6 +18,7 @@ from .capabilities import (
     check_lifecycle,
     known_models,
     model_info,
+    model_prices,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "check_lifecycle",
     "known_models",
     "model_info",
+    "model_prices",
 ]

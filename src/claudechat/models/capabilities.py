@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from ..errors import RetiredModel
+from ..usage import Prices, Pricing
 
 __all__ = [
     "DeprecatedModelWarning",
@@ -24,6 +25,7 @@ __all__ = [
     "check_lifecycle",
     "known_models",
     "model_info",
+    "model_prices",
 ]
 
 
@@ -33,17 +35,6 @@ class UnknownModelWarning(UserWarning):
 
 class DeprecatedModelWarning(UserWarning):
     """A model that still answers but has a retirement date; the message names its successor."""
-
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """USD per million tokens."""
-
-    input: float
-    cache_write_5m: float
-    cache_write_1h: float
-    cache_read: float
-    output: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +53,13 @@ class ModelInfo:
     known: bool = True
     retires: date | None = None  # the API stops serving the model on this day
     replacement: str | None = None  # the model to move to
+
+    @property
+    def pricing(self) -> Pricing | None:
+        """Its prices with their long-prompt tier (None when unknown)."""
+        if self.prices is None:
+            return None
+        return Pricing(self.prices, self.long_prices, self.long_threshold)
 
 
 def _p(i: float, w5: float, w1: float, r: float, o: float) -> Prices:
@@ -192,6 +190,12 @@ def model_info(name: str, *, warn: bool = True) -> ModelInfo:
         prices=None,
         known=False,
     )
+
+
+def model_prices(name: str) -> Pricing | None:
+    """The published pricing of ``name`` (None for an unknown model): what a `Ledger`
+    and `Usage.cost_usd` are given to price requests."""
+    return model_info(name, warn=False).pricing
 
 
 def check_lifecycle(info: ModelInfo, *, today: date | None = None) -> None:

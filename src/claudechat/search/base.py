@@ -54,6 +54,19 @@ class SearchIndex(Protocol):
         """Ids of one conversation's units, each with the message ids it covers."""
         ...
 
+    def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
+        """The indexed units (of one conversation), in the order they were added."""
+        ...
+
+    def embed_missing(self) -> int:
+        """Embed the units that have no vector from this index's embedder yet (units
+        indexed without one, or by another); returns how many were embedded."""
+        ...
+
+    def close(self) -> None:
+        """Release the index's connection, if it has one."""
+        ...
+
     def __len__(self) -> int: ...
 
 
@@ -96,6 +109,25 @@ class RankedIndex(ABC):
     @abstractmethod
     def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
         """Ids of one conversation's units, each with the message ids it covers."""
+
+    @abstractmethod
+    def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
+        """The indexed units (of one conversation), in the order they were added."""
+
+    def embed_missing(self, *, batch: int = 256) -> int:
+        """Embed the units that have no vector from this index's embedder yet (units
+        indexed without one, or by another), ``batch`` at a time; returns how many."""
+        if self.embedder is None:
+            return 0
+        have = set(self._vectors(None)[0])
+        missing = [unit for unit in self.units() if unit.id not in have]
+        for start in range(0, len(missing), batch):
+            self.add(missing[start : start + batch])
+        return len(missing)
+
+    def close(self) -> None:
+        """Release the index's connection (an index in memory holds none)."""
+        return None
 
     @abstractmethod
     def _lexical_scores(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -29,30 +30,12 @@ from claudechat.search.dense import from_blob, to_blob
 from claudechat.search.embedders import Embedder, Vectors
 from claudechat.search.fusion import Fusion
 from claudechat.search.tokenize import Tokenizer
+from claudechat.store.migrations import load, migrate_postgres
 
 __all__ = ["PostgresIndex"]
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS search_meta (name text PRIMARY KEY, value text NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS search_units (
-        seq bigserial UNIQUE,
-        id text PRIMARY KEY,
-        conversation_id text NOT NULL,
-        message_ids text NOT NULL,
-        speaker text NOT NULL DEFAULT '',
-        created_at text,
-        text text NOT NULL,
-        key text NOT NULL,
-        terms tsvector NOT NULL,
-        length integer NOT NULL DEFAULT 0,
-        embedding_model text,
-        embedding bytea
-    )""",
-    "CREATE INDEX IF NOT EXISTS search_units_terms ON search_units USING GIN (terms)",
-    "CREATE INDEX IF NOT EXISTS search_units_conversation ON search_units (conversation_id)",
-)
+MIGRATIONS = "claudechat.search.migrations"
+MIGRATION_LOCK = 0x636C617564657363  # pg_advisory_xact_lock key held while migrating
 
 _UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
 
@@ -126,23 +109,16 @@ class PostgresIndex(RankedIndex):
             raise
 
     def _migrate(self) -> None:
-        with _errors("create tables"), self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('claudechat.search'))")
-            for statement in _SCHEMA:
-                self._conn.execute(statement)
-            row = self._conn.execute(
-                "SELECT value FROM search_meta WHERE name = 'schema_version'"
-            ).fetchone()
-            if row is None:
-                self._conn.execute(
-                    "INSERT INTO search_meta (name, value) VALUES ('schema_version', %s)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"search tables are at schema version {row[0]}; this claudechat knows "
-                    f"up to {SCHEMA_VERSION}: upgrade claudechat"
-                )
+        """Bring the search tables up to date (`claudechat.search.migrations`)."""
+        with _errors("create tables"):
+            migrate_postgres(
+                self._conn,
+                load("postgres", package=MIGRATIONS),
+                clock=time.time,
+                lock=MIGRATION_LOCK,
+                table="search_migrations",
+                what="the search tables are",
+            )
 
     @property
     def connection(self) -> Any:

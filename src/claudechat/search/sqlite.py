@@ -1,13 +1,15 @@
 """`SQLiteIndex`: FTS5 (bm25() ranking) and float32 vector BLOBs inside a SQLite database.
 
-Its tables are its own (``search_*``, created if missing, with a schema version row), so it
-can live in the conversation store's database file or in one of its own.
+Its tables are its own (``search_*``, made by the numbered migrations of
+`claudechat.search.migrations`, recorded in ``search_migrations``), so it can live in the
+conversation store's database file or in one of its own.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,42 +24,11 @@ from claudechat.search.dense import from_blob, to_blob
 from claudechat.search.embedders import Embedder, Vectors
 from claudechat.search.fusion import Fusion
 from claudechat.search.tokenize import Tokenizer
+from claudechat.store.migrations import load, migrate_sqlite
 
 __all__ = ["SQLiteIndex"]
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS search_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS search_units (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    conversation_id TEXT NOT NULL,
-    message_ids TEXT NOT NULL,
-    speaker TEXT NOT NULL DEFAULT '',
-    created_at TEXT,
-    text TEXT NOT NULL,
-    key TEXT NOT NULL,
-    terms TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS search_units_conversation ON search_units (conversation_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-    terms, content='search_units', content_rowid='rowid', tokenize='unicode61'
-);
-CREATE TABLE IF NOT EXISTS search_vectors (
-    unit_rowid INTEGER PRIMARY KEY,
-    model TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS search_units_ai AFTER INSERT ON search_units BEGIN
-    INSERT INTO search_fts (rowid, terms) VALUES (new.rowid, new.terms);
-END;
-CREATE TRIGGER IF NOT EXISTS search_units_ad AFTER DELETE ON search_units BEGIN
-    INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
-    DELETE FROM search_vectors WHERE unit_rowid = old.rowid;
-END;
-"""
+MIGRATIONS = "claudechat.search.migrations"
 
 
 @contextmanager
@@ -108,21 +79,18 @@ class SQLiteIndex(RankedIndex):
             raise
 
     def _migrate(self) -> None:
-        with _errors("create tables"), self._conn:
-            self._conn.executescript(_SCHEMA)
-            row = self._conn.execute(
-                "SELECT value FROM search_meta WHERE name = 'schema_version'"
-            ).fetchone()
-            if row is None:
-                self._conn.execute(
-                    "INSERT INTO search_meta (name, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"search tables are at schema version {row[0]}; this claudechat knows "
-                    f"up to {SCHEMA_VERSION}: upgrade claudechat"
-                )
+        """Bring the search tables up to date (a transaction the caller left open on a
+        shared connection is committed first, as ``executescript`` would)."""
+        with _errors("create tables"):
+            if self._conn.in_transaction:
+                self._conn.commit()
+            migrate_sqlite(
+                self._conn,
+                load("sqlite", package=MIGRATIONS),
+                clock=time.time,
+                table="search_migrations",
+                what="the search tables are",
+            )
 
     @property
     def connection(self) -> sqlite3.Connection:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import Conversation, ConversationInfo, SearchHit, Store, Summary, TurnLease
+from .base import Conversation, ConversationInfo, MessageHit, Store, Summary, TurnLease
 from .export import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -39,10 +39,10 @@ __all__ = [
     "Conversation",
     "ConversationInfo",
     "MemoryStore",
+    "MessageHit",
     "ParsedImport",
     "PostgresStore",
     "SQLiteStore",
-    "SearchHit",
     "Store",
     "Summary",
     "TurnLease",

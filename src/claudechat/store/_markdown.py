@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..messages import Block, Message, group_turns
+from ..models.capabilities import model_prices
 from ..usage import Usage
 from .base import Conversation, Store
 
@@ -98,7 +99,7 @@ def _footer(messages: Sequence[Message]) -> str:
             continue
         priced += 1
         total = total + m.usage
-        price = m.usage.cost_usd(m.model) if m.model else None
+        price = m.usage.cost_usd(m.model, model_prices) if m.model else None
         if price is None:
             unknown = True
         else:

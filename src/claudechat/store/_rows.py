@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConcurrentUpdate, StoreError, UserError
 from ..messages import Message
+from ..models.capabilities import model_prices
 from ..usage import Usage
 from .base import Conversation, ConversationInfo, Summary
 
@@ -47,7 +48,7 @@ class PathFigures:
                 + u.iteration_input_tokens
                 + u.iteration_output_tokens
             )
-            price = u.cost_usd(message.model) if message.model else None
+            price = u.cost_usd(message.model, model_prices) if message.model else None
             if price is None:
                 unpriced += 1 if (u.total_input_tokens or u.output_tokens) else 0
             else:

@@ -9,7 +9,7 @@ lease lives in the conversation row (``lease_owner``, ``lease_expires``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, Protocol, TypeVar
 
@@ -27,7 +27,7 @@ from ._rows import (
     message_row,
     summary_of,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
+from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
 
@@ -182,14 +182,34 @@ class SQLStore:
 
     def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
         """Conversations, most recently updated first, with their figures (head row only)."""
+        return self._infos("list_conversations", "", (), limit, offset)
+
+    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
+        """Every conversation, most recently updated first, read ``page`` rows at a time
+        (each page starts after the last row of the one before)."""
+        batch = self._infos("iter_conversations", "", (), page, 0)
+        while batch:
+            yield from batch
+            last = batch[-1].conversation
+            batch = self._infos(
+                "iter_conversations",
+                "WHERE c.updated_at < ? OR (c.updated_at = ? AND c.id < ?)",
+                (last.updated_at, last.updated_at, last.id),
+                page,
+                0,
+            )
+
+    def _infos(
+        self, where: str, condition: str, args: Sequence[Any], limit: int, offset: int
+    ) -> list[ConversationInfo]:
         cols = ", ".join(f"c.{c}" for c in CONV.split(", "))
         figs = ", ".join(f"m.{c}" for c in FIG.split(", "))
-        with self._tx("list_conversations") as db:
+        with self._tx(where) as db:
             rows = db.execute(
                 f"SELECT {cols}, {figs} FROM conversations AS c "
-                "LEFT JOIN messages AS m ON m.id = c.head_id "
+                f"LEFT JOIN messages AS m ON m.id = c.head_id {condition} "
                 "ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
-                (limit, offset),
+                (*args, limit, offset),
             ).fetchall()
         out = []
         for r in rows:
@@ -449,7 +469,7 @@ class SQLStore:
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Full-text search over message text, best first."""
         raise NotImplementedError
 

@@ -11,13 +11,13 @@ head moves by anyone else are refused, so a turn is never interleaved with anoth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..messages import Message
 
-__all__ = ["Conversation", "ConversationInfo", "SearchHit", "Store", "Summary", "TurnLease"]
+__all__ = ["Conversation", "ConversationInfo", "MessageHit", "Store", "Summary", "TurnLease"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,9 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchHit:
-    """A full-text match."""
+class MessageHit:
+    """A message that full-text search matched: where it is, a snippet with the matches
+    marked, and its score (higher is better)."""
 
     conversation_id: str
     message_id: str
@@ -120,6 +121,11 @@ class Store(Protocol):
 
     def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
         """Conversations, most recently updated first, with their figures."""
+        ...
+
+    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
+        """Every conversation with its figures, most recently updated first, as
+        ``list_conversations`` orders them; a backend reads ``page`` at a time."""
         ...
 
     def latest_conversation(self) -> Conversation | None:
@@ -200,7 +206,7 @@ class Store(Protocol):
     # search
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Full-text search over message text, best first."""
         ...
 

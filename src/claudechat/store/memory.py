@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from ._rows import (
     query_terms,
     searchable_text,
 )
-from .base import Conversation, ConversationInfo, SearchHit, Summary, TurnLease
+from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["MemoryStore"]
 
@@ -169,6 +169,12 @@ class MemoryStore:
                 figures = self._figures(c.head_id) if c.head_id else PathFigures()
                 out.append(figures.info(c))
             return out
+
+    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
+        """Every conversation, most recently updated first (as they were when asked)."""
+        with self._lock:
+            infos = self.list_conversations(limit=len(self._convs))
+        yield from infos
 
     def latest_conversation(self) -> Conversation | None:
         """The most recently updated conversation, if any."""
@@ -395,12 +401,12 @@ class MemoryStore:
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query``, best first; matches marked « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
-        hits: list[tuple[float, int, SearchHit]] = []
+        hits: list[tuple[float, int, MessageHit]] = []
         with self._lock:
             for seq, row in enumerate(self._rows.values()):
                 if conversation_id is not None and row.conversation_id != conversation_id:
@@ -411,7 +417,7 @@ class MemoryStore:
                 tf = sum(words.count(t) for t in terms)
                 score = tf / math.sqrt(len(words))
                 m = row.message
-                hit = SearchHit(
+                hit = MessageHit(
                     row.conversation_id, m.id, m.role, snippet(row.text, terms), score, m.created_at
                 )
                 hits.append((-score, seq, hit))

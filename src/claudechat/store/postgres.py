@@ -8,7 +8,6 @@ snippets. Migrations run under an advisory lock, so servers starting together ar
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,12 +20,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import StoreError
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Cursor, Executor, SQLStore
-from .base import SearchHit
-from .migrations import Migration, load
+from .base import MessageHit
+from .migrations import Migration, load, migrate_postgres
 
 __all__ = ["PostgresStore", "migrate", "redact"]
-
-log = logging.getLogger("claudechat.store")
 
 MIGRATION_LOCK = 0x636C617564656368  # pg_advisory_xact_lock key held while migrating
 _HEADLINE = (
@@ -71,32 +68,9 @@ class _Executor:
 def migrate(
     conn: psycopg.Connection[Any], migrations: Sequence[Migration], *, clock: Callable[[], float]
 ) -> list[int]:
-    """Apply the migrations not yet in ``schema_migrations``, in one transaction, under an
-    advisory lock (a second server waits, then finds nothing to do)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-        )
-        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        known = max((m.version for m in migrations), default=0)
-        if done and max(done) > known:
-            raise StoreError(
-                f"the database is at schema version {max(done)}, newer than this claudechat "
-                f"knows ({known}): upgrade claudechat"
-            )
-        applied = []
-        for m in migrations:
-            if m.version in done:
-                continue
-            conn.execute(m.sql.encode())
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (%s, %s, %s)", (m.version, m.name, clock())
-            )
-            applied.append(m.version)
-            log.info("PostgreSQL store: applied migration %04d %s", m.version, m.name)
-    return applied
+    """Apply the store migrations not yet in ``schema_migrations``, in one transaction, under
+    an advisory lock (a second server waits, then finds nothing to do)."""
+    return migrate_postgres(conn, migrations, clock=clock, lock=MIGRATION_LOCK)
 
 
 class PostgresStore(SQLStore):
@@ -170,7 +144,7 @@ class PostgresStore(SQLStore):
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (GIN index, ts_rank), best first;
         ``ts_headline`` snippets with matches marked « »."""
         terms = query_terms(query)
@@ -189,4 +163,4 @@ class PostgresStore(SQLStore):
                 ") AS h ORDER BY h.score DESC, h.seq",
                 (_HEADLINE, " ".join(terms), *args, limit),
             ).fetchall()
-        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), float(r[5])) for r in rows]
+        return [MessageHit(r[0], r[1], r[2], r[3], float(r[4]), float(r[5])) for r in rows]

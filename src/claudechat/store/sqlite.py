@@ -9,7 +9,6 @@ IMMEDIATE`` transactions and the head moves by compare-and-swap on ``version``.
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import threading
@@ -23,12 +22,10 @@ from ..errors import StoreError
 from ..messages import new_id
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Executor, SQLStore
-from .base import SearchHit
-from .migrations import Migration, load, split_sqlite
+from .base import MessageHit
+from .migrations import Migration, load, migrate_sqlite
 
 __all__ = ["SQLiteStore", "migrate"]
-
-log = logging.getLogger("claudechat.store")
 
 _INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections
 
@@ -59,37 +56,8 @@ def _create_private(path: Path) -> None:
 def migrate(
     conn: sqlite3.Connection, migrations: Sequence[Migration], *, clock: Callable[[], float]
 ) -> list[int]:
-    """Apply the migrations not yet in ``schema_migrations``, all in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
-        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        known = max((m.version for m in migrations), default=0)
-        if done and max(done) > known:
-            raise StoreError(
-                f"the database is at schema version {max(done)}, newer than this claudechat "
-                f"knows ({known}): upgrade claudechat"
-            )
-        applied = []
-        for m in migrations:
-            if m.version in done:
-                continue
-            for statement in split_sqlite(m.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)", (m.version, m.name, clock())
-            )
-            applied.append(m.version)
-            log.info("SQLite store: applied migration %04d %s", m.version, m.name)
-        conn.execute("COMMIT")
-        return applied
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    """Apply the store migrations not yet in ``schema_migrations``, all in one transaction."""
+    return migrate_sqlite(conn, migrations, clock=clock)
 
 
 class SQLiteStore(SQLStore):
@@ -198,7 +166,7 @@ class SQLiteStore(SQLStore):
 
     def search(
         self, query: str, *, conversation_id: str | None = None, limit: int = 20
-    ) -> list[SearchHit]:
+    ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (FTS5, bm25), best first; matches « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
@@ -215,4 +183,4 @@ class SQLiteStore(SQLStore):
                 f"WHERE messages_fts MATCH ? {where} ORDER BY rank LIMIT ?",
                 (match, *args, limit),
             ).fetchall()
-        return [SearchHit(*r) for r in rows]
+        return [MessageHit(*r) for r in rows]

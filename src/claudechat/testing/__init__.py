@@ -13,8 +13,8 @@ from ._reply import EmuReply, EmuRequest
 from ._server import EmulatorServer, run_server, serve
 from ._signature import sign_thinking
 from ._tokens import count_tokens_text
-from ._transport import EmulatorTransport
-from .emulator import Emulator, EmuResponse, RecordedRequest
+from ._transport import EmulatorTransport, EmuResponse
+from .emulator import Emulator, RecordedRequest
 
 __all__ = [
     "AsyncFunctionModel",

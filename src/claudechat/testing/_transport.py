@@ -1,16 +1,39 @@
-"""An httpx2 transport (sync and async) that hands every request to an Emulator."""
+"""An httpx2 transport (sync and async) that hands every request to a handler.
+
+The handler is a plain callable, ``(method, target, headers, body) -> EmuResponse``, as
+with httpx's ``MockTransport(handler)``: `Emulator.transport` hands it its own ``handle``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 
 from ._faults import ConnectionDropped
 
-if TYPE_CHECKING:
-    from .emulator import Emulator, EmuResponse
+__all__ = ["EmuResponse", "EmulatorTransport", "Handler"]
+
+
+@dataclass
+class EmuResponse:
+    """A response as the handler produces it: status, headers, bytes or a byte iterator."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes | Iterator[bytes]
+
+    def json(self) -> Any:
+        """The decoded JSON body (only for non-streamed bodies)."""
+        assert isinstance(self.body, bytes), "streamed body"
+        return json.loads(self.body)
+
+
+Handler = Callable[[str, str, dict[str, str], bytes], EmuResponse]
+"""Answers one request: method, target (path and query), headers, body."""
 
 _DROPPED = "peer closed connection without sending complete message body (incomplete chunked read)"
 
@@ -43,13 +66,13 @@ def _target(request: httpx2.Request) -> str:
 
 
 class EmulatorTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
-    """Answers httpx2 requests from an `Emulator`; a dropped connection raises as httpx2 would."""
+    """Answers httpx2 requests from ``handler``; a dropped connection raises as httpx2 would."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
 
     def _answer(self, request: httpx2.Request) -> EmuResponse:
-        return self.emulator.handle(
+        return self.handler(
             request.method, _target(request), dict(request.headers), request.content
         )
 

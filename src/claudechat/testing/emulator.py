@@ -31,28 +31,13 @@ from ._reply import (
 )
 from ._sse import frame, message_events
 from ._tokens import count_tokens_text
+from ._transport import EmulatorTransport, EmuResponse
 from ._validate import paused_key, validate_request
 
 if TYPE_CHECKING:
     import httpx2
 
-    from ._transport import EmulatorTransport
-
 _MODEL_PATH = re.compile(r"^/v1/models/([^/]+)$")
-
-
-@dataclass
-class EmuResponse:
-    """A response as the handler produces it: status, headers, bytes or a byte iterator."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes | Iterator[bytes]
-
-    def json(self) -> Any:
-        """The decoded JSON body (only for non-streamed bodies)."""
-        assert isinstance(self.body, bytes), "streamed body"
-        return json.loads(self.body)
 
 
 @dataclass
@@ -148,9 +133,7 @@ class Emulator:
 
     def transport(self) -> EmulatorTransport:
         """An httpx2 transport (sync and async) that answers from this emulator."""
-        from ._transport import EmulatorTransport
-
-        return EmulatorTransport(self)
+        return EmulatorTransport(self.handle)
 
     def http_client(self, **kwargs: Any) -> httpx2.Client:
         """An `httpx2.Client` for `anthropic.Anthropic(http_client=...)`."""
