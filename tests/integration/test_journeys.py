@@ -148,3 +148,14 @@ def test_no_silent_loss_after_resume_on_an_estimate() -> None:
         lambda j: j.resume(strategy="window"),
         send(24),
     )
+
+
+def test_no_silent_loss_when_a_count_interrupts_a_trim() -> None:
+    """A side call (the exact count before dropping turns) ends an attempt at the request;
+    the window must not keep what that attempt decided on estimates."""
+    replay(
+        "no_silent_loss",
+        lambda j: j.first_message(strategy="window", budget=500, n=10),
+        lambda j: j.leave_stream_early(after=1, n=17),
+        lambda j: j.second_writer(n=36),
+    )

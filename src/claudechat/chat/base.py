@@ -48,7 +48,7 @@ from ..errors import (
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from ..models.base import AsyncModel, Model, ModelResponse
-from ..models.capabilities import ModelInfo, check_lifecycle, model_info
+from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
 from ..store.base import Conversation, Store
 from ..tools import Tool, ToolRegistry
@@ -133,7 +133,7 @@ class ChatBase(SharedWriter):
         self.temperature = temperature
         self.stop_sequences = list(stop_sequences)
         self.max_tool_rounds = max_tool_rounds
-        self.ledger = Ledger()
+        self.ledger = Ledger(prices=model_prices)
         self.last_reply: Reply | None = None
         self._previous_api_id: str | None = None  # the last response's id (cache diagnostics)
         self._conv: Conversation | None = conversation

@@ -158,9 +158,18 @@ class ContextState:
     overflow_retry: bool = False  # set when the API said "prompt is too long" once already
     dry_run: bool = False  # look only: summarize nothing, remember nothing
     keep: Keep = field(default_factory=Keep)
+    undo: list[Callable[[], None]] = field(default_factory=list)  # see ``remember``
     # The counter's cheap upper bound per message, for this request (None: the counter
     # has none); the window, the fit check and rendering all read it.
     bound: Callable[[Message], int] | None = None
+
+    def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> None:
+        """Set ``memo[key] = value``, a policy's memory across requests, so that it can be
+        taken back: an attempt at a request cut short by a side call (the engine runs the
+        policies again once it is answered) leaves the memos as they were."""
+        had, old = key in memo, memo.get(key)
+        memo[key] = value
+        self.undo.append(lambda: memo.__setitem__(key, old) if had else memo.pop(key, None))
 
 
 @runtime_checkable

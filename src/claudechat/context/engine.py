@@ -178,13 +178,21 @@ class ContextEngine:
         the policies again from the start; answered calls are found in ``answers``.
         ``summaries`` / ``counts``: False when the caller cannot answer that kind.
         """
+        undo: list[Callable[[], None]] = []
         try:
-            return self._prepare(request, _Asker(answers, self.summary_model), summaries, counts)
+            return self._prepare(request, _Asker(answers), summaries, counts, undo)
         except _Unanswered as missing:
+            while undo:  # the policies remember nothing of an attempt cut short
+                undo.pop()()
             return missing.call
 
     def _prepare(
-        self, request: ContextRequest, ask: _Asker, summaries: bool, counts: bool
+        self,
+        request: ContextRequest,
+        ask: _Asker,
+        summaries: bool,
+        counts: bool,
+        undo: list[Callable[[], None]],
     ) -> Prepared:
         model = request.model
         self.counter.use(model)
@@ -215,6 +223,7 @@ class ContextEngine:
             force_compact=request.force_compact,
             overflow_retry=request.overflow_retry,
             dry_run=request.dry_run,
+            undo=undo,
             bound=_remembered_bound(self.counter),
         )
         candidate = Candidate(
@@ -555,9 +564,8 @@ class _Asker:
     """The side calls of one attempt at ``prepare``: answered ones come from ``answers``,
     the first unanswered one ends the attempt (``_Unanswered``)."""
 
-    def __init__(self, answers: Mapping[str, str | int], summary_model: str) -> None:
+    def __init__(self, answers: Mapping[str, str | int]) -> None:
         self.answers = answers
-        self.summary_model = summary_model
         self.summaries = 0  # summary calls answered in this attempt
 
     def _answer(self, call: SideCall) -> str | int:

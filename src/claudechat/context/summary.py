@@ -217,7 +217,7 @@ class RollingSummary:
         dry run)."""
         if state.dry_run:
             return
-        self._known(state).append(folded)
+        state.remember(self._folds, state.conversation_id, [*self._known(state), folded])
         if state.conversation_id is None:
             return
         state.keep.summaries.append(

@@ -159,7 +159,7 @@ class TokenWindow:
     def _remember(self, state: ContextState, start_id: str, trimmed: bool) -> None:
         """Keep where the window starts; after a trim, hand it back to be kept in the
         conversation's metadata too (a window at the first turn is what no hint gives)."""
-        self._starts[state.conversation_id] = start_id
+        state.remember(self._starts, state.conversation_id, start_id)
         if trimmed and state.conversation_id is not None:
             state.keep.window_start = start_id
 
@@ -258,9 +258,8 @@ class TokenWindow:
         if not state.dry_run:
             self._remember(state, history[start].id, trimmed=start > first)
             if start > first and history[start].id == remembered and not (loose or trusted):
-                self._checked[state.conversation_id] = _Checked(
-                    history[start].id, newest, history[newest].id, high, low
-                )
+                checked = _Checked(history[start].id, newest, history[newest].id, high, low)
+                state.remember(self._checked, state.conversation_id, checked)
         notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
         kept = history[:first] + history[start:] if first else history[start:]
         return candidate.with_(history=kept, notes=notes), evicted
@@ -337,7 +336,7 @@ class TokenWindow:
                 history = candidate.history
                 evicted = list(history[first:newest])
                 if not state.dry_run:
-                    self._starts[state.conversation_id] = cut[0].id
+                    state.remember(self._starts, state.conversation_id, cut[0].id)
                 notes = {**candidate.notes, "truncated": True, "window_turns": 1}
                 return candidate.with_(history=cut, notes=notes), evicted
         raise ContextOverflow(
