@@ -11,9 +11,10 @@ take fixtures, such as the journey machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import random
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 import anthropic
@@ -50,6 +51,18 @@ def sdk_client(emu: Emulator, *, asynchronous: bool = False, **kw: Any) -> Any:
     if asynchronous:
         return anthropic.AsyncAnthropic(http_client=emu.async_http_client(), **kw)
     return anthropic.Anthropic(http_client=emu.http_client(), **kw)
+
+
+def coroutine_tool(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``fn`` as a coroutine function of the same name, docstring and signature: the same
+    tool, awaited by AsyncChat."""
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kw: Any) -> T:
+        await asyncio.sleep(0)  # gives the loop a turn, as a tool doing I/O would
+        return fn(*args, **kw)
+
+    return tool
 
 
 class EventLoop:
@@ -145,6 +158,10 @@ class ChatMaker:
     def client(self, emu: Emulator, **kw: Any) -> Any:
         """An SDK client of the kind these chats take, over ``emu`` (``kw`` to the SDK)."""
         return sdk_client(emu, asynchronous=self.asynchronous, **kw)
+
+    def tools(self, *fns: Callable[..., Any]) -> list[Callable[..., Any]]:
+        """The tools as given for Chat; as coroutine functions for AsyncChat."""
+        return [coroutine_tool(fn) for fn in fns] if self.asynchronous else list(fns)
 
     def model(self, emu: Emulator, name: str) -> Any:
         """An ``AnthropicModel`` (or ``AsyncAnthropicModel``) over ``emu``, for ``set_model``."""

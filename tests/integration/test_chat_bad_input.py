@@ -75,7 +75,7 @@ def test_a_tool_that_raises_is_reported_to_claude_not_to_the_caller(make_chat: C
         return [{"type": "tool_use", "name": "explode", "input": {"what": "fly"}}]
 
     emu = Emulator(reply=model)
-    chat = make_chat(emu, tools=[explode])
+    chat = make_chat(emu, tools=make_chat.tools(explode))
     reply = chat.send("try it")
     assert reply.text == "The tool failed: RuntimeError: cannot fly"
     result = chat.history[2].content[0]

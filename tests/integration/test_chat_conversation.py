@@ -47,29 +47,10 @@ def weather(city: str) -> dict[str, Any]:
     return {"city": city, "sky": "clear", "celsius": 21}
 
 
-TOOLS = [add, divide, open_handle, weather]
-
-
-class AsyncTools:
-    """Two of the tools as coroutine functions, of the same names: AsyncChat awaits them."""
-
-    @staticmethod
-    async def divide(a: float, b: float) -> float:
-        """Divide a by b."""
-        return divide(a, b)
-
-    @staticmethod
-    async def weather(city: str) -> dict[str, Any]:
-        """The weather in a city."""
-        return weather(city)
-
-
 @pytest.fixture
-def tools(chat_kind: str) -> list[Callable[..., Any]]:
+def tools(make_chat: ChatMaker) -> list[Callable[..., Any]]:
     """The tools: plain functions for Chat; for AsyncChat, plain and coroutine functions."""
-    if chat_kind == "async":
-        return [add, AsyncTools.divide, open_handle, AsyncTools.weather]
-    return TOOLS
+    return [add, *make_chat.tools(divide), open_handle, *make_chat.tools(weather)]
 
 
 def _tool_results(request: EmuRequest) -> list[dict[str, Any]]:
@@ -277,7 +258,7 @@ def test_the_tool_round_cap_forces_a_final_answer(make_chat: ChatMaker) -> None:
         return [{"type": "tool_use", "name": "lookup", "input": {"q": f"q{request.number}"}}]
 
     emu = Emulator(reply=always_a_tool)
-    chat = make_chat(emu, tools=[lookup], max_tool_rounds=3)
+    chat = make_chat(emu, tools=make_chat.tools(lookup), max_tool_rounds=3)
     reply = chat.send("find it")
     requests = message_requests(emu)
     assert [r.body.get("tool_choice") for r in requests] == [None, None, None, {"type": "none"}]
