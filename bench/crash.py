@@ -118,7 +118,7 @@ def child(db: Path, journal: Path, seed: int, ready_fd: int) -> None:
         elif mode < 0.9 or not chat.turns:
             chat.send(text)
         else:
-            for _ in chat.retry(stream=True):  # type: ignore[union-attr]
+            for _ in chat.retry_stream():
                 time.sleep(0.002)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from conftest_chat import HAIKU, SONNET, assert_valid_request, client, words
+from chats import HAIKU, SONNET, assert_valid_request, sdk_client, words
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -128,8 +128,12 @@ class Journey(RuleBasedStateMachine):
         """A Chat as a new process makes it: a new store object and engine, same file."""
         store = self._store()
         if cid is None:
-            return Chat(SONNET, client=client(self.emu), store=store, context=self._engine(), **kw)
-        return Chat.resume(cid, store=store, client=client(self.emu), context=self._engine(), **kw)
+            return Chat(
+                SONNET, client=sdk_client(self.emu), store=store, context=self._engine(), **kw
+            )
+        return Chat.resume(
+            cid, store=store, client=sdk_client(self.emu), context=self._engine(), **kw
+        )
 
     def _prompt(self, n: int) -> str:
         self.prompts += 1
@@ -359,7 +363,7 @@ class Journey(RuleBasedStateMachine):
     def set_model(self, model: str) -> None:
         """Switch the model."""
         chat = self.chat
-        self._act(chat, lambda: chat.set_model(AnthropicModel(model, client=client(self.emu))))
+        self._act(chat, lambda: chat.set_model(AnthropicModel(model, client=sdk_client(self.emu))))
 
     @rule(system=st.sampled_from(SYSTEMS))
     def set_system(self, system: str) -> None:

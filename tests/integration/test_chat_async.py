@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest_chat import HAIKU, assert_valid_request, make_async_chat, message_requests
+from chats import HAIKU, assert_valid_request, message_requests
 
 from claudechat import AsyncChat, Overloaded, StreamInterrupted, validate
 from claudechat.testing import Emulator, EmuRequest, Fault
@@ -44,14 +45,13 @@ def model(request: EmuRequest) -> Any:
     return f"Async answer to {request.last_user_text}"
 
 
-def _chat(emu: Emulator, **kw: Any) -> AsyncChat:
-    return make_async_chat(emu, tools=[add, fetch, broken], **kw)
+TOOLS = [add, fetch, broken]
 
 
-def test_send_stream_and_tools() -> None:
+def test_send_stream_and_tools(make_async_chat: Callable[..., AsyncChat]) -> None:
     async def run() -> None:
         emu = Emulator(reply=model)
-        chat = _chat(emu)
+        chat = make_async_chat(emu, tools=TOOLS)
         reply = await chat.send("hello")
         assert reply.text == "Async answer to hello"
         pieces = [p async for p in chat.stream("streaming")]
@@ -71,10 +71,12 @@ def test_send_stream_and_tools() -> None:
     asyncio.run(run())
 
 
-def test_a_fault_then_the_conversation_goes_on() -> None:
+def test_a_fault_then_the_conversation_goes_on(
+    make_async_chat: Callable[..., AsyncChat],
+) -> None:
     async def run() -> None:
         emu = Emulator(reply=model)
-        chat = _chat(emu)
+        chat = make_async_chat(emu, tools=TOOLS)
         await chat.send("one")
         emu.inject(Fault.status(529))
         with pytest.raises(Overloaded) as info:
@@ -103,7 +105,9 @@ def test_a_fault_then_the_conversation_goes_on() -> None:
     asyncio.run(run())
 
 
-def test_closing_the_async_stream_keeps_the_partial_reply() -> None:
+def test_closing_the_async_stream_keeps_the_partial_reply(
+    make_async_chat: Callable[..., AsyncChat],
+) -> None:
     async def run() -> None:
         emu = Emulator(reply=lambda r: "one two three four five six seven")
         chat = make_async_chat(emu)
@@ -118,7 +122,9 @@ def test_closing_the_async_stream_keeps_the_partial_reply() -> None:
     asyncio.run(run())
 
 
-def test_async_prefill_on_a_model_that_accepts_it() -> None:
+def test_async_prefill_on_a_model_that_accepts_it(
+    make_async_chat: Callable[..., AsyncChat],
+) -> None:
     async def run() -> None:
         emu = Emulator(script=['"a": 1}'])
         chat = make_async_chat(emu, HAIKU)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anthropic
 import pytest
-from conftest_chat import assert_valid_request, make_chat, message_requests
+from chats import ChatMaker, assert_valid_request, message_requests
 
 from claudechat import AuthError, BadResponse, Chat, UserError, validate
 from claudechat.models.capabilities import UnknownModelWarning
-from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, EmuRequest, Fault
 
 
@@ -22,7 +20,9 @@ def _said(chat: Chat) -> list[tuple[str, str]]:
     "prompt",
     ["", "   \n\t ", 42, None, {"text": "hi"}, [], [{"type": "text", "text": " "}], ["hi"]],
 )
-def test_a_bad_prompt_is_a_user_error_sent_nowhere_and_stored_nowhere(prompt: Any) -> None:
+def test_a_bad_prompt_is_a_user_error_sent_nowhere_and_stored_nowhere(
+    make_chat: ChatMaker, prompt: Any
+) -> None:
     emu = Emulator()
     chat = make_chat(emu)
     chat.send("hello")
@@ -38,14 +38,14 @@ def test_a_bad_prompt_is_a_user_error_sent_nowhere_and_stored_nowhere(prompt: An
 
 
 @pytest.mark.parametrize("max_tokens", [0, -1, 2.5, "100", None, True])
-def test_max_tokens_must_be_a_positive_integer(max_tokens: Any) -> None:
+def test_max_tokens_must_be_a_positive_integer(make_chat: ChatMaker, max_tokens: Any) -> None:
     emu = Emulator()
     with pytest.raises(UserError, match="max_tokens"):
         make_chat(emu, max_tokens=max_tokens)
     assert emu.requests == []
 
 
-def test_an_unknown_model_warns_has_no_cost_and_still_works() -> None:
+def test_an_unknown_model_warns_has_no_cost_and_still_works(make_chat: ChatMaker) -> None:
     emu = Emulator()
     with pytest.warns(UnknownModelWarning, match="claude-nova-9"):
         chat = make_chat(emu, "claude-nova-9")
@@ -57,12 +57,12 @@ def test_an_unknown_model_warns_has_no_cost_and_still_works() -> None:
     assert message_requests(emu)[0].body["model"] == "claude-nova-9"
 
 
-def test_an_empty_model_name_is_a_user_error() -> None:
+def test_an_empty_model_name_is_a_user_error(make_chat: ChatMaker) -> None:
     with pytest.raises(UserError):
-        Chat("  ", store=MemoryStore())
+        make_chat(model="  ")
 
 
-def test_a_tool_that_raises_is_reported_to_claude_not_to_the_caller() -> None:
+def test_a_tool_that_raises_is_reported_to_claude_not_to_the_caller(make_chat: ChatMaker) -> None:
     def explode(what: str) -> str:
         """Always fails."""
         raise RuntimeError(f"cannot {what}")
@@ -75,7 +75,7 @@ def test_a_tool_that_raises_is_reported_to_claude_not_to_the_caller() -> None:
         return [{"type": "tool_use", "name": "explode", "input": {"what": "fly"}}]
 
     emu = Emulator(reply=model)
-    chat = make_chat(emu, tools=[explode])
+    chat = make_chat(emu, tools=make_chat.tools(explode))
     reply = chat.send("try it")
     assert reply.text == "The tool failed: RuntimeError: cannot fly"
     result = chat.history[2].content[0]
@@ -83,7 +83,9 @@ def test_a_tool_that_raises_is_reported_to_claude_not_to_the_caller() -> None:
     validate(chat.messages)
 
 
-def test_a_tool_returning_something_json_cannot_carry_is_an_error_result() -> None:
+def test_a_tool_returning_something_json_cannot_carry_is_an_error_result(
+    make_chat: ChatMaker,
+) -> None:
     def handle() -> Any:
         """Returns a Python object."""
         return {"socket": object()}
@@ -103,24 +105,25 @@ def test_a_tool_returning_something_json_cannot_carry_is_an_error_result() -> No
     assert_valid_request(message_requests(emu)[-1])
 
 
-def test_a_wrong_api_key_is_an_auth_error_with_status_401_and_the_prompt_is_kept() -> None:
+def test_a_wrong_api_key_is_an_auth_error_with_status_401_and_the_prompt_is_kept(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(api_key="right")
-    wrong = anthropic.Anthropic(api_key="wrong", http_client=emu.http_client(), max_retries=0)
-    chat = Chat("claude-sonnet-4-6", client=wrong, store=MemoryStore())
+    chat = make_chat(client=make_chat.client(emu, api_key="wrong"))
     with pytest.raises(AuthError) as info:
         chat.send("hello?")
     assert info.value.status == 401
     assert "x-api-key" in str(info.value)
     assert _said(chat) == [("user", "hello?")]
     # With the right key the same conversation continues.
-    right = anthropic.Anthropic(api_key="right", http_client=emu.http_client(), max_retries=0)
-    resumed = Chat.resume(chat.id or "", store=chat.store, client=right)
+    right = make_chat.client(emu, api_key="right")
+    resumed = make_chat.resume(chat.id or "", store=chat.store, client=right)
     assert resumed.send("again").text.startswith("Emulator reply")
     assert [m.text for m in resumed.history if m.role == "user"] == ["hello?", "again"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_server_answering_garbage_is_a_bad_response(stream: bool) -> None:
+def test_a_server_answering_garbage_is_a_bad_response(make_chat: ChatMaker, stream: bool) -> None:
     emu = Emulator()
     chat = make_chat(emu)
     chat.send("one")
@@ -136,12 +139,12 @@ def test_a_server_answering_garbage_is_a_bad_response(stream: bool) -> None:
     assert [m.text for m in chat.history if m.role == "user"] == ["one", "two", "three"]
 
 
-def test_a_bad_model_object_is_a_user_error() -> None:
+def test_a_bad_model_object_is_a_user_error(make_chat: ChatMaker) -> None:
     with pytest.raises(UserError):
-        Chat(object(), store=MemoryStore())  # type: ignore[arg-type]
+        make_chat(model=object())
 
 
-def test_editing_a_reply_or_an_unknown_id_is_refused() -> None:
+def test_editing_a_reply_or_an_unknown_id_is_refused(make_chat: ChatMaker) -> None:
     emu = Emulator()
     chat = make_chat(emu)
     reply = chat.send("hi")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest_chat import make_chat
+from chats import ChatMaker
 
 from claudechat import ContextEngine, strategy_policies
 from claudechat.accounting import store_cost_report
@@ -17,7 +17,9 @@ def _reply(request: EmuRequest) -> str:
     return "noted " + " ".join(["word"] * 60)
 
 
-def test_summary_cost_is_stored_with_the_summary_and_counted_by_the_cost_report() -> None:
+def test_summary_cost_is_stored_with_the_summary_and_counted_by_the_cost_report(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(reply=_reply)
     store = MemoryStore()
     engine = ContextEngine(strategy_policies("summary"), budget=1500)
@@ -36,7 +38,7 @@ def test_summary_cost_is_stored_with_the_summary_and_counted_by_the_cost_report(
     assert report.by_purpose["summary"] == pytest.approx(sum(e.cost_usd or 0 for e in summaries))
 
 
-def test_fork_keeps_the_context_strategy_and_summary_model() -> None:
+def test_fork_keeps_the_context_strategy_and_summary_model(make_chat: ChatMaker) -> None:
     emu = Emulator()
     engine = ContextEngine(
         strategy_policies("summary"), budget=5000, summary_model="claude-haiku-4-5"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest_chat import assert_valid_request, make_chat, message_requests, sent_roles_and_texts
+from chats import ChatMaker, assert_valid_request, message_requests, sent_roles_and_texts
 
 from claudechat import Chat, UserError
 from claudechat.testing import Emulator, EmuRequest
@@ -20,7 +20,7 @@ class Counter:
         return f"r{self.n}:{request.last_user_text}"
 
 
-def _chat() -> tuple[Chat, Emulator]:
+def _chat(make_chat: ChatMaker) -> tuple[Chat, Emulator]:
     emu = Emulator(reply=Counter())
     return make_chat(emu), emu
 
@@ -31,8 +31,10 @@ def _last_sent(emu: Emulator) -> list[tuple[str, str]]:
     return sent_roles_and_texts(request)
 
 
-def test_retry_makes_a_sibling_reply_and_sends_the_history_without_the_old_one() -> None:
-    chat, emu = _chat()
+def test_retry_makes_a_sibling_reply_and_sends_the_history_without_the_old_one(
+    make_chat: ChatMaker,
+) -> None:
+    chat, emu = _chat(make_chat)
     chat.send("A")
     old = chat.send("B")
     new = chat.retry()
@@ -56,11 +58,11 @@ def test_retry_makes_a_sibling_reply_and_sends_the_history_without_the_old_one()
     ]
 
 
-def test_retry_after_a_failed_turn_sends_the_unanswered_prompt_again() -> None:
+def test_retry_after_a_failed_turn_sends_the_unanswered_prompt_again(make_chat: ChatMaker) -> None:
     from claudechat import Overloaded
     from claudechat.testing import Fault
 
-    chat, emu = _chat()
+    chat, emu = _chat(make_chat)
     chat.send("A")
     emu.inject(Fault.status(529))
     with pytest.raises(Overloaded):
@@ -70,8 +72,8 @@ def test_retry_after_a_failed_turn_sends_the_unanswered_prompt_again() -> None:
     assert _last_sent(emu) == [("user", "A"), ("assistant", "r1:A"), ("user", "B")]
 
 
-def test_edit_replaces_a_user_message_on_a_new_branch() -> None:
-    chat, emu = _chat()
+def test_edit_replaces_a_user_message_on_a_new_branch(make_chat: ChatMaker) -> None:
+    chat, emu = _chat(make_chat)
     first = chat.send("A")
     chat.send("B")
     user_b = chat.history[2]
@@ -88,8 +90,8 @@ def test_edit_replaces_a_user_message_on_a_new_branch() -> None:
     assert first.text == "r1:A"
 
 
-def test_undo_moves_back_one_turn_and_the_next_request_leaves_it_out() -> None:
-    chat, emu = _chat()
+def test_undo_moves_back_one_turn_and_the_next_request_leaves_it_out(make_chat: ChatMaker) -> None:
+    chat, emu = _chat(make_chat)
     chat.send("A")
     chat.send("B")
     undone = chat.undo()
@@ -107,8 +109,8 @@ def test_undo_moves_back_one_turn_and_the_next_request_leaves_it_out() -> None:
     assert sorted(m.text for m in chat.branches()) == ["r2:B", "r3:C", "r4:D"]
 
 
-def test_checkout_switches_branches_and_the_requests_follow() -> None:
-    chat, emu = _chat()
+def test_checkout_switches_branches_and_the_requests_follow(make_chat: ChatMaker) -> None:
+    chat, emu = _chat(make_chat)
     chat.send("A")
     b = chat.send("B")
     chat.undo()
@@ -136,8 +138,8 @@ def test_checkout_switches_branches_and_the_requests_follow() -> None:
         chat.checkout("no-such-message")
 
 
-def test_fork_copies_the_branch_and_both_go_their_own_way() -> None:
-    chat, emu = _chat()
+def test_fork_copies_the_branch_and_both_go_their_own_way(make_chat: ChatMaker) -> None:
+    chat, emu = _chat(make_chat)
     chat.send("A")
     chat.send("B")
     fork = chat.fork()
@@ -160,8 +162,8 @@ def test_fork_copies_the_branch_and_both_go_their_own_way() -> None:
     assert fork.conversation.metadata["forked_from"] == chat.id
 
 
-def test_branching_on_an_empty_chat_is_a_user_error() -> None:
-    chat, _ = _chat()
+def test_branching_on_an_empty_chat_is_a_user_error(make_chat: ChatMaker) -> None:
+    chat, _ = _chat(make_chat)
     for action in (chat.retry, chat.fork):
         with pytest.raises(UserError):
             action()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest_chat import make_chat, message_requests
+from chats import ChatMaker, message_requests
 
 from claudechat import Chat, UserError
 from claudechat.testing import Emulator
@@ -31,14 +31,16 @@ def _marked(prefix: str, n: int) -> list[dict[str, Any]]:
     return [{"type": "text", "text": f"{prefix}{i}", "cache_control": EPHEMERAL} for i in range(n)]
 
 
-def _chat(emu: Emulator, **kw: Any) -> Chat:
+def _chat(make_chat: ChatMaker, emu: Emulator, **kw: Any) -> Chat:
     return make_chat(emu, system=SYSTEM, tools=[WEATHER_TOOL], **kw)
 
 
-def test_three_marked_prompt_blocks_with_a_system_prompt_and_tools_are_sent() -> None:
+def test_three_marked_prompt_blocks_with_a_system_prompt_and_tools_are_sent(
+    make_chat: ChatMaker,
+) -> None:
     """The issue's repro: the API's 400 ("Found 5"), then every later turn failing."""
     emu = Emulator()
-    chat = _chat(emu)
+    chat = _chat(make_chat, emu)
     chat.send(_marked("p", 3))
     for turn in range(4):
         chat.send(_marked(f"t{turn}-", 3))
@@ -50,7 +52,9 @@ def test_three_marked_prompt_blocks_with_a_system_prompt_and_tools_are_sent() ->
     assert all(b.get("cache_control") for b in last_marked)  # the newest prompt's are kept
 
 
-def test_caller_breakpoints_in_the_system_prompt_and_tools_are_counted() -> None:
+def test_caller_breakpoints_in_the_system_prompt_and_tools_are_counted(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator()
     system = [{"type": "text", "text": SYSTEM, "cache_control": EPHEMERAL}]
     chat = make_chat(emu, system=system, tools=[{**WEATHER_TOOL, "cache_control": EPHEMERAL}])
@@ -63,9 +67,11 @@ def test_caller_breakpoints_in_the_system_prompt_and_tools_are_counted() -> None
     assert requests[-1].body["tools"][0]["cache_control"] == EPHEMERAL
 
 
-def test_a_prompt_that_alone_passes_four_is_refused_before_it_is_stored() -> None:
+def test_a_prompt_that_alone_passes_four_is_refused_before_it_is_stored(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator()
-    chat = _chat(emu)
+    chat = _chat(make_chat, emu)
     chat.send("hello")
     before = chat.history
     with pytest.raises(UserError, match="at most 4 cache breakpoints"):
@@ -78,10 +84,10 @@ def test_a_prompt_that_alone_passes_four_is_refused_before_it_is_stored() -> Non
     assert len(message_requests(emu)) == 1
 
 
-def test_a_caller_1h_breakpoint_never_follows_one_of_our_5m_ones() -> None:
+def test_a_caller_1h_breakpoint_never_follows_one_of_our_5m_ones(make_chat: ChatMaker) -> None:
     """The API refuses a 1h entry after a 5m one (tools, then system, then messages)."""
     emu = Emulator()
-    chat = _chat(emu)
+    chat = _chat(make_chat, emu)
     hour = {"type": "ephemeral", "ttl": "1h"}
     chat.send([{"type": "text", "text": "a long brief", "cache_control": hour}])
     chat.send("and a follow-up")
@@ -90,9 +96,9 @@ def test_a_caller_1h_breakpoint_never_follows_one_of_our_5m_ones() -> None:
     assert body["messages"][0]["content"][0]["cache_control"] == hour  # theirs, kept
 
 
-def test_an_edit_to_a_prompt_with_five_breakpoints_is_refused() -> None:
+def test_an_edit_to_a_prompt_with_five_breakpoints_is_refused(make_chat: ChatMaker) -> None:
     emu = Emulator()
-    chat = _chat(emu)
+    chat = _chat(make_chat, emu)
     reply = chat.send("hello")
     before = chat.store.all_messages(chat.id or "")
     with pytest.raises(UserError, match="cache breakpoints"):

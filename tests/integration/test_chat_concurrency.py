@@ -7,14 +7,16 @@ one's reply is stored whole, and every user message is followed by its own reply
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest_chat import client, make_chat, message_requests
+from chats import ChatMaker, message_requests
 
-from claudechat import Chat, ConcurrentUpdate, UserError
+from claudechat import AsyncChat, Chat, ConcurrentUpdate, UserError
 from claudechat.messages import Message
 from claudechat.store import MemoryStore, SQLiteStore, Store
 from claudechat.testing import Emulator
@@ -46,7 +48,7 @@ def assert_each_question_has_its_reply(branch: list[Message]) -> None:
 
 
 def test_a_second_writer_is_refused_before_it_stores_or_sends(
-    stores: tuple[Store, Store],
+    make_chat: ChatMaker, stores: tuple[Store, Store]
 ) -> None:
     emu = Emulator()
     one, two = stores
@@ -54,7 +56,7 @@ def test_a_second_writer_is_refused_before_it_stores_or_sends(
     first.send("hello")
     pieces = first.stream("tell me a long story")
     shown = next(pieces)  # the question is stored, the reply is streaming and checkpointed
-    second = Chat.resume(first.id or "", store=two, client=client(emu))  # reads it all
+    second = make_chat.resume(first.id or "", emu=emu, store=two)  # reads it all
     for attempt in (
         lambda: second.send("me too"),
         lambda: second.stream("me too"),
@@ -79,14 +81,16 @@ def test_a_second_writer_is_refused_before_it_stores_or_sends(
     assert branch[3].text == shown
 
 
-def test_the_lease_is_released_when_a_stream_is_left_early(stores: tuple[Store, Store]) -> None:
+def test_the_lease_is_released_when_a_stream_is_left_early(
+    make_chat: ChatMaker, stores: tuple[Store, Store]
+) -> None:
     emu = Emulator()
     one, two = stores
     first = make_chat(emu, store=one)
     pieces = first.stream("start")
     next(pieces)
     pieces.close()  # like Ctrl-C: the partial reply is kept, the turn is given back
-    second = Chat.resume(first.id or "", store=two, client=client(emu))
+    second = make_chat.resume(first.id or "", emu=emu, store=two)
     assert second.send("next").text.endswith('You said: "next"')
     assert [m.status for m in two.branch(first.id or "")] == [
         "complete", "partial", "complete", "complete",
@@ -94,13 +98,13 @@ def test_the_lease_is_released_when_a_stream_is_left_early(stores: tuple[Store, 
 
 
 def test_a_writer_continues_after_the_turn_another_one_finished(
-    stores: tuple[Store, Store],
+    make_chat: ChatMaker, stores: tuple[Store, Store]
 ) -> None:
     emu = Emulator()
     one, two = stores
     first = make_chat(emu, store=one)
     first.send("one")
-    second = Chat.resume(first.id or "", store=two, client=client(emu))
+    second = make_chat.resume(first.id or "", emu=emu, store=two)
     second.send("two")  # first has not seen it
     first.send("three")  # claims the turn, catches up, answers after "two"
     sent = message_requests(emu)[-1].body["messages"]
@@ -108,17 +112,19 @@ def test_a_writer_continues_after_the_turn_another_one_finished(
     assert_each_question_has_its_reply(one.branch(first.id or ""))
 
 
-def test_threads_on_one_conversation_never_interleave(tmp_path: Path) -> None:
+def test_threads_on_one_conversation_never_interleave(
+    make_sync_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = Emulator()
     path = tmp_path / "chat.db"
     with SQLiteStore(path) as store:
-        cid = make_chat(emu, store=store).send("begin") and store.latest_conversation()
+        cid = make_sync_chat(emu, store=store).send("begin") and store.latest_conversation()
     assert cid is not None
     refused = []
 
     def writer(name: str) -> None:
         with SQLiteStore(path) as own:
-            chat = Chat.resume(cid.id, store=own, client=client(emu))
+            chat = make_sync_chat.resume(cid.id, emu=emu, store=own)
             done = 0
             for _ in range(5_000):  # bounded: a writer that never gets a turn fails the test
                 try:
@@ -145,11 +151,9 @@ def test_threads_on_one_conversation_never_interleave(tmp_path: Path) -> None:
     assert_each_question_has_its_reply(branch)
 
 
-def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
-    import asyncio
-
-    from conftest_chat import make_async_chat
-
+def test_an_async_chat_holds_the_turn_while_it_streams(
+    make_async_chat: Callable[..., AsyncChat], sdk_client: Callable[..., Any], tmp_path: Path
+) -> None:
     emu = Emulator()
     store = SQLiteStore(tmp_path / "chat.db")
     first = make_async_chat(emu, store=store)
@@ -159,7 +163,7 @@ def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
         pieces = first.stream("tell me more")
         shown = await anext(pieces)
         with SQLiteStore(tmp_path / "chat.db") as other:
-            second = Chat.resume(first.id or "", store=other, client=client(emu))
+            second = Chat.resume(first.id or "", store=other, client=sdk_client(emu))
             with pytest.raises(ConcurrentUpdate, match="busy"):
                 second.send("me too")
             async for piece in pieces:
@@ -173,7 +177,9 @@ def test_an_async_chat_holds_the_turn_while_it_streams(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_new_message_while_this_chats_own_stream_is_open_is_refused(tmp_path: Path) -> None:
+def test_a_new_message_while_this_chats_own_stream_is_open_is_refused(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = Emulator(reply=lambda r: "word " * 200)
     chat = make_chat(emu, store=SQLiteStore(tmp_path / "c.db"))
     stream = chat.stream("second")
@@ -187,7 +193,7 @@ def test_a_new_message_while_this_chats_own_stream_is_open_is_refused(tmp_path: 
     assert [m.text for m in chat.history if m.role == "user"] == ["second", "fourth"]
 
 
-def test_a_stream_dropped_unread_gives_its_turn_back(tmp_path: Path) -> None:
+def test_a_stream_dropped_unread_gives_its_turn_back(make_chat: ChatMaker, tmp_path: Path) -> None:
     emu = Emulator(script=["never read", "read"])
     chat = make_chat(emu, store=SQLiteStore(tmp_path / "c.db"))
     chat.stream("first")  # dropped at once, never read

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest_chat import assert_valid_request, make_chat, message_requests, words
+from chats import ChatMaker, assert_valid_request, message_requests, words
 
 from claudechat import ContextOverflow
 from claudechat.testing import Emulator
@@ -15,7 +15,7 @@ def _sizes(emu: Emulator) -> list[int]:
     return [emu.count_request_tokens(r.body) for r in message_requests(emu)]
 
 
-def test_the_first_too_long_prompt_is_retried_trimmed_and_succeeds() -> None:
+def test_the_first_too_long_prompt_is_retried_trimmed_and_succeeds(make_chat: ChatMaker) -> None:
     emu = Emulator(context_window=WINDOW, reply=lambda r: "Noted.")
     chat = make_chat(emu, budget=2_500, max_tokens=256)
     turn = 0
@@ -31,7 +31,7 @@ def test_the_first_too_long_prompt_is_retried_trimmed_and_succeeds() -> None:
     assert len(chat.history) == 2 * turn  # nothing was dropped from the store
 
 
-def test_a_budget_far_above_the_window_keeps_working_turn_after_turn() -> None:
+def test_a_budget_far_above_the_window_keeps_working_turn_after_turn(make_chat: ChatMaker) -> None:
     emu = Emulator(context_window=WINDOW, reply=lambda r: "Noted.")
     chat = make_chat(emu, budget=20_000, max_tokens=256)
     for turn in range(40):  # about 2.5 windows of history
@@ -45,7 +45,7 @@ def test_a_budget_far_above_the_window_keeps_working_turn_after_turn() -> None:
     assert len(chat.history) == 80
 
 
-def test_a_turn_that_cannot_fit_raises_context_overflow_with_sizes() -> None:
+def test_a_turn_that_cannot_fit_raises_context_overflow_with_sizes(make_chat: ChatMaker) -> None:
     emu = Emulator(context_window=WINDOW, reply=lambda r: "Noted.")
     chat = make_chat(emu, budget=20_000, max_tokens=256)
     chat.send("hello")
@@ -63,7 +63,7 @@ def test_a_turn_that_cannot_fit_raises_context_overflow_with_sizes() -> None:
     assert emu.count_request_tokens(last.body) <= WINDOW
 
 
-def test_the_streamed_prefix_appears_once_when_the_request_is_retried() -> None:
+def test_the_streamed_prefix_appears_once_when_the_request_is_retried(make_chat: ChatMaker) -> None:
     emu = Emulator(context_window=WINDOW, reply=lambda r: "Sure thing.")
     chat = make_chat(emu, budget=2_500, max_tokens=256)
     turn = 0

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest_chat import (
-    SONNET,
-    assert_valid_request,
-    client,
-    make_chat,
-    message_requests,
-    sent_roles_and_texts,
-)
+from chats import SONNET, ChatMaker, assert_valid_request, message_requests, sent_roles_and_texts
 
 from claudechat import Usage, validate
 from claudechat.messages import to_api_messages
@@ -53,7 +47,10 @@ def weather(city: str) -> dict[str, Any]:
     return {"city": city, "sky": "clear", "celsius": 21}
 
 
-TOOLS = [add, divide, open_handle, weather]
+@pytest.fixture
+def tools(make_chat: ChatMaker) -> list[Callable[..., Any]]:
+    """The tools: plain functions for Chat; for AsyncChat, plain and coroutine functions."""
+    return [add, *make_chat.tools(divide), open_handle, *make_chat.tools(weather)]
 
 
 def _tool_results(request: EmuRequest) -> list[dict[str, Any]]:
@@ -113,10 +110,12 @@ def _price_by_hand(u: Usage) -> float:
     ) / 1_000_000
 
 
-def test_thirty_turns_with_tools_streaming_usage_and_cost() -> None:
+def test_thirty_turns_with_tools_streaming_usage_and_cost(
+    make_chat: ChatMaker, tools: list[Callable[..., Any]], sdk_client: Callable[..., Any]
+) -> None:
     CALLS.clear()
     emu = Emulator(reply=scripted_model)
-    chat = make_chat(emu, system="Be brief.", tools=TOOLS)
+    chat = make_chat(emu, system="Be brief.", tools=tools)
     replies = []
     streamed: dict[int, str] = {}
     for i in range(30):
@@ -189,7 +188,7 @@ def test_thirty_turns_with_tools_streaming_usage_and_cost() -> None:
     assert chat.messages == to_api_messages(history)
     assert json.loads(json.dumps(chat.messages)) == chat.messages
     more = [*chat.messages, {"role": "user", "content": "one more"}]
-    raw = client(emu).messages.create(model=SONNET, max_tokens=50, messages=more)
+    raw = sdk_client(emu).messages.create(model=SONNET, max_tokens=50, messages=more)
     assert raw.stop_reason == "end_turn"
 
     # Usage adds up: ledger = sum of replies = stored on the messages = what the server said.
@@ -209,9 +208,11 @@ def test_thirty_turns_with_tools_streaming_usage_and_cost() -> None:
         assert reply.cost_usd == pytest.approx(_price_by_hand(reply.usage))
 
 
-def test_a_tool_turn_reply_lists_the_tool_round_messages() -> None:
+def test_a_tool_turn_reply_lists_the_tool_round_messages(
+    make_chat: ChatMaker, tools: list[Callable[..., Any]]
+) -> None:
     emu = Emulator(reply=scripted_model)
-    chat = make_chat(emu, tools=TOOLS)
+    chat = make_chat(emu, tools=tools)
     reply = chat.send("calc 41")
     assert reply.text == "Results: ok=42"
     kinds = [(m.role, [b["type"] for b in m.content]) for m in reply.messages]
@@ -224,7 +225,7 @@ def test_a_tool_turn_reply_lists_the_tool_round_messages() -> None:
     assert reply.usage.requests == 2
 
 
-def test_unknown_tool_and_bad_input_become_error_results() -> None:
+def test_unknown_tool_and_bad_input_become_error_results(make_chat: ChatMaker) -> None:
     def model(request: EmuRequest) -> Any:
         if _tool_results(request):
             return "noted"
@@ -243,7 +244,7 @@ def test_unknown_tool_and_bad_input_become_error_results() -> None:
     validate(chat.messages)
 
 
-def test_the_tool_round_cap_forces_a_final_answer() -> None:
+def test_the_tool_round_cap_forces_a_final_answer(make_chat: ChatMaker) -> None:
     runs: list[str] = []
 
     def lookup(q: str) -> str:
@@ -257,7 +258,7 @@ def test_the_tool_round_cap_forces_a_final_answer() -> None:
         return [{"type": "tool_use", "name": "lookup", "input": {"q": f"q{request.number}"}}]
 
     emu = Emulator(reply=always_a_tool)
-    chat = make_chat(emu, tools=[lookup], max_tool_rounds=3)
+    chat = make_chat(emu, tools=make_chat.tools(lookup), max_tool_rounds=3)
     reply = chat.send("find it")
     requests = message_requests(emu)
     assert [r.body.get("tool_choice") for r in requests] == [None, None, None, {"type": "none"}]
@@ -275,14 +276,16 @@ def test_the_tool_round_cap_forces_a_final_answer() -> None:
     assert message_requests(emu)[4].body.get("tool_choice") is None
 
 
-def test_send_with_max_tokens_beyond_the_sdk_non_streaming_limit_streams() -> None:
+def test_send_with_max_tokens_beyond_the_sdk_non_streaming_limit_streams(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(script=["long answer"])
     chat = make_chat(emu, max_tokens=30_000)
     assert chat.send("write a lot").text == "long answer"
     assert message_requests(emu)[0].body.get("stream") is True
 
 
-def test_max_tokens_stop_is_flagged_and_history_stays_valid() -> None:
+def test_max_tokens_stop_is_flagged_and_history_stays_valid(make_chat: ChatMaker) -> None:
     long_text = " ".join(f"w{i}" for i in range(300))
     emu = Emulator(reply=lambda r: long_text)
     chat = make_chat(emu, max_tokens=20)
@@ -299,7 +302,9 @@ def test_max_tokens_stop_is_flagged_and_history_stays_valid() -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_tool_use_cut_by_max_tokens_is_not_left_unanswered(stream: bool) -> None:
+def test_a_tool_use_cut_by_max_tokens_is_not_left_unanswered(
+    make_chat: ChatMaker, stream: bool
+) -> None:
     ran: list[str] = []
 
     def lookup(q: str) -> str:
@@ -336,7 +341,7 @@ def test_a_tool_use_cut_by_max_tokens_is_not_left_unanswered(stream: bool) -> No
     validate(chat.messages)
 
 
-def test_a_custom_stop_sequence_is_sent_and_reported() -> None:
+def test_a_custom_stop_sequence_is_sent_and_reported(make_chat: ChatMaker) -> None:
     emu = Emulator(script=["one two STOP three"])
     chat = make_chat(emu, stop_sequences=["STOP"], temperature=0.2)
     reply = chat.send("count")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import make_async_chat, make_chat, message_requests, words
+from chats import ChatMaker, message_requests, words
 
-from claudechat import Overloaded, StreamInterrupted
+from claudechat import AsyncChat, Overloaded, StreamInterrupted
 from claudechat.accounting import CostReport, store_cost_report
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.models import model_prices
@@ -72,7 +72,9 @@ def _all(store: SQLiteStore) -> list[str]:
     return [info.conversation.id for info in store.list_conversations(limit=1000)]
 
 
-def test_fork_export_import_and_summaries_are_counted_once(tmp_path: Path) -> None:
+def test_fork_export_import_and_summaries_are_counted_once(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = BillingEmulator()
     store = SQLiteStore(tmp_path / "c.db")
     engine = ContextEngine(strategy_policies("summary"), budget=2_500)
@@ -109,7 +111,9 @@ def test_fork_export_import_and_summaries_are_counted_once(tmp_path: Path) -> No
     assert moved.copied.requests == 0
 
 
-def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(tmp_path: Path) -> None:
+def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = BillingEmulator(reply=lambda request: "word " * 300)
     store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store)
@@ -129,6 +133,7 @@ def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(tmp_path: 
 
 
 def test_a_fork_keeps_the_summaries_it_copies_instead_of_paying_for_them_again(
+    make_chat: ChatMaker,
     tmp_path: Path,
 ) -> None:
     emu = BillingEmulator()
@@ -148,7 +153,7 @@ def test_a_fork_keeps_the_summaries_it_copies_instead_of_paying_for_them_again(
     assert copied.last_id in {m.id for m in fork.history}
 
 
-def test_a_closed_async_stream_is_counted_too() -> None:
+def test_a_closed_async_stream_is_counted_too(make_async_chat: Callable[..., AsyncChat]) -> None:
     async def run() -> None:
         emu = BillingEmulator(reply=lambda request: "word " * 300)
         chat = make_async_chat(emu)
@@ -164,7 +169,9 @@ def test_a_closed_async_stream_is_counted_too() -> None:
     asyncio.run(run())
 
 
-def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path) -> None:
+def test_a_summary_made_for_a_request_cut_short_is_still_counted(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     """The summary's cost is stored with the partial reply, not lost with the process."""
     emu = BillingEmulator()
     store = SQLiteStore(tmp_path / "c.db")
@@ -180,7 +187,9 @@ def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path)
     _assert_billed(store_cost_report(store, _all(store)), emu)  # as a new process sees it
 
 
-def test_a_summary_made_for_a_request_the_api_refused_is_still_counted(tmp_path: Path) -> None:
+def test_a_summary_made_for_a_request_the_api_refused_is_still_counted(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     """Stored with the summary it made, so a process that ends on the error loses nothing."""
     emu = BillingEmulator()
     store = SQLiteStore(tmp_path / "c.db")

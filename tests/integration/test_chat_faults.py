@@ -4,19 +4,14 @@ and the conversation goes on with valid requests."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import anthropic
 import httpx2
 import pytest
-from conftest_chat import (
-    assert_valid_request,
-    make_chat,
-    message_requests,
-    sent_roles_and_texts,
-)
+from chats import ChatMaker, assert_valid_request, message_requests, sent_roles_and_texts
 
 from claudechat import (
     AuthError,
@@ -28,7 +23,6 @@ from claudechat import (
     StreamInterrupted,
     validate,
 )
-from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, EmuRequest, Fault
 
 LONG = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu"
@@ -96,7 +90,9 @@ def _turn(chat: Chat, prompt: str, stream: bool, shown: list[str]) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_fault_raises_its_error_and_the_conversation_goes_on(name: str) -> None:
+def test_a_fault_raises_its_error_and_the_conversation_goes_on(
+    make_chat: ChatMaker, name: str
+) -> None:
     case = CASES[name]
     emu = Emulator(reply=long_reply)
     chat = make_chat(emu)
@@ -146,7 +142,7 @@ def test_a_fault_raises_its_error_and_the_conversation_goes_on(name: str) -> Non
     validate(chat.messages)
 
 
-def test_every_fault_in_one_conversation() -> None:
+def test_every_fault_in_one_conversation(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=long_reply)
     chat = make_chat(emu)
     said = ["hello"]
@@ -175,7 +171,7 @@ def test_every_fault_in_one_conversation() -> None:
 # --- Ctrl-C and leaving the stream early -----------------------------------------------------
 
 
-def test_closing_the_stream_midway_keeps_the_partial_reply() -> None:
+def test_closing_the_stream_midway_keeps_the_partial_reply(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=long_reply)
     chat = make_chat(emu)
     chat.send("first")
@@ -196,7 +192,7 @@ def test_closing_the_stream_midway_keeps_the_partial_reply() -> None:
     ]
 
 
-def test_breaking_out_of_the_loop_keeps_the_partial_reply() -> None:
+def test_breaking_out_of_the_loop_keeps_the_partial_reply(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=long_reply)
     chat = make_chat(emu)
     shown = []
@@ -210,7 +206,7 @@ def test_breaking_out_of_the_loop_keeps_the_partial_reply() -> None:
     assert_valid_request(message_requests(emu)[-1])
 
 
-class _InterruptingTransport(httpx2.BaseTransport):
+class _InterruptingTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """Passes requests to the emulator; raises KeyboardInterrupt inside one streamed body
     after ``after`` chunks, as a Ctrl-C arriving while the reply streams would."""
 
@@ -236,18 +232,44 @@ class _InterruptingTransport(httpx2.BaseTransport):
 
         return httpx2.Response(response.status_code, headers=response.headers, stream=Body())
 
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        if not self.armed:
+            return response
+        self.armed = False
+        chunks = response.stream
+        after = self.after
 
-def _interrupting_chat(emu: Emulator, after: int) -> tuple[Chat, _InterruptingTransport]:
+        class Body(httpx2.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                i = 0
+                async for chunk in chunks:  # type: ignore[union-attr]
+                    if i == after:
+                        raise KeyboardInterrupt
+                    i += 1
+                    yield chunk
+
+        return httpx2.Response(response.status_code, headers=response.headers, stream=Body())
+
+
+def _interrupting_chat(
+    make_chat: ChatMaker, emu: Emulator, after: int
+) -> tuple[Chat, _InterruptingTransport]:
     transport = _InterruptingTransport(emu, after=after)
-    sdk = anthropic.Anthropic(
-        api_key="t", http_client=httpx2.Client(transport=transport), max_retries=0
-    )
-    return Chat("claude-sonnet-4-6", client=sdk, store=MemoryStore()), transport
+    if make_chat.asynchronous:
+        sdk: Any = anthropic.AsyncAnthropic(
+            api_key="t", http_client=httpx2.AsyncClient(transport=transport), max_retries=0
+        )
+    else:
+        sdk = anthropic.Anthropic(
+            api_key="t", http_client=httpx2.Client(transport=transport), max_retries=0
+        )
+    return make_chat(model="claude-sonnet-4-6", client=sdk), transport
 
 
-def test_ctrl_c_while_streaming_keeps_the_partial_text() -> None:
+def test_ctrl_c_while_streaming_keeps_the_partial_text(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=long_reply)
-    chat, transport = _interrupting_chat(emu, after=6)
+    chat, transport = _interrupting_chat(make_chat, emu, after=6)
     chat.send("first")
     transport.armed = True
     shown: list[str] = []
@@ -268,9 +290,9 @@ def test_ctrl_c_while_streaming_keeps_the_partial_text() -> None:
     ]
 
 
-def test_ctrl_c_before_any_text_keeps_the_prompt_only() -> None:
+def test_ctrl_c_before_any_text_keeps_the_prompt_only(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=long_reply)
-    chat, transport = _interrupting_chat(emu, after=0)
+    chat, transport = _interrupting_chat(make_chat, emu, after=0)
     chat.send("first")
     transport.armed = True
     with pytest.raises(KeyboardInterrupt):
@@ -282,7 +304,9 @@ def test_ctrl_c_before_any_text_keeps_the_prompt_only() -> None:
     assert sent_roles_and_texts(request)[-1] == ("user", "secondthird")
 
 
-def test_ctrl_c_inside_a_tool_leaves_a_history_the_next_request_can_send() -> None:
+def test_ctrl_c_inside_a_tool_leaves_a_history_the_next_request_can_send(
+    make_chat: ChatMaker,
+) -> None:
     def slow(q: str) -> str:
         """A tool the user interrupts."""
         raise KeyboardInterrupt

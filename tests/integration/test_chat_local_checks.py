@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import HAIKU, SONNET, client, make_async_chat, make_chat, message_requests
+from chats import HAIKU, SONNET, ChatMaker, message_requests
 
-from claudechat import Chat, ToolDefinitionError, UserError
-from claudechat.models.anthropic import AnthropicModel
+from claudechat import AsyncChat, ToolDefinitionError, UserError
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, EmuRequest
 from claudechat.tools import Tool
@@ -51,7 +51,7 @@ def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_prompt_no_store_or_api_can_take_is_refused_before_storing(
-    prompt: Any, stream: bool, store: SQLiteStore
+    make_chat: ChatMaker, prompt: Any, stream: bool, store: SQLiteStore
 ) -> None:
     emu = Emulator()
     chat = make_chat(emu, store=store)
@@ -64,7 +64,9 @@ def test_a_prompt_no_store_or_api_can_take_is_refused_before_storing(
     assert chat.send("still fine").text.startswith("Emulator reply")
 
 
-def test_a_tool_result_holding_undecodable_text_is_refused(store: SQLiteStore) -> None:
+def test_a_tool_result_holding_undecodable_text_is_refused(
+    make_chat: ChatMaker, store: SQLiteStore
+) -> None:
     emu = Emulator()
     chat = make_chat(emu, store=store)
     chat.send("list files")
@@ -76,14 +78,16 @@ def test_a_tool_result_holding_undecodable_text_is_refused(store: SQLiteStore) -
     assert len(message_requests(emu)) == 1
 
 
-def test_a_valid_base64_image_is_sent() -> None:
+def test_a_valid_base64_image_is_sent(make_chat: ChatMaker) -> None:
     emu = Emulator()
     chat = make_chat(emu)
     chat.send([{"type": "text", "text": "what is this?"}, _image(PNG)])
     assert message_requests(emu)[0].body["messages"][0]["content"][1]["source"]["data"] == PNG
 
 
-def test_a_system_prompt_that_is_not_text_is_refused(store: SQLiteStore) -> None:
+def test_a_system_prompt_that_is_not_text_is_refused(
+    make_chat: ChatMaker, store: SQLiteStore
+) -> None:
     emu = Emulator()
     with pytest.raises(UserError, match="system"):
         make_chat(emu, store=store, system=NOT_UTF8)
@@ -94,7 +98,9 @@ def test_a_system_prompt_that_is_not_text_is_refused(store: SQLiteStore) -> None
     _nothing_happened(emu, store)
 
 
-def test_max_tokens_over_the_models_cap_is_refused_at_construction(store: SQLiteStore) -> None:
+def test_max_tokens_over_the_models_cap_is_refused_at_construction(
+    make_chat: ChatMaker, store: SQLiteStore
+) -> None:
     emu = Emulator()
     with pytest.raises(UserError, match="output limit of 128,000"):
         make_chat(emu, SONNET, store=store, max_tokens=200_000)
@@ -102,19 +108,22 @@ def test_max_tokens_over_the_models_cap_is_refused_at_construction(store: SQLite
 
 
 def test_switching_to_a_model_whose_cap_is_below_max_tokens_is_refused(
+    make_chat: ChatMaker,
     store: SQLiteStore,
 ) -> None:
     emu = Emulator()
     chat = make_chat(emu, SONNET, store=store, max_tokens=100_000)
     chat.send("hi")
     with pytest.raises(UserError, match="64,000"):
-        chat.set_model(AnthropicModel(HAIKU, client=client(emu)))
+        chat.set_model(make_chat.model(emu, HAIKU))
     assert chat.model.name == SONNET
     assert store.get_conversation(chat.id or "").model == SONNET
     assert len(message_requests(emu)) == 1
 
 
-def test_a_budget_too_small_for_the_prompt_stores_and_sends_nothing(store: SQLiteStore) -> None:
+def test_a_budget_too_small_for_the_prompt_stores_and_sends_nothing(
+    make_chat: ChatMaker, store: SQLiteStore
+) -> None:
     emu = Emulator()
     chat = make_chat(emu, store=store, budget=10, system="You are a careful assistant.")
     with pytest.raises(UserError, match="budget"):
@@ -123,6 +132,7 @@ def test_a_budget_too_small_for_the_prompt_stores_and_sends_nothing(store: SQLit
 
 
 def test_a_budget_too_small_later_in_a_conversation_stores_nothing_more(
+    make_chat: ChatMaker,
     store: SQLiteStore,
 ) -> None:
     emu = Emulator()
@@ -136,6 +146,7 @@ def test_a_budget_too_small_later_in_a_conversation_stores_nothing_more(
 
 
 def test_an_edit_too_big_for_the_budget_stores_nothing_and_keeps_the_branch(
+    make_chat: ChatMaker,
     store: SQLiteStore,
 ) -> None:
     emu = Emulator()
@@ -149,30 +160,33 @@ def test_an_edit_too_big_for_the_budget_stores_nothing_and_keeps_the_branch(
 
 
 @pytest.mark.parametrize("name", ["bad name; rm -rf /", "../../etc/passwd", "", "x" * 129, 42])
-def test_a_bad_tool_name_in_a_raw_schema_is_refused_locally(name: Any) -> None:
+def test_a_bad_tool_name_in_a_raw_schema_is_refused_locally(
+    make_chat: ChatMaker, name: Any
+) -> None:
     emu = Emulator()
     with pytest.raises(ToolDefinitionError, match="tool name"):
         make_chat(emu, tools=[{"name": name, "input_schema": {"type": "object"}}])
     assert emu.requests == []
 
 
-def test_a_bad_tool_name_in_a_tool_object_is_refused_locally() -> None:
+def test_a_bad_tool_name_in_a_tool_object_is_refused_locally(make_chat: ChatMaker) -> None:
     def ls() -> str:
         """List files."""
         return "a b"
 
     schema = {"name": "../../etc/passwd", "input_schema": {"type": "object"}}
     with pytest.raises(ToolDefinitionError, match="tool name"):
-        Chat(SONNET, client=client(Emulator()), tools=[Tool(ls, schema)])
+        make_chat(Emulator(), SONNET, tools=[Tool(ls, schema)])
 
 
-def test_two_raw_schemas_with_one_name_are_refused() -> None:
+def test_two_raw_schemas_with_one_name_are_refused(make_chat: ChatMaker) -> None:
     schema = {"name": "ls", "input_schema": {"type": "object"}}
     with pytest.raises(ToolDefinitionError, match="two tools"):
         make_chat(Emulator(), tools=[schema, dict(schema)])
 
 
 def test_a_tool_returning_undecodable_text_gives_claude_an_error_result(
+    make_chat: ChatMaker,
     store: SQLiteStore,
 ) -> None:
     def cat() -> str:
@@ -192,7 +206,9 @@ def test_a_tool_returning_undecodable_text_gives_claude_an_error_result(
     assert result["is_error"] is True and "not valid Unicode" in result["content"]
 
 
-def test_a_prefill_that_is_not_valid_text_is_refused(store: SQLiteStore) -> None:
+def test_a_prefill_that_is_not_valid_text_is_refused(
+    make_chat: ChatMaker, store: SQLiteStore
+) -> None:
     emu = Emulator()
     chat = make_chat(emu, HAIKU, store=store)
     with pytest.raises(UserError, match="prefill"):
@@ -200,7 +216,9 @@ def test_a_prefill_that_is_not_valid_text_is_refused(store: SQLiteStore) -> None
     _nothing_happened(emu, store)
 
 
-def test_async_chat_refuses_the_same_prompts_before_storing(store: SQLiteStore) -> None:
+def test_async_chat_refuses_the_same_prompts_before_storing(
+    make_async_chat: Callable[..., AsyncChat], store: SQLiteStore
+) -> None:
     emu = Emulator()
     chat = make_async_chat(emu, store=store, budget=50)
 

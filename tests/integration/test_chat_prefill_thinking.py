@@ -6,17 +6,17 @@ import json
 from typing import Any
 
 import pytest
-from conftest_chat import (
+from chats import (
     HAIKU,
     PREFILL_MODELS,
     SONNET,
+    ChatMaker,
     assert_valid_request,
-    make_chat,
     message_requests,
     text_of_message,
 )
 
-from claudechat import Chat, ModelError, validate
+from claudechat import ModelError, validate
 from claudechat.messages import Message
 from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, EmuRequest, sign_thinking
@@ -25,7 +25,7 @@ from claudechat.testing import Emulator, EmuRequest, sign_thinking
 
 
 @pytest.mark.parametrize("model", PREFILL_MODELS)
-def test_prefill_is_sent_as_the_last_assistant_message(model: str) -> None:
+def test_prefill_is_sent_as_the_last_assistant_message(make_chat: ChatMaker, model: str) -> None:
     emu = Emulator(script=[' "answer": 42}', "plain"])
     chat = make_chat(emu, model)
     reply = chat.send("Reply in JSON", prefill="{")
@@ -42,7 +42,9 @@ def test_prefill_is_sent_as_the_last_assistant_message(model: str) -> None:
     validate(chat.messages)
 
 
-def test_a_sent_prefill_is_kept_even_when_the_continuation_starts_like_it() -> None:
+def test_a_sent_prefill_is_kept_even_when_the_continuation_starts_like_it(
+    make_chat: ChatMaker,
+) -> None:
     # The API continues the prefill: "[" then "[1, 2], [3, 4]]" is "[[1, 2], [3, 4]]".
     emu = Emulator(script=["[1, 2], [3, 4]]", "[5], [6]]"])
     chat = make_chat(emu, HAIKU)
@@ -53,7 +55,7 @@ def test_a_sent_prefill_is_kept_even_when_the_continuation_starts_like_it() -> N
     assert chat.last_reply is not None and chat.last_reply.text == streamed
 
 
-def test_a_sent_prefill_streams_the_prefix_once_then_the_continuation() -> None:
+def test_a_sent_prefill_streams_the_prefix_once_then_the_continuation(make_chat: ChatMaker) -> None:
     emu = Emulator(script=[" world, how are you?"])
     chat = make_chat(emu, HAIKU)
     pieces = list(chat.stream("greet me", prefill="Hello"))
@@ -76,7 +78,9 @@ def _instruction(request: EmuRequest) -> str:
         (" Sir, thank you.", "Dear Sir, thank you."),  # it does not
     ],
 )
-def test_prefill_is_emulated_on_a_model_that_refuses_it(said: str, expected: str) -> None:
+def test_prefill_is_emulated_on_a_model_that_refuses_it(
+    make_chat: ChatMaker, said: str, expected: str
+) -> None:
     seen: list[str] = []
 
     def model(request: EmuRequest) -> str:
@@ -109,7 +113,9 @@ def test_prefill_is_emulated_on_a_model_that_refuses_it(said: str, expected: str
         "D",
     ],
 )
-def test_streamed_text_begins_with_the_emulated_prefix_exactly_once(said: str) -> None:
+def test_streamed_text_begins_with_the_emulated_prefix_exactly_once(
+    make_chat: ChatMaker, said: str
+) -> None:
     emu = Emulator(script=[said])
     chat = make_chat(emu, SONNET)
     prefix = "Dear Sir"
@@ -122,7 +128,9 @@ def test_streamed_text_begins_with_the_emulated_prefix_exactly_once(said: str) -
         assert r.body["messages"][-1]["role"] == "user"
 
 
-def test_no_request_ends_with_an_assistant_message_on_a_refusing_model() -> None:
+def test_no_request_ends_with_an_assistant_message_on_a_refusing_model(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator()
     chat = make_chat(emu, SONNET)
     chat.send("one", prefill="A")
@@ -133,7 +141,7 @@ def test_no_request_ends_with_an_assistant_message_on_a_refusing_model() -> None
         assert_valid_request(r)
 
 
-def test_a_bad_prefill_is_refused_before_any_request() -> None:
+def test_a_bad_prefill_is_refused_before_any_request(make_chat: ChatMaker) -> None:
     emu = Emulator()
     chat = make_chat(emu, HAIKU)
     for bad in ["", "ends with space ", 7]:
@@ -178,7 +186,7 @@ def echo(text: str) -> str:
     return text
 
 
-def test_thinking_blocks_are_stored_and_resent_unchanged() -> None:
+def test_thinking_blocks_are_stored_and_resent_unchanged(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=thinking_model)
     chat = make_chat(emu, thinking=THINKING, max_tokens=2048, tools=[echo])
     first = chat.send("alpha")
@@ -213,7 +221,7 @@ def test_thinking_blocks_are_stored_and_resent_unchanged() -> None:
     assert [b["type"] for b in tool_round[-2]["content"]] == ["thinking", "tool_use"]
 
 
-def test_a_modified_signature_is_rejected_and_the_turn_is_kept() -> None:
+def test_a_modified_signature_is_rejected_and_the_turn_is_kept(make_chat: ChatMaker) -> None:
     store = MemoryStore()
     emu = Emulator(reply=thinking_model)
     chat = make_chat(emu, thinking=THINKING, max_tokens=2048, store=store)
@@ -227,9 +235,7 @@ def test_a_modified_signature_is_rejected_and_the_turn_is_kept() -> None:
         "assistant", [block, *good.content[1:]], parent_id=good.parent_id, model=good.model
     )
     store.append(chat.id, forged)
-    resumed = Chat.resume(
-        chat.id, store=store, client=chat.model.client, thinking=THINKING, max_tokens=2048
-    )
+    resumed = make_chat.resume(chat.id, emu=emu, store=store, thinking=THINKING, max_tokens=2048)
     with pytest.raises(ModelError) as info:
         resumed.send("beta")
     assert info.value.status == 400

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import assert_valid_request, client, message_requests
+from chats import ChatMaker, assert_valid_request, message_requests
 
 from claudechat import Chat, ContextEngine, TokenWindow
 from claudechat.context.recall import RECALL_TAG, Recall
@@ -33,9 +33,9 @@ def filler(i: int) -> str:
     )
 
 
-def recall_chat(emu: Emulator, store: Store, index: SearchIndex) -> Chat:
+def recall_chat(make_chat: ChatMaker, emu: Emulator, store: Store, index: SearchIndex) -> Chat:
     engine = ContextEngine([TokenWindow(), Recall(index, k=3, max_tokens=CAP)], budget=3_000)
-    return Chat(MODEL, client=client(emu), store=store, context=engine)
+    return make_chat(emu, MODEL, store=store, context=engine)
 
 
 def sent_text(message: dict[str, Any]) -> str:
@@ -62,9 +62,9 @@ def short_answer(request: EmuRequest) -> str:
     return f"Noted ({request.number})."  # no echo: the replies never quote what was sent
 
 
-def run_recall(store: Store, index: SearchIndex) -> None:
+def run_recall(make_chat: ChatMaker, store: Store, index: SearchIndex) -> None:
     emu = Emulator(reply=short_answer)
-    chat = recall_chat(emu, store, index)
+    chat = recall_chat(make_chat, emu, store, index)
     chat.send(FACT)
     for i in range(12):
         chat.send(filler(i))
@@ -114,22 +114,26 @@ def run_recall(store: Store, index: SearchIndex) -> None:
     assert all(RECALL_TAG not in sent_text(m) for m in nxt.body["messages"][:-1])
 
 
-def test_recall_brings_back_an_evicted_fact_with_a_memory_index() -> None:
-    run_recall(MemoryStore(), MemoryIndex())
+def test_recall_brings_back_an_evicted_fact_with_a_memory_index(make_chat: ChatMaker) -> None:
+    run_recall(make_chat, MemoryStore(), MemoryIndex())
 
 
-def test_recall_with_an_sqlite_index_in_the_store_database(tmp_path: Path) -> None:
+def test_recall_with_an_sqlite_index_in_the_store_database(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     path = tmp_path / "c.db"
-    run_recall(SQLiteStore(path), SQLiteIndex(path))
+    run_recall(make_chat, SQLiteStore(path), SQLiteIndex(path))
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_a_fact_still_in_the_window_is_not_recalled(tmp_path: Path, kind: str) -> None:
+def test_a_fact_still_in_the_window_is_not_recalled(
+    make_chat: ChatMaker, tmp_path: Path, kind: str
+) -> None:
     emu = Emulator()
     path = tmp_path / "c.db"
     store: Store = MemoryStore() if kind == "memory" else SQLiteStore(path)
     index: SearchIndex = MemoryIndex() if kind == "memory" else SQLiteIndex(path)
-    chat = recall_chat(emu, store, index)
+    chat = recall_chat(make_chat, emu, store, index)
     chat.send(FACT)
     chat.send(filler(0))
     chat.send(QUESTION)

@@ -6,10 +6,10 @@ import json
 import logging
 from pathlib import Path
 
-import anthropic
 import pytest
+from chats import ChatMaker
 
-from claudechat import Chat, ModelError
+from claudechat import ModelError
 from claudechat.store import SQLiteStore, export_json, export_markdown
 from claudechat.testing import Emulator, Fault
 
@@ -17,15 +17,18 @@ SENTINEL = "sk-ant-api03-SENTINEL-7f3a9c1e5b2d4f60-do-not-store"
 
 
 def test_the_api_key_is_never_stored_exported_or_logged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_chat: ChatMaker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL)
     for name in (None, "anthropic", "httpx2", "claudechat"):
         caplog.set_level(logging.DEBUG, logger=name)
     emu = Emulator(api_key=SENTINEL)  # only the key from the environment is accepted
-    sdk = anthropic.Anthropic(http_client=emu.http_client(), max_retries=0)
+    sdk = make_chat.client(emu, api_key=None)
     store = SQLiteStore(tmp_path / "chat.db")
-    chat = Chat("claude-sonnet-4-6", client=sdk, store=store, system="Be brief.")
+    chat = make_chat(model="claude-sonnet-4-6", client=sdk, store=store, system="Be brief.")
     chat.send("hello")
     list(chat.stream("stream this"))
     errors: list[str] = []

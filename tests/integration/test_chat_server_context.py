@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import assert_valid_request, client, make_async_chat, message_requests, words
+from chats import ChatMaker, assert_valid_request, message_requests, words
 
 from claudechat import (
+    AsyncChat,
     Chat,
     ClearToolResults,
     ContextEngine,
@@ -90,10 +92,12 @@ def send(chat: Chat, text: str, *, stream: bool) -> Any:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_compaction_block_is_stored_and_resent_unchanged_and_billed(stream: bool) -> None:
+def test_compaction_block_is_stored_and_resent_unchanged_and_billed(
+    make_chat: ChatMaker, stream: bool
+) -> None:
     emu = RecordingEmulator()
     store = MemoryStore()
-    chat = Chat(MODEL, client=client(emu), store=store, context=[ServerCompaction(trigger=50_000)])
+    chat = make_chat(emu, MODEL, store=store, context=[ServerCompaction(trigger=50_000)])
     replies = [send(chat, big_turn(i), stream=stream) for i in range(6)]
     sent = message_requests(emu)
     assert len(sent) == 6
@@ -144,12 +148,14 @@ def test_compaction_block_is_stored_and_resent_unchanged_and_billed(stream: bool
     assert report.cost_usd == pytest.approx(chat.cost_usd)
 
 
-def test_compaction_strategy_with_a_window_resumes_from_sqlite(tmp_path: Path) -> None:
+def test_compaction_strategy_with_a_window_resumes_from_sqlite(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = Emulator()
     path = tmp_path / "c.db"
-    chat = Chat(
+    chat = make_chat(
+        emu,
         MODEL,
-        client=client(emu),
         store=SQLiteStore(path),
         context=ContextEngine(strategy_policies("compact"), budget=100_000),
     )
@@ -175,10 +181,10 @@ def test_compaction_strategy_with_a_window_resumes_from_sqlite(tmp_path: Path) -
 
     # A new process: the same database, a fresh chat and engine.
     emu2 = Emulator()
-    resumed = Chat.resume(
+    resumed = make_chat.resume(
         conv_id,
+        emu=emu2,
         store=SQLiteStore(path),
-        client=client(emu2),
         context=ContextEngine(strategy_policies("compact"), budget=100_000),
     )
     assert resumed.history == chat.history
@@ -196,11 +202,11 @@ def test_compaction_strategy_with_a_window_resumes_from_sqlite(tmp_path: Path) -
     assert len(resumed.history) == len(chat.history) + 2
 
 
-def test_pause_after_compaction_continues_the_turn() -> None:
+def test_pause_after_compaction_continues_the_turn(make_chat: ChatMaker) -> None:
     emu = Emulator()
-    chat = Chat(
+    chat = make_chat(
+        emu,
         MODEL,
-        client=client(emu),
         context=[ServerCompaction(trigger=50_000, pause_after_compaction=True)],
     )
     replies = [chat.send(big_turn(i)) for i in range(6)]
@@ -239,12 +245,14 @@ PAUSED = [
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_pause_turn_sends_the_paused_reply_back_to_be_continued(stream: bool) -> None:
+def test_pause_turn_sends_the_paused_reply_back_to_be_continued(
+    make_chat: ChatMaker, stream: bool
+) -> None:
     emu = Emulator(
         script=[EmuReply(content=PAUSED, stop_reason="pause_turn"), "It is `make ship-prod`."]
     )
     store = MemoryStore()
-    chat = Chat(MODEL, client=client(emu), store=store)
+    chat = make_chat(emu, MODEL, store=store)
     reply = send(chat, "How do I deploy?", stream=stream)
     assert reply.text == "It is `make ship-prod`."
     assert [m.stop_reason for m in reply.messages] == ["pause_turn", "end_turn"]
@@ -268,7 +276,7 @@ def test_pause_turn_sends_the_paused_reply_back_to_be_continued(stream: bool) ->
     assert [b["type"] for b in merged["content"]] == ["text", "server_tool_use", "text"]
 
 
-def test_async_chat_continues_a_paused_turn_too() -> None:
+def test_async_chat_continues_a_paused_turn_too(make_async_chat: Callable[..., AsyncChat]) -> None:
     emu = Emulator(script=[EmuReply(content=PAUSED, stop_reason="pause_turn"), "Done."])
     chat = make_async_chat(emu)
     reply = asyncio.run(chat.send("How do I deploy?"))
@@ -277,9 +285,11 @@ def test_async_chat_continues_a_paused_turn_too() -> None:
     assert message_requests(emu)[-1].body["messages"][-1]["role"] == "assistant"
 
 
-def test_a_trailing_assistant_message_that_was_not_paused_is_still_refused() -> None:
+def test_a_trailing_assistant_message_that_was_not_paused_is_still_refused(
+    sdk_client: Callable[..., Any],
+) -> None:
     emu = Emulator(script=[EmuReply(content=PAUSED, stop_reason="pause_turn")])
-    sdk = client(emu)
+    sdk = sdk_client(emu)
     sdk.messages.create(
         model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "How do I deploy?"}]
     )
@@ -294,9 +304,11 @@ def test_a_trailing_assistant_message_that_was_not_paused_is_still_refused() -> 
         )
 
 
-def test_pause_turn_on_a_model_that_takes_prefill_is_continued_too() -> None:
+def test_pause_turn_on_a_model_that_takes_prefill_is_continued_too(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(script=[EmuReply(content=PAUSED, stop_reason="pause_turn"), "Done."])
-    chat = Chat("claude-haiku-4-5", client=client(emu))
+    chat = make_chat(emu, "claude-haiku-4-5")
     reply = chat.send("How do I deploy?")
     assert reply.text == "Done."
     assert message_requests(emu)[-1].body["messages"][-1]["role"] == "assistant"
@@ -323,11 +335,13 @@ def tool_results(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
 
-def test_clear_tool_uses_is_passed_through_and_does_not_corrupt_learned_counts() -> None:
+def test_clear_tool_uses_is_passed_through_and_does_not_corrupt_learned_counts(
+    make_chat: ChatMaker,
+) -> None:
     emu = RecordingEmulator(reply=tool_round)
-    chat = Chat(
+    chat = make_chat(
+        emu,
         MODEL,
-        client=client(emu),
         tools=[read_file],
         context=ContextEngine(
             [ClearToolResults(server=True, server_trigger=8_000, server_keep=2), TokenWindow()],
@@ -381,12 +395,14 @@ def test_clear_tool_uses_is_passed_through_and_does_not_corrupt_learned_counts()
     assert any(exact[: (first_applied + 1) // 2])
 
 
-def test_local_tool_result_stubs_in_the_request_full_results_in_the_store() -> None:
+def test_local_tool_result_stubs_in_the_request_full_results_in_the_store(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(reply=tool_round)
     store = MemoryStore()
-    chat = Chat(
+    chat = make_chat(
+        emu,
         MODEL,
-        client=client(emu),
         store=store,
         tools=[read_file],
         context=[ClearToolResults(keep_turns=2, step=1, min_chars=1000), TokenWindow()],
@@ -424,11 +440,11 @@ def test_local_tool_result_stubs_in_the_request_full_results_in_the_store() -> N
     assert STUB.split("{")[0] in texts[0]
 
 
-def test_a_turn_that_keeps_pausing_ends_after_the_cap() -> None:
+def test_a_turn_that_keeps_pausing_ends_after_the_cap(make_chat: ChatMaker) -> None:
     from claudechat.chat.fold import MAX_PAUSES
 
     emu = Emulator(reply=lambda request: EmuReply(content=PAUSED, stop_reason="pause_turn"))
-    chat = Chat(MODEL, client=client(emu), store=MemoryStore())
+    chat = make_chat(emu, MODEL, store=MemoryStore())
     reply = chat.send("How do I deploy?")
     assert reply.stop_reason == "pause_turn"
     assert len(message_requests(emu)) == MAX_PAUSES + 1

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import make_chat
+from chats import ChatMaker
 
 from claudechat.errors import StoreError
 from claudechat.store import SQLiteStore, Store
@@ -64,7 +64,11 @@ def outage(pg_database: str) -> Iterator[Outage]:
 @pytest.mark.postgres
 @pytest.mark.parametrize("stream", [False, True], ids=["send", "stream"])
 def test_a_reply_in_flight_survives_an_outage(
-    pg_database: str, outage: Outage, stream: bool, caplog: pytest.LogCaptureFixture
+    make_chat: ChatMaker,
+    pg_database: str,
+    outage: Outage,
+    stream: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from claudechat.store.postgres import PostgresStore
 
@@ -103,7 +107,9 @@ def test_a_reply_in_flight_survives_an_outage(
         store.close()
 
 
-def test_a_tool_round_through_a_locked_database_keeps_every_message(tmp_path: Path) -> None:
+def test_a_tool_round_through_a_locked_database_keeps_every_message(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     """Another program holds SQLite's write lock from the tool call until the final answer:
     the tool call and its result wait in memory, and the final answer stores them first."""
     path = tmp_path / "chat.db"

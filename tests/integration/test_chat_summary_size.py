@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_chat import make_chat, message_requests, words
+from chats import ChatMaker, message_requests, words
 
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.base import summary_block
@@ -31,7 +31,9 @@ def _summary_requests(emu: Emulator) -> list[dict[str, object]]:
             any(b.get("text") == SUMMARY_SYSTEM for b in r.body.get("system", []))]  # fmt: skip
 
 
-def test_an_oversized_summary_reply_is_capped_and_every_turn_goes_through() -> None:
+def test_an_oversized_summary_reply_is_capped_and_every_turn_goes_through(
+    make_chat: ChatMaker,
+) -> None:
     emu = Emulator(reply=verbose_summaries)
     chat = make_chat(emu, context=_engine(2_000))
     for i in range(12):
@@ -44,7 +46,9 @@ def test_an_oversized_summary_reply_is_capped_and_every_turn_goes_through() -> N
     assert all(counter.blocks_tokens([summary_block(s.text)]) <= 500 for s in summaries)
 
 
-def test_a_stored_summary_larger_than_a_smaller_budget_is_redone_or_cut(tmp_path: Path) -> None:
+def test_a_stored_summary_larger_than_a_smaller_budget_is_redone_or_cut(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     emu = Emulator(reply=verbose_summaries)
     store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store, context=_engine(8_000))

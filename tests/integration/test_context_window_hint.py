@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_chat import make_chat, message_requests, sent_roles_and_texts, words
+from chats import ChatMaker, message_requests, sent_roles_and_texts, words
 
 from claudechat import Chat
 from claudechat.context import ContextEngine, ContextRequest, strategy_policies
@@ -35,6 +35,7 @@ def _talk(chat: Chat, turns: int, seed: int) -> None:
 
 
 def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
+    make_chat: ChatMaker,
     tmp_path: Path,
 ) -> None:
     """The issue's journey: summary strategy, compact, one more turn; then the default."""
@@ -56,7 +57,7 @@ def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
 
 @pytest.mark.parametrize("first", ["window", "compact"])
 def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
-    tmp_path: Path, first: str
+    make_chat: ChatMaker, tmp_path: Path, first: str
 ) -> None:
     emu = Emulator()
     store = SQLiteStore(tmp_path / "c.db")
@@ -73,6 +74,7 @@ def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
 
 
 def test_a_trimmed_window_resumed_with_the_summary_strategy_covers_what_it_leaves_out(
+    make_chat: ChatMaker,
     tmp_path: Path,
 ) -> None:
     emu = Emulator()
@@ -99,7 +101,7 @@ def test_a_trimmed_window_resumed_with_the_summary_strategy_covers_what_it_leave
     assert "conversation_summary" in message_requests(emu)[-1].body["system"][0]["text"]
 
 
-def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit() -> None:
+def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit(make_chat: ChatMaker) -> None:
     """The cache-aware window keeps its start after a trim (the prefix stays cached)."""
     emu = Emulator()
     chat = make_chat(emu, context=_engine("window", budget=3_000))
@@ -109,7 +111,9 @@ def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit() -> None:
     assert 1 <= changes <= 3  # trimmed in steps, not every turn
 
 
-def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path: Path) -> None:
+def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
     """After a compaction kept one turn, the window (same small budget) trims afresh."""
     emu = Emulator()
     store = SQLiteStore(tmp_path / "c.db")
@@ -134,7 +138,7 @@ def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(tmp_path
 
 
 def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, make_chat: ChatMaker
 ) -> None:
     from claudechat.errors import StoreError
     from claudechat.store.memory import MemoryStore

@@ -6,7 +6,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from conftest_chat import PREFILL_MODELS
+from chats import PREFILL_MODELS
 
 from claudechat.testing import Emulator, sign_thinking
 
