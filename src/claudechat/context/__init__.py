@@ -1,24 +1,21 @@
-"""Context policies: what part of the history goes into each request."""
+"""Context policies: what part of the history goes into each request.
 
-from .base import (
-    Candidate,
-    ContextPolicy,
-    ContextState,
-    TokenCounter,
-    candidate_tokens,
-    fixed_tokens,
-    run_pipeline,
-    summary_block,
-)
-from .caching import Layout, PromptCaching
+The names here are what an application writes: the engine, the policies, the types a
+custom policy works on, and the reports. ``Strategy`` names the built-in strategies
+("window", "summary", "compact") that ``strategy_policies`` turns into a policy list.
+The helpers the policies share stay in their modules (`claudechat.context.base`, ...).
+"""
+
+from .base import Candidate, ContextPolicy, ContextState
+from .caching import PromptCaching
 from .compaction import ServerCompaction
-from .documents import Document, Documents, Retriever, describe_documents, document_blocks
-from .engine import ContextEngine, Prepared, Strategy, strategy_policies
+from .documents import Document, Documents, Retriever
+from .engine import ContextEngine, Strategy, strategy_policies
 from .recall import Recall
-from .report import CostLine, CostReport, WindowFill, cost_report, store_cost_report
-from .summary import RollingSummary, make_summarizer, render_transcript
+from .report import CostReport, WindowFill, cost_report, store_cost_report
+from .summary import RollingSummary
 from .tool_results import ClearToolResults
-from .window import TokenWindow, truncate_turn, turn_starts
+from .window import TokenWindow
 
 __all__ = [
     "Candidate",
@@ -26,32 +23,18 @@ __all__ = [
     "ContextEngine",
     "ContextPolicy",
     "ContextState",
-    "CostLine",
     "CostReport",
     "Document",
     "Documents",
-    "Layout",
-    "Prepared",
     "PromptCaching",
     "Recall",
     "Retriever",
     "RollingSummary",
     "ServerCompaction",
     "Strategy",
-    "TokenCounter",
     "TokenWindow",
     "WindowFill",
-    "candidate_tokens",
     "cost_report",
-    "describe_documents",
-    "document_blocks",
-    "fixed_tokens",
-    "make_summarizer",
-    "render_transcript",
-    "run_pipeline",
     "store_cost_report",
     "strategy_policies",
-    "summary_block",
-    "truncate_turn",
-    "turn_starts",
 ]
