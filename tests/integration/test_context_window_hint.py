@@ -10,7 +10,7 @@ from conftest_chat import make_chat, message_requests, sent_roles_and_texts, wor
 
 from claudechat import Chat
 from claudechat.context import ContextEngine, strategy_policies
-from claudechat.context.window import META_KEY
+from claudechat.metadata import WINDOW_START
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
 
@@ -43,7 +43,7 @@ def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
     _talk(chat, 8, 0)
     chat.compact()
     _talk(chat, 1, 8)
-    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)  # the hint is kept
+    assert store.get_conversation(chat.id or "").metadata.get(WINDOW_START)  # the hint is kept
     assert len(_sent_user_texts(emu)) == 1  # the summary covers the rest of that request
     assert "conversation_summary" in message_requests(emu)[-1].body["system"][0]["text"]
 
@@ -62,7 +62,7 @@ def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
     chat = make_chat(emu, store=store, context=_engine(first, budget=3_000))
     _talk(chat, 14, 0)
     assert len(_sent_user_texts(emu)) < 14  # it trimmed, and kept where
-    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)
+    assert store.get_conversation(chat.id or "").metadata.get(WINDOW_START)
 
     for strategy in ("window", "compact", "summary"):
         conv = store.get_conversation(chat.id or "")

@@ -21,6 +21,7 @@ from claudechat.context import (
 from claudechat.context.base import summary_block
 from claudechat.errors import ConfigError, ContextOverflow, UserError
 from claudechat.messages import Block, Message, assistant, user, validate
+from claudechat.metadata import WINDOW_START
 from claudechat.models.base import Request
 from claudechat.models.capabilities import model_info
 from claudechat.store.base import Summary
@@ -501,7 +502,7 @@ def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
         p = prepare(eng, history, store=store, conversation_id=conv.id)
     assert len(p.candidate.history) < len(history)  # it trimmed, and the request was made
     assert window.start_of(conv.id) == p.candidate.history[0].id  # kept in memory
-    assert "window_start" not in store.get_conversation(conv.id).metadata
+    assert WINDOW_START not in store.get_conversation(conv.id).metadata
     assert "could not keep the window start" in caplog.text
 
 

@@ -20,6 +20,7 @@ from claudechat.context import (
 from claudechat.context.base import candidate_tokens
 from claudechat.errors import ContextOverflow
 from claudechat.messages import Block, Message, validate
+from claudechat.metadata import WINDOW_START
 from claudechat.models.capabilities import model_info
 from claudechat.tokens import TokenAccountant
 
@@ -185,7 +186,7 @@ class _HintStore:
     """A store that only knows a conversation's metadata: the kept window start."""
 
     def __init__(self, start: str) -> None:
-        self.metadata = {"window_start": start}
+        self.metadata = {WINDOW_START: start}
 
     def get_conversation(self, conversation_id: str) -> _HintStore:
         return self
