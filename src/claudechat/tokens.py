@@ -250,13 +250,16 @@ class TokenAccountant:
         if not blocks:
             return 0
         key = self.message_key(message)
-        known = self._exact.get(key)
-        if known is None:
-            known = self._hints.get(key)
+        known = self._known(key)
         if known is not None:
             return known
         self._pending.pop(key, None)
         return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
+
+    def _known(self, key: str) -> int | None:
+        """The count under ``key`` learned from the server, else taught by a response."""
+        known = self._exact.get(key)
+        return self._hints.get(key) if known is None else known
 
     def message_bound(self, message: Message) -> int:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
@@ -276,9 +279,7 @@ class TokenAccountant:
         if not blocks:
             return 0
         key = self.message_key(message)
-        known = self._exact.get(key)
-        if known is None:
-            known = self._hints.get(key)
+        known = self._known(key)
         if known is not None:
             return known
         if self._estimator is not None or key in self._estimates:
@@ -388,6 +389,30 @@ class TokenAccountant:
         """
         if total <= 0 or not parts:
             return
+        known, unknown = self._split_known(parts)
+        residual = total - known
+        if not unknown:
+            # Everything was known: the difference is structure (merged messages); put it
+            # on the overhead, which every request has.
+            exact = self._exact
+            if residual and parts[0] in exact and exact[parts[0]] + residual > 0:
+                exact[parts[0]] += residual
+            return
+        if residual <= 0:
+            return
+        unknown, residual = self._take_hints(unknown, residual)
+        if len(unknown) == 1:
+            # One unknown part takes the rest whatever its estimate: make none just for this.
+            ((key, n),) = unknown.items()
+            estimate = self._estimates.get(key)
+            if estimate is not None and estimate * n >= 50 and key not in self._hints:
+                self._rescale(residual / (estimate * n))
+            self._settle(key, max(1, residual // n))
+            return
+        self._share(unknown, residual)
+
+    def _split_known(self, parts: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The tokens of the parts known exactly, and the unknown parts with their repeats."""
         exact = self._exact
         known = 0
         unknown: dict[str, int] = {}  # unknown part -> times it appears
@@ -397,34 +422,26 @@ class TokenAccountant:
                 unknown[k] = unknown.get(k, 0) + 1
             else:
                 known += count
-        residual = total - known
-        if not unknown:
-            # Everything was known: the difference is structure (merged messages); put it
-            # on the overhead, which every request has.
-            if residual and parts[0] in exact and exact[parts[0]] + residual > 0:
-                exact[parts[0]] += residual
-            return
-        if residual <= 0:
-            return
+        return known, unknown
+
+    def _take_hints(self, unknown: dict[str, int], residual: int) -> tuple[dict[str, int], int]:
+        """Make exact the counts responses taught, when the residual holds them and some
+        part is left to take the rest; returns the parts still unknown and their tokens."""
         hints = self._hints
         rest = {k: n for k, n in unknown.items() if k not in hints}
-        if rest and len(rest) < len(unknown):
-            taught = sum(hints[k] * n for k, n in unknown.items() if k in hints)
-            if taught + sum(rest.values()) <= residual:
-                for k in unknown:
-                    if k in hints:
-                        exact[k] = hints.pop(k)
-                        self.learned += 1
-                residual -= taught
-                unknown = rest
-        if len(unknown) == 1:
-            # One unknown part takes the rest whatever its estimate: make none just for this.
-            ((key, n),) = unknown.items()
-            estimate = self._estimates.get(key)
-            if estimate is not None and estimate * n >= 50 and key not in hints:
-                self._rescale(residual / (estimate * n))
-            self._settle(key, max(1, residual // n))
-            return
+        if not rest or len(rest) == len(unknown):
+            return unknown, residual
+        taught = sum(hints[k] * n for k, n in unknown.items() if k in hints)
+        if taught + sum(rest.values()) > residual:
+            return unknown, residual
+        for k in unknown:
+            if k in hints:
+                self._exact[k] = hints.pop(k)
+                self.learned += 1
+        return rest, residual - taught
+
+    def _share(self, unknown: dict[str, int], residual: int) -> None:
+        """Share ``residual`` among many unknown parts in proportion to their weights."""
         # Many parts with no estimate yet (the first reply after resuming a chat): weigh
         # them by the fitted heuristic rather than make an offline estimate of each; its
         # weights say nothing of the estimator's scale, so the scale is left as it is.
@@ -436,7 +453,7 @@ class TokenAccountant:
         )
         weights = {k: max(1, self._weight(k, cheap=cheap)) * n for k, n in unknown.items()}
         weight_sum = sum(weights.values())
-        if weight_sum >= 50 and not cheap and not any(k in hints for k in unknown):
+        if weight_sum >= 50 and not cheap and not any(k in self._hints for k in unknown):
             self._rescale(residual / weight_sum)
         left = residual
         items = sorted(unknown.items(), key=lambda kv: weights[kv[0]])
