@@ -34,11 +34,14 @@ from .models.base import Request
 from .models.capabilities import ModelInfo
 
 __all__ = [
+    "IMAGE_TOKENS",
     "TokenAccountant",
     "content_class",
     "ctok_available",
     "estimate_text",
     "heuristic_tokens",
+    "image_tokens",
+    "strip_cache_control",
 ]
 
 # Fixed costs of the request structure (learned exactly after the first response).
@@ -64,7 +67,9 @@ def _canon(value: Any) -> str:
     return _CANON.encode(value)
 
 
-def _image_tokens(block: Block) -> int:
+def image_tokens(block: Block) -> int:
+    """Tokens of an image block: width × height / 750 read from a PNG or GIF header, at most
+    ``IMAGE_TOKENS`` (the figure for any image whose size cannot be read)."""
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") != "base64":
         return IMAGE_TOKENS
@@ -93,11 +98,12 @@ def _plain_text(value: Any) -> str | None:
     return None
 
 
-def _strip_control(value: Any) -> Any:
+def strip_cache_control(value: Any) -> Any:
+    """A deep copy of ``value`` without ``cache_control`` keys (they never cost tokens)."""
     if isinstance(value, dict):
-        return {k: _strip_control(v) for k, v in value.items() if k != "cache_control"}
+        return {k: strip_cache_control(v) for k, v in value.items() if k != "cache_control"}
     if isinstance(value, list):
-        return [_strip_control(v) for v in value]
+        return [strip_cache_control(v) for v in value]
     return value
 
 
@@ -183,14 +189,14 @@ class TokenAccountant:
                 inner = sum(self._block_raw(b) for b in content if isinstance(b, dict))
             return BLOCK_OVERHEAD + 2 + inner
         if kind == "image":
-            return BLOCK_OVERHEAD + _image_tokens(block)
+            return BLOCK_OVERHEAD + image_tokens(block)
         if kind == "document":
             source = block.get("source") or {}
             extra = sum(text(str(block.get(k))) for k in ("title", "context") if block.get(k))
             if source.get("type") == "text":
                 return BLOCK_OVERHEAD + 10 + extra + text(str(source.get("data", "")))
             return BLOCK_OVERHEAD + 10 + extra + IMAGE_TOKENS
-        return BLOCK_OVERHEAD + text(_canon(_strip_control(block)))
+        return BLOCK_OVERHEAD + text(_canon(strip_cache_control(block)))
 
     def _raw_blocks(self, blocks: Iterable[Block]) -> int:
         return sum(self._block_raw(b) for b in blocks)
@@ -212,7 +218,7 @@ class TokenAccountant:
         if text is not None:  # the usual message: no JSON needed (a JSON text starts "[")
             payload = f"{self.family}\x00{kind}\x00T{text}"
         else:
-            payload = f"{self.family}\x00{kind}\x00{_canon(_strip_control(value))}"
+            payload = f"{self.family}\x00{kind}\x00{_canon(strip_cache_control(value))}"
         return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
     def _lookup(self, key: str, raw: Callable[[], int]) -> int:
@@ -364,7 +370,7 @@ class TokenAccountant:
                 total += SYSTEM_OVERHEAD + self._raw_blocks(system)
             if tools:
                 total += TOOLS_PREAMBLE + sum(
-                    TOOL_OVERHEAD + self._raw_text(_canon(_strip_control(t))) for t in tools
+                    TOOL_OVERHEAD + self._raw_text(_canon(strip_cache_control(t))) for t in tools
                 )
             return total
 
@@ -496,7 +502,7 @@ class TokenAccountant:
 
     def exact_total(self, request: Request, count: Callable[[Request], int]) -> int:
         """The exact input tokens of ``request`` from the count endpoint, cached by hash."""
-        key = self._key("request", _strip_control(request.to_api(for_count=True)))
+        key = self._key("request", strip_cache_control(request.to_api(for_count=True)))
         cached = self._counted.get(key)
         if cached is None:
             cached = self._counted[key] = int(count(request))
