@@ -22,7 +22,7 @@ from ..errors import StoreError
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Cursor, Executor, SQLStore
 from .base import SearchHit
-from .migrations import Migration, load
+from .migrations import Migration, load, pending
 
 __all__ = ["PostgresStore", "migrate", "redact"]
 
@@ -80,16 +80,8 @@ def migrate(
             "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
         )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        known = max((m.version for m in migrations), default=0)
-        if done and max(done) > known:
-            raise StoreError(
-                f"the database is at schema version {max(done)}, newer than this claudechat "
-                f"knows ({known}): upgrade claudechat"
-            )
         applied = []
-        for m in migrations:
-            if m.version in done:
-                continue
+        for m in pending(migrations, done):
             conn.execute(m.sql.encode())
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (%s, %s, %s)", (m.version, m.name, clock())

@@ -24,7 +24,7 @@ from ..messages import new_id
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Executor, SQLStore
 from .base import SearchHit
-from .migrations import Migration, load, split_sqlite
+from .migrations import Migration, load, pending, split_sqlite
 
 __all__ = ["SQLiteStore", "migrate"]
 
@@ -67,16 +67,8 @@ def migrate(
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        known = max((m.version for m in migrations), default=0)
-        if done and max(done) > known:
-            raise StoreError(
-                f"the database is at schema version {max(done)}, newer than this claudechat "
-                f"knows ({known}): upgrade claudechat"
-            )
         applied = []
-        for m in migrations:
-            if m.version in done:
-                continue
+        for m in pending(migrations, done):
             for statement in split_sqlite(m.sql):
                 conn.execute(statement)
             conn.execute(

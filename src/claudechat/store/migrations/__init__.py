@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Migration", "load", "split_sqlite"]
+from ...errors import StoreError
+
+__all__ = ["Migration", "load", "pending", "split_sqlite"]
 
 _NAME = re.compile(r"^(?P<dialect>[a-z]+)_(?P<version>\d{4})_(?P<name>\w+)\.sql$")
 
@@ -36,6 +39,18 @@ def load(dialect: str) -> list[Migration]:
     if len({m.version for m in out}) != len(out):
         raise RuntimeError(f"two {dialect} migrations share a number")
     return out
+
+
+def pending(migrations: Sequence[Migration], done: Collection[int]) -> list[Migration]:
+    """The migrations whose numbers are not in ``done``, in order; StoreError when the
+    database has one newer than all of them (a newer claudechat wrote it)."""
+    known = max((m.version for m in migrations), default=0)
+    if done and max(done) > known:
+        raise StoreError(
+            f"the database is at schema version {max(done)}, newer than this claudechat "
+            f"knows ({known}): upgrade claudechat"
+        )
+    return [m for m in migrations if m.version not in done]
 
 
 def split_sqlite(sql: str) -> list[str]:
