@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..models.capabilities import Prices, model_info
+from ..usage import Usage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from ..chat import Chat
     from ..context import WindowFill
     from ..testing import Emulator, EmuRequest
-    from ..usage import Usage
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -152,10 +152,9 @@ class DemoResult:
     """What the demo measured."""
 
     turns: int = 0
+    usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     naive_usd: float = 0.0
-    cache_read: int = 0
-    input_total: int = 0
     summaries: int = 0
     stored_messages: int = 0
     sent_messages: int = 0
@@ -167,6 +166,16 @@ class DemoResult:
         return self.cost_usd / self.naive_usd if self.naive_usd else 0.0
 
     @property
+    def cache_read(self) -> int:
+        """Input tokens read from the prompt cache, over all turns."""
+        return self.usage.cache_read_tokens
+
+    @property
+    def input_total(self) -> int:
+        """Input tokens of all turns, cached or not."""
+        return self.usage.total_input_tokens
+
+    @property
     def cache_hit_ratio(self) -> float:
         """Share of all input tokens read from the prompt cache."""
         return self.cache_read / self.input_total if self.input_total else 0.0
@@ -174,10 +183,9 @@ class DemoResult:
     def add_turn(self, usage: Usage, cost_usd: float, naive_usd: float) -> None:
         """Count one turn's bill, and what the naive approach would have paid for it."""
         self.turns += 1
+        self.usage += usage
         self.cost_usd += cost_usd
         self.naive_usd += naive_usd
-        self.cache_read += usage.cache_read_tokens
-        self.input_total += usage.total_input_tokens
 
 
 def _naive_trim(messages: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
