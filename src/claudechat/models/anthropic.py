@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import anthropic
 
@@ -297,36 +297,41 @@ def _stream_error(err: Exception, partial: ModelResponse | None) -> ModelError:
     return _interrupted(err, partial)
 
 
-def _ready_client(client: Any, *, asynchronous: bool, **options: Any) -> Any:
-    """The client given (checked to be sync or async as needed), or one built from options."""
-    if client is None:
-        client = make_client(asynchronous=asynchronous, **options)
-    _check_client(client, asynchronous=asynchronous)
-    return client
+_Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
 
 
-class AnthropicModel:
-    """A Claude model through ``anthropic.Anthropic``."""
+class _AnthropicClientModel(Generic[_Client]):
+    """What the sync and async models share: the name and a client of the right kind."""
+
+    asynchronous: ClassVar[bool]
 
     def __init__(
         self,
         name: str,
         *,
-        client: anthropic.Anthropic | None = None,
+        client: _Client | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         max_retries: int = 2,
         timeout: float | None = None,
     ) -> None:
         self.name = name
-        self.client = _ready_client(
-            client,
-            asynchronous=False,
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=max_retries,
-            timeout=timeout,
-        )
+        if client is None:
+            client = make_client(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                asynchronous=self.asynchronous,
+            )
+        _check_client(client, asynchronous=self.asynchronous)
+        self.client: _Client = client
+
+
+class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
+    """A Claude model through ``anthropic.Anthropic``."""
+
+    asynchronous = False
 
     def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
@@ -357,28 +362,10 @@ class AnthropicModel:
             return int(api.count_tokens(**body).input_tokens)
 
 
-class AsyncAnthropicModel:
+class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
     """A Claude model through ``anthropic.AsyncAnthropic``."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        client: anthropic.AsyncAnthropic | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
-    ) -> None:
-        self.name = name
-        self.client = _ready_client(
-            client,
-            asynchronous=True,
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=max_retries,
-            timeout=timeout,
-        )
+    asynchronous = True
 
     async def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
