@@ -170,15 +170,21 @@ def _session(store: SQLiteStore, emu: Emulator) -> tuple[Any, io.StringIO]:
     return Session(runtime, runtime.new_chat(), console, plain=True), out
 
 
-def test_the_repl_says_a_conversation_is_busy_and_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "0")
-    store = SQLiteStore(tmp_path / "chat.db")
+def _held_after_one_turn(path: Path) -> tuple[SQLiteStore, Any, io.StringIO, str]:
+    """A REPL session that has had one turn, its next turn now held by another writer."""
+    store = SQLiteStore(path)
     session, out = _session(store, Emulator())
     session.handle("first")
     cid = session.chat.id or ""
     store.claim_turn(cid, "another writer", ttl=3600)
+    return store, session, out, cid
+
+
+def test_the_repl_says_a_conversation_is_busy_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "0")
+    store, session, out, cid = _held_after_one_turn(tmp_path / "chat.db")
     session.handle("second")
     assert f"conversation {cid} is busy" in out.getvalue()
     assert "second" not in [m.text for m in store.all_messages(cid)]
@@ -192,11 +198,7 @@ def test_ctrl_c_while_waiting_for_another_writer_says_nothing_was_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "20")
-    store = SQLiteStore(tmp_path / "chat.db")
-    session, out = _session(store, Emulator())
-    session.handle("first")
-    cid = session.chat.id or ""
-    store.claim_turn(cid, "another writer", ttl=3600)
+    store, session, out, cid = _held_after_one_turn(tmp_path / "chat.db")
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
