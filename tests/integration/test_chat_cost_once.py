@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest_chat import make_async_chat, make_chat, message_requests, words
 
-from claudechat import Overloaded, StreamInterrupted
+from claudechat import Chat, Overloaded, StreamInterrupted
 from claudechat.context import ContextEngine, strategy_policies
 from claudechat.context.report import CostReport, store_cost_report
 from claudechat.store.export import export_json, import_conversation
@@ -163,14 +163,20 @@ def test_a_closed_async_stream_is_counted_too() -> None:
     asyncio.run(run())
 
 
-def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path) -> None:
-    """The summary's cost is stored with the partial reply, not lost with the process."""
+def _summarised_chat(path: Path) -> tuple[BillingEmulator, SQLiteStore, Chat]:
+    """A chat on the summary strategy with three turns, compacted into a summary."""
     emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
+    store = SQLiteStore(path)
     chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
     for i in range(3):
         chat.send(f"q{i} " + words(60, i))
     chat.compact()
+    return emu, store, chat
+
+
+def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path) -> None:
+    """The summary's cost is stored with the partial reply, not lost with the process."""
+    emu, store, chat = _summarised_chat(tmp_path / "c.db")
     emu.inject(Fault.drop(after_events=4), at_request=len(emu.requests) + 2)
     with pytest.raises(StreamInterrupted):
         for _ in chat.stream("the turn that is cut"):
@@ -181,12 +187,7 @@ def test_a_summary_made_for_a_request_cut_short_is_still_counted(tmp_path: Path)
 
 def test_a_summary_made_for_a_request_the_api_refused_is_still_counted(tmp_path: Path) -> None:
     """Stored with the summary it made, so a process that ends on the error loses nothing."""
-    emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
-    chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
-    for i in range(3):
-        chat.send(f"q{i} " + words(60, i))
-    chat.compact()
+    emu, store, chat = _summarised_chat(tmp_path / "c.db")
     emu.inject(Fault.status_error(529), at_request=len(emu.requests) + 2)
     with pytest.raises(Overloaded):
         chat.send("the turn the API refuses")
