@@ -252,20 +252,21 @@ class TokenAccountant:
 
     def message_tokens(self, message: Message) -> int:
         """Tokens ``message`` adds to a request (0 for a partial reply with no text)."""
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0
-        key = self.message_key(message)
-        known = self._known(key)
+        known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         self._pending.pop(key, None)
         return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
 
-    def _known(self, key: str) -> int | None:
-        """The count under ``key`` learned from the server, else taught by a response."""
+    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
+        """The count of ``message`` if known (0 when none of it is sent; else learned from
+        the server or taught by a response), its key and the blocks that are sent."""
+        blocks = self._sendable(message)
+        if not blocks:
+            return 0, "", blocks
+        key = self.message_key(message)
         known = self._exact.get(key)
-        return self._hints.get(key) if known is None else known
+        return (self._hints.get(key) if known is None else known), key, blocks
 
     def message_bound(self, message: Message) -> int:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
@@ -281,11 +282,7 @@ class TokenAccountant:
             known = self._exact.get(hit[3])
             if known is not None:
                 return known
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0
-        key = self.message_key(message)
-        known = self._known(key)
+        known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         if self._estimator is not None or key in self._estimates:

@@ -166,19 +166,9 @@ class DemoResult:
         return self.cost_usd / self.naive_usd if self.naive_usd else 0.0
 
     @property
-    def cache_read(self) -> int:
-        """Input tokens read from the prompt cache, over all turns."""
-        return self.usage.cache_read_tokens
-
-    @property
-    def input_total(self) -> int:
-        """Input tokens of all turns, cached or not."""
-        return self.usage.total_input_tokens
-
-    @property
     def cache_hit_ratio(self) -> float:
         """Share of all input tokens read from the prompt cache."""
-        return self.cache_read / self.input_total if self.input_total else 0.0
+        return self.usage.cache_hit_ratio or 0.0
 
     def add_turn(self, usage: Usage, cost_usd: float, naive_usd: float) -> None:
         """Count one turn's bill, and what the naive approach would have paid for it."""

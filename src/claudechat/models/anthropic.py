@@ -305,25 +305,13 @@ class _AnthropicClientModel(Generic[_Client]):
 
     asynchronous: ClassVar[bool]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        client: _Client | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
-    ) -> None:
+    def __init__(self, name: str, *, client: _Client | None = None, api_key: str | None = None,
+                 base_url: str | None = None, max_retries: int = 2,
+                 timeout: float | None = None) -> None:  # fmt: skip
         self.name = name
         if client is None:
-            client = make_client(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                asynchronous=self.asynchronous,
-            )
+            client = make_client(api_key=api_key, base_url=base_url, timeout=timeout,
+                                 max_retries=max_retries, asynchronous=self.asynchronous)  # fmt: skip
         _check_client(client, asynchronous=self.asynchronous)
         self.client: _Client = client
 
