@@ -43,10 +43,10 @@ from claudechat.search import (  # noqa: E402
     Tokenizer,
     TurnKeys,
     WeightedScoreFusion,
-    porter_stem,
-    protocol_text,
 )
 from claudechat.search.base import Mode, RankedIndex  # noqa: E402
+from claudechat.search.keys import protocol_text  # noqa: E402
+from claudechat.search.porter import porter_stem  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "benchdata" / "locomo" / "locomo-dev.json"
 KS = (5, 10, 25, 50)

@@ -7,6 +7,8 @@ token and dollar.
     from claudechat import Chat
     chat = Chat(model="claude-sonnet-4-6", system="Be concise.")
     print(chat.send("Hi").text)
+
+``DEFAULT_MODEL`` is the model a ``Chat`` uses when none is given.
 """
 
 from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 
 from .errors import ConversationNotFound
 from .messages import Message
+from .metadata import COPIED_FROM, COPIED_FROM_CONVERSATION, SIDE_USAGE
 from .models.capabilities import model_prices
 from .store.base import Store, Summary
-from .usage import COPIED_FROM, COPIED_FROM_CONVERSATION, SIDE_USAGE, LedgerEntry, Usage
+from .usage import LedgerEntry, Usage
 
 __all__ = ["CostLine", "CostReport", "cost_report", "store_cost_report"]
 

@@ -249,10 +249,8 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
     """
     if not messages:
         raise InvalidHistory("the history is empty")
-    # One pass, no allocation for the usual message (text blocks only): this runs before
-    # every request. A request's own dicts are read as they are; anything else is read
-    # as ``_as_dicts`` does.
-    prev_tool_ids: set[str] | None = None
+    # A request's own dicts are read as they are; anything else as ``_as_dicts`` reads it.
+    prev_tool_ids: set[str] = set()
     prev_role = None
     for i, m in enumerate(messages):
         if type(m) is dict and type(content := m.get("content")) is list and "role" in m:
@@ -260,68 +258,19 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
         else:
             (m,) = _as_dicts([m], start=i)
             role, content = m["role"], m["content"]
-        if prev_role is None and role != "user":
-            raise InvalidHistory("the first message must come from the user", index=0)
-        if role != "user" and role != "assistant":
-            raise InvalidHistory(f"unknown role {role!r}", index=i)
-        if role == prev_role:
-            raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=i)
+        _check_role(role, prev_role, i)
         prev_role = role
         if not content:
             raise InvalidHistory("empty content", index=i)
-        if len(content) == 1 and not prev_tool_ids:  # the usual message: one text block
-            b = content[0]
-            if type(b) is dict and b.get("type") == "text":
-                text = b.get("text", "")
-                if type(text) is str and text and not text.isspace():
-                    prev_tool_ids = None
-                    continue
-        answered: set[str] | None = None
-        uses: set[str] | None = None
-        for j, b in enumerate(content):
-            kind = b.get("type") if type(b) is dict else None
-            if kind == "text":
-                text = b.get("text", "")
-                if type(text) is not str:
-                    text = str(text)
-                if not text or text.isspace():
-                    raise InvalidHistory(f"block {j}: empty text block", index=i)
-            elif kind is None and (not isinstance(b, Mapping) or "type" not in b):
-                raise InvalidHistory(f"block {j} is not a content block", index=i)
-            elif kind is None:
-                kind = b["type"]  # a Mapping other than a dict
-                if kind == "text" and not str(b.get("text", "")).strip():
-                    raise InvalidHistory(f"block {j}: empty text block", index=i)
-            if kind == "thinking":
-                if not b.get("signature"):
-                    raise InvalidHistory(f"block {j}: thinking block without signature", index=i)
-            elif kind == "tool_result":
-                if role != "user":
-                    raise InvalidHistory(f"block {j}: tool_result in an assistant message", index=i)
-                tid = b.get("tool_use_id")
-                if prev_tool_ids is None or tid not in prev_tool_ids:
-                    raise InvalidHistory(
-                        f"block {j}: orphaned tool_result {tid!r} (no tool_use in the "
-                        "message before)",
-                        index=i,
-                    )
-                if answered is None:
-                    answered = set()
-                answered.add(str(tid))
-            elif kind == "tool_use":
-                if role != "assistant":
-                    raise InvalidHistory(f"block {j}: tool_use in a user message", index=i)
-                if uses is None:
-                    uses = set()
-                uses.add(str(b.get("id")))
-        if prev_tool_ids:
-            missing = prev_tool_ids - answered if answered else prev_tool_ids
-            if missing:
-                raise InvalidHistory(
-                    f"tool_use without result: {', '.join(sorted(missing))} "
-                    "(the next message must answer it)",
-                    index=i,
-                )
+        if not prev_tool_ids and _one_text_block(content):  # the usual message
+            continue
+        answered, uses = _check_blocks(content, role, prev_tool_ids, i)
+        if missing := prev_tool_ids - answered:
+            raise InvalidHistory(
+                f"tool_use without result: {', '.join(sorted(missing))} "
+                "(the next message must answer it)",
+                index=i,
+            )
         prev_tool_ids = uses
     # A trailing tool_use with no answer yet is what a tool round looks like mid-flight;
     # it is fine to store but not to send as the last message before a user turn.
@@ -330,6 +279,73 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
             f"tool_use without result: {', '.join(sorted(prev_tool_ids))} at the end",
             index=len(messages) - 1,
         )
+
+
+def _check_role(role: Any, prev_role: Any, index: int) -> None:
+    """The first message from the user, known roles, and roles that alternate."""
+    if prev_role is None and role != "user":
+        raise InvalidHistory("the first message must come from the user", index=0)
+    if role != "user" and role != "assistant":
+        raise InvalidHistory(f"unknown role {role!r}", index=index)
+    if role == prev_role:
+        raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=index)
+
+
+def _one_text_block(content: Sequence[Any]) -> bool:
+    """True for the usual message: one text block that is not empty."""
+    if len(content) != 1:
+        return False
+    b = content[0]
+    if type(b) is not dict or b.get("type") != "text":
+        return False
+    text = b.get("text", "")
+    return type(text) is str and bool(text) and not text.isspace()
+
+
+def _check_blocks(
+    content: Sequence[Any], role: str, prev_tool_ids: set[str], index: int
+) -> tuple[set[str], set[str]]:
+    """Check each block of a message; returns the tool_use ids it answers and the ones it
+    asks (each answer must answer a ``tool_use`` of ``prev_tool_ids``)."""
+    answered: set[str] = set()
+    uses: set[str] = set()
+    for j, b in enumerate(content):
+        kind = _block_kind(b, j, index)
+        if kind == "thinking" and not b.get("signature"):
+            raise InvalidHistory(f"block {j}: thinking block without signature", index=index)
+        if kind == "tool_result":
+            if role != "user":
+                raise InvalidHistory(f"block {j}: tool_result in an assistant message", index=index)
+            tid = b.get("tool_use_id")
+            if not prev_tool_ids or tid not in prev_tool_ids:
+                raise InvalidHistory(
+                    f"block {j}: orphaned tool_result {tid!r} (no tool_use in the message before)",
+                    index=index,
+                )
+            answered.add(str(tid))
+        elif kind == "tool_use":
+            if role != "assistant":
+                raise InvalidHistory(f"block {j}: tool_use in a user message", index=index)
+            uses.add(str(b.get("id")))
+    return answered, uses
+
+
+def _block_kind(b: Any, j: int, index: int) -> Any:
+    """A block's type, once it is known to be a content block (with a text, if text)."""
+    kind = b.get("type") if type(b) is dict else None
+    if kind == "text":
+        text = b.get("text", "")
+        if type(text) is not str:
+            text = str(text)
+        if not text or text.isspace():
+            raise InvalidHistory(f"block {j}: empty text block", index=index)
+    elif kind is None and (not isinstance(b, Mapping) or "type" not in b):
+        raise InvalidHistory(f"block {j} is not a content block", index=index)
+    elif kind is None:
+        kind = b["type"]  # a Mapping other than a dict
+        if kind == "text" and not str(b.get("text", "")).strip():
+            raise InvalidHistory(f"block {j}: empty text block", index=index)
+    return kind
 
 
 # --- what can be stored and sent -----------------------------------------------------------
@@ -425,99 +441,85 @@ def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, An
     neighbours; drops assistant messages before the first user text. A user's own text is
     never dropped. Raises InvalidHistory when there is no user text at all.
     """
-    msgs = _as_dicts(messages)
-    cleaned: list[dict[str, Any]] = []
-    for m in msgs:
-        if m["role"] not in ("user", "assistant"):
-            continue
-        blocks = []
-        for b in m["content"]:
-            if not isinstance(b, Mapping) or "type" not in b:
-                continue
-            kind = b["type"]
-            if kind == "text" and not str(b.get("text", "")).strip():
-                continue
-            if kind == "thinking" and not b.get("signature"):
-                continue
-            if kind == "tool_use" and m["role"] != "assistant":
-                continue
-            if kind == "tool_result" and m["role"] != "user":
-                continue
-            blocks.append(dict(b))
-        if blocks:
-            if cleaned and cleaned[-1]["role"] == m["role"]:
-                cleaned[-1]["content"].extend(blocks)
-            else:
-                cleaned.append({"role": m["role"], "content": blocks})
-    # Start at the first user message that holds something other than tool results.
-    start = next(
-        (
-            i
-            for i, m in enumerate(cleaned)
-            if m["role"] == "user" and any(b["type"] != "tool_result" for b in m["content"])
-        ),
-        None,
-    )
-    if start is None:
-        raise InvalidHistory("no user text to start the conversation from")
-    cleaned = cleaned[start:]
+    cleaned = _from_first_user_text(_sendable(_as_dicts(messages)))
     out: list[dict[str, Any]] = []
     for i, m in enumerate(cleaned):
         content = m["content"]
         if m["role"] == "user":
-            prev_ids = (
-                {b.get("id") for b in out[-1]["content"] if b["type"] == "tool_use"}
-                if out and out[-1]["role"] == "assistant"
-                else set()
-            )
-            content = [
-                b for b in content if b["type"] != "tool_result" or b.get("tool_use_id") in prev_ids
-            ]
-            answered = {b.get("tool_use_id") for b in content if b["type"] == "tool_result"}
-            stubs = [
-                {"type": "tool_result", "tool_use_id": t, "content": _TOOL_STUB, "is_error": True}
-                for t in sorted(str(x) for x in prev_ids - answered)
-            ]
-            # tool_results must come first in the user message
-            results = stubs + [b for b in content if b["type"] == "tool_result"]
-            content = results + [b for b in content if b["type"] != "tool_result"]
-        else:
-            nxt = cleaned[i + 1] if i + 1 < len(cleaned) else None
-            if nxt is None:
-                # A trailing tool_use cannot be sent without its result.
-                content = [b for b in content if b["type"] != "tool_use"]
-        if not content:
-            continue
-        if out and out[-1]["role"] == m["role"]:
-            out[-1]["content"].extend(content)
-        else:
-            out.append({"role": m["role"], "content": content})
+            content = _answer_tool_uses(out[-1] if out else None, content)
+        elif i + 1 == len(cleaned):  # a trailing tool_use cannot be sent without its result
+            content = [b for b in content if b["type"] != "tool_use"]
+        if content:
+            _append_merging(out, m["role"], content)
     # A user message left only with tool results whose assistant dropped: re-check pairs.
     fixed: list[dict[str, Any]] = []
     for m in out:
+        content = m["content"]
         if m["role"] == "user":
-            prev_ids = (
-                {b.get("id") for b in fixed[-1]["content"] if b["type"] == "tool_use"}
-                if fixed and fixed[-1]["role"] == "assistant"
-                else set()
-            )
-            content = [
-                b
-                for b in m["content"]
-                if b["type"] != "tool_result" or b.get("tool_use_id") in prev_ids
-            ]
-            answered = {b.get("tool_use_id") for b in content if b["type"] == "tool_result"}
-            stubs = [
-                {"type": "tool_result", "tool_use_id": t, "content": _TOOL_STUB, "is_error": True}
-                for t in sorted(str(x) for x in prev_ids - answered)
-            ]
-            content = stubs + content
-            if not content:
-                continue
-            m = {"role": "user", "content": content}
-        if fixed and fixed[-1]["role"] == m["role"]:
-            fixed[-1]["content"].extend(m["content"])
-        else:
-            fixed.append(m)
+            content = _answer_tool_uses(fixed[-1] if fixed else None, content)
+        if content:
+            _append_merging(fixed, m["role"], content)
     validate(fixed)
     return fixed
+
+
+def _sendable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages of the two roles with only the blocks that can be sent (copied), empty
+    messages dropped and same-role neighbours merged."""
+    cleaned: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] not in ("user", "assistant"):
+            continue
+        blocks = [dict(b) for b in m["content"] if _sendable_block(b, m["role"])]
+        if blocks:
+            _append_merging(cleaned, m["role"], blocks)
+    return cleaned
+
+
+def _sendable_block(b: Any, role: str) -> bool:
+    """A content block with a type, not empty text nor unsigned thinking, in its role."""
+    if not isinstance(b, Mapping) or "type" not in b:
+        return False
+    kind = b["type"]
+    if kind == "text":
+        return bool(str(b.get("text", "")).strip())
+    if kind == "thinking":
+        return bool(b.get("signature"))
+    if kind == "tool_use":
+        return role == "assistant"
+    if kind == "tool_result":
+        return role == "user"
+    return True
+
+
+def _from_first_user_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages from the first user message that holds more than tool results."""
+    for i, m in enumerate(messages):
+        if m["role"] == "user" and any(b["type"] != "tool_result" for b in m["content"]):
+            return messages[i:]
+    raise InvalidHistory("no user text to start the conversation from")
+
+
+def _answer_tool_uses(previous: Mapping[str, Any] | None, content: list[Block]) -> list[Block]:
+    """A user message's blocks: only the tool_results that answer the assistant message
+    before, an error result for each of its tool_use blocks left unanswered, results first."""
+    asked = (
+        {b.get("id") for b in previous["content"] if b["type"] == "tool_use"}
+        if previous is not None and previous["role"] == "assistant"
+        else set()
+    )
+    results = [b for b in content if b["type"] == "tool_result" and b.get("tool_use_id") in asked]
+    answered = {b.get("tool_use_id") for b in results}
+    stubs: list[Block] = [
+        {"type": "tool_result", "tool_use_id": t, "content": _TOOL_STUB, "is_error": True}
+        for t in sorted(str(x) for x in asked - answered)
+    ]
+    return stubs + results + [b for b in content if b["type"] != "tool_result"]
+
+
+def _append_merging(out: list[dict[str, Any]], role: str, content: list[Block]) -> None:
+    """Append a message, or extend the last one when it has the same role."""
+    if out and out[-1]["role"] == role:
+        out[-1]["content"].extend(content)
+    else:
+        out.append({"role": role, "content": content})

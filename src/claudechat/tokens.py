@@ -34,11 +34,14 @@ from .models.base import Request
 from .models.capabilities import ModelInfo
 
 __all__ = [
+    "IMAGE_TOKENS",
     "TokenAccountant",
     "content_class",
     "ctok_available",
     "estimate_text",
     "heuristic_tokens",
+    "image_tokens",
+    "strip_cache_control",
 ]
 
 # Fixed costs of the request structure (learned exactly after the first response).
@@ -64,7 +67,9 @@ def _canon(value: Any) -> str:
     return _CANON.encode(value)
 
 
-def _image_tokens(block: Block) -> int:
+def image_tokens(block: Block) -> int:
+    """Tokens of an image block: width × height / 750 read from a PNG or GIF header, at most
+    ``IMAGE_TOKENS`` (the figure for any image whose size cannot be read)."""
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") != "base64":
         return IMAGE_TOKENS
@@ -93,11 +98,12 @@ def _plain_text(value: Any) -> str | None:
     return None
 
 
-def _strip_control(value: Any) -> Any:
+def strip_cache_control(value: Any) -> Any:
+    """A deep copy of ``value`` without ``cache_control`` keys (they never cost tokens)."""
     if isinstance(value, dict):
-        return {k: _strip_control(v) for k, v in value.items() if k != "cache_control"}
+        return {k: strip_cache_control(v) for k, v in value.items() if k != "cache_control"}
     if isinstance(value, list):
-        return [_strip_control(v) for v in value]
+        return [strip_cache_control(v) for v in value]
     return value
 
 
@@ -183,14 +189,14 @@ class TokenAccountant:
                 inner = sum(self._block_raw(b) for b in content if isinstance(b, dict))
             return BLOCK_OVERHEAD + 2 + inner
         if kind == "image":
-            return BLOCK_OVERHEAD + _image_tokens(block)
+            return BLOCK_OVERHEAD + image_tokens(block)
         if kind == "document":
             source = block.get("source") or {}
             extra = sum(text(str(block.get(k))) for k in ("title", "context") if block.get(k))
             if source.get("type") == "text":
                 return BLOCK_OVERHEAD + 10 + extra + text(str(source.get("data", "")))
             return BLOCK_OVERHEAD + 10 + extra + IMAGE_TOKENS
-        return BLOCK_OVERHEAD + text(_canon(_strip_control(block)))
+        return BLOCK_OVERHEAD + text(_canon(strip_cache_control(block)))
 
     def _raw_blocks(self, blocks: Iterable[Block]) -> int:
         return sum(self._block_raw(b) for b in blocks)
@@ -212,7 +218,7 @@ class TokenAccountant:
         if text is not None:  # the usual message: no JSON needed (a JSON text starts "[")
             payload = f"{self.family}\x00{kind}\x00T{text}"
         else:
-            payload = f"{self.family}\x00{kind}\x00{_canon(_strip_control(value))}"
+            payload = f"{self.family}\x00{kind}\x00{_canon(strip_cache_control(value))}"
         return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
     def _lookup(self, key: str, raw: Callable[[], int]) -> int:
@@ -246,17 +252,21 @@ class TokenAccountant:
 
     def message_tokens(self, message: Message) -> int:
         """Tokens ``message`` adds to a request (0 for a partial reply with no text)."""
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0
-        key = self.message_key(message)
-        known = self._exact.get(key)
-        if known is None:
-            known = self._hints.get(key)
+        known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         self._pending.pop(key, None)
         return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
+
+    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
+        """The count of ``message`` if known (0 when none of it is sent; else learned from
+        the server or taught by a response), its key and the blocks that are sent."""
+        blocks = self._sendable(message)
+        if not blocks:
+            return 0, "", blocks
+        key = self.message_key(message)
+        known = self._exact.get(key)
+        return (self._hints.get(key) if known is None else known), key, blocks
 
     def message_bound(self, message: Message) -> int:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
@@ -272,13 +282,7 @@ class TokenAccountant:
             known = self._exact.get(hit[3])
             if known is not None:
                 return known
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0
-        key = self.message_key(message)
-        known = self._exact.get(key)
-        if known is None:
-            known = self._hints.get(key)
+        known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         if self._estimator is not None or key in self._estimates:
@@ -363,7 +367,7 @@ class TokenAccountant:
                 total += SYSTEM_OVERHEAD + self._raw_blocks(system)
             if tools:
                 total += TOOLS_PREAMBLE + sum(
-                    TOOL_OVERHEAD + self._raw_text(_canon(_strip_control(t))) for t in tools
+                    TOOL_OVERHEAD + self._raw_text(_canon(strip_cache_control(t))) for t in tools
                 )
             return total
 
@@ -388,6 +392,30 @@ class TokenAccountant:
         """
         if total <= 0 or not parts:
             return
+        known, unknown = self._split_known(parts)
+        residual = total - known
+        if not unknown:
+            # Everything was known: the difference is structure (merged messages); put it
+            # on the overhead, which every request has.
+            exact = self._exact
+            if residual and parts[0] in exact and exact[parts[0]] + residual > 0:
+                exact[parts[0]] += residual
+            return
+        if residual <= 0:
+            return
+        unknown, residual = self._take_hints(unknown, residual)
+        if len(unknown) == 1:
+            # One unknown part takes the rest whatever its estimate: make none just for this.
+            ((key, n),) = unknown.items()
+            estimate = self._estimates.get(key)
+            if estimate is not None and estimate * n >= 50 and key not in self._hints:
+                self._rescale(residual / (estimate * n))
+            self._settle(key, max(1, residual // n))
+            return
+        self._share(unknown, residual)
+
+    def _split_known(self, parts: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The tokens of the parts known exactly, and the unknown parts with their repeats."""
         exact = self._exact
         known = 0
         unknown: dict[str, int] = {}  # unknown part -> times it appears
@@ -397,34 +425,26 @@ class TokenAccountant:
                 unknown[k] = unknown.get(k, 0) + 1
             else:
                 known += count
-        residual = total - known
-        if not unknown:
-            # Everything was known: the difference is structure (merged messages); put it
-            # on the overhead, which every request has.
-            if residual and parts[0] in exact and exact[parts[0]] + residual > 0:
-                exact[parts[0]] += residual
-            return
-        if residual <= 0:
-            return
+        return known, unknown
+
+    def _take_hints(self, unknown: dict[str, int], residual: int) -> tuple[dict[str, int], int]:
+        """Make exact the counts responses taught, when the residual holds them and some
+        part is left to take the rest; returns the parts still unknown and their tokens."""
         hints = self._hints
         rest = {k: n for k, n in unknown.items() if k not in hints}
-        if rest and len(rest) < len(unknown):
-            taught = sum(hints[k] * n for k, n in unknown.items() if k in hints)
-            if taught + sum(rest.values()) <= residual:
-                for k in unknown:
-                    if k in hints:
-                        exact[k] = hints.pop(k)
-                        self.learned += 1
-                residual -= taught
-                unknown = rest
-        if len(unknown) == 1:
-            # One unknown part takes the rest whatever its estimate: make none just for this.
-            ((key, n),) = unknown.items()
-            estimate = self._estimates.get(key)
-            if estimate is not None and estimate * n >= 50 and key not in hints:
-                self._rescale(residual / (estimate * n))
-            self._settle(key, max(1, residual // n))
-            return
+        if not rest or len(rest) == len(unknown):
+            return unknown, residual
+        taught = sum(hints[k] * n for k, n in unknown.items() if k in hints)
+        if taught + sum(rest.values()) > residual:
+            return unknown, residual
+        for k in unknown:
+            if k in hints:
+                self._exact[k] = hints.pop(k)
+                self.learned += 1
+        return rest, residual - taught
+
+    def _share(self, unknown: dict[str, int], residual: int) -> None:
+        """Share ``residual`` among many unknown parts in proportion to their weights."""
         # Many parts with no estimate yet (the first reply after resuming a chat): weigh
         # them by the fitted heuristic rather than make an offline estimate of each; its
         # weights say nothing of the estimator's scale, so the scale is left as it is.
@@ -436,7 +456,7 @@ class TokenAccountant:
         )
         weights = {k: max(1, self._weight(k, cheap=cheap)) * n for k, n in unknown.items()}
         weight_sum = sum(weights.values())
-        if weight_sum >= 50 and not cheap and not any(k in hints for k in unknown):
+        if weight_sum >= 50 and not cheap and not any(k in self._hints for k in unknown):
             self._rescale(residual / weight_sum)
         left = residual
         items = sorted(unknown.items(), key=lambda kv: weights[kv[0]])
@@ -479,7 +499,7 @@ class TokenAccountant:
 
     def exact_total(self, request: Request, count: Callable[[Request], int]) -> int:
         """The exact input tokens of ``request`` from the count endpoint, cached by hash."""
-        key = self._key("request", _strip_control(request.to_api(for_count=True)))
+        key = self._key("request", strip_cache_control(request.to_api(for_count=True)))
         cached = self._counted.get(key)
         if cached is None:
             cached = self._counted[key] = int(count(request))

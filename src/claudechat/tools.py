@@ -227,43 +227,48 @@ class ToolRegistry:
         """Tool definitions for the request, in a stable order (so the cache holds)."""
         return [t.schema for t in self._tools.values()] + self._raw
 
-    def run(self, block: Mapping[str, Any]) -> dict[str, Any]:
-        """Run one tool_use block and return its tool_result block (errors included)."""
+    def _call(self, block: Mapping[str, Any]) -> tuple[Any, Callable[[], Any] | dict[str, Any]]:
+        """A tool_use block's id, and its tool's call on its input (or the error result to
+        send instead: an unknown tool, an input that is not an object)."""
         tid = block.get("id")
         name = str(block.get("name"))
         args = block.get("input") or {}
         tool = self._tools.get(name)
         if tool is None:
-            return _error(tid, f"unknown tool {name!r}")
+            return tid, _error(tid, f"unknown tool {name!r}")
         if not isinstance(args, Mapping):
-            return _error(tid, f"tool input must be an object, got {type(args).__name__}")
+            return tid, _error(tid, f"tool input must be an object, got {type(args).__name__}")
+        return tid, lambda: tool.fn(**args)
+
+    def run(self, block: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one tool_use block and return its tool_result block (errors included)."""
+        tid, call = self._call(block)
+        if isinstance(call, dict):
+            return call
         try:
-            value = tool.fn(**args)
+            value = call()
             if inspect.isawaitable(value):
                 raise TypeError("async tools need AsyncChat")
             content = _result_content(value)
         except Exception as err:  # a tool's failure is reported to Claude, not raised
-            return _error(tid, f"{type(err).__name__}: {err}")
+            return _failed(tid, err)
         return {"type": "tool_result", "tool_use_id": tid, "content": content}
 
     async def arun(self, block: Mapping[str, Any]) -> dict[str, Any]:
         """Async twin of ``run``: awaits coroutine tools."""
-        tid = block.get("id")
-        name = str(block.get("name"))
-        args = block.get("input") or {}
-        tool = self._tools.get(name)
-        if tool is None:
-            return _error(tid, f"unknown tool {name!r}")
-        if not isinstance(args, Mapping):
-            return _error(tid, f"tool input must be an object, got {type(args).__name__}")
+        tid, call = self._call(block)
+        if isinstance(call, dict):
+            return call
         try:
-            value = tool.fn(**args)
-            if inspect.isawaitable(value):
-                value = await value
-            content = _result_content(value)
+            value = call()
+            content = _result_content(await value if inspect.isawaitable(value) else value)
         except Exception as err:
-            return _error(tid, f"{type(err).__name__}: {err}")
+            return _failed(tid, err)
         return {"type": "tool_result", "tool_use_id": tid, "content": content}
+
+
+def _failed(tid: Any, err: Exception) -> dict[str, Any]:
+    return _error(tid, f"{type(err).__name__}: {err}")
 
 
 def _error(tid: Any, text: str) -> dict[str, Any]:

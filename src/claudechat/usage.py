@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .metadata import COPIED_FROM, COPIED_FROM_CONVERSATION, SIDE_USAGE
+
 __all__ = [
-    "COPIED_FROM",
-    "COPIED_FROM_CONVERSATION",
-    "SIDE_USAGE",
     "Ledger",
     "LedgerEntry",
     "PriceLookup",
@@ -18,14 +17,6 @@ __all__ = [
     "Usage",
     "copy_metadata",
 ]
-
-# Message metadata: the id of the message whose spend a copy (fork, import) carries; the
-# copy keeps its usage for display, and totals count it only where it was first billed.
-COPIED_FROM = "copied_from"
-SIDE_USAGE = "side_usage"  # message metadata: other requests billed with this reply
-
-
-COPIED_FROM_CONVERSATION = "copied_from_conversation"  # summary metadata: where it was made
 
 
 def copy_metadata(

@@ -87,16 +87,25 @@ def test_retrying_waits_with_backoff_until_the_turn_is_free(
     assert [m.text for m in chat.store.branch(cid)[::2]] == ["first", "second"]
 
 
-def test_a_reply_the_store_could_not_take_is_stored_before_exit(tmp_path: Path) -> None:
-    path = tmp_path / "chat.db"
+def _locked_while_answering(
+    path: Path, question: str
+) -> tuple[sqlite3.Connection, Callable[[EmuRequest], str]]:
+    """A second connection to the database at ``path``, and a reply function that has it
+    take the write lock (as another program would) when it answers ``question``."""
     locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
-    def answer_then_lock_the_database(request: EmuRequest) -> str:
-        if request.last_user_text == "second":
+    def answer(request: EmuRequest) -> str:
+        if request.last_user_text == question:
             locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
         return f"answer to {request.last_user_text}"
 
-    chat = chat_on(path, Emulator(reply=answer_then_lock_the_database), busy_timeout=0.05)
+    return locker, answer
+
+
+def test_a_reply_the_store_could_not_take_is_stored_before_exit(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    locker, answer = _locked_while_answering(path, "second")
+    chat = chat_on(path, Emulator(reply=answer), busy_timeout=0.05)
     chat.send("first")
     reply = chat.send("second")
     assert reply.text == "answer to second" and chat.unsaved == [reply.message]
@@ -170,15 +179,21 @@ def _session(store: SQLiteStore, emu: Emulator) -> tuple[Any, io.StringIO]:
     return Session(runtime, runtime.new_chat(), console, plain=True), out
 
 
-def test_the_repl_says_a_conversation_is_busy_and_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "0")
-    store = SQLiteStore(tmp_path / "chat.db")
+def _held_after_one_turn(path: Path) -> tuple[SQLiteStore, Any, io.StringIO, str]:
+    """A REPL session that has had one turn, its next turn now held by another writer."""
+    store = SQLiteStore(path)
     session, out = _session(store, Emulator())
     session.handle("first")
     cid = session.chat.id or ""
     store.claim_turn(cid, "another writer", ttl=3600)
+    return store, session, out, cid
+
+
+def test_the_repl_says_a_conversation_is_busy_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "0")
+    store, session, out, cid = _held_after_one_turn(tmp_path / "chat.db")
     session.handle("second")
     assert f"conversation {cid} is busy" in out.getvalue()
     assert "second" not in [m.text for m in store.all_messages(cid)]
@@ -192,11 +207,7 @@ def test_ctrl_c_while_waiting_for_another_writer_says_nothing_was_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLAUDECHAT_BUSY_WAIT", "20")
-    store = SQLiteStore(tmp_path / "chat.db")
-    session, out = _session(store, Emulator())
-    session.handle("first")
-    cid = session.chat.id or ""
-    store.claim_turn(cid, "another writer", ttl=3600)
+    store, session, out, cid = _held_after_one_turn(tmp_path / "chat.db")
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -212,13 +223,7 @@ def test_ctrl_c_while_waiting_for_another_writer_says_nothing_was_sent(
 
 def test_the_repl_says_a_reply_is_kept_through_a_store_failure(tmp_path: Path) -> None:
     path = tmp_path / "chat.db"
-    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-
-    def answer(request: EmuRequest) -> str:
-        if request.last_user_text == "second":
-            locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-        return f"answer to {request.last_user_text}"
-
+    locker, answer = _locked_while_answering(path, "second")
     store = SQLiteStore(path, busy_timeout=0.05)
     session, out = _session(store, Emulator(reply=answer))
     session.handle("first")

@@ -26,28 +26,51 @@ pexpect = pytest.importorskip("pexpect")
 PROMPT = "›"
 
 
-@pytest.mark.terminal
-def test_repl_in_a_real_terminal(cli_env: dict[str, str | None], gated_emulator: Any) -> None:
-    emulator = gated_emulator
-    server = serve(emulator, "127.0.0.1", 0)
+def _terminal_env(cli_env: dict[str, str | None], base_url: str) -> dict[str, str]:
+    """The environment of a claudechat process talking to the emulator server at ``base_url``."""
     env = {k: v for k, v in os.environ.items() if k not in cli_env}
     env.update({k: v for k, v in cli_env.items() if v is not None})
     env.update(
         {
-            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_BASE_URL": base_url,
             "ANTHROPIC_API_KEY": "test",
             "TERM": "xterm-256color",
             "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
         }
     )
-    child = pexpect.spawn(
+    return env
+
+
+def _spawn(env: dict[str, str], *args: str) -> Any:
+    """``claudechat chat`` in a pseudo-terminal."""
+    return pexpect.spawn(
         sys.executable,
-        ["-m", "claudechat", "chat"],
+        ["-m", "claudechat", "chat", *args],
         env=env,
         encoding="utf-8",
         dimensions=(40, 120),
         timeout=30,
     )
+
+
+def _claudechat(env: dict[str, str], *args: str) -> str:
+    """What a claudechat command prints (it must succeed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "claudechat", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.terminal
+def test_repl_in_a_real_terminal(cli_env: dict[str, str | None], gated_emulator: Any) -> None:
+    emulator = gated_emulator
+    server = serve(emulator, "127.0.0.1", 0)
+    env = _terminal_env(cli_env, server.url)
+    child = _spawn(env)
     try:
         child.expect("/help for commands")
         child.expect(PROMPT)
@@ -77,28 +100,14 @@ def test_repl_in_a_real_terminal(cli_env: dict[str, str | None], gated_emulator:
         server.shutdown()
     assert child.exitstatus == 0
 
-    shown = subprocess.run(
-        [sys.executable, "-m", "claudechat", "show", conversation_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    shown = _claudechat(env, "show", conversation_id)
     turns = re.findall(r"^## (You|Claude.*)$", shown, re.M)
     assert turns == ["You", "Claude (claude-sonnet-4-6)"] * 2
     assert "What is the first letter?" in shown and "First answer: ALPHA" in shown
     assert "Tell me a long story" in shown and "Retried answer: GAMMA" in shown
     assert "once once" not in shown  # the cut reply stays on its own branch
 
-    stored = subprocess.run(
-        [sys.executable, "-m", "claudechat", "show", conversation_id, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    stored = _claudechat(env, "show", conversation_id, "--json")
     assert '"status": "partial"' in stored  # the interrupted reply is kept
 
 
@@ -122,33 +131,13 @@ class HeldEmulator(Emulator):
         yield b""  # a generator
 
 
-def _spawn(env: dict[str, str], *args: str) -> Any:
-    return pexpect.spawn(
-        sys.executable,
-        ["-m", "claudechat", "chat", *args],
-        env=env,
-        encoding="utf-8",
-        dimensions=(40, 120),
-        timeout=30,
-    )
-
-
 @pytest.mark.terminal
 def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_reply(
     cli_env: dict[str, str | None], tmp_path: Path
 ) -> None:
     emulator = HeldEmulator()
     server = serve(emulator, "127.0.0.1", 0)
-    env = {k: v for k, v in os.environ.items() if k not in cli_env}
-    env.update({k: v for k, v in cli_env.items() if v is not None})
-    env.update(
-        {
-            "ANTHROPIC_BASE_URL": server.url,
-            "ANTHROPIC_API_KEY": "test",
-            "TERM": "xterm-256color",
-            "PROMPT_TOOLKIT_NO_CPR": "1",
-        }
-    )
+    env = _terminal_env(cli_env, server.url)
     children = []
     try:
         child = _spawn(env)
@@ -197,14 +186,7 @@ def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_r
     assert [child.exitstatus for child in children] == [0, 0, 0]
     assert not list(tmp_path.glob("missing"))
 
-    shown = subprocess.run(
-        [sys.executable, "-m", "claudechat", "show", conversation_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    shown = _claudechat(env, "show", conversation_id)
     turns = re.findall(r"^## (You|Claude.*)$", shown, re.M)
     assert turns == ["You", "Claude (claude-sonnet-4-6)", "You"]
     assert "Please hold this question" in shown  # kept although Ctrl-C came first

@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from chats import ChatMaker, message_requests, words
 
-from claudechat import AsyncChat, Overloaded, StreamInterrupted
+from claudechat import AsyncChat, Chat, Overloaded, StreamInterrupted
 from claudechat.accounting import CostReport, store_cost_report
 from claudechat.context import ContextEngine, strategy_policies
+from claudechat.metadata import COPIED_FROM
 from claudechat.models import model_prices
 from claudechat.store.export import export_json, import_conversation
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, EmuResponse, Fault
-from claudechat.usage import COPIED_FROM, Usage
+from claudechat.usage import Usage
 
 
 class BillingEmulator(Emulator):
@@ -169,16 +170,22 @@ def test_a_closed_async_stream_is_counted_too(make_async_chat: Callable[..., Asy
     asyncio.run(run())
 
 
-def test_a_summary_made_for_a_request_cut_short_is_still_counted(
-    make_chat: ChatMaker, tmp_path: Path
-) -> None:
-    """The summary's cost is stored with the partial reply, not lost with the process."""
+def _summarised_chat(make_chat: ChatMaker, path: Path) -> tuple[BillingEmulator, SQLiteStore, Chat]:
+    """A chat on the summary strategy with three turns, compacted into a summary."""
     emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
+    store = SQLiteStore(path)
     chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
     for i in range(3):
         chat.send(f"q{i} " + words(60, i))
     chat.compact()
+    return emu, store, chat
+
+
+def test_a_summary_made_for_a_request_cut_short_is_still_counted(
+    make_chat: ChatMaker, tmp_path: Path
+) -> None:
+    """The summary's cost is stored with the partial reply, not lost with the process."""
+    emu, store, chat = _summarised_chat(make_chat, tmp_path / "c.db")
     emu.inject(Fault.drop(after_events=4), at_request=len(emu.requests) + 2)
     with pytest.raises(StreamInterrupted):
         for _ in chat.stream("the turn that is cut"):
@@ -191,12 +198,7 @@ def test_a_summary_made_for_a_request_the_api_refused_is_still_counted(
     make_chat: ChatMaker, tmp_path: Path
 ) -> None:
     """Stored with the summary it made, so a process that ends on the error loses nothing."""
-    emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
-    chat = make_chat(emu, store=store, context=ContextEngine(strategy_policies("summary")))
-    for i in range(3):
-        chat.send(f"q{i} " + words(60, i))
-    chat.compact()
+    emu, store, chat = _summarised_chat(make_chat, tmp_path / "c.db")
     emu.inject(Fault.status_error(529), at_request=len(emu.requests) + 2)
     with pytest.raises(Overloaded):
         chat.send("the turn the API refuses")

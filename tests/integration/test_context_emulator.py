@@ -174,7 +174,7 @@ def test_a_chat_resumed_elsewhere_starts_its_window_where_the_trimmed_one_did(
     """``claudechat ask -c`` runs a process per turn: the window start is kept in the
     conversation's metadata, so the resumed chat sends the same prefix and hits the cache."""
     from claudechat import Chat
-    from claudechat.context.window import META_KEY
+    from claudechat.metadata import WINDOW_START
     from claudechat.store.memory import MemoryStore
 
     emu, model, clock = setup
@@ -191,7 +191,7 @@ def test_a_chat_resumed_elsewhere_starts_its_window_where_the_trimmed_one_did(
     assert isinstance(window, TokenWindow)
     start = window.start_of(chat.id)
     assert start is not None and start != chat.history[0].id  # it trimmed
-    assert store.get_conversation(chat.id).metadata[META_KEY] == start
+    assert store.get_conversation(chat.id).metadata[WINDOW_START] == start
     first_sent = emu.requests[-1].body["messages"][0]
 
     resumed = Chat.resume(chat.id, store=store, model=model, context=fresh())
@@ -201,7 +201,7 @@ def test_a_chat_resumed_elsewhere_starts_its_window_where_the_trimmed_one_did(
 
     # Without the kept start, a resumed window trims from scratch, elsewhere.
     meta = dict(store.get_conversation(chat.id).metadata)
-    del meta[META_KEY]
+    del meta[WINDOW_START]
     store.update_conversation(chat.id, metadata=meta)
     blank = Chat.resume(chat.id, store=store, model=model, context=fresh())
     blank.send(question(19))

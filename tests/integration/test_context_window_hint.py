@@ -11,7 +11,7 @@ from chats import ChatMaker, message_requests, sent_roles_and_texts, words
 
 from claudechat import Chat
 from claudechat.context import ContextEngine, ContextRequest, strategy_policies
-from claudechat.context.window import META_KEY
+from claudechat.metadata import WINDOW_START
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
 
@@ -45,7 +45,7 @@ def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
     _talk(chat, 8, 0)
     chat.compact()
     _talk(chat, 1, 8)
-    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)  # the hint is kept
+    assert store.get_conversation(chat.id or "").metadata.get(WINDOW_START)  # the hint is kept
     assert len(_sent_user_texts(emu)) == 1  # the summary covers the rest of that request
     assert "conversation_summary" in message_requests(emu)[-1].body["system"][0]["text"]
 
@@ -64,7 +64,7 @@ def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
     chat = make_chat(emu, store=store, context=_engine(first, budget=3_000))
     _talk(chat, 14, 0)
     assert len(_sent_user_texts(emu)) < 14  # it trimmed, and kept where
-    assert store.get_conversation(chat.id or "").metadata.get(META_KEY)
+    assert store.get_conversation(chat.id or "").metadata.get(WINDOW_START)
 
     for strategy in ("window", "compact", "summary"):
         conv = store.get_conversation(chat.id or "")
@@ -153,5 +153,5 @@ def test_a_window_start_the_store_cannot_keep_costs_a_warning_not_the_request(
     with caplog.at_level("WARNING"):
         _talk(chat, 12, 0)
     assert len(_sent_user_texts(emu)) < 12  # it trimmed, and the requests were made
-    assert chat.conversation is not None and META_KEY not in chat.conversation.metadata
+    assert chat.conversation is not None and WINDOW_START not in chat.conversation.metadata
     assert "could not keep the window start" in caplog.text

@@ -27,15 +27,27 @@ def compact(trigger: int, **extra: Any) -> dict[str, Any]:
     return {"edits": [{**edit, **extra}]}
 
 
+def compacting(
+    client: anthropic.Anthropic,
+    messages: list[dict[str, Any]],
+    trigger: int,
+    *,
+    max_tokens: int = 200,
+    **extra: Any,
+) -> Any:
+    """A reply to ``messages`` with server compaction above ``trigger`` input tokens."""
+    return client.beta.messages.create(
+        model=MODEL,
+        max_tokens=max_tokens,
+        messages=messages,
+        betas=COMPACT_BETA,
+        context_management=compact(trigger, **extra),
+    )
+
+
 def test_no_compaction_below_the_trigger() -> None:
     emu = Emulator()
-    reply = make_client(emu).beta.messages.create(
-        model=MODEL,
-        max_tokens=100,
-        messages=[user("short")],
-        betas=COMPACT_BETA,
-        context_management=compact(500),
-    )
+    reply = compacting(make_client(emu), [user("short")], 500, max_tokens=100)
     assert [b.type for b in reply.content] == ["text"]
     assert reply.usage.iterations is not None
     assert [i.type for i in reply.usage.iterations] == ["message"]
@@ -46,13 +58,7 @@ def test_compaction_block_leads_and_iterations_are_reported() -> None:
     client = make_client(emu)
     history = [user("tell me a long story " * 40)]
     total = emu.count_request_tokens({"model": MODEL, "messages": history})
-    reply = client.beta.messages.create(
-        model=MODEL,
-        max_tokens=200,
-        messages=history,
-        betas=COMPACT_BETA,
-        context_management=compact(100),
-    )
+    reply = compacting(client, history, 100)
     assert [b.type for b in reply.content] == ["compaction", "text"]
     summary = reply.content[0].content  # type: ignore[union-attr]
     assert summary is not None and "Summary of 1 earlier messages" in summary
@@ -63,13 +69,7 @@ def test_compaction_block_leads_and_iterations_are_reported() -> None:
     # Next turn: everything before the compaction block is ignored.
     assistant = {"role": "assistant", "content": [b.to_dict() for b in reply.content]}
     follow = [*history, assistant, user("and then?")]
-    again = client.beta.messages.create(
-        model=MODEL,
-        max_tokens=200,
-        messages=follow,
-        betas=COMPACT_BETA,
-        context_management=compact(100_000),
-    )
+    again = compacting(client, follow, 100_000)
     kept = emu.count_request_tokens({"model": MODEL, "messages": [assistant, user("and then?")]})
     assert again.usage.input_tokens == kept
     counted = client.beta.messages.count_tokens(model=MODEL, messages=follow, betas=COMPACT_BETA)
@@ -91,13 +91,7 @@ def test_compaction_streams_and_can_pause() -> None:
     assert final.content[0].type == "compaction" and final.content[0].content
     assert final.usage.iterations is not None
     assert [i.type for i in final.usage.iterations] == ["compaction", "message"]
-    paused = client.beta.messages.create(
-        model=MODEL,
-        max_tokens=200,
-        messages=history,
-        betas=COMPACT_BETA,
-        context_management=compact(100, pause_after_compaction=True),
-    )
+    paused = compacting(client, history, 100, pause_after_compaction=True)
     assert paused.stop_reason == "compaction"
     assert [b.type for b in paused.content] == ["compaction"]
 
@@ -105,13 +99,7 @@ def test_compaction_streams_and_can_pause() -> None:
 def test_low_trigger_rejected_when_not_allowed() -> None:
     emu = Emulator(allow_low_compaction_trigger=False)
     with pytest.raises(anthropic.BadRequestError, match="greater than or equal to 50000"):
-        make_client(emu).beta.messages.create(
-            model=MODEL,
-            max_tokens=20,
-            messages=[user("x")],
-            betas=COMPACT_BETA,
-            context_management=compact(1000),
-        )
+        compacting(make_client(emu), [user("x")], 1000, max_tokens=20)
 
 
 def tool_history(count: int) -> list[dict[str, Any]]:
@@ -148,30 +136,29 @@ def clear_edit(trigger: int, keep: int = 2) -> dict[str, Any]:
     }
 
 
+def clearing(client: anthropic.Anthropic, messages: list[dict[str, Any]], trigger: int) -> Any:
+    """A reply to ``messages`` with old tool results cleared above ``trigger`` input tokens."""
+    return client.beta.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=messages,
+        betas=CLEAR_BETA,
+        context_management=clear_edit(trigger),
+    )
+
+
 def test_clear_tool_uses_replaces_old_results_and_reports_the_edit() -> None:
     emu = Emulator(script=["done"] * 3)
     client = make_client(emu)
     messages = tool_history(5)
     full = emu.count_request_tokens({"model": MODEL, "messages": messages})
-    reply = client.beta.messages.create(
-        model=MODEL,
-        max_tokens=50,
-        messages=messages,
-        betas=CLEAR_BETA,
-        context_management=clear_edit(100),
-    )
+    reply = clearing(client, messages, 100)
     assert reply.context_management is not None
     applied = reply.context_management.applied_edits
     assert len(applied) == 1 and applied[0].cleared_tool_uses == 3
     assert reply.usage.input_tokens == full - applied[0].cleared_input_tokens
     assert applied[0].cleared_input_tokens > 0
-    untouched = client.beta.messages.create(
-        model=MODEL,
-        max_tokens=50,
-        messages=messages,
-        betas=CLEAR_BETA,
-        context_management=clear_edit(1_000_000),
-    )
+    untouched = clearing(client, messages, 1_000_000)
     assert untouched.context_management is not None
     assert untouched.context_management.applied_edits == []
     assert untouched.usage.input_tokens == full

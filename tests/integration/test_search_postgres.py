@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 
 from claudechat.errors import StoreError
-from claudechat.search import HashingEmbedder, SearchUnit, TurnKeys, protocol_text
+from claudechat.search import HashingEmbedder, SearchUnit, TurnKeys
+from claudechat.search.keys import protocol_text
 
 pytestmark = pytest.mark.postgres
 

@@ -18,8 +18,8 @@ from claudechat.context import (
     ServerCompaction,
     TokenWindow,
     strategy_policies,
-    summary_block,
 )
+from claudechat.context.base import summary_block
 from claudechat.errors import ConfigError, ContextOverflow, UserError
 from claudechat.messages import Block, Message, assistant, user, validate
 from claudechat.models.base import Request

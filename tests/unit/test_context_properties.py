@@ -17,8 +17,8 @@ from claudechat.context import (
     RollingSummary,
     ServerCompaction,
     TokenWindow,
-    candidate_tokens,
 )
+from claudechat.context.base import candidate_tokens
 from claudechat.errors import ContextOverflow
 from claudechat.messages import Block, Message, validate
 from claudechat.models.base import Request

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from claudechat import RetiredModel, UserError
-from claudechat.models import DeprecatedModelWarning, check_lifecycle, known_models, model_info
+from claudechat.models import DeprecatedModelWarning, known_models, model_info
+from claudechat.models.capabilities import check_lifecycle
 
 
 def test_the_table_holds_the_sdk_retirement_dates() -> None:

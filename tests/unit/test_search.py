@@ -12,7 +12,6 @@ import pytest
 
 from claudechat.errors import ConfigError
 from claudechat.search import (
-    BM25,
     HashingEmbedder,
     MemoryIndex,
     ReciprocalRankFusion,
@@ -21,15 +20,14 @@ from claudechat.search import (
     Tokenizer,
     TurnKeys,
     WeightedScoreFusion,
-    format_date,
-    light_stem,
-    porter_stem,
-    protocol_text,
-    reciprocal_rank_fusion,
-    weighted_score_fusion,
 )
 from claudechat.search.base import RankedIndex
+from claudechat.search.bm25 import BM25
 from claudechat.search.dense import from_blob, to_blob, top_k
+from claudechat.search.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from claudechat.search.keys import format_date, protocol_text
+from claudechat.search.porter import porter_stem
+from claudechat.search.tokenize import light_stem
 from claudechat.store import SQLiteStore
 
 DAY1 = datetime(2024, 3, 2, 9, 0)

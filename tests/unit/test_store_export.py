@@ -18,9 +18,8 @@ from claudechat.store import (
     export_markdown,
     import_conversation,
     import_file,
-    parse_import,
-    title_from,
 )
+from claudechat.store.export import parse_import, title_from
 from claudechat.usage import Usage
 
 

@@ -36,7 +36,6 @@ from ..context.caching import check_breakpoints
 from ..context.documents import Document, Retriever, describe_documents, document_blocks
 from ..context.engine import Budget, ContextEngine, Prepared
 from ..context.report import WindowFill
-from ..context.window import META_KEY as WINDOW_START
 from ..errors import (
     ClaudeChatError,
     ConcurrentUpdate,
@@ -47,12 +46,13 @@ from ..errors import (
     UserError,
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
+from ..metadata import DOCUMENTS, FORKED_FROM, INTERRUPTED, PURPOSE, SIDE_USAGE, WINDOW_START
 from ..models.base import AsyncModel, Model, ModelResponse
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
 from ..store.base import Conversation, Store
 from ..tools import Tool, ToolRegistry
-from ..usage import SIDE_USAGE, Ledger, Usage, copy_metadata
+from ..usage import Ledger, Usage, copy_metadata
 from .checks import (
     check_fits,
     check_output_cap,
@@ -293,7 +293,7 @@ class ChatBase(SharedWriter):
             title=(conv.title or "conversation") + " (fork)",
             model=self.model.name,
             system=self.system or None,
-            metadata={"forked_from": conv.id},
+            metadata={FORKED_FROM: conv.id},
         )
         parent: str | None = None
         copied: dict[str, str] = {}  # original id -> the copy's
@@ -353,7 +353,7 @@ class ChatBase(SharedWriter):
         meta: dict[str, Any] = {}
         if documents is not None:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
-            meta["documents"] = describe_documents(docs)
+            meta[DOCUMENTS] = describe_documents(docs)
         self._open_turn(Message("user", blocks, metadata=meta), docs, title=_text(blocks))
         return TurnState(prefill=prefill, documents=docs)
 
@@ -478,7 +478,7 @@ class ChatBase(SharedWriter):
         model = call.request.model
         self.ledger.record(model, response.usage, purpose="summary")
         self._side_usage.append(
-            {"purpose": "summary", "model": model, "usage": response.usage.to_dict()}
+            {PURPOSE: "summary", "model": model, "usage": response.usage.to_dict()}
         )
         return "".join(b.get("text", "") for b in response.content if b.get("type") == "text")
 
@@ -595,7 +595,7 @@ class ChatBase(SharedWriter):
         if msg is None and checkpointed:
             msg = Message("assistant", [{"type": "text", "text": "(no text arrived)"}],
                           id=call.message_id, parent_id=parent, model=self.model.name,
-                          usage=usage, status="partial", metadata={"interrupted": reason})  # fmt: skip
+                          usage=usage, status="partial", metadata={INTERRUPTED: reason})  # fmt: skip
         if msg is None:
             if usage is not None:
                 self._keep_billed_without_text(call.message_id, usage, reason)
@@ -613,7 +613,7 @@ class ChatBase(SharedWriter):
     def _keep_billed_without_text(self, message_id: str, usage: Usage, reason: str) -> None:
         """A request cut before any text, whose usage arrived: stored beside the branch as an
         empty partial reply (never sent, not the head), so its cost outlives this process."""
-        metadata: dict[str, Any] = {"interrupted": reason}
+        metadata: dict[str, Any] = {INTERRUPTED: reason}
         if self._side_usage:
             metadata[SIDE_USAGE] = self._side_usage
         msg = Message("assistant", [], id=message_id, parent_id=self._head(),

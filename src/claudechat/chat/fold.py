@@ -25,6 +25,14 @@ from enum import Enum
 from typing import Any
 
 from ..messages import Block, Message, new_id
+from ..metadata import (
+    API_ID,
+    CACHE_MISS_REASON,
+    CONTEXT_MANAGEMENT,
+    DROPPED_BLOCKS,
+    IN_FLIGHT,
+    INTERRUPTED,
+)
 from ..models.base import Done, ModelResponse, StreamEvent, TextDelta, UsageSoFar
 from ..usage import Usage
 
@@ -131,13 +139,13 @@ def reply_message(
         content = _with_prefill(content, prefill, prefill_sent)
     meta: dict[str, Any] = {}
     if dropped:
-        meta["dropped_blocks"] = dropped
+        meta[DROPPED_BLOCKS] = dropped
     if response.cache_miss_reason:
-        meta["cache_miss_reason"] = response.cache_miss_reason
+        meta[CACHE_MISS_REASON] = response.cache_miss_reason
     if response.id:
-        meta["api_id"] = response.id
+        meta[API_ID] = response.id
     if response.context_management:
-        meta["context_management"] = response.context_management
+        meta[CONTEXT_MANAGEMENT] = response.context_management
     return Message(
         role="assistant",
         content=content or [{"type": "text", "text": "(empty reply)"}],
@@ -184,7 +192,7 @@ def partial_reply(
         model=model,
         usage=usage,
         status="partial",
-        metadata={"interrupted": reason},
+        metadata={INTERRUPTED: reason},
     )
     return message, usage
 
@@ -197,7 +205,7 @@ def checkpoint_message(call: Call, *, model: str) -> Message:
         id=call.message_id,
         model=model,
         status="partial",
-        metadata={"in_flight": True},
+        metadata={IN_FLIGHT: True},
     )
 
 

@@ -116,7 +116,7 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
               help="Override every model's context window (tokens).")  # fmt: skip
 def emulate(port: int, host: str, api_key: str | None, context_window: int | None) -> None:
     """Serve the built-in Messages API emulator for any Anthropic client (Ctrl-C stops)."""
-    from ..testing import run_server
+    from ..testing._server import run_server
 
     options: dict[str, Any] = {}
     if api_key:

@@ -211,7 +211,7 @@ def _refuse_a_second_copy(store: Store, data: bytes, source: str) -> None:
     """UserError when the export's conversation is stored already (imported before, or
     exported from this store)."""
     from ..errors import ConversationNotFound, UserError
-    from ..store import parse_import
+    from ..store.export import parse_import
 
     parsed = parse_import(data, source=source)
     try:

@@ -14,10 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..models.capabilities import Prices, model_info
+from ..usage import Usage
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..testing import EmuRequest
+    from ..chat import Chat
+    from ..context import WindowFill
+    from ..testing import Emulator, EmuRequest
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -147,10 +152,9 @@ class DemoResult:
     """What the demo measured."""
 
     turns: int = 0
+    usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     naive_usd: float = 0.0
-    cache_read: int = 0
-    input_total: int = 0
     summaries: int = 0
     stored_messages: int = 0
     sent_messages: int = 0
@@ -161,6 +165,18 @@ class DemoResult:
         """claudechat's bill over the naive one."""
         return self.cost_usd / self.naive_usd if self.naive_usd else 0.0
 
+    @property
+    def cache_hit_ratio(self) -> float:
+        """Share of all input tokens read from the prompt cache."""
+        return self.usage.cache_hit_ratio or 0.0
+
+    def add_turn(self, usage: Usage, cost_usd: float, naive_usd: float) -> None:
+        """Count one turn's bill, and what the naive approach would have paid for it."""
+        self.turns += 1
+        self.usage += usage
+        self.cost_usd += cost_usd
+        self.naive_usd += naive_usd
+
 
 def _naive_trim(messages: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     """The seed tutorial's trimming: drop the oldest pair while chars/4 exceeds the budget."""
@@ -170,9 +186,145 @@ def _naive_trim(messages: list[dict[str, Any]], budget: int) -> list[dict[str, A
     return out
 
 
+@dataclass
+class _NaiveBill:
+    """What the naive approach pays: the whole history resent (trimmed by a characters/4
+    estimate), no caching, the same replies."""
+
+    emulator: Emulator
+    budget: int
+    prices: Prices
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def turn(self, question: str, answer: str, output_tokens: int) -> float:
+        """The cost of one turn: its trimmed request in, the same reply out."""
+        self.history.append({"role": "user", "content": question})
+        sent = _naive_trim(self.history, self.budget)
+        tokens = self.emulator.count_request_tokens(
+            {"model": MODEL, "system": SYSTEM, "messages": sent}
+        )
+        self.history.append({"role": "assistant", "content": answer})
+        return (tokens * self.prices.input + output_tokens * self.prices.output) / 1_000_000
+
+
 def _bar(ratio: float, width: int = 20) -> str:
     full = max(0, min(width, round(ratio * width)))
     return "█" * full + "░" * (width - full)
+
+
+@dataclass
+class _Script:
+    """The emulated model: the scripted answer of the current turn, or a summary."""
+
+    turn: int = 0
+
+    def __call__(self, request: EmuRequest) -> str:
+        if any("running summary" in str(b.get("text", "")) for b in request.system):
+            return _summary_reply(request)
+        return _question(self.turn)[1]
+
+
+def _demo_chat(budget: int) -> tuple[Chat, Emulator, _Script]:
+    """A chat on the emulator, in memory, with the summary strategy and a small budget."""
+    from ..chat import Chat
+    from ..context import ContextEngine, strategy_policies
+    from ..models.anthropic import make_client
+    from ..store.memory import MemoryStore
+    from ..testing import Emulator
+
+    script = _Script()
+    emulator = Emulator(reply=script)
+    chat = Chat(
+        MODEL,
+        system=SYSTEM,
+        max_tokens=512,
+        store=MemoryStore(),
+        context=ContextEngine(strategy_policies("summary"), budget=budget),
+        client=make_client(api_key="emulator", http_client=emulator.http_client()),
+    )
+    return chat, emulator, script
+
+
+class _Narrator:
+    """Prints the demo, and explains each piece of the machinery the first time it shows."""
+
+    def __init__(self, console: Console, result: DemoResult, *, plain: bool) -> None:
+        self.console = console
+        self.result = result
+        self.plain = plain
+        self.seen: set[str] = set()
+
+    def say(self, text: str, style: str | None = None) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True,
+                           style=None if self.plain else style)  # fmt: skip
+
+    def event(self, key: str, text: str) -> None:
+        if key not in self.seen:
+            self.seen.add(key)
+            self.result.events.append(key)
+            self.say(f"    {text}", "yellow")
+
+    def intro(self, turns: int, budget: int) -> None:
+        self.say(f"claudechat demo — {turns} turns on the built-in emulator, {MODEL} prices, "
+                 f"a {budget:,}-token budget so the window fills fast.", "bold")  # fmt: skip
+        self.say("Every request must carry the conversation; watch what claudechat sends.\n",
+                 "dim")  # fmt: skip
+
+    def turn(self, turn: int, question: str, text: str, fill: WindowFill, usage: Usage,
+             costs: tuple[float, float]) -> None:  # fmt: skip
+        """The question, the start of the answer, and what the request held and cost."""
+        from .render import usd
+
+        cost, naive = costs
+        preview = " ".join(text.split())
+        self.say(f"turn {turn:>2} › {question}", "bold green")
+        self.say(f"         Claude: {preview[:90]}{'…' if len(preview) > 90 else ''}", "magenta")
+        hit = usage.cache_hit_ratio or 0.0
+        self.say(
+            f"         window {_bar(fill.ratio)} {fill.tokens:,}/{fill.budget:,} · sent "
+            f"{fill.messages_sent}/{fill.messages_total} messages · cache read "
+            f"{usage.cache_read_tokens:,} ({hit:.0%}) · {usd(cost)} vs naive {usd(naive)}",
+            "dim",
+        )
+
+    def explain(self, turn: int, usage: Usage, fill: WindowFill, summary_model: str) -> None:
+        """What this turn showed for the first time: caching, then the summary."""
+        if turn == 1:
+            minimum = model_info(MODEL).cache_min_tokens
+            self.event("full", "↳ the whole history fits: every message is sent. Below the "
+                       f"model's {minimum:,}-token minimum nothing can be cached yet.")  # fmt: skip
+        if usage.cache_write_tokens and not usage.cache_read_tokens:
+            self.event("write", "↳ the prefix passed the cache minimum: it is written to the "
+                       "prompt cache once (at 1.25x the input price).")  # fmt: skip
+        if usage.cache_read_tokens:
+            self.event("cache", "↳ cache hit: the unchanged prefix is read back from the "
+                       "prompt cache at a tenth of the input price.")  # fmt: skip
+        folded = fill.notes.get("summarized_messages")
+        if folded:
+            self.result.summaries += 1
+            self.say(f"    ✂ the window hit its budget: {folded} old messages folded into the "
+                     f"rolling summary ({fill.summary_tokens:,} tokens, written by "
+                     f"{summary_model}).", "yellow")  # fmt: skip
+            self.event("summary", "↳ the window dropped to about half in one step, so the new "
+                       "prefix stays cached for many turns; the transcript stays whole in the "
+                       "store.")  # fmt: skip
+        if turn > 1 and not usage.cache_read_tokens and folded:
+            self.event("rewrite", "↳ this request re-wrote the cache once; the next ones read it.")
+
+    def outcome(self) -> None:
+        """The totals against the naive approach."""
+        from .render import usd
+
+        result = self.result
+        self.say("")
+        self.say("Result", "bold")
+        self.say(f"  stored {result.stored_messages} messages; the last request sent "
+                 f"{result.sent_messages} of them plus a summary ({result.summaries} folds).")  # fmt: skip
+        self.say(f"  cache hit ratio {result.cache_hit_ratio:.0%} of all input tokens.")
+        self.say(f"  claudechat billed {usd(result.cost_usd)} (summaries included); the naive "
+                 f"approach {usd(result.naive_usd)}: {result.ratio:.2f}x.", "bold")  # fmt: skip
+        self.say("  Try it yourself: claudechat chat --budget 3000 --strategy summary, then "
+                 "/tokens and /cost.", "dim")  # fmt: skip
 
 
 def run_demo(
@@ -185,114 +337,27 @@ def run_demo(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DemoResult:
     """Run the narrated conversation and return its figures."""
-    from ..chat import Chat
-    from ..context import ContextEngine, strategy_policies
-    from ..models.capabilities import model_info
-    from ..store.memory import MemoryStore
-    from ..testing import Emulator
-    from .render import usd
-
-    current = {"turn": 0}
-
-    def reply(request: EmuRequest) -> str:
-        if any("running summary" in str(b.get("text", "")) for b in request.system):
-            return _summary_reply(request)
-        return _question(current["turn"])[1]
-
-    emulator = Emulator(reply=reply)
-    from ..models.anthropic import make_client
-
-    client = make_client(api_key="emulator", http_client=emulator.http_client())
-    store = MemoryStore()
-    chat = Chat(
-        MODEL,
-        system=SYSTEM,
-        max_tokens=512,
-        store=store,
-        context=ContextEngine(strategy_policies("summary"), budget=budget),
-        client=client,
-    )
+    chat, emulator, script = _demo_chat(budget)
     prices = model_info(MODEL).prices
     assert prices is not None
-
-    def say(text: str, style: str | None = None) -> None:
-        console.print(text, markup=False, highlight=False, soft_wrap=True,
-                      style=None if plain else style)  # fmt: skip
-
-    say(f"claudechat demo — {turns} turns on the built-in emulator, {MODEL} prices, "
-        f"a {budget:,}-token budget so the window fills fast.", "bold")  # fmt: skip
-    say("Every request must carry the conversation; watch what claudechat sends.\n", "dim")
+    naive = _NaiveBill(emulator, budget, prices)
     result = DemoResult()
-    naive_history: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def event(key: str, text: str) -> None:
-        if key not in seen:
-            seen.add(key)
-            result.events.append(key)
-            say(f"    {text}", "yellow")
-
+    narrator = _Narrator(console, result, plain=plain)
+    narrator.intro(turns, budget)
     for turn in range(1, turns + 1):
-        current["turn"] = turn
+        script.turn = turn
         question, _ = _question(turn)
         text = chat.send(question).text
-        usage, turn_cost = chat.ledger.turn_usage, chat.ledger.turn_cost_usd or 0.0
+        usage, cost = chat.ledger.turn_usage, chat.ledger.turn_cost_usd or 0.0
+        output = chat.last_reply.usage.output_tokens if chat.last_reply else 0
+        naive_cost = naive.turn(question, text, output)
+        result.add_turn(usage, cost, naive_cost)
         fill = chat.window_fill()
-        naive_history.append({"role": "user", "content": question})
-        sent = _naive_trim(naive_history, budget)
-        naive_in = emulator.count_request_tokens(
-            {"model": MODEL, "system": SYSTEM, "messages": sent}
-        )
-        reply_out = chat.last_reply.usage.output_tokens if chat.last_reply else 0
-        naive_history.append({"role": "assistant", "content": text})
-        naive_cost = (naive_in * prices.input + reply_out * prices.output) / 1_000_000
-        result.cost_usd += turn_cost
-        result.naive_usd += naive_cost
-        result.cache_read += usage.cache_read_tokens
-        result.input_total += usage.total_input_tokens
-        preview = " ".join(text.split())
-        say(f"turn {turn:>2} › {question}", "bold green")
-        say(f"         Claude: {preview[:90]}{'…' if len(preview) > 90 else ''}", "magenta")
-        hit = usage.cache_hit_ratio or 0.0
-        say(
-            f"         window {_bar(fill.ratio)} {fill.tokens:,}/{fill.budget:,} · sent "
-            f"{fill.messages_sent}/{fill.messages_total} messages · cache read "
-            f"{usage.cache_read_tokens:,} ({hit:.0%}) · {usd(turn_cost)} vs naive {usd(naive_cost)}",
-            "dim",
-        )
-        notes = fill.notes
-        if turn == 1:
-            event("full", "↳ the whole history fits: every message is sent. Below the model's "
-                  f"{model_info(MODEL).cache_min_tokens:,}-token minimum nothing can be cached yet.")  # fmt: skip
-        if usage.cache_write_tokens and not usage.cache_read_tokens:
-            event("write", "↳ the prefix passed the cache minimum: it is written to the prompt "
-                  "cache once (at 1.25x the input price).")  # fmt: skip
-        if usage.cache_read_tokens:
-            event("cache", "↳ cache hit: the unchanged prefix is read back from the prompt "
-                  "cache at a tenth of the input price.")  # fmt: skip
-        if notes.get("summarized_messages"):
-            result.summaries += 1
-            summary_tokens = fill.summary_tokens
-            say(f"    ✂ the window hit its budget: {notes['summarized_messages']} old messages "
-                f"folded into the rolling summary ({summary_tokens:,} tokens, written by "
-                f"{chat.summary_model}).", "yellow")  # fmt: skip
-            event("summary", "↳ the window dropped to about half in one step, so the new "
-                  "prefix stays cached for many turns; the transcript stays whole in the store.")  # fmt: skip
-        if turn > 1 and not usage.cache_read_tokens and notes.get("summarized_messages"):
-            event("rewrite", "↳ this request re-wrote the cache once; the next ones read it.")
+        narrator.turn(turn, question, text, fill, usage, (cost, naive_cost))
+        narrator.explain(turn, usage, fill, chat.summary_model)
         sleep(pause)
-    result.turns = turns
     assert chat.id is not None
-    result.stored_messages = len(store.all_messages(chat.id))
+    result.stored_messages = len(chat.store.all_messages(chat.id))
     result.sent_messages = chat.window_fill().messages_sent
-    ratio = result.cache_read / result.input_total if result.input_total else 0.0
-    say("")
-    say("Result", "bold")
-    say(f"  stored {result.stored_messages} messages; the last request sent "
-        f"{result.sent_messages} of them plus a summary ({result.summaries} folds).")  # fmt: skip
-    say(f"  cache hit ratio {ratio:.0%} of all input tokens.")
-    say(f"  claudechat billed {usd(result.cost_usd)} (summaries included); the naive approach "
-        f"{usd(result.naive_usd)}: {result.ratio:.2f}x.", "bold")  # fmt: skip
-    say("  Try it yourself: claudechat chat --budget 3000 --strategy summary, then /tokens "
-        "and /cost.", "dim")  # fmt: skip
+    narrator.outcome()
     return result

@@ -1,27 +1,25 @@
-"""Context policies: what part of the history goes into each request."""
+"""Context policies: what part of the history goes into each request.
 
-from .base import (
-    Candidate,
-    ContextPolicy,
-    ContextRequest,
-    ContextState,
-    Keep,
-    SideCall,
-    TokenCounter,
-    candidate_tokens,
-    fixed_tokens,
-    run_pipeline,
-    summary_block,
-)
-from .caching import Layout, PromptCaching
+The names here are what an application writes: the engine, the policies, the types a
+custom policy works on, and the report of how full the window is. ``Strategy`` names the
+built-in strategies ("window", "summary", "compact") that ``strategy_policies`` turns into
+a policy list. The engine builds a request from a ``ContextRequest``; the model calls it
+needs on the way (a summary, an exact count) come back as ``SideCall``s for the caller to
+answer, and what the policies want kept (new summaries, where the window starts) comes
+back in ``Prepared.keep`` for the caller to store. The helpers the policies share stay in
+their modules (`claudechat.context.base`, ...).
+"""
+
+from .base import Candidate, ContextPolicy, ContextRequest, ContextState, Keep, SideCall
+from .caching import PromptCaching
 from .compaction import ServerCompaction
-from .documents import Document, Documents, Retriever, describe_documents, document_blocks
+from .documents import Document, Documents, Retriever
 from .engine import ContextEngine, Prepared, Strategy, strategy_policies
 from .recall import Recall
 from .report import WindowFill
-from .summary import RollingSummary, make_summarizer, render_transcript
+from .summary import RollingSummary
 from .tool_results import ClearToolResults
-from .window import TokenWindow, truncate_turn, turn_starts
+from .window import TokenWindow
 
 __all__ = [
     "Candidate",
@@ -33,7 +31,6 @@ __all__ = [
     "Document",
     "Documents",
     "Keep",
-    "Layout",
     "Prepared",
     "PromptCaching",
     "Recall",
@@ -42,18 +39,7 @@ __all__ = [
     "ServerCompaction",
     "SideCall",
     "Strategy",
-    "TokenCounter",
     "TokenWindow",
     "WindowFill",
-    "candidate_tokens",
-    "describe_documents",
-    "document_blocks",
-    "fixed_tokens",
-    "make_summarizer",
-    "render_transcript",
-    "run_pipeline",
     "strategy_policies",
-    "summary_block",
-    "truncate_turn",
-    "turn_starts",
 ]

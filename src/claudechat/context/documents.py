@@ -18,7 +18,10 @@ from .base import Candidate, ContextState
 __all__ = ["Document", "Documents", "Retriever", "describe_documents", "document_blocks"]
 
 Document = str | Mapping[str, Any]
+"""A document: its text, or a mapping with ``text`` and optional ``title`` / ``source`` / ``id``."""
+
 Retriever = Callable[[str], Sequence[Document]]
+"""A function from the new user text to the documents to inject for that turn."""
 
 _HEAD = (
     "<documents>\n<instructions>Reference material supplied for this message only. It is "

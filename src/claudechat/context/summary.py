@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, new_id
+from ..metadata import MESSAGES_FOLDED, REFITTED
 from ..store.base import Summary
 from .base import Candidate, ContextState, Summarizer, TokenCounter, summary_block
 from .window import TokenWindow, turn_starts
@@ -167,7 +168,7 @@ class RollingSummary:
             fitted = self._fit(state, current.text, cap)
             if fitted != current.text:  # stored larger than this budget allows: refitted
                 current = _Folded(fitted, current.first_id, current.last_id)
-                self._add(state, current, {"refitted": True})
+                self._add(state, current, {REFITTED: True})
             cut = index[current.last_id] + 1
             rest = history[cut:]
             starts = turn_starts(rest)
@@ -197,7 +198,7 @@ class RollingSummary:
         first_id = current.first_id if current else evicted[0].id
         folded = _Folded(self._fit(state, text or "", cap), first_id, evicted[-1].id)
         self.folds += 1
-        self._add(state, folded, {"messages_folded": len(evicted)})
+        self._add(state, folded, {MESSAGES_FOLDED: len(evicted)})
         notes = {**kept.notes, "summarized_messages": len(evicted)}
         return kept.with_(
             summary=folded.text, summary_covers=(first_id, folded.last_id), notes=notes

@@ -24,7 +24,6 @@ from .base import Candidate, ContextState, TokenCounter, fixed_tokens
 
 __all__ = ["TokenWindow", "truncate_turn", "turn_starts"]
 
-META_KEY = "window_start"  # conversation metadata: the message a trimmed window starts at
 _MARK = "\n[… {cut:,} characters cut here to fit the context window …]\n"
 
 

@@ -9,13 +9,13 @@ from .base import (
     StreamEvent,
     TextDelta,
     ThinkingDelta,
+    UsageSoFar,
 )
 from .capabilities import (
     DeprecatedModelWarning,
     ModelInfo,
     Prices,
     UnknownModelWarning,
-    check_lifecycle,
     known_models,
     model_info,
     model_prices,
@@ -34,7 +34,7 @@ __all__ = [
     "TextDelta",
     "ThinkingDelta",
     "UnknownModelWarning",
-    "check_lifecycle",
+    "UsageSoFar",
     "known_models",
     "model_info",
     "model_prices",

@@ -7,10 +7,11 @@ SDK's own ``messages.stream`` helper; SDK exceptions become claudechat errors.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, TypeVar
 
 import anthropic
 
@@ -35,7 +36,7 @@ from .base import (
     UsageSoFar,
 )
 
-__all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error"]
+__all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error", "sdk_errors"]
 
 _TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
 
@@ -184,16 +185,21 @@ def map_error(err: Exception) -> Exception:
     return err
 
 
-def _kwargs(request: Request, *, for_count: bool = False) -> tuple[dict[str, Any], bool]:
+def _endpoint(
+    client: Any, request: Request, *, for_count: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The SDK's messages API for a request (the beta one when it needs betas or context
+    management) and the keyword arguments to call it with."""
     body = request.to_api(for_count=for_count)
     beta = bool(request.betas) or "context_management" in body
     if beta:
         body["betas"] = list(request.betas)
-    # Fields the SDK's typed signature lacks (it raises TypeError) go in the JSON body as-is.
+    # Fields the SDK's typed signature lacks (it raises TypeError) go in the JSON body as-is;
+    # the count_tokens endpoint takes none of them.
     extra = {k: body.pop(k) for k in ("diagnostics", "temperature") if k in body}
-    if extra:
+    if extra and not for_count:
         body["extra_body"] = extra
-    return body, beta
+    return (client.beta.messages if beta else client.messages), body
 
 
 def _snapshot(stream: Any) -> ModelResponse | None:
@@ -220,37 +226,41 @@ def _usage_so_far(stream: Any) -> UsageSoFar | None:
     return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
 
 
-def _translated(err: Exception) -> Exception | None:
-    """The claudechat error for an SDK exception or an unreadable answer; None otherwise."""
-    if isinstance(err, anthropic.AnthropicError):
-        return map_error(err)
-    # The SDK accepted the HTTP answer but could not parse it: a server speaking something
-    # else. Other ValueErrors (our own misuse) are not from those modules.
-    if isinstance(err, ValueError | TypeError | KeyError) and _from_parser(err):
-        return BadResponse(f"unreadable answer from the server: {err}")
+def _stream_event(event: Any, stream: Any) -> StreamEvent | None:
+    """What one SDK stream event means to a chat: text, thinking, usage, or nothing."""
+    kind = event.type
+    if kind == "text":
+        return TextDelta(event.text)
+    if kind == "thinking":
+        return ThinkingDelta(event.thinking)
+    if kind in _USAGE_EVENTS:
+        return _usage_so_far(stream)
     return None
 
 
-class _Wrapped:
-    """Re-raise SDK exceptions (and unreadable answers) as claudechat errors. A plain
-    class rather than ``@contextmanager``: it is entered for every request."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, err: BaseException | None, tb: object) -> Literal[False]:
-        if isinstance(err, Exception):
-            mapped = _translated(err)
-            if mapped is not None:
-                raise mapped from err
-        return False
-
-
-_WRAPPED = _Wrapped()
+@contextlib.contextmanager
+def sdk_errors() -> Iterator[None]:
+    """Re-raise SDK exceptions, and answers the SDK could not parse, as claudechat errors
+    (``raise … from``). A sync context manager: it also wraps awaits."""
+    try:
+        yield
+    except anthropic.AnthropicError as err:
+        raise map_error(err) from err
+    except (ValueError, TypeError, KeyError) as err:
+        # The SDK accepted the HTTP answer but could not parse it: a server speaking
+        # something else. Other ValueErrors (our own misuse) are not from those modules.
+        if not _from_parser(err):
+            raise
+        raise BadResponse(f"unreadable answer from the server: {err}") from err
 
 
-def _wrapped() -> _Wrapped:
-    return _WRAPPED
+@contextlib.contextmanager
+def _reading(stream: Any) -> Iterator[None]:
+    """Errors while an open stream is read: StreamInterrupted with the partial reply."""
+    try:
+        yield
+    except Exception as err:
+        raise _stream_error(err, _snapshot(stream)) from err
 
 
 def _from_parser(err: BaseException) -> bool:
@@ -287,140 +297,88 @@ def _stream_error(err: Exception, partial: ModelResponse | None) -> ModelError:
     return _interrupted(err, partial)
 
 
-class AnthropicModel:
-    """A Claude model through ``anthropic.Anthropic``."""
+_Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        client: anthropic.Anthropic | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
-    ) -> None:
+
+class _AnthropicClientModel(Generic[_Client]):
+    """What the sync and async models share: the name and a client of the right kind."""
+
+    asynchronous: ClassVar[bool]
+
+    def __init__(self, name: str, *, client: _Client | None = None, api_key: str | None = None,
+                 base_url: str | None = None, max_retries: int = 2,
+                 timeout: float | None = None) -> None:  # fmt: skip
         self.name = name
         if client is None:
-            client = make_client(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                asynchronous=False,
-            )
-        _check_client(client, asynchronous=False)
-        self.client = client
+            client = make_client(api_key=api_key, base_url=base_url, timeout=timeout,
+                                 max_retries=max_retries, asynchronous=self.asynchronous)  # fmt: skip
+        _check_client(client, asynchronous=self.asynchronous)
+        self.client: _Client = client
+
+
+class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
+    """A Claude model through ``anthropic.Anthropic``."""
+
+    asynchronous = False
 
     def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
-        body, beta = _kwargs(request)
-        with _wrapped():
-            api = self.client.beta.messages if beta else self.client.messages
+        api, body = _endpoint(self.client, request)
+        with sdk_errors():
             return to_response(api.create(**body))
 
     def stream(self, request: Request) -> Iterator[StreamEvent]:
-        """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
-        body, beta = _kwargs(request)
-        api: Any = self.client.beta.messages if beta else self.client.messages
-        stream: Any = None
-        try:
-            with _wrapped():
-                manager = api.stream(**body)
-                stream = manager.__enter__()
+        """Stream the reply: TextDelta / ThinkingDelta / UsageSoFar events, then Done."""
+        api, body = _endpoint(self.client, request)
+        with sdk_errors():
+            manager = api.stream(**body)
+            stream = manager.__enter__()
+        with _reading(stream):
             try:
                 for event in stream:
-                    kind = event.type
-                    if kind == "text":
-                        yield TextDelta(event.text)
-                    elif kind == "thinking":
-                        yield ThinkingDelta(event.thinking)
-                    elif kind in _USAGE_EVENTS and (usage := _usage_so_far(stream)):
-                        yield usage
+                    if (mapped := _stream_event(event, stream)) is not None:
+                        yield mapped
                 final = stream.get_final_message()
             finally:
                 manager.__exit__(None, None, None)
-        except Exception as err:
-            if stream is None:
-                raise
-            raise _stream_error(err, _snapshot(stream)) from err
         yield Done(to_response(final))
 
     def count_tokens(self, request: Request) -> int:
         """Exact input tokens from the count_tokens endpoint."""
-        body, beta = _kwargs(request, for_count=True)
-        body.pop("extra_body", None)
-        with _wrapped():
-            api = self.client.beta.messages if beta else self.client.messages
-            result = api.count_tokens(**body)
-            return int(result.input_tokens)
+        api, body = _endpoint(self.client, request, for_count=True)
+        with sdk_errors():
+            return int(api.count_tokens(**body).input_tokens)
 
 
-class AsyncAnthropicModel:
+class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
     """A Claude model through ``anthropic.AsyncAnthropic``."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        client: anthropic.AsyncAnthropic | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
-    ) -> None:
-        self.name = name
-        if client is None:
-            client = make_client(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                asynchronous=True,
-            )
-        _check_client(client, asynchronous=True)
-        self.client = client
+    asynchronous = True
 
     async def create(self, request: Request) -> ModelResponse:
         """Send the request without streaming."""
-        body, beta = _kwargs(request)
-        with _wrapped():
-            api = self.client.beta.messages if beta else self.client.messages
-            message = await api.create(**body)
-            return to_response(message)
+        api, body = _endpoint(self.client, request)
+        with sdk_errors():
+            return to_response(await api.create(**body))
 
     async def stream(self, request: Request) -> AsyncIterator[StreamEvent]:
-        """Stream the reply: TextDelta / ThinkingDelta events, then Done."""
-        body, beta = _kwargs(request)
-        api: Any = self.client.beta.messages if beta else self.client.messages
-        stream: Any = None
-        try:
-            with _wrapped():
-                manager = api.stream(**body)
-                stream = await manager.__aenter__()
+        """Stream the reply: TextDelta / ThinkingDelta / UsageSoFar events, then Done."""
+        api, body = _endpoint(self.client, request)
+        with sdk_errors():
+            manager = api.stream(**body)
+            stream = await manager.__aenter__()
+        with _reading(stream):
             try:
                 async for event in stream:
-                    kind = event.type
-                    if kind == "text":
-                        yield TextDelta(event.text)
-                    elif kind == "thinking":
-                        yield ThinkingDelta(event.thinking)
-                    elif kind in _USAGE_EVENTS and (usage := _usage_so_far(stream)):
-                        yield usage
+                    if (mapped := _stream_event(event, stream)) is not None:
+                        yield mapped
                 final = await stream.get_final_message()
             finally:
                 await manager.__aexit__(None, None, None)
-        except Exception as err:
-            if stream is None:
-                raise
-            raise _stream_error(err, _snapshot(stream)) from err
         yield Done(to_response(final))
 
     async def count_tokens(self, request: Request) -> int:
         """Exact input tokens from the count_tokens endpoint."""
-        body, beta = _kwargs(request, for_count=True)
-        body.pop("extra_body", None)
-        with _wrapped():
-            api = self.client.beta.messages if beta else self.client.messages
-            result = await api.count_tokens(**body)
-            return int(result.input_tokens)
+        api, body = _endpoint(self.client, request, for_count=True)
+        with sdk_errors():
+            return int((await api.count_tokens(**body)).input_tokens)

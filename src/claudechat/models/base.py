@@ -116,6 +116,7 @@ class Done:
 
 
 StreamEvent = TextDelta | ThinkingDelta | UsageSoFar | Done
+"""What ``Model.stream`` yields: text and thinking as they arrive, usage, then ``Done``."""
 
 
 @runtime_checkable

@@ -68,6 +68,20 @@ def _p(i: float, w5: float, w1: float, r: float, o: float) -> Prices:
 
 _M = 1_000_000
 _K = 1_000
+
+
+def _claude3(
+    name: str,
+    cache_min_tokens: int,
+    prices: Prices,
+    retires: date | None = None,
+    replacement: str | None = None,
+) -> ModelInfo:
+    """A model of the 200K-window generation: 64K output, prefill allowed, Claude 3 tokenizer."""
+    return ModelInfo(name, 200 * _K, 64 * _K, True, cache_min_tokens, "claude3", prices,
+                     retires=retires, replacement=replacement)  # fmt: skip
+
+
 _OPUS = _p(5, 6.25, 10, 0.50, 25)
 _SONNET46 = _p(3, 3.75, 6, 0.30, 15)
 _PREMIUM = _p(10, 12.50, 20, 1, 50)
@@ -80,17 +94,7 @@ _TABLE: dict[str, ModelInfo] = {
         ModelInfo("claude-opus-4-8", _M, 128 * _K, False, 1024, "claude47", _OPUS),
         ModelInfo("claude-opus-4-7", _M, 128 * _K, False, 2048, "claude47", _OPUS),
         ModelInfo("claude-opus-4-6", _M, 128 * _K, False, 4096, "claude3", _OPUS),
-        ModelInfo(
-            "claude-opus-4-5",
-            200 * _K,
-            64 * _K,
-            True,
-            4096,
-            "claude3",
-            _OPUS,
-            retires=date(2027, 1, 22),
-            replacement="claude-opus-4-6",
-        ),
+        _claude3("claude-opus-4-5", 4096, _OPUS, date(2027, 1, 22), "claude-opus-4-6"),
         ModelInfo(
             "claude-sonnet-5-5", _M, 128 * _K, False, 512, "claude47", _p(2, 2.5, 4, 0.10, 10)
         ),
@@ -98,17 +102,7 @@ _TABLE: dict[str, ModelInfo] = {
             "claude-sonnet-5", _M, 128 * _K, False, 1024, "claude47", _p(2, 2.5, 4, 0.20, 10)
         ),
         ModelInfo("claude-sonnet-4-6", _M, 128 * _K, False, 1024, "claude3", _SONNET46),
-        ModelInfo(
-            "claude-sonnet-4-5",
-            200 * _K,
-            64 * _K,
-            True,
-            1024,
-            "claude3",
-            _SONNET46,
-            retires=date(2026, 11, 30),
-            replacement="claude-sonnet-4-6",
-        ),
+        _claude3("claude-sonnet-4-5", 1024, _SONNET46, date(2026, 11, 30), "claude-sonnet-4-6"),
         ModelInfo(
             "claude-haiku-5-5",
             _M,
@@ -120,9 +114,7 @@ _TABLE: dict[str, ModelInfo] = {
             long_prices=_p(0.50, 0.625, 1, 0.05, 2.50),
             long_threshold=100 * _K,
         ),
-        ModelInfo(
-            "claude-haiku-4-5", 200 * _K, 64 * _K, True, 4096, "claude3", _p(1, 1.25, 2, 0.10, 5)
-        ),
+        _claude3("claude-haiku-4-5", 4096, _p(1, 1.25, 2, 0.10, 5)),
         ModelInfo("claude-fable-5", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
         ModelInfo("claude-fable-5-1", _M, 128 * _K, False, 512, "claude47", _PREMIUM),
         ModelInfo("claude-mythos-5", _M, 128 * _K, False, 512, "claude47", _PREMIUM),

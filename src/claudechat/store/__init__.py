@@ -16,16 +16,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from .base import Conversation, ConversationInfo, MessageHit, Store, Summary, TurnLease
 from .export import (
-    EXPORT_FORMAT,
-    EXPORT_VERSION,
-    ParsedImport,
     export_conversation,
     export_json,
     export_markdown,
     import_conversation,
     import_file,
-    parse_import,
-    title_from,
 )
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -34,13 +29,10 @@ if TYPE_CHECKING:
     from .postgres import PostgresStore
 
 __all__ = [
-    "EXPORT_FORMAT",
-    "EXPORT_VERSION",
     "Conversation",
     "ConversationInfo",
     "MemoryStore",
     "MessageHit",
-    "ParsedImport",
     "PostgresStore",
     "SQLiteStore",
     "Store",
@@ -53,8 +45,6 @@ __all__ = [
     "import_conversation",
     "import_file",
     "open_store",
-    "parse_import",
-    "title_from",
 ]
 
 _PG_PREFIXES = ("postgresql://", "postgres://")

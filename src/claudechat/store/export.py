@@ -23,6 +23,7 @@ from typing import Any, get_args
 
 from ..errors import ConversationNotFound, InvalidHistory, InvalidImport, StoreError
 from ..messages import Message, content_problem, new_id, repair, to_api_messages, validate
+from ..metadata import IMPORTED_FROM
 from ..usage import Usage
 from ._markdown import export_markdown, title_from
 from ._rows import ordered_for_insert
@@ -79,7 +80,7 @@ class ParsedImport:
 
         ids = {m.id: new_id() for m in self.messages}
         cid = new_id()
-        meta = {**self.conversation.metadata, "imported_from": self.conversation.id}
+        meta = {**self.conversation.metadata, IMPORTED_FROM: self.conversation.id}
         head = self.conversation.head_id
         conv = replace(self.conversation, id=cid, head_id=ids[head] if head else None,
                        metadata=meta)  # fmt: skip

@@ -5,12 +5,11 @@ client = anthropic.Anthropic(api_key="test", http_client=emu.http_client())
 chat = claudechat.Chat(client=offline_client(emu))   # the same, in one call
 """
 
-from ._errors import EmuAPIError
 from ._faults import Fault
 from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionModel, ScriptedModel
 from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
-from ._server import EmulatorServer, run_server, serve
+from ._server import EmulatorServer, serve
 from ._signature import sign_thinking
 from ._tokens import count_tokens_text
 from ._transport import EmulatorTransport, EmuResponse
@@ -19,7 +18,6 @@ from .emulator import Emulator, RecordedRequest
 __all__ = [
     "AsyncFunctionModel",
     "AsyncScriptedModel",
-    "EmuAPIError",
     "EmuReply",
     "EmuRequest",
     "EmuResponse",
@@ -32,7 +30,6 @@ __all__ = [
     "ScriptedModel",
     "count_tokens_text",
     "offline_client",
-    "run_server",
     "serve",
     "sign_thinking",
 ]

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..tokens import strip_cache_control
 from ._prefix import content_blocks, messages_settings, system_blocks
-from ._tokens import strip_cache_control
 
 
 def _canon(value: Any) -> str:

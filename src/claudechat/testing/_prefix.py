@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..tokens import strip_cache_control
 from ._tokens import (
     MESSAGE_OVERHEAD,
     REQUEST_OVERHEAD,
     SYSTEM_OVERHEAD,
     block_tokens,
-    strip_cache_control,
     tool_tokens,
 )
 

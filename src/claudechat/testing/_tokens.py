@@ -8,15 +8,13 @@ every other character (punctuation, symbols, `_`) is one token. Models of the Cl
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
-import struct
 from collections.abc import Iterator
 from typing import Any
 
+from ..tokens import IMAGE_TOKENS, image_tokens, strip_cache_control
 from ._models import model_facts
 
 REQUEST_OVERHEAD = 7
@@ -25,7 +23,6 @@ SYSTEM_OVERHEAD = 3
 MESSAGE_OVERHEAD = 4
 BLOCK_OVERHEAD = 1
 TOOL_OVERHEAD = 8
-IMAGE_TOKENS = 1_600
 DOCUMENT_OVERHEAD = 10
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
@@ -61,33 +58,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def strip_cache_control(value: Any) -> Any:
-    """A deep copy of `value` without `cache_control` keys (they never cost tokens)."""
-    if isinstance(value, dict):
-        return {k: strip_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [strip_cache_control(v) for v in value]
-    return value
-
-
-def _image_tokens(block: dict[str, Any]) -> int:
-    source = block.get("source")
-    if not isinstance(source, dict) or source.get("type") != "base64":
-        return IMAGE_TOKENS
-    try:
-        head = base64.b64decode(str(source.get("data", ""))[:64] + "==", validate=False)[:32]
-    except (binascii.Error, ValueError):
-        return IMAGE_TOKENS
-    size: tuple[int, int] | None = None
-    if head.startswith(b"\x89PNG") and len(head) >= 24:
-        size = struct.unpack(">II", head[16:24])
-    elif head[:4] in (b"GIF8",) and len(head) >= 10:
-        size = struct.unpack("<HH", head[6:10])
-    if size is None:
-        return IMAGE_TOKENS
-    return max(1, min(IMAGE_TOKENS, math.ceil(size[0] * size[1] / 750)))
-
-
 def _document_tokens(block: dict[str, Any], model: str) -> int:
     source = block.get("source")
     total = DOCUMENT_OVERHEAD
@@ -120,7 +90,7 @@ def block_tokens(block: Any, model: str) -> int:
     if kind == "tool_result":
         return BLOCK_OVERHEAD + 2 + content_tokens(block.get("content", ""), model)
     if kind == "image":
-        return BLOCK_OVERHEAD + _image_tokens(block)
+        return BLOCK_OVERHEAD + image_tokens(block)
     if kind == "document":
         return BLOCK_OVERHEAD + _document_tokens(block, model)
     return BLOCK_OVERHEAD + count_tokens_text(_json(strip_cache_control(block)), model)

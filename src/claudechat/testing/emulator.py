@@ -345,33 +345,12 @@ class Emulator:
     ) -> EmuResponse:
         model = str(body.get("model", ""))
         validate_request(body, model_facts(model), need_max_tokens=True, paused=self._paused)
-        now = self.clock()
-        prepared = self._prepare(body, now)
+        prepared = self._prepare(body, self.clock())
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
         final = self._reply(request)
         message_id = _message_id(record.number)
-        usage = {**prepared.usage, "output_tokens": final.output_tokens, "service_tier": "standard"}
-        content = list(final.content)
-        stop_reason = final.stop_reason
-        if "iterations" in usage:
-            usage["iterations"] = [
-                *usage["iterations"],
-                {
-                    "type": "message",
-                    "model": model,
-                    "input_tokens": usage["input_tokens"],
-                    "output_tokens": final.output_tokens,
-                    "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
-                    "cache_read_input_tokens": usage["cache_read_input_tokens"],
-                },
-            ]
-        if prepared.compaction is not None:
-            edit = next(
-                e for e in _context.edits_of(body) if e.get("type") == _context.COMPACT_EDIT
-            )
-            if edit.get("pause_after_compaction"):
-                content, stop_reason = [], "compaction"
-            content.insert(0, prepared.compaction)
+        usage = _message_usage(prepared.usage, final.output_tokens, model)
+        content, stop_reason = _with_compaction(body, prepared.compaction, final)
         if stop_reason in ("pause_turn", "compaction"):
             self._paused.add(paused_key(content))
         message: dict[str, Any] = {
@@ -388,15 +367,7 @@ class Emulator:
             message["context_management"] = {"applied_edits": prepared.applied_edits}
         fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
         if isinstance(body.get("diagnostics"), dict):
-            previous_id = body["diagnostics"].get("previous_message_id")
-            reason = None
-            if previous_id is not None:
-                reason = diagnose(
-                    self._history.get(str(previous_id)),
-                    fingerprint,
-                    int(usage["cache_read_input_tokens"]),
-                )
-            message["diagnostics"] = None if reason is None else {"cache_miss_reason": reason}
+            message["diagnostics"] = self._diagnostics(body["diagnostics"], fingerprint, usage)
         self._history[message_id] = fingerprint
         if body.get("stream"):
             events = message_events(message)
@@ -406,6 +377,52 @@ class Emulator:
                 iter([frame(name, data) for name, data in events]),
             )
         return self._json(request_id, message)
+
+    def _diagnostics(
+        self, diagnostics: dict[str, Any], fingerprint: RequestFingerprint, usage: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Why the cache missed against the message the request names, if it did."""
+        previous_id = diagnostics.get("previous_message_id")
+        if previous_id is None:
+            return None
+        reason = diagnose(
+            self._history.get(str(previous_id)), fingerprint, int(usage["cache_read_input_tokens"])
+        )
+        return None if reason is None else {"cache_miss_reason": reason}
+
+
+def _message_usage(usage: dict[str, Any], output_tokens: int, model: str) -> dict[str, Any]:
+    """The usage of a reply: the request's, its output, and (after a server compaction)
+    the message's own iteration after the compaction's."""
+    usage = {**usage, "output_tokens": output_tokens, "service_tier": "standard"}
+    if "iterations" in usage:
+        usage["iterations"] = [
+            *usage["iterations"],
+            {
+                "type": "message",
+                "model": model,
+                "input_tokens": usage["input_tokens"],
+                "output_tokens": output_tokens,
+                "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
+                "cache_read_input_tokens": usage["cache_read_input_tokens"],
+            },
+        ]
+    return usage
+
+
+def _with_compaction(
+    body: dict[str, Any], compaction: dict[str, Any] | None, final: FinalReply
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The reply's content and stop reason, led by the compaction block when the server
+    compacted (and only that block when the edit asks to pause after compacting)."""
+    content = list(final.content)
+    stop_reason = final.stop_reason
+    if compaction is not None:
+        edit = next(e for e in _context.edits_of(body) if e.get("type") == _context.COMPACT_EDIT)
+        if edit.get("pause_after_compaction"):
+            content, stop_reason = [], "compaction"
+        content.insert(0, compaction)
+    return content, stop_reason
 
 
 def _message_id(number: int) -> str:
