@@ -15,7 +15,7 @@ from claudechat.chat.fold import reply_message as response_message
 from claudechat.chat.reply import Reply, TurnState
 from claudechat.messages import Message
 from claudechat.models.base import ModelResponse, TextDelta
-from claudechat.store import title_from
+from claudechat.store._markdown import title_from
 from claudechat.usage import Usage
 
 
