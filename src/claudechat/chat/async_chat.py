@@ -10,17 +10,15 @@ Store calls run inline (they are local and short).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any
 
-from ..context.base import ContextPolicy, SideCall
-from ..context.engine import Budget, ContextEngine, Prepared
+from ..context.base import SideCall
+from ..context.engine import Prepared
 from ..errors import ContextOverflow, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel, TextDelta
-from ..store.base import Conversation, Store
-from .base import DEFAULT_MODEL, SDK_STREAM_ONLY_ABOVE, ChatBase, Documents, ToolLike, resolve_model
+from .base import SDK_STREAM_ONLY_ABOVE, ChatBase, Documents
 from .fold import Next, accumulate, end_of_stream, retry_after_overflow
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
@@ -28,62 +26,15 @@ from .reply import Reply, TurnState
 __all__ = ["AsyncChat"]
 
 
-class AsyncChat(ChatBase):
+class AsyncChat(ChatBase[AsyncModel]):
     """A conversation with Claude for asyncio: ``await chat.send(...)``, ``async for piece
     in chat.stream(...)``; everything ``Chat`` does, with the same arguments.
 
-    ``model`` is a model name (used through the SDK's ``AsyncAnthropic``, ``client`` if
-    given) or any ``AsyncModel``.
+    The arguments are ChatBase's, with an ``AsyncModel`` (or a model name used through an
+    ``AsyncAnthropic`` client).
     """
 
-    model: AsyncModel
-
-    def __init__(
-        self,
-        model: str | AsyncModel = DEFAULT_MODEL,
-        *,
-        system: str | Sequence[Block] | None = None,
-        tools: Sequence[ToolLike] = (),
-        max_tokens: int = 1024,
-        store: Store | None = None,
-        context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: Budget = None,
-        thinking: Mapping[str, Any] | None = None,
-        temperature: float | None = None,
-        stop_sequences: Sequence[str] = (),
-        max_tool_rounds: int = 10,
-        client: Any = None,
-        summary_model: str | None = None,
-        _conversation: Conversation | None = None,
-    ) -> None:
-        super().__init__(
-            resolve_model(model, client, asynchronous=True),
-            system=system,
-            tools=tools,
-            max_tokens=max_tokens,
-            store=store,
-            context=context,
-            budget=budget,
-            thinking=thinking,
-            temperature=temperature,
-            stop_sequences=stop_sequences,
-            max_tool_rounds=max_tool_rounds,
-            summary_model=summary_model,
-            conversation=_conversation,
-        )
-
-    @classmethod
-    def resume(
-        cls,
-        conversation_id: str,
-        *,
-        store: Store,
-        model: str | AsyncModel | None = None,
-        **kw: Any,
-    ) -> AsyncChat:
-        """Continue a stored conversation (its model and system prompt unless given)."""
-        conv = store.get_conversation(conversation_id)
-        return cls(model or conv.model or DEFAULT_MODEL, store=store, _conversation=conv, **kw)
+    asynchronous = True
 
     # --- turns --------------------------------------------------------------------------------
 

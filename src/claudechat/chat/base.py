@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from ..context.base import ContextPolicy, ContextRequest, Keep, SideCall
 from ..context.caching import check_breakpoints
@@ -47,7 +47,7 @@ from ..errors import (
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from ..metadata import DOCUMENTS, FORKED_FROM, INTERRUPTED, PURPOSE, SIDE_USAGE, WINDOW_START
-from ..models.base import AsyncModel, Model, ModelResponse
+from ..models.base import AsyncModel, Model, ModelResponse, Request
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
 from ..store.base import Conversation, Store
@@ -85,34 +85,49 @@ ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
 Documents = Sequence[Document] | Retriever  # a turn's documents, or a function that finds them
 
 
-class ChatBase(SharedWriter):
-    """State and bookkeeping shared by Chat and AsyncChat (no model calls here)."""
+M = TypeVar("M", Model, AsyncModel)  # the kind of model a chat waits on
 
-    model: Model | AsyncModel
+
+class ChatBase(SharedWriter, Generic[M]):
+    """State and bookkeeping shared by Chat and AsyncChat (no model calls here).
+
+    ``model`` is a model name (used through the official SDK, with ``client`` if given: an
+    ``Anthropic`` client for Chat, an ``AsyncAnthropic`` one for AsyncChat) or a model
+    object of the chat's kind. Every message is kept in ``store`` (in memory by default).
+    ``context``: a ContextEngine or a list of policies (the "window" strategy by default);
+    ``budget``: input tokens per request, 200,000 unless set; "max" for the model's whole
+    window. ``summary_model`` writes rolling summaries (the engine's, by default).
+    """
+
+    model: M
+    asynchronous: ClassVar[bool]  # which SDK client a model name is used through
 
     def __init__(
         self,
-        model: Model | AsyncModel,
+        model: str | M = DEFAULT_MODEL,
         *,
-        system: str | Sequence[Block] | None,
-        tools: Sequence[ToolLike],
-        max_tokens: int,
-        store: Store | None,
-        context: ContextEngine | Sequence[ContextPolicy] | None,
-        budget: Budget,
-        thinking: Mapping[str, Any] | None,
-        temperature: float | None,
-        stop_sequences: Sequence[str],
-        max_tool_rounds: int,
-        summary_model: str | None,
-        conversation: Conversation | None,
+        system: str | Sequence[Block] | None = None,
+        tools: Sequence[ToolLike] = (),
+        max_tokens: int = 1024,
+        store: Store | None = None,
+        context: ContextEngine | Sequence[ContextPolicy] | None = None,
+        budget: Budget = None,
+        thinking: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        stop_sequences: Sequence[str] = (),
+        max_tool_rounds: int = 10,
+        client: Any = None,
+        summary_model: str | None = None,
+        _conversation: Conversation | None = None,
     ) -> None:
+        resolved: M = resolve_model(model, client, asynchronous=self.asynchronous)
+        conversation = _conversation
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise UserError(f"max_tokens must be a positive integer, got {max_tokens!r}")
         if max_tool_rounds < 1:
             raise UserError("max_tool_rounds must be at least 1")
-        self.model = model
-        self.info: ModelInfo = model_info(model.name)
+        self.model = resolved
+        self.info: ModelInfo = model_info(resolved.name)
         check_lifecycle(self.info)
         check_output_cap(max_tokens, self.info)
         self.max_tokens = max_tokens
@@ -155,6 +170,14 @@ class ChatBase(SharedWriter):
         self._unsaved = []
 
     # --- the public view ------------------------------------------------------------------
+
+    @classmethod
+    def resume(
+        cls, conversation_id: str, *, store: Store, model: str | M | None = None, **kw: Any
+    ) -> Self:
+        """Continue a stored conversation (its model and system prompt unless given)."""
+        conv = store.get_conversation(conversation_id)
+        return cls(model or conv.model or DEFAULT_MODEL, store=store, _conversation=conv, **kw)
 
     @property
     def id(self) -> str | None:
@@ -215,7 +238,7 @@ class ChatBase(SharedWriter):
             with self._turn_held():
                 self._conv = self.store.update_conversation(self._conv.id, system=self.system)
 
-    def set_model(self, model: Model | AsyncModel) -> None:
+    def set_model(self, model: M) -> None:
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
         info = model_info(model.name)
         check_lifecycle(info)
@@ -487,7 +510,7 @@ class ChatBase(SharedWriter):
         accepts (repaired if it must be), and a prefill the API continues at its end."""
         self._force_compact = False
         self._keep(prepared.keep)
-        request = prepared.request
+        request: Request = prepared.request
         try:
             validate(request.messages)
         except InvalidHistory as err:

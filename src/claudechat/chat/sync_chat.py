@@ -13,17 +13,15 @@ for them. A cut stream keeps what arrived as a ``partial`` message. The decision
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
 
-from ..context.base import ContextPolicy, SideCall
-from ..context.engine import Budget, ContextEngine, Prepared
+from ..context.base import SideCall
+from ..context.engine import Prepared
 from ..errors import ContextOverflow, StreamInterrupted
 from ..messages import Block
 from ..models.base import Model, TextDelta
-from ..store.base import Conversation, Store
-from .base import DEFAULT_MODEL, SDK_STREAM_ONLY_ABOVE, ChatBase, Documents, ToolLike, resolve_model
+from .base import SDK_STREAM_ONLY_ABOVE, ChatBase, Documents
 from .fold import Next, accumulate, end_of_stream, retry_after_overflow
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
@@ -31,57 +29,14 @@ from .reply import Reply, TurnState
 __all__ = ["Chat"]
 
 
-class Chat(ChatBase):
+class Chat(ChatBase[Model]):
     """A conversation with Claude: ``send`` / ``stream`` a message, get a Reply.
 
-    ``model`` is a model name (used through the official SDK, with ``client`` if given)
-    or any ``Model``. Every message is kept in ``store`` (in memory by default). ``budget``:
-    input tokens per request, 200,000 unless set; "max" for the model's whole window.
+    The arguments are ChatBase's: a model name (or a ``Model``), the system prompt, tools,
+    the store, the context policies and budget, and the SDK ``client``.
     """
 
-    model: Model
-
-    def __init__(
-        self,
-        model: str | Model = DEFAULT_MODEL,
-        *,
-        system: str | Sequence[Block] | None = None,
-        tools: Sequence[ToolLike] = (),
-        max_tokens: int = 1024,
-        store: Store | None = None,
-        context: ContextEngine | Sequence[ContextPolicy] | None = None,
-        budget: Budget = None,
-        thinking: Mapping[str, Any] | None = None,
-        temperature: float | None = None,
-        stop_sequences: Sequence[str] = (),
-        max_tool_rounds: int = 10,
-        client: Any = None,
-        summary_model: str | None = None,
-        _conversation: Conversation | None = None,
-    ) -> None:
-        super().__init__(
-            resolve_model(model, client, asynchronous=False),
-            system=system,
-            tools=tools,
-            max_tokens=max_tokens,
-            store=store,
-            context=context,
-            budget=budget,
-            thinking=thinking,
-            temperature=temperature,
-            stop_sequences=stop_sequences,
-            max_tool_rounds=max_tool_rounds,
-            summary_model=summary_model,
-            conversation=_conversation,
-        )
-
-    @classmethod
-    def resume(
-        cls, conversation_id: str, *, store: Store, model: str | Model | None = None, **kw: Any
-    ) -> Chat:
-        """Continue a stored conversation (its model and system prompt unless given)."""
-        conv = store.get_conversation(conversation_id)
-        return cls(model or conv.model or DEFAULT_MODEL, store=store, _conversation=conv, **kw)
+    asynchronous = False
 
     # --- turns --------------------------------------------------------------------------------
 
