@@ -161,7 +161,7 @@ def test_the_chat_stores_what_the_fold_makes_of_the_same_events() -> None:
     """The same reply through Chat: what it streams and stores is the fold's."""
     emu = Emulator(reply=lambda request: EmuReply("Tea, then a walk.", stop_reason="end_turn"))
     recorded = record(emu, "plan my morning")
-    call, shown = fold(recorded)
+    _, shown = fold(recorded)
     chat = Chat(MODEL, client=offline_client(emu))
     streamed = "".join(chat.stream("plan my morning"))
     assert streamed == shown
