@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from chats import HAIKU, SONNET, assert_valid_request, sdk_client, words
+from chats import HAIKU, SONNET, ChatKind, ChatMaker, assert_valid_request, words
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -39,7 +39,6 @@ from claudechat import (
 from claudechat.accounting import store_cost_report
 from claudechat.context.base import SUMMARY_TAG
 from claudechat.messages import to_api_messages
-from claudechat.models.anthropic import AnthropicModel
 from claudechat.store.export import export_json, import_conversation
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Fault
@@ -90,9 +89,11 @@ class Journey(RuleBasedStateMachine):
     checks: frozenset[str] = frozenset(INVARIANTS)
     bad_inputs: tuple[str, ...] = BAD_INPUTS  # the kinds of bad input the user tries
     interleaved_writers: bool = True  # whether another process sends mid-stream
+    kind: ChatKind = "sync"  # "async": every chat an AsyncChat (behind Chat's API)
 
     def __init__(self) -> None:
         super().__init__()
+        self.maker = ChatMaker(self.kind)
         self.dir = Path(tempfile.mkdtemp(prefix="journey-"))
         self.path = self.dir / "chats.db"
         self.emu = ObservedEmulator(clock=lambda: 0.0)
@@ -112,6 +113,7 @@ class Journey(RuleBasedStateMachine):
     def teardown(self) -> None:
         for store in self.stores:
             store.close()
+        self.maker.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- the world ------------------------------------------------------------------------
@@ -125,15 +127,16 @@ class Journey(RuleBasedStateMachine):
         return ContextEngine(strategy_policies(self.strategy), budget=self.budget)
 
     def _new_chat(self, cid: str | None, **kw: Any) -> Chat:
-        """A Chat as a new process makes it: a new store object and engine, same file."""
+        """A chat as a new process makes it: a new store object and engine, same file (an
+        AsyncChat behind Chat's API when ``kind`` is "async")."""
         store = self._store()
         if cid is None:
-            return Chat(
-                SONNET, client=sdk_client(self.emu), store=store, context=self._engine(), **kw
-            )
-        return Chat.resume(
-            cid, store=store, client=sdk_client(self.emu), context=self._engine(), **kw
+            made: Chat = self.maker(self.emu, SONNET, store=store, context=self._engine(), **kw)
+            return made
+        resumed: Chat = self.maker.resume(
+            cid, emu=self.emu, store=store, context=self._engine(), **kw
         )
+        return resumed
 
     def _prompt(self, n: int) -> str:
         self.prompts += 1
@@ -363,7 +366,7 @@ class Journey(RuleBasedStateMachine):
     def set_model(self, model: str) -> None:
         """Switch the model."""
         chat = self.chat
-        self._act(chat, lambda: chat.set_model(AnthropicModel(model, client=sdk_client(self.emu))))
+        self._act(chat, lambda: chat.set_model(self.maker.model(self.emu, model)))
 
     @rule(system=st.sampled_from(SYSTEMS))
     def set_system(self, system: str) -> None:

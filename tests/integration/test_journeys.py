@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from journey_machine import BAD_INPUTS, HAIKU, INVARIANTS, Journey
@@ -29,9 +30,16 @@ class KeptPromises(Journey):
     interleaved_writers = True
 
 
-def test_random_journeys_keep_the_promises() -> None:
+class AsyncKeptPromises(KeptPromises):
+    """The same journeys with AsyncChat: the promises hold for both kinds of chat."""
+
+    kind = "async"
+
+
+@pytest.mark.parametrize("machine", [KeptPromises, AsyncKeptPromises], ids=["sync", "async"])
+def test_random_journeys_keep_the_promises(machine: type[Journey]) -> None:
     run_state_machine_as_test(
-        KeptPromises,
+        machine,
         settings=settings(
             max_examples=EXAMPLES,
             stateful_step_count=STEPS,
