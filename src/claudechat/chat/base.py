@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from ..context.base import ContextPolicy, ContextRequest, Keep, SideCall
 from ..context.caching import check_breakpoints
@@ -483,16 +483,16 @@ class ChatBase(SharedWriter, Generic[M]):
             dry_run=dry_run,
         )
 
-    def _side_model(self, name: str) -> Any:
+    def _side_model(self, name: str) -> M:
         """The model that answers a summary side call: ``name`` through this chat's client,
         or this chat's own model when it is not an SDK model (a test model answers all)."""
         from ..models.anthropic import AnthropicModel, AsyncAnthropicModel
 
         model = self.model
         if isinstance(model, AnthropicModel):
-            return AnthropicModel(name, client=model.client)
+            return cast(M, AnthropicModel(name, client=model.client))
         if isinstance(model, AsyncAnthropicModel):
-            return AsyncAnthropicModel(name, client=model.client)
+            return cast(M, AsyncAnthropicModel(name, client=model.client))
         return model
 
     def _summary_text(self, call: SideCall, response: ModelResponse) -> str:
