@@ -7,16 +7,15 @@ conversation store's database file or in one of its own.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from claudechat.errors import StoreError
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
 from claudechat.search.base import DenseText, Mode, RankedIndex
@@ -25,19 +24,14 @@ from claudechat.search.embedders import Embedder, Vectors
 from claudechat.search.fusion import Fusion
 from claudechat.search.tokenize import Tokenizer
 from claudechat.store.migrations import load, migrate_sqlite
+from claudechat.store.sqlite import sqlite_errors
 
 __all__ = ["SQLiteIndex"]
 
 MIGRATIONS = "claudechat.search.migrations"
 
 
-@contextmanager
-def _errors(where: str) -> Iterator[None]:
-    """Turn sqlite3 errors (a full disk, a locked or read-only file) into StoreError."""
-    try:
-        yield
-    except sqlite3.Error as err:
-        raise StoreError(f"SQLite search index ({where}): {err}") from err
+_errors = functools.partial(sqlite_errors, what="SQLite search index")
 
 
 _UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
