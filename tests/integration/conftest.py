@@ -7,6 +7,7 @@ A test that takes ``make_chat`` runs twice, against ``Chat`` and against ``Async
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from chats import CHAT_KINDS, SONNET, ChatKind, ChatMaker, sdk_client
 
 from claudechat import AsyncChat
 from claudechat.store.memory import MemoryStore
+from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
 
 
@@ -55,3 +57,9 @@ def make_async_chat() -> Callable[..., AsyncChat]:
 def sdk_client_fixture() -> Callable[..., Any]:
     """``sdk_client(emu, asynchronous=False)``: an SDK client over the emulator, no retries."""
     return sdk_client
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    """A SQLite store in a fresh file, for the tests that read back what a chat stored."""
+    return SQLiteStore(tmp_path / "chat.db")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +22,6 @@ BIG = base64.b64encode(b"\x89PNG" + b"\x00" * (4 * 1024 * 1024)).decode()  # 5.3
 
 def _image(data: str, media_type: str = "image/png") -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "chat.db")
 
 
 def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:

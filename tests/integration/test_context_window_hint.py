@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,12 +34,10 @@ def _talk(chat: Chat, turns: int, seed: int) -> None:
 
 
 def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
-    make_chat: ChatMaker,
-    tmp_path: Path,
+    make_chat: ChatMaker, store: SQLiteStore
 ) -> None:
     """The issue's journey: summary strategy, compact, one more turn; then the default."""
     emu = Emulator()
-    store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store, context=_engine("summary"))
     _talk(chat, 8, 0)
     chat.compact()
@@ -57,10 +54,9 @@ def test_a_compacted_summary_chat_resumed_with_the_window_sends_every_turn(
 
 @pytest.mark.parametrize("first", ["window", "compact"])
 def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
-    make_chat: ChatMaker, tmp_path: Path, first: str
+    make_chat: ChatMaker, store: SQLiteStore, first: str
 ) -> None:
     emu = Emulator()
-    store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store, context=_engine(first, budget=3_000))
     _talk(chat, 14, 0)
     assert len(_sent_user_texts(emu)) < 14  # it trimmed, and kept where
@@ -74,11 +70,9 @@ def test_a_trimmed_window_resumed_with_a_larger_budget_sends_every_turn(
 
 
 def test_a_trimmed_window_resumed_with_the_summary_strategy_covers_what_it_leaves_out(
-    make_chat: ChatMaker,
-    tmp_path: Path,
+    make_chat: ChatMaker, store: SQLiteStore
 ) -> None:
     emu = Emulator()
-    store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store, context=_engine("window", budget=3_000))
     _talk(chat, 14, 0)
     conv = store.get_conversation(chat.id or "")
@@ -112,11 +106,10 @@ def test_the_hint_still_holds_while_the_turns_before_it_do_not_fit(make_chat: Ch
 
 
 def test_a_stale_hint_that_keeps_less_than_a_fresh_trim_gives_way_to_it(
-    make_chat: ChatMaker, tmp_path: Path
+    make_chat: ChatMaker, store: SQLiteStore
 ) -> None:
     """After a compaction kept one turn, the window (same small budget) trims afresh."""
     emu = Emulator()
-    store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store, context=_engine("summary", budget=3_000))
     _talk(chat, 10, 0)
     chat.compact()
