@@ -30,10 +30,8 @@ def chat_kind(request: pytest.FixtureRequest) -> ChatKind:
 def make_chat(chat_kind: ChatKind) -> Iterator[ChatMaker]:
     """Builds the chats of the test's kind: ``make_chat(emu, model, **kw)``."""
     maker = ChatMaker(chat_kind)
-    try:
-        yield maker
-    finally:
-        maker.close()
+    yield maker
+    maker.close()
 
 
 @pytest.fixture
