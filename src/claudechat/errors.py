@@ -96,22 +96,24 @@ class ToolDefinitionError(UserError):
 
 class ModelError(ClaudeChatError):
     """A model call failed. ``status`` is the HTTP status (None without one);
-    ``error_type`` / ``error_code`` are the API's ``error.type`` / ``error.details.error_code``."""
+    ``error_type`` / ``error_code`` are the API's ``error.type`` / ``error.details.error_code``.
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        request_id: str | None = None,
-        error_type: str | None = None,
-        error_code: str | None = None,
-    ) -> None:
+    Details are keyword arguments named as the attributes; each class declares its own below
+    its docstring, with the value it has when not given."""
+
+    status: int | None = None
+    request_id: str | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+
+    def __init__(self, message: str, **details: Any) -> None:
+        unknown = details.keys() - {
+            name for cls in type(self).__mro__ for name in vars(cls).get("__annotations__", {})
+        }
+        if unknown:
+            raise TypeError(f"{type(self).__name__} takes no detail {', '.join(sorted(unknown))}")
         super().__init__(message)
-        self.status = status
-        self.request_id = request_id
-        self.error_type = error_type
-        self.error_code = error_code
+        self.__dict__.update(details)
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -128,9 +130,7 @@ class AuthError(ModelError):
 class RateLimited(ModelError):
     """The API asked us to slow down; ``retry_after`` in seconds when it said."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
+    retry_after: float | None = None
 
     @property
     def spend_limit(self) -> bool:
@@ -145,20 +145,14 @@ class Overloaded(ModelError):
 class ContextOverflow(ModelError):
     """The prompt does not fit: ``tokens`` needed against ``limit`` available (when known)."""
 
-    def __init__(
-        self, message: str, *, tokens: int | None = None, limit: int | None = None, **kw: Any
-    ) -> None:
-        super().__init__(message, **kw)
-        self.tokens = tokens
-        self.limit = limit
+    tokens: int | None = None
+    limit: int | None = None
 
 
 class StreamInterrupted(ModelError):
     """A streamed reply stopped before its end; ``partial`` holds what had arrived."""
 
-    def __init__(self, message: str, *, partial: Any = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.partial = partial
+    partial: Any = None
 
 
 class BadResponse(ModelError):

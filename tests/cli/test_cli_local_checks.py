@@ -39,6 +39,16 @@ def _env(server: EmulatorServer) -> dict[str, str]:
     return {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "k"}
 
 
+def _refused(
+    run: Run, cli_env: dict[str, str | None], server: EmulatorServer, *args: str, **kw: object
+) -> str:
+    """``claudechat ask ARGS`` ends with exit 2 having stored and sent nothing; its stderr."""
+    result = run("ask", *args, env=_env(server), **kw)
+    assert result.exit_code == 2
+    assert _stored(cli_env) == 0 and server.emulator.requests == []
+    return result.stderr
+
+
 @pytest.mark.parametrize(
     "data",
     [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", b"caf\xe9 au lait", b"text\x00with a NUL"],
@@ -46,52 +56,41 @@ def _env(server: EmulatorServer) -> dict[str, str]:
 def test_binary_stdin_is_a_usage_error_and_nothing_is_stored(
     run: Run, cli_env: dict[str, str | None], server: EmulatorServer, data: bytes
 ) -> None:
-    result = run("ask", input=data, env=_env(server))
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
+    lines = _refused(run, cli_env, server, input=data).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: stdin ")
     assert "binary input cannot be sent" in lines[0]
-    assert _stored(cli_env) == 0 and server.emulator.requests == []
 
 
 def test_a_lone_surrogate_in_the_arguments_is_a_usage_error(
     run: Run, cli_env: dict[str, str | None], server: EmulatorServer
 ) -> None:
-    result = run("ask", "bad \udcff byte", env=_env(server))
-    assert result.exit_code == 2
-    assert "not valid Unicode" in result.stderr and "internal error" not in result.stderr
-    assert _stored(cli_env) == 0 and server.emulator.requests == []
+    stderr = _refused(run, cli_env, server, "bad \udcff byte")
+    assert "not valid Unicode" in stderr and "internal error" not in stderr
 
 
 def test_max_tokens_over_the_models_cap_is_a_usage_error_and_nothing_is_stored(
     run: Run, cli_env: dict[str, str | None], server: EmulatorServer
 ) -> None:
-    result = run("ask", "--max-tokens", "200000", "hello", env=_env(server))
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
+    stderr = _refused(run, cli_env, server, "--max-tokens", "200000", "hello")
+    assert stderr.strip() == (
         "error: max_tokens 200,000 is over claude-sonnet-4-6's output limit of 128,000 tokens"
     )
-    assert _stored(cli_env) == 0 and server.emulator.requests == []
 
 
 def test_a_budget_too_small_for_the_prompt_creates_no_conversation(
     run: Run, cli_env: dict[str, str | None], server: EmulatorServer
 ) -> None:
-    result = run("ask", "--budget", "10", "hello", env=_env(server))
-    assert result.exit_code == 2
-    assert "does not fit the budget of 10 input tokens" in result.stderr
-    assert _stored(cli_env) == 0 and server.emulator.requests == []
+    stderr = _refused(run, cli_env, server, "--budget", "10", "hello")
+    assert "does not fit the budget of 10 input tokens" in stderr
 
 
 def test_a_large_prompt_is_refused_without_a_terminal_unless_yes(
     run: Run, cli_env: dict[str, str | None], server: EmulatorServer
 ) -> None:
     big = "All work and no play makes Jack a dull boy. " * 12_000  # ~130k tokens
-    refused = run("ask", input=big, env=_env(server))
-    assert refused.exit_code == 2
-    assert "error: not sent: the prompt is about " in refused.stderr
-    assert "pass --yes" in refused.stderr
-    assert _stored(cli_env) == 0 and server.emulator.requests == []
+    refused = _refused(run, cli_env, server, input=big)
+    assert "error: not sent: the prompt is about " in refused
+    assert "pass --yes" in refused
 
     sent = run("ask", "--yes", input=big, env=_env(server))
     assert sent.exit_code == 0, sent.output

@@ -7,6 +7,7 @@ A test that takes ``make_chat`` runs twice, against ``Chat`` and against ``Async
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from chats import CHAT_KINDS, SONNET, ChatKind, ChatMaker, sdk_client
 
 from claudechat import AsyncChat
 from claudechat.store.memory import MemoryStore
+from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
 
 
@@ -28,10 +30,8 @@ def chat_kind(request: pytest.FixtureRequest) -> ChatKind:
 def make_chat(chat_kind: ChatKind) -> Iterator[ChatMaker]:
     """Builds the chats of the test's kind: ``make_chat(emu, model, **kw)``."""
     maker = ChatMaker(chat_kind)
-    try:
-        yield maker
-    finally:
-        maker.close()
+    yield maker
+    maker.close()
 
 
 @pytest.fixture
@@ -55,3 +55,9 @@ def make_async_chat() -> Callable[..., AsyncChat]:
 def sdk_client_fixture() -> Callable[..., Any]:
     """``sdk_client(emu, asynchronous=False)``: an SDK client over the emulator, no retries."""
     return sdk_client
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    """A SQLite store in a fresh file, for the tests that read back what a chat stored."""
+    return SQLiteStore(tmp_path / "chat.db")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,30 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
     two.close()
 
 
+@dataclass
+class Writers:
+    """Two writers of one conversation, each on its own store of ``stores``, answered by
+    one emulator."""
+
+    make_chat: ChatMaker
+    one: Store
+    two: Store
+    emu: Emulator = field(default_factory=Emulator)
+
+    def first(self) -> Chat:
+        """The first writer: it starts the conversation."""
+        return self.make_chat(self.emu, store=self.one)
+
+    def second(self, first: Chat) -> Chat:
+        """The second writer: ``first``'s conversation as its store has it now."""
+        return self.make_chat.resume(first.id or "", emu=self.emu, store=self.two)
+
+
+@pytest.fixture
+def writers(make_chat: ChatMaker, stores: tuple[Store, Store]) -> Writers:
+    return Writers(make_chat, *stores)
+
+
 def assert_each_question_has_its_reply(branch: list[Message]) -> None:
     """User, assistant, user, assistant…; each reply quotes its own question (the
     emulator's default reply ends with what it was told) and is complete."""
@@ -47,16 +72,12 @@ def assert_each_question_has_its_reply(branch: list[Message]) -> None:
         assert answer.text.endswith(f'You said: "{question.text}"'), (question.text, answer.text)
 
 
-def test_a_second_writer_is_refused_before_it_stores_or_sends(
-    make_chat: ChatMaker, stores: tuple[Store, Store]
-) -> None:
-    emu = Emulator()
-    one, two = stores
-    first = make_chat(emu, store=one)
+def test_a_second_writer_is_refused_before_it_stores_or_sends(writers: Writers) -> None:
+    first = writers.first()
     first.send("hello")
     pieces = first.stream("tell me a long story")
     shown = next(pieces)  # the question is stored, the reply is streaming and checkpointed
-    second = make_chat.resume(first.id or "", emu=emu, store=two)  # reads it all
+    second = writers.second(first)  # reads it all
     for attempt in (
         lambda: second.send("me too"),
         lambda: second.stream("me too"),
@@ -68,48 +89,40 @@ def test_a_second_writer_is_refused_before_it_stores_or_sends(
     ):
         with pytest.raises(ConcurrentUpdate, match="busy"):
             attempt()
-    assert len(message_requests(emu)) == 2  # nothing was sent for the second writer
-    assert "me too" not in [m.text for m in one.all_messages(first.id or "")]
-    assert one.get_conversation(first.id or "").system is None
+    assert len(message_requests(writers.emu)) == 2  # nothing was sent for the second writer
+    assert "me too" not in [m.text for m in writers.one.all_messages(first.id or "")]
+    assert writers.one.get_conversation(first.id or "").system is None
     shown += "".join(pieces)  # the holder's reply is never cut short
     reply = first.last_reply
     assert reply is not None and reply.text == shown and not reply.partial
     assert second.send("me too").text.endswith('You said: "me too"')  # the turn is free
-    branch = one.branch(first.id or "")
+    branch = writers.one.branch(first.id or "")
     assert [m.text for m in branch[::2]] == ["hello", "tell me a long story", "me too"]
     assert_each_question_has_its_reply(branch)
     assert branch[3].text == shown
 
 
-def test_the_lease_is_released_when_a_stream_is_left_early(
-    make_chat: ChatMaker, stores: tuple[Store, Store]
-) -> None:
-    emu = Emulator()
-    one, two = stores
-    first = make_chat(emu, store=one)
+def test_the_lease_is_released_when_a_stream_is_left_early(writers: Writers) -> None:
+    first = writers.first()
     pieces = first.stream("start")
     next(pieces)
     pieces.close()  # like Ctrl-C: the partial reply is kept, the turn is given back
-    second = make_chat.resume(first.id or "", emu=emu, store=two)
+    second = writers.second(first)
     assert second.send("next").text.endswith('You said: "next"')
-    assert [m.status for m in two.branch(first.id or "")] == [
+    assert [m.status for m in writers.two.branch(first.id or "")] == [
         "complete", "partial", "complete", "complete",
     ]  # fmt: skip
 
 
-def test_a_writer_continues_after_the_turn_another_one_finished(
-    make_chat: ChatMaker, stores: tuple[Store, Store]
-) -> None:
-    emu = Emulator()
-    one, two = stores
-    first = make_chat(emu, store=one)
+def test_a_writer_continues_after_the_turn_another_one_finished(writers: Writers) -> None:
+    first = writers.first()
     first.send("one")
-    second = make_chat.resume(first.id or "", emu=emu, store=two)
+    second = writers.second(first)
     second.send("two")  # first has not seen it
     first.send("three")  # claims the turn, catches up, answers after "two"
-    sent = message_requests(emu)[-1].body["messages"]
+    sent = message_requests(writers.emu)[-1].body["messages"]
     assert [m["content"][0]["text"] for m in sent[::2]] == ["one", "two", "three"]
-    assert_each_question_has_its_reply(one.branch(first.id or ""))
+    assert_each_question_has_its_reply(writers.one.branch(first.id or ""))
 
 
 def test_threads_on_one_conversation_never_interleave(

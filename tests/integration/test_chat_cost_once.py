@@ -73,15 +73,21 @@ def _all(store: SQLiteStore) -> list[str]:
     return [info.conversation.id for info in store.list_conversations(limit=1000)]
 
 
-def test_fork_export_import_and_summaries_are_counted_once(
-    make_chat: ChatMaker, tmp_path: Path
-) -> None:
+def _chat_with_summaries(make_chat: ChatMaker, store: SQLiteStore) -> tuple[BillingEmulator, Chat]:
+    """Eight long turns on the summary strategy and a small budget: enough for summaries
+    (side requests on Haiku)."""
     emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
     engine = ContextEngine(strategy_policies("summary"), budget=2_500)
     chat = make_chat(emu, store=store, context=engine)
-    for i in range(8):  # enough for summaries (side requests on Haiku)
+    for i in range(8):
         chat.send(f"q{i} " + words(120, i))
+    return emu, chat
+
+
+def test_fork_export_import_and_summaries_are_counted_once(
+    make_chat: ChatMaker, store: SQLiteStore, tmp_path: Path
+) -> None:
+    emu, chat = _chat_with_summaries(make_chat, store)
     assert chat.store.summaries(chat.id or "")
     assert {m for m, _ in emu.bills} == {"claude-sonnet-4-6", "claude-haiku-4-5"}
     _assert_billed(store_cost_report(store, _all(store)), emu)
@@ -113,10 +119,9 @@ def test_fork_export_import_and_summaries_are_counted_once(
 
 
 def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(
-    make_chat: ChatMaker, tmp_path: Path
+    make_chat: ChatMaker, store: SQLiteStore
 ) -> None:
     emu = BillingEmulator(reply=lambda request: "word " * 300)
-    store = SQLiteStore(tmp_path / "c.db")
     chat = make_chat(emu, store=store)
     chat.send("first")
     pieces = chat.stream("tell me a long story")
@@ -134,15 +139,9 @@ def test_an_interrupted_stream_is_counted_with_the_usage_that_arrived(
 
 
 def test_a_fork_keeps_the_summaries_it_copies_instead_of_paying_for_them_again(
-    make_chat: ChatMaker,
-    tmp_path: Path,
+    make_chat: ChatMaker, store: SQLiteStore
 ) -> None:
-    emu = BillingEmulator()
-    store = SQLiteStore(tmp_path / "c.db")
-    engine = ContextEngine(strategy_policies("summary"), budget=2_500)
-    chat = make_chat(emu, store=store, context=engine)
-    for i in range(8):
-        chat.send(f"q{i} " + words(120, i))
+    emu, chat = _chat_with_summaries(make_chat, store)
     summary = store.summaries(chat.id or "")[-1]
     fork = chat.fork()
     bills = len(emu.bills)

@@ -215,13 +215,16 @@ class _InterruptingTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.after = after
         self.armed = False
 
+    def _cut(self) -> bool:
+        """Whether this response is the one to interrupt (the first after arming)."""
+        armed, self.armed = self.armed, False
+        return armed
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         response = self.inner.handle_request(request)
-        if not self.armed:
+        if not self._cut():
             return response
-        self.armed = False
-        chunks = response.stream
-        after = self.after
+        chunks, after = response.stream, self.after
 
         class Body(httpx2.SyncByteStream):
             def __iter__(self) -> Iterator[bytes]:
@@ -234,11 +237,9 @@ class _InterruptingTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self.inner.handle_async_request(request)
-        if not self.armed:
+        if not self._cut():
             return response
-        self.armed = False
-        chunks = response.stream
-        after = self.after
+        chunks, after = response.stream, self.after
 
         class Body(httpx2.AsyncByteStream):
             async def __aiter__(self) -> AsyncIterator[bytes]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from chats import HAIKU, SONNET, ChatMaker, message_requests
 
-from claudechat import AsyncChat, ToolDefinitionError, UserError
+from claudechat import AsyncChat, Chat, ToolDefinitionError, UserError
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, EmuRequest
 from claudechat.tools import Tool
@@ -23,11 +22,6 @@ BIG = base64.b64encode(b"\x89PNG" + b"\x00" * (4 * 1024 * 1024)).decode()  # 5.3
 
 def _image(data: str, media_type: str = "image/png") -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "chat.db")
 
 
 def _nothing_happened(emu: Emulator, store: SQLiteStore) -> None:
@@ -131,30 +125,22 @@ def test_a_budget_too_small_for_the_prompt_stores_and_sends_nothing(
     _nothing_happened(emu, store)
 
 
-def test_a_budget_too_small_later_in_a_conversation_stores_nothing_more(
-    make_chat: ChatMaker,
-    store: SQLiteStore,
-) -> None:
-    emu = Emulator()
-    chat = make_chat(emu, store=store, budget=200)
-    chat.send("short")
-    stored = len(store.all_messages(chat.id or ""))
-    with pytest.raises(UserError, match="budget"):
-        chat.send("word " * 400)
-    assert len(store.all_messages(chat.id or "")) == stored
-    assert len(message_requests(emu)) == 1
-
-
-def test_an_edit_too_big_for_the_budget_stores_nothing_and_keeps_the_branch(
-    make_chat: ChatMaker,
-    store: SQLiteStore,
+@pytest.mark.parametrize(
+    "too_big",
+    [
+        pytest.param(lambda chat, text: chat.send(text), id="send"),
+        pytest.param(lambda chat, text: chat.edit(chat.history[0].id, text), id="edit"),
+    ],
+)
+def test_a_turn_too_big_for_the_budget_later_stores_nothing_and_keeps_the_branch(
+    make_chat: ChatMaker, store: SQLiteStore, too_big: Callable[[Chat, str], object]
 ) -> None:
     emu = Emulator()
     chat = make_chat(emu, store=store, budget=200)
     chat.send("short")
     before = (store.all_messages(chat.id or ""), chat.history)
     with pytest.raises(UserError, match="budget"):
-        chat.edit(chat.history[0].id, "word " * 400)
+        too_big(chat, "word " * 400)
     assert (store.all_messages(chat.id or ""), chat.history) == before
     assert len(message_requests(emu)) == 1
 

@@ -54,11 +54,9 @@ def wait_until_back(store: Store, cid: str) -> None:
 @pytest.fixture
 def outage(pg_database: str) -> Iterator[Outage]:
     o = Outage(pg_database)
-    try:
-        yield o
-    finally:
-        o.end()
-        o.admin.close()
+    yield o
+    o.end()
+    o.admin.close()
 
 
 @pytest.mark.postgres

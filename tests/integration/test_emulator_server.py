@@ -26,10 +26,8 @@ ARGS: dict[str, Any] = {
 @pytest.fixture
 def server() -> Iterator[EmulatorServer]:
     running = serve(Emulator(script=["one two three four five six seven"]), port=0)
-    try:
-        yield running
-    finally:
-        running.shutdown()
+    yield running
+    running.shutdown()
 
 
 def make_client(server: EmulatorServer) -> anthropic.Anthropic:

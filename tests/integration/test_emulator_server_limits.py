@@ -27,10 +27,8 @@ GOOD = json.dumps(
 @pytest.fixture
 def server() -> Iterator[EmulatorServer]:
     running = serve(Emulator(), read_timeout=0.5, max_body=1024 * 1024)
-    try:
-        yield running
-    finally:
-        running.shutdown()
+    yield running
+    running.shutdown()
 
 
 def _exchange(server: EmulatorServer, data: bytes) -> bytes:

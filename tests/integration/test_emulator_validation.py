@@ -62,24 +62,27 @@ def test_consecutive_same_role_messages_are_merged_not_rejected() -> None:
     assert reply.stop_reason == "end_turn"
 
 
-def test_tool_use_without_result() -> None:
-    messages = [user("q"), {"role": "assistant", "content": [use("toolu_a")]}, user("no result")]
-    error = bad_request(messages)
-    assert error.api_message == (
-        "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: "
-        "toolu_a. Each `tool_use` block must have a corresponding `tool_result` block in the "
-        "next message."
-    )
-
-
-def test_tool_result_without_use() -> None:
-    messages = [user("q"), {"role": "assistant", "content": "plain"}, user([result("toolu_x")])]
-    error = bad_request(messages)
-    assert error.api_message == (
-        "messages.2.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_x. "
-        "Each `tool_result` block must have a corresponding `tool_use` block in the previous "
-        "message."
-    )
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        pytest.param(
+            [user("q"), {"role": "assistant", "content": [use("toolu_a")]}, user("no result")],
+            "messages.1: `tool_use` ids were found without `tool_result` blocks immediately "
+            "after: toolu_a. Each `tool_use` block must have a corresponding `tool_result` "
+            "block in the next message.",
+            id="use-without-result",
+        ),
+        pytest.param(
+            [user("q"), {"role": "assistant", "content": "plain"}, user([result("toolu_x")])],
+            "messages.2.content.0: unexpected `tool_use_id` found in `tool_result` blocks: "
+            "toolu_x. Each `tool_result` block must have a corresponding `tool_use` block in "
+            "the previous message.",
+            id="result-without-use",
+        ),
+    ],
+)
+def test_an_unpaired_tool_block_is_rejected(messages: list[dict[str, Any]], expected: str) -> None:
+    assert bad_request(messages).api_message == expected
 
 
 def test_paired_tools_are_accepted() -> None:

@@ -38,9 +38,8 @@ def chat(**params: Any) -> None:
     from .render import make_console, plain_output
     from .repl import run_repl
 
-    runtime = runtime_from(params)
-    runtime.assume_yes = params["yes"]
-    try:
+    with runtime_from(params) as runtime:
+        runtime.assume_yes = params["yes"]
         runtime.announce()
         conversation, build = runtime.plan_chat(
             cid=params.get("cid"), continue_latest=params["continue_"]
@@ -53,8 +52,6 @@ def chat(**params: Any) -> None:
             plain=plain_output(console, runtime.env),
             conversation=conversation,
         )
-    finally:
-        runtime.close()
 
 
 def _read_prompt(words: tuple[str, ...]) -> str:
@@ -86,8 +83,7 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
     from .preflight import check_prompt
 
     text = _read_prompt(prompt)
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
         confirm = None if params["yes"] else _refuse
         check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
@@ -98,8 +94,6 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
             if not isinstance(err, AuthError) and _unanswered(conversation):
                 err.add_note("your message is stored without a reply: the next ask -c sends it")
             raise
-    finally:
-        runtime.close()
 
 
 def _answer(runtime: Runtime, conversation: Chat, text: str, *, as_json: bool) -> None:

@@ -76,8 +76,7 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
     from .render import cost_lines, usd
     from .runtime import resolve_id
 
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         if conversation_id:
             ids = [resolve_id(store, conversation_id)]
@@ -104,8 +103,6 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
         if report.copied.requests:
             click.echo(f"not counted again: {report.copied.requests:,} requests copied by fork "
                        f"or import ({usd(report.copied_usd)}), billed in their first conversation")  # fmt: skip
-    finally:
-        runtime.close()
 
 
 @click.command()

@@ -44,8 +44,7 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
     from ..accounting import store_cost_report
     from .render import print_conversations
 
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         # The cost `claudechat cost ID` shows: every request once, copies not again.
         infos = [
@@ -70,8 +69,6 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
             return
         console, plain = _console()
         print_conversations(console, infos, plain=plain)
-    finally:
-        runtime.close()
 
 
 @click.command()
@@ -83,8 +80,7 @@ def show(conversation_id: str, as_json: bool, **params: Any) -> None:
     from .render import print_transcript
     from .runtime import resolve_id
 
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         cid = resolve_id(store, conversation_id)
         if as_json:
@@ -94,8 +90,6 @@ def show(conversation_id: str, as_json: bool, **params: Any) -> None:
         console, plain = _console()
         title = f"{conv.title or '(untitled)'} — {conv.id}"
         print_transcript(console, store.branch(cid), plain=plain, title=title)
-    finally:
-        runtime.close()
 
 
 @click.command()
@@ -112,8 +106,7 @@ def search(
     from .runtime import resolve_id
 
     text = " ".join(query)
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         scope = resolve_id(store, cid) if cid else None
         if semantic:
@@ -138,8 +131,6 @@ def search(
             click.echo("no matches", err=True)
         for line in lines:
             click.echo(line)
-    finally:
-        runtime.close()
 
 
 @click.command()
@@ -165,8 +156,7 @@ def export(
 
     if fmt is None:
         fmt = "json" if output and output.lower().endswith(".json") else "md"
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         text = export_text(store, resolve_id(store, conversation_id), fmt)
         if output is None:
@@ -174,8 +164,6 @@ def export(
         else:
             write_private(Path(output), text, overwrite=force)
             click.echo(f"exported to {output}", err=True)
-    finally:
-        runtime.close()
 
 
 @click.command("import")
@@ -195,16 +183,13 @@ def import_(file: str, title: str | None, again: bool, **params: Any) -> None:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as err:
         raise InvalidImport(f"{file}: cannot read: {err.strerror or err}") from None
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         if not again:
             _refuse_a_second_copy(store, data, source)
         conv = import_conversation(store, data, title=title, source=source)
         click.echo(conv.id)
         click.echo(f"imported {conv.title or '(untitled)'}", err=True)
-    finally:
-        runtime.close()
 
 
 def _refuse_a_second_copy(store: Store, data: bytes, source: str) -> None:
@@ -232,8 +217,7 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
     """Delete a conversation and everything in it (asks unless --yes)."""
     from .runtime import resolve_id
 
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         cid = resolve_id(store, conversation_id)
         title = store.get_conversation(cid).title or "(untitled)"
@@ -249,8 +233,6 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         finally:
             index.close()
         click.echo(f"deleted {cid}", err=True)
-    finally:
-        runtime.close()
 
 
 def _confirm_delete(cid: str, title: str) -> bool:
@@ -276,8 +258,7 @@ def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
     from .recall import reindex as rebuild
     from .runtime import resolve_id
 
-    runtime = runtime_from(params)
-    try:
+    with runtime_from(params) as runtime:
         store = runtime.store()
         ids = [resolve_id(store, cid)] if cid else None
         notice = lambda line: click.echo(line, err=True)  # noqa: E731
@@ -289,8 +270,6 @@ def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
             index.close()
         kind = f"lexical + {embedder.name} vectors" if embedder is not None else "lexical"
         click.echo(f"indexed {turns:,} turns of {conversations:,} conversations ({kind})")
-    finally:
-        runtime.close()
 
 
 COMMANDS = (list_, show, search, export, import_, rm, reindex)

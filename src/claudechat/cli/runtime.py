@@ -111,6 +111,12 @@ class Runtime:
         spec = self.settings.store or ""
         return spec if spec.startswith(("postgres://", "postgresql://")) else None
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the store, search indexes and client that were opened."""
         for index in self._indexes:

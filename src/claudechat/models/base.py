@@ -21,6 +21,11 @@ __all__ = [
 ]
 
 
+# Optional fields, sent when set: those token counting takes too, then those only replies take.
+_COUNTED = ("system", "tools", "tool_choice", "thinking", "context_management")
+_SENT_ONLY = ("stop_sequences", "temperature", "metadata", "cache_control", "diagnostics")
+
+
 @dataclass(slots=True)
 class Request:
     """One Messages API request, fields named as the API names them."""
@@ -46,27 +51,10 @@ class Request:
         body: dict[str, Any] = {"model": self.model, "messages": self.messages}
         if not for_count:
             body["max_tokens"] = self.max_tokens
-        if self.system:
-            body["system"] = self.system
-        if self.tools:
-            body["tools"] = self.tools
-        if self.tool_choice is not None:
-            body["tool_choice"] = self.tool_choice
-        if self.thinking is not None:
-            body["thinking"] = self.thinking
-        if self.context_management is not None:
-            body["context_management"] = self.context_management
-        if not for_count:
-            if self.stop_sequences:
-                body["stop_sequences"] = self.stop_sequences
-            if self.temperature is not None:
-                body["temperature"] = self.temperature
-            if self.metadata is not None:
-                body["metadata"] = self.metadata
-            if self.cache_control is not None:
-                body["cache_control"] = self.cache_control
-            if self.diagnostics is not None:
-                body["diagnostics"] = self.diagnostics
+        for name in _COUNTED if for_count else _COUNTED + _SENT_ONLY:
+            value = getattr(self, name)
+            if value is not None and value != []:  # unset: None or an empty list
+                body[name] = value
         body.update(self.extra)
         return body
 

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol, TypedDict, get_args
 
 from claudechat.errors import ConfigError
 from claudechat.search._units import SearchHit, SearchUnit
 from claudechat.search.dense import embed_query, top_k
 from claudechat.search.embedders import Embedder, Vectors
 from claudechat.search.fusion import Fusion, WeightedScoreFusion
+from claudechat.search.tokenize import Tokenizer
 
-__all__ = ["DEFAULT_FUSION", "DenseText", "Mode", "RankedIndex", "SearchIndex"]
+__all__ = [
+    "DEFAULT_FUSION",
+    "DenseText",
+    "IndexOptions",
+    "Mode",
+    "RankedIndex",
+    "SearchIndex",
+]
 
 Mode = Literal["lexical", "dense", "hybrid"]
 DenseText = Literal["text", "key"]
@@ -70,9 +78,21 @@ class SearchIndex(Protocol):
     def __len__(self) -> int: ...
 
 
+class IndexOptions(TypedDict, total=False):
+    """The keyword options every `RankedIndex` backend takes (see `RankedIndex`)."""
+
+    embedder: Embedder | None
+    tokenizer: Tokenizer | None
+    fusion: Fusion | None
+    mode: Mode | None
+    depth: int
+    dense_text: DenseText
+
+
 class RankedIndex(ABC):
     """Shared search logic; subclasses store units, lexical postings and vectors.
 
+    ``tokenizer`` splits texts and queries into terms (default `Tokenizer()`);
     ``mode`` defaults to ``"hybrid"`` with an embedder and ``"lexical"`` without one;
     ``depth`` is how many candidates each retriever contributes before fusion;
     ``dense_text`` says what is embedded: the bare turn ``"text"`` (the default: best in
@@ -83,12 +103,14 @@ class RankedIndex(ABC):
         self,
         *,
         embedder: Embedder | None = None,
+        tokenizer: Tokenizer | None = None,
         fusion: Fusion | None = None,
         mode: Mode | None = None,
         depth: int = 100,
         dense_text: DenseText = "text",
     ) -> None:
         self.embedder = embedder
+        self.tokenizer = tokenizer or Tokenizer()
         self.dense_text: DenseText = dense_text
         self.fusion: Fusion = fusion or DEFAULT_FUSION
         self.default_mode: Mode = mode or ("hybrid" if embedder is not None else "lexical")

@@ -69,33 +69,25 @@ def normalize_rows(vectors: npt.ArrayLike) -> Vectors:
 class HashingEmbedder:
     """Deterministic bag-of-terms vectors by feature hashing: texts sharing terms are close.
 
-    Meant for tests and as a no-dependency fallback; it knows no synonyms.
+    Meant for tests and as a no-dependency fallback; it knows no synonyms. Its ``name`` is
+    ``hashing-<dim>``.
     """
 
     def __init__(self, dim: int = 256, *, tokenizer: Tokenizer | None = None) -> None:
         if dim <= 0:
             raise ConfigError(f"HashingEmbedder dim must be positive, got {dim}")
-        self._dim = dim
+        self.dim = dim
+        self.name = f"hashing-{dim}"
         self._tokenizer = tokenizer or Tokenizer()
-
-    @property
-    def name(self) -> str:
-        """``hashing-<dim>``."""
-        return f"hashing-{self._dim}"
-
-    @property
-    def dim(self) -> int:
-        """Length of each vector."""
-        return self._dim
 
     def embed(self, texts: list[str]) -> Vectors:
         """One unit-length vector per text (all zeros for a text with no terms)."""
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in self._tokenizer.iter_terms(text):
                 digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
                 h = int.from_bytes(digest, "little")
-                out[row, h % self._dim] += 1.0 if (h >> 63) & 1 else -1.0
+                out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
         return normalize_rows(out)
 
 
@@ -129,22 +121,13 @@ class MiniLMEmbedder:
             )
         self._model = st.SentenceTransformer(model_path, device=device, local_files_only=True)
         self._batch_size = batch_size
-        self._dim = int(self._model.get_embedding_dimension() or 384)
-
-    @property
-    def name(self) -> str:
-        """``all-MiniLM-L6-v2``."""
-        return self.MODEL_NAME
-
-    @property
-    def dim(self) -> int:
-        """384."""
-        return self._dim
+        self.dim = int(self._model.get_embedding_dimension() or 384)
+        self.name = self.MODEL_NAME
 
     def embed(self, texts: list[str]) -> Vectors:
         """Unit-length sentence embeddings."""
         if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(
             list(texts),
             batch_size=self._batch_size,
@@ -178,23 +161,14 @@ class VoyageEmbedder:
             client = voyageai.Client(api_key=key)
         self._client = client
         self._model = model
-        self._dim = dim
-
-    @property
-    def name(self) -> str:
-        """``voyage/<model>``."""
-        return f"voyage/{self._model}"
-
-    @property
-    def dim(self) -> int:
-        """Vector length requested from the API."""
-        return self._dim
+        self.dim = dim  # the vector length asked of the API
+        self.name = f"voyage/{model}"
 
     def _call(self, texts: Sequence[str], input_type: Literal["document", "query"]) -> Vectors:
         if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         result = self._client.embed(
-            list(texts), model=self._model, input_type=input_type, output_dimension=self._dim
+            list(texts), model=self._model, input_type=input_type, output_dimension=self.dim
         )
         return normalize_rows(result.embeddings)
 

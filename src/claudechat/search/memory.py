@@ -4,15 +4,17 @@ short-lived sessions)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex
 from claudechat.search.bm25 import BM25
-from claudechat.search.embedders import Embedder, Vectors
-from claudechat.search.fusion import Fusion
-from claudechat.search.tokenize import Tokenizer
+from claudechat.search.embedders import Vectors
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["MemoryIndex"]
 
@@ -22,21 +24,10 @@ class MemoryIndex(RankedIndex):
     search names one, so each conversation behaves like an index of its own."""
 
     def __init__(
-        self,
-        *,
-        embedder: Embedder | None = None,
-        tokenizer: Tokenizer | None = None,
-        fusion: Fusion | None = None,
-        mode: Mode | None = None,
-        depth: int = 100,
-        dense_text: DenseText = "text",
-        k1: float = 1.2,
-        b: float = 0.75,
+        self, *, k1: float = 1.2, b: float = 0.75, **options: Unpack[IndexOptions]
     ) -> None:
-        super().__init__(
-            embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
-        )
-        self._bm25 = BM25(tokenizer=tokenizer, k1=k1, b=b)
+        super().__init__(**options)
+        self._bm25 = BM25(tokenizer=self.tokenizer, k1=k1, b=b)
         self._units: dict[str, SearchUnit] = {}
         self._slot: dict[str, int] = {}
         self._slot_ids: list[str] = []

@@ -17,20 +17,21 @@ import re
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from claudechat.errors import ConfigError, StoreError
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex
 from claudechat.search.bm25 import bm25_score
 from claudechat.search.dense import from_blob, to_blob
-from claudechat.search.embedders import Embedder, Vectors
-from claudechat.search.fusion import Fusion
-from claudechat.search.tokenize import Tokenizer
+from claudechat.search.embedders import Vectors
 from claudechat.store.migrations import load, migrate_postgres
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["PostgresIndex"]
 
@@ -81,23 +82,15 @@ class PostgresIndex(RankedIndex):
         self,
         database: str | Any,
         *,
-        embedder: Embedder | None = None,
-        tokenizer: Tokenizer | None = None,
-        fusion: Fusion | None = None,
-        mode: Mode | None = None,
-        depth: int = 100,
-        dense_text: DenseText = "text",
         ranking: Literal["bm25", "ts_rank_cd"] = "bm25",
         normalization: int = 1,
         candidates: int = 1000,
+        **options: Unpack[IndexOptions],
     ) -> None:
-        super().__init__(
-            embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
-        )
+        super().__init__(**options)
         owned = isinstance(database, str)
         conn: Any = _psycopg().connect(database) if owned else database
         self._conn = conn
-        self.tokenizer = tokenizer or Tokenizer()
         self.ranking = ranking
         self.normalization = normalization
         self.candidates = candidates

@@ -7,37 +7,33 @@ conversation store's database file or in one of its own.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from claudechat.errors import StoreError
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import DenseText, Mode, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex
 from claudechat.search.dense import from_blob, to_blob
-from claudechat.search.embedders import Embedder, Vectors
-from claudechat.search.fusion import Fusion
-from claudechat.search.tokenize import Tokenizer
+from claudechat.search.embedders import Vectors
 from claudechat.store.migrations import load, migrate_sqlite
+from claudechat.store.sqlite import sqlite_errors
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SQLiteIndex"]
 
 MIGRATIONS = "claudechat.search.migrations"
 
 
-@contextmanager
-def _errors(where: str) -> Iterator[None]:
-    """Turn sqlite3 errors (a full disk, a locked or read-only file) into StoreError."""
-    try:
-        yield
-    except sqlite3.Error as err:
-        raise StoreError(f"SQLite search index ({where}): {err}") from err
+_errors = functools.partial(sqlite_errors, what="SQLite search index")
 
 
 _UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
@@ -53,22 +49,13 @@ class SQLiteIndex(RankedIndex):
     def __init__(
         self,
         database: str | Path | sqlite3.Connection,
-        *,
-        embedder: Embedder | None = None,
-        tokenizer: Tokenizer | None = None,
-        fusion: Fusion | None = None,
-        mode: Mode | None = None,
-        depth: int = 100,
-        dense_text: DenseText = "text",
+        **options: Unpack[IndexOptions],
     ) -> None:
-        super().__init__(
-            embedder=embedder, fusion=fusion, mode=mode, depth=depth, dense_text=dense_text
-        )
+        super().__init__(**options)
         owned = not isinstance(database, sqlite3.Connection)
         self._conn = (
             database if isinstance(database, sqlite3.Connection) else sqlite3.connect(database)
         )
-        self.tokenizer = tokenizer or Tokenizer()
         self._matrix_cache: dict[str | None, tuple[list[str], Vectors]] = {}
         self._cache_version: int | None = None
         try:

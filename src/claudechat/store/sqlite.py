@@ -31,12 +31,13 @@ _INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its pare
 
 
 @contextmanager
-def _errors(where: str) -> Iterator[None]:
-    """Turn sqlite3 errors into StoreError (a full disk, a locked or corrupt file)."""
+def sqlite_errors(where: str, *, what: str = "SQLite") -> Iterator[None]:
+    """Turn sqlite3 errors (a full disk, a locked, read-only or corrupt file) into
+    StoreError naming ``what`` failed ``where``; the search index shares it."""
     try:
         yield
     except sqlite3.Error as err:
-        raise StoreError(f"SQLite ({where}): {err}") from err
+        raise StoreError(f"{what} ({where}): {err}") from err
 
 
 def _create_private(path: Path) -> None:
@@ -93,7 +94,7 @@ class SQLiteStore(SQLStore):
 
     def _open(self, migrations: Sequence[Migration]) -> None:
         """Create the file (mode 0600), switch to WAL, bring the schema up to date."""
-        with _errors(f"opening {self.path or ':memory:'}"):
+        with sqlite_errors(f"opening {self.path or ':memory:'}"):
             if self.path is not None:
                 try:
                     _create_private(self.path)
@@ -142,7 +143,7 @@ class SQLiteStore(SQLStore):
     @contextmanager
     def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
         """A transaction (``BEGIN IMMEDIATE`` to write): committed, or rolled back on error."""
-        with _errors(where):
+        with sqlite_errors(where):
             conn = self._db()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
