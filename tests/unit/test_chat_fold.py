@@ -25,16 +25,9 @@ from claudechat.chat.fold import (
     start_call,
 )
 from claudechat.messages import Message
+from claudechat.models import base as api
 from claudechat.models.anthropic import AnthropicModel
-from claudechat.models.base import (
-    Done,
-    ModelResponse,
-    Request,
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    UsageSoFar,
-)
+from claudechat.models.base import ModelResponse, Request, StreamEvent
 from claudechat.testing import Emulator, EmuReply, Fault, offline_client
 from claudechat.usage import Usage
 
@@ -63,7 +56,7 @@ def fold(
 def test_a_recorded_reply_folds_to_the_text_shown_and_the_message_stored() -> None:
     emu = Emulator(reply=lambda request: "Oslo is the capital of Norway.")
     events = record(emu)
-    assert any(isinstance(e, TextDelta) for e in events) and isinstance(events[-1], Done)
+    assert any(isinstance(e, api.TextDelta) for e in events) and isinstance(events[-1], api.Done)
     call, shown = fold(events)
     assert call.response is not None
     assert shown == call.text == "Oslo is the capital of Norway."
@@ -85,7 +78,12 @@ def test_the_fold_is_pure_replaying_gives_the_same_result() -> None:
 def test_an_emulated_prefill_the_model_repeats_is_shown_once() -> None:
     """A model that refuses prefill gets a hint and usually repeats it; the held start is
     compared with the prefill across deltas."""
-    events = [TextDelta("Dea"), TextDelta("r Sir"), TextDelta(", hello"), UsageSoFar(Usage())]
+    events = [
+        api.TextDelta("Dea"),
+        api.TextDelta("r Sir"),
+        api.TextDelta(", hello"),
+        api.UsageSoFar(Usage()),
+    ]
     call, shown = fold(events, "Dear Sir", sent=False)
     assert shown == "Dear Sir, hello"
     response = ModelResponse("m1", MODEL, [{"type": "text", "text": call.text}], "end_turn",
@@ -105,7 +103,7 @@ def test_a_sent_prefill_is_continued_and_never_stripped() -> None:
 
 
 def test_thinking_is_folded_but_not_shown() -> None:
-    call, shown = fold([ThinkingDelta("let me see"), TextDelta("42")])
+    call, shown = fold([api.ThinkingDelta("let me see"), api.TextDelta("42")])
     assert shown == call.text == "42"
 
 
@@ -128,7 +126,7 @@ def test_a_cut_stream_keeps_what_arrived_as_a_partial_reply() -> None:
 
 
 def test_a_call_cut_before_any_text_leaves_no_message_but_its_usage() -> None:
-    call, _ = fold([UsageSoFar(Usage(input_tokens=50, requests=1))])
+    call, _ = fold([api.UsageSoFar(Usage(input_tokens=50, requests=1))])
     message, usage = partial_reply(call, "interrupted", None, parent_id=None, model=MODEL)
     assert message is None and usage == Usage(input_tokens=50, requests=1)
 
@@ -137,7 +135,7 @@ def test_overflow_is_retried_once_and_only_before_any_text() -> None:
     call, _ = start_call(None, prefill_sent=False)
     assert retry_after_overflow(call, 0)
     assert not retry_after_overflow(call, 1)
-    shown, _ = accumulate(call, TextDelta("partial"))
+    shown, _ = accumulate(call, api.TextDelta("partial"))
     assert not retry_after_overflow(shown, 0)
 
 
