@@ -34,6 +34,7 @@ __all__ = [
     "group_turns",
     "new_id",
     "repair",
+    "sendable_content",
     "text_of",
     "to_api_messages",
     "user",
@@ -183,20 +184,22 @@ def group_turns(messages: Sequence[Message]) -> list[Turn]:
 # --- what is sent -------------------------------------------------------------------------
 
 
-def _sendable_blocks(m: Message) -> list[Block]:
-    if m.status == "complete":
-        return m.content
-    # A cut reply: keep its finished text only; unfinished tool_use / thinking cannot be sent.
-    return [b for b in m.content if b.get("type") == "text" and b.get("text")]
+def sendable_content(message: Message) -> list[Block]:
+    """The blocks of ``message`` a request carries: all of a complete message; of a partial
+    reply only its text, since an unfinished ``tool_use`` or unsigned thinking cannot be sent
+    (empty when it has none, and then the message is left out)."""
+    if message.status == "complete":
+        return message.content
+    return [b for b in message.content if b.get("type") == "text" and b.get("text")]
 
 
 def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """The API ``messages`` array for a history: partial replies reduced to their text,
-    empty ones left out, and same-role neighbours merged into one message."""
+    """The API ``messages`` array for a history: each message's ``sendable_content`` (a
+    message with none is left out), same-role neighbours merged into one message."""
     out: list[dict[str, Any]] = []
     last_role = None
     for m in messages:
-        blocks = m.content if m.status == "complete" else _sendable_blocks(m)
+        blocks = sendable_content(m)
         if not blocks:
             continue
         role = m.role
@@ -441,7 +444,7 @@ def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, An
     neighbours; drops assistant messages before the first user text. A user's own text is
     never dropped. Raises InvalidHistory when there is no user text at all.
     """
-    cleaned = _from_first_user_text(_sendable(_as_dicts(messages)))
+    cleaned = _from_first_user_text(_only_sendable_blocks(_as_dicts(messages)))
     out: list[dict[str, Any]] = []
     for i, m in enumerate(cleaned):
         content = m["content"]
@@ -463,7 +466,7 @@ def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, An
     return fixed
 
 
-def _sendable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _only_sendable_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Messages of the two roles with only the blocks that can be sent (copied), empty
     messages dropped and same-role neighbours merged."""
     cleaned: list[dict[str, Any]] = []

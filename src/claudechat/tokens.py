@@ -29,7 +29,7 @@ from .estimates import (
     heuristic_tokens,
     text_bound,
 )
-from .messages import Block, Message
+from .messages import Block, Message, sendable_content
 from .models.base import Request
 from .models.capabilities import ModelInfo
 
@@ -230,12 +230,6 @@ class TokenAccountant:
             estimate = self._estimates[key] = raw()
         return math.ceil(estimate * self.scale.get(self.family, 1.0))
 
-    @staticmethod
-    def _sendable(message: Message) -> list[Block]:
-        if message.status == "complete":
-            return message.content
-        return [b for b in message.content if b.get("type") == "text" and b.get("text")]
-
     def message_key(self, message: Message) -> str:
         """The content hash under which ``message``'s count is kept."""
         hit = self._by_id.get(message.id)
@@ -246,42 +240,23 @@ class TokenAccountant:
             and hit[2] == self.family
         ):
             return hit[3]
-        key = self._key(message.role + ":" + message.status, self._sendable(message))
+        key = self._key(message.role + ":" + message.status, sendable_content(message))
         self._by_id[message.id] = (message.content, message.status, self.family, key)
         return key
 
     def message_tokens(self, message: Message) -> int:
-        """Tokens ``message`` adds to a request (0 for a partial reply with no text)."""
+        """Tokens ``message`` adds to a request: exact once learned (or taught by its
+        response), else the offline estimate; 0 for a partial reply with no text."""
         known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         self._pending.pop(key, None)
         return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
 
-    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
-        """The count of ``message`` if known (0 when none of it is sent; else learned from
-        the server or taught by a response), its key and the blocks that are sent."""
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0, "", blocks
-        key = self.message_key(message)
-        known = self._exact.get(key)
-        return (self._hints.get(key) if known is None else known), key, blocks
-
     def message_bound(self, message: Message) -> int:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
-        text) a cheap bound from the UTF-8 length, so the offline estimate can wait until
-        a decision depends on it."""
-        hit = self._by_id.get(message.id)  # known exactly: the usual case
-        if (
-            hit is not None
-            and hit[0] is message.content
-            and hit[1] == "complete" == message.status
-            and hit[2] == self.family
-        ):
-            known = self._exact.get(hit[3])
-            if known is not None:
-                return known
+        text) a bound from the UTF-8 length. The window's first pass decides on bounds, so
+        a new message is estimated only when a decision depends on its count."""
         known, key, blocks = self._known_count(message)
         if known is not None:
             return known
@@ -292,36 +267,43 @@ class TokenAccountant:
             if b.get("type") != "text":
                 return self.message_tokens(message)
             raw += BLOCK_OVERHEAD + text_bound(str(b.get("text", "")))
-        if key not in self._pending:
-            self._pending[key] = blocks
+        self._pending.setdefault(key, blocks)  # estimated later if a total must be shared
         return math.ceil(raw * self.scale.get(self.family, 1.0))
 
-    def remembered_bound(self) -> Callable[[Message], int]:
-        """``message_bound`` for one request: each message's bound taken once, the usual
-        case (a count learned exactly) read straight from the tables."""
+    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
+        """The count of ``message`` if known (0 when none of it is sent; else learned from
+        the server or taught by a response), its key and the blocks that are sent."""
+        blocks = sendable_content(message)
+        if not blocks:
+            return 0, "", blocks
+        key = self.message_key(message)
+        known = self._exact.get(key)
+        return (self._hints.get(key) if known is None else known), key, blocks
+
+    def request_bounds(self) -> Callable[[Message], int]:
+        """``message_bound`` for the messages of one request, each taken once (the window,
+        the fit check and rendering all ask). Make a new one per request: the counts
+        learned between requests change the bounds."""
         seen: dict[int, int] = {}
         alive: list[Message] = []  # the messages seen, so that their ids are not reused
-        by_id, exact, family, slow = self._by_id, self._exact, self.family, self.message_bound
 
         def bound(message: Message) -> int:
-            key = id(message)
-            tokens = seen.get(key)
+            tokens = seen.get(id(message))
             if tokens is None:
-                hit = by_id.get(message.id)
-                if (
-                    hit is not None
-                    and hit[0] is message.content
-                    and hit[1] == "complete" == message.status
-                    and hit[2] == family
-                ):
-                    tokens = exact.get(hit[3])
+                tokens = self._learned_count(message)
                 if tokens is None:
-                    tokens = slow(message)
-                seen[key] = tokens
+                    tokens = self.message_bound(message)
+                seen[id(message)] = tokens
                 alive.append(message)
             return tokens
 
         return bound
+
+    def _learned_count(self, message: Message) -> int | None:
+        """The count of a complete message learned from the server, if it was."""
+        if message.status != "complete":
+            return None
+        return self._exact.get(self.message_key(message))
 
     def teach_reply(self, message: Message, output_tokens: int) -> None:
         """Take a text reply's count from the output tokens its response reported: the

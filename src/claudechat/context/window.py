@@ -178,15 +178,13 @@ class TokenWindow:
         history = candidate.history
         if not history:
             return candidate, []
-        counter = state.counter
-        bound = state.bound or getattr(counter, "message_bound", None)
-        if callable(bound):
-            # Upper bounds first: when they cross no threshold, neither would the exact
-            # counts, and the choice is the same without estimating the new messages.
-            chosen = self._select(candidate, state, reserve, keep_last, bound, loose=True)
-            if chosen is not None:
-                return chosen
-        chosen = self._select(candidate, state, reserve, keep_last, counter.message_tokens)
+        # Upper bounds first: when they cross no threshold, neither would the counts, and
+        # the choice is the same without estimating the new messages.
+        bound = state.bound or state.counter.message_bound
+        chosen = self._select(candidate, state, reserve, keep_last, bound, loose=True)
+        if chosen is not None:
+            return chosen
+        chosen = self._select(candidate, state, reserve, keep_last, state.counter.message_tokens)
         assert chosen is not None
         return chosen
 
