@@ -135,7 +135,6 @@ class TokenAccountant:
         # Offline estimates not made yet: only a cheap upper bound was needed so far.
         self._pending: dict[str, list[Block]] = {}  # key -> the blocks to estimate
         self._overhead_memo: tuple[object, object, str, list[Any]] | None = None
-        self._model: ModelInfo | None = None
         self.scale: dict[str, float] = {}
         self.count_calls = 0
         self.learned = 0
@@ -144,13 +143,10 @@ class TokenAccountant:
 
     def use(self, model: ModelInfo) -> None:
         """Count for ``model``'s tokenizer family from now on."""
-        if model is self._model:  # several times a request: the same model as last time
-            return
         if model.tokenizer != self.family:
             self._overhead_memo = None  # keys include the family
         self.family = model.tokenizer
         self.version = ctok_version(model)
-        self._model = model
 
     # estimates ----------------------------------------------------------------------------
 
@@ -215,7 +211,7 @@ class TokenAccountant:
 
     def _key(self, kind: str, value: Any) -> str:
         text = _plain_text(value)
-        if text is not None:  # the usual message: no JSON needed (a JSON text starts "[")
+        if text is not None:  # keyed by the text itself (a JSON payload starts "[")
             payload = f"{self.family}\x00{kind}\x00T{text}"
         else:
             payload = f"{self.family}\x00{kind}\x00{_canon(strip_cache_control(value))}"
@@ -338,10 +334,6 @@ class TokenAccountant:
 
     def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
         """Tokens of the request frame, the tool definitions and the system blocks."""
-        key = self.overhead_key(system, tools)
-        exact = self._exact.get(key)
-        if exact is not None:  # learned: the usual case after the first reply
-            return exact
 
         def raw() -> int:
             total = REQUEST_OVERHEAD
@@ -353,7 +345,7 @@ class TokenAccountant:
                 )
             return total
 
-        return self._lookup(key, raw)
+        return self._lookup(self.overhead_key(system, tools), raw)
 
     def is_exact(self, key: str) -> bool:
         """True when the count under ``key`` was learned from the server."""

@@ -557,13 +557,8 @@ def _before_compaction(history: Sequence[Message]) -> int:
     """Messages at the start that the API ignores (before the last compaction block)."""
     for i in range(len(history) - 1, -1, -1):
         m = history[i]
-        if m.role == "assistant":
-            content = m.content
-            if len(content) == 1 and content[0].get("type") == "text":
-                continue  # the usual reply: one text block
-            for b in content:
-                if b.get("type") == "compaction":
-                    return i
+        if m.role == "assistant" and any(b.get("type") == "compaction" for b in m.content):
+            return i
     return 0
 
 

@@ -237,7 +237,7 @@ class TokenWindow:
             for i in range(first, newest):
                 m = history[i]
                 total += tokens(m)
-                if i == first or (m.role == "user" and m.is_user_text):
+                if i == first or m.is_user_text:
                     count += 1
             if total <= high:
                 start, fits = first, True
@@ -309,7 +309,7 @@ class TokenWindow:
             i = begin - 1
             m = history[i]
             size = tokens(m)
-            while i > 0 and (m.role != "user" or not m.is_user_text):  # role first: cheaper
+            while i > 0 and not m.is_user_text:
                 i -= 1
                 m = history[i]
                 size += tokens(m)
