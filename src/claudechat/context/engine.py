@@ -26,6 +26,8 @@ from .base import (
     ContextState,
     Keep,
     SideCall,
+    candidate_tokens,
+    fixed_tokens,
     run_pipeline,
     summary_block,
 )
@@ -386,8 +388,6 @@ class ContextEngine:
 
     def _total(self, candidate: Candidate, *, upper: Callable[[Message], int] | None = None) -> int:
         """The candidate's estimated tokens, or with ``upper`` its upper bound."""
-        from .base import candidate_tokens, fixed_tokens
-
         if upper is None:
             return candidate_tokens(candidate, self.counter)
         return fixed_tokens(candidate, self.counter) + sum(upper(m) for m in candidate.history)
