@@ -78,7 +78,10 @@ class Message:
         """True when this message starts a turn: from the user and not only tool results."""
         if self.role != "user":
             return False
-        return any(b.get("type") != "tool_result" for b in self.content)
+        for b in self.content:  # noqa: SIM110
+            if b.get("type") != "tool_result":
+                return True
+        return False
 
     @property
     def tool_uses(self) -> list[Block]:
@@ -215,6 +218,8 @@ def _read_message(m: Message | Mapping[str, Any], index: int) -> dict[str, Any]:
     """A message as the API's ``{"role", "content"}`` dict: a dict whose content is a list
     as it is (only read, never copied), a ``Message`` by ``to_api``, any other mapping
     with its content made a list of block dicts. InvalidHistory for anything else."""
+    if type(m) is dict and "role" in m and type(m.get("content")) is list:
+        return m
     if isinstance(m, Message):
         return m.to_api()
     if not isinstance(m, Mapping):
@@ -222,8 +227,6 @@ def _read_message(m: Message | Mapping[str, Any], index: int) -> dict[str, Any]:
     if "role" not in m or "content" not in m:
         raise InvalidHistory("a message needs 'role' and 'content'", index=index)
     content = m["content"]
-    if type(m) is dict and type(content) is list:
-        return m
     if not isinstance(content, str | list | tuple):
         raise InvalidHistory("content must be a string or a list of blocks", index=index)
     return {"role": m["role"], "content": normalize_content(content)}
@@ -305,7 +308,7 @@ def _check_blocks(
 
 def _block_kind(b: Any, j: int, index: int) -> Any:
     """A block's type, once it is known to be a content block (with a text, if text)."""
-    if not isinstance(b, Mapping) or "type" not in b:
+    if not isinstance(b, dict | Mapping) or "type" not in b:
         raise InvalidHistory(f"block {j} is not a content block", index=index)
     kind = b["type"]
     if kind == "text" and not str(b.get("text", "")).strip():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ClaudeChatError, ContextOverflow, UserError
-from ..messages import Block, Message, sendable_content, to_api_messages
+from ..messages import Block, Message, to_api_messages
 from ..models.base import ModelResponse, Request
 from ..models.capabilities import ModelInfo
 from ..tokens import TokenAccountant, ctok_available
@@ -413,9 +413,10 @@ class ContextEngine:
         cut = _before_compaction(history)
         sent = history[cut:]
         bound = state.bound or counter.message_bound
-        upper = sum(bound(m) for m in sent)
-        # A message with nothing to send (a partial reply with no text) is no part.
-        parts.extend(counter.message_key(m) for m in sent if sendable_content(m))
+        bounds = [bound(m) for m in sent]
+        upper = sum(bounds)
+        # A message with nothing to send (a partial reply with no text) counts 0: no part.
+        parts.extend(counter.message_key(m) for m, b in zip(sent, bounds, strict=True) if b)
         # What the API ignores still counts for the fit check (``_ensure_fits``'s total).
         ignored = sum(bound(m) for m in history[:cut])
         messages = to_api_messages(history)
@@ -557,8 +558,10 @@ def _before_compaction(history: Sequence[Message]) -> int:
     """Messages at the start that the API ignores (before the last compaction block)."""
     for i in range(len(history) - 1, -1, -1):
         m = history[i]
-        if m.role == "assistant" and any(b.get("type") == "compaction" for b in m.content):
-            return i
+        if m.role == "assistant":
+            for b in m.content:
+                if b.get("type") == "compaction":
+                    return i
     return 0
 
 

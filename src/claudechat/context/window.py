@@ -95,7 +95,7 @@ def _newest_turn(history: Sequence[Message]) -> int:
     return newest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Turns:
     """The history a window is chosen from: its messages sized by ``tokens``, the first
     turn that may be evicted (after a pinned one) and the newest turn, always kept."""
