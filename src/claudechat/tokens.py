@@ -277,9 +277,9 @@ class TokenAccountant:
         return (self._hints.get(key) if known is None else known), key, blocks
 
     def request_bounds(self) -> Callable[[Message], int]:
-        """``message_bound`` for the messages of one request, each taken once (the window,
-        the fit check and rendering all ask). Make a new one per request: the counts
-        learned between requests change the bounds."""
+        """The bound of each message of one request, taken once (the window, the fit check
+        and rendering all ask): its count when learned from the server, else
+        ``message_bound``. Make a new one per request: learning changes the bounds."""
         seen: dict[int, int] = {}
         alive: list[Message] = []  # the messages seen, so that their ids are not reused
 
