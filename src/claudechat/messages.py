@@ -308,7 +308,7 @@ def _check_blocks(
 
 def _block_kind(b: Any, j: int, index: int) -> Any:
     """A block's type, once it is known to be a content block (with a text, if text)."""
-    if not isinstance(b, dict | Mapping) or "type" not in b:
+    if not isinstance(b, Mapping) or "type" not in b:
         raise InvalidHistory(f"block {j} is not a content block", index=index)
     kind = b["type"]
     if kind == "text" and not str(b.get("text", "")).strip():
