@@ -177,4 +177,4 @@ def text_bound(text: str) -> int:
     is longer, such as "Ⱥ"); four leaves a margin (checked in the tests)."""
     if not text:
         return 0
-    return 4 * (len(text) if text.isascii() else len(text.encode())) + 1  # isascii: O(1)
+    return 4 * len(text.encode()) + 1

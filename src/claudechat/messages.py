@@ -34,6 +34,7 @@ __all__ = [
     "group_turns",
     "new_id",
     "repair",
+    "sendable_content",
     "text_of",
     "to_api_messages",
     "user",
@@ -77,7 +78,7 @@ class Message:
         """True when this message starts a turn: from the user and not only tool results."""
         if self.role != "user":
             return False
-        for b in self.content:  # noqa: SIM110 - a plain loop: any() over a generator is slower here
+        for b in self.content:  # noqa: SIM110
             if b.get("type") != "tool_result":
                 return True
         return False
@@ -183,20 +184,22 @@ def group_turns(messages: Sequence[Message]) -> list[Turn]:
 # --- what is sent -------------------------------------------------------------------------
 
 
-def _sendable_blocks(m: Message) -> list[Block]:
-    if m.status == "complete":
-        return m.content
-    # A cut reply: keep its finished text only; unfinished tool_use / thinking cannot be sent.
-    return [b for b in m.content if b.get("type") == "text" and b.get("text")]
+def sendable_content(message: Message) -> list[Block]:
+    """The blocks of ``message`` a request carries: all of a complete message; of a partial
+    reply only its text, since an unfinished ``tool_use`` or unsigned thinking cannot be sent
+    (empty when it has none, and then the message is left out)."""
+    if message.status == "complete":
+        return message.content
+    return [b for b in message.content if b.get("type") == "text" and b.get("text")]
 
 
 def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """The API ``messages`` array for a history: partial replies reduced to their text,
-    empty ones left out, and same-role neighbours merged into one message."""
+    """The API ``messages`` array for a history: each message's ``sendable_content`` (a
+    message with none is left out), same-role neighbours merged into one message."""
     out: list[dict[str, Any]] = []
     last_role = None
     for m in messages:
-        blocks = m.content if m.status == "complete" else _sendable_blocks(m)
+        blocks = sendable_content(m)
         if not blocks:
             continue
         role = m.role
@@ -211,32 +214,22 @@ def to_api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 # --- validation ---------------------------------------------------------------------------
 
 
-def _as_dicts(
-    messages: Sequence[Message | Mapping[str, Any]], *, start: int = 0
-) -> list[dict[str, Any]]:
-    out = []
-    for i, m in enumerate(messages, start):
-        if type(m) is dict and "role" in m and type(content := m.get("content")) is list:
-            for b in content:  # a plain loop: all() over a generator is slower here
-                if type(b) is not dict:
-                    break
-            else:
-                out.append(m)  # the usual case, a request's own dicts: only read, not copied
-                continue
-        if isinstance(m, Message):
-            out.append(m.to_api())
-        elif isinstance(m, Mapping):
-            if "role" not in m or "content" not in m:
-                raise InvalidHistory("a message needs 'role' and 'content'", index=i)
-            content = m["content"]
-            if not isinstance(content, str | list | tuple):
-                raise InvalidHistory("content must be a string or a list of blocks", index=i)
-            if type(content) is not list or not all(type(b) is dict for b in content):
-                content = normalize_content(content)  # block lists are only read: not copied
-            out.append({"role": m["role"], "content": content})
-        else:
-            raise InvalidHistory(f"not a message: {type(m).__name__}", index=i)
-    return out
+def _read_message(m: Message | Mapping[str, Any], index: int) -> dict[str, Any]:
+    """A message as the API's ``{"role", "content"}`` dict: a dict whose content is a list
+    as it is (only read, never copied), a ``Message`` by ``to_api``, any other mapping
+    with its content made a list of block dicts. InvalidHistory for anything else."""
+    if type(m) is dict and "role" in m and type(m.get("content")) is list:
+        return m
+    if isinstance(m, Message):
+        return m.to_api()
+    if not isinstance(m, Mapping):
+        raise InvalidHistory(f"not a message: {type(m).__name__}", index=index)
+    if "role" not in m or "content" not in m:
+        raise InvalidHistory("a message needs 'role' and 'content'", index=index)
+    content = m["content"]
+    if not isinstance(content, str | list | tuple):
+        raise InvalidHistory("content must be a string or a list of blocks", index=index)
+    return {"role": m["role"], "content": normalize_content(content)}
 
 
 def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
@@ -249,21 +242,15 @@ def validate(messages: Sequence[Message | Mapping[str, Any]]) -> None:
     """
     if not messages:
         raise InvalidHistory("the history is empty")
-    # A request's own dicts are read as they are; anything else as ``_as_dicts`` reads it.
     prev_tool_ids: set[str] = set()
     prev_role = None
-    for i, m in enumerate(messages):
-        if type(m) is dict and type(content := m.get("content")) is list and "role" in m:
-            role = m["role"]
-        else:
-            (m,) = _as_dicts([m], start=i)
-            role, content = m["role"], m["content"]
+    for i, raw in enumerate(messages):
+        m = _read_message(raw, i)
+        role, content = m["role"], m["content"]
         _check_role(role, prev_role, i)
         prev_role = role
         if not content:
             raise InvalidHistory("empty content", index=i)
-        if not prev_tool_ids and _one_text_block(content):  # the usual message
-            continue
         answered, uses = _check_blocks(content, role, prev_tool_ids, i)
         if missing := prev_tool_ids - answered:
             raise InvalidHistory(
@@ -289,17 +276,6 @@ def _check_role(role: Any, prev_role: Any, index: int) -> None:
         raise InvalidHistory(f"unknown role {role!r}", index=index)
     if role == prev_role:
         raise InvalidHistory(f"two {role} messages in a row (roles must alternate)", index=index)
-
-
-def _one_text_block(content: Sequence[Any]) -> bool:
-    """True for the usual message: one text block that is not empty."""
-    if len(content) != 1:
-        return False
-    b = content[0]
-    if type(b) is not dict or b.get("type") != "text":
-        return False
-    text = b.get("text", "")
-    return type(text) is str and bool(text) and not text.isspace()
 
 
 def _check_blocks(
@@ -332,19 +308,11 @@ def _check_blocks(
 
 def _block_kind(b: Any, j: int, index: int) -> Any:
     """A block's type, once it is known to be a content block (with a text, if text)."""
-    kind = b.get("type") if type(b) is dict else None
-    if kind == "text":
-        text = b.get("text", "")
-        if type(text) is not str:
-            text = str(text)
-        if not text or text.isspace():
-            raise InvalidHistory(f"block {j}: empty text block", index=index)
-    elif kind is None and (not isinstance(b, Mapping) or "type" not in b):
+    if not isinstance(b, Mapping) or "type" not in b:
         raise InvalidHistory(f"block {j} is not a content block", index=index)
-    elif kind is None:
-        kind = b["type"]  # a Mapping other than a dict
-        if kind == "text" and not str(b.get("text", "")).strip():
-            raise InvalidHistory(f"block {j}: empty text block", index=index)
+    kind = b["type"]
+    if kind == "text" and not str(b.get("text", "")).strip():
+        raise InvalidHistory(f"block {j}: empty text block", index=index)
     return kind
 
 
@@ -441,7 +409,9 @@ def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, An
     neighbours; drops assistant messages before the first user text. A user's own text is
     never dropped. Raises InvalidHistory when there is no user text at all.
     """
-    cleaned = _from_first_user_text(_sendable(_as_dicts(messages)))
+    cleaned = _from_first_user_text(
+        _only_sendable_blocks([_read_message(m, i) for i, m in enumerate(messages)])
+    )
     out: list[dict[str, Any]] = []
     for i, m in enumerate(cleaned):
         content = m["content"]
@@ -463,7 +433,7 @@ def repair(messages: Sequence[Message | Mapping[str, Any]]) -> list[dict[str, An
     return fixed
 
 
-def _sendable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _only_sendable_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Messages of the two roles with only the blocks that can be sent (copied), empty
     messages dropped and same-role neighbours merged."""
     cleaned: list[dict[str, Any]] = []

@@ -29,7 +29,7 @@ from .estimates import (
     heuristic_tokens,
     text_bound,
 )
-from .messages import Block, Message
+from .messages import Block, Message, sendable_content
 from .models.base import Request
 from .models.capabilities import ModelInfo
 
@@ -135,7 +135,6 @@ class TokenAccountant:
         # Offline estimates not made yet: only a cheap upper bound was needed so far.
         self._pending: dict[str, list[Block]] = {}  # key -> the blocks to estimate
         self._overhead_memo: tuple[object, object, str, list[Any]] | None = None
-        self._model: ModelInfo | None = None
         self.scale: dict[str, float] = {}
         self.count_calls = 0
         self.learned = 0
@@ -144,13 +143,10 @@ class TokenAccountant:
 
     def use(self, model: ModelInfo) -> None:
         """Count for ``model``'s tokenizer family from now on."""
-        if model is self._model:  # several times a request: the same model as last time
-            return
         if model.tokenizer != self.family:
             self._overhead_memo = None  # keys include the family
         self.family = model.tokenizer
         self.version = ctok_version(model)
-        self._model = model
 
     # estimates ----------------------------------------------------------------------------
 
@@ -215,7 +211,7 @@ class TokenAccountant:
 
     def _key(self, kind: str, value: Any) -> str:
         text = _plain_text(value)
-        if text is not None:  # the usual message: no JSON needed (a JSON text starts "[")
+        if text is not None:  # keyed by the text itself (a JSON payload starts "[")
             payload = f"{self.family}\x00{kind}\x00T{text}"
         else:
             payload = f"{self.family}\x00{kind}\x00{_canon(strip_cache_control(value))}"
@@ -230,12 +226,6 @@ class TokenAccountant:
             estimate = self._estimates[key] = raw()
         return math.ceil(estimate * self.scale.get(self.family, 1.0))
 
-    @staticmethod
-    def _sendable(message: Message) -> list[Block]:
-        if message.status == "complete":
-            return message.content
-        return [b for b in message.content if b.get("type") == "text" and b.get("text")]
-
     def message_key(self, message: Message) -> str:
         """The content hash under which ``message``'s count is kept."""
         hit = self._by_id.get(message.id)
@@ -246,42 +236,23 @@ class TokenAccountant:
             and hit[2] == self.family
         ):
             return hit[3]
-        key = self._key(message.role + ":" + message.status, self._sendable(message))
+        key = self._key(message.role + ":" + message.status, sendable_content(message))
         self._by_id[message.id] = (message.content, message.status, self.family, key)
         return key
 
     def message_tokens(self, message: Message) -> int:
-        """Tokens ``message`` adds to a request (0 for a partial reply with no text)."""
+        """Tokens ``message`` adds to a request: exact once learned (or taught by its
+        response), else the offline estimate; 0 for a partial reply with no text."""
         known, key, blocks = self._known_count(message)
         if known is not None:
             return known
         self._pending.pop(key, None)
         return self._lookup(key, lambda: MESSAGE_OVERHEAD + self._raw_blocks(blocks))
 
-    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
-        """The count of ``message`` if known (0 when none of it is sent; else learned from
-        the server or taught by a response), its key and the blocks that are sent."""
-        blocks = self._sendable(message)
-        if not blocks:
-            return 0, "", blocks
-        key = self.message_key(message)
-        known = self._exact.get(key)
-        return (self._hints.get(key) if known is None else known), key, blocks
-
     def message_bound(self, message: Message) -> int:
         """An upper bound of ``message_tokens``: the count itself once known, else (for
-        text) a cheap bound from the UTF-8 length, so the offline estimate can wait until
-        a decision depends on it."""
-        hit = self._by_id.get(message.id)  # known exactly: the usual case
-        if (
-            hit is not None
-            and hit[0] is message.content
-            and hit[1] == "complete" == message.status
-            and hit[2] == self.family
-        ):
-            known = self._exact.get(hit[3])
-            if known is not None:
-                return known
+        text) a bound from the UTF-8 length. The window's first pass decides on bounds, so
+        a new message is estimated only when a decision depends on its count."""
         known, key, blocks = self._known_count(message)
         if known is not None:
             return known
@@ -292,36 +263,43 @@ class TokenAccountant:
             if b.get("type") != "text":
                 return self.message_tokens(message)
             raw += BLOCK_OVERHEAD + text_bound(str(b.get("text", "")))
-        if key not in self._pending:
-            self._pending[key] = blocks
+        self._pending.setdefault(key, blocks)  # estimated later if a total must be shared
         return math.ceil(raw * self.scale.get(self.family, 1.0))
 
-    def remembered_bound(self) -> Callable[[Message], int]:
-        """``message_bound`` for one request: each message's bound taken once, the usual
-        case (a count learned exactly) read straight from the tables."""
+    def _known_count(self, message: Message) -> tuple[int | None, str, list[Block]]:
+        """The count of ``message`` if known (0 when none of it is sent; else learned from
+        the server or taught by a response), its key and the blocks that are sent."""
+        blocks = sendable_content(message)
+        if not blocks:
+            return 0, "", blocks
+        key = self.message_key(message)
+        known = self._exact.get(key)
+        return (self._hints.get(key) if known is None else known), key, blocks
+
+    def request_bounds(self) -> Callable[[Message], int]:
+        """The bound of each message of one request, taken once (the window, the fit check
+        and rendering all ask): its count when learned from the server, else
+        ``message_bound``. Make a new one per request: learning changes the bounds."""
         seen: dict[int, int] = {}
         alive: list[Message] = []  # the messages seen, so that their ids are not reused
-        by_id, exact, family, slow = self._by_id, self._exact, self.family, self.message_bound
 
         def bound(message: Message) -> int:
-            key = id(message)
-            tokens = seen.get(key)
+            tokens = seen.get(id(message))
             if tokens is None:
-                hit = by_id.get(message.id)
-                if (
-                    hit is not None
-                    and hit[0] is message.content
-                    and hit[1] == "complete" == message.status
-                    and hit[2] == family
-                ):
-                    tokens = exact.get(hit[3])
+                tokens = self._learned_count(message)
                 if tokens is None:
-                    tokens = slow(message)
-                seen[key] = tokens
+                    tokens = self.message_bound(message)
+                seen[id(message)] = tokens
                 alive.append(message)
             return tokens
 
         return bound
+
+    def _learned_count(self, message: Message) -> int | None:
+        """The count of a complete message learned from the server, if it was."""
+        if message.status != "complete":
+            return None
+        return self._exact.get(self.message_key(message))
 
     def teach_reply(self, message: Message, output_tokens: int) -> None:
         """Take a text reply's count from the output tokens its response reported: the
@@ -356,10 +334,6 @@ class TokenAccountant:
 
     def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
         """Tokens of the request frame, the tool definitions and the system blocks."""
-        key = self.overhead_key(system, tools)
-        exact = self._exact.get(key)
-        if exact is not None:  # learned: the usual case after the first reply
-            return exact
 
         def raw() -> int:
             total = REQUEST_OVERHEAD
@@ -371,7 +345,7 @@ class TokenAccountant:
                 )
             return total
 
-        return self._lookup(key, raw)
+        return self._lookup(self.overhead_key(system, tools), raw)
 
     def is_exact(self, key: str) -> bool:
         """True when the count under ``key`` was learned from the server."""

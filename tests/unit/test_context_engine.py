@@ -19,9 +19,9 @@ from claudechat.context import (
     TokenWindow,
     strategy_policies,
 )
-from claudechat.context.base import summary_block
+from claudechat.context.base import Candidate, ContextState, TokenCounter, summary_block
 from claudechat.errors import ConfigError, ContextOverflow, UserError
-from claudechat.messages import Block, Message, assistant, user, validate
+from claudechat.messages import Block, Message, assistant, text_of, user, validate
 from claudechat.models.base import Request
 from claudechat.models.capabilities import model_info, model_prices
 from claudechat.store.base import Summary
@@ -272,6 +272,60 @@ def test_partial_replies_are_sent_as_their_text() -> None:
     req = prepare(engine(), [user("q"), cut, user("go on")]).request
     validate(req.messages)
     assert req.messages[1]["content"] == [{"type": "text", "text": "half an ans"}]
+
+
+def test_a_partial_reply_counts_as_the_text_it_sends_and_without_text_is_no_part() -> None:
+    eng = engine()
+    cut = assistant(
+        [{"type": "text", "text": "half an ans"}, tool_use_block("t")], status="partial"
+    )
+    empty = assistant([tool_use_block("u")], status="partial")
+    history = [user("q"), cut, user("go on"), empty, user("and")]
+    p = prepare(eng, history)
+    counter = eng.counter
+    assert counter.message_tokens(cut) == 4 + 1 + 3  # the text block only
+    assert counter.message_tokens(empty) == 0
+    assert len(p.parts) == 1 + 4  # the overhead and every message but the empty one
+    assert counter.message_key(empty) not in p.parts
+    assert (
+        p.upper_tokens
+        == p.estimated_tokens
+        == sum([counter.overhead_tokens(SYSTEM, []), *map(counter.message_tokens, history)])
+    )
+
+
+def tool_use_block(tid: str) -> Block:
+    return {"type": "tool_use", "id": tid, "name": "x", "input": {}}
+
+
+class _WordCounter:
+    """A TokenCounter that is no TokenAccountant: four tokens a message, one a word."""
+
+    def message_tokens(self, message: Message) -> int:
+        return 4 + len(text_of(message.content).split())
+
+    def message_bound(self, message: Message) -> int:
+        return self.message_tokens(message)
+
+    def text_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def blocks_tokens(self, blocks: Any) -> int:
+        return len(text_of(blocks).split())
+
+    def overhead_tokens(self, system: Any, tools: Any) -> int:
+        return 10 + self.blocks_tokens(system) + 20 * len(tools)
+
+
+def test_any_token_counter_of_the_protocol_sizes_the_window() -> None:
+    counter = _WordCounter()
+    assert isinstance(counter, TokenCounter)
+    history = [*conversation(10), user("now " + words(20))]  # old turns: 2 * (4 + 51) words
+    state = ContextState(budget=500, counter=counter, model=INFO)
+    candidate = Candidate(system=SYSTEM, tools=TOOLS, history=history)
+    kept = TokenWindow(low_water=1.0).apply(candidate, state)
+    # room: 500 - (10 + 3 + 20) fixed - 25 newest = 442, four old turns of 110
+    assert [m.text.split()[0] for m in kept.history[::2]] == ["q6", "q7", "q8", "q9", "now"]
 
 
 # --- summary ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from claudechat.messages import (
     assistant,
     group_turns,
     repair,
+    sendable_content,
     text_of,
     to_api_messages,
     user,
@@ -97,6 +98,47 @@ def test_partial_reply_is_resent_as_text_only() -> None:
     api = to_api_messages([user("q"), cut, user("go on")])
     assert api[1] == {"role": "assistant", "content": [{"type": "text", "text": "half an ans"}]}
     validate(api)
+
+
+def test_what_a_message_sends_is_all_of_a_complete_one_and_the_text_of_a_cut_one() -> None:
+    blocks = [{"type": "text", "text": "half"}, {"type": "text", "text": ""}, tool_use("t1")]
+    assert sendable_content(assistant(blocks)) == blocks
+    assert sendable_content(assistant(blocks, status="partial")) == [blocks[0]]
+    assert sendable_content(assistant(blocks, status="error")) == [blocks[0]]
+    assert sendable_content(assistant([tool_use("t1")], status="partial")) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"role": "user", "content": ["hi"]}, "block 0 is not a content block"),
+        ({"role": "user", "content": [{"text": "hi"}]}, "block 0 is not a content block"),
+        ({"role": "user", "content": 3}, "content must be a string or a list of blocks"),
+        ({"content": "hi"}, "a message needs 'role' and 'content'"),
+        ("hi", "not a message: str"),
+    ],
+)
+def test_validate_names_a_message_or_block_it_cannot_read(message: Any, problem: str) -> None:
+    with pytest.raises(InvalidHistory, match=problem) as info:
+        validate([message])
+    assert info.value.index == 0
+
+
+def test_validate_and_repair_read_mappings_and_messages_alike() -> None:
+    from types import MappingProxyType
+
+    history: list[Any] = [
+        MappingProxyType({"role": "user", "content": "q"}),
+        assistant([tool_use("t1")]),
+        {"role": "user", "content": (MappingProxyType(tool_result("t1")),)},
+        MappingProxyType({"role": "assistant", "content": [{"type": "text", "text": " "}]}),
+    ]
+    with pytest.raises(InvalidHistory, match="empty text block") as info:
+        validate(history)
+    assert info.value.index == 3
+    fixed = repair(history)
+    assert [m["role"] for m in fixed] == ["user", "assistant", "user"]
+    assert fixed[2]["content"] == [tool_result("t1")]
 
 
 def test_partial_reply_without_text_is_left_out_and_users_merge() -> None:

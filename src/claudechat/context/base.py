@@ -12,7 +12,6 @@ they are not stored in the history.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -49,12 +48,21 @@ class TokenCounter(Protocol):
         """Tokens one message adds to a request."""
         ...
 
+    def message_bound(self, message: Message) -> int:
+        """An upper bound of ``message_tokens`` that may be cheaper to make (the window's
+        first pass decides on it); ``message_tokens`` itself where nothing is cheaper."""
+        ...
+
     def text_tokens(self, text: str) -> int:
         """Tokens of a piece of text never sent before (an estimate)."""
         ...
 
     def blocks_tokens(self, blocks: Sequence[Block]) -> int:
         """Tokens of a list of content blocks (system, injected)."""
+        ...
+
+    def overhead_tokens(self, system: Sequence[Block], tools: Sequence[dict[str, Any]]) -> int:
+        """Tokens of the request frame, the tool definitions and the system blocks."""
         ...
 
 
@@ -159,8 +167,9 @@ class ContextState:
     dry_run: bool = False  # look only: summarize nothing, remember nothing
     keep: Keep = field(default_factory=Keep)
     undo: list[Callable[[], None]] = field(default_factory=list)  # see ``remember``
-    # The counter's cheap upper bound per message, for this request (None: the counter
-    # has none); the window, the fit check and rendering all read it.
+    # The upper bound per message for this request, each message's made once (the
+    # engine's ``TokenAccountant.request_bounds``; None: the counter's ``message_bound``).
+    # The window, the fit check and rendering all read it.
     bound: Callable[[Message], int] | None = None
 
     def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> None:
@@ -201,13 +210,7 @@ def summary_block(text: str) -> Block:
 
 def fixed_tokens(candidate: Candidate, counter: TokenCounter) -> int:
     """Tokens of everything but the history: frame, tools, system, summary, injected blocks."""
-    overhead = getattr(counter, "overhead_tokens", None)
-    if callable(overhead):
-        total = int(overhead(candidate.system, candidate.tools))
-    else:
-        total = counter.blocks_tokens(candidate.system) + sum(
-            counter.text_tokens(json.dumps(t, sort_keys=True)) for t in candidate.tools
-        )
+    total = counter.overhead_tokens(candidate.system, candidate.tools)
     if candidate.summary:
         total += counter.blocks_tokens([summary_block(candidate.summary)])
     if candidate.injected:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ClaudeChatError, ContextOverflow, UserError
-from ..messages import Message, to_api_messages
+from ..messages import Block, Message, to_api_messages
 from ..models.base import ModelResponse, Request
 from ..models.capabilities import ModelInfo
 from ..tokens import TokenAccountant, ctok_available
@@ -26,6 +26,8 @@ from .base import (
     ContextState,
     Keep,
     SideCall,
+    candidate_tokens,
+    fixed_tokens,
     run_pipeline,
     summary_block,
 )
@@ -194,45 +196,16 @@ class ContextEngine:
         counts: bool,
         undo: list[Callable[[], None]],
     ) -> Prepared:
-        model = request.model
-        self.counter.use(model)
-        budget = self.budget_for(model, request.max_tokens)
-        if request.input_limit is not None and request.input_limit < budget:
-            budget = request.input_limit
-        if budget <= 0:
-            raise UserError(
-                f"no room for input: max_tokens {request.max_tokens:,} fills the window"
-            )
-        fields = dict(request.fields)
-        unknown = fields.keys() - _REQUEST_FIELDS if fields else ()
-        if unknown:
-            raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
-        state = ContextState(
-            budget=budget,
-            counter=self.counter,
-            model=model,
-            conversation_id=request.conversation_id,
-            history=request.history,
-            summarize=make_summarizer(ask.complete, model=self.summary_model)
-            if summaries
-            else None,
-            summary_model=self.summary_model,
-            stored_summaries=request.summaries,
-            window_start=request.window_start,
-            query=request.query,
-            force_compact=request.force_compact,
-            overflow_retry=request.overflow_retry,
-            dry_run=request.dry_run,
-            undo=undo,
-            bound=_remembered_bound(self.counter),
-        )
+        self.counter.use(request.model)
+        budget = self._budget(request)
+        fit = _Fit(request.max_tokens, _checked_fields(request), request.previous_message_id)
+        state = self._state(request, budget, ask if summaries else None, undo)
         candidate = Candidate(
             system=list(request.system),
             tools=list(request.tools),
             history=list(request.history),
             injected=list(request.injected),
         )
-        fit = _Fit(request.max_tokens, fields, request.previous_message_id)
         prepared = self._fitted(candidate, state, fit)
         may_count = counts and not request.dry_run
         if (
@@ -241,22 +214,75 @@ class ContextEngine:
             and self._learn_before_dropping(prepared, candidate, state, fit, ask.count)
         ):
             prepared = self._fitted(candidate, state, fit)
-        limit = budget * self.near
-        near = prepared.upper_tokens > limit and prepared.estimated_tokens > limit
-        if may_count and near:
-            exact = self.counter.exact_total(prepared.request, ask.count)
-            self.counter.learn(prepared.parts, exact)
-            prepared.exact_tokens = exact
-            if exact > budget:
-                state.bound = _remembered_bound(self.counter)  # the counts just changed
-                state.budget = budget - (exact - budget) - max(256, budget // 100)
-                state.overflow_retry = True
-                prepared = self._fitted(candidate, state, fit)
-                prepared.budget = budget
+        if may_count:
+            prepared = self._count_when_near(prepared, candidate, state, fit, ask.count)
         prepared.history_messages = len(request.history)
         prepared.keep = state.keep
         if not request.dry_run:
             self.last = prepared
+        return prepared
+
+    def _budget(self, request: ContextRequest) -> int:
+        """Input tokens this request may hold (a limit the server named lowers it)."""
+        budget = self.budget_for(request.model, request.max_tokens)
+        if request.input_limit is not None and request.input_limit < budget:
+            budget = request.input_limit
+        if budget <= 0:
+            raise UserError(
+                f"no room for input: max_tokens {request.max_tokens:,} fills the window"
+            )
+        return budget
+
+    def _state(
+        self,
+        request: ContextRequest,
+        budget: int,
+        ask: _Asker | None,
+        undo: list[Callable[[], None]],
+    ) -> ContextState:
+        """What the policies may consult for this request; summaries only with ``ask``."""
+        return ContextState(
+            budget=budget,
+            counter=self.counter,
+            model=request.model,
+            conversation_id=request.conversation_id,
+            history=request.history,
+            summarize=make_summarizer(ask.complete, model=self.summary_model) if ask else None,
+            summary_model=self.summary_model,
+            stored_summaries=request.summaries,
+            window_start=request.window_start,
+            query=request.query,
+            force_compact=request.force_compact,
+            overflow_retry=request.overflow_retry,
+            dry_run=request.dry_run,
+            undo=undo,
+            bound=self.counter.request_bounds(),
+        )
+
+    def _count_when_near(
+        self,
+        prepared: Prepared,
+        candidate: Candidate,
+        state: ContextState,
+        fit: _Fit,
+        count: Callable[[Request], int],
+    ) -> Prepared:
+        """When the estimate is too close to the budget to trust, the exact count decides:
+        a request over the budget is made again for a budget cut by the excess."""
+        budget = state.budget
+        limit = budget * self.near
+        if prepared.upper_tokens <= limit or prepared.estimated_tokens <= limit:
+            return prepared
+        exact = self.counter.exact_total(prepared.request, count)
+        self.counter.learn(prepared.parts, exact)
+        prepared.exact_tokens = exact
+        if exact <= budget:
+            return prepared
+        state.bound = self.counter.request_bounds()  # the counts just changed
+        state.budget = budget - (exact - budget) - max(256, budget // 100)
+        state.overflow_retry = True
+        prepared = self._fitted(candidate, state, fit)
+        prepared.budget = budget
         return prepared
 
     def _learn_before_dropping(
@@ -285,7 +311,7 @@ class ContextEngine:
             log.info("count_tokens failed (%s); trimming on the estimate", err)
             return False
         counter.learn(full.parts, exact)
-        state.bound = _remembered_bound(counter)  # the counts just changed
+        state.bound = counter.request_bounds()  # the counts just changed
         return True
 
     def _unsure_tokens(self, history: list[Message]) -> int:
@@ -362,8 +388,6 @@ class ContextEngine:
 
     def _total(self, candidate: Candidate, *, upper: Callable[[Message], int] | None = None) -> int:
         """The candidate's estimated tokens, or with ``upper`` its upper bound."""
-        from .base import candidate_tokens, fixed_tokens
-
         if upper is None:
             return candidate_tokens(candidate, self.counter)
         return fixed_tokens(candidate, self.counter) + sum(upper(m) for m in candidate.history)
@@ -374,6 +398,8 @@ class ContextEngine:
         state: ContextState,
         fit: _Fit,
     ) -> Prepared:
+        """The candidate as a Request, with the keys of its parts (for learning) and its
+        upper bound; the offline estimate is made only if it is asked for."""
         counter = self.counter
         system = list(candidate.system)
         parts = [counter.overhead_key(candidate.system, candidate.tools)]
@@ -385,51 +411,21 @@ class ContextEngine:
             parts.append(counter.blocks_key([block]))
         history = candidate.history
         cut = _before_compaction(history)
-        sent = history[cut:] if cut else history
-        bound = state.bound or counter.message_tokens
+        sent = history[cut:]
+        bound = state.bound or counter.message_bound
         bounds = [bound(m) for m in sent]
         upper = sum(bounds)
-        if 0 in bounds:  # a partial reply with no text adds nothing, and is no part
-            parts.extend(counter.message_key(m) for m, b in zip(sent, bounds, strict=True) if b)
-        else:
-            parts.extend(map(counter.message_key, sent))
+        # A message with nothing to send (a partial reply with no text) counts 0: no part.
+        parts.extend(counter.message_key(m) for m, b in zip(sent, bounds, strict=True) if b)
         # What the API ignores still counts for the fit check (``_ensure_fits``'s total).
-        ignored = sum(bound(m) for m in history[:cut]) if cut else 0
+        ignored = sum(bound(m) for m in history[:cut])
         messages = to_api_messages(history)
         injected_into = None
         if candidate.injected:
-            injected_into = max(
-                (i for i, m in enumerate(messages) if m["role"] == "user"), default=None
-            )
-            if injected_into is None:
-                raise UserError("injected context needs a user message to go with")
-            target = messages[injected_into]
-            messages[injected_into] = {
-                **target,
-                "content": [*target["content"], *candidate.injected],
-            }
+            injected_into = _inject(messages, candidate.injected)
             fixed += counter.blocks_tokens(candidate.injected)
             parts.append(counter.blocks_key(candidate.injected))
-        edits = candidate.edits
-        request = Request(
-            model=state.model.name,
-            max_tokens=fit.max_tokens,
-            messages=messages,
-            system=system,
-            tools=list(candidate.tools),
-            context_management={"edits": list(edits)} if edits else None,
-            betas=list(dict.fromkeys(candidate.betas)),
-            diagnostics=({"previous_message_id": fit.previous_id} if fit.previous_id else None),
-            **fit.fields,
-        )
-        if self.caching is not None:
-            layout = Layout(
-                system_base=len(candidate.system),
-                summary=bool(candidate.summary),
-                injected=len(candidate.injected),
-                injected_into=injected_into,
-            )
-            request = self.caching.apply(request, layout)
+        request = self._request(candidate, state, fit, messages, system, injected_into)
 
         def estimate() -> int:
             return fixed + sum(counter.message_tokens(m) for m in sent)
@@ -444,6 +440,38 @@ class ContextEngine:
             estimate=estimate,
             upper_all=fixed + upper + ignored,
         )
+
+    def _request(
+        self,
+        candidate: Candidate,
+        state: ContextState,
+        fit: _Fit,
+        messages: list[dict[str, Any]],
+        system: list[Block],
+        injected_into: int | None,
+    ) -> Request:
+        """The Request of the rendered fields, with cache breakpoints placed."""
+        edits = candidate.edits
+        request = Request(
+            model=state.model.name,
+            max_tokens=fit.max_tokens,
+            messages=messages,
+            system=system,
+            tools=list(candidate.tools),
+            context_management={"edits": list(edits)} if edits else None,
+            betas=list(dict.fromkeys(candidate.betas)),
+            diagnostics=({"previous_message_id": fit.previous_id} if fit.previous_id else None),
+            **fit.fields,
+        )
+        if self.caching is None:
+            return request
+        layout = Layout(
+            system_base=len(candidate.system),
+            summary=bool(candidate.summary),
+            injected=len(candidate.injected),
+            injected_into=injected_into,
+        )
+        return self.caching.apply(request, layout)
 
     # learning -----------------------------------------------------------------------------
 
@@ -506,27 +534,24 @@ def _resolve_budget(budget: Budget) -> int | None:
     return budget
 
 
-def _remembered_bound(counter: Any) -> Callable[[Message], int] | None:
-    """The counter's cheap upper bound per message, each message's taken once (None when
-    the counter has none). For one request only: the counts may change between requests."""
-    remembered = getattr(counter, "remembered_bound", None)
-    if callable(remembered):
-        made: Callable[[Message], int] = remembered()
-        return made
-    raw = getattr(counter, "message_bound", None)
-    if not callable(raw):
-        return None
-    seen: dict[int, int] = {}
-    alive: list[Message] = []  # the messages seen, so that their ids are not reused
+def _checked_fields(request: ContextRequest) -> dict[str, Any]:
+    """The extra request fields (thinking, temperature, ...), or a UserError naming any
+    field a request cannot take."""
+    fields = dict(request.fields)
+    unknown = fields.keys() - _REQUEST_FIELDS
+    if unknown:
+        raise UserError(f"unknown request fields: {', '.join(sorted(unknown))}")
+    return fields
 
-    def bound(message: Message) -> int:
-        tokens = seen.get(id(message))
-        if tokens is None:
-            tokens = seen[id(message)] = raw(message)
-            alive.append(message)
-        return tokens
 
-    return bound
+def _inject(messages: list[dict[str, Any]], injected: Sequence[Block]) -> int:
+    """Append the injected blocks to the last user message; returns its index."""
+    into = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if into is None:
+        raise UserError("injected context needs a user message to go with")
+    target = messages[into]
+    messages[into] = {**target, "content": [*target["content"], *injected]}
+    return into
 
 
 def _before_compaction(history: Sequence[Message]) -> int:
@@ -534,10 +559,7 @@ def _before_compaction(history: Sequence[Message]) -> int:
     for i in range(len(history) - 1, -1, -1):
         m = history[i]
         if m.role == "assistant":
-            content = m.content
-            if len(content) == 1 and content[0].get("type") == "text":
-                continue  # the usual reply: one text block
-            for b in content:
+            for b in m.content:
                 if b.get("type") == "compaction":
                     return i
     return 0

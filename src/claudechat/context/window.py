@@ -87,6 +87,36 @@ def truncate_turn(
     return None
 
 
+def _newest_turn(history: Sequence[Message]) -> int:
+    """The index where the newest turn starts (its user text, or the first message)."""
+    newest = len(history) - 1
+    while newest > 0 and not history[newest].is_user_text:
+        newest -= 1
+    return newest
+
+
+@dataclass(slots=True)
+class _Turns:
+    """The history a window is chosen from: its messages sized by ``tokens``, the first
+    turn that may be evicted (after a pinned one) and the newest turn, always kept."""
+
+    history: Sequence[Message]
+    tokens: Callable[[Message], int]
+    first: int
+    newest: int
+    newest_size: int
+
+    def all_fit(self, high: float) -> int | None:
+        """The number of turns from ``first`` on when they all fit under ``high``."""
+        total, count = self.newest_size, 1
+        for i in range(self.first, self.newest):
+            m = self.history[i]
+            total += self.tokens(m)
+            if i == self.first or m.is_user_text:
+                count += 1
+        return count if total <= high else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """A window start found valid on exact counts. Appending turns only adds to the totals
@@ -178,15 +208,13 @@ class TokenWindow:
         history = candidate.history
         if not history:
             return candidate, []
-        counter = state.counter
-        bound = state.bound or getattr(counter, "message_bound", None)
-        if callable(bound):
-            # Upper bounds first: when they cross no threshold, neither would the exact
-            # counts, and the choice is the same without estimating the new messages.
-            chosen = self._select(candidate, state, reserve, keep_last, bound, loose=True)
-            if chosen is not None:
-                return chosen
-        chosen = self._select(candidate, state, reserve, keep_last, counter.message_tokens)
+        # Upper bounds first: when they cross no threshold, neither would the counts, and
+        # the choice is the same without estimating the new messages.
+        bound = state.bound or state.counter.message_bound
+        chosen = self._select(candidate, state, reserve, keep_last, bound, loose=True)
+        if chosen is not None:
+            return chosen
+        chosen = self._select(candidate, state, reserve, keep_last, state.counter.message_tokens)
         assert chosen is not None
         return chosen
 
@@ -203,65 +231,94 @@ class TokenWindow:
         """``select`` with ``tokens`` per message; with ``loose`` (upper bounds), None
         where a bound crosses a threshold (the exact counts must decide)."""
         history = candidate.history
-        newest = len(history) - 1
-        while newest > 0 and not history[newest].is_user_text:
-            newest -= 1
-        newest_size = 0
-        for m in history[newest:]:
-            newest_size += tokens(m)
+        newest = _newest_turn(history)
+        newest_size = sum(tokens(m) for m in history[newest:])
         avail = state.budget - fixed_tokens(candidate, state.counter) - reserve
-        first = 0
-        pinned = 0
-        if self.pin_first and newest > 0:
-            first = next((i for i in range(1, newest + 1) if history[i].is_user_text), newest)
-            for m in history[:first]:
-                pinned += tokens(m)
-            if pinned + newest_size > avail:
-                if loose:
-                    return None
-                first = pinned = 0
-                candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
+        first, pinned = self._pinned(history, newest, tokens)
+        if first and pinned + newest_size > avail:
+            if loose:
+                return None
+            first = pinned = 0
+            candidate = candidate.with_(notes={**candidate.notes, "pin_dropped": True})
         room = avail - pinned
         if newest_size > room:
             if loose:
                 return None
             return self._oversize(candidate, state, history[newest:], room, first, newest)
         high, low = room * self.high_water, room * self.low_water
-        retry = state.overflow_retry
-        if retry:
+        if state.overflow_retry:
             high = low = room * min(self.low_water, 0.8) * 0.75
-        remembered = None if (retry or keep_last) else self._remembered(state)
-        start = -1
-        if not keep_last and (remembered is None or history[first].id == remembered):
-            # The window starts at the first turn (or nowhere yet): it keeps every turn if
-            # they all fit under the high mark, which one pass over the messages tells.
-            total, count = newest_size, 1
-            for i in range(first, newest):
-                m = history[i]
-                total += tokens(m)
-                if i == first or (m.role == "user" and m.is_user_text):
-                    count += 1
-            if total <= high:
-                start, fits = first, True
-        trusted = False
-        if start < 0:
-            checked = self._checked.get(state.conversation_id)
-            trusted = checked is not None and checked.holds(remembered, history, newest, high, low)
-            start, count, fits = self._choose(
-                history, tokens, newest, newest_size, first, high, low, remembered, keep_last,
-                trusted=trusted,
-            )  # fmt: skip
+        remembered = None if (state.overflow_retry or keep_last) else self._remembered(state)
+        turns = _Turns(history, tokens, first, newest, newest_size)
+        start, count, fits, trusted = self._start(turns, state, high, low, remembered, keep_last)
         if loose and not fits:
             return None
-        evicted = history[first:start]
         if not state.dry_run:
-            self._remember(state, history[start].id, trimmed=start > first)
-            if start > first and history[start].id == remembered and not (loose or trusted):
-                checked = _Checked(history[start].id, newest, history[newest].id, high, low)
-                state.remember(self._checked, state.conversation_id, checked)
+            self._keep_start(
+                state, turns, start, high, low, remembered, record=not (loose or trusted)
+            )
+        evicted = history[first:start]
         notes = {**candidate.notes, "window_turns": count, "window_evicted": len(evicted)}
         kept = history[:first] + history[start:] if first else history[start:]
         return candidate.with_(history=kept, notes=notes), evicted
+
+    def _pinned(
+        self, history: Sequence[Message], newest: int, tokens: Callable[[Message], int]
+    ) -> tuple[int, int]:
+        """Where the pinned first turn ends and its tokens; (0, 0) when none is pinned."""
+        if not self.pin_first or newest == 0:
+            return 0, 0
+        first = next((i for i in range(1, newest + 1) if history[i].is_user_text), newest)
+        return first, sum(tokens(m) for m in history[:first])
+
+    def _start(
+        self,
+        turns: _Turns,
+        state: ContextState,
+        high: float,
+        low: float,
+        remembered: str | None,
+        keep_last: int,
+    ) -> tuple[int, int, bool, bool]:
+        """(index of the first kept message, number of kept turns, whether the choice
+        stands, whether it rests on a start found valid before): see ``_choose``."""
+        history, first = turns.history, turns.first
+        if not keep_last and (remembered is None or history[first].id == remembered):
+            # The window starts at the first turn (or nowhere yet): it keeps every turn if
+            # they all fit under the high mark, which one pass over the messages tells.
+            count = turns.all_fit(high)
+            if count is not None:
+                return first, count, True, False
+        checked = self._checked.get(state.conversation_id)
+        trusted = checked is not None and checked.holds(
+            remembered, history, turns.newest, high, low
+        )
+        start, count, fits = self._choose(
+            history, turns.tokens, turns.newest, turns.newest_size, first, high, low,
+            remembered, keep_last, trusted=trusted,
+        )  # fmt: skip
+        return start, count, fits, trusted
+
+    def _keep_start(
+        self,
+        state: ContextState,
+        turns: _Turns,
+        start: int,
+        high: float,
+        low: float,
+        remembered: str | None,
+        *,
+        record: bool,
+    ) -> None:
+        """Remember where the window starts; with ``record`` (chosen on counts, not on
+        bounds, and not trusted already), a remembered start found valid again is kept as
+        checked for the requests that follow."""
+        history = turns.history
+        self._remember(state, history[start].id, trimmed=start > turns.first)
+        if record and start > turns.first and history[start].id == remembered:
+            newest = turns.newest
+            found = _Checked(history[start].id, newest, history[newest].id, high, low)
+            state.remember(self._checked, state.conversation_id, found)
 
     @staticmethod
     def _choose(
@@ -311,7 +368,7 @@ class TokenWindow:
             i = begin - 1
             m = history[i]
             size = tokens(m)
-            while i > 0 and (m.role != "user" or not m.is_user_text):  # role first: cheaper
+            while i > 0 and not m.is_user_text:
                 i -= 1
                 m = history[i]
                 size += tokens(m)

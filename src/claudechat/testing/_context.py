@@ -87,12 +87,6 @@ def clear_tool_uses(
 ) -> tuple[list[Any], dict[str, Any] | None]:
     """Apply a clear_tool_uses edit when its trigger is exceeded; return the applied edit."""
     kind, threshold = _trigger_value(edit, CLEAR_DEFAULT_TRIGGER)
-    keep_spec = edit.get("keep")
-    keep = CLEAR_DEFAULT_KEEP
-    if isinstance(keep_spec, dict) and isinstance(keep_spec.get("value"), int):
-        keep = int(keep_spec["value"])
-    excluded = set(edit.get("exclude_tools") or [])
-    clear_inputs = edit.get("clear_tool_inputs") or False
     uses = [
         b
         for m in messages
@@ -103,11 +97,35 @@ def clear_tool_uses(
     measured = len(uses) if kind == "tool_uses" else tokens
     if measured <= threshold:
         return messages, None
-    candidates = uses[: max(len(uses) - keep, 0)]
-    targets = {str(b.get("id")): b for b in candidates if b.get("name") not in excluded}
+    keep_spec = edit.get("keep")
+    keep = CLEAR_DEFAULT_KEEP
+    if isinstance(keep_spec, dict) and isinstance(keep_spec.get("value"), int):
+        keep = int(keep_spec["value"])
+    excluded = set(edit.get("exclude_tools") or [])
+    older = uses[: max(len(uses) - keep, 0)]
+    targets = {str(b.get("id")): b for b in older if b.get("name") not in excluded}
     edited = copy.deepcopy(messages)
+    cleared = _clear(edited, targets, edit.get("clear_tool_inputs") or False)
+    if not cleared:
+        return messages, None
+    saved = tokens - count(edited)
+    at_least = edit.get("clear_at_least")
+    minimum = at_least.get("value") if isinstance(at_least, dict) else None
+    if isinstance(minimum, int) and saved < minimum:
+        return messages, None
+    applied = {
+        "type": CLEAR_TOOL_USES_EDIT,
+        "cleared_tool_uses": len(cleared),
+        "cleared_input_tokens": saved,
+    }
+    return edited, applied
+
+
+def _clear(messages: list[Any], targets: dict[str, Any], clear_inputs: Any) -> set[str]:
+    """Replace the results of the ``targets`` tool calls (and, as ``clear_inputs`` says,
+    their inputs) in place; returns the ids of the results cleared."""
     cleared: set[str] = set()
-    for message in edited:
+    for message in messages:
         if not isinstance(message.get("content"), list):
             continue
         for block in message["content"]:
@@ -127,16 +145,4 @@ def clear_tool_uses(
                     isinstance(clear_inputs, list) and name in clear_inputs
                 ):
                     block["input"] = {}
-    if not cleared:
-        return messages, None
-    saved = tokens - count(edited)
-    at_least = edit.get("clear_at_least")
-    minimum = at_least.get("value") if isinstance(at_least, dict) else None
-    if isinstance(minimum, int) and saved < minimum:
-        return messages, None
-    applied = {
-        "type": CLEAR_TOOL_USES_EDIT,
-        "cleared_tool_uses": len(cleared),
-        "cleared_input_tokens": saved,
-    }
-    return edited, applied
+    return cleared
