@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from ..messages import Block, Message, new_id
+from ..messages import Block, Message, new_id, sendable_content
 from ..metadata import (
     API_ID,
     CACHE_MISS_REASON,
@@ -169,13 +169,14 @@ def partial_reply(
     """What is kept of a cut call: the partial message (None when no text arrived) and the
     usage to bill (what the stream or the cut response reported; None when none).
 
-    Only text is kept: a half thinking block or tool call cannot be sent back. The text is
-    what the stream showed, or the cut response's when that holds more.
+    Only what a partial reply can send back is kept (``sendable_content``: its text, not a
+    half thinking block or tool call): what the stream showed, or the cut response's text
+    when that holds more.
     """
     content: list[Block] = [{"type": "text", "text": call.text}] if call.text else []
     usage = call.usage
     if partial is not None:
-        texts = [b for b in partial.content if b.get("type") == "text" and b.get("text")]
+        texts = sendable_content(Message("assistant", partial.content, status="partial"))
         if sum(len(b["text"]) for b in texts) >= len(call.text):
             content = texts
         if partial.usage.requests:
