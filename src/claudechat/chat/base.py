@@ -163,11 +163,7 @@ class ChatBase(SharedWriter, Generic[M]):
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
         self._checkpointed_at: float | None = None  # the streaming reply's last checkpoint
         self._checkpoint_failed = False  # no more checkpoints until the reply is done
-        self._owner = new_id()
-        self._lease = None
-        self._open_stream = None
-        self._lease_renewed = 0.0
-        self._unsaved = []
+        self._start_sharing()
 
     # --- the public view ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..errors import ConversationNotFound, StoreError, UserError
-from ..messages import Message
+from ..messages import Message, new_id
 from ..store.base import Conversation, Store, TurnLease
 
 __all__ = ["BLOCKING_LEASE_SECONDS", "TURN_LEASE_SECONDS", "SharedWriter"]
@@ -40,6 +40,14 @@ class SharedWriter:
     _lease_renewed: float  # time.monotonic() of the last claim
     _unsaved: list[Message]  # messages the store failed to take, oldest first
     _open_stream: weakref.ref[Any] | None  # the reply stream this chat handed out last
+
+    def _start_sharing(self) -> None:
+        """This chat's own fields: no lease held, nothing held in memory yet."""
+        self._owner = new_id()
+        self._lease = None
+        self._lease_renewed = 0.0
+        self._unsaved = []
+        self._open_stream = None
 
     @property
     def unsaved(self) -> list[Message]:
