@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from claudechat.messages import Message, Turn, group_turns
 from claudechat.search._units import SearchUnit
 from claudechat.search.base import SearchIndex
 from claudechat.search.keys import TurnKeys
+from claudechat.store.base import Store
 
 __all__ = ["DEFAULT_TURN_KEYS", "index_turns", "reindex_conversation", "turn_text", "turn_units"]
 
@@ -74,13 +74,13 @@ def index_turns(
 
 def reindex_conversation(
     index: SearchIndex,
-    store: Any,
+    store: Store,
     conversation_id: str,
     *,
     keys: TurnKeys | None = DEFAULT_TURN_KEYS,
 ) -> int:
-    """Rebuild one conversation's units from its active branch in ``store`` (a
-    `claudechat.store.Store`), every turn included; returns how many were written."""
+    """Rebuild one conversation's units from its active branch in ``store``, every turn
+    included; returns how many were written."""
     index.delete(list(index.indexed(conversation_id)))
     return index_turns(
         index, conversation_id, store.branch(conversation_id), keys=keys, include_last=True
