@@ -17,9 +17,9 @@ from ..context.base import SideCall
 from ..context.engine import Prepared
 from ..errors import ContextOverflow, StreamInterrupted
 from ..messages import Block
-from ..models.base import AsyncModel, TextDelta
+from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, ChatBase, Documents
-from .fold import Next, accumulate, end_of_stream, retry_after_overflow
+from .fold import Next, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
 
@@ -121,10 +121,7 @@ class AsyncChat(ChatBase[AsyncModel]):
                 if shown and attempt == 0:
                     yield shown
                 async for event in self.model.stream(prepared.request):
-                    self._renew_turn()
-                    call, piece = accumulate(call, event)
-                    if isinstance(event, TextDelta):
-                        self._checkpoint(call)
+                    call, piece = self._take(call, event)
                     if piece:
                         yield piece
                 call, rest = end_of_stream(call)
@@ -132,8 +129,7 @@ class AsyncChat(ChatBase[AsyncModel]):
                     yield rest
                 break
             except ContextOverflow as err:
-                self._learn_limit(err)
-                if not retry_after_overflow(call, attempt):
+                if not self._retry_overflow(err, call, attempt):
                     raise
                 prepared = await self._prepare(turn, overflow_retry=True)
             except StreamInterrupted as err:

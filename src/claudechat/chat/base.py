@@ -47,7 +47,7 @@ from ..errors import (
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
 from ..metadata import DOCUMENTS, FORKED_FROM, INTERRUPTED, PURPOSE, SIDE_USAGE, WINDOW_START
-from ..models.base import AsyncModel, Model, ModelResponse, Request
+from ..models.base import AsyncModel, Model, ModelResponse, Request, StreamEvent, TextDelta
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
 from ..store.base import Conversation, Store
@@ -64,10 +64,12 @@ from .checks import (
 from .fold import (
     Call,
     Next,
+    accumulate,
     checkpoint_message,
     next_step,
     partial_reply,
     reply_message,
+    retry_after_overflow,
     start_call,
 )
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
@@ -542,10 +544,12 @@ class ChatBase(SharedWriter, Generic[M]):
         except ClaudeChatError as err:
             log.warning("could not keep the window start in the store: %s", err)
 
-    def _learn_limit(self, err: ContextOverflow) -> None:
-        """Remember the input limit the API named, so later requests are cut to fit it."""
+    def _retry_overflow(self, err: ContextOverflow, call: Call, attempt: int) -> bool:
+        """After "prompt is too long": remember the input limit the API named (later
+        requests are cut to fit it); True when this call is to be made again, trimmed."""
         if err.limit is not None and (self._api_limit is None or err.limit < self._api_limit):
             self._api_limit = err.limit
+        return retry_after_overflow(call, attempt)
 
     # --- one call -------------------------------------------------------------------------------
 
@@ -555,6 +559,15 @@ class ChatBase(SharedWriter, Generic[M]):
         self._checkpoint_failed = False
         prefill = turn.prefill if turn.rounds == 0 else None
         return start_call(prefill, prefill_sent=self.info.prefill)
+
+    def _take(self, call: Call, event: StreamEvent) -> tuple[Call, str]:
+        """One stream event folded into the call (the text to show with it); the lease
+        renewed, and the reply checkpointed as its text grows."""
+        self._renew_turn()
+        call, piece = accumulate(call, event)
+        if isinstance(event, TextDelta):
+            self._checkpoint(call)
+        return call, piece
 
     def _checkpoint(self, call: Call) -> None:
         """Store the streaming reply as a partial message, at once and then every
