@@ -306,13 +306,18 @@ def _check_blocks(
     return answered, uses
 
 
+_BLOCK = (dict, Mapping)  # a content block: a dict (the usual) or another mapping
+
+
 def _block_kind(b: Any, j: int, index: int) -> Any:
     """A block's type, once it is known to be a content block (with a text, if text)."""
-    if not isinstance(b, Mapping) or "type" not in b:
+    if not isinstance(b, _BLOCK) or "type" not in b:
         raise InvalidHistory(f"block {j} is not a content block", index=index)
     kind = b["type"]
-    if kind == "text" and not str(b.get("text", "")).strip():
-        raise InvalidHistory(f"block {j}: empty text block", index=index)
+    if kind == "text":
+        text = b.get("text")
+        if not text or str(text).isspace():  # the API takes whitespace alone as empty
+            raise InvalidHistory(f"block {j}: empty text block", index=index)
     return kind
 
 
