@@ -134,18 +134,8 @@ class ChatBase(SharedWriter, Generic[M]):
         check_output_cap(max_tokens, self.info)
         self.max_tokens = max_tokens
         self.tools = ToolRegistry(tools)
-        if store is None:
-            from ..store.memory import MemoryStore
-
-            store = MemoryStore()
-        self.store: Store = store
-        if isinstance(context, ContextEngine):
-            self.context = context
-        else:
-            policies = list(context) if context is not None else None
-            self.context = ContextEngine(policies, budget=budget)
-        if summary_model is not None:
-            self.context.summary_model = summary_model
+        self.store: Store = store if store is not None else _memory_store()
+        self.context = _engine(context, budget, summary_model)
         self.thinking = dict(thinking) if thinking else None
         self.temperature = temperature
         self.stop_sequences = list(stop_sequences)
@@ -722,6 +712,29 @@ class ChatBase(SharedWriter, Generic[M]):
             return self._hold(message, err)
         self._branch.append(message)
         return message
+
+
+def _memory_store() -> Store:
+    """The store of a chat given none: in memory, for this process only."""
+    from ..store.memory import MemoryStore
+
+    return MemoryStore()
+
+
+def _engine(
+    context: ContextEngine | Sequence[ContextPolicy] | None,
+    budget: Budget,
+    summary_model: str | None,
+) -> ContextEngine:
+    """The chat's context engine: the one given, or one over the policies given (the
+    "window" strategy by default); ``summary_model`` sets who writes its summaries."""
+    if isinstance(context, ContextEngine):
+        engine = context
+    else:
+        engine = ContextEngine(list(context) if context is not None else None, budget=budget)
+    if summary_model is not None:
+        engine.summary_model = summary_model
+    return engine
 
 
 def _query(branch: Sequence[Message]) -> str:
