@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -402,8 +403,14 @@ def test_ctrl_c_while_the_conversation_loads_keeps_the_typed_message() -> None:
     def build() -> Any:
         chat = runtime.new_chat()
         if not interrupted.is_set():
+            # Let the main thread get past Thread.start() first, then wait until it waits
+            # for this build (at most 30 s: a test that cannot interrupt fails, never hangs).
+            threading.Event().wait(0.2)
+            deadline = time.monotonic() + 30
             while "join" not in _waiting_in(sys._current_frames()[main.ident or 0]):
-                threading.Event().wait(0.01)  # until the main thread waits for this build
+                if time.monotonic() > deadline:
+                    return chat
+                threading.Event().wait(0.01)
             interrupted.set()
             _thread.interrupt_main()  # Ctrl-C while it waits
         return chat
