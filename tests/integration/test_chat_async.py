@@ -133,3 +133,75 @@ def test_async_prefill_on_a_model_that_accepts_it(
         assert message_requests(emu)[0].body["messages"][-1]["role"] == "assistant"
 
     asyncio.run(run())
+
+
+class _StallingModel:
+    """An AsyncModel whose stream sends some text, then waits for a network that never
+    answers: where a server's request task is cancelled when its client disconnects."""
+
+    name = "claude-sonnet-4-6"
+
+    def __init__(self) -> None:
+        self.sent_text = asyncio.Event()
+
+    async def create(self, request: Any) -> Any:
+        raise AssertionError("not used")
+
+    async def stream(self, request: Any) -> Any:
+        from claudechat.models.base import TextDelta, UsageSoFar
+        from claudechat.usage import Usage
+
+        yield UsageSoFar(Usage(input_tokens=12, requests=1))
+        yield TextDelta("The first half of an answer")
+        self.sent_text.set()
+        await asyncio.sleep(3600)
+
+    async def count_tokens(self, request: Any) -> int:
+        return 12
+
+
+def test_a_cancelled_request_task_keeps_the_partial_reply_and_its_cost() -> None:
+    """A dropped client cancels the task reading the stream: what arrived is kept as a
+    partial reply, its usage billed, and the conversation is free for the next turn."""
+
+    async def run() -> None:
+        model = _StallingModel()
+        chat = AsyncChat(model)
+        shown: list[str] = []
+
+        async def read() -> None:
+            async for piece in chat.stream("tell me everything"):
+                shown.append(piece)
+
+        task = asyncio.create_task(read())
+        await model.sent_text.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        last = chat.history[-1]
+        assert last.role == "assistant" and last.status == "partial"
+        assert last.text == "".join(shown) == "The first half of an answer"
+        assert last.metadata["interrupted"] == "interrupted"
+        assert chat.usage.input_tokens == 12  # billed although cut
+        assert chat.store.branch(chat.id or "")[-1].status == "partial"
+        chat.set_model(_ReplyingModel())
+        assert (await chat.send("go on")).text == "done"  # the turn was given back
+
+    asyncio.run(run())
+
+
+class _ReplyingModel:
+    name = "claude-sonnet-4-6"
+
+    async def create(self, request: Any) -> Any:
+        from claudechat.models.base import ModelResponse
+        from claudechat.usage import Usage
+
+        return ModelResponse("m2", self.name, [{"type": "text", "text": "done"}], "end_turn",
+                             Usage(input_tokens=20, output_tokens=1, requests=1))  # fmt: skip
+
+    def stream(self, request: Any) -> Any:
+        raise AssertionError("not used")
+
+    async def count_tokens(self, request: Any) -> int:
+        return 20

@@ -18,7 +18,7 @@ from ..context.engine import Prepared
 from ..errors import ContextOverflow, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
-from .base import SDK_STREAM_ONLY_ABOVE, ChatBase, Documents
+from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
 from .fold import Next, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
@@ -135,7 +135,7 @@ class AsyncChat(ChatBase[AsyncModel]):
             except StreamInterrupted as err:
                 self._keep_partial(turn, call, err, err.partial)
                 raise
-            except (KeyboardInterrupt, GeneratorExit) as err:
+            except STOPPED as err:
                 self._keep_partial(turn, call, err, None)
                 raise
         self._finish(turn, prepared, call)

@@ -25,6 +25,7 @@ writer is refused before it stores or sends anything. A reply the store could no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -75,7 +76,7 @@ from .fold import (
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
 from .reply import Reply, TurnState
 
-__all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "ChatBase", "Documents", "ToolLike"]
+__all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "STOPPED", "ChatBase", "Documents", "ToolLike"]
 
 log = logging.getLogger("claudechat")
 
@@ -84,6 +85,9 @@ SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more 
 CHECKPOINT_SECONDS = 1.0  # how often a streaming reply is stored as it grows
 
 ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
+# What stops a reply from outside: Ctrl-C, a stream closed early, a cancelled task (an
+# async server's client went away). What arrived is kept as a partial reply.
+STOPPED = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 Documents = Sequence[Document] | Retriever  # a turn's documents, or a function that finds them
 
 
@@ -607,7 +611,7 @@ class ChatBase(SharedWriter, Generic[M]):
         self, turn: TurnState, call: Call, err: BaseException, partial: ModelResponse | None
     ) -> None:
         """Store what arrived of a cut reply as a partial message (and bill its usage)."""
-        reason = "interrupted" if isinstance(err, KeyboardInterrupt | GeneratorExit) else str(err)
+        reason = "interrupted" if isinstance(err, STOPPED) else str(err)
         checkpointed = self._checkpointed_at is not None
         parent = self._branch[-1].parent_id if checkpointed else self._head()
         msg, usage = partial_reply(call, reason, partial, parent_id=parent, model=self.model.name)
