@@ -7,8 +7,6 @@ fields, places cache breakpoints, and learns exact token counts from each respon
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from .base import (
 from .caching import Layout, PromptCaching
 from .compaction import ServerCompaction
 from .report import WindowFill
+from .side_calls import Asker, Unanswered
 from .summary import RollingSummary, make_summarizer
 from .tool_results import ClearToolResults
 from .window import TokenWindow, turn_starts
@@ -182,8 +181,8 @@ class ContextEngine:
         """
         undo: list[Callable[[], None]] = []
         try:
-            return self._prepare(request, _Asker(answers), summaries, counts, undo)
-        except _Unanswered as missing:
+            return self._prepare(request, Asker(answers), summaries, counts, undo)
+        except Unanswered as missing:
             while undo:  # the policies remember nothing of an attempt cut short
                 undo.pop()()
             return missing.call
@@ -191,7 +190,7 @@ class ContextEngine:
     def _prepare(
         self,
         request: ContextRequest,
-        ask: _Asker,
+        ask: Asker,
         summaries: bool,
         counts: bool,
         undo: list[Callable[[], None]],
@@ -237,7 +236,7 @@ class ContextEngine:
         self,
         request: ContextRequest,
         budget: int,
-        ask: _Asker | None,
+        ask: Asker | None,
         undo: list[Callable[[], None]],
     ) -> ContextState:
         """What the policies may consult for this request; summaries only with ``ask``."""
@@ -572,45 +571,3 @@ class _Fit:
     max_tokens: int
     fields: dict[str, Any]
     previous_id: str | None  # the last response's API id, for cache diagnostics
-
-
-class _Unanswered(Exception):
-    """A side call the caller has not answered yet: ends this attempt at ``prepare``."""
-
-    def __init__(self, call: SideCall) -> None:
-        super().__init__(call.kind)
-        self.call = call
-
-
-class _Asker:
-    """The side calls of one attempt at ``prepare``: answered ones come from ``answers``,
-    the first unanswered one ends the attempt (``_Unanswered``)."""
-
-    def __init__(self, answers: Mapping[str, str | int]) -> None:
-        self.answers = answers
-        self.summaries = 0  # summary calls answered in this attempt
-
-    def _answer(self, call: SideCall) -> str | int:
-        if call.key not in self.answers:
-            raise _Unanswered(call)
-        return self.answers[call.key]
-
-    def complete(self, system: str, prompt: str, *, model: str, max_tokens: int) -> str:
-        request = Request(
-            model=model,
-            max_tokens=max_tokens,
-            messages=[{"role": "user", "content": [{"type": "text", "text": prompt}]}],
-            system=[{"type": "text", "text": system}] if system else [],
-        )
-        text = str(self._answer(SideCall("summary", request, _key(request))))
-        self.summaries += 1
-        return text
-
-    def count(self, request: Request) -> int:
-        return int(self._answer(SideCall("count", request, _key(request))))
-
-
-def _key(request: Request) -> str:
-    """A name for a side call: the hash of what it sends."""
-    body = json.dumps(request.to_api(for_count=False), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
