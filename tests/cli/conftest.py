@@ -120,3 +120,9 @@ def gated_emulator() -> Iterator[GatedEmulator]:
     emulator = GatedEmulator()
     yield emulator
     emulator.gate.set()
+
+
+@pytest.fixture
+def server(emulator_server: Callable[..., EmulatorServer]) -> EmulatorServer:
+    """An emulator server whose recorded requests a test can read."""
+    return emulator_server(Emulator())

@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
+import claudechat
 from claudechat.testing import Emulator, EmuResponse, serve
 from claudechat.testing._faults import ConnectionDropped
 
 pexpect = pytest.importorskip("pexpect")
 
 PROMPT = "›"
+SRC = str(Path(claudechat.__file__).resolve().parents[1])  # the tree under test, from any cwd
 
 
 def _terminal_env(cli_env: dict[str, str | None], base_url: str) -> dict[str, str]:
@@ -36,6 +38,7 @@ def _terminal_env(cli_env: dict[str, str | None], base_url: str) -> dict[str, st
             "ANTHROPIC_API_KEY": "test",
             "TERM": "xterm-256color",
             "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
+            "PYTHONPATH": os.pathsep.join([SRC, *filter(None, [env.get("PYTHONPATH")])]),
         }
     )
     return env
@@ -190,3 +193,44 @@ def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_r
     turns = re.findall(r"^## (You|Claude.*)$", shown, re.M)
     assert turns == ["You", "Claude (claude-sonnet-4-6)", "You"]
     assert "Please hold this question" in shown  # kept although Ctrl-C came first
+
+
+@pytest.mark.terminal
+def test_daily_habits_in_a_real_terminal(cli_env: dict[str, str | None], tmp_path: Path) -> None:
+    """@file completion with Tab, ..."""
+    (tmp_path / "notes-for-claude.txt").write_text("The launch code is PINEAPPLE.\n")
+    server = serve(Emulator(), "127.0.0.1", 0)
+    env = _terminal_env(cli_env, server.url)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "chat"],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=30,
+    )
+    try:
+        child.expect("/help for commands")
+        child.expect(PROMPT)
+        child.send("read @notes-for")
+        child.expect("@notes-for")  # typed and drawn before Tab
+        child.send("\t")  # Tab completes the file name
+        child.expect("notes-for-claude.txt")
+        child.send("\r")
+        child.expect(r"\[with notes-for-claude.txt\]")
+        child.expect(r"total \$")
+        child.expect(PROMPT)
+        child.send("/quit\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+        server.shutdown()
+    assert child.exitstatus == 0
+    bodies = [r.body for r in server.emulator.requests if r.path == "/v1/messages"]
+    sent = bodies[-1]["messages"][-1]["content"]
+    text = "".join(b["text"] for b in sent if b["type"] == "text")
+    assert text == (
+        'read @notes-for-claude.txt\n\n<file name="notes-for-claude.txt">\n'
+        "The launch code is PINEAPPLE.\n</file>"
+    )

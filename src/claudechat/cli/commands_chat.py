@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,6 +17,17 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = ["ask", "chat"]
+
+
+def _file_option(f: Any) -> Any:
+    return click.option(
+        "-f",
+        "--file",
+        "files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Put this text file into the prompt (repeatable; binary files are refused).",
+    )(f)
 
 
 def _continue_options(f: Any) -> Any:
@@ -33,11 +45,15 @@ def _continue_options(f: Any) -> Any:
 @click.command()
 @chat_options
 @_continue_options
-def chat(**params: Any) -> None:
+@_file_option
+def chat(files: tuple[Path, ...], **params: Any) -> None:
     """Chat in the terminal (streamed Markdown, slash commands: type /help)."""
+    from .prompt_files import read_text_file
     from .render import make_console, plain_output
     from .repl import run_repl
 
+    for path in files:
+        read_text_file(path)  # a missing or binary file fails before the chat starts
     with runtime_from(params) as runtime:
         runtime.assume_yes = params["yes"]
         runtime.announce()
@@ -51,12 +67,15 @@ def chat(**params: Any) -> None:
             console,
             plain=plain_output(console, runtime.env),
             conversation=conversation,
+            files=list(files),
         )
 
 
-def _read_prompt(words: tuple[str, ...]) -> str:
-    """The prompt: the arguments, then whatever is piped on stdin (UTF-8 text only)."""
+def _read_prompt(words: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
+    """The prompt: the arguments, then whatever is piped on stdin (UTF-8 text only), then
+    each ``-f`` file in a block that names it."""
     from .preflight import decode_input
+    from .prompt_files import with_files
 
     prompt = " ".join(words).strip()
     stdin = sys.stdin
@@ -64,8 +83,9 @@ def _read_prompt(words: tuple[str, ...]) -> str:
         piped = decode_input(stdin.buffer.read())
         if piped.strip():
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
+    prompt = with_files(prompt, files)
     if not prompt.strip():
-        raise click.UsageError("nothing to ask: give a prompt or pipe text on stdin")
+        raise click.UsageError("nothing to ask: give a prompt, -f FILE, or pipe text on stdin")
     return prompt
 
 
@@ -73,8 +93,9 @@ def _read_prompt(words: tuple[str, ...]) -> str:
 @click.argument("prompt", nargs=-1)
 @chat_options
 @_continue_options
+@_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print reply, usage, cost and ids as JSON.")
-def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
+def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **params: Any) -> None:
     """Ask one question (PROMPT and/or stdin) and print the reply.
 
     The conversation is stored: continue it with -c or --cid. Exit codes: 0 ok, 1 API
@@ -82,7 +103,7 @@ def ask(prompt: tuple[str, ...], as_json: bool, **params: Any) -> None:
     """
     from .preflight import check_prompt
 
-    text = _read_prompt(prompt)
+    text = _read_prompt(prompt, files)
     with runtime_from(params) as runtime:
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
         confirm = None if params["yes"] else _refuse

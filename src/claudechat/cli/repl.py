@@ -1,7 +1,8 @@
 """The interactive loop: prompt_toolkit input in a terminal, plain lines otherwise.
 
 Input history persists in the user data directory; Alt-Enter (or Esc Enter) inserts a
-newline and pasted text keeps its newlines; slash commands complete with Tab. Ctrl-C
+newline and pasted text keeps its newlines; slash commands and ``@path`` file names
+complete with Tab. Ctrl-C
 clears the line (or cancels a reply in flight); Ctrl-D leaves.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import PRIVATE_MODE, make_private
 from ..messages import group_turns
 from . import slash
+from .prompt_files import complete_path
 from .session import Session, banner
 
 if TYPE_CHECKING:
@@ -47,15 +49,19 @@ def run_repl(
     *,
     plain: bool,
     conversation: Conversation | None = None,
+    files: list[Path] | None = None,
 ) -> None:
     """Read lines until /quit or Ctrl-D and hand each to a Session.
 
     ``chat`` may be a function that builds the Chat: it then runs in the background while
     the prompt is already shown (``conversation`` names what it will open, for the banner).
+    ``files`` go with the first message.
     """
     session = Session(runtime, chat, console, plain=plain)
     first = _early_banner(runtime, conversation) if callable(chat) else session.banner()
     session.say(first, style="dim")
+    if files:
+        session.attach(files)
     interactive = sys.stdin.isatty() and console.is_terminal
     if not interactive:
         session.build_in_background()
@@ -112,6 +118,11 @@ def _prompt_reader(session: Session) -> Callable[[], str]:
             self, document: Document, complete_event: CompleteEvent
         ) -> Iterable[Completion]:
             text = document.text_before_cursor
+            word = text.split(" ")[-1]
+            if word.startswith("@"):  # @path: a file to put into the prompt
+                for path in complete_path(word[1:]):
+                    yield Completion("@" + path, start_position=-len(word))
+                return
             for option in slash.complete(text):
                 spec = next(s for s in slash.COMMANDS if f"/{s.name}" == option)
                 yield Completion(option, start_position=-len(text), display_meta=spec.help)

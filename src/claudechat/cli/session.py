@@ -72,6 +72,7 @@ class Session:
         self._chat: Chat | None = None
         self._base_cost: float | None = 0.0
         self._pending: BackgroundChat | None = None
+        self._files: list[Path] = []  # -f files, sent with the next message
         if callable(chat):
             self._pending = BackgroundChat(chat)  # built while the prompt shows
         else:
@@ -173,13 +174,28 @@ class Session:
             unsent.close()  # and none is made
         self.hint(f"[{UNANSWERED}]")
 
+    def attach(self, paths: list[Path]) -> None:
+        """Files to put into the next message (``chat -f``)."""
+        from .prompt_files import describe_files
+
+        self._files.extend(paths)
+        self.hint(f"[{describe_files(paths)}: sent with your next message]")
+
     def send(self, text: str) -> None:
-        """Send a message and show the reply as it streams."""
+        """Send a message (with its ``-f`` and ``@path`` files inlined) and show the reply
+        as it streams."""
         from .preflight import check_prompt
+        from .prompt_files import at_paths, describe_files, with_files
 
         chat = self.chat
+        files = list(dict.fromkeys([*self._files, *at_paths(text)]))
+        if files:
+            text = with_files(text, files)
         confirm = None if self.runtime.assume_yes else self.confirm
         check_prompt(chat, text, settings=self.runtime.settings, confirm=confirm)
+        if files:
+            self._files = []
+            self.hint(f"[with {describe_files(files)}]")
         if self.unanswered():
             self.hint("[sent together with your earlier message that got no reply]")
         self._stream(lambda: retrying(chat, lambda: chat.stream(text)))
