@@ -103,6 +103,7 @@ class ChatBase(SharedWriter, Generic[M]):
     ``context``: a ContextEngine or a list of policies (the "window" strategy by default);
     ``budget``: input tokens per request, 200,000 unless set; "max" for the model's whole
     window. ``summary_model`` writes rolling summaries (the engine's, by default).
+    ``extra_fields``: further Messages API fields sent with every reply (top_p, service_tier…).
     """
 
     model: M
@@ -121,6 +122,7 @@ class ChatBase(SharedWriter, Generic[M]):
         thinking: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),
+        extra_fields: Mapping[str, Any] | None = None,
         max_tool_rounds: int = 10,
         client: Any = None,
         summary_model: str | None = None,
@@ -143,6 +145,7 @@ class ChatBase(SharedWriter, Generic[M]):
         self.thinking = dict(thinking) if thinking else None
         self.temperature = temperature
         self.stop_sequences = list(stop_sequences)
+        self.extra_fields = dict(extra_fields or {})
         self.max_tool_rounds = max_tool_rounds
         self.ledger = Ledger(prices=model_prices)
         self.last_reply: Reply | None = None
@@ -333,6 +336,7 @@ class ChatBase(SharedWriter, Generic[M]):
             thinking=self.thinking,
             temperature=self.temperature,
             stop_sequences=self.stop_sequences,
+            extra_fields=self.extra_fields,
             max_tool_rounds=self.max_tool_rounds,
             _conversation=new,
         )
@@ -451,6 +455,8 @@ class ChatBase(SharedWriter, Generic[M]):
             fields["temperature"] = self.temperature
         if self.stop_sequences:
             fields["stop_sequences"] = self.stop_sequences
+        if self.extra_fields:
+            fields["extra"] = dict(self.extra_fields)
         if turn is not None and turn.rounds >= self.max_tool_rounds:
             fields["tool_choice"] = {"type": "none"}
         conv = self._conv

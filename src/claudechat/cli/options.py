@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from ..config import STRATEGIES
+from .model_options import model_options, options_from
 from .runtime import Runtime
 
 __all__ = ["chat_options", "runtime_from", "store_options"]
@@ -61,12 +62,17 @@ def chat_options(f: F) -> F:
         ),
     ]
     f = store_options(f)
+    f = model_options(f)
     for decorator in reversed(decorators):
         f = decorator(f)
     return f
 
 
 def runtime_from(params: dict[str, Any]) -> Runtime:
-    """A Runtime from a command's parameters (those that are configuration keys)."""
+    """A Runtime from a command's parameters (configuration keys, and the model options
+    of commands that have them)."""
     flags = {k: params.get(k) for k in (*STORE_KEYS, *CHAT_KEYS) if params.get(k) is not None}
-    return Runtime.from_flags(flags)
+    runtime = Runtime.from_flags(flags)
+    if "option" in params:
+        runtime.model_options = options_from(params)
+    return runtime

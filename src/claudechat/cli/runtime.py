@@ -16,6 +16,7 @@ import click
 
 from ..config import Settings, resolve
 from .busy import retrying
+from .model_options import ModelOptions
 
 if TYPE_CHECKING:
     from ..chat import Chat
@@ -52,6 +53,7 @@ class Runtime:
         self._store: Store | None = store
         self._announced = False
         self.assume_yes = False  # --yes: send large or costly prompts without asking
+        self.model_options = ModelOptions()  # --temperature, --top-p, --stop, -o
         self._indexes: list[SearchIndex] = []
 
     @classmethod
@@ -163,6 +165,7 @@ class Runtime:
             store=self.store(),
             context=self.engine(),
             client=self.client(),
+            **self.model_options.chat_kwargs(),
         )
 
     def resume(self, conversation_id: str) -> Chat:
@@ -178,6 +181,7 @@ class Runtime:
             max_tokens=s.max_tokens,
             context=self.engine(),
             client=self.client(),
+            **self.model_options.chat_kwargs(),
         )
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:
             chat.system = s.system

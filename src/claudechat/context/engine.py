@@ -47,7 +47,7 @@ Budget = int | Literal["max"] | None
 # full request costs $0.30 (cache reads) to $2.93 (uncached) on Sonnet 4.6 every turn;
 # at 200,000 it costs $0.06 to $0.60, the whole window of the 200K models. "max" lifts it.
 DEFAULT_BUDGET = 200_000
-_REQUEST_FIELDS = ("thinking", "tool_choice", "stop_sequences", "temperature", "metadata")
+_REQUEST_FIELDS = ("thinking", "tool_choice", "stop_sequences", "temperature", "metadata", "extra")
 _DEFAULT_CACHING = PromptCaching()
 
 

@@ -36,9 +36,23 @@ from .base import (
     UsageSoFar,
 )
 
-__all__ = ["AnthropicModel", "AsyncAnthropicModel", "make_client", "map_error", "sdk_errors"]
+__all__ = [
+    "AnthropicModel",
+    "AsyncAnthropicModel",
+    "make_client",
+    "map_error",
+    "request_field_names",
+    "sdk_errors",
+]
 
 _TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
+
+
+def request_field_names() -> frozenset[str]:
+    """The request fields the SDK's ``MessageCreateParams`` names (checks on user options)."""
+    from anthropic.types.message_create_params import MessageCreateParamsBase
+
+    return frozenset(MessageCreateParamsBase.__annotations__)
 
 
 _TEXT_FIELDS = {"citations", "text", "type"}
@@ -196,7 +210,7 @@ def _endpoint(
         body["betas"] = list(request.betas)
     # Fields the SDK's typed signature lacks (it raises TypeError) go in the JSON body as-is;
     # the count_tokens endpoint takes none of them.
-    extra = {k: body.pop(k) for k in ("diagnostics", "temperature") if k in body}
+    extra = {k: body.pop(k) for k in ("diagnostics", "temperature", "top_p", "top_k") if k in body}
     if extra and not for_count:
         body["extra_body"] = extra
     return (client.beta.messages if beta else client.messages), body

@@ -55,7 +55,8 @@ class Request:
             value = getattr(self, name)
             if value is not None and value != []:  # unset: None or an empty list
                 body[name] = value
-        body.update(self.extra)
+        if not for_count:  # extra fields (top_p, service_tier, …) shape replies, not counts
+            body.update(self.extra)
         return body
 
 
