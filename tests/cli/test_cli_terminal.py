@@ -197,7 +197,7 @@ def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_r
 
 @pytest.mark.terminal
 def test_daily_habits_in_a_real_terminal(cli_env: dict[str, str | None], tmp_path: Path) -> None:
-    """@file completion with Tab, ..."""
+    """@file completion with Tab, /copy through OSC 52, ..."""
     (tmp_path / "notes-for-claude.txt").write_text("The launch code is PINEAPPLE.\n")
     server = serve(Emulator(), "127.0.0.1", 0)
     env = _terminal_env(cli_env, server.url)
@@ -220,6 +220,10 @@ def test_daily_habits_in_a_real_terminal(cli_env: dict[str, str | None], tmp_pat
         child.send("\r")
         child.expect(r"\[with notes-for-claude.txt\]")
         child.expect(r"total \$")
+        child.expect(PROMPT)
+        child.send("/copy\r")  # the reply goes to the clipboard through the terminal
+        child.expect_exact("\x1b]52;c;")
+        child.expect("copied the last reply")
         child.expect(PROMPT)
         child.send("/quit\r")
         child.expect(pexpect.EOF)

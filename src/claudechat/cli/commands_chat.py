@@ -95,6 +95,13 @@ def _read_prompt(words: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
 @_continue_options
 @_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print reply, usage, cost and ids as JSON.")
+@click.option(
+    "-x",
+    "--extract",
+    is_flag=True,
+    help="Print only the reply's first fenced code block (all of it when it has none).",
+)
+@click.option("--no-stream", is_flag=True, help="Print the reply in one write when it is done.")
 def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **params: Any) -> None:
     """Ask one question (PROMPT and/or stdin) and print the reply.
 
@@ -109,7 +116,12 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
         confirm = None if params["yes"] else _refuse
         check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
         try:
-            _answer(runtime, conversation, text, as_json=as_json)
+            if as_json:
+                _answer_json(conversation, text)
+            elif params["extract"] or params["no_stream"]:
+                _answer_at_once(conversation, text, extract=params["extract"])
+            else:
+                _answer(runtime, conversation, text)
             _note_merged(conversation)
         except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
@@ -117,35 +129,58 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
             raise
 
 
-def _answer(runtime: Runtime, conversation: Chat, text: str, *, as_json: bool) -> None:
-    """Send the prompt; print the reply streamed, or as JSON with usage, cost and ids."""
+def _answer_json(conversation: Chat, text: str) -> None:
+    """Send the prompt; print the reply as JSON with usage, cost and ids."""
+    from .busy import retrying, store_unsaved
+
+    reply = retrying(conversation, lambda: conversation.send(text))
+    store_unsaved(conversation)
+    out = {
+        "conversation_id": conversation.id,
+        "message_id": reply.id,
+        "model": reply.message.model,
+        "reply": reply.text,
+        "stop_reason": reply.stop_reason,
+        "truncated": reply.truncated,
+        "usage": reply.usage.to_dict(),
+        "cost_usd": reply.cost_usd,
+    }
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _answer_at_once(conversation: Chat, text: str, *, extract: bool) -> None:
+    """Send the prompt; print the reply (or its first code block) in one write."""
+    from .busy import retrying, store_unsaved
+    from .output import fenced_blocks
+
+    reply = retrying(conversation, lambda: conversation.send(text))
+    store_unsaved(conversation)
+    out = reply.text
+    if extract:
+        blocks = fenced_blocks(out)
+        out = blocks[0] if blocks else out
+    click.echo(out, nl=not out.endswith("\n"))
+    _warn_truncated(conversation)
+
+
+def _answer(runtime: Runtime, conversation: Chat, text: str) -> None:
+    """Send the prompt; print the reply as it streams."""
     from .busy import retrying, store_unsaved
     from .render import ReplyView, make_console, plain_output
 
-    if as_json:
-        reply = retrying(conversation, lambda: conversation.send(text))
-        store_unsaved(conversation)
-        out = {
-            "conversation_id": conversation.id,
-            "message_id": reply.id,
-            "model": reply.message.model,
-            "reply": reply.text,
-            "stop_reason": reply.stop_reason,
-            "truncated": reply.truncated,
-            "usage": reply.usage.to_dict(),
-            "cost_usd": reply.cost_usd,
-        }
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
     console = make_console(runtime.env)
     with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
         for piece in retrying(conversation, lambda: conversation.stream(text)):
             view.add(piece)
     store_unsaved(conversation)
-    reply_ = conversation.last_reply
-    if reply_ is not None and reply_.truncated:
-        click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)
+    _warn_truncated(conversation)
     sys.stdout.flush()
+
+
+def _warn_truncated(conversation: Chat) -> None:
+    reply = conversation.last_reply
+    if reply is not None and reply.truncated:
+        click.echo("warning: the reply was cut at max_tokens (raise --max-tokens)", err=True)
 
 
 def _refuse(question: str) -> bool:

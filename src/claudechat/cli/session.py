@@ -429,6 +429,38 @@ class Session:
         for line in recall_preview(self.chat, arg, postgres=self.runtime.postgres):
             self.say(line)
 
+    def last_reply_text(self) -> str:
+        """The text of the newest reply on the active branch (SlashError when none)."""
+        reply = next((m for m in reversed(self.chat.history) if m.role == "assistant"), None)
+        text = text_of(reply.content) if reply is not None else ""
+        if not text.strip():
+            raise SlashError("no reply to copy yet")
+        return text
+
+    def cmd_copy(self, arg: str | None) -> None:
+        """/copy [code [N]]"""
+        from .output import fenced_blocks, osc52
+
+        text, what = self.last_reply_text(), "the last reply"
+        if arg is not None:
+            word, _, number = arg.partition(" ")
+            if word != "code":
+                raise SlashError("usage: /copy [code [N]]")
+            n = slash.int_arg(number.strip() or None, "code block number") or 1
+            blocks = fenced_blocks(text)
+            if len(blocks) < n:
+                raise SlashError(f"the last reply has {len(blocks)} code block(s)")
+            text, what = blocks[n - 1], f"code block {n}"
+        sequence = osc52(text, self.runtime.env)
+        if not self.console.is_terminal or self.runtime.env.get("TERM") == "dumb":
+            raise SlashError("cannot copy: this is not a terminal (/export PATH saves to a file)")
+        if sequence is None:
+            raise SlashError(f"{what} is too long for the terminal's clipboard: /export PATH")
+        self.console.file.write(sequence)
+        self.console.file.flush()
+        self.hint(f"[copied {what} ({len(text):,} characters) through the terminal; if the "
+                  "clipboard stays empty, the terminal does not allow it (OSC 52)]")  # fmt: skip
+
     def cmd_export(self, arg: str | None) -> None:
         """/export [PATH]"""
         chat = self.chat
