@@ -156,6 +156,7 @@ KEYS: dict[str, _Key] = {
         _Key("embedder", _choice(EMBEDDERS), "search --semantic: auto, minilm or hashing"),
         _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this size"),
         _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
+        _Key("auto_title", _bool, "name a new conversation with the cheap model after one turn"),
     )
 }
 
@@ -177,6 +178,7 @@ class Settings:
     embedder: str = "auto"
     confirm_tokens: int = 100_000
     confirm_usd: float = 0.50
+    auto_title: bool = False
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

@@ -208,7 +208,7 @@ def test_new_list_open_search_and_export(tmp_path: Path) -> None:
     js = tmp_path / "c.json"
     h(f"/export {js}")
     assert json.loads(js.read_text())["conversation"]["id"] == first
-    assert "not found: no conversation" in h("/open zzzzzzzz")
+    assert "no conversation matches 'zzzzzzzz'" in h("/open zzzzzzzz")
 
 
 def test_ctrl_c_mid_reply_keeps_the_partial_and_the_session_goes_on() -> None:

@@ -37,7 +37,7 @@ def test_parse_gives_the_canonical_command_and_argument(line: str, expected: Com
         ("/frobnicate", "unknown command /frobnicate (type /help)"),
         ("/retr", "unknown command /retr — did you mean /retry? (type /help)"),
         ("/retry now", "/retry takes no argument: /retry"),
-        ("/open", "usage: /open ID"),
+        ("/title", "usage: /title TEXT"),
         ("/search   ", "usage: /search QUERY"),
         ("/", "type /help for the commands"),
     ],

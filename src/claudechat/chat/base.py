@@ -493,6 +493,12 @@ class ChatBase(SharedWriter, Generic[M]):
             return cast(M, AsyncAnthropicModel(name, client=model.client))
         return model
 
+    def bill_side_request(self, model: str, usage: Usage, *, purpose: str) -> None:
+        """Bill a request made for this conversation outside its turns (a generated title):
+        in the ledger now, stored with the conversation's next message."""
+        self.ledger.record(model, usage, purpose=purpose)
+        self._side_usage.append({PURPOSE: purpose, "model": model, "usage": usage.to_dict()})
+
     def _summary_text(self, call: SideCall, response: ModelResponse) -> str:
         """The answer to a summary side call; its usage is billed to this chat and stored
         with the summary it makes (or with the next reply)."""

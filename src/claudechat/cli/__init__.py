@@ -104,16 +104,21 @@ def _one_line_warnings() -> None:
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(package_name="claudechat", prog_name="claudechat")
+@click.version_option(None, "-V", "--version", package_name="claudechat", prog_name="claudechat")
+@click.option(
+    "-c", "--continue", "continue_", is_flag=True, help="Chat on in the latest conversation."
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, continue_: bool) -> None:
     """Long conversations with Claude: durable history, context budgeting, cost accounting.
 
-    Without a command, starts a chat. Exit codes: 0 ok, 1 API error, 2 usage or
-    configuration error (a wrong API key included), 130 interrupted.
+    Without a command, starts a chat (-c: in the latest conversation). Exit codes: 0 ok,
+    1 API error, 2 usage or configuration error (a wrong API key included), 130 interrupted.
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(commands_chat.chat)
+        ctx.invoke(commands_chat.chat, continue_=continue_)
+    elif continue_:
+        raise click.UsageError(f"-c goes after the command: claudechat {ctx.invoked_subcommand} -c")
 
 
 for _command in (

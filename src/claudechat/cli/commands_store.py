@@ -272,4 +272,24 @@ def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
         click.echo(f"indexed {turns:,} turns of {conversations:,} conversations ({kind})")
 
 
-COMMANDS = (list_, show, search, export, import_, rm, reindex)
+@click.command()
+@click.argument("conversation_id", metavar="ID")
+@click.argument("title", nargs=-1, required=True)
+@store_options
+def rename(conversation_id: str, title: tuple[str, ...], **params: Any) -> None:
+    """Give conversation ID the title TITLE."""
+    from ..errors import UserError
+    from .runtime import resolve_id
+    from .titles import clean_title
+
+    name = clean_title(" ".join(title), width=200)
+    if not name:
+        raise UserError("the title is empty")
+    with runtime_from(params) as runtime:
+        store = runtime.store()
+        cid = resolve_id(store, conversation_id)
+        store.update_conversation(cid, title=name)
+        click.echo(f"{cid}: {name}")
+
+
+COMMANDS = (list_, show, search, export, import_, rm, rename, reindex)

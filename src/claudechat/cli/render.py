@@ -69,6 +69,12 @@ def usd(value: float | None) -> str:
     return f"${value:,.2f}"
 
 
+def short_id(conversation_id: str, width: int = 8) -> str:
+    """The end of an id: ids start with their creation time, so the end tells them apart,
+    and every command takes the last 6 characters or more."""
+    return conversation_id[-width:]
+
+
 def when(timestamp: float, *, now: float | None = None) -> str:
     """A short local time: 'HH:MM' today, else 'YYYY-MM-DD HH:MM'."""
     moment = _dt.datetime.fromtimestamp(timestamp)

@@ -27,6 +27,8 @@ __all__ = ["Session"]
 
 Editor = Callable[[str], str | None]
 Confirm = Callable[[str], bool]
+Choose = Callable[[str], str | None]
+PICK_SHOWN = 10
 UNANSWERED = "your message got no reply: /retry sends it again (a new message is sent with it)"
 
 
@@ -50,6 +52,20 @@ def _tty_confirm(question: str) -> bool:
         return False
 
 
+def _tty_choose(question: str) -> str | None:
+    """A line typed in a terminal; None without one (or on Ctrl-C / Ctrl-D)."""
+    import sys
+
+    import click
+
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return str(click.prompt(question, default="", show_default=False))
+    except click.Abort:
+        return None
+
+
 class Session:
     """The state of one interactive chat: the current Chat, the console, the running flag."""
 
@@ -62,8 +78,10 @@ class Session:
         plain: bool,
         editor: Editor | None = None,
         confirm: Confirm | None = None,
+        choose: Choose | None = None,
     ) -> None:
         self.runtime = runtime
+        self.choose = choose or _tty_choose
         self.console = console
         self.plain = plain
         self.editor = editor or _click_editor
@@ -232,6 +250,7 @@ class Session:
             self.error("the store failed: the reply is kept in memory and stored with your next "
                        "message")  # fmt: skip
         self._status()
+        self._auto_title()
 
     def _status(self) -> None:
         chat = self.chat
@@ -283,9 +302,11 @@ class Session:
         infos = self.chat.store.list_conversations(limit=limit)
         render.print_conversations(self.console, infos, plain=self.plain)
 
-    def cmd_open(self, arg: str) -> None:
-        """/open ID"""
-        cid = resolve_id(self.chat.store, arg)
+    def cmd_open(self, arg: str | None) -> None:
+        """/open [ID or words]"""
+        cid = self._pick(arg)
+        if cid is None:
+            return
         self._switch(self.runtime.resume(cid))
         chat = self.chat
         title = chat.conversation.title if chat.conversation else None
@@ -293,6 +314,70 @@ class Session:
         turns = chat.turns
         if turns:
             render.print_transcript(self.console, turns[-1].messages, plain=self.plain)
+
+    def _pick(self, arg: str | None) -> str | None:
+        """The id ``/open`` names, or one picked by fuzzy match over titles and first
+        lines (asking while several match; None when cancelled or nothing matches)."""
+        from ..errors import ConversationNotFound
+        from .picker import candidates, fuzzy_rank
+
+        store = self.chat.store
+        if arg is not None:
+            try:
+                return resolve_id(store, arg)
+            except ConversationNotFound:
+                pass
+        items, query = candidates(store), arg or ""
+        while True:
+            ranked = fuzzy_rank(query, items)
+            if not ranked:
+                raise SlashError(f"no conversation matches {query!r} (/list shows them)")
+            if query and len(ranked) == 1:
+                return ranked[0].id
+            for n, c in enumerate(ranked[:PICK_SHOWN], 1):
+                first = f" — {c.first_line}" if c.first_line and c.first_line != c.title else ""
+                self.say(f"{n:>2}. {render.short_id(c.id)}  {c.title}{first}")
+            answer = self.choose("number to open, words to narrow, Enter to cancel")
+            if answer is None:
+                self.hint("/open ID (or words of its title) opens one")
+                return None
+            if not answer.strip():
+                self.hint("not opened")
+                return None
+            if answer.strip().isdigit() and 1 <= int(answer) <= min(len(ranked), PICK_SHOWN):
+                return ranked[int(answer) - 1].id
+            query = answer
+
+    def cmd_title(self, arg: str) -> None:
+        """/title TEXT"""
+        from .titles import clean_title
+
+        chat = self.chat
+        title = clean_title(arg, width=200)
+        if chat.id is None:
+            raise SlashError("nothing to name yet: send a message first")
+        if not title:
+            raise SlashError("usage: /title TEXT")
+        chat.store.update_conversation(chat.id, title=title)
+        self.hint(f"title: {title}")
+
+    def _auto_title(self) -> None:
+        """Name a new conversation after its first exchange when ``auto_title`` is on
+        (a failure is a hint: the title is a nicety)."""
+        from ..errors import ClaudeChatError
+        from .titles import generate_title, wants_title
+
+        if not wants_title(self.runtime, self.chat):
+            return
+        try:
+            title = generate_title(self.runtime, self.chat)
+        except ClaudeChatError as err:
+            from .exits import describe
+
+            self.hint(f"[no title: {describe(err)}]")
+            return
+        if title:
+            self.hint(f"[title: {title}]")
 
     def cmd_retry(self) -> None:
         """/retry"""
