@@ -38,6 +38,13 @@ def chat_options(f: F) -> F:
     decorators = [
         click.option("-m", "--model", default=None, help="Model name [CLAUDECHAT_MODEL]."),
         click.option("-s", "--system", default=None, help="System prompt [CLAUDECHAT_SYSTEM]."),
+        click.option(
+            "-t",
+            "--template",
+            metavar="NAME",
+            default=None,
+            help="Start from a saved template (system prompt, model, strategy).",
+        ),
         click.option("--max-tokens", type=int, default=None, help="Max output tokens per reply."),
         click.option(
             "--budget",
@@ -72,6 +79,11 @@ def runtime_from(params: dict[str, Any]) -> Runtime:
     """A Runtime from a command's parameters (configuration keys, and the model options
     of commands that have them)."""
     flags = {k: params.get(k) for k in (*STORE_KEYS, *CHAT_KEYS) if params.get(k) is not None}
+    if params.get("template"):
+        from .templates import load
+
+        for key, value in load(params["template"]).values().items():
+            flags.setdefault(key, value)  # an explicit flag wins over the template
     runtime = Runtime.from_flags(flags)
     if "option" in params:
         runtime.model_options = options_from(params)

@@ -452,6 +452,21 @@ class Session:
         self.chat.system = None if arg == "-" else arg
         self.hint("system prompt cleared" if arg == "-" else "system prompt set")
 
+    def cmd_template(self, arg: str) -> None:
+        """/template NAME"""
+        from .templates import load
+
+        template = load(arg, self.runtime.env)
+        if template.system is not None:
+            self.chat.system = template.system
+        if template.model is not None:
+            self.cmd_model(template.model)
+        said = f"template {template.name}: system prompt " + ("set" if template.system else "kept")
+        self.hint(said)
+        if template.strategy and template.strategy != self.runtime.settings.strategy:
+            self.hint(f"(its strategy, {template.strategy}, applies to a chat started with "
+                      f"-t {template.name})")  # fmt: skip
+
     def cmd_model(self, arg: str | None) -> None:
         """/model [name]"""
         if arg is None:

@@ -50,6 +50,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("fork", "none", "/fork", "copy this conversation into a new one and switch to it"),
     Spec("system", "optional", "/system [text]", "show or set the system prompt"),
     Spec("model", "optional", "/model [name]", "show or switch the model"),
+    Spec("template", "required", "/template NAME", "use a saved template's system prompt, model"),
     Spec("tokens", "none", "/tokens", "how full the context window is"),
     Spec("cost", "none", "/cost", "tokens by kind, cache hit ratio and cost"),
     Spec("compact", "none", "/compact", "summarise / trim at the next message"),
