@@ -43,7 +43,7 @@ class ClaudechatGroup(click.Group):
                 super().main(
                     args=args,
                     prog_name=prog_name or "claudechat",
-                    complete_var=complete_var,
+                    complete_var=complete_var or "_CLAUDECHAT_COMPLETE",
                     standalone_mode=False,
                     **extra,
                 )

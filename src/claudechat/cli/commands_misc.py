@@ -1,4 +1,4 @@
-"""``config``, ``cost``, ``emulate`` and ``demo``."""
+"""``config``, ``cost``, ``emulate``, ``demo`` and ``completion``."""
 
 from __future__ import annotations
 
@@ -138,4 +138,23 @@ def demo(turns: int, fast: bool, budget: int) -> None:
              plain=plain_output(console))  # fmt: skip
 
 
-COMMANDS = (config, cost, emulate, demo)
+@click.command()
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash: eval "$(claudechat completion bash)"   in ~/.bashrc
+    zsh:  eval "$(claudechat completion zsh)"    in ~/.zshrc
+    fish: claudechat completion fish > ~/.config/fish/completions/claudechat.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    make = get_completion_class(shell)
+    assert make is not None  # the three choices are click's own
+    root = ctx.find_root().command
+    click.echo(make(root, {}, "claudechat", "_CLAUDECHAT_COMPLETE").source())
+
+
+COMMANDS = (config, cost, emulate, demo, completion)
