@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from typing import Any
 
 import click
@@ -98,7 +100,8 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
             return
         scope = f"conversation {ids[0]}" if conversation_id else f"{len(ids)} conversations"
         click.echo(f"{scope}, {report.usage.requests:,} requests")
-        for line in cost_lines(report):
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        for line in cost_lines(report, width=width):
             click.echo(line)
         if report.copied.requests:
             click.echo(f"not counted again: {report.copied.requests:,} requests copied by fork "

@@ -286,10 +286,31 @@ def _restore_terminal(saved: tuple[int, list[Any]] | None) -> None:
         termios.tcsetattr(saved[0], termios.TCSANOW, saved[1])
 
 
+NARROW = 60  # columns below which tables and the status line take their narrow form
+
+
+def wrap_parts(parts: Iterable[str], width: int, sep: str = " · ") -> str:
+    """Join ``parts`` with ``sep``, starting a new line between parts (never inside one)
+    where the next would pass ``width``."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(sep) + len(part) <= width:
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
 def status_line(
-    usage: Usage, turn_cost: float | None, total_cost: float | None, fill: WindowFill | None
+    usage: Usage,
+    turn_cost: float | None,
+    total_cost: float | None,
+    fill: WindowFill | None,
+    *,
+    width: int | None = None,
 ) -> str:
-    """After a reply: tokens in / out, cache-read share, turn and conversation cost, fill."""
+    """After a reply: tokens in / out, cache-read share, turn and conversation cost, fill
+    (wrapped between its parts to ``width`` columns when given)."""
     total_in = usage.total_input_tokens + usage.iteration_input_tokens
     parts = [f"in {total_in:,}", f"out {usage.output_tokens + usage.iteration_output_tokens:,}"]
     ratio = usage.cache_hit_ratio
@@ -299,7 +320,7 @@ def status_line(
     if fill is not None and fill.budget:
         mark = "" if fill.exact else "~"
         parts.append(f"window {mark}{fill.tokens:,}/{fill.budget:,} ({fill.ratio:.0%})")
-    return " · ".join(parts)
+    return " · ".join(parts) if width is None else wrap_parts(parts, width)
 
 
 def fill_lines(fill: WindowFill) -> list[str]:
@@ -321,13 +342,18 @@ def fill_lines(fill: WindowFill) -> list[str]:
     return lines
 
 
-def cost_lines(report: CostReport) -> list[str]:
-    """Tokens by kind, the cache hit ratio and USD (the body of /cost and `claudechat cost`)."""
-    lines = [f"{'kind':<22}{'tokens':>12}{'USD':>12}"]
-    for line in report.lines:
-        if line.tokens or line.kind in ("input", "cache read", "output"):
-            lines.append(f"{line.kind:<22}{line.tokens:>12,}{usd(line.cost_usd):>12}")
-    lines.append(f"{'total':<22}{'':>12}{usd(report.cost_usd):>12}")
+def cost_lines(report: CostReport, *, width: int | None = None) -> list[str]:
+    """Tokens by kind, the cache hit ratio and USD (the body of /cost and `claudechat cost`);
+    under NARROW columns, each column only as wide as what it holds."""
+    shown = [ln for ln in report.lines if ln.tokens or ln.kind in ("input", "cache read", "output")]
+    rows = [(ln.kind, f"{ln.tokens:,}", usd(ln.cost_usd)) for ln in shown]
+    rows = [("kind", "tokens", "USD"), *rows, ("total", "", usd(report.cost_usd))]
+    if width is not None and width < NARROW:
+        k, t, u = (max(len(r[i]) for r in rows) for i in range(3))
+        widths = (k + 1, t + 2, u + 2)
+    else:
+        widths = (22, 12, 12)
+    lines = [f"{a:<{widths[0]}}{b:>{widths[1]}}{c:>{widths[2]}}" for a, b, c in rows]
     ratio = report.cache_hit_ratio
     lines.append(f"cache hit ratio: {ratio:.1%}" if ratio is not None else "cache hit ratio: –")
     for purpose, cost in sorted(report.by_purpose.items()):
@@ -357,10 +383,14 @@ def conversation_rows(infos: Iterable[ConversationInfo]) -> list[tuple[str, ...]
 def print_conversations(
     console: Console, infos: Iterable[ConversationInfo], *, plain: bool
 ) -> None:
-    """The table of conversations (aligned plain columns when not a terminal)."""
+    """The table of conversations (aligned plain columns when not a terminal; on a narrow
+    terminal, ids by their end and two lines per conversation)."""
     rows = conversation_rows(infos)
     if not rows:
         console.print("no conversations yet", markup=False)
+        return
+    if console.is_terminal and console.width < NARROW:
+        _print_narrow(console, rows)
         return
     head = ("id", "updated", "turns", "tokens", "cost", "title")
     if plain:
@@ -381,6 +411,20 @@ def print_conversations(
     for r in rows:
         table.add_row(*r)
     console.print(table)
+
+
+def _print_narrow(console: Console, rows: list[tuple[str, ...]]) -> None:
+    """Each conversation as two short lines: its id's end and title, then its figures."""
+    from rich.text import Text
+
+    for cid, updated, turns, tokens, cost, title in rows:
+        head = Text(short_id(cid), style="cyan")
+        head.append(f"  {title}", style="bold")
+        head.truncate(console.width, overflow="ellipsis")
+        console.print(head, no_wrap=True)
+        figures = [updated, f"{turns} turns", f"{tokens} tok", cost]
+        console.print(wrap_parts(figures, console.width - 2).replace("\n", "\n  "),
+                      markup=False, style="dim", highlight=False)  # fmt: skip
 
 
 def message_label(m: Message) -> str:

@@ -118,6 +118,11 @@ class Session:
 
     # output ------------------------------------------------------------------------------
 
+    @property
+    def width(self) -> int | None:
+        """The terminal's width (None when output is not a terminal: lines stay whole)."""
+        return self.console.width if self.console.is_terminal else None
+
     def say(self, text: str, *, style: str | None = None) -> None:
         """One line (or a few) to the user, never interpreted as markup."""
         if self.plain or style is None:
@@ -262,7 +267,9 @@ class Session:
             fill = chat.window_fill()
         except Exception:  # the status line must never end the session
             fill = None
-        line = render.status_line(ledger.turn_usage, ledger.turn_cost_usd, total, fill)
+        line = render.status_line(
+            ledger.turn_usage, ledger.turn_cost_usd, total, fill, width=self.width
+        )
         self.say(line, style="dim")
 
     def _switch(self, chat: Chat) -> None:
@@ -490,7 +497,7 @@ class Session:
 
     def cmd_cost(self) -> None:
         """/cost"""
-        for line in render.cost_lines(self.cost_report()):
+        for line in render.cost_lines(self.cost_report(), width=self.width):
             self.say(line)
 
     def cost_report(self) -> CostReport:
