@@ -154,7 +154,7 @@ KEYS: dict[str, _Key] = {
         _Key("summary_model", _text, "model that writes rolling summaries"),
         _Key("recall", _bool, "bring back relevant old turns that left the window"),
         _Key("embedder", _choice(EMBEDDERS), "search --semantic: auto, minilm or hashing"),
-        _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this size"),
+        _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this many tokens"),
         _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
         _Key("auto_title", _bool, "name a new conversation with the cheap model after one turn"),
     )
@@ -176,7 +176,7 @@ class Settings:
     summary_model: str | None = None
     recall: bool = True
     embedder: str = "auto"
-    confirm_tokens: int = 100_000
+    confirm_tokens: int = 50_000
     confirm_usd: float = 0.50
     auto_title: bool = False
     config_file: Path | None = None

@@ -1,8 +1,9 @@
-"""One real terminal session: the REPL in a pseudo-terminal against the emulator server.
+"""Real terminal sessions: the REPL in a pseudo-terminal against the emulator server.
 
-Two turns, a Ctrl-C in the middle of the second reply, /retry, /quit; then
+The first: two turns, a Ctrl-C in the middle of the second reply, /retry, /quit; then
 ``claudechat show`` prints the conversation. The emulator holds the long reply after a
-few words until the test has sent Ctrl-C, so nothing depends on timing.
+few words until the test has sent Ctrl-C, so nothing depends on timing. Others: @file
+completion with Tab and /copy (OSC 52); the cost confirmation, and a 40-column terminal.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def test_journey_bad_exports_compact_under_each_strategy_and_ctrl_c_before_the_r
 
 @pytest.mark.terminal
 def test_daily_habits_in_a_real_terminal(cli_env: dict[str, str | None], tmp_path: Path) -> None:
-    """@file completion with Tab, /copy through OSC 52, ..."""
+    """@file completion with Tab, then /copy sends the reply through OSC 52."""
     (tmp_path / "notes-for-claude.txt").write_text("The launch code is PINEAPPLE.\n")
     server = serve(Emulator(), "127.0.0.1", 0)
     env = _terminal_env(cli_env, server.url)
@@ -238,3 +239,51 @@ def test_daily_habits_in_a_real_terminal(cli_env: dict[str, str | None], tmp_pat
         'read @notes-for-claude.txt\n\n<file name="notes-for-claude.txt">\n'
         "The launch code is PINEAPPLE.\n</file>"
     )
+
+
+@pytest.mark.terminal
+def test_cost_confirmation_and_a_40_column_terminal(cli_env: dict[str, str | None]) -> None:
+    server = serve(Emulator(), "127.0.0.1", 0)
+    env = {**_terminal_env(cli_env, server.url), "CLAUDECHAT_CONFIRM_TOKENS": "20"}
+    env.pop("COLUMNS")  # the width comes from the terminal itself
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "claudechat", "chat"],
+        env=env,
+        encoding="utf-8",
+        dimensions=(40, 40),
+        timeout=30,
+    )
+    long_prompt = "please read this rather long question about many things " * 3
+    try:
+        child.expect(PROMPT)
+        child.send(long_prompt + "\r")
+        child.expect(r"Send it\? \[y/N\]")
+        child.send("n\r")
+        child.expect("not sent: the prompt is about")
+        child.expect(PROMPT)
+        child.send(long_prompt + "\r")
+        child.expect(r"Send it\? \[y/N\]")
+        child.send("y\r")
+        child.expect("Emulator reply")
+        child.expect(r"total \$")  # the status line, wrapped between its fields
+        child.expect(PROMPT)
+        child.send("/cost\r")
+        child.expect(r"kind +tokens +USD")
+        child.expect(r"total +\$")
+        child.expect(PROMPT)
+        child.send("/list\r")
+        style = r"(?:\x1b\[[0-9;]*m)*"
+        child.expect(rf"([0-9a-f]{{8}}){style}  {style}please read")  # the id's end, the title
+        short = child.match.group(1)
+        child.expect(PROMPT)
+        child.send("/quit\r")
+        child.expect(r"saved as ([0-9a-f]{32})")
+        conversation_id = child.match.group(1)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+        server.shutdown()
+    assert child.exitstatus == 0
+    assert conversation_id.endswith(short)
+    assert len([r for r in server.emulator.requests if r.path == "/v1/messages"]) == 1

@@ -1,9 +1,11 @@
-"""Stored conversations: ``list``, ``show``, ``search``, ``export``, ``import``, ``rm``."""
+"""Stored conversations: ``list``, ``show``, ``search``, ``export``, ``import``, ``rm``,
+``rename``, ``reindex``."""
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +14,12 @@ import click
 from .options import runtime_from, store_options
 
 if TYPE_CHECKING:
+    from ..search import RankedIndex
     from ..store.base import Store
 
 __all__ = ["COMMANDS", "export_text"]
+
+BIG_IMPORT = 1_000_000  # bytes: a larger import shows a spinner while it is stored
 
 
 def export_text(store: Store, conversation_id: str, fmt: str) -> str:
@@ -110,17 +115,19 @@ def search(
         store = runtime.store()
         scope = resolve_id(store, cid) if cid else None
         if semantic:
+            from .progress import spinner
             from .recall import semantic_search
 
-            lines = semantic_search(
-                store,
-                text,
-                limit=limit,
-                conversation_id=scope,
-                notice=lambda line: click.echo(line, err=True),
-                postgres=runtime.postgres,
-                embedder=runtime.settings.embedder,
-            )
+            with spinner("searching (new turns are indexed first)"):
+                lines = semantic_search(
+                    store,
+                    text,
+                    limit=limit,
+                    conversation_id=scope,
+                    notice=lambda line: click.echo(line, err=True),
+                    postgres=runtime.postgres,
+                    embedder=runtime.settings.embedder,
+                )
         else:
             hits = store.search(text, conversation_id=scope, limit=limit)
             lines = [
@@ -177,6 +184,7 @@ def import_(file: str, title: str | None, again: bool, **params: Any) -> None:
     A conversation that is in the store already is refused unless --again (a copy)."""
     from ..errors import InvalidImport
     from ..store import import_conversation
+    from .progress import spinner
 
     source = "stdin" if file == "-" else file
     try:
@@ -187,7 +195,8 @@ def import_(file: str, title: str | None, again: bool, **params: Any) -> None:
         store = runtime.store()
         if not again:
             _refuse_a_second_copy(store, data, source)
-        conv = import_conversation(store, data, title=title, source=source)
+        with spinner(f"importing {len(data):,} bytes") if len(data) > BIG_IMPORT else nullcontext():
+            conv = import_conversation(store, data, title=title, source=source)
         click.echo(conv.id)
         click.echo(f"imported {conv.title or '(untitled)'}", err=True)
 
@@ -255,7 +264,6 @@ def _confirm_delete(cid: str, title: str) -> bool:
 def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
     """Rebuild the search index that recall and search --semantic use."""
     from .recall import open_index, semantic_embedder
-    from .recall import reindex as rebuild
     from .runtime import resolve_id
 
     with runtime_from(params) as runtime:
@@ -265,11 +273,28 @@ def reindex(cid: str | None, semantic: bool, **params: Any) -> None:
         embedder = semantic_embedder(notice, runtime.settings.embedder) if semantic else None
         index = open_index(store, postgres=runtime.postgres, embedder=embedder)
         try:
-            conversations, turns = rebuild(index, store, ids)
+            conversations, turns = _reindex_with_progress(index, store, ids)
         finally:
             index.close()
         kind = f"lexical + {embedder.name} vectors" if embedder is not None else "lexical"
         click.echo(f"indexed {turns:,} turns of {conversations:,} conversations ({kind})")
+
+
+def _reindex_with_progress(
+    index: RankedIndex, store: Store, ids: list[str] | None
+) -> tuple[int, int]:
+    """Reindex conversation by conversation under a progress bar; (conversations, turns)."""
+    from ..search.turns import reindex_conversation
+    from .progress import progress_bar
+
+    if ids is None:
+        ids = [info.conversation.id for info in store.iter_conversations()]
+    turns = 0
+    with progress_bar("reindexing", len(ids)) as advance:
+        for cid in ids:
+            turns += reindex_conversation(index, store, cid)
+            advance(1)
+    return len(ids), turns
 
 
 @click.command()
