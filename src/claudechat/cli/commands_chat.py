@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,10 @@ from ..errors import AuthError, ClaudeChatError
 from .options import chat_options, runtime_from
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..chat import Chat
+    from .functions import ToolPrompt
     from .runtime import Runtime
 
 __all__ = ["ask", "chat"]
@@ -28,6 +32,44 @@ def _file_option(f: Any) -> Any:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Put this text file into the prompt (repeatable; binary files are refused).",
     )(f)
+
+
+def _tool_options(f: Any) -> Any:
+    f = click.option(
+        "--yes-tools", is_flag=True, help="Run --functions tools without asking before each call."
+    )(f)
+    return click.option(
+        "--functions",
+        multiple=True,
+        metavar="FILE.py",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Give Claude the functions this Python file defines as tools (repeatable; each "
+        "call is confirmed first).",
+    )(f)
+
+
+def _use_tools(
+    runtime: Runtime, params: dict[str, Any], *, ask: Callable[[str], bool],
+    show: Callable[[str], None],
+) -> ToolPrompt:  # fmt: skip
+    """Load --functions files as the runtime's tools; the prompt that confirms each call."""
+    from .functions import ToolPrompt, tools_for
+
+    prompt = ToolPrompt(ask)
+    confirm = None if params["yes_tools"] else prompt
+    runtime.tools = tools_for(params["functions"], confirm=confirm, show=show)
+    return prompt
+
+
+def _stderr_confirm(question: str) -> bool:
+    """Yes / no on stderr when stdin is a terminal; otherwise no, saying why."""
+    if not sys.stdin.isatty():
+        click.echo("no terminal to confirm the tool call: pass --yes-tools to allow them", err=True)
+        return False
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        return False
 
 
 def _continue_options(f: Any) -> Any:
@@ -46,21 +88,24 @@ def _continue_options(f: Any) -> Any:
 @chat_options
 @_continue_options
 @_file_option
+@_tool_options
 def chat(files: tuple[Path, ...], **params: Any) -> None:
     """Chat in the terminal (streamed Markdown, slash commands: type /help)."""
     from .prompt_files import read_text_file
     from .render import make_console, plain_output
     from .repl import run_repl
+    from .session import tty_confirm
 
     for path in files:
         read_text_file(path)  # a missing or binary file fails before the chat starts
     with runtime_from(params) as runtime:
         runtime.assume_yes = params["yes"]
+        console = make_console(runtime.env)
+        prompt = _use_tools(runtime, params, ask=tty_confirm, show=_dim(console))
         runtime.announce()
         conversation, build = runtime.plan_chat(
             cid=params.get("cid"), continue_latest=params["continue_"]
         )
-        console = make_console(runtime.env)
         run_repl(
             runtime,
             build,
@@ -68,7 +113,13 @@ def chat(files: tuple[Path, ...], **params: Any) -> None:
             plain=plain_output(console, runtime.env),
             conversation=conversation,
             files=list(files),
+            tool_prompt=prompt,
         )
+
+
+def _dim(console: Console) -> Callable[[str], None]:
+    """Print a line dim, as is (a tool call, collapsed)."""
+    return lambda line: console.print(line, style="dim", markup=False, highlight=False)
 
 
 def _read_prompt(words: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
@@ -94,6 +145,7 @@ def _read_prompt(words: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
 @chat_options
 @_continue_options
 @_file_option
+@_tool_options
 @click.option("--json", "as_json", is_flag=True, help="Print reply, usage, cost and ids as JSON.")
 @click.option(
     "-x",
@@ -112,6 +164,8 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
 
     text = _read_prompt(prompt, files)
     with runtime_from(params) as runtime:
+        show = lambda line: click.echo(line, err=True)  # noqa: E731
+        tools = _use_tools(runtime, params, ask=_stderr_confirm, show=show)
         conversation = runtime.open_chat(cid=params.get("cid"), continue_latest=params["continue_"])
         confirm = None if params["yes"] else _refuse
         check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
@@ -121,7 +175,7 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
             elif params["extract"] or params["no_stream"]:
                 _answer_at_once(conversation, text, extract=params["extract"])
             else:
-                _answer(runtime, conversation, text)
+                _answer(runtime, conversation, text, tools)
             _note_merged(conversation)
         except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
@@ -163,15 +217,17 @@ def _answer_at_once(conversation: Chat, text: str, *, extract: bool) -> None:
     _warn_truncated(conversation)
 
 
-def _answer(runtime: Runtime, conversation: Chat, text: str) -> None:
-    """Send the prompt; print the reply as it streams."""
+def _answer(runtime: Runtime, conversation: Chat, text: str, prompt: ToolPrompt) -> None:
+    """Send the prompt; print the reply as it streams (paused to confirm a tool call)."""
     from .busy import retrying, store_unsaved
     from .render import ReplyView, make_console, plain_output
 
     console = make_console(runtime.env)
     with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
+        prompt.view = view
         for piece in retrying(conversation, lambda: conversation.stream(text)):
             view.add(piece)
+    prompt.view = None
     store_unsaved(conversation)
     _warn_truncated(conversation)
     sys.stdout.flush()

@@ -237,6 +237,25 @@ class ReplyView:
             with self._interrupt.held():
                 self._live.console.print(Markdown(done, code_theme=self.code_theme))
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop drawing (and give the terminal its echo back) while the block asks the
+        user something; what was shown so far stays, and drawing resumes after."""
+        if self._live is None:
+            yield
+            return
+        with self._interrupt.held():
+            self.started = True
+            self.final = True
+            self._live.stop()  # its last frame shows the unfinished block: keep it shown
+            self.tail, self.final = "", False
+        _restore_terminal(self._tty)
+        try:
+            yield
+        finally:
+            self._tty = _quiet_terminal()
+            self._live.start()
+
     def __exit__(self, *exc: object) -> None:
         try:
             if self._live is not None:

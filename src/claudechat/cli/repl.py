@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ..chat import Chat
     from ..store.base import Conversation
+    from .functions import ToolPrompt
     from .runtime import Runtime
 
 __all__ = ["history_path", "run_repl"]
@@ -50,6 +51,7 @@ def run_repl(
     plain: bool,
     conversation: Conversation | None = None,
     files: list[Path] | None = None,
+    tool_prompt: ToolPrompt | None = None,
 ) -> None:
     """Read lines until /quit or Ctrl-D and hand each to a Session.
 
@@ -57,7 +59,7 @@ def run_repl(
     the prompt is already shown (``conversation`` names what it will open, for the banner).
     ``files`` go with the first message.
     """
-    session = Session(runtime, chat, console, plain=plain)
+    session = Session(runtime, chat, console, plain=plain, tool_prompt=tool_prompt)
     first = _early_banner(runtime, conversation) if callable(chat) else session.banner()
     session.say(first, style="dim")
     if files:

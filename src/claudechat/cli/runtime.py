@@ -54,6 +54,7 @@ class Runtime:
         self._announced = False
         self.assume_yes = False  # --yes: send large or costly prompts without asking
         self.model_options = ModelOptions()  # --temperature, --top-p, --stop, -o
+        self.tools: list[Callable[..., Any]] = []  # --functions FILE.py
         self._indexes: list[SearchIndex] = []
 
     @classmethod
@@ -165,6 +166,7 @@ class Runtime:
             store=self.store(),
             context=self.engine(),
             client=self.client(),
+            tools=self.tools,
             **self.model_options.chat_kwargs(),
         )
 
@@ -181,6 +183,7 @@ class Runtime:
             max_tokens=s.max_tokens,
             context=self.engine(),
             client=self.client(),
+            tools=self.tools,
             **self.model_options.chat_kwargs(),
         )
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from ..accounting import CostReport
     from ..chat import Chat
+    from .functions import ToolPrompt
 
 __all__ = ["Session"]
 
@@ -38,7 +39,7 @@ def _click_editor(text: str) -> str | None:
     return click.edit(text, require_save=True)
 
 
-def _tty_confirm(question: str) -> bool:
+def tty_confirm(question: str) -> bool:
     """Ask yes / no in a terminal; without one, the answer is no."""
     import sys
 
@@ -79,13 +80,15 @@ class Session:
         editor: Editor | None = None,
         confirm: Confirm | None = None,
         choose: Choose | None = None,
+        tool_prompt: ToolPrompt | None = None,
     ) -> None:
         self.runtime = runtime
         self.choose = choose or _tty_choose
+        self.tool_prompt = tool_prompt  # confirms --functions calls, pausing the reply
         self.console = console
         self.plain = plain
         self.editor = editor or _click_editor
-        self.confirm = confirm or _tty_confirm
+        self.confirm = confirm or tty_confirm
         self.running = True
         self._chat: Chat | None = None
         self._base_cost: float | None = 0.0
@@ -230,6 +233,8 @@ class Session:
         interrupted: str | None = None
         view = render.ReplyView(self.console, plain=self.plain)
         pieces: Iterator[str] | None = None
+        if self.tool_prompt is not None:
+            self.tool_prompt.view = view
         try:
             with view:
                 pieces = start()
@@ -247,6 +252,9 @@ class Session:
             from .exits import describe
 
             interrupted = describe(err)
+        finally:
+            if self.tool_prompt is not None:
+                self.tool_prompt.view = None
         if interrupted is not None and self.unanswered():  # no reply text arrived
             self.hint(f"[{interrupted} before the reply began — {UNANSWERED}]")
         elif interrupted is not None:
