@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from . import commands_chat, commands_misc, commands_store, commands_templates
+from . import commands_accounts, commands_chat, commands_misc, commands_store, commands_templates
 from .exits import debugging, exit_on_signals, report
 
 __all__ = ["cli", "main"]
@@ -127,6 +127,7 @@ for _command in (
     *commands_store.COMMANDS,
     *commands_misc.COMMANDS,
     commands_templates.templates,
+    *commands_accounts.COMMANDS,
 ):
     cli.add_command(_command)
 
