@@ -17,7 +17,14 @@ from typing import Any
 
 import click
 
-from . import commands_accounts, commands_chat, commands_misc, commands_store, commands_templates
+from . import (
+    commands_accounts,
+    commands_api_key,  # noqa: F401  (adds set, path and rm to the keys group)
+    commands_chat,
+    commands_misc,
+    commands_store,
+    commands_templates,
+)
 from .exits import debugging, exit_on_signals, report
 
 __all__ = ["cli", "main"]

@@ -171,7 +171,8 @@ def users_limit(
 
 @click.group()
 def keys() -> None:
-    """API keys of `claudechat serve`: create (shown once), list, revoke."""
+    """API keys of `claudechat serve`: create (shown once), list, revoke; and the
+    Anthropic API key this CLI uses: set, path, rm."""
 
 
 @keys.command("create")

@@ -52,6 +52,7 @@ class Runtime:
         self._client: Any = client
         self._store: Store | None = store
         self._announced = False
+        self._api_key: str | None = None  # not looked up yet
         self.assume_yes = False  # --yes: send large or costly prompts without asking
         self.model_options = ModelOptions()  # --temperature, --top-p, --stop, -o
         self.tools: list[Callable[..., Any]] = []  # --functions FILE.py
@@ -68,9 +69,18 @@ class Runtime:
     # the model client --------------------------------------------------------------------
 
     @property
+    def api_key(self) -> str | None:
+        """ANTHROPIC_API_KEY, else the key ``claudechat keys set`` kept (read once)."""
+        if self._api_key is None:
+            from .api_key import read_key
+
+            self._api_key = self.env.get("ANTHROPIC_API_KEY") or read_key(self.env) or ""
+        return self._api_key or None
+
+    @property
     def offline(self) -> bool:
         """True when no key and no base URL are set: the built-in emulator answers."""
-        return not (self.env.get("ANTHROPIC_API_KEY") or self.env.get("ANTHROPIC_BASE_URL"))
+        return not (self.env.get("ANTHROPIC_BASE_URL") or self.api_key)
 
     def announce(self) -> None:
         """Say once, before anything else, when the built-in emulator will answer."""
@@ -89,7 +99,7 @@ class Runtime:
                 self.announce()
                 self._client = make_client(api_key="emulator", http_client=Emulator().http_client())
             else:
-                key = self.env.get("ANTHROPIC_API_KEY") or None
+                key = self.api_key
                 token = self.env.get("ANTHROPIC_AUTH_TOKEN") or None
                 if key is None and token is None:
                     key = "not-set"  # a local server (Ollama, llama.cpp…) ignores it
