@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Mapping
 
-__all__ = ["fenced_blocks", "osc52"]
+__all__ = ["copy_target", "fenced_blocks", "osc52"]
 
 _OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[^\n`]*$")
 
@@ -50,3 +50,19 @@ def osc52(text: str, env: Mapping[str, str]) -> str | None:
     if env.get("TERM", "").startswith("screen"):
         return f"\x1bP{sequence}\x1b\\"
     return sequence
+
+
+def copy_target(reply: str, arg: str | None) -> tuple[str, str]:
+    """What ``/copy [code [N]]`` copies from ``reply``, and how to name it."""
+    from .slash import SlashError, int_arg
+
+    if arg is None:
+        return reply, "the last reply"
+    word, _, number = arg.partition(" ")
+    if word != "code":
+        raise SlashError("usage: /copy [code [N]]")
+    n = int_arg(number.strip() or None, "code block number") or 1
+    blocks = fenced_blocks(reply)
+    if len(blocks) < n:
+        raise SlashError(f"the last reply has {len(blocks)} code block(s)")
+    return blocks[n - 1], f"code block {n}"

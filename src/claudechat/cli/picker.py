@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,9 +11,10 @@ from ..messages import text_of
 if TYPE_CHECKING:
     from ..store.base import Store
 
-__all__ = ["Candidate", "candidates", "fuzzy_rank", "score"]
+__all__ = ["Candidate", "candidates", "fuzzy_rank", "pick", "score"]
 
 PICK_FROM = 100  # the most recent conversations the picker looks at
+PICK_SHOWN = 10  # the best matches shown at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,37 @@ def fuzzy_rank(query: str, items: Sequence[Candidate]) -> list[Candidate]:
     """The items that match ``query``, best first (recency breaks ties)."""
     scored = [(s, n, c) for n, c in enumerate(items) if (s := score(query, c.text)) is not None]
     return [c for _, _, c in sorted(scored, key=lambda t: (t[0], t[1]))]
+
+
+def pick(
+    items: Sequence[Candidate],
+    query: str,
+    *,
+    say: Callable[[str], None],
+    choose: Callable[[str], str | None],
+    hint: Callable[[str], None],
+) -> str | None:
+    """The id picked: the single match of ``query``, else a number chosen from the best
+    matches shown (words narrow them); None when cancelled or there is no one to ask."""
+    from .render import short_id
+    from .slash import SlashError
+
+    while True:
+        ranked = fuzzy_rank(query, items)
+        if not ranked:
+            raise SlashError(f"no conversation matches {query!r} (/list shows them)")
+        if query and len(ranked) == 1:
+            return ranked[0].id
+        for n, c in enumerate(ranked[:PICK_SHOWN], 1):
+            first = f" — {c.first_line}" if c.first_line and c.first_line != c.title else ""
+            say(f"{n:>2}. {short_id(c.id)}  {c.title}{first}")
+        answer = choose("number to open, words to narrow, Enter to cancel")
+        if answer is None:
+            hint("/open ID (or words of its title) opens one")
+            return None
+        if not answer.strip():
+            hint("not opened")
+            return None
+        if answer.strip().isdigit() and 1 <= int(answer) <= min(len(ranked), PICK_SHOWN):
+            return ranked[int(answer) - 1].id
+        query = answer

@@ -29,7 +29,6 @@ __all__ = ["Session"]
 Editor = Callable[[str], str | None]
 Confirm = Callable[[str], bool]
 Choose = Callable[[str], str | None]
-PICK_SHOWN = 10
 UNANSWERED = "your message got no reply: /retry sends it again (a new message is sent with it)"
 
 
@@ -334,7 +333,7 @@ class Session:
         """The id ``/open`` names, or one picked by fuzzy match over titles and first
         lines (asking while several match; None when cancelled or nothing matches)."""
         from ..errors import ConversationNotFound
-        from .picker import candidates, fuzzy_rank
+        from .picker import candidates, pick
 
         store = self.chat.store
         if arg is not None:
@@ -342,26 +341,8 @@ class Session:
                 return resolve_id(store, arg)
             except ConversationNotFound:
                 pass
-        items, query = candidates(store), arg or ""
-        while True:
-            ranked = fuzzy_rank(query, items)
-            if not ranked:
-                raise SlashError(f"no conversation matches {query!r} (/list shows them)")
-            if query and len(ranked) == 1:
-                return ranked[0].id
-            for n, c in enumerate(ranked[:PICK_SHOWN], 1):
-                first = f" — {c.first_line}" if c.first_line and c.first_line != c.title else ""
-                self.say(f"{n:>2}. {render.short_id(c.id)}  {c.title}{first}")
-            answer = self.choose("number to open, words to narrow, Enter to cancel")
-            if answer is None:
-                self.hint("/open ID (or words of its title) opens one")
-                return None
-            if not answer.strip():
-                self.hint("not opened")
-                return None
-            if answer.strip().isdigit() and 1 <= int(answer) <= min(len(ranked), PICK_SHOWN):
-                return ranked[int(answer) - 1].id
-            query = answer
+        return pick(candidates(store), arg or "", say=self.say, choose=self.choose,
+                    hint=self.hint)  # fmt: skip
 
     def cmd_title(self, arg: str) -> None:
         """/title TEXT"""
@@ -554,18 +535,9 @@ class Session:
 
     def cmd_copy(self, arg: str | None) -> None:
         """/copy [code [N]]"""
-        from .output import fenced_blocks, osc52
+        from .output import copy_target, osc52
 
-        text, what = self.last_reply_text(), "the last reply"
-        if arg is not None:
-            word, _, number = arg.partition(" ")
-            if word != "code":
-                raise SlashError("usage: /copy [code [N]]")
-            n = slash.int_arg(number.strip() or None, "code block number") or 1
-            blocks = fenced_blocks(text)
-            if len(blocks) < n:
-                raise SlashError(f"the last reply has {len(blocks)} code block(s)")
-            text, what = blocks[n - 1], f"code block {n}"
+        text, what = copy_target(self.last_reply_text(), arg)
         sequence = osc52(text, self.runtime.env)
         if not self.console.is_terminal or self.runtime.env.get("TERM") == "dumb":
             raise SlashError("cannot copy: this is not a terminal (/export PATH saves to a file)")
