@@ -11,9 +11,12 @@ import inspect
 import runpy
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from .render import ReplyView
 
 __all__ = ["ToolDeclined", "ToolPrompt", "guarded", "load_functions", "tools_for"]
 
@@ -90,11 +93,11 @@ class ToolPrompt:
 
     def __init__(self, ask: Confirm) -> None:
         self.ask = ask
-        self.view: Any = None  # a render.ReplyView while a reply streams
+        self.view: ReplyView | None = None  # set while a reply streams
 
     def __call__(self, question: str) -> bool:
         """Ask ``question`` (yes / no), with the reply view paused."""
         if self.view is None:
             return self.ask(question)
         with self.view.paused():
-            return bool(self.ask(question))
+            return self.ask(question)

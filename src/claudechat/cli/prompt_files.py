@@ -14,7 +14,14 @@ from pathlib import Path
 
 from ..errors import UserError
 
-__all__ = ["at_paths", "complete_path", "file_block", "read_text_file", "with_files"]
+__all__ = [
+    "at_paths",
+    "complete_path",
+    "describe_files",
+    "file_block",
+    "read_text_file",
+    "with_files",
+]
 
 _AT_PATH = re.compile(r"(?<!\S)@(\S+)")
 _TRAILING = ".,;:!?)]}'\""
