@@ -108,9 +108,7 @@ class Service:
         self.store.close()
 
 
-def start_service(
-    db: Path, *, auth: AuthCallable | None = None, **settings: Any
-) -> Service:
+def start_service(db: Path, *, auth: AuthCallable | None = None, **settings: Any) -> Service:
     """uvicorn on 127.0.0.1 on a free port, serving create_app over a SQLite file."""
     emulator, gate = Emulator(), Gate()
     store = SQLiteStore(db)

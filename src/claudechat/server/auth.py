@@ -53,15 +53,16 @@ async def _custom(request: Request, state: ServerState) -> Principal:
 
 def _check_local_request(request: Request) -> None:
     """No-auth mode: only a loopback Host (against DNS rebinding) and only JSON bodies on
-    unsafe methods (a web page's form cannot send one without a CORS preflight)."""
+    POSTs (a web page's form or simple fetch cannot send one without a CORS preflight,
+    which the service does not answer; PATCH and DELETE always need one)."""
     host = (request.headers.get("host") or "").lower()
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     if name not in LOOPBACK_HOSTS:
         raise ApiError(403, f"host {host!r} is not allowed without authentication")
-    if request.method in UNSAFE_METHODS:
+    if request.method == "POST":
         kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if kind != "application/json":
-            raise ApiError(400, "requests must be sent with Content-Type: application/json")
+            raise ApiError(400, "a POST must be sent with Content-Type: application/json")
 
 
 def _builtin(request: Request, state: ServerState) -> Principal:
