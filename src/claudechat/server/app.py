@@ -17,6 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ..errors import UserError
+from ..store.accounts import ServiceStore
 from ..store.base import Store
 from .errors import BodyLimit, install_error_handlers
 from .runs import RunRegistry
@@ -40,6 +42,9 @@ def create_app(
         from ..store import open_store
 
         store = open_store()
+    if not isinstance(store, ServiceStore):
+        raise UserError("the service needs a store with accounts (SQLiteStore, PostgresStore "
+                        f"or MemoryStore), not {type(store).__name__}")  # fmt: skip
     client, emulated = upstream_client(settings)
     runs = RunRegistry(store, grace_seconds=settings.shutdown_grace_seconds)
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated)
@@ -66,9 +71,9 @@ def create_app(
 
 
 def _include_routes(app: FastAPI) -> None:
-    from . import routes_conversations, routes_misc, routes_turns
+    from . import routes_auth, routes_conversations, routes_misc, routes_turns
 
-    for module in (routes_misc, routes_conversations, routes_turns):
+    for module in (routes_misc, routes_auth, routes_conversations, routes_turns):
         for route in module.router.routes:  # flat, so app.routes lists every route
             app.router.routes.append(route)
 

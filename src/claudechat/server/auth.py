@@ -7,19 +7,32 @@ hands the route a store view limited to that user's conversations.
 
 from __future__ import annotations
 
+import hmac
 import inspect
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..store.base import Store
+from ..credentials import csrf_token, key_hash
+from ..store.base import LOCAL_USER, Store
+from ..store.scoped import ScopedStore
 from .errors import ApiError
 from .state import Principal, ServerState, server_state
 
-__all__ = ["LOOPBACK_HOSTS", "principal", "scoped_store"]
+__all__ = [
+    "CSRF_HEADER",
+    "LOOPBACK_HOSTS",
+    "SESSION_COOKIE",
+    "ScopedStoreDep",
+    "Who",
+    "principal",
+    "scoped_store",
+    "session_hash",
+]
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-LOCAL_USER = "local"  # TEMP until accounts
+SESSION_COOKIE = "claudechat_session"
+CSRF_HEADER = "X-CSRF-Token"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -45,9 +58,7 @@ async def _custom(request: Request, state: ServerState) -> Principal:
         raise ApiError(401, "authentication required")
     if not isinstance(user_id, str):
         raise ApiError(500, "the auth callable must return a user id string or None")
-    ensure = getattr(state.store, "ensure_user", None)
-    if ensure is not None:
-        ensure(user_id)
+    state.store.ensure_user(user_id)
     return Principal(user_id, "custom")
 
 
@@ -56,18 +67,44 @@ def _check_local_request(request: Request) -> None:
     POSTs (a web page's form or simple fetch cannot send one without a CORS preflight,
     which the service does not answer; PATCH and DELETE always need one)."""
     host = (request.headers.get("host") or "").lower()
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
     if name not in LOOPBACK_HOSTS:
-        raise ApiError(403, f"host {host!r} is not allowed without authentication")
+        raise ApiError(403, f"host {host[:100]!r} is not allowed without authentication")
     if request.method == "POST":
         kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise ApiError(400, "a POST must be sent with Content-Type: application/json")
 
 
+def session_hash(token: str) -> str:
+    """What the store keeps of a session token (its SHA-256, as of an API key)."""
+    return key_hash(token)
+
+
 def _builtin(request: Request, state: ServerState) -> Principal:
     """Builtin auth: a bearer API key, else the session cookie (with CSRF on writes)."""
-    raise ApiError(401, "authentication required")
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise ApiError(401, "the Authorization header must be 'Bearer <API key>'")
+        found = state.store.api_key_user(key_hash(key.strip()))
+        if found is None:
+            raise ApiError(401, "the API key is not valid (unknown or revoked)")
+        return Principal(found[0].id, "key")
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise ApiError(401, "authentication required: an API key (Authorization: Bearer) "
+                            "or a session from POST /v1/auth/login")  # fmt: skip
+    user = state.store.session_user(session_hash(token))
+    if user is None:
+        raise ApiError(401, "the session has expired or was signed out")
+    if request.method in UNSAFE_METHODS:
+        given = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(given.encode(), csrf_token(token).encode()):
+            raise ApiError(403, f"a cookie session's {request.method} needs the {CSRF_HEADER} "
+                                "header from the login answer", type="csrf_failed")  # fmt: skip
+    return Principal(user.id, "session", token)
 
 
 Who = Annotated[Principal, Depends(principal)]
@@ -75,7 +112,7 @@ Who = Annotated[Principal, Depends(principal)]
 
 def scoped_store(who: Who, state: Annotated[ServerState, Depends(server_state)]) -> Store:
     """The store as the authenticated user may see it: only their conversations."""
-    return state.store
+    return ScopedStore(state.store, who.user_id)
 
 
 ScopedStoreDep = Annotated[Store, Depends(scoped_store)]

@@ -16,29 +16,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from ..chat import AsyncChat
 from ..messages import Message, new_id
-from ..store.base import Store
+from ..store.accounts import ServiceStore
 from .errors import ApiError, error_body, error_for
 from .views import msg_json, usage_json
 
-__all__ = ["Run", "RunEvent", "RunRegistry", "StopSignals", "TurnResult"]
+__all__ = ["Run", "RunEvent", "RunRegistry", "TurnResult"]
 
 log = logging.getLogger("claudechat.server")
 
 STOP_POLL_SECONDS = 0.25  # how often a running turn looks for a stop asked elsewhere
 KEEP_SECONDS = 300.0  # how long a finished run's events stay for a client to reattach
-
-
-@runtime_checkable
-class StopSignals(Protocol):
-    """The store's side of stopping a turn that runs on another worker."""
-
-    def request_stop(self, conversation_id: str) -> bool: ...
-
-    def stop_requested(self, conversation_id: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +116,7 @@ class Run:
 class RunRegistry:
     """The turns running in this worker (and the recently finished ones), by conversation."""
 
-    def __init__(self, store: Store, *, grace_seconds: float) -> None:
+    def __init__(self, store: ServiceStore, *, grace_seconds: float) -> None:
         self.store = store
         self.grace_seconds = grace_seconds
         self._runs: dict[str, Run] = {}
@@ -158,10 +149,9 @@ class RunRegistry:
         run.task = asyncio.get_running_loop().create_task(self._drive(run, chat, pieces))
         self._tasks.add(run.task)
         run.task.add_done_callback(self._tasks.discard)
-        if isinstance(self.store, StopSignals):
-            watcher = asyncio.get_running_loop().create_task(self._watch(run, self.store))
-            self._tasks.add(watcher)
-            watcher.add_done_callback(self._tasks.discard)
+        watcher = asyncio.get_running_loop().create_task(self._watch(run))
+        self._tasks.add(watcher)
+        watcher.add_done_callback(self._tasks.discard)
         return run
 
     async def _drive(self, run: Run, chat: AsyncChat, pieces: AsyncIterator[str]) -> None:
@@ -190,14 +180,14 @@ class RunRegistry:
             except Exception:
                 log.exception("turn observer failed")
 
-    async def _watch(self, run: Run, signals: StopSignals) -> None:
+    async def _watch(self, run: Run) -> None:
         """Poll the store for a stop asked on another worker while the turn runs."""
         while not run.done:
             await asyncio.sleep(STOP_POLL_SECONDS)
             if run.done:
                 return
             try:
-                if signals.stop_requested(run.conversation_id):
+                if self.store.stop_requested(run.conversation_id):
                     run.stop()
                     return
             except Exception as err:
@@ -205,9 +195,7 @@ class RunRegistry:
 
     def request_stop(self, conversation_id: str) -> bool:
         """Ask the worker running the conversation's turn to stop it (False: none runs)."""
-        if isinstance(self.store, StopSignals):
-            return self.store.request_stop(conversation_id)
-        return False
+        return self.store.request_stop(conversation_id)
 
     def _prune(self) -> None:
         cutoff = time.monotonic() - KEEP_SECONDS

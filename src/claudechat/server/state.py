@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
-from ..store.base import Store
+from ..store.accounts import ServiceStore
 from .settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class ServerState:
     """The app's settings, store, upstream client, auth callable and running turns."""
 
     settings: ServerSettings
-    store: Store
+    store: ServiceStore  # the raw store: endpoints get a ScopedStore of it
     client: Any
     runs: RunRegistry
     auth: AuthCallable | None = None

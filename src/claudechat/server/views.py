@@ -13,10 +13,11 @@ from typing import Any
 from ..messages import Message
 from ..models.capabilities import ModelInfo
 from ..store._rows import PathFigures
+from ..store.accounts import User
 from ..store.base import Conversation, ConversationInfo, MessageHit
 from ..usage import Usage
 
-__all__ = ["conv_json", "hit_json", "info_of", "model_json", "msg_json", "usage_json"]
+__all__ = ["conv_json", "hit_json", "info_of", "model_json", "msg_json", "usage_json", "user_json"]
 
 
 def usage_json(usage: Usage | None) -> dict[str, int] | None:
@@ -88,3 +89,15 @@ def model_json(info: ModelInfo, display_name: str) -> dict[str, Any]:
 def hit_json(hit: MessageHit) -> dict[str, Any]:
     """A search hit: where it is, a snippet with the matches marked, its score."""
     return asdict(hit)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A user of the service: id, name, admin, limits (never a credential)."""
+    return {
+        "id": user.id,
+        "name": user.name,
+        "created_at": user.created_at,
+        "is_admin": user.is_admin,
+        "has_password": user.has_password,
+        "limits": asdict(user.limits),
+    }
