@@ -8,6 +8,7 @@ response streams the task's events, or waits for its end with ``stream=false``.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from ..chat import AsyncChat
 from ..errors import ConcurrentUpdate
+from ..estimates import text_bound
 from ..messages import Message, new_id
 from ..store.base import Store
 from .auth import ScopedStoreDep, Who
@@ -24,7 +26,7 @@ from .chats import make_chat
 from .errors import ApiError
 from .runs import STOP_POLL_SECONDS, RunEvent
 from .sse import event_stream
-from .state import ServerState, State
+from .state import Admission, ServerState, State
 from .views import msg_json
 
 __all__ = ["router"]
@@ -40,7 +42,7 @@ async def send(
 ) -> StreamingResponse | dict[str, Any]:
     """Send a user message and get the reply (SSE events, or JSON with stream=false)."""
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.stream(body.content))  # fmt: skip
+                       lambda chat: chat.stream(body.content), body.content)  # fmt: skip
 
 
 @router.post("/{cid}/retry", response_model=None)
@@ -60,20 +62,33 @@ async def edit(
     if mid not in {m.id for m in store.all_messages(cid)}:
         raise ApiError(404, f"no message {mid} in conversation {cid}")
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.edit_stream(mid, body.content))  # fmt: skip
+                       lambda chat: chat.edit_stream(mid, body.content), body.content)  # fmt: skip
 
 
 async def _turn(
-    state: ServerState, store: Store, user_id: str, cid: str, stream: bool, begin: Begin
+    state: ServerState,
+    store: Store,
+    user_id: str,
+    cid: str,
+    stream: bool,
+    begin: Begin,
+    content: Any = None,
 ) -> StreamingResponse | dict[str, Any]:
-    """Open the turn here (checks, lease, user message), run it as the app's task, and
-    answer with its events or, with ``stream`` false, its result."""
+    """Open the turn here (spend check, checks, lease, user message), run it as the app's
+    task, and answer with its events or, with ``stream`` false, its result."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     chat = make_chat(state, store, cid)
-    pieces = begin(chat)
+    admission = _admit(state, user_id, chat, content)
+    try:
+        pieces = begin(chat)
+    except BaseException:
+        if admission is not None:
+            admission.settle(0.0)  # refused before anything was sent
+        raise
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
-    run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt)
+    run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
+                           admission=admission)  # fmt: skip
     if stream:
         return event_stream(run.follow())
     result = await run.wait()
@@ -85,6 +100,20 @@ async def _turn(
         "usage": result.usage,
         "cost_usd": result.cost_usd,
     }
+
+
+def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> Admission | None:
+    """Reserve the most the turn can cost, or refuse it (402 / 429) before anything is
+    stored or sent; None when the app checks no limits."""
+    if state.spend is None or state.upper_bound is None:
+        return None
+    assert chat.id is not None
+    sent = json.dumps([chat.system, chat.messages, content], ensure_ascii=False, default=str)
+    budget = chat.context.budget_for(chat.info, chat.max_tokens)
+    prompt_tokens = min(text_bound(sent), budget)
+    upper = state.upper_bound(chat.model.name, prompt_tokens, chat.max_tokens, budget)
+    return state.spend.admit(state.store.get_user(user_id), conversation_id=chat.id,
+                             upper_usd=upper)  # fmt: skip
 
 
 @router.get("/{cid}/stream")
