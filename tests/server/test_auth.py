@@ -7,9 +7,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from fastapi import Request
-from service import Service, start_service
-
-from conftest import Member
+from service import Member, Service, start_service
 
 
 def _error(r: httpx2.Response) -> tuple[int, str]:

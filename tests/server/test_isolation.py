@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from service import Service
-
-from conftest import Member
+from service import Member, Service
 
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/conversations/{cid}"): None,
