@@ -7,7 +7,7 @@ authenticated user's conversations, so a forgotten check cannot leak another's d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
@@ -88,7 +88,6 @@ class ServerState:
     emulated: bool = False  # the upstream is the built-in emulator (no API key)
     spend: SpendCheck | None = None  # with upper_bound: limits checked before each turn
     upper_bound: UpperBound | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def server_state(request: Request) -> ServerState:
