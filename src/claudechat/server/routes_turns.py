@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
 from .runs import STOP_POLL_SECONDS, RunEvent
-from .sse import event_stream
+from .sse import IDLE_SECONDS, event_stream
 from .state import Admission, ServerState, State
 from .views import msg_json
 
@@ -90,7 +91,7 @@ async def _turn(
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
                            admission=admission)  # fmt: skip
     if stream:
-        return event_stream(run.follow())
+        return event_stream(run.follow(idle=IDLE_SECONDS))
     result = await run.wait()
     if result.error is not None:
         raise result.error
@@ -126,7 +127,7 @@ async def reattach(
     after = _last_event_id(request)
     run = state.runs.latest(cid)
     if run is not None:
-        return event_stream(run.follow(after))
+        return event_stream(run.follow(after, idle=IDLE_SECONDS))
     probe = new_id()
     if _try_hold(store, cid, probe):
         raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
@@ -154,10 +155,14 @@ def _try_hold(store: Store, cid: str, probe: str) -> bool:
 
 async def _after_elsewhere(
     store: Store, cid: str, probe: str, after: int
-) -> AsyncIterator[RunEvent]:
+) -> AsyncIterator[RunEvent | None]:
     """Wait for the turn running elsewhere to end, then its stored reply and ``done``."""
+    quiet_since = time.monotonic()
     while not _try_hold(store, cid, probe):
         await asyncio.sleep(STOP_POLL_SECONDS)
+        if time.monotonic() - quiet_since >= IDLE_SECONDS:
+            quiet_since = time.monotonic()
+            yield None  # a keep-alive while the other worker's turn runs
     reply = _last_reply(store.branch(cid))
     events = [RunEvent(2, "done", {})]
     if reply is not None:

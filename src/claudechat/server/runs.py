@@ -92,8 +92,11 @@ class Run:
         self.finished_at = time.monotonic()
         self._wake()
 
-    async def follow(self, after: int = 0) -> AsyncIterator[RunEvent]:
-        """The events numbered after ``after``, then the live ones until the turn ends."""
+    async def follow(
+        self, after: int = 0, *, idle: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        """The events numbered after ``after``, then the live ones until the turn ends;
+        None after each ``idle`` seconds without one (a keep-alive for proxies)."""
         sent = max(after, 0)
         while True:
             while sent < len(self.events):
@@ -101,7 +104,10 @@ class Run:
                 yield self.events[sent - 1]
             if self.done:
                 return
-            await self._signal.wait()
+            try:
+                await asyncio.wait_for(self._signal.wait(), idle)
+            except TimeoutError:
+                yield None
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
