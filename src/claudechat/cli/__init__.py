@@ -22,6 +22,7 @@ from . import (
     commands_api_key,  # noqa: F401  (adds set, path and rm to the keys group)
     commands_chat,
     commands_misc,
+    commands_serve,
     commands_store,
     commands_templates,
 )
@@ -135,6 +136,7 @@ for _command in (
     *commands_misc.COMMANDS,
     commands_templates.templates,
     *commands_accounts.COMMANDS,
+    *commands_serve.COMMANDS,
 ):
     cli.add_command(_command)
 
