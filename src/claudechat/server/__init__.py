@@ -1,0 +1,1 @@
+"""The multi-user chat service (``claudechat serve``)."""
