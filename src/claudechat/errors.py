@@ -8,7 +8,8 @@
     │   ├── InvalidHistory        a message history the API would reject (names problem and place)
     │   ├── InvalidImport         a file to import is not JSON / has the wrong shape
     │   ├── RetiredModel          the model has passed its retirement date (names the successor)
-    │   └── ToolDefinitionError   a Python callable cannot be described as a tool
+    │   ├── ToolDefinitionError   a Python callable cannot be described as a tool
+    │   └── UserNotFound          no service user with that id or name
     ├── ModelError                a call to the model failed (status, request_id)
     │   ├── AuthError             401/403: the API key is missing or wrong
     │   ├── RateLimited           429: slow down (retry_after seconds when the server says;
@@ -53,6 +54,7 @@ __all__ = [
     "TooManyStreams",
     "ToolDefinitionError",
     "UserError",
+    "UserNotFound",
 ]
 
 
@@ -98,6 +100,10 @@ class InvalidImport(UserError):
 
 class ToolDefinitionError(UserError):
     """A Python callable cannot be turned into a tool schema."""
+
+
+class UserNotFound(UserError):
+    """No user of the service with the given id or name."""
 
 
 class ModelError(ClaudeChatError):

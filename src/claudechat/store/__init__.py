@@ -1,8 +1,14 @@
-"""Conversation stores: memory, SQLite (default), PostgreSQL; export and import.
+"""Conversation stores: memory, SQLite (default), PostgreSQL; export and import; the
+service's accounts beside them, and a store's view scoped to one user.
 
 ``open_store()`` picks one from a spec: a ``postgresql://`` URL, ``:memory:``, or a SQLite
 path; with no spec, ``CLAUDECHAT_STORE`` / ``CLAUDECHAT_DB``, else ``claudechat.db`` in the
 user data directory. ``PostgresStore`` is imported on first use (psycopg is optional).
+
+Every conversation has an owner (``LOCAL_USER``, "local", for the CLI and the library).
+The three stores are also an ``AccountStore`` (``User``, ``ApiKey``, ``Limits``, web
+sessions, spend rows): a ``ServiceStore``. ``ScopedStore(store, user_id)`` is one user's
+view, in which another owner's conversations do not exist.
 """
 
 from __future__ import annotations
@@ -14,7 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import Conversation, ConversationInfo, MessageHit, Store, Summary, TurnLease
+from .accounts import AccountStore, ApiKey, Limits, ServiceStore, User
+from .base import (
+    LOCAL_USER,
+    Conversation,
+    ConversationInfo,
+    MessageHit,
+    Store,
+    Summary,
+    TurnLease,
+)
 from .export import (
     export_conversation,
     export_json,
@@ -23,21 +38,29 @@ from .export import (
     import_file,
 )
 from .memory import MemoryStore
+from .scoped import ScopedStore
 from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
 
 __all__ = [
+    "LOCAL_USER",
+    "AccountStore",
+    "ApiKey",
     "Conversation",
     "ConversationInfo",
+    "Limits",
     "MemoryStore",
     "MessageHit",
     "PostgresStore",
     "SQLiteStore",
+    "ScopedStore",
+    "ServiceStore",
     "Store",
     "Summary",
     "TurnLease",
+    "User",
     "default_db_path",
     "export_conversation",
     "export_json",

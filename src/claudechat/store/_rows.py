@@ -253,6 +253,7 @@ def conversation_of(row: Sequence[Any]) -> Conversation:
         model=row[6],
         system=row[7],
         metadata=_json(row[8]),
+        owner=row[9],
     )
 
 

@@ -27,11 +27,11 @@ from ._rows import (
     message_row,
     summary_of,
 )
-from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
+from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
 
-CONV = "id, title, created_at, updated_at, head_id, version, model, system, metadata"
+CONV = "id, title, created_at, updated_at, head_id, version, model, system, metadata, owner"
 MSG = "id, parent_id, role, content, model, usage, stop_reason, status, created_at, metadata"
 FIG = "path_messages, path_turns, path_tokens, path_cost_usd, path_unpriced"
 SUM = "id, conversation_id, text, first_id, last_id, created_at, model, tokens, metadata"
@@ -95,6 +95,11 @@ def _not_found(conversation_id: str) -> ConversationNotFound:
     return ConversationNotFound(f"no conversation {conversation_id}")
 
 
+def _owner_filter(owner: str | None, table: str) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause keeping ``owner``'s conversations (none for None), and its argument."""
+    return ("", ()) if owner is None else (f"WHERE {table}owner = ?", (owner,))
+
+
 class SQLStore:
     """The store logic over a dialect's transactions; subclasses add connections and search."""
 
@@ -125,10 +130,13 @@ class SQLStore:
         system: str | None = None,
         metadata: dict[str, Any] | None = None,
         id: str | None = None,
+        owner: str = LOCAL_USER,
     ) -> Conversation:
-        """Create an empty conversation."""
+        """Create an empty conversation owned by ``owner``."""
         now = self._clock()
-        conv = Conversation(id or new_id(), title, now, now, None, 0, model, system, metadata or {})
+        conv = Conversation(
+            id or new_id(), title, now, now, None, 0, model, system, metadata or {}, owner
+        )
         with self._tx("create_conversation", write=True) as db:
             if db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv.id,)).fetchone():
                 raise StoreError(f"conversation {conv.id} exists already")
@@ -138,9 +146,9 @@ class SQLStore:
     @staticmethod
     def _insert_conversation(db: Executor, c: Conversation) -> None:
         db.execute(
-            f"INSERT INTO conversations ({CONV}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO conversations ({CONV}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (c.id, c.title, c.created_at, c.updated_at, c.head_id, c.version, c.model, c.system,
-             dumps(c.metadata)),
+             dumps(c.metadata), c.owner),
         )  # fmt: skip
 
     def _get(self, db: Executor, conversation_id: str, *, lock: bool = False) -> Conversation:
@@ -180,21 +188,29 @@ class SQLStore:
             raise _not_found(conversation_id)
         return conversation_of(rows[0])
 
-    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
-        """Conversations, most recently updated first, with their figures (head row only)."""
-        return self._infos("list_conversations", "", (), limit, offset)
+    def list_conversations(
+        self, *, limit: int = 50, offset: int = 0, owner: str | None = None
+    ) -> list[ConversationInfo]:
+        """Conversations (of ``owner``; None: all), most recently updated first, with their
+        figures (head row only)."""
+        where, args = _owner_filter(owner, "c.")
+        return self._infos("list_conversations", where, args, limit, offset)
 
-    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
-        """Every conversation, most recently updated first, read ``page`` rows at a time
-        (each page starts after the last row of the one before)."""
-        batch = self._infos("iter_conversations", "", (), page, 0)
+    def iter_conversations(
+        self, *, page: int = 500, owner: str | None = None
+    ) -> Iterator[ConversationInfo]:
+        """Every conversation (of ``owner``; None: all), most recently updated first, read
+        ``page`` rows at a time (each page starts after the last row of the one before)."""
+        where, args = _owner_filter(owner, "c.")
+        batch = self._infos("iter_conversations", where, args, page, 0)
         while batch:
             yield from batch
             last = batch[-1].conversation
             batch = self._infos(
                 "iter_conversations",
-                "WHERE c.updated_at < ? OR (c.updated_at = ? AND c.id < ?)",
-                (last.updated_at, last.updated_at, last.id),
+                f"{where or 'WHERE TRUE'} AND "
+                "(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))",
+                (*args, last.updated_at, last.updated_at, last.id),
                 page,
                 0,
             )
@@ -213,15 +229,18 @@ class SQLStore:
             ).fetchall()
         out = []
         for r in rows:
-            figures = PathFigures(*r[9:]) if r[9] is not None else PathFigures()
+            figures = PathFigures(*r[10:]) if r[10] is not None else PathFigures()
             out.append(figures.info(conversation_of(r)))
         return out
 
-    def latest_conversation(self) -> Conversation | None:
-        """The most recently updated conversation, if any."""
+    def latest_conversation(self, *, owner: str | None = None) -> Conversation | None:
+        """The most recently updated conversation (of ``owner``; None: anyone's), if any."""
+        where, args = _owner_filter(owner, "")
         with self._tx("latest_conversation") as db:
             row = db.execute(
-                f"SELECT {CONV} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+                f"SELECT {CONV} FROM conversations {where} "
+                "ORDER BY updated_at DESC, id DESC LIMIT 1",
+                args,
             ).fetchone()
         return conversation_of(row) if row else None
 
@@ -381,6 +400,16 @@ class SQLStore:
                 (conversation_id, owner),
             )
 
+    def message_conversation(self, message_id: str) -> str:
+        """The id of the conversation a message is in; ConversationNotFound if unknown."""
+        with self._tx("message_conversation") as db:
+            row = db.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        if row is None:
+            raise ConversationNotFound(f"no message {message_id}")
+        return str(row[0])
+
     def get_message(self, message_id: str) -> Message:
         """One message by id; ConversationNotFound if unknown."""
         with self._tx("get_message") as db:
@@ -468,10 +497,29 @@ class SQLStore:
         return [summary_of(r) for r in rows]
 
     def search(
-        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        limit: int = 20,
+        owner: str | None = None,
     ) -> list[MessageHit]:
-        """Full-text search over message text, best first."""
+        """Full-text search over message text (of ``owner``'s conversations), best first."""
         raise NotImplementedError
+
+    @staticmethod
+    def _search_filter(
+        conversation_id: str | None, owner: str | None
+    ) -> tuple[str, tuple[str, ...]]:
+        """The conditions a search adds on ``m`` (messages): its conversation, its owner."""
+        where, args = [], []
+        if conversation_id is not None:
+            where.append("AND m.conversation_id = ?")
+            args.append(conversation_id)
+        if owner is not None:
+            where.append("AND m.conversation_id IN (SELECT id FROM conversations WHERE owner = ?)")
+            args.append(owner)
+        return " ".join(where), tuple(args)
 
     # bulk ---------------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ its ``version`` grows by one at every head move. Writers pass the version they r
 (``expect_version``); if another writer moved the head first, the store raises
 ``ConcurrentUpdate`` and changes nothing.
 
+Every conversation has an ``owner``, a user id (``LOCAL_USER`` for the CLI and the
+library); the owner filters of the read methods take None for every owner.
+
 A writer first claims the conversation's turn (``claim_turn``): while its lease lasts,
 head moves by anyone else are refused, so a turn is never interleaved with another.
 """
@@ -17,7 +20,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..messages import Message
 
-__all__ = ["Conversation", "ConversationInfo", "MessageHit", "Store", "Summary", "TurnLease"]
+__all__ = [
+    "LOCAL_USER",
+    "Conversation",
+    "ConversationInfo",
+    "MessageHit",
+    "Store",
+    "Summary",
+    "TurnLease",
+]
+
+LOCAL_USER = "local"  # the user of the CLI and the library, and of conversations made before users
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,7 @@ class Conversation:
     model: str | None = None
     system: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    owner: str = LOCAL_USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +113,9 @@ class Store(Protocol):
         system: str | None = None,
         metadata: dict[str, Any] | None = None,
         id: str | None = None,
+        owner: str = LOCAL_USER,
     ) -> Conversation:
-        """Create an empty conversation."""
+        """Create an empty conversation owned by ``owner``."""
         ...
 
     def get_conversation(self, conversation_id: str) -> Conversation:
@@ -119,17 +134,23 @@ class Store(Protocol):
         """Change the given fields (None leaves a field as it is)."""
         ...
 
-    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
-        """Conversations, most recently updated first, with their figures."""
+    def list_conversations(
+        self, *, limit: int = 50, offset: int = 0, owner: str | None = None
+    ) -> list[ConversationInfo]:
+        """Conversations (of ``owner``; None: everyone's), most recently updated first,
+        with their figures."""
         ...
 
-    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
-        """Every conversation with its figures, most recently updated first, as
-        ``list_conversations`` orders them; a backend reads ``page`` at a time."""
+    def iter_conversations(
+        self, *, page: int = 500, owner: str | None = None
+    ) -> Iterator[ConversationInfo]:
+        """Every conversation (of ``owner``; None: everyone's) with its figures, most
+        recently updated first, as ``list_conversations`` orders them; a backend reads
+        ``page`` at a time."""
         ...
 
-    def latest_conversation(self) -> Conversation | None:
-        """The most recently updated conversation, if any."""
+    def latest_conversation(self, *, owner: str | None = None) -> Conversation | None:
+        """The most recently updated conversation (of ``owner``; None: anyone's), if any."""
         ...
 
     def delete_conversation(self, conversation_id: str) -> None:
@@ -205,16 +226,23 @@ class Store(Protocol):
 
     # search
     def search(
-        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        limit: int = 20,
+        owner: str | None = None,
     ) -> list[MessageHit]:
-        """Full-text search over message text, best first."""
+        """Full-text search over message text (of ``owner``'s conversations; None: all),
+        best first."""
         ...
 
     # bulk
     def import_messages(
         self, conversation: Conversation, messages: Sequence[Message], summaries: Sequence[Summary]
     ) -> Conversation:
-        """Insert a whole conversation in one transaction: all of it or nothing."""
+        """Insert a whole conversation in one transaction: all of it or nothing; it keeps
+        ``conversation.owner``."""
         ...
 
     def close(self) -> None:

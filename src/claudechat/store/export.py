@@ -27,7 +27,7 @@ from ..metadata import IMPORTED_FROM
 from ..usage import Usage
 from ._markdown import export_markdown, title_from
 from ._rows import ordered_for_insert
-from .base import Conversation, Store, Summary
+from .base import LOCAL_USER, Conversation, Store, Summary
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -262,7 +262,7 @@ def _parse_export(data: Mapping[str, Any], source: str) -> ParsedImport:
     c = _need(data.get("conversation"), Mapping, f"{source}: conversation")
     where = f"{source}: conversation"
     cid = _need(c.get("id"), str, f"{where}.id")
-    for key in ("title", "head_id", "model", "system"):
+    for key in ("title", "head_id", "model", "system", "owner"):
         _need(c.get(key), str, f"{where}.{key}", optional=True)
     meta = _need(c.get("metadata"), Mapping, f"{where}.metadata", optional=True)
     now = time.time()
@@ -270,7 +270,8 @@ def _parse_export(data: Mapping[str, Any], source: str) -> ParsedImport:
     updated = _time(c.get("updated_at", created), f"{where}.updated_at")
     version_ = _count(c.get("version", 0), f"{where}.version")
     conv = Conversation(cid, c.get("title"), float(created), float(updated), c.get("head_id"),
-                        version_, c.get("model"), c.get("system"), dict(meta or {}))  # fmt: skip
+                        version_, c.get("model"), c.get("system"), dict(meta or {}),
+                        c.get("owner") or LOCAL_USER)  # fmt: skip
     raw_messages = _need(data.get("messages"), list, f"{source}: messages")
     messages = [
         _message(m, f"{source}: messages[{i}]", plain=False) for i, m in enumerate(raw_messages)
@@ -370,12 +371,20 @@ def _taken(store: Store, parsed: ParsedImport) -> bool:
 
 
 def import_conversation(
-    store: Store, data: Any, *, title: str | None = None, source: str = "import"
+    store: Store,
+    data: Any,
+    *,
+    title: str | None = None,
+    source: str = "import",
+    owner: str | None = None,
 ) -> Conversation:
-    """Check and store a conversation in one transaction; returns it (see the module doc)."""
+    """Check and store a conversation in one transaction; returns it (see the module doc).
+    It keeps the owner the export names (``local`` when none), unless ``owner`` is given."""
     parsed = parse_import(data, source=source)
     if title is not None:
         parsed = replace(parsed, conversation=replace(parsed.conversation, title=title))
+    if owner is not None:
+        parsed = replace(parsed, conversation=replace(parsed.conversation, owner=owner))
     if not _taken(store, parsed):
         try:
             return store.import_messages(parsed.conversation, parsed.messages, parsed.summaries)
@@ -386,10 +395,12 @@ def import_conversation(
     return store.import_messages(fresh.conversation, fresh.messages, fresh.summaries)
 
 
-def import_file(store: Store, path: str | Path, *, title: str | None = None) -> Conversation:
+def import_file(
+    store: Store, path: str | Path, *, title: str | None = None, owner: str | None = None
+) -> Conversation:
     """``import_conversation`` of a file; a file that cannot be read is an InvalidImport."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise InvalidImport(f"{path}: cannot read: {err.strerror or err}") from None
-    return import_conversation(store, data, title=title, source=str(path))
+    return import_conversation(store, data, title=title, source=str(path), owner=owner)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
 from ..messages import Message, new_id
+from ._memory_accounts import MemoryAccounts
 from ._rows import (
     SNIPPET_END,
     SNIPPET_START,
@@ -30,7 +31,7 @@ from ._rows import (
     query_terms,
     searchable_text,
 )
-from .base import Conversation, ConversationInfo, MessageHit, Summary, TurnLease
+from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["MemoryStore"]
 
@@ -69,8 +70,9 @@ def snippet(text: str, terms: Sequence[str], *, words: int = 16) -> str:
     return ("…" if lo else "") + body + ("…" if hi < len(tokens) else "")
 
 
-class MemoryStore:
-    """Conversations in process memory, guarded by one lock; gone when the process ends.
+class MemoryStore(MemoryAccounts):
+    """Conversations and accounts in process memory, guarded by one lock; gone when the
+    process ends.
 
     Appended messages are kept as given: do not mutate a message after appending it.
     """
@@ -84,6 +86,8 @@ class MemoryStore:
         self._kids: dict[tuple[str, str | None], list[str]] = {}
         self._summaries: dict[str, list[Summary]] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # conversation id → (owner, expires)
+        self._stops: set[str] = set()  # conversations whose held turn was asked to stop
+        self._start_accounts()
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -101,8 +105,9 @@ class MemoryStore:
         system: str | None = None,
         metadata: dict[str, Any] | None = None,
         id: str | None = None,
+        owner: str = LOCAL_USER,
     ) -> Conversation:
-        """Create an empty conversation."""
+        """Create an empty conversation owned by ``owner``."""
         now = self._clock()
         conv = Conversation(
             id=id or new_id(),
@@ -114,6 +119,7 @@ class MemoryStore:
             model=model,
             system=system,
             metadata=copy.deepcopy(metadata or {}),
+            owner=owner,
         )
         with self._lock:
             if conv.id in self._convs:
@@ -160,26 +166,38 @@ class MemoryStore:
             self._convs[conv.id] = conv
             return conv
 
-    def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
-        """Conversations, most recently updated first, with their figures."""
+    def _owned(self, owner: str | None) -> list[Conversation]:
+        """The conversations of ``owner`` (None: all), most recently updated first."""
+        convs = [c for c in self._convs.values() if owner is None or c.owner == owner]
+        return sorted(convs, key=lambda c: (c.updated_at, c.id), reverse=True)
+
+    def list_conversations(
+        self, *, limit: int = 50, offset: int = 0, owner: str | None = None
+    ) -> list[ConversationInfo]:
+        """Conversations (of ``owner``; None: all), most recently updated first, with
+        their figures."""
         with self._lock:
-            convs = sorted(self._convs.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
+            convs = self._owned(owner)
             out = []
             for c in convs[offset : offset + limit]:
                 figures = self._figures(c.head_id) if c.head_id else PathFigures()
                 out.append(figures.info(c))
             return out
 
-    def iter_conversations(self, *, page: int = 500) -> Iterator[ConversationInfo]:
-        """Every conversation, most recently updated first (as they were when asked)."""
+    def iter_conversations(
+        self, *, page: int = 500, owner: str | None = None
+    ) -> Iterator[ConversationInfo]:
+        """Every conversation (of ``owner``; None: all), most recently updated first (as
+        they were when asked)."""
         with self._lock:
-            infos = self.list_conversations(limit=len(self._convs))
+            infos = self.list_conversations(limit=len(self._convs), owner=owner)
         yield from infos
 
-    def latest_conversation(self) -> Conversation | None:
-        """The most recently updated conversation, if any."""
+    def latest_conversation(self, *, owner: str | None = None) -> Conversation | None:
+        """The most recently updated conversation (of ``owner``; None: anyone's), if any."""
         with self._lock:
-            return max(self._convs.values(), key=lambda c: (c.updated_at, c.id), default=None)
+            convs = self._owned(owner)
+            return convs[0] if convs else None
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete a conversation and everything in it."""
@@ -191,6 +209,7 @@ class MemoryStore:
             del self._convs[conversation_id]
             del self._summaries[conversation_id]
             self._leases.pop(conversation_id, None)
+            self._stops.discard(conversation_id)
 
     # messages -----------------------------------------------------------------------------
 
@@ -230,6 +249,7 @@ class MemoryStore:
                 conv.model,
                 conv.system,
                 conv.metadata,
+                conv.owner,
             )
             self._convs[conv.id] = conv
             return conv
@@ -316,6 +336,8 @@ class MemoryStore:
             holder, expires = self._leases.get(conversation_id, (owner, now))
             if holder != owner and expires > now:
                 raise busy(conversation_id, expires - now)
+            if holder != owner or expires <= now:  # a new turn, not a renewal
+                self._stops.discard(conversation_id)
             self._leases[conversation_id] = (owner, now + ttl)
             return TurnLease(conversation_id, owner, now + ttl, conv.version, conv.head_id)
 
@@ -324,6 +346,7 @@ class MemoryStore:
         with self._lock:
             if self._leases.get(conversation_id, (None, 0.0))[0] == owner:
                 del self._leases[conversation_id]
+                self._stops.discard(conversation_id)
 
     def get_message(self, message_id: str) -> Message:
         """One message by id; ConversationNotFound if unknown."""
@@ -332,6 +355,14 @@ class MemoryStore:
             if row is None:
                 raise ConversationNotFound(f"no message {message_id}")
             return _copy(row.message)
+
+    def message_conversation(self, message_id: str) -> str:
+        """The id of the conversation a message is in; ConversationNotFound if unknown."""
+        with self._lock:
+            row = self._rows.get(message_id)
+            if row is None:
+                raise ConversationNotFound(f"no message {message_id}")
+            return row.conversation_id
 
     def branch(self, conversation_id: str, head_id: str | None = None) -> list[Message]:
         """The messages from the root to ``head_id`` (default: the head), oldest first."""
@@ -400,9 +431,15 @@ class MemoryStore:
     # search -------------------------------------------------------------------------------
 
     def search(
-        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        limit: int = 20,
+        owner: str | None = None,
     ) -> list[MessageHit]:
-        """Messages holding every word of ``query``, best first; matches marked « »."""
+        """Messages holding every word of ``query`` (in ``owner``'s conversations; None:
+        all), best first; matches marked « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
@@ -410,6 +447,8 @@ class MemoryStore:
         with self._lock:
             for seq, row in enumerate(self._rows.values()):
                 if conversation_id is not None and row.conversation_id != conversation_id:
+                    continue
+                if owner is not None and self._convs[row.conversation_id].owner != owner:
                     continue
                 words = [w.lower() for w in _WORD.findall(row.text)]
                 if not words or not all(t in words for t in terms):

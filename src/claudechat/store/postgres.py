@@ -143,15 +143,19 @@ class PostgresStore(SQLStore):
         self._pool.close()
 
     def search(
-        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        limit: int = 20,
+        owner: str | None = None,
     ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (GIN index, ts_rank), best first;
         ``ts_headline`` snippets with matches marked « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
-        where, args = ("AND m.conversation_id = ?", (conversation_id,)) if conversation_id else (
-            "", ())  # fmt: skip
+        where, args = self._search_filter(conversation_id, owner)
         with self._tx("search") as db:
             rows = db.execute(
                 "SELECT h.conversation_id, h.id, h.role, ts_headline('simple', h.text, h.q, ?), "

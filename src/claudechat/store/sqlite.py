@@ -166,15 +166,19 @@ class SQLiteStore(SQLStore):
     # search -------------------------------------------------------------------------------
 
     def search(
-        self, query: str, *, conversation_id: str | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        conversation_id: str | None = None,
+        limit: int = 20,
+        owner: str | None = None,
     ) -> list[MessageHit]:
         """Messages holding every word of ``query`` (FTS5, bm25), best first; matches « »."""
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
         match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, args = ("AND m.conversation_id = ?", (conversation_id,)) if conversation_id else (
-            "", ())  # fmt: skip
+        where, args = self._search_filter(conversation_id, owner)
         with self._tx("search") as db:
             rows = db.execute(
                 "SELECT m.conversation_id, m.id, m.role, "
