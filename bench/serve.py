@@ -68,6 +68,12 @@ def expected_reply(text: str) -> str:
     return " ".join(rng.choices(WORDS, k=REPLY_WORDS)) + f" (answer to {text})"
 
 
+def think_time(user: int, turn: int, think: float) -> float:
+    """How long the user reads before the next question: 0.5 to 1.5 times ``think`` seconds,
+    the same for a user's turn in every run."""
+    return think * random.Random(user * 1_000 + turn).uniform(0.5, 1.5)
+
+
 def _answer(request: EmuRequest) -> str:
     return expected_reply(request.last_user_text)
 
@@ -94,6 +100,15 @@ def emulator_process(token_delay: float) -> Iterator[str]:
     finally:
         process.terminate()
         process.join(10)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What each simulated user does: ``turns`` turns, reading ``think`` seconds (on average)
+    between a reply and the next question."""
+
+    turns: int
+    think: float
 
 
 # ----- the load ---------------------------------------------------------------------------
@@ -160,7 +175,7 @@ async def service_turn(client: httpx2.AsyncClient, headers: dict[str, str], cid:
         load.ttft.append(first - started)
 
 
-async def service_user(client: httpx2.AsyncClient, user: int, key: str | None, turns: int,
+async def service_user(client: httpx2.AsyncClient, user: int, key: str | None, plan: Plan,
                        load: Load) -> None:  # fmt: skip
     """A simulated user: creates a conversation, then holds ``turns`` streamed turns."""
     headers = {"authorization": f"Bearer {key}"} if key else {}
@@ -171,14 +186,18 @@ async def service_user(client: httpx2.AsyncClient, user: int, key: str | None, t
         return
     cid = answer.json()["id"]
     load.conversations[user] = cid
-    for turn in range(turns):
+    for turn in range(plan.turns):
+        if turn:
+            await asyncio.sleep(think_time(user, turn, plan.think))
         await service_turn(client, headers, cid, question(user, turn), load)
 
 
-async def direct_user(client: anthropic.AsyncAnthropic, user: int, turns: int, load: Load) -> None:
+async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, load: Load) -> None:
     """The same user calling the emulator through the SDK directly: the baseline."""
     history: list[dict[str, Any]] = []
-    for turn in range(turns):
+    for turn in range(plan.turns):
+        if turn:
+            await asyncio.sleep(think_time(user, turn, plan.think))
         text = question(user, turn)
         history.append({"role": "user", "content": text})
         started, first = time.perf_counter(), None
@@ -200,7 +219,7 @@ async def direct_user(client: anthropic.AsyncAnthropic, user: int, turns: int, l
         load.ttft.append(first - started)
 
 
-async def run_direct(url: str, users: int, turns: int) -> Load:
+async def run_direct(url: str, users: int, plan: Plan) -> Load:
     """The baseline load: every user at once, straight to the emulator."""
     load = Load()
     limits = httpx2.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
@@ -208,7 +227,7 @@ async def run_direct(url: str, users: int, turns: int) -> Load:
     async with anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0,
                                         http_client=http) as client:  # fmt: skip
         started = time.perf_counter()
-        await asyncio.gather(*(direct_user(client, u, turns, load) for u in range(users)))
+        await asyncio.gather(*(direct_user(client, u, plan, load) for u in range(users)))
         load.seconds = time.perf_counter() - started
     return load
 
@@ -236,7 +255,7 @@ async def sample_memory(server: ServiceProcess, pids: list[int], load: Load, mem
 
 
 async def run_service(
-    server: ServiceProcess, keys: list[str | None], turns: int
+    server: ServiceProcess, keys: list[str | None], plan: Plan
 ) -> tuple[Load, Memory, float]:
     """Every user at once through the service: the load, the memory, the server CPU seconds."""
     load, memory, stop = Load(), Memory(), asyncio.Event()
@@ -249,7 +268,7 @@ async def run_service(
         cpu = server.cpu_seconds(pids)
         sampler = asyncio.create_task(sample_memory(server, pids, load, memory, stop))
         started = time.perf_counter()
-        await asyncio.gather(*(service_user(client, u, k, turns, load) for u, k in enumerate(keys)))
+        await asyncio.gather(*(service_user(client, u, k, plan, load) for u, k in enumerate(keys)))
         load.seconds = time.perf_counter() - started
         cpu = server.cpu_seconds(pids) - cpu
         stop.set()
@@ -260,7 +279,7 @@ async def run_service(
 async def warm_up(client: httpx2.AsyncClient, key: str | None, workers: int) -> None:
     """A few turns before measuring, so that every worker has loaded what a turn needs."""
     load = Load()
-    await asyncio.gather(*(service_user(client, 1_000_000 + w, key, 2, load)
+    await asyncio.gather(*(service_user(client, 1_000_000 + w, key, Plan(2, 0.0), load)
                            for w in range(2 * workers)))  # fmt: skip
     if load.errors:
         raise RuntimeError(f"warm-up failed: {load.errors[0]}")
@@ -361,14 +380,14 @@ def pcts(values: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
-def run_level(spec: str, label: str, workers: int, emulator: str, users: int, turns: int,
+def run_level(spec: str, label: str, workers: int, emulator: str, users: int, plan: Plan,
               level: int) -> Row:  # fmt: skip
     """One level: the direct baseline, then the same users through ``claudechat serve``."""
     row = Row(label, workers, users)
-    direct = asyncio.run(run_direct(emulator, users, turns))
+    direct = asyncio.run(run_direct(emulator, users, plan))
     keys = provision(spec, users, prefix=f"bench{level}_")
     with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC) as server:
-        load, memory, cpu = asyncio.run(run_service(server, keys, turns))
+        load, memory, cpu = asyncio.run(run_service(server, keys, plan))
     row.turns = load.turns
     row.turns_per_s = load.turns / load.seconds if load.seconds else 0.0
     row.ttft_direct, row.ttft_service = pcts(direct.ttft), pcts(load.ttft)
@@ -376,7 +395,7 @@ def run_level(spec: str, label: str, workers: int, emulator: str, users: int, tu
     row.peak_streams = memory.peak_streams
     if memory.peak_streams:
         row.kb_per_stream = (memory.at_peak - memory.idle) / memory.peak_streams / 1024
-    row.check = check_store(spec, load.conversations, turns)
+    row.check = check_store(spec, load.conversations, plan.turns)
     row.errors = direct.errors + load.errors
     return row
 
@@ -415,11 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turns", type=int, default=20)
     ap.add_argument("--stores", default="sqlite,postgres", help="comma-separated")
     ap.add_argument("--pg-workers", default="2", help="comma-separated, e.g. 2,4")
-    ap.add_argument("--token-delay", type=float, default=0.01, help="seconds per streamed word")
+    ap.add_argument("--token-delay", type=float, default=0.015, help="seconds per streamed word")
+    ap.add_argument("--think", type=float, default=2.0,
+                    help="seconds a user reads a reply before the next question (mean)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
-        args.users, args.turns = "5", 3
+        args.users, args.turns, args.think = "5", 3, 0.2
     levels = [int(u) for u in args.users.split(",")]
+    plan = Plan(args.turns, args.think)
     rows: list[Row] = []
     with emulator_process(args.token_delay) as emulator:
         for name in [s.strip() for s in args.stores.split(",")]:
@@ -427,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 with SPECS[name]() as spec:
                     for n, (count, users) in enumerate((w, u) for w in workers for u in levels):
-                        rows.append(run_level(spec, name, count, emulator, users, args.turns, n))
+                        rows.append(run_level(spec, name, count, emulator, users, plan, n))
                         print_table(rows[-1:], args)
             except Exception as err:  # e.g. no PostgreSQL here: say so, run the others
                 print(f"{name}: cannot run: {type(err).__name__}: {err}")

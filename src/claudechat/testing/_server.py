@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -29,6 +30,9 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.read_timeout)  # a stalled client frees its thread
+        # Each SSE frame leaves at once, as from the API: without this, Nagle's algorithm holds
+        # a small frame until the previous one is acknowledged (up to 40 ms of delayed ACK).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: tests and the CLI own the terminal."""
@@ -117,6 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
 
     def __init__(
         self,
