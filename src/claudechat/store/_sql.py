@@ -27,6 +27,7 @@ from ._rows import (
     message_row,
     summary_of,
 )
+from ._sql_accounts import SQLAccounts
 from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
@@ -100,8 +101,9 @@ def _owner_filter(owner: str | None, table: str) -> tuple[str, tuple[str, ...]]:
     return ("", ()) if owner is None else (f"WHERE {table}owner = ?", (owner,))
 
 
-class SQLStore:
-    """The store logic over a dialect's transactions; subclasses add connections and search."""
+class SQLStore(SQLAccounts):
+    """The store logic over a dialect's transactions; subclasses add connections and search;
+    the accounts half comes from ``SQLAccounts``."""
 
     _clock: Callable[[], float]
     _lock_row = ""  # " FOR UPDATE" where rows can be locked
@@ -374,11 +376,13 @@ class SQLStore:
         now = self._clock()
         with self._tx("claim_turn", write=True) as db:
             for _ in range(2):  # again if the holder released it between the two statements
-                rows = db.execute(
-                    "UPDATE conversations SET lease_owner = ?, lease_expires = ? WHERE id = ? "
+                rows = db.execute(  # a new turn (not a renewal) clears a stop request
+                    "UPDATE conversations SET lease_owner = ?, lease_expires = ?, "
+                    "stop_requested = CASE WHEN lease_owner = ? AND lease_expires > ? "
+                    "THEN stop_requested ELSE ? END WHERE id = ? "
                     "AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?) "
                     "RETURNING version, head_id",
-                    (owner, now + ttl, conversation_id, owner, now),
+                    (owner, now + ttl, owner, now, False, conversation_id, owner, now),
                 ).fetchall()
                 if rows:
                     return TurnLease(conversation_id, owner, now + ttl, int(rows[0][0]), rows[0][1])
@@ -395,9 +399,9 @@ class SQLStore:
         """Give the turn back (nothing happens unless ``owner`` holds it)."""
         with self._tx("release_turn", write=True) as db:
             db.execute(
-                "UPDATE conversations SET lease_owner = NULL, lease_expires = NULL "
-                "WHERE id = ? AND lease_owner = ?",
-                (conversation_id, owner),
+                "UPDATE conversations SET lease_owner = NULL, lease_expires = NULL, "
+                "stop_requested = ? WHERE id = ? AND lease_owner = ?",
+                (False, conversation_id, owner),
             )
 
     def message_conversation(self, message_id: str) -> str:
