@@ -1,0 +1,105 @@
+"""``create_app``: the ASGI service over a store, an upstream client and an auth scheme.
+
+    app = create_app(store=SQLiteStore("chats.db"))          # builtin auth (keys, sessions)
+    app = create_app(store=store, auth=lambda request: ...)  # your own auth: a user id
+
+Every failure answers ``{"error": {"type", "message"}}`` (errors.py). Turns run as tasks the
+app owns (runs.py); at shutdown they get ``shutdown_grace_seconds`` to finish, then are
+cancelled, keeping what arrived as a partial reply.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ..errors import UserError
+from ..store.accounts import ServiceStore
+from ..store.base import Store
+from .errors import BodyLimit, install_error_handlers
+from .runs import RunRegistry
+from .settings import ServerSettings
+from .state import AuthCallable, ServerState
+
+__all__ = ["create_app", "upstream_client"]
+
+
+def create_app(
+    *,
+    store: Store | None = None,
+    auth: AuthCallable | None = None,
+    settings: ServerSettings | None = None,
+) -> FastAPI:
+    """The service app. ``store``: the conversation store (the default SQLite file when
+    None); ``auth``: a callable giving a request's user id (None = builtin auth, or none
+    with ``settings.auth_mode="none"``); ``settings``: see ServerSettings."""
+    settings = settings or ServerSettings()
+    if store is None:
+        from ..store import open_store
+
+        store = open_store()
+    if not isinstance(store, ServiceStore):
+        raise UserError("the service needs a store with accounts (SQLiteStore, PostgresStore "
+                        f"or MemoryStore), not {type(store).__name__}")  # fmt: skip
+    client, emulated = upstream_client(settings)
+    runs = RunRegistry(store, grace_seconds=settings.shutdown_grace_seconds)
+    state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runs.shutdown()
+
+    app = FastAPI(
+        title="claudechat",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.claudechat = state
+    install_error_handlers(app)
+    _include_routes(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    from . import routes_auth, routes_conversations, routes_misc, routes_turns
+
+    for module in (routes_misc, routes_auth, routes_conversations, routes_turns):
+        for route in module.router.routes:  # flat, so app.routes lists every route
+            app.router.routes.append(route)
+
+
+def upstream_client(
+    settings: ServerSettings, env: Mapping[str, str] | None = None
+) -> tuple[Any, bool]:
+    """The AsyncAnthropic client and whether it is the built-in emulator: the settings'
+    client, else from the environment (the emulator when neither a key nor a base URL is
+    set, as the CLI does)."""
+    if settings.client is not None:
+        return settings.client, False
+    from ..models.anthropic import make_client
+
+    env = os.environ if env is None else env
+    if not (env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_BASE_URL")):
+        from ..testing import Emulator
+
+        http = Emulator().async_http_client()
+        return make_client(api_key="emulator", http_client=http, asynchronous=True), True
+    key = env.get("ANTHROPIC_API_KEY") or None
+    token = env.get("ANTHROPIC_AUTH_TOKEN") or None
+    client = make_client(
+        api_key=key if key or token else "not-set",
+        auth_token=token,
+        base_url=env.get("ANTHROPIC_BASE_URL") or None,
+        asynchronous=True,
+    )
+    return client, False

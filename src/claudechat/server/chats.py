@@ -1,0 +1,61 @@
+"""An ``AsyncChat`` over the user's store view, configured as the CLI configures one:
+the conversation's model (the server's default for a new one), max_tokens capped by the
+model's output limit, the configured context strategy and budget."""
+
+from __future__ import annotations
+
+import warnings
+
+from ..chat import AsyncChat
+from ..context import ContextEngine, PromptCaching, strategy_policies
+from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, model_info
+from ..store.base import Store
+from .errors import ApiError
+from .settings import ServerSettings
+from .state import ServerState
+
+__all__ = ["check_model", "make_chat"]
+
+
+def engine(settings: ServerSettings) -> ContextEngine:
+    """A context engine for the configured strategy and budget (one per chat: it keeps
+    the last request's figures)."""
+    return ContextEngine(
+        list(strategy_policies(settings.strategy)),
+        budget=settings.budget,
+        caching=PromptCaching(ttl="5m", system_ttl="5m"),
+        summary_model="claude-haiku-4-5",
+    )
+
+
+def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncChat:
+    """The stored conversation as an AsyncChat on ``store`` (the user's view; 404 for an
+    id that is not theirs)."""
+    conv = store.get_conversation(conversation_id)
+    settings = state.settings
+    model = conv.model or settings.model
+    max_tokens = min(settings.max_tokens, model_info(model, warn=False).max_output)
+    with warnings.catch_warnings():  # a deprecated model is the user's choice, not an error
+        warnings.simplefilter("ignore", DeprecatedModelWarning)
+        warnings.simplefilter("ignore", UnknownModelWarning)
+        return AsyncChat.resume(
+            conv.id,
+            store=store,
+            model=model,
+            max_tokens=max_tokens,
+            context=engine(settings),
+            client=state.client,
+        )
+
+
+def check_model(name: str) -> str:
+    """A model name the service accepts: one with a capability entry, not retired."""
+    from datetime import UTC, datetime
+
+    info = model_info(name, warn=False)
+    if not info.known:
+        raise ApiError(400, f"unknown model {name!r}: GET /v1/models lists the models offered")
+    if info.retires is not None and datetime.now(UTC).date() >= info.retires:
+        instead = f"; use {info.replacement}" if info.replacement else ""
+        raise ApiError(400, f"model {name!r} was retired on {info.retires.isoformat()}{instead}")
+    return name

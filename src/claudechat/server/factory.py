@@ -1,0 +1,26 @@
+"""The app as uvicorn's workers build it: ``uvicorn --factory claudechat.server.factory:
+app_from_env``. Everything comes from the environment (``claudechat serve`` sets it), so
+each worker process opens its own store connection and builds the same app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from fastapi import FastAPI
+
+from .app import create_app
+from .settings import ServerSettings
+
+__all__ = ["STORE_ENV", "app_from_env"]
+
+STORE_ENV = "CLAUDECHAT_SERVE_STORE"  # the store spec (a path, sqlite:///…, postgresql://…)
+
+
+def app_from_env(env: Mapping[str, str] | None = None) -> FastAPI:
+    """The service app configured from ``CLAUDECHAT_SERVE_*`` and the usual variables."""
+    from ..store import open_store
+
+    env = os.environ if env is None else env
+    store = open_store(env.get(STORE_ENV) or None, env=env)
+    return create_app(store=store, settings=ServerSettings.from_env(env))

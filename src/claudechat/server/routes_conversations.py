@@ -1,0 +1,212 @@
+"""Conversation routes that do not run a turn: CRUD, messages, branches, export, cost."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ..accounting import store_cost_report
+from ..store.base import ConversationInfo, Store
+from .auth import ScopedStoreDep
+from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
+from .chats import check_model, make_chat
+from .errors import ApiError
+from .state import State
+from .views import conv_json, info_of, msg_json
+
+__all__ = ["conv_of", "router"]
+
+router = APIRouter(prefix="/v1/conversations")
+
+
+def conv_of(store: Store, conversation_id: str) -> dict[str, Any]:
+    """The Conv JSON of a conversation as stored now."""
+    conv = store.get_conversation(conversation_id)
+    return conv_json(info_of(conv, store.branch(conv.id)))
+
+
+def _idle(state: State, conversation_id: str) -> None:
+    """409 while a turn of the conversation runs in this worker (the lease refuses one
+    running elsewhere)."""
+    if state.runs.running(conversation_id) is not None:
+        raise ApiError(409, f"a turn of conversation {conversation_id} is in flight")
+
+
+@router.get("")
+async def list_conversations(
+    store: ScopedStoreDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(max_length=1000)] = None,
+) -> dict[str, Any]:
+    """The user's conversations, most recently updated first (``q``: title or text match)."""
+    if not q:
+        infos = store.list_conversations(limit=limit + 1, offset=offset)
+    else:
+        infos = _matching(store, q, limit=limit + 1, offset=offset)
+    return {"data": [conv_json(i) for i in infos[:limit]], "has_more": len(infos) > limit}
+
+
+def _matching(store: Store, q: str, *, limit: int, offset: int) -> list[ConversationInfo]:
+    """Conversations whose title contains ``q`` or whose messages match it."""
+    needle = q.casefold()
+    hits = {h.conversation_id for h in store.search(q, limit=500)}
+    found: list[ConversationInfo] = []
+    for info in store.iter_conversations():
+        title = (info.conversation.title or "").casefold()
+        if needle in title or info.conversation.id in hits:
+            found.append(info)
+            if len(found) >= offset + limit:
+                break
+    return found[offset:]
+
+
+@router.post("", status_code=201)
+async def create_conversation(
+    state: State, store: ScopedStoreDep, body: ConversationCreate
+) -> dict[str, Any]:
+    """An empty conversation (the server's default model unless one is given)."""
+    model = check_model(body.model or state.settings.model)
+    conv = store.create_conversation(title=body.title, model=model, system=body.system or None)
+    return conv_json(info_of(conv, []))
+
+
+@router.post("/import", status_code=201)
+async def import_conversation(request: Request, store: ScopedStoreDep) -> dict[str, Any]:
+    """Store a claudechat JSON export (or a plain messages array) as a new conversation."""
+    from ..store.export import import_conversation as store_import
+
+    data = await request.body()
+    conv = store_import(store, data, source="the request body")
+    return conv_of(store, conv.id)
+
+
+@router.get("/{cid}")
+async def get_conversation(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+    """One conversation with its figures."""
+    return conv_of(store, cid)
+
+
+@router.patch("/{cid}")
+async def patch_conversation(
+    cid: str, state: State, store: ScopedStoreDep, body: ConversationPatch
+) -> dict[str, Any]:
+    """Change the title, model or system prompt (refused while a turn runs)."""
+    store.get_conversation(cid)
+    _idle(state, cid)
+    if body.model is not None:
+        check_model(body.model)
+    if body.title is not None or body.model is not None or body.system is not None:
+        store.update_conversation(cid, title=body.title, model=body.model, system=body.system)
+    return conv_of(store, cid)
+
+
+@router.delete("/{cid}", status_code=204)
+async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> Response:
+    """Delete the conversation and everything in it (refused while a turn runs)."""
+    store.get_conversation(cid)
+    _idle(state, cid)
+    store.delete_conversation(cid)
+    return Response(status_code=204)
+
+
+@router.get("/{cid}/messages")
+async def messages(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+    """The active branch, oldest first."""
+    store.get_conversation(cid)
+    return {"data": [msg_json(m) for m in store.branch(cid)]}
+
+
+@router.get("/{cid}/tree")
+async def tree(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+    """Every message of every branch (insertion order) and the head."""
+    conv = store.get_conversation(cid)
+    return {"head_id": conv.head_id, "messages": [msg_json(m) for m in store.all_messages(cid)]}
+
+
+@router.get("/{cid}/branches")
+async def branches(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+    """The tip of every branch, oldest first."""
+    store.get_conversation(cid)
+    return {"data": [msg_json(m) for m in store.leaves(cid)]}
+
+
+@router.post("/{cid}/undo")
+async def undo(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
+    """Move the head back one turn (the turn stays stored, on its branch)."""
+    _idle(state, cid)
+    chat = make_chat(state, store, cid)
+    if chat.undo() is None:
+        raise ApiError(400, "nothing to undo: the conversation is empty")
+    return conv_of(store, cid)
+
+
+@router.post("/{cid}/checkout")
+async def checkout(
+    cid: str, state: State, store: ScopedStoreDep, body: CheckoutBody
+) -> dict[str, Any]:
+    """Make the branch ending at ``message_id`` the active one."""
+    _idle(state, cid)
+    chat = make_chat(state, store, cid)
+    _in_conversation(store, cid, body.message_id)
+    chat.checkout(body.message_id)
+    return conv_of(store, cid)
+
+
+def _in_conversation(store: Store, cid: str, message_id: str) -> None:
+    """404 unless the message is one of this conversation's (another conversation's id,
+    even the same user's, is not a place to move this head to)."""
+    if message_id not in {m.id for m in store.all_messages(cid)}:
+        raise ApiError(404, f"no message {message_id} in conversation {cid}")
+
+
+@router.post("/{cid}/fork", status_code=201)
+async def fork(
+    cid: str, state: State, store: ScopedStoreDep, body: ForkBody | None = None
+) -> dict[str, Any]:
+    """A new conversation holding a copy of the active branch, or of the branch ending at
+    ``message_id``; this one is unchanged."""
+    chat = make_chat(state, store, cid)
+    if body is not None and body.message_id is not None:
+        _in_conversation(store, cid, body.message_id)
+        # fork copies the chat's branch: the one ending at message_id, read now
+        chat._branch = store.branch(cid, body.message_id)
+    child = chat.fork()
+    assert child.id is not None
+    return conv_of(store, child.id)
+
+
+@router.get("/{cid}/export", response_model=None)
+async def export(
+    cid: str,
+    store: ScopedStoreDep,
+    format: Annotated[str, Query(pattern="^(json|markdown)$")] = "json",
+) -> JSONResponse | PlainTextResponse:
+    """The lossless JSON export (every branch), or Markdown of the active branch."""
+    from ..store import export_conversation, export_markdown
+
+    if format == "markdown":
+        return PlainTextResponse(
+            export_markdown(store, cid), media_type="text/markdown; charset=utf-8"
+        )
+    return JSONResponse(export_conversation(store, cid))
+
+
+@router.get("/{cid}/cost")
+async def cost(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+    """What the API billed for the conversation, by token kind and purpose."""
+    store.get_conversation(cid)
+    report = store_cost_report(store, [cid])
+    return {
+        "conversation_id": cid,
+        "cost_usd": report.cost_usd,
+        "usage": report.usage.to_dict(),
+        "cache_hit_ratio": report.cache_hit_ratio,
+        "lines": [asdict(line) for line in report.lines],
+        "by_purpose": report.by_purpose,
+        "copied_usage": report.copied.to_dict(),
+        "copied_usd": report.copied_usd,
+    }

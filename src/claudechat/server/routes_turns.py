@@ -1,0 +1,154 @@
+"""Routes that run a turn (send, retry, edit), follow it (stream) or stop it (cancel).
+
+A turn is checked, its lease claimed and its user message stored in the request (so a
+refusal is an HTTP error: 400, 404, 409), then it runs as a task of the app (runs.py): the
+response streams the task's events, or waits for its end with ``stream=false``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from ..chat import AsyncChat
+from ..errors import ConcurrentUpdate
+from ..messages import Message, new_id
+from ..store.base import Store
+from .auth import ScopedStoreDep, Who
+from .bodies import EditBody, RetryBody, SendBody
+from .chats import make_chat
+from .errors import ApiError
+from .runs import STOP_POLL_SECONDS, RunEvent
+from .sse import event_stream
+from .state import ServerState, State
+from .views import msg_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/conversations")
+
+Begin = Callable[[AsyncChat], AsyncIterator[str]]
+
+
+@router.post("/{cid}/messages", response_model=None)
+async def send(
+    cid: str, state: State, store: ScopedStoreDep, who: Who, body: SendBody
+) -> StreamingResponse | dict[str, Any]:
+    """Send a user message and get the reply (SSE events, or JSON with stream=false)."""
+    return await _turn(state, store, who.user_id, cid, body.stream,
+                       lambda chat: chat.stream(body.content))  # fmt: skip
+
+
+@router.post("/{cid}/retry", response_model=None)
+async def retry(
+    cid: str, state: State, store: ScopedStoreDep, who: Who, body: RetryBody | None = None
+) -> StreamingResponse | dict[str, Any]:
+    """A new reply to the last user message, as a sibling of the current one."""
+    stream = body.stream if body is not None else True
+    return await _turn(state, store, who.user_id, cid, stream, lambda chat: chat.retry_stream())
+
+
+@router.post("/{cid}/messages/{mid}/edit", response_model=None)
+async def edit(
+    cid: str, mid: str, state: State, store: ScopedStoreDep, who: Who, body: EditBody
+) -> StreamingResponse | dict[str, Any]:
+    """Replace a user message by a new one on a new branch, and get a reply to it."""
+    if mid not in {m.id for m in store.all_messages(cid)}:
+        raise ApiError(404, f"no message {mid} in conversation {cid}")
+    return await _turn(state, store, who.user_id, cid, body.stream,
+                       lambda chat: chat.edit_stream(mid, body.content))  # fmt: skip
+
+
+async def _turn(
+    state: ServerState, store: Store, user_id: str, cid: str, stream: bool, begin: Begin
+) -> StreamingResponse | dict[str, Any]:
+    """Open the turn here (checks, lease, user message), run it as the app's task, and
+    answer with its events or, with ``stream`` false, its result."""
+    if state.runs.running(cid) is not None:
+        raise ApiError(409, f"a turn of conversation {cid} is in flight")
+    chat = make_chat(state, store, cid)
+    pieces = begin(chat)
+    prompt = next(m for m in reversed(chat.history) if m.is_user_text)
+    run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt)
+    if stream:
+        return event_stream(run.follow())
+    result = await run.wait()
+    if result.error is not None:
+        raise result.error
+    return {
+        "user_message": msg_json(result.user_message),
+        "message": msg_json(result.message) if result.message is not None else None,
+        "usage": result.usage,
+        "cost_usd": result.cost_usd,
+    }
+
+
+@router.get("/{cid}/stream")
+async def reattach(
+    cid: str, request: Request, state: State, store: ScopedStoreDep
+) -> StreamingResponse:
+    """The turn's events after ``Last-Event-ID`` then the live ones; for a turn running on
+    another worker, its stored reply once it ends; 404 when no turn ran."""
+    store.get_conversation(cid)
+    after = _last_event_id(request)
+    run = state.runs.latest(cid)
+    if run is not None:
+        return event_stream(run.follow(after))
+    probe = new_id()
+    if _try_hold(store, cid, probe):
+        raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
+    return event_stream(_after_elsewhere(store, cid, probe, after))
+
+
+def _last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ApiError(400, f"Last-Event-ID must be an event number, not {raw[:40]!r}")
+    return int(raw)
+
+
+def _try_hold(store: Store, cid: str, probe: str) -> bool:
+    """True when no one holds the conversation's turn (the probe takes and gives it back)."""
+    try:
+        store.claim_turn(cid, probe, ttl=5.0)
+    except ConcurrentUpdate:
+        return False
+    store.release_turn(cid, probe)
+    return True
+
+
+async def _after_elsewhere(
+    store: Store, cid: str, probe: str, after: int
+) -> AsyncIterator[RunEvent]:
+    """Wait for the turn running elsewhere to end, then its stored reply and ``done``."""
+    while not _try_hold(store, cid, probe):
+        await asyncio.sleep(STOP_POLL_SECONDS)
+    reply = _last_reply(store.branch(cid))
+    events = [RunEvent(2, "done", {})]
+    if reply is not None:
+        events.insert(0, RunEvent(1, "message", {"message": msg_json(reply)}))
+    for event in events:
+        if event.seq > after:
+            yield event
+
+
+def _last_reply(branch: list[Message]) -> Message | None:
+    return next((m for m in reversed(branch) if m.role == "assistant"), None)
+
+
+@router.post("/{cid}/cancel")
+async def cancel(cid: str, state: State, store: ScopedStoreDep) -> dict[str, bool]:
+    """Stop the conversation's running turn; what arrived is kept as a partial reply."""
+    store.get_conversation(cid)
+    run = state.runs.running(cid)
+    if run is not None:
+        run.stop()
+        await run.wait()
+        return {"stopped": True}
+    return {"stopped": state.runs.request_stop(cid)}

@@ -1,0 +1,253 @@
+"""Turns as tasks the app owns: a reply keeps running when its client goes away.
+
+A ``Run`` is one turn: an asyncio task that reads the chat's reply stream and appends
+numbered events (``start``, ``delta``, ``usage``, ``message``, ``done`` or ``error``) to a
+buffer that any number of readers follow, from the start or after a ``Last-Event-ID``. A
+client that disconnects only stops reading. ``stop`` cancels the task, and AsyncChat keeps
+what arrived as a partial reply; a stop asked on another worker reaches the task through
+the store (``request_stop``), which the ``RunRegistry`` polls while the turn runs. At
+shutdown, running turns get the grace period to finish, then are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..chat import AsyncChat
+from ..messages import Message, new_id
+from ..store.accounts import ServiceStore
+from .errors import ApiError, error_body, error_for
+from .views import msg_json, usage_json
+
+__all__ = ["Run", "RunEvent", "RunRegistry", "TurnResult"]
+
+log = logging.getLogger("claudechat.server")
+
+STOP_POLL_SECONDS = 0.25  # how often a running turn looks for a stop asked elsewhere
+KEEP_SECONDS = 300.0  # how long a finished run's events stay for a client to reattach
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One server-sent event of a turn: its number (from 1), name and JSON data."""
+
+    seq: int
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """What a finished turn produced, for the non-streaming answer."""
+
+    user_message: Message
+    message: Message | None
+    usage: dict[str, int] | None
+    cost_usd: float | None
+    outcome: str  # "ok", "partial" or "error"
+    error: ApiError | None = None
+
+
+@dataclass(eq=False)
+class Run:
+    """One turn of one conversation: its task and its event buffer."""
+
+    conversation_id: str
+    user_id: str
+    user_message: Message
+    turn_id: str = field(default_factory=new_id)
+    events: list[RunEvent] = field(default_factory=list)
+    result: TurnResult | None = None
+    finished_at: float | None = None
+    task: asyncio.Task[None] | None = None
+    entered: bool = False  # the task has started the chat's reply stream
+    stop_asked: bool = False
+    _signal: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def done(self) -> bool:
+        """True once the turn has ended (its last event is ``done`` or ``error``)."""
+        return self.finished_at is not None
+
+    def emit(self, name: str, data: dict[str, Any]) -> None:
+        """Append an event and wake the readers."""
+        self.events.append(RunEvent(len(self.events) + 1, name, data))
+        self._wake()
+
+    def _wake(self) -> None:
+        signal, self._signal = self._signal, asyncio.Event()
+        signal.set()
+
+    def finish(self, result: TurnResult) -> None:
+        """Mark the turn ended with its result."""
+        self.result = result
+        self.finished_at = time.monotonic()
+        self._wake()
+
+    async def follow(self, after: int = 0) -> AsyncIterator[RunEvent]:
+        """The events numbered after ``after``, then the live ones until the turn ends."""
+        sent = max(after, 0)
+        while True:
+            while sent < len(self.events):
+                sent += 1
+                yield self.events[sent - 1]
+            if self.done:
+                return
+            await self._signal.wait()
+
+    async def wait(self) -> TurnResult:
+        """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
+        while self.result is None:
+            await self._signal.wait()
+        return self.result
+
+    def stop(self) -> None:
+        """Cancel the turn: AsyncChat keeps what arrived as a partial reply."""
+        self.stop_asked = True
+        if self.entered and self.task is not None and not self.done:
+            self.task.cancel()
+
+
+class RunRegistry:
+    """The turns running in this worker (and the recently finished ones), by conversation."""
+
+    def __init__(self, store: ServiceStore, *, grace_seconds: float) -> None:
+        self.store = store
+        self.grace_seconds = grace_seconds
+        self._runs: dict[str, Run] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.on_finish: list[Callable[[Run, AsyncChat], None]] = []
+
+    def running(self, conversation_id: str) -> Run | None:
+        """The conversation's turn running in this worker, if any."""
+        run = self._runs.get(conversation_id)
+        return run if run is not None and not run.done else None
+
+    def latest(self, conversation_id: str) -> Run | None:
+        """The conversation's running or recently finished turn in this worker."""
+        return self._runs.get(conversation_id)
+
+    def active(self) -> list[Run]:
+        """Every turn running in this worker."""
+        return [r for r in self._runs.values() if not r.done]
+
+    def start(
+        self, chat: AsyncChat, pieces: AsyncIterator[str], *, user_id: str, user_message: Message
+    ) -> Run:
+        """Run a turn whose reply stream ``pieces`` the chat has opened (the user message is
+        stored and the turn lease held): a task of the app, not of the request."""
+        assert chat.id is not None
+        self._prune()
+        run = Run(chat.id, user_id, user_message)
+        run.emit("start", {"turn_id": run.turn_id, "user_message_id": user_message.id})
+        self._runs[chat.id] = run
+        run.task = asyncio.get_running_loop().create_task(self._drive(run, chat, pieces))
+        self._tasks.add(run.task)
+        run.task.add_done_callback(self._tasks.discard)
+        watcher = asyncio.get_running_loop().create_task(self._watch(run))
+        self._tasks.add(watcher)
+        watcher.add_done_callback(self._tasks.discard)
+        return run
+
+    async def _drive(self, run: Run, chat: AsyncChat, pieces: AsyncIterator[str]) -> None:
+        """Read the reply stream into events; the turn's end is always recorded."""
+        result: TurnResult
+        run.entered = True
+        if run.stop_asked:  # asked before the task ran: stop at its first wait, in the turn
+            assert run.task is not None
+            run.task.cancel()
+        try:
+            async for piece in pieces:
+                if piece:
+                    run.emit("delta", {"text": piece})
+            result = _completed(run, chat)
+        except asyncio.CancelledError:
+            await pieces.aclose()  # type: ignore[attr-defined]
+            result = _stopped(run, chat)
+        except Exception as err:
+            api = error_for(err)
+            run.emit("error", error_body(api.type, api.message))
+            result = TurnResult(run.user_message, None, None, None, "error", api)
+        run.finish(result)
+        for hook in self.on_finish:
+            try:
+                hook(run, chat)
+            except Exception:
+                log.exception("turn observer failed")
+
+    async def _watch(self, run: Run) -> None:
+        """Poll the store for a stop asked on another worker while the turn runs."""
+        while not run.done:
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            if run.done:
+                return
+            try:
+                if self.store.stop_requested(run.conversation_id):
+                    run.stop()
+                    return
+            except Exception as err:
+                log.warning("could not read the stop mark of %s: %s", run.conversation_id, err)
+
+    def request_stop(self, conversation_id: str) -> bool:
+        """Ask the worker running the conversation's turn to stop it (False: none runs)."""
+        return self.store.request_stop(conversation_id)
+
+    def _prune(self) -> None:
+        cutoff = time.monotonic() - KEEP_SECONDS
+        for cid, run in list(self._runs.items()):
+            if run.finished_at is not None and run.finished_at < cutoff:
+                del self._runs[cid]
+
+    async def shutdown(self) -> None:
+        """Let running turns finish within the grace period, then stop them (partials
+        kept) and wait for them to store what they have."""
+        runs = self.active()
+        tasks = [r.task for r in runs if r.task is not None]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
+        for run in runs:
+            if run.task in pending:
+                run.stop()
+        if pending:
+            await asyncio.wait(pending)
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _completed(run: Run, chat: AsyncChat) -> TurnResult:
+    """The events and result of a turn that ended normally."""
+    reply = chat.last_reply
+    assert reply is not None
+    usage = usage_json(reply.usage)
+    run.emit("usage", {"usage": usage, "cost_usd": reply.cost_usd})
+    run.emit("message", {"message": msg_json(reply.message)})
+    run.emit("done", {})
+    outcome = "partial" if reply.partial else "ok"
+    return TurnResult(run.user_message, reply.message, usage, reply.cost_usd, outcome)
+
+
+def _stopped(run: Run, chat: AsyncChat) -> TurnResult:
+    """The events and result of a stopped turn: the partial reply as stored, if any."""
+    partial = _reply_after(chat.history, run.user_message.id)
+    usage = usage_json(partial.usage) if partial is not None else None
+    cost = msg_json(partial)["cost_usd"] if partial is not None else None
+    if partial is not None:
+        run.emit("usage", {"usage": usage, "cost_usd": cost})
+        run.emit("message", {"message": msg_json(partial)})
+    run.emit("done", {})
+    return TurnResult(run.user_message, partial, usage, cost, "partial")
+
+
+def _reply_after(branch: list[Message], user_message_id: str) -> Message | None:
+    """The newest assistant message after the turn's user message on the branch."""
+    ids = [m.id for m in branch]
+    if user_message_id not in ids:
+        return None
+    after = branch[ids.index(user_message_id) + 1 :]
+    return next((m for m in reversed(after) if m.role == "assistant"), None)

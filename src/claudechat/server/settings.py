@@ -1,0 +1,76 @@
+"""``ServerSettings``: what ``create_app`` is configured with, frozen once built.
+
+``from_env`` reads the ``CLAUDECHAT_SERVE_*`` variables (and the usual configuration for the
+model, budget and strategy), so every worker uvicorn starts builds the same app.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..config import DEFAULT_CLI_MODEL, resolve
+from ..errors import ConfigError
+
+__all__ = ["AuthMode", "ServerSettings"]
+
+AuthMode = Literal["builtin", "none"]
+SESSION_SECONDS = 14 * 24 * 3600  # a web session lasts two weeks
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the service runs. ``auth_mode`` "none" makes every request the local user (for
+    a loopback address only); ``client`` is an ``AsyncAnthropic`` (None: from the
+    environment, the built-in emulator when no key is set, as the CLI does)."""
+
+    auth_mode: AuthMode = "builtin"
+    max_body_bytes: int = 1_000_000
+    model: str = DEFAULT_CLI_MODEL
+    max_tokens: int = 4096
+    budget: int | Literal["max"] | None = None
+    strategy: str = "window"
+    client: Any = None
+    clock: Callable[[], float] = time.time
+    shutdown_grace_seconds: float = 30.0
+    cookie_secure: bool | None = None
+    session_seconds: float = SESSION_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in ("builtin", "none"):
+            raise ConfigError(f"auth_mode must be 'builtin' or 'none', not {self.auth_mode!r}")
+        if self.max_body_bytes < 1:
+            raise ConfigError("max_body_bytes must be at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
+        ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
+        max_tokens, budget and strategy of the usual configuration."""
+        env = os.environ if env is None else env
+        config = resolve({}, env=env)
+        auth = env.get("CLAUDECHAT_SERVE_AUTH", "builtin")
+        if auth not in ("builtin", "none"):
+            raise ConfigError(f"CLAUDECHAT_SERVE_AUTH must be 'builtin' or 'none', not {auth!r}")
+        return cls(
+            auth_mode="none" if auth == "none" else "builtin",
+            max_body_bytes=_number(env, "CLAUDECHAT_SERVE_MAX_BODY_BYTES", 1_000_000, int),
+            model=config.model,
+            max_tokens=config.max_tokens,
+            budget=config.budget,
+            strategy=config.strategy,
+            shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None

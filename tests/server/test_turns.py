@@ -1,0 +1,136 @@
+"""Turns over a real uvicorn: streamed and not, a client that goes away, reattaching with
+Last-Event-ID, cancelling, and one turn at a time per conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from service import WAIT, Event, Service, sse
+
+
+def _new(client: httpx2.Client) -> str:
+    r = client.post("/v1/conversations", json={"title": "t"})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _events(client: httpx2.Client, path: str, **kw: Any) -> list[Event]:
+    with client.stream("POST", path, **kw) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        return list(sse(r))
+
+
+def test_send_without_stream_answers_the_reply_and_stores_it(local_service: Service) -> None:
+    with local_service.client() as c:
+        cid = _new(c)
+        r = c.post(f"/v1/conversations/{cid}/messages", json={"content": "hello", "stream": False})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["user_message"]["text"] == "hello"
+        assert 'You said: "hello"' in body["message"]["text"]
+        assert body["usage"]["output_tokens"] > 0 and body["cost_usd"] > 0
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+        assert [m["id"] for m in stored] == [body["user_message"]["id"], body["message"]["id"]]
+
+
+def test_streamed_send_sends_numbered_events_in_order(local_service: Service) -> None:
+    with local_service.client() as c:
+        cid = _new(c)
+        events = _events(c, f"/v1/conversations/{cid}/messages", json={"content": "hi there"})
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    names = [e.name for e in events]
+    assert names[0] == "start" and names[-3:] == ["usage", "message", "done"]
+    assert set(names[1:-3]) == {"delta"}
+    text = "".join(e.data["text"] for e in events if e.name == "delta")
+    assert events[-2].data["message"]["text"] == text
+    assert events[0].data["user_message_id"] != events[-2].data["message"]["id"]
+
+
+def test_a_client_that_goes_away_does_not_stop_the_reply(local_service: Service) -> None:
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold()
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "a"}) as r:
+            first = next(sse(r))
+            assert first.name == "start"
+            assert gate.reached.wait(WAIT)
+        # the client has gone; the reply goes on once the upstream does
+        gate.release()
+        r = c.get(f"/v1/conversations/{cid}/stream", headers={"Last-Event-ID": "1"})
+        events = list(sse(r))
+        assert events[0].id == 2 and events[-1].name == "done"
+        message = next(e for e in events if e.name == "message").data["message"]
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert stored[-1]["id"] == message["id"]
+    assert stored[-1]["status"] == "complete" and 'You said: "a"' in stored[-1]["text"]
+
+
+def test_reattach_gets_the_events_after_last_event_id_then_live(local_service: Service) -> None:
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold()
+        seen: list[Event] = []
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "b"}) as r:
+            for event in sse(r):
+                seen.append(event)
+                if event.name == "delta":
+                    break
+        assert gate.reached.wait(WAIT)
+        last = seen[-1].id
+        with c.stream(
+            "GET", f"/v1/conversations/{cid}/stream", headers={"Last-Event-ID": str(last)}
+        ) as r:
+            gate.release()
+            rest = list(sse(r))
+    assert [e.id for e in rest] == list(range(last + 1, last + 1 + len(rest)))
+    text = "".join(e.data["text"] for e in [*seen, *rest] if e.name == "delta")
+    assert next(e for e in rest if e.name == "message").data["message"]["text"] == text
+
+
+def test_cancel_keeps_the_partial_reply(local_service: Service) -> None:
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold()
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "c"}) as r:
+            events = sse(r)
+            assert next(events).name == "start"
+            assert gate.reached.wait(WAIT)
+            stopped = c.post(f"/v1/conversations/{cid}/cancel", json={})
+            assert stopped.json() == {"stopped": True}
+            rest = list(events)
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert rest[-1].name == "done"
+    partial = next(e for e in rest if e.name == "message").data["message"]
+    assert partial["status"] == "partial" and partial["text"]
+    assert stored[-1]["id"] == partial["id"] and stored[-1]["status"] == "partial"
+
+
+def test_a_second_send_while_one_runs_is_409(local_service: Service) -> None:
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold()
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "d"}) as r:
+            events = sse(r)
+            assert next(events).name == "start"
+            assert gate.reached.wait(WAIT)
+            second = c.post(f"/v1/conversations/{cid}/messages", json={"content": "e"})
+            assert second.status_code == 409
+            assert second.json()["error"]["type"] == "conflict"
+            gate.release()
+            assert [e.name for e in events][-1] == "done"
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert [m["text"] for m in stored if m["role"] == "user"] == ["d"]
+
+
+def test_cancel_with_no_turn_running_stops_nothing(local_service: Service) -> None:
+    with local_service.client() as c:
+        cid = _new(c)
+        assert c.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": False}
+        r = c.get(f"/v1/conversations/{cid}/stream")
+        assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
