@@ -123,6 +123,7 @@ class Load:
     errors: list[str] = field(default_factory=list)
     open_streams: int = 0
     seconds: float = 0.0
+    users: int = 0
     conversations: dict[int, str] = field(default_factory=dict)  # user → conversation id
 
 
@@ -221,7 +222,7 @@ async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, l
 
 async def run_direct(url: str, users: int, plan: Plan) -> Load:
     """The baseline load: every user at once, straight to the emulator."""
-    load = Load()
+    load = Load(users=users)
     limits = httpx2.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
     http = httpx2.AsyncClient(limits=limits, timeout=TIMEOUT)
     async with anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0,
@@ -380,11 +381,11 @@ def pcts(values: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
-def run_level(spec: str, label: str, workers: int, emulator: str, users: int, plan: Plan,
+def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, plan: Plan,
               level: int) -> Row:  # fmt: skip
-    """One level: the direct baseline, then the same users through ``claudechat serve``."""
+    """One level: the users of the ``direct`` baseline, through ``claudechat serve``."""
+    users = direct.users
     row = Row(label, workers, users)
-    direct = asyncio.run(run_direct(emulator, users, plan))
     keys = provision(spec, users, prefix=f"bench{level}_")
     with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC) as server:
         load, memory, cpu = asyncio.run(run_service(server, keys, plan))
@@ -403,7 +404,8 @@ def run_level(spec: str, label: str, workers: int, emulator: str, users: int, pl
 def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     print(f"\nmachine: {platform.machine()}, {mp.cpu_count()} CPUs, Python "
           f"{platform.python_version()}; {args.turns} turns per user, {REPLY_WORDS + 5} words "
-          f"per reply, {args.token_delay * 1000:.0f} ms per streamed word upstream")  # fmt: skip
+          f"per reply, {args.token_delay * 1000:.0f} ms per streamed word upstream, "
+          f"{args.think:g} s reading between turns (mean)")  # fmt: skip
     head = ("store", "workers", "users", "turns", "turns/s", "TTFT direct p50/p99 ms",
             "TTFT serve p50/p99 ms", "added p50 ms", "added p99 ms", "CPU ms/turn",
             "KB/open stream", "lost", "interleaved", "errors")  # fmt: skip
@@ -444,12 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(args.turns, args.think)
     rows: list[Row] = []
     with emulator_process(args.token_delay) as emulator:
+        direct = {users: asyncio.run(run_direct(emulator, users, plan)) for users in levels}
         for name in [s.strip() for s in args.stores.split(",")]:
             workers = [1] if name == "sqlite" else [int(w) for w in args.pg_workers.split(",")]
             try:
                 with SPECS[name]() as spec:
                     for n, (count, users) in enumerate((w, u) for w in workers for u in levels):
-                        rows.append(run_level(spec, name, count, emulator, users, plan, n))
+                        rows.append(run_level(spec, name, count, emulator, direct[users], plan, n))
                         print_table(rows[-1:], args)
             except Exception as err:  # e.g. no PostgreSQL here: say so, run the others
                 print(f"{name}: cannot run: {type(err).__name__}: {err}")

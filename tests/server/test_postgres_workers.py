@@ -119,7 +119,13 @@ def streamed_text(client: httpx2.Client, cid: str, text: str) -> tuple[str, list
 def test_one_conversation_through_two_workers_loses_and_interleaves_nothing(
     pg_workers: Workers,
 ) -> None:
-    one, two = pg_workers.client(pg_workers.first), pg_workers.client(pg_workers.second)
+    with pg_workers.client(pg_workers.first) as one, pg_workers.client(pg_workers.second) as two:
+        through_both(pg_workers, one, two)
+
+
+def through_both(pg_workers: Workers, one: httpx2.Client, two: httpx2.Client) -> None:
+    """A held turn on the first worker, refused and reattached on the second, then turns
+    alternating between them: the branch holds every question and its own reply, whole."""
     cid = one.post("/v1/conversations", json={"title": "two workers"}).json()["id"]
     pg_workers.hold.free.clear()
     first: dict[str, Any] = {}
