@@ -83,7 +83,9 @@ def _emulator_main(out: Any, token_delay: float) -> None:
     """The emulator server, in a process of its own so that it does not share a CPU lock
     with the load generator; it serves until terminated."""
     server = serve(Emulator(reply=_answer, keep_requests=50, keep_bytes=4_000_000),
-                   token_delay=token_delay)  # fmt: skip
+                   token_delay=token_delay, read_timeout=3600)  # fmt: skip
+    # (a long read timeout: an idle keep-alive connection closed by the server while a
+    # client takes it from its pool would fail a turn that has nothing to do with the load)
     out.put(server.url)
     while True:
         time.sleep(3600)
@@ -166,6 +168,8 @@ async def service_turn(client: httpx2.AsyncClient, headers: dict[str, str], cid:
                     pieces.append(data["text"])
                 elif event in ("done", "error"):
                     break
+    except httpx2.HTTPError as err:  # counted, and the user goes on with the next turn
+        event = f"{type(err).__name__}: {err}"
     finally:
         load.open_streams -= 1
     if event != "done" or first is None or seqs != list(range(1, len(seqs) + 1)):
@@ -181,8 +185,12 @@ async def service_user(client: httpx2.AsyncClient, user: int, key: str | None, p
                        load: Load) -> None:  # fmt: skip
     """A simulated user: creates a conversation, then holds ``turns`` streamed turns."""
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    answer = await client.post("/v1/conversations", json={"title": f"bench {user}",
-                                                          "model": MODEL}, headers=headers)  # fmt: skip
+    body = {"title": f"bench {user}", "model": MODEL}
+    try:
+        answer = await client.post("/v1/conversations", json=body, headers=headers)
+    except httpx2.HTTPError as err:
+        load.errors.append(f"create: {type(err).__name__}: {err}")
+        return
     if answer.status_code != 201:
         load.errors.append(f"create: HTTP {answer.status_code} {answer.text[:200]}")
         return
@@ -211,6 +219,10 @@ async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, l
                 async for piece in stream.text_stream:
                     first = first or time.perf_counter()
                     pieces.append(piece)
+        except anthropic.APIError as err:
+            load.errors.append(f"direct: {type(err).__name__}: {err}")
+            history.pop()
+            continue
         finally:
             load.open_streams -= 1
         history.append({"role": "assistant", "content": "".join(pieces)})
