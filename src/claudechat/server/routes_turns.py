@@ -22,6 +22,7 @@ from .auth import ScopedStoreDep, Who
 from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
+from .operations import operations_of
 from .runs import STOP_POLL_SECONDS, RunEvent
 from .sse import event_stream
 from .state import ServerState, State
@@ -40,7 +41,7 @@ async def send(
 ) -> StreamingResponse | dict[str, Any]:
     """Send a user message and get the reply (SSE events, or JSON with stream=false)."""
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.stream(body.content))  # fmt: skip
+                       lambda chat: chat.stream(body.content), body.content)  # fmt: skip
 
 
 @router.post("/{cid}/retry", response_model=None)
@@ -60,20 +61,32 @@ async def edit(
     if mid not in {m.id for m in store.all_messages(cid)}:
         raise ApiError(404, f"no message {mid} in conversation {cid}")
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.edit_stream(mid, body.content))  # fmt: skip
+                       lambda chat: chat.edit_stream(mid, body.content), body.content)  # fmt: skip
 
 
 async def _turn(
-    state: ServerState, store: Store, user_id: str, cid: str, stream: bool, begin: Begin
+    state: ServerState,
+    store: Store,
+    user_id: str,
+    cid: str,
+    stream: bool,
+    begin: Begin,
+    content: Any = None,
 ) -> StreamingResponse | dict[str, Any]:
     """Open the turn here (checks, lease, user message), run it as the app's task, and
     answer with its events or, with ``stream`` false, its result."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     chat = make_chat(state, store, cid)
-    pieces = begin(chat)
-    prompt = next(m for m in reversed(chat.history) if m.is_user_text)
-    run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt)
+    admission = operations_of(state).admit(user_id, chat, content)  # 402 / 429, nothing stored
+    try:
+        pieces = begin(chat)
+        prompt = next(m for m in reversed(chat.history) if m.is_user_text)
+        run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt)
+    except BaseException:
+        admission.settle(0.0)  # refused before it reached the model
+        raise
+    operations_of(state).started(run, admission)
     if stream:
         return event_stream(run.follow())
     result = await run.wait()
