@@ -47,6 +47,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+import claudechat
 from claudechat.store import open_store
 from claudechat.testing import Emulator, EmuRequest, serve
 from claudechat.testing._service import ServiceProcess
@@ -55,7 +56,7 @@ MODEL = "claude-sonnet-4-6"
 REPLY_WORDS = 40
 WORDS = ["lease", "turn", "stream", "reply", "store", "worker", "every", "word", "kept", "whole"]
 TIMEOUT = httpx2.Timeout(600.0)
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(claudechat.__file__).resolve().parents[1]  # the tree this script runs, for the server
 
 
 def question(user: int, turn: int) -> str:
