@@ -6,6 +6,7 @@ import pytest
 from chats import ChatMaker, assert_valid_request, message_requests, sent_roles_and_texts
 
 from claudechat import Chat, UserError
+from claudechat.store import MemoryStore, ScopedStore
 from claudechat.testing import Emulator, EmuRequest
 
 
@@ -160,6 +161,21 @@ def test_fork_copies_the_branch_and_both_go_their_own_way(make_chat: ChatMaker) 
     assert [m.text for m in fork.history][-2:] == ["in the fork", "r3:in the fork"]
     assert fork.conversation is not None
     assert fork.conversation.metadata["forked_from"] == chat.id
+
+
+def test_a_fork_belongs_to_the_owner_of_the_original(make_chat: ChatMaker) -> None:
+    store = MemoryStore()
+    bob = store.add_user("bob")
+    emu = Emulator(reply=Counter())
+    theirs = store.create_conversation(owner=bob.id)
+    chat = make_chat.resume(theirs.id, emu=emu, store=store)  # an admin's view: every owner
+    chat.send("A")
+    fork = chat.fork()
+    assert fork.conversation is not None and fork.conversation.owner == bob.id
+    scoped = make_chat(emu, store=ScopedStore(store, bob.id))  # the service's view
+    scoped.send("B")
+    assert scoped.fork().conversation.owner == bob.id
+    assert {i.conversation.owner for i in store.list_conversations()} == {bob.id}
 
 
 def test_branching_on_an_empty_chat_is_a_user_error(make_chat: ChatMaker) -> None:

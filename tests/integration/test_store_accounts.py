@@ -118,6 +118,12 @@ def test_ensure_user_creates_once(store: ServiceStore) -> None:
     assert store.ensure_user("sso-42") == made
     assert store.ensure_user(LOCAL_USER) == store.get_user(LOCAL_USER)
     assert [u.id for u in store.list_users()] == ["local", "sso-42"]
+    other = store.ensure_user("github|12345 (Ann)")  # any printable id from another system
+    assert other.name == "github|12345 (Ann)" and store.user_by_name(other.name) == other
+    for bad in ("", "x" * 257, "tab\there"):
+        with pytest.raises(UserError, match="user id"):
+            store.ensure_user(bad)
+    assert len(store.list_users()) == 3
 
 
 def test_password_limits_and_admin_are_changed(store: ServiceStore) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service import Service, start_service
+from service import Member, Service, add_member, start_service
 
 
 @pytest.fixture
@@ -17,3 +17,23 @@ def local_service(tmp_path: Path) -> Iterator[Service]:
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """The service with builtin auth."""
+    service = start_service(tmp_path / "chats.db")
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def alice(service: Service) -> Member:
+    return add_member(service, "alice", password="correct horse")
+
+
+@pytest.fixture
+def bob(service: Service) -> Member:
+    return add_member(service, "bob")

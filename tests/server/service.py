@@ -15,6 +15,7 @@ import anthropic
 import httpx2
 import uvicorn
 
+from claudechat.credentials import hash_password, new_api_key
 from claudechat.server import AuthCallable, ServerSettings, create_app
 from claudechat.store import SQLiteStore
 from claudechat.testing import Emulator
@@ -148,3 +149,26 @@ def sse(response: httpx2.Response) -> Iterator[Event]:
             yield Event(int(fields.get("id", "0")), fields.get("event", "message"),
                         json.loads(fields["data"]))  # fmt: skip
         fields = {}
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user of the builtin-auth service and their API key."""
+
+    id: str
+    name: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def add_member(service: Service, name: str, *, password: str | None = None) -> Member:
+    """A user with an API key (and a password when given), made in the service's store."""
+    store = service.store
+    hashed = hash_password(password) if password is not None else None
+    user = store.add_user(name, password_hash=hashed)
+    key = new_api_key()
+    store.add_api_key(user.id, key_hash=key.hash, prefix=key.prefix)
+    return Member(user.id, name, key.plaintext)

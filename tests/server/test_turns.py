@@ -134,3 +134,21 @@ def test_cancel_with_no_turn_running_stops_nothing(local_service: Service) -> No
         assert c.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": False}
         r = c.get(f"/v1/conversations/{cid}/stream")
         assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+
+
+def test_an_upstream_failure_is_an_error_event_or_502(local_service: Service) -> None:
+    from claudechat.testing import Fault
+
+    emulator = local_service.emulator
+    with local_service.client() as c:
+        cid = _new(c)
+        emulator.inject(Fault.status_error(500))
+        events = _events(c, f"/v1/conversations/{cid}/messages", json={"content": "x"})
+        assert [e.name for e in events] == ["start", "error"]
+        assert events[-1].data["error"]["type"] == "upstream_error"
+        emulator.inject(Fault.status_error(529))
+        r = c.post(f"/v1/conversations/{cid}/messages", json={"content": "y", "stream": False})
+        assert r.status_code == 502 and r.json()["error"]["type"] == "upstream_error"
+        assert "test" not in r.json()["error"]["message"]  # the upstream key is "test"
+        ok = c.post(f"/v1/conversations/{cid}/messages", json={"content": "z", "stream": False})
+        assert ok.status_code == 200

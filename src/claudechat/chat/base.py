@@ -309,6 +309,7 @@ class ChatBase(SharedWriter, Generic[M]):
             model=self.model.name,
             system=self.system or None,
             metadata={FORKED_FROM: conv.id},
+            owner=conv.owner,  # a fork belongs to whoever owns the original
         )
         parent: str | None = None
         copied: dict[str, str] = {}  # original id -> the copy's

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from . import commands_chat, commands_misc, commands_serve, commands_store
+from . import commands_accounts, commands_chat, commands_misc, commands_serve, commands_store
 from .exits import debugging, exit_on_signals, report
 
 __all__ = ["cli", "main"]
@@ -121,6 +121,7 @@ for _command in (
     commands_chat.ask,
     *commands_store.COMMANDS,
     *commands_misc.COMMANDS,
+    *commands_accounts.COMMANDS,
     *commands_serve.COMMANDS,
 ):
     cli.add_command(_command)

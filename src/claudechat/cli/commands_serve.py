@@ -66,9 +66,12 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
                       emulated=emulated, workers=workers), err=True)  # fmt: skip
     import uvicorn
 
+    from ..server.settings import ServerSettings
+
+    grace = ServerSettings.from_env().shutdown_grace_seconds  # open streams get as long
     uvicorn.run("claudechat.server.factory:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=30)  # fmt: skip
+                timeout_graceful_shutdown=max(1, round(grace)))  # fmt: skip
 
 
 def _serve_env(spec: str, no_auth: bool) -> dict[str, str]:

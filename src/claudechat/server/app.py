@@ -68,7 +68,7 @@ def create_app(
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_operations(app, state)  # request log, metrics, spend settlement (outermost)
+    install_operations(app, state)  # spend limits, metrics, request log (outermost)
     return app
 
 

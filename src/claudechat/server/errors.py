@@ -63,10 +63,17 @@ def error_body(type: str, message: str) -> dict[str, Any]:
     return {"error": {"type": type, "message": message}}
 
 
+# The refusals of the spend check (server/limits.py), by name: 402 and 429.
+_SERVICE_REFUSALS = {"SpendLimitExceeded": 402, "TooManyStreams": 429}
+
+
 def error_for(err: BaseException) -> ApiError:
     """The ApiError for any exception: the library's typed errors by kind, others 500."""
     if isinstance(err, ApiError):
         return err
+    refusal = _SERVICE_REFUSALS.get(type(err).__name__)
+    if refusal is not None and isinstance(err, ClaudeChatError):
+        return ApiError(refusal, str(err))
     if isinstance(err, ConversationNotFound):
         return ApiError(404, str(err))
     if isinstance(err, ConcurrentUpdate):

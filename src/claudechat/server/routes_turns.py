@@ -8,6 +8,8 @@ response streams the task's events, or waits for its end with ``stream=false``.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,16 +18,16 @@ from fastapi.responses import StreamingResponse
 
 from ..chat import AsyncChat
 from ..errors import ConcurrentUpdate
+from ..estimates import text_bound
 from ..messages import Message, new_id
 from ..store.base import Store
 from .auth import ScopedStoreDep, Who
 from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
-from .operations import operations_of
 from .runs import STOP_POLL_SECONDS, RunEvent
-from .sse import event_stream
-from .state import ServerState, State
+from .sse import IDLE_SECONDS, event_stream
+from .state import Admission, ServerState, State
 from .views import msg_json
 
 __all__ = ["router"]
@@ -73,22 +75,23 @@ async def _turn(
     begin: Begin,
     content: Any = None,
 ) -> StreamingResponse | dict[str, Any]:
-    """Open the turn here (checks, lease, user message), run it as the app's task, and
-    answer with its events or, with ``stream`` false, its result."""
+    """Open the turn here (spend check, checks, lease, user message), run it as the app's
+    task, and answer with its events or, with ``stream`` false, its result."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     chat = make_chat(state, store, cid)
-    admission = operations_of(state).admit(user_id, chat, content)  # 402 / 429, nothing stored
+    admission = _admit(state, user_id, chat, content)
     try:
         pieces = begin(chat)
-        prompt = next(m for m in reversed(chat.history) if m.is_user_text)
-        run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt)
     except BaseException:
-        admission.settle(0.0)  # refused before it reached the model
+        if admission is not None:
+            admission.settle(0.0)  # refused before anything was sent
         raise
-    operations_of(state).started(run, admission)
+    prompt = next(m for m in reversed(chat.history) if m.is_user_text)
+    run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
+                           admission=admission)  # fmt: skip
     if stream:
-        return event_stream(run.follow())
+        return event_stream(run.follow(idle=IDLE_SECONDS))
     result = await run.wait()
     if result.error is not None:
         raise result.error
@@ -98,6 +101,20 @@ async def _turn(
         "usage": result.usage,
         "cost_usd": result.cost_usd,
     }
+
+
+def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> Admission | None:
+    """Reserve the most the turn can cost, or refuse it (402 / 429) before anything is
+    stored or sent; None when the app checks no limits."""
+    if state.spend is None or state.upper_bound is None:
+        return None
+    assert chat.id is not None
+    sent = json.dumps([chat.system, chat.messages, content], ensure_ascii=False, default=str)
+    budget = chat.context.budget_for(chat.info, chat.max_tokens)
+    prompt_tokens = min(text_bound(sent), budget)
+    upper = state.upper_bound(chat.model.name, prompt_tokens, chat.max_tokens, budget)
+    return state.spend.admit(state.store.get_user(user_id), conversation_id=chat.id,
+                             upper_usd=upper)  # fmt: skip
 
 
 @router.get("/{cid}/stream")
@@ -110,7 +127,7 @@ async def reattach(
     after = _last_event_id(request)
     run = state.runs.latest(cid)
     if run is not None:
-        return event_stream(run.follow(after))
+        return event_stream(run.follow(after, idle=IDLE_SECONDS))
     probe = new_id()
     if _try_hold(store, cid, probe):
         raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
@@ -138,10 +155,14 @@ def _try_hold(store: Store, cid: str, probe: str) -> bool:
 
 async def _after_elsewhere(
     store: Store, cid: str, probe: str, after: int
-) -> AsyncIterator[RunEvent]:
+) -> AsyncIterator[RunEvent | None]:
     """Wait for the turn running elsewhere to end, then its stored reply and ``done``."""
+    quiet_since = time.monotonic()
     while not _try_hold(store, cid, probe):
         await asyncio.sleep(STOP_POLL_SECONDS)
+        if time.monotonic() - quiet_since >= IDLE_SECONDS:
+            quiet_since = time.monotonic()
+            yield None  # a keep-alive while the other worker's turn runs
     reply = _last_reply(store.branch(cid))
     events = [RunEvent(2, "done", {})]
     if reply is not None:

@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..chat import AsyncChat
+from ..errors import ModelError
 from ..messages import Message, new_id
 from ..store.accounts import ServiceStore
 from .errors import ApiError, error_body, error_for
+from .state import Admission, TurnMetrics
 from .views import msg_json, usage_json
 
 __all__ = ["Run", "RunEvent", "RunRegistry", "TurnResult"]
@@ -67,6 +69,7 @@ class Run:
     task: asyncio.Task[None] | None = None
     entered: bool = False  # the task has started the chat's reply stream
     stop_asked: bool = False
+    admission: Admission | None = None  # the spend reserved for the turn, settled at its end
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -89,8 +92,11 @@ class Run:
         self.finished_at = time.monotonic()
         self._wake()
 
-    async def follow(self, after: int = 0) -> AsyncIterator[RunEvent]:
-        """The events numbered after ``after``, then the live ones until the turn ends."""
+    async def follow(
+        self, after: int = 0, *, idle: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        """The events numbered after ``after``, then the live ones until the turn ends;
+        None after each ``idle`` seconds without one (a keep-alive for proxies)."""
         sent = max(after, 0)
         while True:
             while sent < len(self.events):
@@ -98,7 +104,10 @@ class Run:
                 yield self.events[sent - 1]
             if self.done:
                 return
-            await self._signal.wait()
+            try:
+                await asyncio.wait_for(self._signal.wait(), idle)
+            except TimeoutError:
+                yield None
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
@@ -121,7 +130,7 @@ class RunRegistry:
         self.grace_seconds = grace_seconds
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.on_finish: list[Callable[[Run, AsyncChat], None]] = []
+        self.metrics: TurnMetrics | None = None
 
     def running(self, conversation_id: str) -> Run | None:
         """The conversation's turn running in this worker, if any."""
@@ -137,13 +146,21 @@ class RunRegistry:
         return [r for r in self._runs.values() if not r.done]
 
     def start(
-        self, chat: AsyncChat, pieces: AsyncIterator[str], *, user_id: str, user_message: Message
+        self,
+        chat: AsyncChat,
+        pieces: AsyncIterator[str],
+        *,
+        user_id: str,
+        user_message: Message,
+        admission: Admission | None = None,
     ) -> Run:
         """Run a turn whose reply stream ``pieces`` the chat has opened (the user message is
         stored and the turn lease held): a task of the app, not of the request."""
         assert chat.id is not None
         self._prune()
-        run = Run(chat.id, user_id, user_message)
+        run = Run(chat.id, user_id, user_message, admission=admission)
+        if self.metrics is not None:
+            self.metrics.stream_opened()
         run.emit("start", {"turn_id": run.turn_id, "user_message_id": user_message.id})
         self._runs[chat.id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run, chat, pieces))
@@ -173,12 +190,26 @@ class RunRegistry:
             api = error_for(err)
             run.emit("error", error_body(api.type, api.message))
             result = TurnResult(run.user_message, None, None, None, "error", api)
+            if isinstance(err, ModelError) and self.metrics is not None:
+                self.metrics.upstream_error(err.error_type or type(err).__name__)
         run.finish(result)
-        for hook in self.on_finish:
-            try:
-                hook(run, chat)
-            except Exception:
-                log.exception("turn observer failed")
+        self._account(run, chat)
+
+    def _account(self, run: Run, chat: AsyncChat) -> None:
+        """Settle the turn's spend with what it billed (every request of the chat, summaries
+        and counts included: the chat lives for this turn) and report it to the metrics."""
+        assert run.result is not None
+        usage, cost = chat.ledger.usage, chat.ledger.cost_usd
+        try:
+            if run.admission is not None:
+                run.admission.settle(cost)
+            if self.metrics is not None:
+                self.metrics.stream_closed()
+                outcome = run.result.outcome
+                self.metrics.observe_turn(usage, cost, "ok" if outcome == "ok" else
+                                          "partial" if outcome == "partial" else "error")  # fmt: skip
+        except Exception:
+            log.exception("could not account for the turn of %s", run.conversation_id)
 
     async def _watch(self, run: Run) -> None:
         """Poll the store for a stop asked on another worker while the turn runs."""

@@ -9,9 +9,11 @@ from fastapi.responses import StreamingResponse
 
 from .runs import RunEvent
 
-__all__ = ["event_stream", "frame"]
+__all__ = ["IDLE_SECONDS", "event_stream", "frame"]
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+IDLE_SECONDS = 15.0  # a comment line this often keeps proxies from closing a quiet stream
+KEEP_ALIVE = b": keep-alive\n\n"
 
 
 def frame(event: RunEvent) -> bytes:
@@ -20,11 +22,12 @@ def frame(event: RunEvent) -> bytes:
     return f"id: {event.seq}\nevent: {event.name}\ndata: {data}\n\n".encode()
 
 
-def event_stream(events: AsyncIterator[RunEvent]) -> StreamingResponse:
-    """A streaming response of the events; a client that goes away only stops reading."""
+def event_stream(events: AsyncIterator[RunEvent | None]) -> StreamingResponse:
+    """A streaming response of the events (None: a keep-alive comment); a client that goes
+    away only stops reading."""
 
     async def frames() -> AsyncIterator[bytes]:
         async for event in events:
-            yield frame(event)
+            yield KEEP_ALIVE if event is None else frame(event)
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=HEADERS)

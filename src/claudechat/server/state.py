@@ -7,21 +7,63 @@ authenticated user's conversations, so a forgotten check cannot leak another's d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
 
-from ..store.accounts import ServiceStore
+from ..context.engine import Budget
+from ..store.accounts import ServiceStore, User
+from ..usage import Usage
 from .settings import ServerSettings
 
 if TYPE_CHECKING:
     from .runs import RunRegistry
 
-__all__ = ["AuthCallable", "Principal", "ServerState", "server_state"]
+__all__ = [
+    "Admission",
+    "AuthCallable",
+    "Principal",
+    "ServerState",
+    "SpendCheck",
+    "TurnMetrics",
+    "UpperBound",
+    "server_state",
+]
 
 AuthCallable = Callable[[Request], str | Awaitable[str | None] | None]
 """Pluggable authentication: the user id of a request, or None to refuse it (401)."""
+
+
+class Admission(Protocol):
+    """A turn let through by the spend check: settled with the exact cost when it ends."""
+
+    def settle(self, exact_usd: float | None) -> None: ...
+
+
+class SpendCheck(Protocol):
+    """Spend limits and stream quotas (server/limits.py's SpendGuard): admits a turn that
+    may cost up to ``upper_usd``, or raises the typed refusal (402 / 429)."""
+
+    def admit(self, user: User, *, conversation_id: str, upper_usd: float) -> Admission: ...
+
+
+UpperBound = Callable[[str, int, int, Budget], float]
+"""The most a turn can cost: (model, prompt tokens, max_tokens, budget) -> USD."""
+
+
+class TurnMetrics(Protocol):
+    """What the turns report to the metrics (server/metrics.py's ServiceMetrics)."""
+
+    def observe_turn(
+        self, usage: Usage, cost_usd: float | None, outcome: Literal["ok", "partial", "error"]
+    ) -> None: ...
+
+    def stream_opened(self) -> None: ...
+
+    def stream_closed(self) -> None: ...
+
+    def upstream_error(self, error_type: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +86,8 @@ class ServerState:
     runs: RunRegistry
     auth: AuthCallable | None = None
     emulated: bool = False  # the upstream is the built-in emulator (no API key)
-    extras: dict[str, Any] = field(default_factory=dict)
+    spend: SpendCheck | None = None  # with upper_bound: limits checked before each turn
+    upper_bound: UpperBound | None = None
 
 
 def server_state(request: Request) -> ServerState:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
-from .accounts import ApiKey, Limits, User, check_limits, check_user_name
+from .accounts import ApiKey, Limits, User, check_limits, check_user_id, check_user_name
 from .base import LOCAL_USER, Conversation
 
 __all__ = ["MemoryAccounts"]
@@ -58,12 +58,12 @@ class MemoryAccounts:
         self, name: str, *, is_admin: bool = False, password_hash: str | None = None
     ) -> User:
         """A new user; UserError if the name is taken or not ``[A-Za-z0-9_.@-]{1,64}``."""
+        check_user_name(name)
         return self._add_user(new_id(), name, is_admin=is_admin, password_hash=password_hash)
 
     def _add_user(
         self, user_id: str, name: str, *, is_admin: bool, password_hash: str | None
     ) -> User:
-        check_user_name(name)
         with self._lock:
             if any(u.name == name for u in self._users.values()):
                 raise UserError(f"a user named {name} exists already")
@@ -94,6 +94,7 @@ class MemoryAccounts:
             found = self._users.get(user_id)
             if found is not None:
                 return found
+            check_user_id(user_id)
             return self._add_user(user_id, user_id, is_admin=False, password_hash=None)
 
     def list_users(self) -> list[User]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
-from .accounts import ApiKey, Limits, User, check_limits, check_user_name
+from .accounts import ApiKey, Limits, User, check_limits, check_user_id, check_user_name
 
 if TYPE_CHECKING:
     from ._sql import Executor
@@ -76,7 +76,7 @@ class SQLAccounts:
             raise UserError(f"a user with id {user_id} exists already")
         db.execute(
             "INSERT INTO users (id, name, created_at, is_admin, password_hash) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",  # a worker ensuring it too
             (user_id, name, self._clock(), bool(is_admin), password_hash),
         )
         return self._user(db, user_id)
@@ -100,7 +100,7 @@ class SQLAccounts:
             try:
                 return self._user(db, user_id)
             except UserNotFound:
-                return self._insert_user(db, user_id, check_user_name(user_id), False, None)
+                return self._insert_user(db, user_id, check_user_id(user_id), False, None)
 
     def list_users(self) -> list[User]:
         """Every user, by name."""

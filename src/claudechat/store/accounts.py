@@ -24,6 +24,7 @@ __all__ = [
     "ServiceStore",
     "User",
     "check_limits",
+    "check_user_id",
     "check_user_name",
 ]
 
@@ -37,6 +38,14 @@ def check_user_name(name: str) -> str:
             f"user name {name!r}: use 1 to 64 letters, digits or the characters _ . @ -"
         )
     return name
+
+
+def check_user_id(user_id: str) -> str:
+    """The id, or UserError unless it is 1 to 256 printable characters (an id another
+    authentication system gave, which ``ensure_user`` also takes as the name)."""
+    if not isinstance(user_id, str) or not 1 <= len(user_id) <= 256 or not user_id.isprintable():
+        raise UserError(f"user id {user_id!r}: use 1 to 256 printable characters")
+    return user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +118,8 @@ class AccountStore(Protocol):
         ...
 
     def ensure_user(self, user_id: str) -> User:
-        """The user with that id, created (named as its id) if missing: for pluggable auth."""
+        """The user with that id, created (named as its id) if missing: for pluggable auth
+        (any id of 1 to 256 printable characters)."""
         ...
 
     def list_users(self) -> list[User]:

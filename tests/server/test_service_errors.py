@@ -70,3 +70,21 @@ def test_a_prompt_over_the_budget_is_400_and_nothing_is_stored(tmp_path) -> None
             assert service.emulator.requests == []
     finally:
         service.stop()
+
+
+def test_a_chunked_body_over_the_limit_is_413(local_service: Service) -> None:
+    """Without a Content-Length, the body is counted as it arrives."""
+    host, port = local_service.url.removeprefix("http://").split(":")
+    chunk = b"x" * 65536
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(b"POST /v1/conversations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        received = b""
+        for _ in range(40):  # 2.6 MB offered; the answer comes after about 1 MB
+            try:
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                break  # the server answered and closed the connection
+        while b"payload_too_large" not in received and (data := s.recv(65536)):
+            received += data
+    assert received.startswith(b"HTTP/1.1 413") and b"payload_too_large" in received

@@ -1,0 +1,117 @@
+"""``claudechat serve``: refusals (exit 2, one line), the banner, and real uvicorn workers
+started from the command line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+from click.testing import CliRunner
+from service import WAIT
+
+from claudechat.cli import cli
+from claudechat.credentials import new_api_key
+from claudechat.store import SQLiteStore
+from claudechat.testing import Emulator, serve
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+SECRET = "sk-ant-api03-never-shown-0123456789"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANTHROPIC_", "CLAUDECHAT_"))}  # fmt: skip
+    env.update({"CLAUDECHAT_DB": str(tmp_path / "chats.db"), "PYTHONPATH": str(SRC),
+                "CLAUDECHAT_CONFIG": str(tmp_path / "config.toml"), **extra})  # fmt: skip
+    return env
+
+
+def test_no_auth_on_a_public_address_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--no-auth"],
+                                env=_env(tmp_path))  # fmt: skip
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--no-auth" in lines[0] and "0.0.0.0" in lines[0]
+
+
+def test_builtin_auth_with_no_one_able_to_sign_in_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve"], env=_env(tmp_path))
+    assert result.exit_code == 2
+    assert "no user can sign in" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _serving(args: list[str], env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """``claudechat serve`` in a subprocess until the block ends; the dict gets its
+    ``output`` (stdout + stderr) once it has stopped."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "claudechat", "serve", "--port", str(port),
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    result: dict[str, str] = {}
+    try:
+        for _ in range(int(WAIT * 10)):
+            try:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                assert proc.poll() is None, proc.communicate()
+                threading.Event().wait(0.1)
+        yield url, result
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=WAIT)
+        result["output"] = out + err
+
+
+def test_serve_no_auth_with_two_workers_on_the_emulator(tmp_path: Path) -> None:
+    with (
+        _serving(["--no-auth", "--workers", "2"], _env(tmp_path)) as (url, result),
+        httpx2.Client(base_url=url, timeout=WAIT) as c,
+    ):
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        r = c.post(f"/v1/conversations/{cid}/messages", json={"content": "hi", "stream": False})
+        assert r.status_code == 200 and "Emulator reply" in r.json()["message"]["text"]
+    first = result["output"].strip().splitlines()[0]
+    assert url in first and "auth none" in first and "emulator (no API key)" in first
+    assert str(tmp_path / "chats.db") in first and "2 workers" in first
+
+
+def test_the_upstream_key_never_appears(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "chats.db")
+    user = store.add_user("erin")
+    key = new_api_key()
+    store.add_api_key(user.id, key_hash=key.hash, prefix=key.prefix)
+    store.close()
+    with serve(Emulator(api_key=SECRET)) as upstream:
+        env = _env(tmp_path, ANTHROPIC_API_KEY=SECRET, ANTHROPIC_BASE_URL=upstream.url)
+        with _serving([], env) as (url, result):
+            headers = {"Authorization": f"Bearer {key.plaintext}"}
+            with httpx2.Client(base_url=url, timeout=WAIT, headers=headers) as c:
+                cid = c.post("/v1/conversations", json={}).json()["id"]
+                ok = c.post(f"/v1/conversations/{cid}/messages",
+                            json={"content": "hello", "stream": False})  # fmt: skip
+                texts = [ok.text, c.get(f"/v1/conversations/{cid}/export").text,
+                         c.get("/v1/usage").text]  # fmt: skip
+                with c.stream("POST", f"/v1/conversations/{cid}/messages",
+                              json={"content": "again"}) as r:  # fmt: skip
+                    texts.append(r.read().decode())
+        output = result["output"]
+    assert ok.status_code == 200 and "Emulator reply" in ok.json()["message"]["text"]
+    assert "emulator" not in output.splitlines()[0] and "auth builtin" in output
+    for text in [*texts, output]:
+        assert SECRET not in text and SECRET[:16] not in text

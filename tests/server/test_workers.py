@@ -1,0 +1,107 @@
+"""Two workers on one SQLite file: a turn running on one is seen, stopped and reattached
+from the other, and app shutdown lets a turn finish or keeps its partial reply."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from service import WAIT, Service, sse, start_service
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[tuple[Service, Service]]:
+    """Two services (workers) sharing one SQLite file, no auth."""
+    first = start_service(tmp_path / "shared.db", auth_mode="none")
+    second = start_service(tmp_path / "shared.db", auth_mode="none")
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+def _start_held_turn(service: Service, cid: str, text: str) -> Iterator[object]:
+    """Start a streamed turn whose upstream is held mid-reply; yields once it is held."""
+    service.gate.hold()
+    with (
+        service.client() as c,
+        c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": text}) as r,
+    ):
+        events = sse(r)
+        assert next(events).name == "start"
+        assert service.gate.reached.wait(WAIT)
+        yield events
+
+
+def test_a_turn_on_another_worker_is_409_then_stopped_from_here(
+    two: tuple[Service, Service],
+) -> None:
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={}).json()["id"]
+        held = _start_held_turn(first, cid, "long one")
+        events = next(held)
+        busy = b.post(f"/v1/conversations/{cid}/messages", json={"content": "x"})
+        assert busy.status_code == 409 and busy.json()["error"]["type"] == "conflict"
+        assert b.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": True}
+        rest = list(events)  # type: ignore[call-overload]
+        assert rest[-1].name == "done"
+        held.close()
+        stored = b.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[-1]["status"] == "partial" and stored[-1]["text"]
+
+
+def test_reattach_on_another_worker_gets_the_stored_reply(two: tuple[Service, Service]) -> None:
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={}).json()["id"]
+        held = _start_held_turn(first, cid, "elsewhere")
+        next(held)
+        with b.stream("GET", f"/v1/conversations/{cid}/stream") as r:
+            assert r.status_code == 200
+            first.gate.release()
+            events = list(sse(r))
+        held.close()
+    assert [e.name for e in events] == ["message", "done"]
+    message = events[0].data["message"]
+    assert message["status"] == "complete" and 'You said: "elsewhere"' in message["text"]
+
+
+def test_shutdown_lets_a_turn_finish_within_the_grace(tmp_path: Path) -> None:
+    service = start_service(tmp_path / "s.db", auth_mode="none", shutdown_grace_seconds=30)
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+    held = _start_held_turn(service, cid, "finish me")
+    next(held)
+    held.close()  # the client goes away
+    service.gate.release()
+    service.stop()
+    reopened = service.store.__class__(service.store.path)
+    try:
+        branch = reopened.branch(cid)
+    finally:
+        reopened.close()
+    assert branch[-1].status == "complete" and 'You said: "finish me"' in branch[-1].text
+
+
+def test_shutdown_after_the_grace_keeps_the_partial_reply(tmp_path: Path) -> None:
+    service = start_service(tmp_path / "g.db", auth_mode="none", shutdown_grace_seconds=0.2)
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+    held = _start_held_turn(service, cid, "cut me")
+    next(held)
+    held.close()
+    service.server.should_exit = True  # the upstream stays held: the grace runs out
+    service.thread.join(WAIT)
+    assert not service.thread.is_alive()
+    service.stop()
+    reopened = service.store.__class__(service.store.path)
+    try:
+        branch = reopened.branch(cid)
+    finally:
+        reopened.close()
+    assert [m.role for m in branch] == ["user", "assistant"]
+    assert branch[-1].status == "partial" and branch[-1].text
