@@ -184,6 +184,11 @@ def test_several_workers_behind_one_port_share_the_database(pg_new_database: Any
                     text, _ = streamed_text(client, cid, f"hello {cid}")
                     assert text == expected_reply(f"hello {cid}")
                 listed = client.get("/v1/conversations").json()["data"]
+            printed = server.printed()
         assert {c["id"] for c in listed} == ids
+        logged = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+        turns = [x for x in logged if x["route"] == "/v1/conversations/{cid}/messages"]
+        assert len(turns) == 6 and {(x["status"], x["user_id"]) for x in turns} == {(200, user.id)}
+        assert key.plaintext not in printed and "upstream-test-key" not in printed
     finally:
         emulator.shutdown()

@@ -121,7 +121,12 @@ def log_to_stream(stream: TextIO | None = None) -> logging.Handler:
     for ``claudechat serve``; an embedding app routes the ``claudechat.server.requests``
     logger its own way instead."""
     logger = logging.getLogger(LOGGER_NAME)
+    if stream is None:  # once per process: a worker that builds its app twice logs once
+        for known in logger.handlers:
+            if getattr(known, "claudechat_stderr", False):
+                return known
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.claudechat_stderr = stream is None  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
