@@ -140,3 +140,19 @@ def test_fuzzed_ids_are_not_found(
                 assert r.json()["error"]["type"] in ("not_found", "method_not_allowed")
     with service.client(**bob.headers) as b:
         assert b.get("/v1/conversations").json()["data"] == []
+
+
+def test_importing_anothers_export_makes_a_copy_of_ones_own(
+    service: Service, alice: Member, bob: Member, a_conversation: tuple[str, list[str]]
+) -> None:
+    cid, _ = a_conversation
+    with service.client(**alice.headers) as a, service.client(**bob.headers) as b:
+        before = _snapshot(a, cid)
+        exported = a.get(f"/v1/conversations/{cid}/export").content
+        r = b.post("/v1/conversations/import", content=exported,
+                   headers={"content-type": "application/json"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        copy = r.json()["id"]
+        assert copy != cid and b.get(f"/v1/conversations/{copy}").status_code == 200
+        assert a.get(f"/v1/conversations/{copy}").status_code == 404
+        assert _snapshot(a, cid) == before
