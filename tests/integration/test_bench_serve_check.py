@@ -50,6 +50,20 @@ def test_whole_conversations_pass_and_lost_or_interleaved_messages_are_counted(
         mixed = store_turns(store, [user(q(2, 0)), assistant(reply(q(3, 0))), user(q(2, 1)),
                                     assistant(reply(q(2, 1))), user(q(2, 2)),
                                     assistant(reply(q(2, 2)))])  # fmt: skip
-    assert bench.check_store(spec, {0: whole}, 3) == bench.Check(lost=0, interleaved=0)
-    assert bench.check_store(spec, {1: cut}, 3) == bench.Check(lost=2, interleaved=0)
-    assert bench.check_store(spec, {2: mixed}, 3) == bench.Check(lost=1, interleaved=1)
+    answered = {q(u, t) for u in range(3) for t in range(3)}
+    assert bench.check_store(spec, {0: whole}, answered) == bench.Check(lost=0, interleaved=0)
+    assert bench.check_store(spec, {1: cut}, answered) == bench.Check(lost=2, interleaved=0)
+    assert bench.check_store(spec, {2: mixed}, answered) == bench.Check(lost=1, interleaved=1)
+    # a turn the client saw fail was not stored: not lost, and the next ones are in place
+    gap = store_turns_after(spec, [user(q(2, 0)), assistant(reply(q(2, 0))), user(q(2, 2)),
+                                   assistant(reply(q(2, 2)))])  # fmt: skip
+    answered_gap = {q(2, 0), q(2, 2)}
+    assert bench.check_store(spec, {2: gap}, answered_gap) == bench.Check(lost=0, interleaved=0)
+    swapped = store_turns_after(spec, [user(q(2, 1)), assistant(reply(q(2, 1))), user(q(2, 0)),
+                                       assistant(reply(q(2, 0)))])  # fmt: skip
+    assert bench.check_store(spec, {2: swapped}, {q(2, 0), q(2, 1)}).interleaved == 1
+
+
+def store_turns_after(spec: str, messages: list[Message]) -> str:
+    with SQLiteStore(spec) as store:
+        return store_turns(store, messages)
