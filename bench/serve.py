@@ -353,21 +353,22 @@ def check_store(spec: str, conversations: dict[int, str], answered: set[str]) ->
 
 
 def _check_branch(user: int, branch: list[Any]) -> tuple[set[str], int]:
-    """The questions of ``user`` stored with their whole reply, and the messages out of place."""
+    """The questions of ``user`` stored with their whole reply, and the messages out of
+    place: a question out of order, a reply not to the question just before it. A question
+    left without a reply (its turn failed upstream) is neither."""
     order = {question(user, t): t for t in range(10_000)}
     whole: set[str] = set()
-    misplaced, last, asked = 0, -1, ""
-    for i, message in enumerate(branch):
-        if message.role != ("user" if i % 2 == 0 else "assistant"):
-            misplaced += 1
-        elif message.role == "user":
+    misplaced, last, asked, previous = 0, -1, "", ""
+    for message in branch:
+        if message.role == "user":
             turn = order.get(message.text, -1)
             misplaced += turn <= last
             last, asked = max(last, turn), message.text
-        elif not expected_reply(asked).startswith(message.text):
-            misplaced += 1  # another question's reply
+        elif previous != "user" or not expected_reply(asked).startswith(message.text):
+            misplaced += 1  # a second reply, or another question's
         elif message.text == expected_reply(asked) and message.status == "complete":
             whole.add(asked)
+        previous = message.role
     return whole, misplaced
 
 
@@ -424,6 +425,9 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     keys = provision(spec, users, prefix=f"bench{level}_")
     with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC) as server:
         load, memory, cpu = asyncio.run(run_service(server, keys, plan))
+        if load.errors:  # what the server said besides its request log: warnings, tracebacks
+            said = [line for line in server.printed().splitlines() if not line.startswith("{")]
+            print("\n".join(f"server: {line}" for line in said[-40:]))
     row.turns = load.turns
     row.turns_per_s = load.turns / load.seconds if load.seconds else 0.0
     row.ttft_direct, row.ttft_service = pcts(direct.ttft), pcts(load.ttft)

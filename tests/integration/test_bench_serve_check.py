@@ -62,6 +62,12 @@ def test_whole_conversations_pass_and_lost_or_interleaved_messages_are_counted(
     swapped = store_turns_after(spec, [user(q(2, 1)), assistant(reply(q(2, 1))), user(q(2, 0)),
                                        assistant(reply(q(2, 0)))])  # fmt: skip
     assert bench.check_store(spec, {2: swapped}, {q(2, 0), q(2, 1)}).interleaved == 1
+    unanswered = store_turns_after(spec, [user(q(2, 0)), user(q(2, 1)),
+                                          assistant(reply(q(2, 1)))])  # fmt: skip
+    assert bench.check_store(spec, {2: unanswered}, {q(2, 1)}) == bench.Check(0, 0)
+    twice = store_turns_after(spec, [user(q(2, 0)), assistant(reply(q(2, 0))),
+                                     assistant(reply(q(2, 0)))])  # fmt: skip
+    assert bench.check_store(spec, {2: twice}, {q(2, 0)}).interleaved == 1
 
 
 def store_turns_after(spec: str, messages: list[Message]) -> str:
