@@ -1,5 +1,5 @@
 """Spend limits, metrics and the request log, in the app: a refused turn reaches neither the
-store nor the model, a settled turn shows in /metrics and /v1/usage, the log names the user."""
+store nor the model, a settled turn shows in the spend and /metrics, the log names the user."""
 
 from __future__ import annotations
 
