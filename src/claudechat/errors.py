@@ -20,9 +20,12 @@
     │   │                         event mid-stream (its type in error_type, e.g.
     │   │                         "overloaded_error"); the partial content is kept
     │   └── BadResponse           the server answered something that is not the Messages API
-    └── StoreError                the conversation store failed
-        ├── ConversationNotFound  no conversation / message with that id
-        └── ConcurrentUpdate      another writer moved the conversation head first
+    ├── StoreError                the conversation store failed
+    │   ├── ConversationNotFound  no conversation / message with that id
+    │   └── ConcurrentUpdate      another writer moved the conversation head first
+    └── ServiceError              the service refused a user's request by its own rules
+        ├── SpendLimitExceeded    the user's daily / monthly USD limit (HTTP 402)
+        └── TooManyStreams        the user's concurrent-streams limit (HTTP 429)
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ __all__ = [
     "Overloaded",
     "RateLimited",
     "RetiredModel",
+    "ServiceError",
+    "SpendLimitExceeded",
     "StoreError",
     "StreamInterrupted",
+    "TooManyStreams",
     "ToolDefinitionError",
     "UserError",
     "UserNotFound",
@@ -178,3 +184,49 @@ class ConversationNotFound(StoreError, KeyError):
 
 class ConcurrentUpdate(StoreError):
     """Another writer moved the conversation's head first; re-read and retry."""
+
+
+class ServiceError(ClaudeChatError):
+    """The service refused a request by one of its own rules (a limit set by an admin);
+    not a misuse of the library and not a failed model call."""
+
+
+class SpendLimitExceeded(ServiceError):
+    """A turn would take the user past a spend limit: ``limit`` names it (``usd_per_day`` or
+    ``usd_per_month``), with its ``limit_usd``, the ``spent_usd`` in the window so far and
+    ``resets_at`` (epoch seconds, UTC) when the window starts again."""
+
+    def __init__(
+        self, message: str, *, limit: str, limit_usd: float, spent_usd: float, resets_at: float
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.resets_at = resets_at
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        details = (self.limit, self.limit_usd, self.spent_usd, self.resets_at)
+        return _rebuild_spend, (str(self), *details)
+
+
+class TooManyStreams(ServiceError):
+    """The user already has ``active`` turns running, their ``limit`` of concurrent streams."""
+
+    def __init__(self, message: str, *, limit: int, active: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.active = active
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_streams, (str(self), self.limit, self.active)
+
+
+def _rebuild_spend(message: str, limit: str, limit_usd: float, spent: float, resets_at: float
+                   ) -> SpendLimitExceeded:  # fmt: skip
+    return SpendLimitExceeded(message, limit=limit, limit_usd=limit_usd, spent_usd=spent,
+                              resets_at=resets_at)  # fmt: skip
+
+
+def _rebuild_streams(message: str, limit: int, active: int) -> TooManyStreams:
+    return TooManyStreams(message, limit=limit, active=active)

@@ -90,3 +90,24 @@ def test_run_server_serves_until_stopped() -> None:
     run_server(0, out=out, stop=stop, on_ready=use_it, script=["served"])
     assert replies == ["served"]
     assert "claudechat emulator listening on http://127.0.0.1:" in out.getvalue()
+
+
+def test_token_delay_waits_before_each_streamed_piece() -> None:
+    waits: list[float] = []
+    words = "one two three four five six seven"
+    running = serve(Emulator(script=[words, words]), token_delay=0.02, sleep=waits.append)
+    try:
+        with make_client(running) as client:
+            client.messages.create(**ARGS)
+            assert waits == []  # a reply that is not streamed arrives at once
+            with client.messages.stream(**ARGS) as stream:
+                pieces = list(stream.text_stream)
+    finally:
+        running.shutdown()
+    assert "".join(pieces) == words
+    assert waits == [0.02] * len(pieces)
+
+
+def test_token_delay_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="token_delay"):
+        serve(Emulator(), token_delay=-1)

@@ -114,7 +114,11 @@ def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
 @click.option("--api-key", default=None, help="Require this API key (default: accept any).")
 @click.option("--context-window", type=click.IntRange(min=1), default=None,
               help="Override every model's context window (tokens).")  # fmt: skip
-def emulate(port: int, host: str, api_key: str | None, context_window: int | None) -> None:
+@click.option("--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds before each streamed piece of a reply, like a real model.")  # fmt: skip
+def emulate(
+    port: int, host: str, api_key: str | None, context_window: int | None, token_delay: float
+) -> None:
     """Serve the built-in Messages API emulator for any Anthropic client (Ctrl-C stops)."""
     from ..testing._server import run_server
 
@@ -123,7 +127,7 @@ def emulate(port: int, host: str, api_key: str | None, context_window: int | Non
         options["api_key"] = api_key
     if context_window:
         options["context_window"] = context_window
-    run_server(port, host, **options)
+    run_server(port, host, token_delay=token_delay, **options)
 
 
 @click.command()

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..store.accounts import ServiceStore
 from ..store.base import Store
 from .errors import BodyLimit, install_error_handlers
+from .operations import install_operations
 from .runs import RunRegistry
 from .settings import ServerSettings
 from .state import AuthCallable, ServerState
@@ -67,6 +68,7 @@ def create_app(
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_operations(app, state)  # spend limits, metrics, request log (outermost)
     return app
 
 

@@ -41,11 +41,14 @@ async def principal(
 ) -> Principal:
     """The authenticated user of the request, or 401 / 403."""
     if state.auth is not None:
-        return await _custom(request, state)
-    if state.settings.auth_mode == "none":
+        found = await _custom(request, state)
+    elif state.settings.auth_mode == "none":
         _check_local_request(request)
-        return Principal(LOCAL_USER, "none")
-    return _builtin(request, state)
+        found = Principal(LOCAL_USER, "none")
+    else:
+        found = _builtin(request, state)
+    request.state.user_id = found.user_id  # for the request log
+    return found
 
 
 async def _custom(request: Request, state: ServerState) -> Principal:

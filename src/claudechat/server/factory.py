@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 
 from .app import create_app
+from .request_log import log_to_stream
 from .settings import ServerSettings
 
 __all__ = ["STORE_ENV", "app_from_env"]
@@ -22,5 +23,6 @@ def app_from_env(env: Mapping[str, str] | None = None) -> FastAPI:
     from ..store import open_store
 
     env = os.environ if env is None else env
+    log_to_stream()  # the request log's JSON lines on stderr
     store = open_store(env.get(STORE_ENV) or None, env=env)
     return create_app(store=store, settings=ServerSettings.from_env(env))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -18,6 +20,7 @@ READ_TIMEOUT = 30.0  # seconds a client may stay silent while sending a request
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the Messages API's request size limit
 KEEP_REQUESTS = 100  # requests `claudechat emulate` keeps for inspection
 KEEP_BYTES = 16 * 1024 * 1024  # and at most this many bytes of their bodies
+_DELTA_FRAME = b"event: content_block_delta\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -27,6 +30,9 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.read_timeout)  # a stalled client frees its thread
+        # Each SSE frame leaves at once, as from the API: without this, Nagle's algorithm holds
+        # a small frame until the previous one is acknowledged (up to 40 ms of delayed ACK).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: tests and the CLI own the terminal."""
@@ -52,8 +58,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.send_header("cache-control", "no-cache")
         self.end_headers()
+        delay = self.server.token_delay
         try:
             for chunk in answer.body:
+                if delay and chunk.startswith(_DELTA_FRAME):
+                    self.server.sleep(delay)  # a model producing tokens one by one
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
@@ -112,14 +121,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
 
     def __init__(
-        self, address: tuple[str, int], emulator: Emulator, *, read_timeout: float, max_body: int
+        self,
+        address: tuple[str, int],
+        emulator: Emulator,
+        *,
+        read_timeout: float,
+        max_body: int,
+        token_delay: float,
+        sleep: Callable[[float], None],
     ) -> None:
         super().__init__(address, _Handler)
         self.emulator = emulator
         self.read_timeout = read_timeout
         self.max_body = max_body
+        self.token_delay = token_delay
+        self.sleep = sleep
 
 
 class EmulatorServer:
@@ -155,14 +174,21 @@ def serve(
     *,
     read_timeout: float = READ_TIMEOUT,
     max_body: int = MAX_BODY_BYTES,
+    token_delay: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> EmulatorServer:
     """Serve `emulator` over HTTP in a background thread; port 0 picks a free port.
 
     A client that sends nothing for `read_timeout` seconds is disconnected (408 mid-body);
-    a body over `max_body` bytes gets the API's 413.
+    a body over `max_body` bytes gets the API's 413. `token_delay` seconds pass before each
+    streamed delta (one word or JSON piece), as a real model's output arrives over time
+    (waited with `sleep`, injectable for tests).
     """
+    if token_delay < 0:
+        raise ValueError(f"token_delay must be >= 0 seconds, not {token_delay}")
     httpd = _EmulatorHTTPServer((host, port), emulator, read_timeout=read_timeout,
-                                max_body=max_body)  # fmt: skip
+                                max_body=max_body, token_delay=token_delay,
+                                sleep=sleep)  # fmt: skip
     thread = threading.Thread(target=httpd.serve_forever, name="claudechat-emulator", daemon=True)
     thread.start()
     return EmulatorServer(httpd, thread)
@@ -175,6 +201,7 @@ def run_server(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
     on_ready: Callable[[EmulatorServer], None] | None = None,
+    token_delay: float = 0.0,
     **emulator_options: Any,
 ) -> None:
     """Serve a new Emulator until Ctrl-C (or `stop` is set), for `claudechat emulate`.
@@ -184,7 +211,7 @@ def run_server(
     """
     emulator_options.setdefault("keep_requests", KEEP_REQUESTS)
     emulator_options.setdefault("keep_bytes", KEEP_BYTES)
-    server = serve(Emulator(**emulator_options), host, port)
+    server = serve(Emulator(**emulator_options), host, port, token_delay=token_delay)
     stream = out if out is not None else sys.stderr
     print(
         f"claudechat emulator listening on {server.url} (set ANTHROPIC_BASE_URL to it)",

@@ -1,0 +1,162 @@
+"""Spend limits, metrics and the request log, in the app: a refused turn reaches neither the
+store nor the model, a settled turn shows in the spend and /metrics, the log names the user."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from claudechat.credentials import new_api_key
+from claudechat.server import ServerSettings, create_app
+from claudechat.server.request_log import LOGGER_NAME, log_to_stream
+from claudechat.store.accounts import Limits
+from claudechat.store.sqlite import SQLiteStore
+from claudechat.testing import Emulator
+
+MODEL = "claude-sonnet-4-6"
+
+
+class Clock:
+    """The store's and the app's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 5, 20, 10, 0, tzinfo=UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class App:
+    client: httpx2.AsyncClient
+    store: SQLiteStore
+    emulator: Emulator
+    user_id: str
+    clock: Clock
+    log: io.StringIO
+
+    def turn(self, cid: str, text: str = "hello") -> httpx2.Response:
+        body = {"content": text, "stream": False}
+        return self.run(self.client.post(f"/v1/conversations/{cid}/messages", json=body))
+
+    def run(self, call: Any) -> httpx2.Response:
+        response: httpx2.Response = asyncio.get_event_loop().run_until_complete(call)
+        return response
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    clock, out = Clock(), io.StringIO()
+    store = SQLiteStore(tmp_path / "chat.db", clock=clock)
+    user = store.add_user("alice")
+    key = new_api_key()
+    store.add_api_key(user.id, key_hash=key.hash, prefix=key.prefix)
+    emulator = Emulator()
+    upstream = anthropic.AsyncAnthropic(api_key="upstream-secret-key-123",
+                                        http_client=emulator.async_http_client(), max_retries=0)  # fmt: skip
+    settings = ServerSettings(client=upstream, clock=clock, model=MODEL, max_tokens=1000)
+    asgi = create_app(store=store, settings=settings)
+    handler = log_to_stream(out)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=asgi), base_url="http://t",
+                                headers={"authorization": f"Bearer {key.plaintext}"})  # fmt: skip
+    try:
+        yield App(client, store, emulator, user.id, clock, out)
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
+        asyncio.set_event_loop(None)
+        logging.getLogger(LOGGER_NAME).removeHandler(handler)
+        store.close()
+
+
+def new_conversation(app: App) -> str:
+    answer = app.run(app.client.post("/v1/conversations", json={"title": "t"}))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def metric(app: App, name: str, **labels: str) -> float:
+    text = app.run(app.client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+def test_spend_limit_reached_refuses_before_the_store_and_the_model_until_the_next_day(
+    app: App,
+) -> None:
+    cid = new_conversation(app)
+    assert app.turn(cid).status_code == 200
+    spent = app.store.spend_since(app.user_id, 0)
+    assert spent > 0  # the exact cost was settled
+    earlier = app.store.reserve_spend(app.user_id, 0.99, conversation_id=cid)
+    app.store.settle_spend(earlier, 0.99)  # the day's earlier turns
+    app.store.set_limits(app.user_id, Limits(usd_per_day=1.0))
+    requests, stored = len(app.emulator.requests), len(app.store.all_messages(cid))
+    refused = app.turn(cid, "one more")
+    assert refused.status_code == 402
+    error = refused.json()["error"]
+    assert error["type"] == "spend_limit" and "daily spend limit" in error["message"]
+    assert "2026-05-21 00:00 UTC" in error["message"]
+    assert len(app.emulator.requests) == requests  # nothing sent upstream
+    assert len(app.store.all_messages(cid)) == stored  # nothing stored
+    assert app.store.spend_since(app.user_id, 0) == pytest.approx(spent + 0.99)
+    app.clock.now += 14 * 3600  # past midnight UTC
+    assert app.turn(cid, "next day").status_code == 200
+
+
+def test_concurrent_streams_limit_answers_429_naming_it(app: App) -> None:
+    first, second = new_conversation(app), new_conversation(app)
+    app.store.set_limits(app.user_id, Limits(concurrent_streams=1))
+    app.store.claim_turn(first, "another-worker", ttl=60)  # a turn running elsewhere
+    refused = app.turn(second)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "rate_limited"
+    assert "1 of 1 concurrent streams" in refused.json()["error"]["message"]
+    assert app.store.all_messages(second) == []
+    app.store.release_turn(first, "another-worker")
+    assert app.turn(second).status_code == 200
+
+
+def test_metrics_count_the_turn_its_tokens_and_cost_and_the_requests(app: App) -> None:
+    cid = new_conversation(app)
+    reply = app.turn(cid).json()
+    assert metric(app, "claudechat_turns_total", outcome="ok") == 1
+    assert metric(app, "claudechat_tokens_total", kind="output") == reply["usage"]["output_tokens"]
+    assert metric(app, "claudechat_cost_usd_total") == pytest.approx(reply["cost_usd"])
+    assert metric(app, "claudechat_active_streams") == 0
+    assert metric(app, "claudechat_http_requests_total", route="/v1/conversations/{cid}/messages",
+                  method="POST", status="200") == 1  # fmt: skip
+    assert app.run(app.client.get(f"/v1/conversations/{cid}/nothing")).status_code == 404
+    assert metric(app, "claudechat_http_requests_total", route="unmatched", method="GET",
+                  status="404") == 1  # fmt: skip
+
+
+def test_the_request_log_names_the_user_and_never_a_key(app: App) -> None:
+    cid = new_conversation(app)
+    app.turn(cid)
+    app.run(app.client.get("/v1/conversations", headers={"authorization": "Bearer wrong"}))
+    lines = [json.loads(line) for line in app.log.getvalue().splitlines()]
+    assert [(x["route"], x["status"], x["user_id"]) for x in lines] == [
+        ("/v1/conversations", 201, app.user_id),
+        ("/v1/conversations/{cid}/messages", 200, app.user_id),
+        ("/v1/conversations", 401, None),
+    ]
+    text = app.log.getvalue()
+    assert "upstream-secret-key-123" not in text and "cc_" not in text and "wrong" not in text
