@@ -40,6 +40,7 @@ _HEAD = (
 _TAIL = f"</{FACTS_TAG}>"
 _SNIPPET_CHARS = 110
 _SHOWN = 5  # facts a dropped record lists by value
+_CANDIDATES = 64  # the best facts looked at for one block (more never fit a few hundred tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +78,33 @@ def facts_block(
     facts: Sequence[Fact], *, max_tokens: int, count: Callable[[str], int]
 ) -> tuple[str, list[Fact]]:
     """The ``<conversation_facts>`` text holding as many ``facts`` (best first) as fit
-    ``max_tokens``, each with its sentence the first time that sentence is shown."""
+    ``max_tokens``, each with its sentence the first time that sentence is shown.
+
+    Lines are chosen on a generous size per character and the whole block is then counted
+    (and cut from the end until it fits), so a block costs a few counts, not one a line.
+    """
     used = count(_HEAD + _TAIL)
     lines: list[str] = []
     chosen: list[Fact] = []
     shown: set[str] = set()
-    for fact in facts:
+    for fact in facts[:_CANDIDATES]:
         line = f"- {fact.value}"
         if fact.snippet and fact.snippet not in shown:
             line += f": {_short(fact.snippet, fact.value)}"
-        size = count(line + "\n")
+        size = len(line) // 3 + 2
         if used + size > max_tokens:
             continue  # a shorter line further down may still fit
         shown.add(fact.snippet)
         lines.append(line)
         chosen.append(fact)
         used += size
-    if not chosen:
-        return "", []
-    return _HEAD + "\n".join(lines) + "\n" + _TAIL, chosen
+    while chosen:
+        text = _HEAD + "\n".join(lines) + "\n" + _TAIL
+        if count(text) <= max_tokens:
+            return text, chosen
+        lines.pop()
+        chosen.pop()
+    return "", []
 
 
 @dataclass(slots=True)
