@@ -213,3 +213,17 @@ def test_the_summary_prompt_lists_the_facts_to_keep() -> None:
     assert "<facts_to_keep>\n- INC-4821\n- 9:30 am\n</facts_to_keep>" in asked[0]
     summarize("User: hi", None, max_tokens=200)
     assert "facts_to_keep" not in asked[1]
+
+
+def test_tokens_shows_what_was_dropped_and_the_newest_facts() -> None:
+    from claudechat.cli.render import fill_lines
+    from claudechat.context import WindowFill
+
+    record = {"messages": 12, "facts": 31, "sent": 9, "first": ["INC-4821", "275 ms"]}
+    fill = WindowFill(tokens=900, budget=2_000, exact=True, messages_total=20,
+                      messages_sent=8, notes={LEDGER_NOTE: record})  # fmt: skip
+    lines = fill_lines(fill)
+    assert "dropped: 12 messages; 31 facts only in the ledger, 9 sent" in lines
+    assert "  newest: INC-4821, 275 ms" in lines
+    quiet = WindowFill(tokens=900, budget=2_000, exact=True, messages_total=8, messages_sent=8)
+    assert not any(line.startswith("dropped") for line in fill_lines(quiet))
