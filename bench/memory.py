@@ -186,7 +186,7 @@ STRATEGIES: dict[str, Policies] = {
         _recall(b, 0.4),
     ],
     "summary+ledger+recall": lambda b: [
-        *strategy_policies("summary", high_water=0.45, low_water=0.3),
+        *strategy_policies("summary", high_water=0.45, low_water=0.3, facts=True),
         _recall(b, 0.4),
     ],
 }
@@ -441,16 +441,18 @@ def draw(points: list[dict[str, Any]], path: Path) -> None:
     for ax, key, label in ((axes[0], "tokens_per_question", "input tokens per question"),
                            (axes[1], "usd", "USD billed for the replay")):  # fmt: skip
         for name in names:
-            mine = sorted((p for p in points if p["strategy"] == name), key=lambda p: p[key])
+            mine = [p for p in points if p["strategy"] == name]  # in budget order
             style = "--" if "peer" in name or "pydantic" in name or "LangChain" in name else "-"
             ax.plot([p[key] for p in mine], [p["evidence_in_context"] for p in mine],
                     style, marker="o", label=name)  # fmt: skip
-        ax.set_xscale("log")
+        if key == "tokens_per_question":
+            ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("evidence turns in the request")
         ax.grid(True, alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("What a request remembers against what it costs (LoCoMo dev, emulator)")
+    fig.suptitle("What a request remembers against what it costs (LoCoMo, emulator); "
+                 "lines join one strategy's budgets")  # fmt: skip
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -99,8 +99,8 @@ def lossy_summaries(request: EmuRequest) -> str:
     return "- The user shared some project details. " + " ".join(kept)
 
 
-def _engine(strategy: str, budget: int = 1_500, **kw: Any) -> ContextEngine:
-    return ContextEngine(strategy_policies(strategy, **kw), budget=budget)
+def _engine(strategy: str, budget: int = 1_500, *, facts: bool = True) -> ContextEngine:
+    return ContextEngine(strategy_policies(strategy, facts=facts), budget=budget)
 
 
 def _seed_and_fill(chat: Any, fillers: int) -> None:
@@ -142,7 +142,7 @@ def test_seeded_facts_survive_two_lossy_summary_folds(make_chat: ChatMaker) -> N
 
 def test_seeded_facts_survive_window_trimming(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=lossy_summaries)
-    chat = make_chat(emu, context=_engine("window", facts=True))
+    chat = make_chat(emu, context=_engine("window"))
     _seed_and_fill(chat, 10)
     chat.send(QUESTION)
     sent = message_requests(emu)[-1].body
@@ -154,7 +154,7 @@ def test_seeded_facts_survive_window_trimming(make_chat: ChatMaker) -> None:
 
 def test_without_the_ledger_the_window_loses_the_seeded_facts(make_chat: ChatMaker) -> None:
     emu = Emulator(reply=lossy_summaries)
-    chat = make_chat(emu, context=_engine("window"))
+    chat = make_chat(emu, context=_engine("window", facts=False))
     _seed_and_fill(chat, 10)
     chat.send(QUESTION)
     assert _missing(emu) == VALUES

@@ -59,19 +59,18 @@ def strategy_policies(
     pin_first: bool = False,
     low_water: float | None = None,
     high_water: float = 1.0,
-    facts: bool | None = None,
+    facts: bool = False,
     facts_tokens: int = 300,
 ) -> list[ContextPolicy]:
     """The policy list for a named strategy: "window", "summary" or "compact".
 
-    ``facts``: add a `FactLedger` (the exact facts of dropped turns, up to ``facts_tokens``
-    a request); by default on for "summary", whose summaries may lose them, off otherwise.
+    ``facts``: add a `FactLedger` (the exact facts of dropped turns that the request no
+    longer holds, the summary's lost ones included, up to ``facts_tokens`` a request).
     """
     low = low_water if low_water is not None else (0.5 if strategy == "summary" else 0.6)
     window = TokenWindow(pin_first=pin_first, high_water=high_water, low_water=low)
     head: list[ContextPolicy] = [ClearToolResults()] if clear_tool_results else []
-    with_facts = facts if facts is not None else strategy == "summary"
-    tail: list[ContextPolicy] = [FactLedger(max_tokens=facts_tokens)] if with_facts else []
+    tail: list[ContextPolicy] = [FactLedger(max_tokens=facts_tokens)] if facts else []
     if strategy == "window":
         return [*head, window, *tail]
     if strategy == "summary":
