@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="draw and tabulate the points of earlier --json outputs instead",
     )
-    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "results" / "memory.png")
+    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "figures" / "memory.png")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
