@@ -522,8 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="draw and tabulate the points of earlier --json outputs instead",
     )
-    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "figures" / "memory.png")
+    parser.add_argument("--png", type=Path, default=None,
+                        help="the figure (default bench/figures/memory.png; with --quick, "
+                        "bench/results/memory-quick.png)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.png is None:
+        where = ("results", "memory-quick.png") if args.quick else ("figures", "memory.png")
+        args.png = ROOT / "bench" / where[0] / where[1]
 
     started = time.perf_counter()
     if args.load:
