@@ -15,6 +15,8 @@ __all__ = [
     "COPIED_FROM_CONVERSATION",
     "DOCUMENTS",
     "DROPPED_BLOCKS",
+    "FACTS_FOLDED",
+    "FACTS_LOST",
     "FORKED_FROM",
     "IMPORTED_FROM",
     "INTERRUPTED",
@@ -80,3 +82,10 @@ MESSAGES_FOLDED = "messages_folded"
 
 REFITTED = "refitted"
 """A stored summary shortened to fit a smaller budget."""
+
+FACTS_FOLDED = "facts_folded"
+"""How many facts (see `claudechat.context.facts`) the turns a summary folded in held."""
+
+FACTS_LOST = "facts_lost"
+"""The facts of the folded turns that the summary did not keep (kind, value, message id):
+they live on only in the fact ledger, which sends them when they bear on a question."""

@@ -358,7 +358,19 @@ def fill_lines(fill: WindowFill) -> list[str]:
     ]
     if fill.context_window:
         lines.append(f"model window {fill.context_window:,}, max output {fill.max_tokens:,}")
-    return lines
+    return lines + dropped_lines(fill.notes.get("ledger"))
+
+
+def dropped_lines(record: object) -> list[str]:
+    """What left the request and which facts only the fact ledger holds now."""
+    if not isinstance(record, dict) or not record.get("messages"):
+        return []
+    line = (
+        f"dropped: {record['messages']:,} messages; {record.get('facts', 0):,} facts only in "
+        f"the ledger, {record.get('sent', 0):,} sent"
+    )
+    first = [str(v) for v in record.get("first") or []]
+    return [line] + ([f"  newest: {', '.join(first)}"] if first else [])
 
 
 def cost_lines(report: CostReport, *, width: int | None = None) -> list[str]:

@@ -15,6 +15,8 @@ from .caching import PromptCaching
 from .compaction import ServerCompaction
 from .documents import Document, Documents, Retriever
 from .engine import ContextEngine, Prepared, Strategy, strategy_policies
+from .facts import Fact, extract_facts
+from .ledger import FactLedger
 from .recall import Recall
 from .report import WindowFill
 from .summary import RollingSummary
@@ -30,6 +32,8 @@ __all__ = [
     "ContextState",
     "Document",
     "Documents",
+    "Fact",
+    "FactLedger",
     "Keep",
     "Prepared",
     "PromptCaching",
@@ -41,5 +45,6 @@ __all__ = [
     "Strategy",
     "TokenWindow",
     "WindowFill",
+    "extract_facts",
     "strategy_policies",
 ]

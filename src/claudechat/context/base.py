@@ -91,10 +91,13 @@ class Candidate:
 
 
 class Summarizer(Protocol):
-    """Folds new turns into the previous summary, in at most ``max_tokens`` tokens."""
+    """Folds new turns into the previous summary, in at most ``max_tokens`` tokens, keeping
+    the listed facts of the new turns word for word."""
 
-    def __call__(self, turns: str, previous: str | None, *, max_tokens: int) -> str:
-        """The updated summary."""
+    def __call__(
+        self, turns: str, previous: str | None, *, max_tokens: int, facts: Sequence[str] = ()
+    ) -> str:
+        """The updated summary; ``facts`` are values the new turns hold, to keep verbatim."""
         ...
 
 

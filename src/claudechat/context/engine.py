@@ -31,6 +31,7 @@ from .base import (
 )
 from .caching import Layout, PromptCaching
 from .compaction import ServerCompaction
+from .ledger import FactLedger
 from .report import WindowFill
 from .side_calls import Asker, Unanswered
 from .summary import RollingSummary, make_summarizer
@@ -58,17 +59,24 @@ def strategy_policies(
     pin_first: bool = False,
     low_water: float | None = None,
     high_water: float = 1.0,
+    facts: bool = False,
+    facts_tokens: int = 300,
 ) -> list[ContextPolicy]:
-    """The policy list for a named strategy: "window", "summary" or "compact"."""
+    """The policy list for a named strategy: "window", "summary" or "compact".
+
+    ``facts``: add a `FactLedger` (the exact facts of dropped turns that the request no
+    longer holds, the summary's lost ones included, up to ``facts_tokens`` a request).
+    """
     low = low_water if low_water is not None else (0.5 if strategy == "summary" else 0.6)
     window = TokenWindow(pin_first=pin_first, high_water=high_water, low_water=low)
     head: list[ContextPolicy] = [ClearToolResults()] if clear_tool_results else []
+    tail: list[ContextPolicy] = [FactLedger(max_tokens=facts_tokens)] if facts else []
     if strategy == "window":
-        return [*head, window]
+        return [*head, window, *tail]
     if strategy == "summary":
-        return [*head, RollingSummary(window=window)]
+        return [*head, RollingSummary(window=window), *tail]
     if strategy == "compact":
-        return [*head, ServerCompaction(), window]
+        return [*head, ServerCompaction(), window, *tail]
     raise UserError(f"unknown context strategy {strategy!r}: use window, summary or compact")
 
 

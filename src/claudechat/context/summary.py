@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, new_id
-from ..metadata import MESSAGES_FOLDED, REFITTED
+from ..metadata import FACTS_FOLDED, FACTS_LOST, MESSAGES_FOLDED, REFITTED
 from ..store.base import Summary
 from .base import Candidate, ContextState, Summarizer, TokenCounter, summary_block
+from .facts import extract_facts, message_facts, missing
 from .window import TokenWindow, turn_starts
 
 __all__ = [
@@ -47,10 +48,17 @@ SUMMARY_SYSTEM = (
 
 _PROMPT = (
     "<previous_summary>\n{previous}\n</previous_summary>\n\n"
-    "<new_turns>\n{turns}\n</new_turns>\n\n"
+    "<new_turns>\n{turns}\n</new_turns>\n\n{facts}"
     "Fold the new turns into the previous summary and write the updated summary "
     "(at most about {words} words)."
 )
+_FACTS = (
+    "<facts_to_keep>\n{facts}\n</facts_to_keep>\n\n"
+    "The new turns hold these exact details. Keep each one in the summary word for word "
+    "(with what it refers to), unless it is plainly irrelevant.\n\n"
+)
+_MAX_ANCHORS = 120  # facts listed in one summary request; the rest the ledger keeps
+_MAX_LOST = 200  # lost facts a fold record lists (the newest); the ledger has them all
 
 
 def _block_line(role: str, block: dict[str, Any], limit: int) -> str | None:
@@ -88,12 +96,19 @@ def render_transcript(messages: Sequence[Message], *, block_limit: int = 4000) -
 
 
 def make_summarizer(complete: Callable[..., str], *, model: str) -> Summarizer:
-    """A ``(new turns text, previous summary, max_tokens=) -> summary`` function over
-    ``complete``; the request asks for about half as many words as ``max_tokens``."""
+    """A ``(new turns text, previous summary, max_tokens=, facts=) -> summary`` function
+    over ``complete``; the request asks for about half as many words as ``max_tokens`` and
+    lists the ``facts`` (anchors) to keep word for word."""
 
-    def summarize(turns: str, previous: str | None, *, max_tokens: int) -> str:
+    def summarize(
+        turns: str, previous: str | None, *, max_tokens: int, facts: Sequence[str] = ()
+    ) -> str:
+        anchors = "\n".join(f"- {f}" for f in facts[:_MAX_ANCHORS])
         prompt = _PROMPT.format(
-            previous=previous or "(none yet)", turns=turns or "(none)", words=max_tokens // 2
+            previous=previous or "(none yet)",
+            turns=turns or "(none)",
+            facts=_FACTS.format(facts=anchors) if anchors else "",
+            words=max_tokens // 2,
         )
         text = complete(SUMMARY_SYSTEM, prompt, model=model, max_tokens=max_tokens)
         return str(text).strip()
@@ -115,6 +130,17 @@ def trim_summary(text: str, limit: int, counter: TokenCounter) -> str:
 def _ask(cap: int) -> int:
     """The max_tokens of a summary request whose summary block may hold ``cap`` tokens."""
     return max(64, cap - 48)
+
+
+def _folded_messages(
+    history: Sequence[Message], first_id: str, evicted: Sequence[Message]
+) -> Sequence[Message]:
+    """Every message the new summary covers: from ``first_id`` to the last evicted one
+    (the evicted ones alone when the branch does not hold them)."""
+    ids = [m.id for m in history]
+    if first_id not in ids or evicted[-1].id not in ids:
+        return evicted
+    return history[ids.index(first_id) : ids.index(evicted[-1].id) + 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +220,20 @@ class RollingSummary:
         rendered = render_transcript(evicted)
         for i in range(0, len(rendered), self.chunk_chars):
             chunk = rendered[i : i + self.chunk_chars]
-            text = state.summarize(chunk, text, max_tokens=_ask(cap))
+            anchors = [f.value for f in extract_facts(chunk)]
+            text = state.summarize(chunk, text, max_tokens=_ask(cap), facts=anchors)
         first_id = current.first_id if current else evicted[0].id
         folded = _Folded(self._fit(state, text or "", cap), first_id, evicted[-1].id)
         self.folds += 1
-        self._add(state, folded, {MESSAGES_FOLDED: len(evicted)})
-        notes = {**kept.notes, "summarized_messages": len(evicted)}
+        facts = message_facts(_folded_messages(state.history, first_id, evicted))
+        lost = missing(facts, folded.text)
+        record = {
+            MESSAGES_FOLDED: len(evicted),
+            FACTS_FOLDED: len(facts),
+            FACTS_LOST: [f.to_dict() for f in lost[-_MAX_LOST:]],
+        }
+        self._add(state, folded, record)
+        notes = {**kept.notes, "summarized_messages": len(evicted), "facts_lost": len(lost)}
         return kept.with_(
             summary=folded.text, summary_covers=(first_id, folded.last_id), notes=notes
         )
