@@ -523,6 +523,20 @@ def test_a_turn_whose_reply_matches_is_lifted_with_it(backend: str) -> None:
     assert top_ids(index(), "seattle basketball", where=lambda u: u.id != "x0") == ["x1"]
 
 
+def test_dense_search_does_not_lift_the_turn_before() -> None:
+    lifted = MemoryIndex(embedder=HashingEmbedder(), mode="dense")
+    plain = MemoryIndex(embedder=HashingEmbedder(), mode="dense", successor_weight=0.0)
+    for index in (lifted, plain):
+        index.add(_exchange())
+    query = "seattle basketball game"
+    assert [(h.unit.id, h.score) for h in lifted.search(query)] == [
+        (h.unit.id, h.score) for h in plain.search(query)
+    ]
+    hybrid = MemoryIndex(embedder=HashingEmbedder())
+    hybrid.add(_exchange())
+    assert top_ids(hybrid, query)[:2] == ["x1", "x0"]
+
+
 def test_a_negative_successor_weight_is_refused() -> None:
     with pytest.raises(ConfigError, match="successor_weight must be 0 or more"):
         MemoryIndex(successor_weight=-0.1)
