@@ -9,7 +9,12 @@ The code is split so that only the scorer sees answers, evidence and categories:
 `read_transcripts` and `read_questions` keep turns and question texts, `read_gold` keeps
 evidence and categories, and `retrieve` gets the first two only.
 
+Each turn is linked to the turn before it in its session, and a search adds 0.3 of a
+turn's score to that earlier turn (`RankedIndex` ``successor_weight``); the ``protocol_key``
+rows index bare turns, without keys or links.
+
     python bench/locomo.py [--data PATH] [--json] [--variants] [--backend memory|sqlite|postgres]
+                           [--engine numpy|torch]
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from claudechat.search import (  # noqa: E402
     TurnKeys,
     WeightedScoreFusion,
 )
-from claudechat.search.base import Mode, RankedIndex  # noqa: E402
+from claudechat.search.base import DEFAULT_SUCCESSOR_WEIGHT, Mode, RankedIndex  # noqa: E402
 from claudechat.search.keys import protocol_text  # noqa: E402
 from claudechat.search.porter import porter_stem  # noqa: E402
 
@@ -317,7 +322,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     try:
         from claudechat.search import MiniLMEmbedder
 
-        embedder = CachingEmbedder(MiniLMEmbedder())
+        embedder = CachingEmbedder(MiniLMEmbedder(engine=args.engine))
     except EmbedderUnavailable as exc:
         dense_error = str(exc)
 
@@ -343,6 +348,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         results[method]["backend"] = args.backend
         if mode == "hybrid":
             results[method]["fusion"] = "weighted min-max, 0.6 lexical / 0.4 dense"
+        results[method]["successor_weight"] = DEFAULT_SUCCESSOR_WEIGHT
         base = retrieve(
             transcripts, questions, make_index=factory(emb), keys=protocol_keys, mode=mode
         )
@@ -391,6 +397,8 @@ def sweep(
     }
     for name, tokenizer in tokenizers.items():
         measure("bm25", f"tokenizer: {name}", tokenizer=tokenizer)
+    for weight in (0.0, 0.2, 0.4):
+        measure("bm25", f"successor weight {weight}", successor_weight=weight)
     if embedder is None:
         return
     measure("dense", "embed: turn text (default)")
@@ -405,6 +413,8 @@ def sweep(
     }
     for name, fusion in fusions.items():
         measure("hybrid", f"fusion: {name}", fusion=fusion)
+    for weight in (0.0, 0.2, 0.4):
+        measure("hybrid", f"successor weight {weight}", successor_weight=weight)
     for name in ("protocol", "prev1", "prev2+date, no session limit"):
         measure("hybrid", f"key: {name}", keys=key_variants[name])
     measure("hybrid", "embed: key prev2+date", dense_text="key")
@@ -460,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also measure key/fusion variants")
     parser.add_argument("--backend", choices=("memory", "sqlite", "postgres"), default="memory")
     parser.add_argument("--pg", default="", help="conninfo for --backend postgres")
+    parser.add_argument(
+        "--engine", choices=("numpy", "torch"), default="numpy", help="how MiniLM runs"
+    )
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():
         print(f"locomo: no data file at {args.data}", file=sys.stderr)

@@ -153,7 +153,7 @@ KEYS: dict[str, _Key] = {
         _Key("cache_ttl", _choice(CACHE_TTLS), "prompt-cache TTL: 5m or 1h"),
         _Key("summary_model", _text, "model that writes rolling summaries"),
         _Key("recall", _bool, "bring back relevant old turns that left the window"),
-        _Key("embedder", _choice(EMBEDDERS), "search --semantic: auto, minilm or hashing"),
+        _Key("embedder", _choice(EMBEDDERS), "recall, search --semantic: auto, minilm or hashing"),
         _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this many tokens"),
         _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
         _Key("auto_title", _bool, "name a new conversation with the cheap model after one turn"),

@@ -57,6 +57,43 @@ def test_minilm_dense_search_finds_a_paraphrase(minilm: MiniLMEmbedder) -> None:
     assert index.search("Did she get a new dog?", k=1)[0].unit.id == "1"
 
 
+@needs_minilm
+@pytest.mark.embeddings
+def test_the_numpy_engine_gives_sentence_transformers_vectors(minilm: MiniLMEmbedder) -> None:
+    texts = [
+        "When did Caroline go to the LGBTQ support group?",
+        "Hey Mel! Good to see you! How have you been?",
+        "word " * 400,  # longer than the 256-token limit: truncated alike
+        "",
+    ]
+    torch = MiniLMEmbedder(engine="torch")
+    assert minilm.engine == "numpy"
+    ours, theirs = minilm.embed(texts), torch.embed(texts)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert np.abs(minilm.embed(texts[:1]) - ours[:1]).max() < 1e-6  # batching changes nothing
+
+
+def test_safetensors_are_read_as_mapped_arrays(tmp_path: Path) -> None:
+    import json
+
+    from claudechat.search.bert import read_safetensors
+
+    weight = np.arange(6, dtype="<f4").reshape(2, 3)
+    ids = np.array([[0, 1, 2]], dtype="<i8")
+    header = {
+        "w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "ids": {"dtype": "I64", "shape": [1, 3], "data_offsets": [24, 48]},
+        "__metadata__": {"format": "pt"},
+    }
+    raw = json.dumps(header).encode()
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + weight.tobytes() + ids.tobytes())
+    tensors = read_safetensors(path)
+    assert set(tensors) == {"w", "ids"}
+    assert tensors["w"].dtype == np.float32 and np.array_equal(tensors["w"], weight)
+    assert np.array_equal(tensors["ids"], ids)
+
+
 def test_minilm_without_weights_says_what_to_install(tmp_path: Path) -> None:
     if importlib.util.find_spec("sentence_transformers") is None:
         with pytest.raises(EmbedderUnavailable, match=r"claudechat\[embeddings\]"):
@@ -71,8 +108,21 @@ def test_minilm_without_sentence_transformers_says_what_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(EmbedderUnavailable, match=r"pip install 'claudechat\[embeddings\]'"):
-        MiniLMEmbedder()
+        MiniLMEmbedder(engine="torch")
     assert issubclass(EmbedderUnavailable, ConfigError)
+
+
+def test_minilm_numpy_engine_without_tokenizers_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "tokenizers", None)
+    with pytest.raises(EmbedderUnavailable, match=r"pip install 'claudechat\[embeddings\]'"):
+        MiniLMEmbedder()
+
+
+def test_minilm_rejects_an_unknown_engine() -> None:
+    with pytest.raises(ConfigError, match="engine must be 'numpy' or 'torch'"):
+        MiniLMEmbedder(engine="onnx")  # type: ignore[arg-type]
 
 
 def test_voyage_without_its_package_or_key_says_what_to_do(

@@ -346,7 +346,11 @@ def test_sqlite_index_round_trips_units_through_a_file(tmp_path: Path) -> None:
     assert {"search_migrations", "search_units", "search_fts", "search_vectors"} <= tables
     assert "search_meta" not in tables
     versions = conn.execute("SELECT version, name FROM search_migrations ORDER BY version")
-    assert versions.fetchall() == [(1, "search_tables"), (2, "drop_search_meta")]
+    assert versions.fetchall() == [
+        (1, "search_tables"),
+        (2, "drop_search_meta"),
+        (3, "previous_turn"),
+    ]
 
 
 def test_sqlite_index_shares_a_connection_and_deletes_vectors_with_units() -> None:
@@ -440,7 +444,7 @@ def test_a_database_from_before_numbered_migrations_is_migrated_and_searchable(
     fts = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%fts5%'")}
     assert fts == {"messages_fts", "search_fts"}  # one for the store, one for the index
     history = conn.execute("SELECT version FROM search_migrations ORDER BY version")
-    assert history.fetchall() == [(1,), (2,)]
+    assert history.fetchall() == [(1,), (2,), (3,)]
     index.close()
     again = SQLiteIndex(path)  # nothing left to apply; the rows are all there
     assert len(again) == 11
@@ -479,3 +483,60 @@ def test_bm25_score_matches_the_in_memory_index() -> None:
         tf = {t: terms.count(t) for t in terms}
         expected = bm25.scores("apple pie")[i]
         assert bm25_score(["apple", "pie"], tf, len(terms), df, 3, avgdl) == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------- the turn before a match
+
+
+def test_turn_keys_link_each_turn_to_the_one_before_it_in_its_session() -> None:
+    out = TurnKeys().apply(units())
+    assert [u.previous for u in out[:3]] == ["", "c1-t0", "c1-t1"]
+    assert out[5].previous == ""  # DAY2 opens a new session
+    assert out[6].previous == "c1-t5"
+    assert all(u.previous == "" for u in TurnKeys(before=0).apply(units()[:1]))
+
+
+def _exchange() -> list[SearchUnit]:
+    texts = ["Which city did you fly to last week?", "Seattle, for the basketball game.", "Nice!"]
+    plain = [SearchUnit(id=f"x{i}", conversation_id="x", text=t, message_ids=(f"m{i}",),
+                        created_at=DAY1) for i, t in enumerate(texts)]  # fmt: skip
+    return TurnKeys(before=0).apply(plain)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_turn_whose_reply_matches_is_lifted_with_it(backend: str) -> None:
+    def index(**kw: float) -> RankedIndex:
+        if backend == "memory":
+            made: RankedIndex = MemoryIndex(**kw)  # type: ignore[arg-type]
+        else:
+            made = SQLiteIndex(sqlite3.connect(":memory:"), **kw)  # type: ignore[arg-type]
+        made.add(_exchange())
+        return made
+
+    assert top_ids(index(successor_weight=0.0), "seattle basketball") == ["x1"]
+    lifted = index().search("seattle basketball")
+    assert [h.unit.id for h in lifted] == ["x1", "x0"]  # the question that the reply answers
+    assert lifted[1].score == pytest.approx(0.3 * lifted[0].score)
+    assert lifted[1].scores == {}  # no retriever matched it on its own
+    # a turn the caller already holds is not brought back through its reply
+    assert top_ids(index(), "seattle basketball", exclude_message_ids={"m0"}) == ["x1"]
+    assert top_ids(index(), "seattle basketball", where=lambda u: u.id != "x0") == ["x1"]
+
+
+def test_dense_search_does_not_lift_the_turn_before() -> None:
+    lifted = MemoryIndex(embedder=HashingEmbedder(), mode="dense")
+    plain = MemoryIndex(embedder=HashingEmbedder(), mode="dense", successor_weight=0.0)
+    for index in (lifted, plain):
+        index.add(_exchange())
+    query = "seattle basketball game"
+    assert [(h.unit.id, h.score) for h in lifted.search(query)] == [
+        (h.unit.id, h.score) for h in plain.search(query)
+    ]
+    hybrid = MemoryIndex(embedder=HashingEmbedder())
+    hybrid.add(_exchange())
+    assert top_ids(hybrid, query)[:2] == ["x1", "x0"]
+
+
+def test_a_negative_successor_weight_is_refused() -> None:
+    with pytest.raises(ConfigError, match="successor_weight must be 0 or more"):
+        MemoryIndex(successor_weight=-0.1)

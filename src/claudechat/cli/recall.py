@@ -3,8 +3,9 @@
 The index lives beside the conversations: in the SQLite database file itself (its own
 ``search_*`` tables), in PostgreSQL for a ``postgresql://`` store, in memory otherwise.
 Chats keep it in step (the Recall policy indexes each finished turn); ``reindex``
-rebuilds it. Semantic search uses the offline all-MiniLM-L6-v2 embedder when the
-``embeddings`` extra is installed, else a hashing embedder (and says so).
+rebuilds it. Semantic search uses the offline all-MiniLM-L6-v2 embedder, run with numpy
+(no torch import: a call answers in about a second), when the ``embeddings`` extra is
+installed, else a hashing embedder (and says so).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "open_index",
+    "recall_embedder",
     "recall_policy",
     "recall_preview",
     "reindex",
@@ -60,25 +62,12 @@ def semantic_embedder(notice: Callable[[str], None], choice: str = "auto") -> Em
     if choice == "hashing":
         return HashingEmbedder()
     try:
-        _quiet_transformers()
         return MiniLMEmbedder()
     except EmbedderUnavailable as err:
         if choice == "minilm":
             raise
         notice(f"{err}; using a hashing embedder (close to lexical search) meanwhile")
         return HashingEmbedder()
-
-
-def _quiet_transformers() -> None:
-    """No download or weight-loading progress bars on the terminal."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call,unused-ignore]
-    except Exception:  # transformers absent or changed: only cosmetics are lost
-        pass
 
 
 def _conversation_ids(store: Store) -> list[str]:
@@ -135,11 +124,33 @@ def _hit_line(hit: SearchHit, width: int = 110) -> str:
     return f"{unit.conversation_id}  {when}  {hit.score:.3f}  {text}"
 
 
-def recall_policy(store: Store, *, postgres: str | None = None) -> Recall:
-    """The Recall policy chats use: lexical (BM25) over this store's index, 5 turns."""
+def recall_embedder(choice: str = "auto") -> Embedder | None:
+    """The embedder recall uses: all-MiniLM-L6-v2 for "minilm", and for "auto" when the
+    ``embeddings`` extra is installed; None (BM25 alone) otherwise, and for "hashing",
+    which adds nothing to BM25."""
+    from ..search import EmbedderUnavailable, MiniLMEmbedder
+
+    if choice == "hashing":
+        return None
+    try:
+        return MiniLMEmbedder()
+    except EmbedderUnavailable:
+        if choice == "minilm":
+            raise
+        return None
+
+
+def recall_policy(store: Store, *, postgres: str | None = None, embedder: str = "auto") -> Recall:
+    """The Recall policy chats use: 5 turns within 1,500 tokens from this store's index,
+    hybrid (BM25 + all-MiniLM-L6-v2) when the embedder is there, else BM25 alone.
+
+    Measured on LoCoMo dev (bench/locomo.py), recall@5: hybrid 0.725, BM25 0.673, each with
+    turns lifted by their replies (``successor_weight`` 0.3).
+    """
     from ..context.recall import Recall
 
-    return Recall(open_index(store, postgres=postgres), k=5, max_tokens=1500)
+    index = open_index(store, postgres=postgres, embedder=recall_embedder(embedder))
+    return Recall(index, k=5, max_tokens=1500)
 
 
 def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None) -> list[str]:

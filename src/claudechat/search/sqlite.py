@@ -36,7 +36,7 @@ MIGRATIONS = "claudechat.search.migrations"
 _errors = functools.partial(sqlite_errors, what="SQLite search index")
 
 
-_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key"
+_UNIT_COLUMNS = "id, conversation_id, message_ids, speaker, created_at, text, key, previous"
 
 
 class SQLiteIndex(RankedIndex):
@@ -100,7 +100,7 @@ class SQLiteIndex(RankedIndex):
                 terms = " ".join(self.tokenizer(unit.index_text))
                 cursor = self._conn.execute(
                     f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*unit_values(unit), terms),
                 )
                 if vectors is not None:
