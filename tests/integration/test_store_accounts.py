@@ -12,6 +12,7 @@ import pytest
 from claudechat.errors import ConcurrentUpdate, ConversationNotFound, UserError, UserNotFound
 from claudechat.messages import user
 from claudechat.store import LOCAL_USER, Limits, MemoryStore, ServiceStore, SQLiteStore
+from claudechat.store.accounts import LAST_USED_RESOLUTION
 from claudechat.store.export import export_json, import_conversation
 
 _names = itertools.count()
@@ -179,6 +180,23 @@ def test_api_keys_find_their_user_until_revoked(store: ServiceStore, clock: Cloc
     listed = {k.id: k for k in store.list_api_keys(bob.id)}
     assert listed[k1.id].revoked_at == T0 + 6 and listed[k2.id].revoked_at is None
     assert listed[k1.id].last_used_at == T0 + 6
+
+
+def test_a_keys_last_use_is_recorded_at_most_once_a_minute(
+    store: ServiceStore, clock: Clock
+) -> None:
+    bob = store.add_user("bob")
+    store.add_api_key(bob.id, key_hash="hash-1", prefix="aaaa1111")
+    first = store.api_key_user("hash-1")
+    assert first is not None and first[1].last_used_at == T0
+    clock.now += LAST_USED_RESOLUTION - 1
+    again = store.api_key_user("hash-1")
+    assert again is not None and again[1].last_used_at == T0
+    assert store.list_api_keys(bob.id)[0].last_used_at == T0
+    clock.now += 1
+    later = store.api_key_user("hash-1")
+    assert later is not None and later[1].last_used_at == T0 + LAST_USED_RESOLUTION
+    assert store.list_api_keys(bob.id)[0].last_used_at == T0 + LAST_USED_RESOLUTION
 
 
 def test_revoking_an_unknown_key_is_an_error(store: ServiceStore) -> None:

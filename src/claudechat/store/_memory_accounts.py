@@ -11,7 +11,15 @@ from dataclasses import dataclass, replace
 
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
-from .accounts import ApiKey, Limits, User, check_limits, check_user_id, check_user_name
+from .accounts import (
+    LAST_USED_RESOLUTION,
+    ApiKey,
+    Limits,
+    User,
+    check_limits,
+    check_user_id,
+    check_user_name,
+)
 from .base import LOCAL_USER, Conversation
 
 __all__ = ["MemoryAccounts"]
@@ -143,13 +151,16 @@ class MemoryAccounts:
             return key
 
     def api_key_user(self, key_hash: str) -> tuple[User, ApiKey] | None:
-        """The user and key of an unrevoked key's hash (its last use is recorded); else None."""
+        """The user and key of an unrevoked key's hash, else None; its last use is recorded
+        at most every ``LAST_USED_RESOLUTION`` seconds."""
         with self._lock:
             key_id = self._key_hashes.get(key_hash)
             key = self._keys.get(key_id) if key_id is not None else None
             if key is None or key.revoked_at is not None:
                 return None
-            key = self._keys[key.id] = replace(key, last_used_at=self._clock())
+            now = self._clock()
+            if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+                key = self._keys[key.id] = replace(key, last_used_at=now)
             return self._user(key.user_id), key
 
     def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
-from .accounts import ApiKey, Limits, User, check_limits, check_user_id, check_user_name
+from .accounts import (
+    LAST_USED_RESOLUTION,
+    ApiKey,
+    Limits,
+    User,
+    check_limits,
+    check_user_id,
+    check_user_name,
+)
 
 if TYPE_CHECKING:
     from ._sql import Executor
@@ -156,17 +165,23 @@ class SQLAccounts:
         return key
 
     def api_key_user(self, key_hash: str) -> tuple[User, ApiKey] | None:
-        """The user and key of an unrevoked key's hash (its last use is recorded); else None."""
-        with self._tx("api_key_user", write=True) as db:
-            rows = db.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND revoked_at IS NULL "
-                f"RETURNING {KEY}",
-                (self._clock(), key_hash),
-            ).fetchall()
-            if not rows:
+        """The user and key of an unrevoked key's hash, else None. Its last use is recorded
+        when the stored one is older than ``LAST_USED_RESOLUTION`` seconds, so a busy key costs
+        a read, not a write (a commit), on each request."""
+        with self._tx("api_key_user") as db:
+            row = db.execute(
+                f"SELECT {KEY} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                (key_hash,),
+            ).fetchone()
+            if row is None:
                 return None
-            key = _key_of(rows[0])
-            return self._user(db, key.user_id), key
+            key, now = _key_of(row), self._clock()
+            user = self._user(db, key.user_id)
+        if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+            return user, key
+        with self._tx("api_key_user", write=True) as db:
+            db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))
+        return user, replace(key, last_used_at=now)
 
     def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         """The keys of a user (None: everyone's), oldest first, revoked ones included."""

@@ -18,6 +18,7 @@ from ..errors import UserError
 from .base import Store
 
 __all__ = [
+    "LAST_USED_RESOLUTION",
     "AccountStore",
     "ApiKey",
     "Limits",
@@ -27,6 +28,8 @@ __all__ = [
     "check_user_id",
     "check_user_name",
 ]
+
+LAST_USED_RESOLUTION = 60.0  # seconds: an API key's last use is recorded at most this often
 
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
