@@ -81,20 +81,27 @@ def _when(epoch: float) -> str:
 
 @dataclass
 class Admission:
-    """A turn let through: its reservation, to settle with the exact cost when it ends."""
+    """A turn let through: its reservation (None when the user has no spend limit, so
+    nothing needed reserving), settled with the exact cost when the turn ends."""
 
-    spend_id: str
+    spend_id: str | None
     upper_usd: float
     _accounts: SpendAccounts
+    user_id: str = ""
+    conversation_id: str = ""
     settled: bool = False
 
     def settle(self, exact_usd: float | None) -> None:
         """Replace the reservation by what the turn billed (0 for a turn that never reached
-        the API; None, a cost unknown, keeps the reserved bound). Settling twice is a no-op."""
+        the API; None, a cost unknown, keeps the reserved bound); a turn that reserved
+        nothing records its spend now. Settling twice is a no-op."""
         if self.settled:
             return
-        self._accounts.settle_spend(self.spend_id, self.upper_usd if exact_usd is None
-                                    else max(0.0, exact_usd))  # fmt: skip
+        usd = self.upper_usd if exact_usd is None else max(0.0, exact_usd)
+        if self.spend_id is None:
+            self.spend_id = self._accounts.reserve_spend(self.user_id, usd,
+                                                         conversation_id=self.conversation_id)  # fmt: skip
+        self._accounts.settle_spend(self.spend_id, usd)
         self.settled = True
 
 
@@ -110,9 +117,13 @@ class SpendGuard:
         """Check the stream quota, reserve ``upper_usd`` and check the day and month limits;
         a refused turn leaves its reservation settled at 0."""
         self._check_streams(user)
+        if user.limits.usd_per_day is None and user.limits.usd_per_month is None:
+            # No limit to hold: the spend is recorded when the turn settles, so the turn
+            # makes one commit fewer before its first token.
+            return Admission(None, upper_usd, self._accounts, user.id, conversation_id)
         spend_id = self._accounts.reserve_spend(user.id, upper_usd,
                                                 conversation_id=conversation_id)  # fmt: skip
-        admission = Admission(spend_id, upper_usd, self._accounts)
+        admission = Admission(spend_id, upper_usd, self._accounts, user.id, conversation_id)
         try:
             self._check_spend(user, upper_usd)
         except SpendLimitExceeded:
