@@ -16,8 +16,10 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from anthropic import Anthropic
 from prometheus_client.parser import text_string_to_metric_families
 
+from claudechat import Chat
 from claudechat.credentials import new_api_key
 from claudechat.server import ServerSettings, create_app
 from claudechat.server.request_log import LOGGER_NAME, log_to_stream
@@ -119,6 +121,26 @@ def test_spend_limit_reached_refuses_before_the_store_and_the_model_until_the_ne
     assert app.store.spend_since(app.user_id, 0) == pytest.approx(spent + 0.99)
     app.clock.now += 14 * 3600  # past midnight UTC
     assert app.turn(cid, "next day").status_code == 200
+
+
+def test_usage_counts_the_services_turns_and_everything_billed_in_the_users_conversations(
+    app: App,
+) -> None:
+    cid = new_conversation(app)
+    served = app.turn(cid).json()["cost_usd"]
+    assert served > 0
+    # a turn sent by the library on the same store, into the same conversation
+    library = Chat.resume(cid, store=app.store,
+                          client=Anthropic(api_key="k", http_client=app.emulator.http_client()))  # fmt: skip
+    direct = library.send("from the library").cost_usd
+    assert direct is not None and direct > 0
+    usage = app.run(app.client.get("/v1/usage")).json()
+    assert usage["today_usd"] == pytest.approx(served)  # the spend the limits count
+    assert usage["total_usd"] == pytest.approx(served)
+    assert usage["conversations_usd"] == pytest.approx(served + direct)
+    assert usage["conversations_usd"] == pytest.approx(
+        app.run(app.client.get(f"/v1/conversations/{cid}/cost")).json()["cost_usd"]
+    )
 
 
 def test_concurrent_streams_limit_answers_429_naming_it(app: App) -> None:

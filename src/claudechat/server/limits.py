@@ -75,6 +75,11 @@ def _windows(now: float) -> tuple[float, float, float, float]:
     return day.timestamp(), day.timestamp() + 86_400, month.timestamp(), next_month.timestamp()
 
 
+def _usd(amount: float) -> str:
+    """Dollars to the cent, or to four significant digits below a dollar ($0.002)."""
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4g}"
+
+
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -155,7 +160,7 @@ class SpendGuard:
             if total > limit:
                 spent = max(0.0, total - upper_usd)
                 raise SpendLimitExceeded(
-                    f"{adjective} spend limit of ${limit:.2f} reached for {user.name}: "
+                    f"{adjective} spend limit of {_usd(limit)} reached for {user.name}: "
                     f"${spent:.4f} spent, this turn may cost up to ${upper_usd:.4f}; "
                     f"resets at {_when(resets_at)}",
                     limit=name,

@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..accounting import store_cost_report
 from ..credentials import csrf_token, hash_password, new_session_token, verify_password
 from ..errors import UserNotFound
 from ..store.accounts import User
+from ..store.scoped import ScopedStore
 from .auth import SESSION_COOKIE, Who, session_hash
 from .bodies import LoginBody
 from .errors import ApiError
@@ -98,6 +100,14 @@ def usage_windows(now: float) -> tuple[float, float]:
     return day.timestamp(), day.replace(day=1).timestamp()
 
 
+def _billed_in_conversations(store: ScopedStore) -> float | None:
+    """What the API billed for everything in the user's conversations, however it was sent
+    (this service, the CLI or the library on the same store); the spend figures above count
+    the service's turns only, as the limits do."""
+    ids = [info.conversation.id for info in store.iter_conversations()]
+    return store_cost_report(store, ids).cost_usd
+
+
 @router.get("/v1/usage")
 async def usage(who: Who, state: State, all: bool = False) -> dict[str, Any]:
     """The caller's spend today and this month (UTC) against their limits; ``all=true``
@@ -119,6 +129,7 @@ async def usage(who: Who, state: State, all: bool = False) -> dict[str, Any]:
         "today_usd": store.spend_since(user.id, day),
         "month_usd": store.spend_since(user.id, month),
         "total_usd": store.spend_since(user.id, 0.0),
+        "conversations_usd": _billed_in_conversations(ScopedStore(store, user.id)),
         "limits": user_json(user)["limits"],
         "day_starts_at": day,
         "month_starts_at": month,
