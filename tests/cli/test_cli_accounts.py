@@ -117,3 +117,20 @@ def test_two_keys_differ(run: Run) -> None:
     assert first != second and KEY.fullmatch(first) and KEY.fullmatch(second)
     listed = run("keys", "list", "erin").stdout.splitlines()
     assert len(listed) == 3 and all("active" in line for line in listed[1:])
+
+
+def test_continue_latest_is_the_local_users_not_a_newer_one_of_a_service_user(
+    run: Run, cli_env: dict[str, str | None]
+) -> None:
+    assert run("ask", "mine from the terminal").exit_code == 0
+    with _store(cli_env) as store:
+        alice = store.add_user("alice")
+        theirs = store.create_conversation(title="alice's", owner=alice.id)
+        (mine,) = [c for c in store.list_conversations() if c.conversation.owner == "local"]
+    resumed = run("ask", "-c", "and again")
+    assert resumed.exit_code == 0, resumed.output
+    with _store(cli_env) as store:
+        assert len(store.branch(mine.conversation.id)) == 4  # continued the local one
+        assert store.branch(theirs.id) == []  # alice's, the newest, untouched
+        shown = run("show", theirs.id)  # an explicit id still opens anyone's (admin)
+        assert shown.exit_code == 0 and "alice's" in shown.stdout

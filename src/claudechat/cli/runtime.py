@@ -201,7 +201,8 @@ class Runtime:
         return chat
 
     def open_chat(self, *, cid: str | None = None, continue_latest: bool = False) -> Chat:
-        """``--cid ID``, ``-c`` (the latest conversation, or a new one), or a new chat."""
+        """``--cid ID`` (anyone's: the terminal is the store's admin), ``-c`` (the local user's
+        latest conversation, or a new one), or a new chat."""
         return self.plan_chat(cid=cid, continue_latest=continue_latest)[1]()
 
     def plan_chat(
@@ -209,11 +210,13 @@ class Runtime:
     ) -> tuple[Conversation | None, Callable[[], Chat]]:
         """Which conversation to open (decided now, cheaply) and how to build its Chat
         (slow the first time: it loads the SDK), so the REPL can show its prompt first."""
+        from ..store.base import LOCAL_USER
+
         conversation: Conversation | None = None
         if cid:
             conversation = self.store().get_conversation(resolve_id(self.store(), cid))
         elif continue_latest:
-            conversation = self.store().latest_conversation()
+            conversation = self.store().latest_conversation(owner=LOCAL_USER)
         if conversation is None:
             return None, self.new_chat
         found = conversation.id
