@@ -18,7 +18,6 @@ from ..errors import UserError
 from .base import Store
 
 __all__ = [
-    "LAST_USED_RESOLUTION",
     "AccountStore",
     "ApiKey",
     "Limits",
