@@ -37,7 +37,9 @@ def make_accounts(store: ServiceStore) -> tuple[list[str], list[str]]:
             store.add_api_key(user.id, key_hash=key.hash, prefix=key.prefix)
             found = store.api_key_user(key_hash(key.plaintext))
             assert found is not None and found[0].id == user.id
-            secrets += [key.plaintext, key.plaintext.rsplit("_", 1)[1]]
+            secret_part = key.plaintext.split("_", 2)[2]  # its own "_" and "-" stay in it
+            assert len(secret_part) == 43
+            secrets += [key.plaintext, secret_part]
             kept.append(key.hash)
         token, token_hash = new_session_token()
         store.add_session(user.id, token_hash=token_hash, expires_at=4e9)
@@ -66,6 +68,7 @@ def _sqlite_values(path: Path) -> dict[str, list[str]]:
 
 
 def _check(values: dict[str, list[str]], secrets: list[str], kept: list[str]) -> None:
+    assert all(len(s) >= 20 for s in secrets)  # a short one would match by chance
     assert {"users", "api_keys", "web_sessions", "spend", "conversations"} <= set(values)
     for table, texts in values.items():
         for text in texts:
