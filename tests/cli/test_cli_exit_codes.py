@@ -38,6 +38,27 @@ def test_an_invalid_api_key_is_one_line_and_exit_2(run: Run, emulator_server: St
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [("   ", "is blank"), ("right\n", "has spaces or newlines around it"),
+     (" right", "has spaces or newlines around it")],
+)  # fmt: skip
+def test_a_blank_or_padded_api_key_is_refused_before_anything_is_stored_or_sent(
+    run: Run, emulator_server: Start, cli_env: dict[str, str | None], key: str, said: str
+) -> None:
+    emulator = Emulator(api_key="right")
+    server = emulator_server(emulator)
+    result = run("ask", "hello", env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": key})
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == f"error: ANTHROPIC_API_KEY {said}: set it to the key alone, or unset it"
+    )
+    assert emulator.requests == []
+    listed = run("list")
+    assert listed.exit_code == 0 and "hello" not in listed.stdout
+
+
 def test_the_right_key_talks_to_the_server_without_the_emulator_notice(
     run: Run, emulator_server: Start
 ) -> None:

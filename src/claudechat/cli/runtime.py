@@ -74,7 +74,13 @@ class Runtime:
         if self._api_key is None:
             from .api_key import read_key
 
-            self._api_key = self.env.get("ANTHROPIC_API_KEY") or read_key(self.env) or ""
+            given = self.env.get("ANTHROPIC_API_KEY")
+            if given is not None and given != given.strip():
+                from ..errors import ConfigError
+
+                what = "is blank" if not given.strip() else "has spaces or newlines around it"
+                raise ConfigError(f"ANTHROPIC_API_KEY {what}: set it to the key alone, or unset it")
+            self._api_key = given or read_key(self.env) or ""
         return self._api_key or None
 
     @property
