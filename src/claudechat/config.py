@@ -287,10 +287,29 @@ def _write(path: Path, values: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _check_not_retired(model: str) -> None:
+    """ConfigError for a model past its retirement date (naming its successor), so that it
+    is not written as a default every later request would fail on. A file that already
+    names one still loads: the chat refuses it when it is used, with the same message."""
+    from datetime import UTC, datetime
+
+    from .models.capabilities import model_info
+
+    info = model_info(model, warn=False)
+    if info.retires is not None and datetime.now(UTC).date() >= info.retires:
+        instead = f"; use {info.replacement} instead" if info.replacement else ""
+        raise ConfigError(
+            f"model {info.name!r} was retired on {info.retires.isoformat()}{instead}; "
+            "nothing was written"
+        )
+
+
 def set_value(path: Path, name: str, raw: Any) -> Any:
     """Check ``raw`` for key ``name`` and write it to the file; returns the stored value."""
     key = _key(name)
     value = parse_value(key.name, raw)
+    if key.name in ("model", "summary_model"):
+        _check_not_retired(value)
     values = read_config(path)
     values[key.name] = value
     _write(path, values)

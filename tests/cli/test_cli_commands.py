@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from claudechat.cli.runtime import EMULATOR_NOTICE
@@ -89,6 +90,19 @@ def test_configuration_reaches_the_request(run: Run, tmp_path: Path) -> None:
     result = run("ask", "--json", "hi", env={"CLAUDECHAT_MODEL": "claude-opus-4-8"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"] == "claude-opus-4-8"
+
+
+@pytest.mark.parametrize("key", ["model", "summary_model"])
+def test_config_set_refuses_a_retired_model_and_writes_nothing(run: Run, key: str) -> None:
+    assert run("config", "set", key, "claude-haiku-4-5").exit_code == 0
+    result = run("config", "set", key, "claude-mythos-preview")  # retired on 2026-06-30
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: model 'claude-mythos-preview' was retired on 2026-06-30; "
+        "use claude-mythos-5 instead; nothing was written"
+    )
+    shown = run("config", "get", key)
+    assert shown.exit_code == 0 and "claude-haiku-4-5" in shown.stdout
 
 
 def test_a_retired_model_is_refused_before_anything_is_stored(run: Run) -> None:
