@@ -109,12 +109,16 @@ def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> A
     if state.spend is None or state.upper_bound is None:
         return None
     assert chat.id is not None
-    sent = json.dumps([chat.system, chat.messages, content], ensure_ascii=False, default=str)
+    user = state.store.get_user(user_id)
     budget = chat.context.budget_for(chat.info, chat.max_tokens)
-    prompt_tokens = min(text_bound(sent), budget)
+    prompt_tokens = budget  # the request never exceeds it
+    if user.limits.usd_per_day is not None or user.limits.usd_per_month is not None:
+        # a limit to hold: a tighter bound from the history's size (read only then, as it
+        # grows with the conversation)
+        sent = json.dumps([chat.system, chat.messages, content], ensure_ascii=False, default=str)
+        prompt_tokens = min(text_bound(sent), budget)
     upper = state.upper_bound(chat.model.name, prompt_tokens, chat.max_tokens, budget)
-    return state.spend.admit(state.store.get_user(user_id), conversation_id=chat.id,
-                             upper_usd=upper)  # fmt: skip
+    return state.spend.admit(user, conversation_id=chat.id, upper_usd=upper)
 
 
 @router.get("/{cid}/stream")
