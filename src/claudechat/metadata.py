@@ -25,6 +25,7 @@ __all__ = [
     "PURPOSE",
     "REFITTED",
     "SIDE_USAGE",
+    "THREAD",
     "WINDOW_START",
 ]
 
@@ -71,6 +72,10 @@ IMPORTED_FROM = "imported_from"
 
 WINDOW_START = "window_start"
 """The message a trimmed window starts at, kept so the next turn's window agrees."""
+
+THREAD = "thread"
+"""What the server's message thread holds: the last reply's id, a fingerprint and digest
+of the held request, and when it was last used (see ``claudechat.chat.threads``)."""
 
 # ---------------------------------------------------------------- summary metadata
 

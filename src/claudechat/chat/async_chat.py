@@ -116,11 +116,11 @@ class AsyncChat(ChatBase[AsyncModel]):
             try:
                 if not stream:
                     self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
-                    call = replace(call, response=await self.model.create(prepared.request))
+                    call = replace(call, response=await self._replier().create(prepared.request))
                     break
                 if shown and attempt == 0:
                     yield shown
-                async for event in self.model.stream(prepared.request):
+                async for event in self._replier().stream(prepared.request):
                     call, piece = self._take(call, event)
                     if piece:
                         yield piece

@@ -47,7 +47,15 @@ from ..errors import (
     UserError,
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
-from ..metadata import DOCUMENTS, FORKED_FROM, INTERRUPTED, PURPOSE, SIDE_USAGE, WINDOW_START
+from ..metadata import (
+    DOCUMENTS,
+    FORKED_FROM,
+    INTERRUPTED,
+    PURPOSE,
+    SIDE_USAGE,
+    THREAD,
+    WINDOW_START,
+)
 from ..models.base import AsyncModel, Model, ModelResponse, Request, StreamEvent, TextDelta
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
@@ -75,6 +83,7 @@ from .fold import (
 )
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
 from .reply import Reply, TurnState
+from .threads import ThreadKeeper, ThreadMark, Threads
 
 __all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "STOPPED", "ChatBase", "Documents", "ToolLike"]
 
@@ -104,6 +113,8 @@ class ChatBase(SharedWriter, Generic[M]):
     ``budget``: input tokens per request, 200,000 unless set; "max" for the model's whole
     window. ``summary_model`` writes rolling summaries (the engine's, by default).
     ``extra_fields``: further Messages API fields sent with every reply (top_p, service_tier…).
+    ``threads``: send each turn through a server-side message thread (``True``, or
+    ``Threads(clock=…)``), replaying the whole request whenever the thread is gone.
     """
 
     model: M
@@ -126,6 +137,7 @@ class ChatBase(SharedWriter, Generic[M]):
         max_tool_rounds: int = 10,
         client: Any = None,
         summary_model: str | None = None,
+        threads: bool | Threads = False,
         _conversation: Conversation | None = None,
     ) -> None:
         resolved: M = resolve_model(model, client, asynchronous=self.asynchronous)
@@ -162,6 +174,10 @@ class ChatBase(SharedWriter, Generic[M]):
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
         self._checkpointed_at: float | None = None  # the streaming reply's last checkpoint
         self._checkpoint_failed = False  # no more checkpoints until the reply is done
+        self._threads: ThreadKeeper | None = None
+        if threads:
+            options = threads if isinstance(threads, Threads) else Threads()
+            self._threads = ThreadKeeper(options, load=self._thread_mark, save=self._keep_thread)
         self._start_sharing()
 
     # --- the public view ------------------------------------------------------------------
@@ -339,6 +355,7 @@ class ChatBase(SharedWriter, Generic[M]):
             stop_sequences=self.stop_sequences,
             extra_fields=self.extra_fields,
             max_tool_rounds=self.max_tool_rounds,
+            threads=self._threads.options if self._threads is not None else False,
             _conversation=new,
         )
         child.tools = self.tools
@@ -550,6 +567,26 @@ class ChatBase(SharedWriter, Generic[M]):
             )
         except ClaudeChatError as err:
             log.warning("could not keep the window start in the store: %s", err)
+
+    def _replier(self) -> M:
+        """What the turn's requests are sent to: the model, through the thread if on."""
+        if self._threads is None:
+            return self.model
+        return cast(M, self._threads.wrap(self.model, asynchronous=self.asynchronous))
+
+    def _thread_mark(self) -> ThreadMark | None:
+        return ThreadMark.from_metadata(self._conv.metadata.get(THREAD)) if self._conv else None
+
+    def _keep_thread(self, mark: ThreadMark) -> None:
+        """Keep the thread's mark with the conversation (a failure costs one replay)."""
+        conv = self._conv
+        if conv is None:
+            return
+        try:
+            metadata = {**conv.metadata, THREAD: mark.to_metadata()}
+            self._conv = self.store.update_conversation(conv.id, metadata=metadata)
+        except ClaudeChatError as err:
+            log.warning("could not keep the message thread in the store: %s", err)
 
     def _retry_overflow(self, err: ContextOverflow, call: Call, attempt: int) -> bool:
         """After "prompt is too long": remember the input limit the API named (later

@@ -114,11 +114,11 @@ class Chat(ChatBase[Model]):
             try:
                 if not stream:
                     self._renew_turn(ttl=BLOCKING_LEASE_SECONDS, force=True)
-                    call = replace(call, response=self.model.create(prepared.request))
+                    call = replace(call, response=self._replier().create(prepared.request))
                     break
                 if shown and attempt == 0:
                     yield shown
-                for event in self.model.stream(prepared.request):
+                for event in self._replier().stream(prepared.request):
                     call, piece = self._take(call, event)
                     if piece:
                         yield piece

@@ -30,6 +30,7 @@ from ._reply import (
     normalize,
 )
 from ._sse import frame, message_events
+from ._threads import Threads
 from ._tokens import count_tokens_text
 from ._transport import EmulatorTransport, EmuResponse
 from ._validate import paused_key, validate_request
@@ -104,6 +105,7 @@ class Emulator:
         self._replies = 0
         self._tool_ids = 0
         self._paused: set[tuple[str, ...]] = set()  # replies that stopped mid-turn
+        self.threads = Threads(lambda: self.clock())  # message threads the server holds
         self._lock = threading.RLock()
 
     # ----- configuration -------------------------------------------------------------
@@ -344,7 +346,8 @@ class Emulator:
         self, record: RecordedRequest, body: dict[str, Any], request_id: str, beta: bool
     ) -> EmuResponse:
         model = str(body.get("model", ""))
-        validate_request(body, model_facts(model), need_max_tokens=True, paused=self._paused)
+        incoming = self.threads.receive(body, record.headers, self._paused)
+        body = incoming.body
         prepared = self._prepare(body, self.clock())
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
         final = self._reply(request)
@@ -369,12 +372,13 @@ class Emulator:
         if isinstance(body.get("diagnostics"), dict):
             message["diagnostics"] = self._diagnostics(body["diagnostics"], fingerprint, usage)
         self._history[message_id] = fingerprint
+        held = self.threads.answered(incoming, message, streaming=bool(body.get("stream")))
         if body.get("stream"):
             events = message_events(message)
             return EmuResponse(
                 200,
                 self._headers(request_id, "text/event-stream; charset=utf-8"),
-                iter([frame(name, data) for name, data in events]),
+                held(iter([frame(name, data) for name, data in events])),
             )
         return self._json(request_id, message)
 
