@@ -157,6 +157,7 @@ KEYS: dict[str, _Key] = {
         _Key("confirm_tokens", _positive_int, "ask before sending a prompt over this many tokens"),
         _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
         _Key("auto_title", _bool, "name a new conversation with the cheap model after one turn"),
+        _Key("threads", _bool, "send only new messages through server-side message threads"),
     )
 }
 
@@ -179,6 +180,7 @@ class Settings:
     confirm_tokens: int = 50_000
     confirm_usd: float = 0.50
     auto_title: bool = False
+    threads: bool = False
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

@@ -172,10 +172,11 @@ class ThreadKeeper:
         idle = self.options.clock() - mark.used_at
         if idle >= self.options.ttl - EXPIRY_MARGIN_SECONDS:
             return f"the thread expired ({idle:.0f}s since its last use)"
-        if len(request.messages) <= mark.messages:
-            return "nothing new to continue with"
-        if _digest(request.messages[: mark.messages]) != mark.prefix:
+        held = request.messages[: mark.messages]
+        if len(held) < mark.messages or _digest(held) != mark.prefix:
             return "the context changed the messages the thread holds"
+        if len(request.messages) == mark.messages:
+            return "nothing new to continue with"
         return None
 
     def replay(self, sent: Outgoing, err: ModelError) -> Outgoing | None:

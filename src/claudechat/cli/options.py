@@ -16,7 +16,16 @@ __all__ = ["chat_options", "runtime_from", "store_options"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 STORE_KEYS = ("db", "store")
-CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl", "recall")
+CHAT_KEYS = (
+    "model",
+    "system",
+    "max_tokens",
+    "budget",
+    "strategy",
+    "cache_ttl",
+    "recall",
+    "threads",
+)
 
 
 def store_options(f: F) -> F:
@@ -66,6 +75,12 @@ def chat_options(f: F) -> F:
             "--recall/--no-recall",
             default=None,
             help="Bring back relevant old turns that left the window [CLAUDECHAT_RECALL].",
+        ),
+        click.option(
+            "--threads/--no-threads",
+            default=None,
+            help="Send only the new messages through a server-side message thread, replaying "
+            "everything when it is gone [CLAUDECHAT_THREADS].",
         ),
     ]
     f = store_options(f)

@@ -183,6 +183,7 @@ class Runtime:
             context=self.engine(),
             client=self.client(),
             tools=self.tools,
+            threads=s.threads,
             **self.model_options.chat_kwargs(),
         )
 
@@ -200,6 +201,7 @@ class Runtime:
             context=self.engine(),
             client=self.client(),
             tools=self.tools,
+            threads=s.threads,
             **self.model_options.chat_kwargs(),
         )
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:

@@ -216,7 +216,9 @@ class Threads:
 
 
 def _last_user(messages: list[Any]) -> int:
-    return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    """Where the last turn starts: its user message that answers no tool call."""
+    return max((i for i, m in enumerate(messages) if m.get("role") == "user" and not any(
+        b.get("type") == "tool_result" for b in content_blocks(m.get("content")))), default=0)  # fmt: skip
 
 
 def _unchanged(events: Iterator[bytes]) -> Iterator[bytes]:
