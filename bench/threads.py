@@ -17,7 +17,10 @@ trims (and starts a new thread) now and then; hysteresis keeps each window for m
 Run: .venv/bin/python bench/threads.py [--turns 200] [--budget 20000]
 
 Recorded (emulator, claude-sonnet-4-6, 200 turns, budget 20,000, 6-minute pause at 100):
-  see README, "Message threads".
+  full replay: 63,063 bytes a turn (median 68,382), 119 blocks validated, 13,243 tokens
+  threads: 2,081 bytes a turn (median 912), 5 blocks, 394 tokens; 5 whole requests (the
+  first, 3 trims, the pause: 67,304 bytes at turn 100, no error); 3.3% of the bytes
+  server lost it: the same, plus one refused continue (912 bytes) before the replay
 """
 
 from __future__ import annotations

@@ -93,8 +93,13 @@ class ThreadMark:
 
     def to_metadata(self) -> dict[str, Any]:
         """The mark as a JSON-ready dict."""
-        return {"reply_id": self.reply_id, "fingerprint": self.fingerprint,
-                "prefix": self.prefix, "messages": self.messages, "used_at": self.used_at}  # fmt: skip
+        return {
+            "reply_id": self.reply_id,
+            "fingerprint": self.fingerprint,
+            "prefix": self.prefix,
+            "messages": self.messages,
+            "used_at": self.used_at,
+        }
 
     @classmethod
     def from_metadata(cls, value: object) -> ThreadMark | None:
@@ -102,8 +107,13 @@ class ThreadMark:
         if not isinstance(value, Mapping):
             return None
         try:
-            return cls(str(value["reply_id"]), str(value["fingerprint"]), str(value["prefix"]),
-                       int(value["messages"]), float(value["used_at"]))  # fmt: skip
+            return cls(
+                str(value["reply_id"]),
+                str(value["fingerprint"]),
+                str(value["prefix"]),
+                int(value["messages"]),
+                float(value["used_at"]),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -157,8 +167,14 @@ class ThreadKeeper:
             return Outgoing(_create(request), request, "create", fingerprint)
         delta = request.messages[mark.messages :]
         thread = {"type": "continue", "previous_message_id": mark.reply_id}
-        sent = replace(request, messages=delta, system=[], tools=[],
-                       betas=_with_beta(request.betas), extra={**request.extra, "thread": thread})  # fmt: skip
+        sent = replace(
+            request,
+            messages=delta,
+            system=[],
+            tools=[],
+            betas=_with_beta(request.betas),
+            extra={**request.extra, "thread": thread},
+        )
         return Outgoing(sent, request, "continue", fingerprint)
 
     def _why_not_continue(
@@ -184,12 +200,17 @@ class ThreadKeeper:
         thread error a replay recovers from."""
         code = err.error_code
         if sent.kind == "continue" and code in REPLAY_CODES:
-            log.info("replaying the whole conversation in a new message thread: %s (%s)",
-                     code, err.args[0] if err.args else "")  # fmt: skip
+            log.info(
+                "replaying the whole conversation in a new message thread: %s (%s)",
+                code,
+                err.args[0] if err.args else "",
+            )
             return Outgoing(_create(sent.full), sent.full, "create", sent.fingerprint)
         if sent.kind != "off" and code == UNSUPPORTED_CODE:
-            log.info("the server cannot thread this request; sending it whole: %s",
-                     err.args[0] if err.args else "")  # fmt: skip
+            log.info(
+                "the server cannot thread this request; sending it whole: %s",
+                err.args[0] if err.args else "",
+            )
             self._unthreaded.add(sent.fingerprint)
             return Outgoing(sent.full, sent.full, "off", sent.fingerprint)
         return None
@@ -201,8 +222,11 @@ class ThreadKeeper:
         if response.stop_reason == "refusal":  # the server may hold it or not: start anew
             return
         held = [*sent.full.messages, {"role": "assistant", "content": response.content}]
-        self._save(ThreadMark(response.id, sent.fingerprint, _digest(held), len(held),
-                              self.options.clock()))  # fmt: skip
+        self._save(
+            ThreadMark(
+                response.id, sent.fingerprint, _digest(held), len(held), self.options.clock()
+            )
+        )
 
     def wrap(self, model: Model | AsyncModel, *, asynchronous: bool) -> Any:
         """``model`` sending through this keeper (``AsyncThreadedModel`` for an async one)."""
@@ -305,8 +329,11 @@ def _seen(keeper: ThreadKeeper, sent: Outgoing, event: StreamEvent) -> StreamEve
 
 def _create(request: Request) -> Request:
     """The whole request, starting a new thread."""
-    return replace(request, betas=_with_beta(request.betas),
-                   extra={**request.extra, "thread": {"type": "create"}})  # fmt: skip
+    return replace(
+        request,
+        betas=_with_beta(request.betas),
+        extra={**request.extra, "thread": {"type": "create"}},
+    )
 
 
 def _with_beta(betas: Sequence[str]) -> list[str]:
@@ -319,8 +346,13 @@ def _canon(value: object) -> bytes:
 
 def _fingerprint(request: Request) -> str:
     """What a continue must not change: model, system, tools, thinking, tool_choice."""
-    fields = {"model": request.model, "system": request.system, "tools": request.tools,
-              "thinking": request.thinking, "tool_choice": request.tool_choice}  # fmt: skip
+    fields = {
+        "model": request.model,
+        "system": request.system,
+        "tools": request.tools,
+        "thinking": request.thinking,
+        "tool_choice": request.tool_choice,
+    }
     return hashlib.sha256(_canon(fields)).hexdigest()
 
 

@@ -217,8 +217,15 @@ class Threads:
 
 def _last_user(messages: list[Any]) -> int:
     """Where the last turn starts: its user message that answers no tool call."""
-    return max((i for i, m in enumerate(messages) if m.get("role") == "user" and not any(
-        b.get("type") == "tool_result" for b in content_blocks(m.get("content")))), default=0)  # fmt: skip
+    return max(
+        (
+            i
+            for i, m in enumerate(messages)
+            if m.get("role") == "user"
+            and not any(b.get("type") == "tool_result" for b in content_blocks(m.get("content")))
+        ),
+        default=0,
+    )
 
 
 def _unchanged(events: Iterator[bytes]) -> Iterator[bytes]:
@@ -244,8 +251,11 @@ def _check_shape(thread: Any, headers: dict[str, str]) -> str:
 
 def _check_supported(body: dict[str, Any]) -> None:
     """thread_unsupported_request for a request field or model threads do not take."""
-    unsupported = [name for name in ("context_management", "cache_control", "fallbacks")
-                   if body.get(name) is not None]  # fmt: skip
+    unsupported = [
+        name
+        for name in ("context_management", "cache_control", "fallbacks")
+        if body.get(name) is not None
+    ]
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         unsupported.append("thinking")
