@@ -57,21 +57,21 @@ def check_scope(value: str) -> MemoryScope:
 
 class MemoryTool:
     """The memory tool over one tree of ``store``: ``owner``'s, shared by their
-    conversations (``conversation_id`` None) or one conversation's (an id, or a function
-    giving it when the tool runs, for a chat that has no id yet)."""
+    conversations (``conversation_id`` None) or one conversation's. Owner and id can be
+    functions giving them when the tool runs (a chat has no id before its first turn)."""
 
     def __init__(
         self,
         store: MemoryFiles,
         *,
-        owner: str = LOCAL_USER,
+        owner: str | Callable[[], str] = LOCAL_USER,
         conversation_id: ConversationRef = None,
         max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         if not isinstance(store, MemoryFiles):
             raise UserError(f"{type(store).__name__} cannot hold memories (no MemoryFiles)")
         self.store = store
-        self.owner = owner
+        self._owner = owner
         self._conversation = conversation_id
         self.max_file_bytes = max_file_bytes
 
@@ -80,7 +80,8 @@ class MemoryTool:
         """The tree the next command works on."""
         ref = self._conversation
         cid = ref() if callable(ref) else ref
-        return Tree(self.store, self.owner, cid, self.max_file_bytes)
+        owner = self._owner() if callable(self._owner) else self._owner
+        return Tree(self.store, owner, cid, self.max_file_bytes)
 
     def run(self, command: Mapping[str, Any]) -> str:
         """Run one command (a tool_use input); ToolRefused carries the error result."""

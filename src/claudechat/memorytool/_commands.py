@@ -106,11 +106,12 @@ def _view_dir(tree: Tree, rel: str, path: str) -> str:
         parts = name.split("/")
         if len(parts) > 2 or any(p.startswith(".") for p in parts):
             continue
-        size = sum(f.size for f in inside if f.path.startswith(e.path + "/")) if e.is_dir else e.size
+        size = (
+            sum(f.size for f in inside if f.path.startswith(e.path + "/")) if e.is_dir else e.size
+        )
         lines.append(f"{_format_file_size(size)}\t{path}/{name}{'/' if e.is_dir else ''}")
     header = (
-        f"Here're the files and directories up to 2 levels deep in {path}, "
-        "excluding hidden items:"
+        f"Here're the files and directories up to 2 levels deep in {path}, excluding hidden items:"
     )
     return header + "\n" + "\n".join(lines)
 
@@ -124,7 +125,9 @@ def _view_file(content: str, path: str, view_range: Any) -> str:
         isinstance(view_range, list)
         and all(isinstance(n, int) and not isinstance(n, bool) for n in view_range)
     ):
-        raise ToolRefused(f"Invalid `view_range` parameter: {view_range}. It should be [start, end].")
+        raise ToolRefused(
+            f"Invalid `view_range` parameter: {view_range}. It should be [start, end]."
+        )
     if view_range and len(view_range) == 2:
         first = max(1, view_range[0]) - 1
         end = len(lines) if view_range[1] == -1 else view_range[1]
@@ -188,7 +191,7 @@ def str_replace(tree: Tree, command: Mapping[str, Any]) -> str:
     old_str = _need(command, "old_str", str)
     new_str = command.get("new_str", "")
     if not isinstance(new_str, str):
-        raise ToolRefused(f"Parameter `new_str` of command `str_replace` must be a str")
+        raise ToolRefused("Parameter `new_str` of command `str_replace` must be a str")
     rel, content = _file(tree, path)
     count = content.count(old_str)
     if count == 0:

@@ -50,13 +50,14 @@ def _check_text(path: str) -> None:
     """Refuse paths that are too long, not valid Unicode, or hold control characters."""
     if len(path) > MAX_PATH_CHARS:
         raise ToolRefused(
-            f"Path is {len(path):,} characters long; a memory path holds at most "
-            f"{MAX_PATH_CHARS:,}"
+            f"Path is {len(path):,} characters long; a memory path holds at most {MAX_PATH_CHARS:,}"
         )
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        raise ToolRefused(f"Path {path.encode('utf-8', 'replace').decode()} is not valid Unicode") from None
+        raise ToolRefused(
+            f"Path {path.encode('utf-8', 'replace').decode()} is not valid Unicode"
+        ) from None
     if any(unicodedata.category(c) == "Cc" for c in path):
         raise ToolRefused(f"Path {path!r} contains a control character")
     if "\\" in path:

@@ -65,9 +65,10 @@ class SQLMemories:
         self, owner: str, conversation_id: str | None, *, prefix: str = ""
     ) -> list[MemoryFile]:
         """The entries of one tree at ``prefix`` and below, in tree order."""
-        where, args = self._tree_sql(), (owner, conversation_id)
+        where = self._tree_sql()
+        args: list[str | int | None] = [owner, conversation_id]
         if prefix:
-            where, args = f"{where} AND {_UNDER}", (*args, *_under_args(prefix))
+            where, args = f"{where} AND {_UNDER}", [*args, *_under_args(prefix)]
         with self._tx("memories") as db:
             rows = db.execute(f"SELECT {_COLS} FROM memories WHERE {where}", args).fetchall()
         return tree_order(_entry(r) for r in rows)
@@ -75,9 +76,7 @@ class SQLMemories:
     def all_memories(self, owner: str) -> list[MemoryFile]:
         """Every entry of every tree of ``owner``, shared first, in tree order."""
         with self._tx("all_memories") as db:
-            rows = db.execute(
-                f"SELECT {_COLS} FROM memories WHERE owner = ?", (owner,)
-            ).fetchall()
+            rows = db.execute(f"SELECT {_COLS} FROM memories WHERE owner = ?", (owner,)).fetchall()
         return tree_order(_entry(r) for r in rows)
 
     def write_memory(

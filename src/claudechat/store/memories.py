@@ -93,9 +93,7 @@ class MemoryFiles(Protocol):
         """Delete an entry and everything below it; how many entries went (0: none was there)."""
         ...
 
-    def rename_memory(
-        self, owner: str, conversation_id: str | None, old: str, new: str
-    ) -> None:
+    def rename_memory(self, owner: str, conversation_id: str | None, old: str, new: str) -> None:
         """Move an entry and everything below it to ``new`` (missing parents made);
         MemoryConflict when ``old`` is gone, ``new`` is taken or is inside ``old``, or a
         parent of ``new`` is a file."""
