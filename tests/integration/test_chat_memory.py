@@ -21,7 +21,7 @@ REMEMBER = [
         "path": "/memories/prefs.md",
         "old_str": "flat white",
         "new_str": "cortado",
-    },  # fmt: skip
+    },
     {"command": "view", "path": "/memories/../etc/passwd"},
 ]
 
