@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..config import STRATEGIES
+from ..config import MEMORY_SCOPES, STRATEGIES
 from .model_options import model_options, options_from
 from .runtime import Runtime
 
@@ -16,7 +16,8 @@ __all__ = ["chat_options", "runtime_from", "store_options"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 STORE_KEYS = ("db", "store")
-CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl", "recall")
+CHAT_KEYS = ("model", "system", "max_tokens", "budget", "strategy", "cache_ttl", "recall",
+             "thinking", "memory")  # fmt: skip
 
 
 def store_options(f: F) -> F:
@@ -66,6 +67,20 @@ def chat_options(f: F) -> F:
             "--recall/--no-recall",
             default=None,
             help="Bring back relevant old turns that left the window [CLAUDECHAT_RECALL].",
+        ),
+        click.option(
+            "--thinking",
+            metavar="off|adaptive|BUDGET",
+            default=None,
+            help="Thinking: off, adaptive, or a budget in tokens (default: adaptive where the "
+            "model supports it) [CLAUDECHAT_THINKING].",
+        ),
+        click.option(
+            "--memory",
+            type=click.Choice(MEMORY_SCOPES),
+            default=None,
+            help="The memory tool: shared (one /memories for all your conversations), "
+            "conversation (one each) or off [CLAUDECHAT_MEMORY].",
         ),
     ]
     f = store_options(f)

@@ -183,6 +183,8 @@ class Runtime:
             context=self.engine(),
             client=self.client(),
             tools=self.tools,
+            thinking=s.thinking,
+            memory=s.memory,
             **self.model_options.chat_kwargs(),
         )
 
@@ -200,6 +202,8 @@ class Runtime:
             context=self.engine(),
             client=self.client(),
             tools=self.tools,
+            thinking=s.thinking,
+            memory=s.memory,
             **self.model_options.chat_kwargs(),
         )
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:

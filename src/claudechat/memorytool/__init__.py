@@ -22,6 +22,7 @@ from ..store.base import LOCAL_USER
 from ..store.memories import MemoryFiles
 from ..tools import Tool
 from ._commands import MAX_FILE_BYTES, MAX_LINES, Tree, run_command
+from ._export import MEMORIES_FORMAT, export_memories, import_memories
 from ._paths import MAX_NAME_BYTES, MAX_PATH_CHARS, ROOT, store_path
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_LINES",
     "MAX_NAME_BYTES",
     "MAX_PATH_CHARS",
+    "MEMORIES_FORMAT",
     "MEMORY_SCOPES",
     "ROOT",
     "SCHEMA",
@@ -36,6 +38,8 @@ __all__ = [
     "MemoryScope",
     "MemoryTool",
     "check_scope",
+    "export_memories",
+    "import_memories",
     "store_path",
 ]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from ..errors import MemoryConflict
+from ..errors import ConversationNotFound, MemoryConflict
 from .memories import MemoryFile, parents, tree_order, under
 
 __all__ = ["MemoryMemories", "check_write", "moved"]
@@ -46,12 +46,19 @@ class MemoryMemories:
 
     _clock: Callable[[], float]
     _lock: threading.RLock
+    _convs: Mapping[str, object]
 
     def _start_memories(self) -> None:
         self._trees: dict[tuple[str, str], _Tree] = {}
 
     def _tree(self, owner: str, conversation_id: str | None) -> _Tree:
         return self._trees.setdefault((owner, conversation_id or ""), {})
+
+    def _tree_to_write(self, owner: str, conversation_id: str | None) -> _Tree:
+        """The tree to write; ConversationNotFound for a conversation the store lacks."""
+        if conversation_id is not None and conversation_id not in self._convs:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        return self._tree(owner, conversation_id)
 
     def _drop_memories(self, conversation_id: str) -> None:
         """Forget a deleted conversation's own trees."""
@@ -84,7 +91,7 @@ class MemoryMemories:
     ) -> MemoryFile:
         """Create an entry (and its parents), or replace a file's text still ``expect``."""
         with self._lock:
-            tree = self._tree(owner, conversation_id)
+            tree = self._tree_to_write(owner, conversation_id)
             kinds = {p: tree[p].is_dir for p in [*parents(path), path] if p in tree}
             old = tree.get(path)
             check_write(kinds, path, expect, old.content if old else None)
@@ -110,7 +117,7 @@ class MemoryMemories:
     def rename_memory(self, owner: str, conversation_id: str | None, old: str, new: str) -> None:
         """Move an entry and everything below it to ``new`` (missing parents made)."""
         with self._lock:
-            tree = self._tree(owner, conversation_id)
+            tree = self._tree_to_write(owner, conversation_id)
             kinds = {p: tree[p].is_dir for p in [old, *parents(new), new] if p in tree}
             check_rename(kinds, old, new)
             now = self._clock()
