@@ -84,8 +84,11 @@ def test_thinking_blocks_go_back_unchanged(make_chat: ChatMaker) -> None:
     ("model", "thinking", "message"),
     [
         (HAIKU, {"type": "adaptive"}, "adaptive thinking is not supported on this model"),
-        (OPUS47, {"type": "enabled", "budget_tokens": 2048},
-         '"thinking.type.enabled" is not supported for this model'),
+        (
+            OPUS47,
+            {"type": "enabled", "budget_tokens": 2048},
+            '"thinking.type.enabled" is not supported for this model',
+        ),
         (SONNET, {"type": "adaptive", "budget_tokens": 2048}, "Extra inputs are not permitted"),
         (SONNET, {"type": "sometimes"}, "does not match any of the expected tags"),
     ],
