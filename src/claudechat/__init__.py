@@ -11,7 +11,7 @@ token and dollar.
 ``DEFAULT_MODEL`` is the model a ``Chat`` uses when none is given.
 """
 
-from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply
+from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply, ThinkingDeprecationWarning
 from .context import (
     ClearToolResults,
     ContextEngine,
@@ -33,6 +33,7 @@ from .errors import (
     ConversationNotFound,
     InvalidHistory,
     InvalidImport,
+    MemoryConflict,
     ModelError,
     Overloaded,
     RateLimited,
@@ -40,8 +41,10 @@ from .errors import (
     StoreError,
     StreamInterrupted,
     ToolDefinitionError,
+    ToolRefused,
     UserError,
 )
+from .memorytool import AsyncMemoryTool, MemoryTool
 from .messages import Message, Turn, group_turns, repair, validate
 from .models import Model, ModelInfo, model_info
 from .tools import Tool, tool_schema
@@ -52,6 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MODEL",
     "AsyncChat",
+    "AsyncMemoryTool",
     "AuthError",
     "BadResponse",
     "Chat",
@@ -66,6 +70,8 @@ __all__ = [
     "InvalidHistory",
     "InvalidImport",
     "Ledger",
+    "MemoryConflict",
+    "MemoryTool",
     "Message",
     "Model",
     "ModelError",
@@ -80,9 +86,11 @@ __all__ = [
     "ServerCompaction",
     "StoreError",
     "StreamInterrupted",
+    "ThinkingDeprecationWarning",
     "TokenWindow",
     "Tool",
     "ToolDefinitionError",
+    "ToolRefused",
     "Turn",
     "Usage",
     "UserError",

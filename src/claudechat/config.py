@@ -40,6 +40,8 @@ DEFAULT_CLI_MODEL = "claude-sonnet-4-6"
 STRATEGIES = ("window", "summary", "compact")
 CACHE_TTLS = ("5m", "1h")
 EMBEDDERS = ("auto", "minilm", "hashing")
+THINKING_MODES = ("off", "auto", "adaptive")  # or a budget in tokens
+MEMORY_SCOPES = ("off", "conversation", "shared")  # as claudechat.memorytool names them
 PRIVATE_MODE = 0o600  # config, exports and input history hold secrets and conversations
 
 # The password runs to the last "@" of the URL's authority (an unescaped "@" in it included).
@@ -129,6 +131,16 @@ def _budget(key: str, raw: Any) -> int | Literal["max"]:
     return _positive_int(key, raw)
 
 
+def _thinking(key: str, raw: Any) -> str | int:
+    """off, auto (adaptive where the model takes it), adaptive, or a budget in tokens."""
+    if isinstance(raw, str) and raw.strip().lower() in THINKING_MODES:
+        return raw.strip().lower()
+    budget = _positive_int(key, raw)
+    if budget < 1024:
+        raise ConfigError(f"{key} must be off, auto, adaptive or a budget of at least 1024 tokens")
+    return budget
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     name: str
@@ -158,6 +170,8 @@ KEYS: dict[str, _Key] = {
         _Key("confirm_usd", _positive_number, "ask before sending a prompt costing more (USD)"),
         _Key("auto_title", _bool, "name a new conversation with the cheap model after one turn"),
         _Key("threads", _bool, "send only new messages through server-side message threads"),
+        _Key("thinking", _thinking, "off, auto (adaptive where supported), adaptive or a budget"),
+        _Key("memory", _choice(MEMORY_SCOPES), "memory tool: off, conversation or shared"),
     )
 }
 
@@ -181,6 +195,8 @@ class Settings:
     confirm_usd: float = 0.50
     auto_title: bool = False
     threads: bool = False
+    thinking: str | int = "auto"
+    memory: str = "off"
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

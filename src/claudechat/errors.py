@@ -20,9 +20,12 @@
     │   │                         event mid-stream (its type in error_type, e.g.
     │   │                         "overloaded_error"); the partial content is kept
     │   └── BadResponse           the server answered something that is not the Messages API
+    ├── ToolRefused               a tool declined a call: its message is the error result Claude
+    │                             reads, as is (the memory tool's bad paths, missing files)
     ├── StoreError                the conversation store failed
     │   ├── ConversationNotFound  no conversation / message with that id
-    │   └── ConcurrentUpdate      another writer moved the conversation head first
+    │   ├── ConcurrentUpdate      another writer moved the conversation head first
+    │   └── MemoryConflict        a memory write found the tree changed (path taken or gone)
     └── ServiceError              the service refused a user's request by its own rules
         ├── SpendLimitExceeded    the user's daily / monthly USD limit (HTTP 402)
         └── TooManyStreams        the user's concurrent-streams limit (HTTP 429)
@@ -43,6 +46,7 @@ __all__ = [
     "ConversationNotFound",
     "InvalidHistory",
     "InvalidImport",
+    "MemoryConflict",
     "ModelError",
     "Overloaded",
     "RateLimited",
@@ -53,6 +57,7 @@ __all__ = [
     "StreamInterrupted",
     "TooManyStreams",
     "ToolDefinitionError",
+    "ToolRefused",
     "UserError",
     "UserNotFound",
 ]
@@ -171,6 +176,10 @@ class BadResponse(ModelError):
     """The server's answer could not be read as a Messages API response."""
 
 
+class ToolRefused(ClaudeChatError):
+    """A tool declined a call; ``str(err)`` is sent to Claude as the ``is_error`` result."""
+
+
 class StoreError(ClaudeChatError):
     """The conversation store failed."""
 
@@ -184,6 +193,10 @@ class ConversationNotFound(StoreError, KeyError):
 
 class ConcurrentUpdate(StoreError):
     """Another writer moved the conversation's head first; re-read and retry."""
+
+
+class MemoryConflict(StoreError):
+    """A memory write found its path taken, or gone, or under a file (another writer)."""
 
 
 class ServiceError(ClaudeChatError):

@@ -2,7 +2,8 @@
 
 A function's first docstring paragraph becomes the tool description; an ``Args:`` section
 (Google style) or ``:param x:`` lines describe the parameters. An exception raised by a
-tool becomes an ``is_error`` tool_result carrying its message, so Claude can recover.
+tool becomes an ``is_error`` tool_result carrying its message, so Claude can recover
+(``ToolRefused``: the message alone, as the tool worded it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
-from .errors import ToolDefinitionError
+from .errors import ToolDefinitionError, ToolRefused
 from .messages import content_problem
 
 __all__ = ["TOOL_NAME", "Tool", "ToolRegistry", "check_tool_name", "tool_schema"]
@@ -250,6 +251,8 @@ class ToolRegistry:
             if inspect.isawaitable(value):
                 raise TypeError("async tools need AsyncChat")
             content = _result_content(value)
+        except ToolRefused as err:  # the tool's own words, as is
+            return _error(tid, str(err))
         except Exception as err:  # a tool's failure is reported to Claude, not raised
             return _failed(tid, err)
         return {"type": "tool_result", "tool_use_id": tid, "content": content}
@@ -262,6 +265,8 @@ class ToolRegistry:
         try:
             value = call()
             content = _result_content(await value if inspect.isawaitable(value) else value)
+        except ToolRefused as err:
+            return _error(tid, str(err))
         except Exception as err:
             return _failed(tid, err)
         return {"type": "tool_result", "tool_use_id": tid, "content": content}

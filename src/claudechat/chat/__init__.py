@@ -8,11 +8,14 @@
 | ``checks.py`` | the checks made before anything is stored or sent |
 | ``lease.py`` | the turn lease shared writers take, and messages held through a store outage |
 | ``reply.py`` | ``Reply`` (what a turn returns) and ``TurnState`` |
+| ``thinking.py`` | the ``thinking`` field each request sends (adaptive by default where taken) |
+| ``memory.py`` | the memory tool of a chat made with ``memory=`` |
 """
 
 from .async_chat import AsyncChat
 from .base import DEFAULT_MODEL
 from .reply import Reply
 from .sync_chat import Chat
+from .thinking import ThinkingDeprecationWarning
 
-__all__ = ["DEFAULT_MODEL", "AsyncChat", "Chat", "Reply"]
+__all__ = ["DEFAULT_MODEL", "AsyncChat", "Chat", "Reply", "ThinkingDeprecationWarning"]

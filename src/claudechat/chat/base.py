@@ -82,7 +82,9 @@ from .fold import (
     start_call,
 )
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
+from .memory import memory_tool
 from .reply import Reply, TurnState
+from .thinking import ThinkingChoice, ThinkingSetting, check_model_takes
 from .threads import ThreadKeeper, ThreadMark, Threads
 
 __all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "STOPPED", "ChatBase", "Documents", "ToolLike"]
@@ -115,6 +117,10 @@ class ChatBase(SharedWriter, Generic[M]):
     ``extra_fields``: further Messages API fields sent with every reply (top_p, service_tier…).
     ``threads``: send each turn through a server-side message thread (``True``, or
     ``Threads(clock=…)``), replaying the whole request whenever the thread is gone.
+    ``thinking``: "auto" (adaptive where the model takes it), "off", "adaptive", a budget in
+    tokens or the API's dict (``thinking.py``). ``memory``: "shared" or "conversation" gives
+    Claude the memory tool on the store, one tree for the owner's conversations or one for
+    this conversation (``claudechat.memorytool``); "off" by default.
     """
 
     model: M
@@ -130,7 +136,7 @@ class ChatBase(SharedWriter, Generic[M]):
         store: Store | None = None,
         context: ContextEngine | Sequence[ContextPolicy] | None = None,
         budget: Budget = None,
-        thinking: Mapping[str, Any] | None = None,
+        thinking: ThinkingSetting = "auto",
         temperature: float | None = None,
         stop_sequences: Sequence[str] = (),
         extra_fields: Mapping[str, Any] | None = None,
@@ -138,6 +144,7 @@ class ChatBase(SharedWriter, Generic[M]):
         client: Any = None,
         summary_model: str | None = None,
         threads: bool | Threads = False,
+        memory: str = "off",
         _conversation: Conversation | None = None,
     ) -> None:
         resolved: M = resolve_model(model, client, asynchronous=self.asynchronous)
@@ -154,7 +161,8 @@ class ChatBase(SharedWriter, Generic[M]):
         self.tools = ToolRegistry(tools)
         self.store: Store = store if store is not None else _memory_store()
         self.context = _engine(context, budget, summary_model)
-        self.thinking = dict(thinking) if thinking else None
+        self._thinking = ThinkingChoice(thinking)
+        check_model_takes(self._thinking.setting, self.info)
         self.temperature = temperature
         self.stop_sequences = list(stop_sequences)
         self.extra_fields = dict(extra_fields or {})
@@ -179,6 +187,8 @@ class ChatBase(SharedWriter, Generic[M]):
             options = threads if isinstance(threads, Threads) else Threads()
             self._threads = ThreadKeeper(options, load=self._thread_mark, save=self._keep_thread)
         self._start_sharing()
+        if (memory_schema := memory_tool(self, memory)) is not None:
+            self.tools.add(memory_schema)
 
     # --- the public view ------------------------------------------------------------------
 
@@ -199,6 +209,17 @@ class ChatBase(SharedWriter, Generic[M]):
     def conversation(self) -> Conversation | None:
         """The stored conversation row."""
         return self._conv
+
+    @property
+    def thinking(self) -> dict[str, Any] | str | None:
+        """The thinking setting: "auto" (adaptive where the model takes it), None, or a dict."""
+        return self._thinking.setting
+
+    @thinking.setter
+    def thinking(self, value: ThinkingSetting) -> None:
+        choice = ThinkingChoice(value)
+        check_model_takes(choice.setting, self.info)
+        self._thinking = choice
 
     @property
     def history(self) -> list[Message]:
@@ -254,6 +275,7 @@ class ChatBase(SharedWriter, Generic[M]):
         info = model_info(model.name)
         check_lifecycle(info)
         check_output_cap(self.max_tokens, info)
+        check_model_takes(self._thinking.setting, info)
         self.model = model
         self.info = info
         self._api_limit = None
@@ -467,8 +489,11 @@ class ChatBase(SharedWriter, Generic[M]):
         if first and turn is not None and turn.prefill and not self.info.prefill:
             injected.append(prefill_hint(turn.prefill))
         fields: dict[str, Any] = {}
-        if self.thinking:
-            fields["thinking"] = self.thinking
+        thinking = self._thinking.field(
+            self.info, temperature=self.temperature, extra=self.extra_fields
+        )
+        if thinking:
+            fields["thinking"] = thinking
         if self.temperature is not None:
             fields["temperature"] = self.temperature
         if self.stop_sequences:

@@ -21,6 +21,7 @@ from . import (
     commands_accounts,
     commands_api_key,  # noqa: F401  (adds set, path and rm to the keys group)
     commands_chat,
+    commands_memory,
     commands_misc,
     commands_serve,
     commands_store,
@@ -133,6 +134,7 @@ for _command in (
     commands_chat.chat,
     commands_chat.ask,
     *commands_store.COMMANDS,
+    *commands_memory.COMMANDS,
     *commands_misc.COMMANDS,
     commands_templates.templates,
     *commands_accounts.COMMANDS,

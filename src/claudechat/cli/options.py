@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..config import STRATEGIES
+from ..config import MEMORY_SCOPES, STRATEGIES
 from .model_options import model_options, options_from
 from .runtime import Runtime
 
@@ -25,6 +25,8 @@ CHAT_KEYS = (
     "cache_ttl",
     "recall",
     "threads",
+    "thinking",
+    "memory",
 )
 
 
@@ -81,6 +83,18 @@ def chat_options(f: F) -> F:
             default=None,
             help="Send only the new messages through a server-side message thread, replaying "
             "everything when it is gone [CLAUDECHAT_THREADS].",
+            "--thinking",
+            metavar="off|adaptive|BUDGET",
+            default=None,
+            help="Thinking: off, adaptive, or a budget in tokens (default: adaptive where the "
+            "model supports it) [CLAUDECHAT_THINKING].",
+        ),
+        click.option(
+            "--memory",
+            type=click.Choice(MEMORY_SCOPES),
+            default=None,
+            help="The memory tool: shared (one /memories for all your conversations), "
+            "conversation (one each) or off [CLAUDECHAT_MEMORY].",
         ),
     ]
     f = store_options(f)

@@ -184,6 +184,8 @@ class Runtime:
             client=self.client(),
             tools=self.tools,
             threads=s.threads,
+            thinking=s.thinking,
+            memory=s.memory,
             **self.model_options.chat_kwargs(),
         )
 
@@ -202,6 +204,8 @@ class Runtime:
             client=self.client(),
             tools=self.tools,
             threads=s.threads,
+            thinking=s.thinking,
+            memory=s.memory,
             **self.model_options.chat_kwargs(),
         )
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:

@@ -525,6 +525,18 @@ class Session:
         for line in recall_preview(self.chat, arg, postgres=self.runtime.postgres):
             self.say(line)
 
+    def cmd_memory(self, arg: str | None) -> None:
+        """/memory [PATH]"""
+        from ..errors import ClaudeChatError
+        from .commands_memory import memory_report
+
+        try:
+            lines = memory_report(self.chat, arg)
+        except ClaudeChatError as err:
+            raise SlashError(str(err)) from None
+        for line in lines:
+            self.say(line)
+
     def last_reply_text(self) -> str:
         """The text of the newest reply on the active branch (SlashError when none)."""
         reply = next((m for m in reversed(self.chat.history) if m.role == "assistant"), None)

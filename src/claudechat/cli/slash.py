@@ -56,6 +56,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("compact", "none", "/compact", "summarise / trim at the next message"),
     Spec("search", "required", "/search QUERY", "search every stored conversation"),
     Spec("recall", "optional", "/recall [text]", "old turns recall would bring back"),
+    Spec("memory", "optional", "/memory [PATH]", "the memory tool's files, or one of them"),
     Spec("export", "optional", "/export [PATH]", "save this conversation (.md or .json)"),
     Spec("copy", "optional", "/copy [code [N]]", "copy the last reply (or its Nth code block)"),
     Spec("quit", "none", "/quit", "leave (Ctrl-D works too)", ("exit", "q")),

@@ -43,6 +43,7 @@ __all__ = [
     "map_error",
     "request_field_names",
     "sdk_errors",
+    "thinking_budget_deprecated",
 ]
 
 _TOO_LONG = re.compile(r"prompt is too long:\s*(\d+)\s*tokens\s*>\s*(\d+)")
@@ -210,10 +211,31 @@ def _endpoint(
         body["betas"] = list(request.betas)
     # Fields the SDK's typed signature lacks (it raises TypeError) go in the JSON body as-is;
     # the count_tokens endpoint takes none of them.
-    extra = {k: body.pop(k) for k in ("diagnostics", "temperature", "top_p", "top_k") if k in body}
+    moved: tuple[str, ...] = ("diagnostics", "temperature", "top_p", "top_k")
+    extra = {k: body.pop(k) for k in moved if k in body}
+    if not for_count and _sdk_warns_on_thinking(body):  # the chat warns once, in its own words
+        extra["thinking"] = body.pop("thinking")
     if extra and not for_count:
         body["extra_body"] = extra
     return (client.beta.messages if beta else client.messages), body
+
+
+def thinking_budget_deprecated(model: str) -> bool:
+    """Whether the SDK deprecates thinking with a budget on ``model`` (its own list)."""
+    try:
+        from anthropic._data import MODELS_TO_WARN_WITH_THINKING_ENABLED as listed
+    except ImportError:  # an SDK from before the list
+        return False
+    return model in listed
+
+
+def _sdk_warns_on_thinking(body: Mapping[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return (
+        isinstance(thinking, Mapping)
+        and thinking.get("type") == "enabled"
+        and thinking_budget_deprecated(str(body.get("model")))
+    )
 
 
 def _snapshot(stream: Any) -> ModelResponse | None:

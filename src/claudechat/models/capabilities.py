@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -53,6 +53,8 @@ class ModelInfo:
     known: bool = True
     retires: date | None = None  # the API stops serving the model on this day
     replacement: str | None = None  # the model to move to
+    adaptive_thinking: bool = False  # takes thinking={"type": "adaptive"} (the chat's default)
+    budget_thinking: bool = True  # takes thinking={"type": "enabled", "budget_tokens": N}
 
     @property
     def pricing(self) -> Pricing | None:
@@ -86,8 +88,22 @@ _OPUS = _p(5, 6.25, 10, 0.50, 25)
 _SONNET46 = _p(3, 3.75, 6, 0.30, 15)
 _PREMIUM = _p(10, 12.50, 20, 1, 50)
 
+# Thinking, from the platform docs: 4.6 models take both kinds (a budget is deprecated);
+# 4.7 and later take adaptive thinking only (a budget is a 400); older ones a budget only.
+_ADAPTIVE_AND_BUDGET = frozenset({"claude-opus-4-6", "claude-sonnet-4-6"})
+
+
+def _thinking(m: ModelInfo) -> ModelInfo:
+    """The entry with its thinking capabilities."""
+    if m.name in _ADAPTIVE_AND_BUDGET:
+        return replace(m, adaptive_thinking=True)
+    if m.tokenizer == "claude47":
+        return replace(m, adaptive_thinking=True, budget_thinking=False)
+    return m
+
+
 _TABLE: dict[str, ModelInfo] = {
-    m.name: m
+    m.name: _thinking(m)
     for m in [
         ModelInfo("claude-opus-5-5", _M, 128 * _K, False, 512, "claude47", _p(4, 5, 8, 0.20, 20)),
         ModelInfo("claude-opus-5", _M, 128 * _K, False, 512, "claude47", _OPUS),

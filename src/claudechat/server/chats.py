@@ -45,6 +45,7 @@ def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncCh
             max_tokens=max_tokens,
             context=engine(settings),
             client=state.client,
+            memory=settings.memory,  # on the user's scoped store: the user's trees only
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..config import DEFAULT_CLI_MODEL, resolve
+from ..config import DEFAULT_CLI_MODEL, MEMORY_SCOPES, resolve
 from ..errors import ConfigError
 
 __all__ = ["AuthMode", "ServerSettings"]
@@ -38,18 +38,24 @@ class ServerSettings:
     shutdown_grace_seconds: float = 30.0
     cookie_secure: bool | None = None
     session_seconds: float = SESSION_SECONDS
+    memory: str = "off"  # the memory tool: off, conversation or shared (per user)
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
             raise ConfigError(f"auth_mode must be 'builtin' or 'none', not {self.auth_mode!r}")
         if self.max_body_bytes < 1:
             raise ConfigError("max_body_bytes must be at least 1")
+        if self.memory not in MEMORY_SCOPES:
+            raise ConfigError(
+                f"memory must be one of {', '.join(MEMORY_SCOPES)}, not {self.memory!r}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
         ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
-        max_tokens, budget and strategy of the usual configuration."""
+        max_tokens, budget, strategy and memory (``CLAUDECHAT_MEMORY``: the memory tool,
+        its trees each user's own) of the usual configuration."""
         env = os.environ if env is None else env
         config = resolve({}, env=env)
         auth = env.get("CLAUDECHAT_SERVE_AUTH", "builtin")
@@ -62,6 +68,7 @@ class ServerSettings:
             max_tokens=config.max_tokens,
             budget=config.budget,
             strategy=config.strategy,
+            memory=config.memory,
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
         )
 

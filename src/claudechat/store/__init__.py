@@ -8,7 +8,8 @@ user data directory. ``PostgresStore`` is imported on first use (psycopg is opti
 Every conversation has an owner (``LOCAL_USER``, "local", for the CLI and the library).
 The three stores are also an ``AccountStore`` (``User``, ``ApiKey``, ``Limits``, web
 sessions, spend rows): a ``ServiceStore``. ``ScopedStore(store, user_id)`` is one user's
-view, in which another owner's conversations do not exist.
+view, in which another owner's conversations do not exist. The memory tool's ``/memories``
+trees (``MemoryFile``) are kept beside them, per user and per conversation (``MemoryFiles``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .export import (
     import_conversation,
     import_file,
 )
+from .memories import MemoryFile, MemoryFiles
 from .memory import MemoryStore
 from .scoped import ScopedStore
 from .sqlite import SQLiteStore
@@ -51,6 +53,8 @@ __all__ = [
     "Conversation",
     "ConversationInfo",
     "Limits",
+    "MemoryFile",
+    "MemoryFiles",
     "MemoryStore",
     "MessageHit",
     "PostgresStore",

@@ -28,6 +28,7 @@ from ._rows import (
     summary_of,
 )
 from ._sql_accounts import SQLAccounts
+from ._sql_memories import SQLMemories
 from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
 
 __all__ = ["Executor", "SQLStore"]
@@ -101,9 +102,9 @@ def _owner_filter(owner: str | None, table: str) -> tuple[str, tuple[str, ...]]:
     return ("", ()) if owner is None else (f"WHERE {table}owner = ?", (owner,))
 
 
-class SQLStore(SQLAccounts):
+class SQLStore(SQLAccounts, SQLMemories):
     """The store logic over a dialect's transactions; subclasses add connections and search;
-    the accounts half comes from ``SQLAccounts``."""
+    the accounts half comes from ``SQLAccounts``, the memory tool's from ``SQLMemories``."""
 
     _clock: Callable[[], float]
     _lock_row = ""  # " FOR UPDATE" where rows can be locked

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import UserError
 from .base import Store
+from .memories import MemoryFiles
 
 __all__ = [
     "AccountStore",
@@ -206,5 +207,6 @@ class AccountStore(Protocol):
 
 
 @runtime_checkable
-class ServiceStore(Store, AccountStore, Protocol):
-    """A store of conversations and accounts: what the service runs on (all three are)."""
+class ServiceStore(Store, AccountStore, MemoryFiles, Protocol):
+    """A store of conversations, accounts and memory-tool trees: what the service runs on
+    (all three are)."""

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
 from ..messages import Message, new_id
 from ._memory_accounts import MemoryAccounts
+from ._memory_memories import MemoryMemories
 from ._rows import (
     SNIPPET_END,
     SNIPPET_START,
@@ -70,7 +71,7 @@ def snippet(text: str, terms: Sequence[str], *, words: int = 16) -> str:
     return ("…" if lo else "") + body + ("…" if hi < len(tokens) else "")
 
 
-class MemoryStore(MemoryAccounts):
+class MemoryStore(MemoryAccounts, MemoryMemories):
     """Conversations and accounts in process memory, guarded by one lock; gone when the
     process ends.
 
@@ -88,6 +89,7 @@ class MemoryStore(MemoryAccounts):
         self._leases: dict[str, tuple[str, float]] = {}  # conversation id → (owner, expires)
         self._stops: set[str] = set()  # conversations whose held turn was asked to stop
         self._start_accounts()
+        self._start_memories()
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -210,6 +212,7 @@ class MemoryStore(MemoryAccounts):
             del self._summaries[conversation_id]
             self._leases.pop(conversation_id, None)
             self._stops.discard(conversation_id)
+            self._drop_memories(conversation_id)
 
     # messages -----------------------------------------------------------------------------
 

@@ -78,6 +78,7 @@ class PostgresStore(SQLStore):
 
     _lock_row = " FOR UPDATE"
     _same = "IS NOT DISTINCT FROM"
+    _tree_lock = "SELECT pg_advisory_xact_lock(hashtext(?))"
 
     def __init__(
         self,

@@ -3,7 +3,8 @@
 Every read and write is limited to conversations the user owns. Another owner's
 conversation (or a message in it) is reported exactly as an unknown id is, so the view
 does not even tell that it exists; what is created or imported through the view is owned
-by the user; lists and searches see only the user's conversations.
+by the user; lists and searches see only the user's conversations, and the memory tool's
+trees are the user's own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..errors import ConversationNotFound
 from ..messages import Message
 from .accounts import ServiceStore
 from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
+from .memories import MemoryFile
 
 __all__ = ["ScopedStore"]
 
@@ -203,6 +205,43 @@ class ScopedStore:
         if mine is None:
             return []
         return self.store.search(query, conversation_id=conversation_id, limit=limit, owner=mine)
+
+    # the memory tool's trees (the user's own, whatever ``owner`` says) --------------------
+
+    def _tree(self, conversation_id: str | None) -> tuple[str, str | None]:
+        if conversation_id is not None:
+            self._own(conversation_id)
+        return self.user_id, conversation_id
+
+    def memories(
+        self, owner: str, conversation_id: str | None, *, prefix: str = ""
+    ) -> list[MemoryFile]:
+        """The entries of one of the user's trees at ``prefix`` and below."""
+        return self.store.memories(*self._tree(conversation_id), prefix=prefix)
+
+    def all_memories(self, owner: str) -> list[MemoryFile]:
+        """Every entry of the user's trees (``owner`` is ignored)."""
+        return self.store.all_memories(self.user_id)
+
+    def write_memory(
+        self,
+        owner: str,
+        conversation_id: str | None,
+        path: str,
+        content: str | None,
+        *,
+        expect: str | None = None,
+    ) -> MemoryFile:
+        """Create or replace an entry of one of the user's trees."""
+        return self.store.write_memory(*self._tree(conversation_id), path, content, expect=expect)
+
+    def delete_memory(self, owner: str, conversation_id: str | None, path: str) -> int:
+        """Delete an entry of one of the user's trees and everything below it."""
+        return self.store.delete_memory(*self._tree(conversation_id), path)
+
+    def rename_memory(self, owner: str, conversation_id: str | None, old: str, new: str) -> None:
+        """Move an entry of one of the user's trees."""
+        self.store.rename_memory(*self._tree(conversation_id), old, new)
 
     # bulk ---------------------------------------------------------------------------------
 

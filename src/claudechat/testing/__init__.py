@@ -7,6 +7,7 @@ chat = claudechat.Chat(client=offline_client(emu))   # the same, in one call
 
 from ._faults import Fault
 from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionModel, ScriptedModel
+from ._memory import MemoryScript, memory_call
 from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
 from ._server import EmulatorServer, serve
@@ -26,9 +27,11 @@ __all__ = [
     "EmulatorTransport",
     "Fault",
     "FunctionModel",
+    "MemoryScript",
     "RecordedRequest",
     "ScriptedModel",
     "count_tokens_text",
+    "memory_call",
     "offline_client",
     "serve",
     "sign_thinking",

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import invalid
+from ._memory import validate_memory_tool
 from ._models import ModelFacts
 from ._prefix import content_blocks, system_blocks
 from ._signature import verify_thinking
+from ._thinking import validate_thinking
 
 MAX_BREAKPOINTS = 4
 TOOL_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"
@@ -269,6 +271,8 @@ def validate_settings(body: dict[str, Any], facts: ModelFacts) -> None:
             f"allowed number of output tokens for {facts.name}"
         )
     thinking = body.get("thinking")
+    validate_thinking(thinking, facts)
+    validate_memory_tool(body.get("tools"))
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
