@@ -9,6 +9,7 @@ from ._faults import Fault
 from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionModel, ScriptedModel
 from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
+from ._samples import sample_pdf, sample_png
 from ._server import EmulatorServer, serve
 from ._signature import sign_thinking
 from ._tokens import count_tokens_text
@@ -30,6 +31,8 @@ __all__ = [
     "ScriptedModel",
     "count_tokens_text",
     "offline_client",
+    "sample_pdf",
+    "sample_png",
     "serve",
     "sign_thinking",
 ]
