@@ -11,6 +11,7 @@ token and dollar.
 ``DEFAULT_MODEL`` is the model a ``Chat`` uses when none is given.
 """
 
+from .attachments import Attachment, AttachmentLimits
 from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply
 from .context import (
     ClearToolResults,
@@ -24,6 +25,7 @@ from .context import (
     strategy_policies,
 )
 from .errors import (
+    AttachmentRejected,
     AuthError,
     BadResponse,
     ClaudeChatError,
@@ -52,6 +54,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MODEL",
     "AsyncChat",
+    "Attachment",
+    "AttachmentLimits",
+    "AttachmentRejected",
     "AuthError",
     "BadResponse",
     "Chat",

@@ -167,7 +167,7 @@ class AttachmentSending:
         """After a 404 for a request that named files: the inline request to send again
         (the conversation's file ids forgotten); None for any other error."""
         inline = self._inline_request
-        if inline is None or err.status != 404:
+        if inline is None or err.status != 404 or "file" not in str(err).lower():
             return None
         log.warning("an attachment's file is gone from the Files API (%s); sending it inline", err)
         self._inline_request = None
