@@ -147,13 +147,16 @@ _RESUME = """
 import base64, json, sys
 import anthropic
 from claudechat import Chat
-from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator
 
+kind, where, cid = sys.argv[1:]
+if kind == "sqlite":
+    from claudechat.store.sqlite import SQLiteStore as Store
+else:
+    from claudechat.store.postgres import PostgresStore as Store
 emu = Emulator()
 client = anthropic.Anthropic(api_key="k", http_client=emu.http_client(), max_retries=0)
-store = SQLiteStore(sys.argv[1])
-chat = Chat.resume(sys.argv[2], store=store, client=client)
+chat = Chat.resume(cid, store=Store(where), client=client)
 chat.send("And what colour was it?")
 body = emu.requests[-1].body
 images = [b for m in body["messages"] for b in m["content"] if b["type"] == "image"]
@@ -161,22 +164,31 @@ print(json.dumps([b["source"] for b in images]))
 """
 
 
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_conversation_resumed_in_a_new_process_resends_its_attachments(
-    make_chat: ChatMaker, tmp_path: Path
+    make_chat: ChatMaker, kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    path = tmp_path / "chat.db"
+    if kind == "sqlite":
+        where = str(tmp_path / "chat.db")
+        store: Store = SQLiteStore(where)
+    else:
+        from claudechat.store.postgres import PostgresStore
+
+        where = request.getfixturevalue("pg_new_database")()
+        store = PostgresStore(where)
     emu = Emulator()
     image = sample_png(64, 64, shade=200)
-    chat = make_chat(emu, store=SQLiteStore(path))
+    chat = make_chat(emu, store=store)
     chat.send("What is this?", attachments=[image])
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     out = subprocess.run(
-        [sys.executable, "-c", _RESUME, str(path), chat.id],
+        [sys.executable, "-c", _RESUME, kind, where, chat.id],
         capture_output=True, text=True, env=env, check=True, timeout=120,
     )  # fmt: skip
     [source] = json.loads(out.stdout)
     assert source["media_type"] == "image/png"
     assert base64.b64decode(source["data"]) == image
+    store.close()
 
 
 def test_export_and_import_carry_attachments(make_chat: ChatMaker, any_store: Store) -> None:
