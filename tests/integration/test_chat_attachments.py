@@ -117,8 +117,8 @@ def test_the_same_image_in_100_messages_is_stored_once(
     if not isinstance(any_store, MemoryStore):
         assert _rows(any_store, "SELECT count(*) FROM blobs") == [(1,)]
         assert _rows(any_store, "SELECT count(*) FROM message_blobs") == [(100,)]
-        longest = _rows(any_store, "SELECT max(length(content::text)) FROM messages".replace(
-            "::text", "" if isinstance(any_store, SQLiteStore) else "::text"))  # fmt: skip
+        text = "content" if isinstance(any_store, SQLiteStore) else "content::text"
+        longest = _rows(any_store, f"SELECT max(length({text})) FROM messages")
         assert longest[0][0] < 400  # a reference, not the image, in every row
     last = _messages(emu)[-1]
     images = _blocks(last, "image")

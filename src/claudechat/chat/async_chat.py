@@ -47,7 +47,8 @@ class AsyncChat(ChatBase[AsyncModel]):
         documents: Documents | None = None,
         attachments: Sequence[AttachmentLike] | None = None,
     ) -> Reply:
-        """Send a user message and return Claude's reply (running tools as asked)."""
+        """Send a user message and return Claude's reply (running tools as asked).
+        ``attachments``: image and PDF paths or bytes, sent before the text (attachments.py)."""
         return await self._run(
             self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
         )
