@@ -11,6 +11,7 @@ token and dollar.
 ``DEFAULT_MODEL`` is the model a ``Chat`` uses when none is given.
 """
 
+from .attachments import Attachment, AttachmentLimits
 from .chat import DEFAULT_MODEL, AsyncChat, Chat, Reply, ThinkingDeprecationWarning
 from .context import (
     ClearToolResults,
@@ -24,6 +25,7 @@ from .context import (
     strategy_policies,
 )
 from .errors import (
+    AttachmentRejected,
     AuthError,
     BadResponse,
     ClaudeChatError,
@@ -56,6 +58,9 @@ __all__ = [
     "DEFAULT_MODEL",
     "AsyncChat",
     "AsyncMemoryTool",
+    "Attachment",
+    "AttachmentLimits",
+    "AttachmentRejected",
     "AuthError",
     "BadResponse",
     "Chat",

@@ -4,6 +4,7 @@
 
     ClaudeChatError
     ├── UserError                 the caller misused the library (bad argument, bad option)
+    │   ├── AttachmentRejected    an attachment of the wrong type or over a limit (nothing sent)
     │   ├── ConfigError           a configuration value is missing or invalid
     │   ├── InvalidHistory        a message history the API would reject (names problem and place)
     │   ├── InvalidImport         a file to import is not JSON / has the wrong shape
@@ -37,6 +38,7 @@ from datetime import date
 from typing import Any
 
 __all__ = [
+    "AttachmentRejected",
     "AuthError",
     "BadResponse",
     "ClaudeChatError",
@@ -69,6 +71,28 @@ class ClaudeChatError(Exception):
 
 class UserError(ClaudeChatError, ValueError):
     """The library was called wrongly; the message says how to fix the call."""
+
+
+class AttachmentRejected(UserError):
+    """An attachment refused before anything was stored or sent: not an image or PDF the
+    API takes, or over one of its limits. ``name`` is the file (or "bytes N"), ``limit``
+    the rule it broke ("type", "size", "pixels", "pages", "request"), ``value`` the
+    measured figure and ``maximum`` the allowed one (None for a wrong type)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str,
+        limit: str,
+        value: int | None = None,
+        maximum: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
 
 
 class ConfigError(UserError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "API_ID",
+    "ATTACHMENTS",
+    "ATTACHMENT_FILES",
     "CACHE_MISS_REASON",
     "CONTEXT_MANAGEMENT",
     "COPIED_FROM",
@@ -30,6 +32,13 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------- message metadata
+
+ATTACHMENTS = "attachments"
+"""The attachments of a user message: name, media type, bytes and SHA-256 of each (the
+data itself is in the message's content blocks, stored once by the store)."""
+
+ATTACHMENT_FILES = "attachment_files"
+"""On a conversation: SHA-256 of an attachment → its Files API file id, once uploaded."""
 
 API_ID = "api_id"
 """The id the API gave the response an assistant message holds."""

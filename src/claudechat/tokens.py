@@ -14,10 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import json
 import math
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -29,15 +29,18 @@ from .estimates import (
     heuristic_tokens,
     text_bound,
 )
+from .media import image_size, pdf_pages
 from .messages import Block, Message, sendable_content
 from .models.base import Request
 from .models.capabilities import ModelInfo
 
 __all__ = [
     "IMAGE_TOKENS",
+    "PDF_PAGE_TOKENS",
     "TokenAccountant",
     "content_class",
     "ctok_available",
+    "document_tokens",
     "estimate_text",
     "heuristic_tokens",
     "image_tokens",
@@ -51,7 +54,10 @@ SYSTEM_OVERHEAD = 3
 TOOL_OVERHEAD = 8
 TOOLS_PREAMBLE = 346  # the API's tool-use system prompt (tool_choice auto, Claude 4)
 REQUEST_OVERHEAD = 7
-IMAGE_TOKENS = 1_600
+IMAGE_TOKENS = 1_600  # the most an image costs (about 1.15 megapixels)
+IMAGE_MAX_EDGE = 1_568  # the API scales a longer edge down to this before counting
+PDF_PAGE_TOKENS = 3_000  # per PDF page: 1,500-3,000 text tokens documented, plus its image
+_HEADER_CHARS = 65_536  # base64 characters read for an image's size (a JPEG's SOF may be late)
 
 # Above this many parts with no estimate, a learned total is shared by cheap weights.
 BULK_PARTS = 8
@@ -68,22 +74,45 @@ def _canon(value: Any) -> str:
 
 
 def image_tokens(block: Block) -> int:
-    """Tokens of an image block: width × height / 750 read from a PNG or GIF header, at most
-    ``IMAGE_TOKENS`` (the figure for any image whose size cannot be read)."""
+    """Tokens of an image block by the documented estimate: width × height / 750, after the
+    API's resize of a long edge over ``IMAGE_MAX_EDGE`` px, at most ``IMAGE_TOKENS`` (the
+    figure for an image whose size cannot be read: a file source, an unknown header)."""
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") != "base64":
         return IMAGE_TOKENS
+    size = _image_size(str(source.get("data", ""))[:_HEADER_CHARS])
+    if size is None:
+        return IMAGE_TOKENS
+    w, h = size
+    scale = min(1.0, IMAGE_MAX_EDGE / max(w, h, 1))
+    return max(1, min(IMAGE_TOKENS, math.ceil(w * scale * h * scale / 750)))
+
+
+@functools.lru_cache(maxsize=256)
+def _image_size(head: str) -> tuple[int, int] | None:
     try:
-        head = base64.b64decode(str(source.get("data", ""))[:64] + "==", validate=False)[:32]
+        data = base64.b64decode(head[: len(head) // 4 * 4], validate=False)
     except (binascii.Error, ValueError):
+        return None
+    return image_size(data)
+
+
+def document_tokens(block: Block) -> int:
+    """Tokens of a base64 PDF document block by the documented estimate:
+    ``PDF_PAGE_TOKENS`` per page (``IMAGE_TOKENS`` when the data cannot be read)."""
+    source = block.get("source")
+    if not isinstance(source, dict) or source.get("type") != "base64":
         return IMAGE_TOKENS
-    if head.startswith(b"\x89PNG") and len(head) >= 24:
-        w, h = struct.unpack(">II", head[16:24])
-    elif head[:4] == b"GIF8" and len(head) >= 10:
-        w, h = struct.unpack("<HH", head[6:10])
-    else:
-        return IMAGE_TOKENS
-    return max(1, min(IMAGE_TOKENS, math.ceil(int(w) * int(h) / 750)))
+    pages = _pdf_pages(str(source.get("data", "")))
+    return IMAGE_TOKENS if pages is None else pages * PDF_PAGE_TOKENS
+
+
+@functools.lru_cache(maxsize=64)
+def _pdf_pages(data: str) -> int | None:
+    try:
+        return pdf_pages(base64.b64decode(data, validate=False))
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _plain_text(value: Any) -> str | None:
@@ -191,7 +220,7 @@ class TokenAccountant:
             extra = sum(text(str(block.get(k))) for k in ("title", "context") if block.get(k))
             if source.get("type") == "text":
                 return BLOCK_OVERHEAD + 10 + extra + text(str(source.get("data", "")))
-            return BLOCK_OVERHEAD + 10 + extra + IMAGE_TOKENS
+            return BLOCK_OVERHEAD + 10 + extra + document_tokens(block)
         return BLOCK_OVERHEAD + text(_canon(strip_cache_control(block)))
 
     def _raw_blocks(self, blocks: Iterable[Block]) -> int:

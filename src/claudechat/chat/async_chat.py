@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
+from ..attachments import AttachmentLike
 from ..context.base import SideCall
 from ..context.engine import Prepared
-from ..errors import ContextOverflow, StreamInterrupted
+from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
@@ -44,9 +45,13 @@ class AsyncChat(ChatBase[AsyncModel]):
         *,
         prefill: str | None = None,
         documents: Documents | None = None,
+        attachments: Sequence[AttachmentLike] | None = None,
     ) -> Reply:
-        """Send a user message and return Claude's reply (running tools as asked)."""
-        return await self._run(self._begin(prompt, prefill=prefill, documents=documents))
+        """Send a user message and return Claude's reply (running tools as asked).
+        ``attachments``: image and PDF paths or bytes, sent before the text (attachments.py)."""
+        return await self._run(
+            self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
+        )
 
     def stream(
         self,
@@ -54,9 +59,10 @@ class AsyncChat(ChatBase[AsyncModel]):
         *,
         prefill: str | None = None,
         documents: Documents | None = None,
+        attachments: Sequence[AttachmentLike] | None = None,
     ) -> AsyncIterator[str]:
         """Send a user message and yield the reply text as it arrives (see Chat.stream)."""
-        turn = self._begin(prompt, prefill=prefill, documents=documents)
+        turn = self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
         return self._opened(self._turn(turn, stream=True))
 
     async def retry(self) -> Reply:
@@ -135,6 +141,11 @@ class AsyncChat(ChatBase[AsyncModel]):
             except StreamInterrupted as err:
                 self._keep_partial(turn, call, err, err.partial)
                 raise
+            except ModelError as err:  # a 404 for an uploaded attachment: send it inline
+                inline = self._files_gone(err, prepared) if attempt == 0 else None
+                if inline is None:
+                    raise
+                prepared = inline
             except STOPPED as err:
                 self._keep_partial(turn, call, err, None)
                 raise
@@ -146,7 +157,11 @@ class AsyncChat(ChatBase[AsyncModel]):
         answers: dict[str, str | int] = {}
         while not isinstance(step := self.context.step(request, answers), Prepared):
             answers[step.key] = await self._answer(step)
-        return self._sending(turn, step)
+        prepared = self._sending(turn, step)
+        for upload in self._to_upload(prepared):
+            file_id = await self._uploader()(upload.name, upload.data, upload.media_type)
+            self._uploaded(upload, file_id)
+        return self._with_files(prepared)
 
     async def _answer(self, call: SideCall) -> str | int:
         """A side call of the context engine, answered by the model."""

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
+from ..attachments import AttachmentLike, AttachmentLimits
 from ..context.base import ContextPolicy, ContextRequest, Keep, SideCall
 from ..context.caching import check_breakpoints
 from ..context.documents import Document, Retriever, describe_documents, document_blocks
@@ -70,6 +71,7 @@ from .checks import (
     check_system,
     prefill_hint,
 )
+from .files import AttachmentSending
 from .fold import (
     Call,
     Next,
@@ -105,7 +107,7 @@ Documents = Sequence[Document] | Retriever  # a turn's documents, or a function 
 M = TypeVar("M", Model, AsyncModel)  # the kind of model a chat waits on
 
 
-class ChatBase(SharedWriter, Generic[M]):
+class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
     """State and bookkeeping shared by Chat and AsyncChat (no model calls here).
 
     ``model`` is a model name (used through the official SDK, with ``client`` if given: an
@@ -121,6 +123,8 @@ class ChatBase(SharedWriter, Generic[M]):
     tokens or the API's dict (``thinking.py``). ``memory``: "shared" or "conversation" gives
     Claude the memory tool on the store, one tree for the owner's conversations or one for
     this conversation (``claudechat.memorytool``); "off" by default.
+    ``attachment_limits``: the limits attachments are checked against (the API's by
+    default); ``attachments_upload``: send attachments through the Files API (files.py).
     """
 
     model: M
@@ -145,6 +149,8 @@ class ChatBase(SharedWriter, Generic[M]):
         summary_model: str | None = None,
         threads: bool | Threads = False,
         memory: str = "off",
+        attachment_limits: AttachmentLimits | None = None,
+        attachments_upload: bool = False,
         _conversation: Conversation | None = None,
     ) -> None:
         resolved: M = resolve_model(model, client, asynchronous=self.asynchronous)
@@ -189,6 +195,7 @@ class ChatBase(SharedWriter, Generic[M]):
         self._start_sharing()
         if (memory_schema := memory_tool(self, memory)) is not None:
             self.tools.add(memory_schema)
+        self._start_attachments(attachment_limits, attachments_upload)
 
     # --- the public view ------------------------------------------------------------------
 
@@ -378,6 +385,8 @@ class ChatBase(SharedWriter, Generic[M]):
             extra_fields=self.extra_fields,
             max_tool_rounds=self.max_tool_rounds,
             threads=self._threads.options if self._threads is not None else False,
+            attachment_limits=self.attachment_limits,
+            attachments_upload=self.attachments_upload,
             _conversation=new,
         )
         child.tools = self.tools
@@ -403,17 +412,26 @@ class ChatBase(SharedWriter, Generic[M]):
     # --- the start of a turn ----------------------------------------------------------------
 
     def _begin(
-        self, prompt: str | Sequence[Block], *, prefill: str | None, documents: Documents | None
+        self,
+        prompt: str | Sequence[Block],
+        *,
+        prefill: str | None,
+        documents: Documents | None,
+        attachments: Sequence[AttachmentLike] | None = None,
     ) -> TurnState:
-        """A new user message: checked, then stored under the head in the turn's lease."""
-        blocks = check_prompt(prompt)
+        """A new user message (its attachments first): checked, then stored under the head
+        in the turn's lease."""
+        blocks: list[Block] = check_prompt(prompt)
         check_prefill(prefill)
         docs = None
-        meta: dict[str, Any] = {}
+        files: list[Block]
+        meta: dict[str, Any]
+        files, meta = self._attachment_blocks(attachments)
         if documents is not None:
             docs = list(documents(_text(blocks)) if callable(documents) else documents)
             meta[DOCUMENTS] = describe_documents(docs)
-        self._open_turn(Message("user", blocks, metadata=meta), docs, title=_text(blocks))
+        message = Message("user", [*files, *blocks], metadata=meta)
+        self._open_turn(message, docs, title=_text(blocks))
         return TurnState(prefill=prefill, documents=docs)
 
     def _begin_retry(self) -> TurnState:

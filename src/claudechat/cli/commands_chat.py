@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from .options import chat_options, runtime_from
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..chat import Chat
+    from ..chat import Chat, Reply
     from .functions import ToolPrompt
     from .runtime import Runtime
 
@@ -154,15 +155,26 @@ def _read_prompt(words: tuple[str, ...], files: tuple[Path, ...] = ()) -> str:
     help="Print only the reply's first fenced code block (all of it when it has none).",
 )
 @click.option("--no-stream", is_flag=True, help="Print the reply in one write when it is done.")
+@click.option(
+    "-a",
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Send this image (PNG, JPEG, GIF, WebP) or PDF with the prompt (repeatable).",
+)
 def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **params: Any) -> None:
     """Ask one question (PROMPT and/or stdin) and print the reply.
 
     The conversation is stored: continue it with -c or --cid. Exit codes: 0 ok, 1 API
     error, 2 usage or configuration error, 130 interrupted.
     """
+    from ..attachments import AttachmentLimits, load_attachments
     from .preflight import check_prompt
 
     text = _read_prompt(prompt, files)
+    # Checked before anything is opened, stored or sent (the API's limits).
+    attached = load_attachments(params.pop("attach"), limits=AttachmentLimits()) or None
     with runtime_from(params) as runtime:
         show = lambda line: click.echo(line, err=True)  # noqa: E731
         tools = _use_tools(runtime, params, ask=_stderr_confirm, show=show)
@@ -170,12 +182,14 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
         confirm = None if params["yes"] else _refuse
         check_prompt(conversation, text, settings=runtime.settings, confirm=confirm)
         try:
+            send = functools.partial(conversation.send, text, attachments=attached)
+            stream = functools.partial(conversation.stream, text, attachments=attached)
             if as_json:
-                _answer_json(conversation, text)
+                _answer_json(conversation, send)
             elif params["extract"] or params["no_stream"]:
-                _answer_at_once(conversation, text, extract=params["extract"])
+                _answer_at_once(conversation, send, extract=params["extract"])
             else:
-                _answer(runtime, conversation, text, tools)
+                _answer(runtime, conversation, stream, tools)
             _note_merged(conversation)
         except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
@@ -183,11 +197,11 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
             raise
 
 
-def _answer_json(conversation: Chat, text: str) -> None:
+def _answer_json(conversation: Chat, send: Callable[[], Reply]) -> None:
     """Send the prompt; print the reply as JSON with usage, cost and ids."""
     from .busy import retrying, store_unsaved
 
-    reply = retrying(conversation, lambda: conversation.send(text))
+    reply = retrying(conversation, send)
     store_unsaved(conversation)
     out = {
         "conversation_id": conversation.id,
@@ -202,12 +216,12 @@ def _answer_json(conversation: Chat, text: str) -> None:
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
-def _answer_at_once(conversation: Chat, text: str, *, extract: bool) -> None:
+def _answer_at_once(conversation: Chat, send: Callable[[], Reply], *, extract: bool) -> None:
     """Send the prompt; print the reply (or its first code block) in one write."""
     from .busy import retrying, store_unsaved
     from .output import fenced_blocks
 
-    reply = retrying(conversation, lambda: conversation.send(text))
+    reply = retrying(conversation, send)
     store_unsaved(conversation)
     out = reply.text
     if extract:
@@ -217,7 +231,9 @@ def _answer_at_once(conversation: Chat, text: str, *, extract: bool) -> None:
     _warn_truncated(conversation)
 
 
-def _answer(runtime: Runtime, conversation: Chat, text: str, prompt: ToolPrompt) -> None:
+def _answer(
+    runtime: Runtime, conversation: Chat, stream: Callable[[], Iterator[str]], prompt: ToolPrompt
+) -> None:
     """Send the prompt; print the reply as it streams (paused to confirm a tool call)."""
     from .busy import retrying, store_unsaved
     from .render import ReplyView, make_console, plain_output
@@ -225,7 +241,7 @@ def _answer(runtime: Runtime, conversation: Chat, text: str, prompt: ToolPrompt)
     console = make_console(runtime.env)
     with ReplyView(console, plain=plain_output(console, runtime.env)) as view:
         prompt.view = view
-        for piece in retrying(conversation, lambda: conversation.stream(text)):
+        for piece in retrying(conversation, stream):
             view.add(piece)
     prompt.view = None
     store_unsaved(conversation)

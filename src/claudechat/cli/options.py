@@ -83,6 +83,8 @@ def chat_options(f: F) -> F:
             default=None,
             help="Send only the new messages through a server-side message thread, replaying "
             "everything when it is gone [CLAUDECHAT_THREADS].",
+        ),
+        click.option(
             "--thinking",
             metavar="off|adaptive|BUDGET",
             default=None,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..accounting import CostReport
+    from ..attachments import Attachment
     from ..chat import Chat
     from .functions import ToolPrompt
 
@@ -93,6 +94,7 @@ class Session:
         self._base_cost: float | None = 0.0
         self._pending: BackgroundChat | None = None
         self._files: list[Path] = []  # -f files, sent with the next message
+        self._attachments: list[Attachment] = []  # /attach images and PDFs, the same
         if callable(chat):
             self._pending = BackgroundChat(chat)  # built while the prompt shows
         else:
@@ -223,7 +225,21 @@ class Session:
             self.hint(f"[with {describe_files(files)}]")
         if self.unanswered():
             self.hint("[sent together with your earlier message that got no reply]")
-        self._stream(lambda: retrying(chat, lambda: chat.stream(text)))
+        attached, self._attachments = self._attachments or None, []
+        self._stream(lambda: retrying(chat, lambda: chat.stream(text, attachments=attached)))
+
+    def cmd_attach(self, arg: str) -> None:
+        """Check an image or PDF now; it goes with the next message."""
+        from ..attachments import load_attachments
+
+        chat = self.chat
+        found = load_attachments([Path(arg.strip()).expanduser()],
+                                 limits=chat.attachment_limits,
+                                 uploading=chat.attachments_upload)  # fmt: skip
+        self._attachments.extend(found)
+        for a in found:
+            self.hint(f"[{a.name} ({a.media_type}, {len(a.data):,} bytes): sent with your "
+                      "next message]")  # fmt: skip
 
     def _stream(self, start: Callable[[], Iterator[str]]) -> None:
         """Render a streamed reply; Ctrl-C cancels it (the partial reply is kept)."""

@@ -58,6 +58,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("recall", "optional", "/recall [text]", "old turns recall would bring back"),
     Spec("memory", "optional", "/memory [PATH]", "the memory tool's files, or one of them"),
     Spec("export", "optional", "/export [PATH]", "save this conversation (.md or .json)"),
+    Spec("attach", "required", "/attach FILE", "send an image or PDF with your next message"),
     Spec("copy", "optional", "/copy [code [N]]", "copy the last reply (or its Nth code block)"),
     Spec("quit", "none", "/quit", "leave (Ctrl-D works too)", ("exit", "q")),
 )

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import anthropic
 
+from ..attachments import FILES_BETA
 from ..errors import (
     AuthError,
     BadResponse,
@@ -385,6 +386,12 @@ class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
         with sdk_errors():
             return int(api.count_tokens(**body).input_tokens)
 
+    def upload_file(self, name: str, data: bytes, media_type: str) -> str:
+        """Upload an attachment through the Files API (beta); its file id."""
+        with sdk_errors():
+            meta = self.client.beta.files.upload(file=(name, data, media_type), betas=[FILES_BETA])
+        return str(meta.id)
+
 
 class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
     """A Claude model through ``anthropic.AsyncAnthropic``."""
@@ -418,3 +425,11 @@ class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
         api, body = _endpoint(self.client, request, for_count=True)
         with sdk_errors():
             return int((await api.count_tokens(**body)).input_tokens)
+
+    async def upload_file(self, name: str, data: bytes, media_type: str) -> str:
+        """Upload an attachment through the Files API (beta); its file id."""
+        with sdk_errors():
+            meta = await self.client.beta.files.upload(
+                file=(name, data, media_type), betas=[FILES_BETA]
+            )
+        return str(meta.id)

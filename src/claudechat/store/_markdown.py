@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..messages import Block, Message, group_turns
+from ..metadata import ATTACHMENTS
 from ..models.capabilities import model_prices
 from ..usage import Usage
 from .base import Conversation, Store
@@ -54,7 +58,7 @@ def _result_text(block: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _block(block: Block, tool_names: Mapping[str, str]) -> str:
+def _block(block: Block, tool_names: Mapping[str, str], names: Mapping[str, str]) -> str:
     kind = block.get("type")
     if kind == "text":
         return str(block.get("text", ""))
@@ -77,7 +81,32 @@ def _block(block: Block, tool_names: Mapping[str, str]) -> str:
         return f"<details><summary>Compacted history</summary>\n\n{body}\n\n</details>"
     if kind == "document":
         return f"*[document: {block.get('title') or 'untitled'}]*"
+    if kind == "image":
+        source = block.get("source") or {}
+        label = names.get(_sha(source)) or source.get("media_type") or source.get("type")
+        return f"*[image: {label}]*"
     return f"*[{kind}]*"
+
+
+def _sha(source: Mapping[str, Any]) -> str:
+    """The SHA-256 of a base64 source's bytes ("" for another source)."""
+    data = source.get("data")
+    if source.get("type") != "base64" or not isinstance(data, str):
+        return ""
+    try:
+        return hashlib.sha256(base64.b64decode(data)).hexdigest()
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _attachment_names(message: Message) -> dict[str, str]:
+    """SHA-256 → name of the attachments a message's metadata lists."""
+    listed = message.metadata.get(ATTACHMENTS) or ()
+    return {
+        str(a["sha256"]): str(a["name"])
+        for a in listed
+        if isinstance(a, Mapping) and a.get("sha256") and a.get("name")
+    }
 
 
 def _heading(m: Message) -> str:
@@ -140,8 +169,9 @@ def render_markdown(conversation: Conversation, messages: Sequence[Message]) -> 
             if b.get("type") in ("tool_use", "server_tool_use"):
                 tool_names[str(b.get("id"))] = str(b.get("name"))
         lines += [_heading(m), ""]
+        names = _attachment_names(m)
         for b in m.content:
-            rendered = _block(b, tool_names).strip()
+            rendered = _block(b, tool_names, names).strip()
             if rendered:
                 lines += [rendered, ""]
     lines += ["---", "", _footer(messages), ""]

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError, UserError
 from ..messages import Message, new_id
+from ._blobs import Blob, encoded, join_blobs, message_refs, split_blobs
 from ._rows import (
     PathFigures,
     busy,
@@ -250,9 +251,19 @@ class SQLStore(SQLAccounts, SQLMemories):
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete a conversation and everything in it."""
         with self._tx("delete_conversation", write=True) as db:
+            used = db.execute(
+                "SELECT DISTINCT b.sha256 FROM message_blobs AS b JOIN messages AS m "
+                "ON m.id = b.message_id WHERE m.conversation_id = ?",
+                (conversation_id,),
+            ).fetchall()
             cur = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             if cur.rowcount == 0:
                 raise _not_found(conversation_id)
+            db.executemany(  # attachments no other message uses
+                "DELETE FROM blobs WHERE sha256 = ? AND NOT EXISTS "
+                "(SELECT 1 FROM message_blobs AS u WHERE u.sha256 = blobs.sha256)",
+                [(r[0],) for r in used],
+            )
 
     # messages -----------------------------------------------------------------------------
 
@@ -271,12 +282,13 @@ class SQLStore(SQLAccounts, SQLMemories):
         Constant cost whatever the history: index lookups, one insert, one CAS update.
         """
         check_message(message)
+        stored, blobs = split_blobs(message)
         with self._tx("append", write=True) as db:
             version = self._version(
                 db, conversation_id, expect_version, lease=lease, moves_head=move_head
             )
             figures = self._figures(db, conversation_id, message.parent_id).then(message)
-            row = message_row(message, figures)
+            row = message_row(stored, figures)
             old = db.execute(
                 "SELECT conversation_id, parent_id, role, status FROM messages WHERE id = ?",
                 (message.id,),
@@ -286,7 +298,48 @@ class SQLStore(SQLAccounts, SQLMemories):
             else:
                 self._check_replace(db, old, conversation_id, message)
                 db.execute(_MSG_REPLACE, (*row[3:], message.id))
+                db.execute("DELETE FROM message_blobs WHERE message_id = ?", (message.id,))
+            self._insert_blobs(db, [(message.id, blobs)])
             return self._move(db, conversation_id, version, message.id, move=move_head)
+
+    def _insert_blobs(self, db: Executor, links: Sequence[tuple[str, Sequence[Blob]]]) -> None:
+        """Store each blob once (a blob stored already is kept) and which messages use it."""
+        blobs = {b.sha256: b for _, bs in links for b in bs}
+        if not blobs:
+            return
+        now = self._clock()
+        db.executemany(
+            "INSERT INTO blobs (sha256, media_type, size, data, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            [(b.sha256, b.media_type, len(b.data), b.data, now) for b in blobs.values()],
+        )
+        db.executemany(
+            "INSERT INTO message_blobs (message_id, sha256) VALUES (?, ?) "
+            "ON CONFLICT (message_id, sha256) DO NOTHING",
+            [(mid, b.sha256) for mid, bs in links for b in bs],
+        )
+
+    @staticmethod
+    def _joined(db: Executor, messages: list[Message]) -> list[Message]:
+        """Messages with their attachments' base64 data back in place of the references
+        (each blob read and encoded once however many messages use it)."""
+        wanted = sorted(message_refs(messages))
+        if not wanted:
+            return messages
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = db.execute(
+                f"SELECT sha256, data FROM blobs WHERE sha256 IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            found.update(encoded((r[0], r[1]) for r in rows))
+        return [join_blobs(m, found) for m in messages]
+
+    def blob_count(self) -> int:
+        """How many distinct attachments the store holds."""
+        with self._tx("blob_count") as db:
+            return int(db.execute("SELECT count(*) FROM blobs").fetchone()[0])
 
     def _version(
         self,
@@ -419,9 +472,9 @@ class SQLStore(SQLAccounts, SQLMemories):
         """One message by id; ConversationNotFound if unknown."""
         with self._tx("get_message") as db:
             row = db.execute(f"SELECT {MSG} FROM messages WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            raise ConversationNotFound(f"no message {message_id}")
-        return message_of(row)
+            if row is None:
+                raise ConversationNotFound(f"no message {message_id}")
+            return self._joined(db, [message_of(row)])[0]
 
     def branch(self, conversation_id: str, head_id: str | None = None) -> list[Message]:
         """Root → ``head_id`` (default: the head), read up the parent chain and nothing else."""
@@ -433,13 +486,13 @@ class SQLStore(SQLAccounts, SQLMemories):
             if not rows:
                 self._get(db, conversation_id)
                 raise ConversationNotFound(f"no message {head} in conversation {conversation_id}")
-        return [message_of(r) for r in rows]
+            return self._joined(db, [message_of(r) for r in rows])
 
     def _select(self, where: str, sql: str, conversation_id: str, *args: Any) -> list[Message]:
         with self._tx(where) as db:
             self._get(db, conversation_id)
             rows = db.execute(sql, (conversation_id, *args)).fetchall()
-        return [message_of(r) for r in rows]
+            return self._joined(db, [message_of(r) for r in rows])
 
     def children(self, conversation_id: str, parent_id: str | None) -> list[Message]:
         """Direct replies to a message (roots when parent_id is None), oldest first."""
@@ -550,11 +603,16 @@ class SQLStore(SQLAccounts, SQLMemories):
             self._insert_conversation(db, conversation)
             figures: dict[str, PathFigures] = {}
             rows = []
+            links: list[tuple[str, list[Blob]]] = []
             for m in ordered:
                 base = figures[m.parent_id] if m.parent_id else PathFigures()
                 figures[m.id] = base.then(m)
-                rows.append((conversation.id, *message_row(m, figures[m.id])))
+                stored, blobs = split_blobs(m)
+                rows.append((conversation.id, *message_row(stored, figures[m.id])))
+                if blobs:
+                    links.append((m.id, blobs))
             if rows:
                 db.executemany(_MSG_INSERT, rows)
+            self._insert_blobs(db, links)
             self._insert_summaries(db, summaries)
             return self._get(db, conversation.id)

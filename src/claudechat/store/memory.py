@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConcurrentUpdate, ConversationNotFound, StoreError
 from ..messages import Message, new_id
+from ._blobs import Blob, encoded, join_blobs, split_blobs
 from ._memory_accounts import MemoryAccounts
 from ._memory_memories import MemoryMemories
 from ._rows import (
@@ -88,6 +89,8 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
         self._summaries: dict[str, list[Summary]] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # conversation id → (owner, expires)
         self._stops: set[str] = set()  # conversations whose held turn was asked to stop
+        self._blobs: dict[str, str] = {}  # attachments once each: SHA-256 → base64 text
+        self._blob_users: dict[str, set[str]] = {}  # SHA-256 → ids of the messages using it
         self._start_accounts()
         self._start_memories()
 
@@ -208,6 +211,7 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
             for mid in self._order.pop(conversation_id):
                 row = self._rows.pop(mid)
                 self._kids.pop((conversation_id, row.message.parent_id), None)
+                self._unlink_blobs(mid)
             del self._convs[conversation_id]
             del self._summaries[conversation_id]
             self._leases.pop(conversation_id, None)
@@ -231,14 +235,17 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
         """
         check_message(message)
         check_json(message)
+        stored, blobs = split_blobs(message)
         with self._lock:
             conv = self._writable(conversation_id, expect_version, lease, moves_head=move_head)
             self._check_parent(conversation_id, message.parent_id)
-            row = _Row(conversation_id, message, None, searchable_text(message.content))
+            row = _Row(conversation_id, stored, None, searchable_text(message.content))
             old = self._rows.get(message.id)
             if old is not None:
                 self._check_replace(old, conversation_id, message)
-            else:
+                self._unlink_blobs(message.id)
+            self._link_blobs(message.id, blobs)
+            if old is None:
                 self._order[conversation_id].append(message.id)
                 self._kids.setdefault((conversation_id, message.parent_id), []).append(message.id)
             self._rows[message.id] = row
@@ -256,6 +263,30 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
             )
             self._convs[conv.id] = conv
             return conv
+
+    def _link_blobs(self, message_id: str, blobs: Sequence[Blob]) -> None:
+        """Keep each attachment once, and note that ``message_id`` uses it."""
+        for b in blobs:
+            if b.sha256 not in self._blobs:
+                self._blobs.update(encoded([(b.sha256, b.data)]))
+            self._blob_users.setdefault(b.sha256, set()).add(message_id)
+
+    def _unlink_blobs(self, message_id: str) -> None:
+        """Forget that ``message_id`` uses its attachments; drop those nobody uses."""
+        for sha in [s for s, users in self._blob_users.items() if message_id in users]:
+            users = self._blob_users[sha]
+            users.discard(message_id)
+            if not users:
+                del self._blob_users[sha], self._blobs[sha]
+
+    def _out(self, m: Message) -> Message:
+        """A stored message as readers get it: a copy, its attachments' data in place."""
+        return _copy(join_blobs(m, self._blobs))
+
+    def blob_count(self) -> int:
+        """How many distinct attachments the store holds."""
+        with self._lock:
+            return len(self._blobs)
 
     def _check_parent(self, conversation_id: str, parent_id: str | None) -> None:
         if parent_id is None:
@@ -357,7 +388,7 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
             row = self._rows.get(message_id)
             if row is None:
                 raise ConversationNotFound(f"no message {message_id}")
-            return _copy(row.message)
+            return self._out(row.message)
 
     def message_conversation(self, message_id: str) -> str:
         """The id of the conversation a message is in; ConversationNotFound if unknown."""
@@ -377,7 +408,7 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
             out: list[Message] = []
             while mid is not None:
                 m = self._rows[mid].message
-                out.append(_copy(m))
+                out.append(self._out(m))
                 mid = m.parent_id
             out.reverse()
             return out
@@ -387,14 +418,14 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
         with self._lock:
             self._conv(conversation_id)
             ids = self._kids.get((conversation_id, parent_id), [])
-            return [_copy(self._rows[i].message) for i in ids]
+            return [self._out(self._rows[i].message) for i in ids]
 
     def leaves(self, conversation_id: str) -> list[Message]:
         """The tips of every branch, oldest first."""
         with self._lock:
             self._conv(conversation_id)
             return [
-                _copy(self._rows[i].message)
+                self._out(self._rows[i].message)
                 for i in self._order[conversation_id]
                 if not self._kids.get((conversation_id, i))
             ]
@@ -403,7 +434,7 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
         """Every message of every branch, in insertion order."""
         with self._lock:
             self._conv(conversation_id)
-            return [_copy(self._rows[i].message) for i in self._order[conversation_id]]
+            return [self._out(self._rows[i].message) for i in self._order[conversation_id]]
 
     # summaries ----------------------------------------------------------------------------
 
@@ -487,7 +518,9 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
                 raise StoreError(f"summary {clash} exists already")
             self._put_conv(replace(conversation, metadata=copy.deepcopy(conversation.metadata)))
             for m in ordered:
-                self._rows[m.id] = _Row(conversation.id, _copy(m), None, searchable_text(m.content))
+                stored, blobs = split_blobs(_copy(m))
+                self._link_blobs(m.id, blobs)
+                self._rows[m.id] = _Row(conversation.id, stored, None, searchable_text(m.content))
                 self._order[conversation.id].append(m.id)
                 self._kids.setdefault((conversation.id, m.parent_id), []).append(m.id)
             self._summaries[conversation.id].extend(summaries)

@@ -10,6 +10,7 @@ from ._function_model import AsyncFunctionModel, AsyncScriptedModel, FunctionMod
 from ._memory import MemoryScript, memory_call
 from ._offline import offline_client
 from ._reply import EmuReply, EmuRequest
+from ._samples import sample_pdf, sample_png
 from ._server import EmulatorServer, serve
 from ._signature import sign_thinking
 from ._tokens import count_tokens_text
@@ -33,6 +34,8 @@ __all__ = [
     "count_tokens_text",
     "memory_call",
     "offline_client",
+    "sample_pdf",
+    "sample_png",
     "serve",
     "sign_thinking",
 ]

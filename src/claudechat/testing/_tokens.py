@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..tokens import IMAGE_TOKENS, image_tokens, strip_cache_control
+from ..tokens import IMAGE_TOKENS, document_tokens, image_tokens, strip_cache_control
 from ._models import model_facts
 
 REQUEST_OVERHEAD = 7
@@ -68,6 +68,8 @@ def _document_tokens(block: dict[str, Any], model: str) -> int:
         return total + count_tokens_text(str(source.get("data", "")), model)
     if isinstance(source, dict) and source.get("type") == "content":
         return total + content_tokens(source.get("content", []), model)
+    if isinstance(source, dict) and source.get("type") == "base64":
+        return total + document_tokens(block)  # per page, as the client estimates it
     return total + IMAGE_TOKENS
 
 

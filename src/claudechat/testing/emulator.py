@@ -17,6 +17,7 @@ from ._cache import PromptCache, breakpoints
 from ._diagnostics import RequestFingerprint, diagnose
 from ._errors import EmuAPIError, invalid
 from ._faults import ConnectionDropped, Fault
+from ._files import MAX_REQUEST_BYTES, EmuFiles, check_media, file_response
 from ._models import model_facts
 from ._prefix import PrefixUnit, flatten_request
 from ._reply import (
@@ -106,6 +107,7 @@ class Emulator:
         self._tool_ids = 0
         self._paused: set[tuple[str, ...]] = set()  # replies that stopped mid-turn
         self.threads = Threads(lambda: self.clock())  # message threads the server holds
+        self.files = EmuFiles(self.clock)  # the Files API's uploads
         self._lock = threading.RLock()
 
     # ----- configuration -------------------------------------------------------------
@@ -220,9 +222,15 @@ class Emulator:
             if not isinstance(body, dict):
                 raise invalid("Request body must be a JSON object")
             record.body = body
+            if len(record.raw) > MAX_REQUEST_BYTES:
+                raise EmuAPIError(413)
+            body = self.files.resolve(body)  # file sources stand for their files' bytes
             if path.endswith("count_tokens"):
                 return self._json(request_id, self._count_tokens(body, beta))
             return self._messages(record, body, request_id, beta)
+        if path == "/v1/files" or path.startswith("/v1/files/"):
+            answer = self.files.route(record.method, path, record.headers, record.raw)
+            return file_response(answer, request_id)
         raise EmuAPIError(404, f"Not found: {record.method} {record.path}")
 
     def _json(self, request_id: str, data: dict[str, Any]) -> EmuResponse:
@@ -236,6 +244,7 @@ class Emulator:
 
     def _count_tokens(self, body: dict[str, Any], beta: bool) -> dict[str, Any]:
         validate_request(body, model_facts(str(body.get("model", ""))), need_max_tokens=False)
+        check_media(body)
         original = self.count_request_tokens(body)
         prepared_messages = self._edited_messages(body, original)[0]
         total = self.count_request_tokens({**body, "messages": prepared_messages})
@@ -348,6 +357,7 @@ class Emulator:
         model = str(body.get("model", ""))
         incoming = self.threads.receive(body, record.headers, self._paused)
         body = incoming.body
+        check_media(body)
         prepared = self._prepare(body, self.clock())
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
         final = self._reply(request)
