@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "API_ID",
+    "CACHE_MISSED_TOKENS",
     "CACHE_MISS_REASON",
     "CONTEXT_MANAGEMENT",
     "COPIED_FROM",
@@ -25,6 +26,8 @@ __all__ = [
     "PURPOSE",
     "REFITTED",
     "SIDE_USAGE",
+    "SYSTEM_CHANGES",
+    "SYSTEM_PREFIX",
     "WINDOW_START",
 ]
 
@@ -35,6 +38,10 @@ API_ID = "api_id"
 
 CACHE_MISS_REASON = "cache_miss_reason"
 """Why the API did not read the prompt cache for this reply (its diagnostics)."""
+
+CACHE_MISSED_TOKENS = "cache_missed_tokens"
+"""The API's estimate of the input tokens a cache miss cost this reply: tokens that would
+have been read from the cache had the prefix matched (its diagnostics)."""
 
 CONTEXT_MANAGEMENT = "context_management"
 """What server-side context management did for this reply (the API's report)."""
@@ -71,6 +78,14 @@ IMPORTED_FROM = "imported_from"
 
 WINDOW_START = "window_start"
 """The message a trimmed window starts at, kept so the next turn's window agrees."""
+
+SYSTEM_PREFIX = "system_prefix"
+"""The top-level system prompt sent while later changes go as system messages (the prompt
+of the conversation's cached prefix; see `claudechat.chat.system_changes`)."""
+
+SYSTEM_CHANGES = "system_changes"
+"""System prompts set mid-conversation: entries of "after" (the head message then) and
+"text" (the new prompt), oldest first."""
 
 # ---------------------------------------------------------------- summary metadata
 

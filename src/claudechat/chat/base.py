@@ -75,6 +75,7 @@ from .fold import (
 )
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
 from .reply import Reply, TurnState
+from .system_changes import SystemPlan, place_system_messages, plan_system, record_change
 
 __all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "STOPPED", "ChatBase", "Documents", "ToolLike"]
 
@@ -228,10 +229,16 @@ class ChatBase(SharedWriter, Generic[M]):
 
     @system.setter
     def system(self, value: str | Sequence[Block] | None) -> None:
+        old = self.system
         self._system = check_system(value)
         if self._conv is not None:
             with self._turn_held():
-                self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+                meta = self._conv.metadata
+                if self.system != old:  # sent as a system message where the model takes one
+                    meta = record_change(meta, old=old, new=self.system, head_id=self._head())
+                self._conv = self.store.update_conversation(
+                    self._conv.id, system=self.system, metadata=meta
+                )
 
     def set_model(self, model: M) -> None:
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
@@ -466,7 +473,7 @@ class ChatBase(SharedWriter, Generic[M]):
         return ContextRequest(
             model=self.info,
             max_tokens=self.max_tokens,
-            system=self._system,
+            system=self._top_level_system(),
             tools=self.tools.schemas,
             history=self._branch,  # the engine works on its own copy
             injected=injected,
@@ -521,10 +528,33 @@ class ChatBase(SharedWriter, Generic[M]):
         except InvalidHistory as err:
             log.warning("repairing the history before sending: %s", err)
             request.messages = repair(request.messages)
+        self._place_system_changes(prepared)
         if turn.rounds == 0 and turn.prefill and self.info.prefill:
             prefill: Block = {"type": "text", "text": turn.prefill}
             request.messages = [*request.messages, {"role": "assistant", "content": [prefill]}]
         return prepared
+
+    def _system_plan(self) -> SystemPlan:
+        """How this chat's system prompt travels: top-level, or as system messages."""
+        meta = self._conv.metadata if self._conv is not None else {}
+        return plan_system(meta, current=self.system, branch=self._branch, info=self.info)
+
+    def _top_level_system(self) -> list[Block]:
+        """The top-level system blocks: the prompt itself, or the prefix prompt."""
+        plan = self._system_plan()
+        return self._system if plan.top_level == self.system else check_system(plan.top_level)
+
+    def _place_system_changes(self, prepared: Prepared) -> None:
+        """The system prompt changes as system messages in the request (see
+        ``system_changes``); the prompt in force top-level when it has no place."""
+        plan = self._system_plan()
+        request: Request = prepared.request
+        placed = place_system_messages(request.messages, prepared.candidate.history, plan)
+        if placed is not None:
+            request.messages = placed
+            return
+        base: int = len(check_system(plan.top_level))
+        request.system = [*self._system, *request.system[base:]]
 
     def _keep(self, keep: Keep) -> None:
         """Store what the policies made: new summaries (with what their requests cost) and

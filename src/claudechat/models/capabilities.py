@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -53,6 +53,8 @@ class ModelInfo:
     known: bool = True
     retires: date | None = None  # the API stops serving the model on this day
     replacement: str | None = None  # the model to move to
+    system_messages: bool = False  # takes {"role": "system"} messages mid-conversation
+    cache_diagnosis: bool = False  # answers the cache-diagnosis beta (why the cache missed)
 
     @property
     def pricing(self) -> Pricing | None:
@@ -131,6 +133,17 @@ _TABLE: dict[str, ModelInfo] = {
             replacement="claude-mythos-5",
         ),
     ]
+}
+
+# Mid-conversation system messages: Opus 4.8 and later (not Sonnet 5), per the platform docs.
+_SYSTEM_MESSAGES = frozenset(
+    ("claude-opus-4-8", "claude-opus-5", "claude-opus-5-5", "claude-sonnet-5-5",
+     "claude-haiku-5-5", "claude-fable-5", "claude-fable-5-1", "claude-mythos-5",
+     "claude-mythos-5-1")
+)  # fmt: skip
+_TABLE = {
+    name: replace(m, system_messages=name in _SYSTEM_MESSAGES, cache_diagnosis=True)
+    for name, m in _TABLE.items()
 }
 
 # Dated snapshots ("claude-sonnet-4-5-20250929") and "-latest" aliases map to the base name.

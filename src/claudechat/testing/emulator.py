@@ -30,6 +30,7 @@ from ._reply import (
     normalize,
 )
 from ._sse import frame, message_events
+from ._system_messages import check_system_messages, without_system_messages
 from ._tokens import count_tokens_text
 from ._transport import EmulatorTransport, EmuResponse
 from ._validate import paused_key, validate_request
@@ -218,6 +219,7 @@ class Emulator:
             if not isinstance(body, dict):
                 raise invalid("Request body must be a JSON object")
             record.body = body
+            check_system_messages(body, _betas(record.headers))
             if path.endswith("count_tokens"):
                 return self._json(request_id, self._count_tokens(body, beta))
             return self._messages(record, body, request_id, beta)
@@ -233,7 +235,8 @@ class Emulator:
     # ----- /v1/messages/count_tokens ------------------------------------------------
 
     def _count_tokens(self, body: dict[str, Any], beta: bool) -> dict[str, Any]:
-        validate_request(body, model_facts(str(body.get("model", ""))), need_max_tokens=False)
+        checked = without_system_messages(body)
+        validate_request(checked, model_facts(str(body.get("model", ""))), need_max_tokens=False)
         original = self.count_request_tokens(body)
         prepared_messages = self._edited_messages(body, original)[0]
         total = self.count_request_tokens({**body, "messages": prepared_messages})
@@ -344,7 +347,8 @@ class Emulator:
         self, record: RecordedRequest, body: dict[str, Any], request_id: str, beta: bool
     ) -> EmuResponse:
         model = str(body.get("model", ""))
-        validate_request(body, model_facts(model), need_max_tokens=True, paused=self._paused)
+        validate_request(without_system_messages(body), model_facts(model), need_max_tokens=True,
+                         paused=self._paused)  # fmt: skip
         prepared = self._prepare(body, self.clock())
         request = EmuRequest(body, record.number, prepared.tokens, record.path, record.headers)
         final = self._reply(request)
@@ -366,9 +370,9 @@ class Emulator:
         if "context_management" in body:
             message["context_management"] = {"applied_edits": prepared.applied_edits}
         fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
-        if isinstance(body.get("diagnostics"), dict):
+        if isinstance(body.get("diagnostics"), dict):  # only these leave a fingerprint
             message["diagnostics"] = self._diagnostics(body["diagnostics"], fingerprint, usage)
-        self._history[message_id] = fingerprint
+            self._history[message_id] = fingerprint
         if body.get("stream"):
             events = message_events(message)
             return EmuResponse(
@@ -428,6 +432,11 @@ def _with_compaction(
 def _message_id(number: int) -> str:
     """The id of the message answering request number `number`."""
     return f"msg_emu_{number:012d}"
+
+
+def _betas(headers: dict[str, str]) -> set[str]:
+    """The betas a request names in its `anthropic-beta` header."""
+    return {b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()}
 
 
 def _api_key(headers: dict[str, str]) -> str | None:
