@@ -40,6 +40,7 @@ from .errors import (
     StoreError,
     StreamInterrupted,
     ToolDefinitionError,
+    UnknownModel,
     UserError,
 )
 from .messages import Message, Turn, group_turns, repair, validate
@@ -84,6 +85,7 @@ __all__ = [
     "Tool",
     "ToolDefinitionError",
     "Turn",
+    "UnknownModel",
     "Usage",
     "UserError",
     "group_turns",
