@@ -22,6 +22,7 @@ from . import (
     commands_api_key,  # noqa: F401  (adds set, path and rm to the keys group)
     commands_chat,
     commands_misc,
+    commands_models,
     commands_serve,
     commands_store,
     commands_templates,
@@ -137,6 +138,7 @@ for _command in (
     commands_templates.templates,
     *commands_accounts.COMMANDS,
     *commands_serve.COMMANDS,
+    *commands_models.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import _context
 from ._cache import PromptCache, breakpoints
+from ._catalog import model_object, model_page
 from ._diagnostics import RequestFingerprint, diagnose
 from ._errors import EmuAPIError, invalid
 from ._faults import ConnectionDropped, Fault
@@ -52,6 +53,7 @@ class RecordedRequest:
     raw: bytes
     body: Any = None
     number: int = 0
+    query_string: str = ""  # the raw query (repeated keys such as lifecycle[] kept)
 
 
 @dataclass
@@ -158,7 +160,8 @@ class Emulator:
     def _handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> EmuResponse:
         split = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        record = RecordedRequest(method.upper(), split.path, query, headers, raw)
+        record = RecordedRequest(method.upper(), split.path, query, headers, raw,
+                                 query_string=split.query)  # fmt: skip
         self._received += 1
         record.number = self._received
         self._keep(record)
@@ -209,8 +212,9 @@ class Emulator:
         beta = record.query.get("beta") == "true" or "anthropic-beta" in record.headers
         model_match = _MODEL_PATH.match(path)
         if record.method == "GET" and model_match:
-            info = _model_info(model_match.group(1), self.context_window)
-            return self._json(request_id, info)
+            return self._json(request_id, model_object(model_match.group(1), self.context_window))
+        if record.method == "GET" and path == "/v1/models":
+            return self._json(request_id, model_page(record.query_string, self.context_window))
         if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
             try:
                 body = json.loads(record.raw or b"null")
@@ -445,19 +449,6 @@ def _api_key(headers: dict[str, str]) -> str | None:
         return headers["x-api-key"]
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return token if scheme.lower() == "bearer" else None
-
-
-def _model_info(model: str, window: int | None) -> dict[str, Any]:
-    facts = model_facts(model)
-    return {
-        "type": "model",
-        "id": model,
-        "display_name": model.replace("-", " ").title(),
-        "created_at": "2025-01-01T00:00:00Z",
-        "lifecycle": "active",
-        "max_input_tokens": window or facts.context_window,
-        "max_tokens": facts.max_output_tokens,
-    }
 
 
 def _faulty_body(response: EmuResponse, fault: Fault, request_id: str) -> Iterator[bytes]:
