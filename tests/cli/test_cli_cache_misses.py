@@ -6,11 +6,10 @@ import json
 import re
 from pathlib import Path
 
-from conftest import Run
-
 from claudechat import Chat
 from claudechat.store.sqlite import SQLiteStore
 from claudechat.testing import Emulator, offline_client
+from conftest import Run
 
 WORDS = " ".join(f"word{i}" for i in range(1500))
 

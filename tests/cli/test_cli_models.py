@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from conftest import Run
 from emulated import sent_bodies, server_env
 
 from claudechat.testing import EmulatorServer
+from conftest import Run
 
 
 def test_models_lists_the_api_models_offline_on_the_emulator(run: Run) -> None:

@@ -10,7 +10,6 @@ from claudechat import UnknownModel
 from claudechat.models.aliases import (
     builtin_aliases,
     check_model_name,
-    family_of,
     resolve_alias,
     suggest,
 )
