@@ -28,6 +28,8 @@ __all__ = [
     "SIDE_USAGE",
     "SYSTEM_CHANGES",
     "SYSTEM_PREFIX",
+    "TOOL_CHANGES",
+    "TOOL_PREFIX",
     "WINDOW_START",
 ]
 
@@ -86,6 +88,14 @@ of the conversation's cached prefix; see `claudechat.chat.system_changes`)."""
 SYSTEM_CHANGES = "system_changes"
 """System prompts set mid-conversation: entries of "after" (the head message then) and
 "text" (the new prompt), oldest first."""
+
+TOOL_PREFIX = "tool_prefix"
+"""The top-level tool definitions sent while later tool changes go as system messages
+(see `claudechat.chat.tool_changes`)."""
+
+TOOL_CHANGES = "tool_changes"
+"""Tools changed mid-conversation: entries of "after" (the head message then), "removed"
+(tool names) and "added" (tool definitions), oldest first."""
 
 # ---------------------------------------------------------------- summary metadata
 

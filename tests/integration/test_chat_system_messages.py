@@ -135,3 +135,86 @@ def test_the_emulator_rejects_a_system_message_on_older_models(asynchronous: boo
     messages.insert(0, {"role": "system", "content": "first"})
     with pytest.raises(anthropic.BadRequestError, match="first message"):
         create(OPUS48)
+
+
+def weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def clock(zone: str) -> str:
+    """The time in a zone."""
+    return f"noon in {zone}"
+
+
+def test_tool_changes_are_system_messages_with_the_beta(make_chat: ChatMaker) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, OPUS48, system=FIRST, tools=[weather])
+    _talk(chat, 0, 2)
+    chat.tools.add(clock)
+    _talk(chat, 2, 2)
+    after_add = message_requests(emu)[-2]
+    assert [t["name"] for t in after_add.body["tools"]] == ["weather"]  # the prefix's tools
+    betas = after_add.headers["anthropic-beta"].split(",")
+    assert "mid-conversation-tool-changes-2026-07-01" in betas
+    assert "inline-tools-2026-09-15" in betas
+    [change] = [m for m in after_add.body["messages"] if m["role"] == "system"]
+    [block] = change["content"]
+    assert block["type"] == "tool_addition"
+    assert block["tool"]["type"] == "tool_definition"
+    assert block["tool"]["definition"]["name"] == "clock"
+    assert message_requests(emu)[-1].body["messages"][4] == change  # it stays where it was
+    assert chat.history[-1].usage is not None
+    assert chat.history[-3].usage is not None and chat.history[-3].usage.cache_read_tokens > 1000
+    from claudechat.tools import ToolRegistry
+
+    chat.tools = ToolRegistry([clock])  # weather removed
+    _talk(chat, 4, 1)
+    body = message_requests(emu)[-1].body
+    removal = [m for m in body["messages"] if m["role"] == "system"][-1]["content"]
+    assert removal == [
+        {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "weather"}}
+    ]
+
+
+def test_tool_changes_on_other_models_change_the_top_level_tools(make_chat: ChatMaker) -> None:
+    emu = Emulator()
+    chat = make_chat(emu, SONNET5, system=FIRST, tools=[weather])
+    _talk(chat, 0, 2)
+    chat.tools.add(clock)
+    _talk(chat, 2, 1)
+    body = message_requests(emu)[-1].body
+    assert [t["name"] for t in body["tools"]] == ["weather", "clock"]
+    assert _system_texts(body) == []
+
+
+def test_the_emulator_checks_tool_change_blocks() -> None:
+    client = sdk_client(Emulator())
+    tools: Any = [{"name": "weather", "input_schema": {"type": "object"}}]
+
+    def send(block: dict[str, Any], *betas: str) -> Any:
+        messages: Any = [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "system", "content": [block]},
+            {"role": "user", "content": "and now?"},
+        ]
+        return client.beta.messages.create(
+            model=OPUS48, max_tokens=5, messages=messages, tools=tools, betas=list(betas)
+        )
+
+    removal = {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "weather"}}
+    addition = {
+        "type": "tool_addition",
+        "tool": {"type": "tool_definition", "definition": {"name": "clock", "input_schema": {}}},
+    }
+    beta, inline = "mid-conversation-tool-changes-2026-07-01", "inline-tools-2026-09-15"
+    assert send(removal, beta).content
+    assert send(addition, beta, inline).content
+    with pytest.raises(anthropic.BadRequestError, match="beta"):
+        send(removal)
+    with pytest.raises(anthropic.BadRequestError, match=inline):
+        send(addition, beta)
+    unknown = {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "nope"}}
+    with pytest.raises(anthropic.BadRequestError, match="no tool named 'nope'"):
+        send(unknown, beta)

@@ -54,6 +54,7 @@ from ..store._markdown import title_from
 from ..store.base import Conversation, Store
 from ..tools import Tool, ToolRegistry
 from ..usage import Ledger, Usage, copy_metadata
+from .changes import ChangesInConversation
 from .checks import (
     check_fits,
     check_output_cap,
@@ -75,7 +76,7 @@ from .fold import (
 )
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
 from .reply import Reply, TurnState
-from .system_changes import SystemPlan, place_system_messages, plan_system, record_change
+from .system_changes import record_change
 
 __all__ = ["DEFAULT_MODEL", "SDK_STREAM_ONLY_ABOVE", "STOPPED", "ChatBase", "Documents", "ToolLike"]
 
@@ -95,7 +96,7 @@ Documents = Sequence[Document] | Retriever  # a turn's documents, or a function 
 M = TypeVar("M", Model, AsyncModel)  # the kind of model a chat waits on
 
 
-class ChatBase(SharedWriter, Generic[M]):
+class ChatBase(ChangesInConversation, SharedWriter, Generic[M]):
     """State and bookkeeping shared by Chat and AsyncChat (no model calls here).
 
     ``model`` is a model name (used through the official SDK, with ``client`` if given: an
@@ -437,6 +438,7 @@ class ChatBase(SharedWriter, Generic[M]):
             if at is not None:
                 self._set_head(at(self.turns))  # the turns as the store has them now
             if message is not None:
+                self._note_tool_change()
                 self._append(message, hold=False)
         except BaseException:
             self._release_turn()
@@ -474,7 +476,7 @@ class ChatBase(SharedWriter, Generic[M]):
             model=self.info,
             max_tokens=self.max_tokens,
             system=self._top_level_system(),
-            tools=self.tools.schemas,
+            tools=self._tool_plan().top_level,
             history=self._branch,  # the engine works on its own copy
             injected=injected,
             query=_query(self._branch),
@@ -528,33 +530,11 @@ class ChatBase(SharedWriter, Generic[M]):
         except InvalidHistory as err:
             log.warning("repairing the history before sending: %s", err)
             request.messages = repair(request.messages)
-        self._place_system_changes(prepared)
+        self._place_changes(prepared)
         if turn.rounds == 0 and turn.prefill and self.info.prefill:
             prefill: Block = {"type": "text", "text": turn.prefill}
             request.messages = [*request.messages, {"role": "assistant", "content": [prefill]}]
         return prepared
-
-    def _system_plan(self) -> SystemPlan:
-        """How this chat's system prompt travels: top-level, or as system messages."""
-        meta = self._conv.metadata if self._conv is not None else {}
-        return plan_system(meta, current=self.system, branch=self._branch, info=self.info)
-
-    def _top_level_system(self) -> list[Block]:
-        """The top-level system blocks: the prompt itself, or the prefix prompt."""
-        plan = self._system_plan()
-        return self._system if plan.top_level == self.system else check_system(plan.top_level)
-
-    def _place_system_changes(self, prepared: Prepared) -> None:
-        """The system prompt changes as system messages in the request (see
-        ``system_changes``); the prompt in force top-level when it has no place."""
-        plan = self._system_plan()
-        request: Request = prepared.request
-        placed = place_system_messages(request.messages, prepared.candidate.history, plan)
-        if placed is not None:
-            request.messages = placed
-            return
-        base: int = len(check_system(plan.top_level))
-        request.system = [*self._system, *request.system[base:]]
 
     def _keep(self, keep: Keep) -> None:
         """Store what the policies made: new summaries (with what their requests cost) and

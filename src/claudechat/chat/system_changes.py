@@ -23,7 +23,16 @@ from ..messages import Message, to_api_messages
 from ..metadata import SYSTEM_CHANGES, SYSTEM_PREFIX
 from ..models.capabilities import ModelInfo
 
-__all__ = ["SystemChange", "SystemPlan", "place_system_messages", "plan_system", "record_change"]
+__all__ = [
+    "Insert",
+    "SystemChange",
+    "SystemPlan",
+    "api_index_after",
+    "insert_system_messages",
+    "plan_system",
+    "prompt_inserts",
+    "record_change",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,32 +100,44 @@ def plan_system(
 
 _NO_PROMPT = "(The system prompt was removed: no system instructions apply from here on.)"
 
-
-def _system_message(text: str) -> dict[str, Any]:
-    return {"role": "system", "content": [{"type": "text", "text": text or _NO_PROMPT}]}
+Insert = tuple[int, list[dict[str, Any]]]  # (API message index, system message content)
 
 
-def place_system_messages(
-    messages: list[dict[str, Any]], sent: Sequence[Message], plan: SystemPlan
-) -> list[dict[str, Any]] | None:
-    """``messages`` (the API form of ``sent``) with each change of ``plan`` as a system
-    message after the message it follows. A change outside the window (trimmed away, or
-    on another branch) is left out, unless it is the prompt in force: then it follows the
-    last change sent, or the window's first message, so the newest prompt always holds.
-    None when the prompt in force has no place (a one-message window): send it top-level."""
+def api_index_after(sent: Sequence[Message], message_id: str) -> int | None:
+    """Where a system message after ``message_id`` goes among the API messages of ``sent``
+    (None when the message is not in ``sent``)."""
+    for k, m in enumerate(sent):
+        if m.id == message_id:
+            return len(to_api_messages(sent[: k + 1]))
+    return None
+
+
+def prompt_inserts(count: int, sent: Sequence[Message], plan: SystemPlan) -> list[Insert] | None:
+    """The system messages of ``plan`` among ``count`` API messages of ``sent``: each
+    change after the message it follows. A change outside the window (trimmed away, or on
+    another branch) is left out, unless it is the prompt in force: then it follows the last
+    change sent, or the window's first message, so the newest prompt always holds. None
+    when the prompt in force has no place (a one-message window): send it top-level."""
     if not plan.changes and plan.top_level == plan.current:
-        return messages
-    position = {m.id: i for i, m in enumerate(sent)}
+        return []
     inserts: list[tuple[int, str]] = []
     for change in plan.changes:
-        k = position.get(change.after)
-        if k is not None:
-            inserts.append((len(to_api_messages(sent[: k + 1])), change.text))
+        at = api_index_after(sent, change.after)
+        if at is not None:
+            inserts.append((at, change.text))
     if not inserts or inserts[-1][1] != plan.current:
-        if not inserts and len(messages) < 2:
+        if not inserts and count < 2:
             return None
         inserts.append((inserts[-1][0] if inserts else 1, plan.current))
+    return [(at, [{"type": "text", "text": text or _NO_PROMPT}]) for at, text in inserts]
+
+
+def insert_system_messages(
+    messages: list[dict[str, Any]], inserts: Sequence[Insert]
+) -> list[dict[str, Any]]:
+    """``messages`` with a system message of each insert's content at its index (inserts at
+    one index keep their order)."""
     out = list(messages)
-    for at, text in reversed(sorted(inserts, key=lambda pair: pair[0])):
-        out.insert(at, _system_message(text))
+    for at, content in reversed(sorted(inserts, key=lambda pair: pair[0])):
+        out.insert(at, {"role": "system", "content": content})
     return out
