@@ -71,5 +71,7 @@ def test_config_aliases_and_near_misses(
     assert sent_bodies(server)[-1]["model"] == "claude-sonnet-4-6"  # the config's own wins
     aliases = json.loads(run("models", "--json", "--offline").stdout)["aliases"]
     assert aliases["fast"] == "claude-haiku-4-5" and aliases["sonnet"] == "claude-sonnet-4-6"
+    assert run("config", "get", "aliases.fast").stdout == "claude-haiku-4-5\n"
+    assert 'aliases.fast = "claude-haiku-4-5"  # file' in run("config", "get").stdout
     assert run("config", "unset", "aliases.fast").exit_code == 0
     assert "fast" not in json.loads(run("models", "--json", "--offline").stdout)["aliases"]

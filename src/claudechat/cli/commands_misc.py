@@ -34,6 +34,9 @@ def config_get(key: str | None) -> None:
     from ..config import KEYS, redact, resolve
 
     settings = resolve()
+    if key is not None and key.startswith("aliases."):
+        click.echo(settings.aliases.get(key.split(".", 1)[1], ""))
+        return
     if key is not None:
         value = settings.get(key)
         click.echo("" if value is None else redact(str(value)))
@@ -42,6 +45,8 @@ def config_get(key: str | None) -> None:
         value = settings.get(name)
         shown = "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
         click.echo(f"{name} = {redact(shown)}  # {settings.sources[name]}")
+    for alias, model in sorted(settings.aliases.items()):
+        click.echo(f"aliases.{alias} = {json.dumps(model)}  # file")
 
 
 @config.command("set")
