@@ -218,3 +218,18 @@ def test_the_emulator_checks_tool_change_blocks() -> None:
     unknown = {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "nope"}}
     with pytest.raises(anthropic.BadRequestError, match="no tool named 'nope'"):
         send(unknown, beta)
+
+
+def test_the_system_message_is_counted_apart_from_the_new_question(
+    make_chat: ChatMaker,
+) -> None:
+    """The usage of the request after a change teaches the system message's count, not
+    the new user message's (which would then count 1,000 tokens more in every budget)."""
+    emu = Emulator()
+    chat = make_chat(emu, OPUS48, system=FIRST)
+    _talk(chat, 0, 3)
+    chat.system = "A new prompt. " + words(800, 9)
+    _talk(chat, 3, 2)
+    counter = chat.context.counter
+    sizes = [counter.message_tokens(m) for m in chat.history if m.role == "user"]
+    assert max(sizes) < 200, sizes

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context.engine import Prepared
+from ..context.engine import ContextEngine, Prepared
 from ..messages import Block, Message
 from ..models.base import Request
 from ..models.capabilities import ModelInfo
 from ..store.base import Conversation, Store
 from ..tools import ToolRegistry
 from .checks import check_system
-from .system_changes import SystemPlan, insert_system_messages, plan_system, prompt_inserts
+from .system_changes import (
+    Insert,
+    SystemPlan,
+    insert_system_messages,
+    plan_system,
+    prompt_inserts,
+)
 from .tool_changes import ToolPlan, effective_tools, plan_tools, record_tool_change, tool_inserts
 
 __all__ = ["ChangesInConversation"]
@@ -27,6 +33,7 @@ class ChangesInConversation:
     info: ModelInfo
     store: Store
     tools: ToolRegistry
+    context: ContextEngine
     _sent_tools: list[dict[str, Any]] | None = None  # the tools this chat's last request had
 
     @property
@@ -72,7 +79,7 @@ class ChangesInConversation:
         place in it (a change trimmed out of the window) goes top-level instead."""
         request: Request = prepared.request
         sent = prepared.candidate.history
-        inserts = []
+        inserts: list[Insert] = []
         tools = tool_inserts(sent, self._tool_plan())
         if tools is None:
             request.tools = self.tools.schemas
@@ -88,4 +95,20 @@ class ChangesInConversation:
             inserts.extend(prompts)
         if inserts:
             request.messages = insert_system_messages(request.messages, inserts)
+            # Each system message is a part of the request whose count its usage teaches.
+            _count_inserts(prepared, self.context, inserts)
         self._sent_tools = self.tools.schemas
+
+
+def _count_inserts(prepared: Prepared, engine: ContextEngine, inserts: list[Insert]) -> None:
+    """The system messages in the request's counts: a part each (whose count the usage
+    teaches, not the new user message's), and their tokens in the estimates."""
+    counter = engine.counter
+    prepared.parts.extend(counter.blocks_key(content) for _, content in inserts)
+    extra = sum(counter.blocks_tokens(content) for _, content in inserts)
+    prepared.upper_tokens += extra
+    prepared.upper_all += extra
+    estimate = prepared.estimate
+    if estimate is not None:
+        prepared.estimate = lambda: estimate() + extra
+    prepared._estimated = None  # made again, with them, when next read
