@@ -75,3 +75,14 @@ def test_config_aliases_and_near_misses(
     assert 'aliases.fast = "claude-haiku-4-5"  # file' in run("config", "get").stdout
     assert run("config", "unset", "aliases.fast").exit_code == 0
     assert "fast" not in json.loads(run("models", "--json", "--offline").stdout)["aliases"]
+
+
+def test_repl_model_takes_an_alias_and_suggests_for_a_typo() -> None:
+    from test_cli_session import Harness
+
+    h = Harness()
+    out = h("/model claude-hauku-4-5")
+    assert "did you mean 'claude-haiku-4-5'?" in out
+    h("/model haiku")
+    h("hello")
+    assert h.emulator.requests[-1].body["model"] == "claude-haiku-5-5"
