@@ -56,3 +56,19 @@ def test_unknown_models_get_no_beta(make_chat: ChatMaker) -> None:
     first, second = message_requests(emu)
     assert "anthropic-beta" not in first.headers and "diagnostics" not in first.body
     assert "diagnostics" in second.body and "anthropic-beta" not in second.headers
+
+
+def test_a_resumed_chat_is_diagnosed_against_the_stored_last_reply(make_chat: ChatMaker) -> None:
+    from claudechat.store.memory import MemoryStore
+    from claudechat.testing import Emulator
+
+    emu, store = Emulator(), MemoryStore()
+    chat = make_chat(emu, SONNET, system=SYSTEM, store=store)
+    chat.send("one")
+    chat.send("two")
+    assert chat.id is not None
+    again = make_chat.resume(chat.id, emu=emu, store=store, system="Another prompt. " + SYSTEM)
+    again.send("three")
+    last = message_requests(emu)[-1]
+    assert last.body["diagnostics"] == {"previous_message_id": chat.history[-1].metadata["api_id"]}
+    assert again.history[-1].metadata[CACHE_MISS_REASON] == "system_changed"

@@ -54,7 +54,7 @@ from ..store._markdown import title_from
 from ..store.base import Conversation, Store
 from ..tools import Tool, ToolRegistry
 from ..usage import Ledger, Usage, copy_metadata
-from .changes import ChangesInConversation
+from .changes import ChangesInConversation, last_api_id
 from .checks import (
     check_fits,
     check_output_cap,
@@ -156,6 +156,8 @@ class ChatBase(ChangesInConversation, SharedWriter, Generic[M]):
         self._branch: list[Message] = (
             self.store.branch(conversation.id) if conversation is not None else []
         )
+        # A resumed chat diagnoses its first request against the stored last reply.
+        self._previous_api_id = last_api_id(self._branch)
         if system is None and conversation is not None:
             system = conversation.system
         self._system: list[Block] = check_system(system)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..context.engine import ContextEngine, Prepared
 from ..messages import Block, Message
+from ..metadata import API_ID
 from ..models.base import Request
 from ..models.capabilities import ModelInfo
 from ..store.base import Conversation, Store
@@ -21,7 +22,7 @@ from .system_changes import (
 )
 from .tool_changes import ToolPlan, effective_tools, plan_tools, record_tool_change, tool_inserts
 
-__all__ = ["ChangesInConversation"]
+__all__ = ["ChangesInConversation", "last_api_id"]
 
 
 class ChangesInConversation:
@@ -112,3 +113,12 @@ def _count_inserts(prepared: Prepared, engine: ContextEngine, inserts: list[Inse
     if estimate is not None:
         prepared.estimate = lambda: estimate() + extra
     prepared._estimated = None  # made again, with them, when next read
+
+
+def last_api_id(branch: list[Message]) -> str | None:
+    """The API id of the newest reply on ``branch`` (what a resumed chat's first request
+    names for cache diagnostics), None when there is none."""
+    for m in reversed(branch):
+        if m.role == "assistant" and isinstance(m.metadata.get(API_ID), str):
+            return str(m.metadata[API_ID])
+    return None
