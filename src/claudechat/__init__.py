@@ -44,6 +44,7 @@ from .errors import (
     StreamInterrupted,
     ToolDefinitionError,
     ToolRefused,
+    UnknownModel,
     UserError,
 )
 from .memorytool import AsyncMemoryTool, MemoryTool
@@ -97,6 +98,7 @@ __all__ = [
     "ToolDefinitionError",
     "ToolRefused",
     "Turn",
+    "UnknownModel",
     "Usage",
     "UserError",
     "group_turns",

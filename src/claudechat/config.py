@@ -152,6 +152,8 @@ class _Key:
         return "CLAUDECHAT_" + self.name.upper()
 
 
+ALIASES = "aliases"  # the config file's table of model aliases (aliases.NAME = model)
+
 KEYS: dict[str, _Key] = {
     k.name: k
     for k in (
@@ -197,6 +199,7 @@ class Settings:
     threads: bool = False
     thinking: str | int = "auto"
     memory: str = "off"
+    aliases: dict[str, str] = field(default_factory=dict)  # [aliases] of the file: NAME = model
     config_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -246,6 +249,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"the config file {path} is not valid TOML: {err}") from err
     out: dict[str, Any] = {}
     for name, value in data.items():
+        if name == ALIASES:
+            out[ALIASES] = _aliases(path, value)
+            continue
         try:
             out[_key(name).name] = parse_value(name, value)
         except ConfigError as err:
@@ -279,7 +285,31 @@ def resolve(
             values[name], sources[name] = file_values[name], "file"
         else:
             sources[name] = "default"
-    return Settings(**values, config_file=path, sources=sources)
+    aliases = file_values.get(ALIASES, {})
+    for name in ("model", "summary_model"):
+        if name in values:
+            values[name] = _model_name(name, values[name], aliases, sources[name])
+    return Settings(**values, aliases=aliases, config_file=path, sources=sources)
+
+
+def _aliases(path: Path, value: Any) -> dict[str, str]:
+    """The file's [aliases] table: short names for models."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f'{path}: [aliases] must map names to model names (sonnet = "…")')
+    return {str(k): v.strip() for k, v in value.items()}
+
+
+def _model_name(key: str, name: str, aliases: Mapping[str, str], source: str) -> str:
+    """A model setting with its alias resolved; ConfigError ("did you mean …?") for a near
+    miss of a known model name."""
+    from .errors import UnknownModel
+    from .models.aliases import check_model_name
+
+    try:
+        return check_model_name(name, aliases)
+    except UnknownModel as err:
+        where = {"flag": "", "env": f"{KEYS[key].env}: ", "file": "config file: "}.get(source, "")
+        raise ConfigError(f"{where}{err}") from err
 
 
 def _toml_value(value: Any) -> str:
@@ -294,8 +324,11 @@ def _toml_value(value: Any) -> str:
 def _write(path: Path, values: Mapping[str, Any]) -> None:
     order = [f.name for f in fields(Settings)]
     lines = ["# claudechat configuration (claudechat config set KEY VALUE)"]
-    for name in sorted(values, key=order.index):
+    for name in sorted(values.keys() - {ALIASES}, key=order.index):
         lines.append(f"{name} = {_toml_value(values[name])}")
+    if values.get(ALIASES):
+        lines.append(f"\n[{ALIASES}]")
+        lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in values[ALIASES].items())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
@@ -323,21 +356,38 @@ def _check_not_retired(model: str) -> None:
 
 
 def set_value(path: Path, name: str, raw: Any) -> Any:
-    """Check ``raw`` for key ``name`` and write it to the file; returns the stored value."""
+    """Check ``raw`` for key ``name`` (or ``aliases.NAME``) and write it to the file;
+    returns the stored value."""
+    values = read_config(path)
+    if name.startswith(ALIASES + "."):
+        alias = name.split(".", 1)[1].strip()
+        if not alias or not str(raw).strip():
+            raise ConfigError("an alias needs a name and a model: aliases.NAME MODEL")
+        model = _model_name("model", str(raw), {}, "flag")
+        _check_not_retired(model)
+        values[ALIASES] = {**values.get(ALIASES, {}), alias: str(raw).strip()}
+        _write(path, values)
+        return str(raw).strip()
     key = _key(name)
     value = parse_value(key.name, raw)
     if key.name in ("model", "summary_model"):
-        _check_not_retired(value)
-    values = read_config(path)
+        _check_not_retired(_model_name(key.name, value, values.get(ALIASES, {}), "flag"))
     values[key.name] = value
     _write(path, values)
     return value
 
 
 def unset_value(path: Path, name: str) -> bool:
-    """Remove key ``name`` from the file; False when it was not set."""
-    key = _key(name)
+    """Remove key ``name`` (or ``aliases.NAME``) from the file; False when it was not set."""
     values = read_config(path)
+    if name.startswith(ALIASES + "."):
+        aliases = dict(values.get(ALIASES, {}))
+        if aliases.pop(name.split(".", 1)[1].strip(), None) is None:
+            return False
+        values[ALIASES] = aliases
+        _write(path, values)
+        return True
+    key = _key(name)
     if key.name not in values:
         return False
     del values[key.name]

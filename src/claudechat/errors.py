@@ -10,6 +10,7 @@
     │   ├── InvalidImport         a file to import is not JSON / has the wrong shape
     │   ├── RetiredModel          the model has passed its retirement date (names the successor)
     │   ├── ToolDefinitionError   a Python callable cannot be described as a tool
+    │   ├── UnknownModel          a model name close to a known one (names the suggestion)
     │   └── UserNotFound          no service user with that id or name
     ├── ModelError                a call to the model failed (status, request_id)
     │   ├── AuthError             401/403: the API key is missing or wrong
@@ -60,6 +61,7 @@ __all__ = [
     "TooManyStreams",
     "ToolDefinitionError",
     "ToolRefused",
+    "UnknownModel",
     "UserError",
     "UserNotFound",
 ]
@@ -109,6 +111,16 @@ class RetiredModel(UserError):
         self.model = model
         self.retired_on = retired_on
         self.replacement = replacement
+
+
+class UnknownModel(UserError):
+    """A model name that is not in the capability table but close to one that is (a typo):
+    refused, with the name it most likely meant in ``suggestion``."""
+
+    def __init__(self, message: str, *, model: str, suggestion: str) -> None:
+        super().__init__(message)
+        self.model = model
+        self.suggestion = suggestion
 
 
 class InvalidHistory(UserError):

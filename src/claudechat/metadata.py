@@ -11,6 +11,7 @@ __all__ = [
     "API_ID",
     "ATTACHMENTS",
     "ATTACHMENT_FILES",
+    "CACHE_MISSED_TOKENS",
     "CACHE_MISS_REASON",
     "CONTEXT_MANAGEMENT",
     "COPIED_FROM",
@@ -27,7 +28,11 @@ __all__ = [
     "PURPOSE",
     "REFITTED",
     "SIDE_USAGE",
+    "SYSTEM_CHANGES",
+    "SYSTEM_PREFIX",
     "THREAD",
+    "TOOL_CHANGES",
+    "TOOL_PREFIX",
     "WINDOW_START",
 ]
 
@@ -45,6 +50,10 @@ API_ID = "api_id"
 
 CACHE_MISS_REASON = "cache_miss_reason"
 """Why the API did not read the prompt cache for this reply (its diagnostics)."""
+
+CACHE_MISSED_TOKENS = "cache_missed_tokens"
+"""The API's estimate of the input tokens a cache miss cost this reply: tokens that would
+have been read from the cache had the prefix matched (its diagnostics)."""
 
 CONTEXT_MANAGEMENT = "context_management"
 """What server-side context management did for this reply (the API's report)."""
@@ -85,6 +94,21 @@ WINDOW_START = "window_start"
 THREAD = "thread"
 """What the server's message thread holds: the last reply's id, a fingerprint and digest
 of the held request, and when it was last used (see ``claudechat.chat.threads``)."""
+SYSTEM_PREFIX = "system_prefix"
+"""The top-level system prompt sent while later changes go as system messages (the prompt
+of the conversation's cached prefix; see `claudechat.chat.system_changes`)."""
+
+SYSTEM_CHANGES = "system_changes"
+"""System prompts set mid-conversation: entries of "after" (the head message then) and
+"text" (the new prompt), oldest first."""
+
+TOOL_PREFIX = "tool_prefix"
+"""The top-level tool definitions sent while later tool changes go as system messages
+(see `claudechat.chat.tool_changes`)."""
+
+TOOL_CHANGES = "tool_changes"
+"""Tools changed mid-conversation: entries of "after" (the head message then), "removed"
+(tool names) and "added" (tool definitions), oldest first."""
 
 # ---------------------------------------------------------------- summary metadata
 

@@ -454,7 +454,11 @@ def test_server_side_edits_are_passed_through() -> None:
             },
         ]
     }
-    assert req.betas == ["context-management-2025-06-27", "compact-2026-01-12"]
+    assert req.betas == [
+        "context-management-2025-06-27",
+        "compact-2026-01-12",
+        "cache-diagnosis-2026-04-07",
+    ]
     with pytest.raises(UserError):
         ServerCompaction(trigger=10_000)
 

@@ -63,6 +63,7 @@ from ..store._markdown import title_from
 from ..store.base import Conversation, Store
 from ..tools import Tool, ToolRegistry
 from ..usage import Ledger, Usage, copy_metadata
+from .changes import ChangesInConversation, last_api_id
 from .checks import (
     check_fits,
     check_output_cap,
@@ -86,6 +87,7 @@ from .fold import (
 from .lease import BLOCKING_LEASE_SECONDS, SharedWriter
 from .memory import memory_tool
 from .reply import Reply, TurnState
+from .system_changes import record_change
 from .thinking import ThinkingChoice, ThinkingSetting, check_model_takes
 from .threads import ThreadKeeper, ThreadMark, Threads
 
@@ -107,7 +109,7 @@ Documents = Sequence[Document] | Retriever  # a turn's documents, or a function 
 M = TypeVar("M", Model, AsyncModel)  # the kind of model a chat waits on
 
 
-class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
+class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M]):
     """State and bookkeeping shared by Chat and AsyncChat (no model calls here).
 
     ``model`` is a model name (used through the official SDK, with ``client`` if given: an
@@ -180,6 +182,8 @@ class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
         self._branch: list[Message] = (
             self.store.branch(conversation.id) if conversation is not None else []
         )
+        # A resumed chat diagnoses its first request against the stored last reply.
+        self._previous_api_id = last_api_id(self._branch)
         if system is None and conversation is not None:
             system = conversation.system
         self._system: list[Block] = check_system(system)
@@ -272,10 +276,16 @@ class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
 
     @system.setter
     def system(self, value: str | Sequence[Block] | None) -> None:
+        old = self.system
         self._system = check_system(value)
         if self._conv is not None:
             with self._turn_held():
-                self._conv = self.store.update_conversation(self._conv.id, system=self.system)
+                meta = self._conv.metadata
+                if self.system != old:  # sent as a system message where the model takes one
+                    meta = record_change(meta, old=old, new=self.system, head_id=self._head())
+                self._conv = self.store.update_conversation(
+                    self._conv.id, system=self.system, metadata=meta
+                )
 
     def set_model(self, model: M) -> None:
         """Switch the model for the next turns (refused when max_tokens is over its cap)."""
@@ -487,6 +497,7 @@ class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
             if at is not None:
                 self._set_head(at(self.turns))  # the turns as the store has them now
             if message is not None:
+                self._note_tool_change()
                 self._append(message, hold=False)
         except BaseException:
             self._release_turn()
@@ -526,8 +537,8 @@ class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
         return ContextRequest(
             model=self.info,
             max_tokens=self.max_tokens,
-            system=self._system,
-            tools=self.tools.schemas,
+            system=self._top_level_system(),
+            tools=self._tool_plan().top_level,
             history=self._branch,  # the engine works on its own copy
             injected=injected,
             query=_query(self._branch),
@@ -581,6 +592,7 @@ class ChatBase(SharedWriter, AttachmentSending, Generic[M]):
         except InvalidHistory as err:
             log.warning("repairing the history before sending: %s", err)
             request.messages = repair(request.messages)
+        self._place_changes(prepared)
         if turn.rounds == 0 and turn.prefill and self.info.prefill:
             prefill: Block = {"type": "text", "text": turn.prefill}
             request.messages = [*request.messages, {"role": "assistant", "content": [prefill]}]

@@ -28,6 +28,7 @@ from ..messages import Block, Message, new_id, sendable_content
 from ..metadata import (
     API_ID,
     CACHE_MISS_REASON,
+    CACHE_MISSED_TOKENS,
     CONTEXT_MANAGEMENT,
     DROPPED_BLOCKS,
     IN_FLIGHT,
@@ -142,6 +143,8 @@ def reply_message(
         meta[DROPPED_BLOCKS] = dropped
     if response.cache_miss_reason:
         meta[CACHE_MISS_REASON] = response.cache_miss_reason
+    if response.cache_missed_tokens is not None:
+        meta[CACHE_MISSED_TOKENS] = response.cache_missed_tokens
     if response.id:
         meta[API_ID] = response.id
     if response.context_management:

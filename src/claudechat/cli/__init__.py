@@ -23,6 +23,7 @@ from . import (
     commands_chat,
     commands_memory,
     commands_misc,
+    commands_models,
     commands_serve,
     commands_store,
     commands_templates,
@@ -139,6 +140,7 @@ for _command in (
     commands_templates.templates,
     *commands_accounts.COMMANDS,
     *commands_serve.COMMANDS,
+    *commands_models.COMMANDS,
 ):
     cli.add_command(_command)
 

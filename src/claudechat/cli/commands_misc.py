@@ -34,6 +34,9 @@ def config_get(key: str | None) -> None:
     from ..config import KEYS, redact, resolve
 
     settings = resolve()
+    if key is not None and key.startswith("aliases."):
+        click.echo(settings.aliases.get(key.split(".", 1)[1], ""))
+        return
     if key is not None:
         value = settings.get(key)
         click.echo("" if value is None else redact(str(value)))
@@ -42,6 +45,8 @@ def config_get(key: str | None) -> None:
         value = settings.get(name)
         shown = "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
         click.echo(f"{name} = {redact(shown)}  # {settings.sources[name]}")
+    for alias, model in sorted(settings.aliases.items()):
+        click.echo(f"aliases.{alias} = {json.dumps(model)}  # file")
 
 
 @config.command("set")
@@ -71,19 +76,28 @@ def config_unset(key: str) -> None:
 @click.command()
 @click.argument("conversation_id", metavar="[ID]", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--misses", is_flag=True,
+              help="List each prompt-cache miss of conversation ID: its reason and cost.")  # fmt: skip
 @store_options
-def cost(conversation_id: str | None, as_json: bool, **params: Any) -> None:
+def cost(conversation_id: str | None, as_json: bool, misses: bool, **params: Any) -> None:
     """Tokens by kind, cache hit ratio and USD: one conversation, or all of them."""
     from ..accounting import store_cost_report
     from .render import cost_lines, usd
     from .runtime import resolve_id
 
+    if misses and not conversation_id:
+        raise click.UsageError("--misses needs a conversation ID")
     with runtime_from(params) as runtime:
         store = runtime.store()
         if conversation_id:
             ids = [resolve_id(store, conversation_id)]
         else:
             ids = [info.conversation.id for info in store.iter_conversations()]
+        if misses:
+            from .cache_report import show_misses
+
+            show_misses(store, ids[0], as_json=as_json)
+            return
         report = store_cost_report(store, ids)
         if as_json:
             data = {

@@ -47,7 +47,12 @@ def store_options(f: F) -> F:
 def chat_options(f: F) -> F:
     """Model, prompt and context options (flags > environment > config file)."""
     decorators = [
-        click.option("-m", "--model", default=None, help="Model name [CLAUDECHAT_MODEL]."),
+        click.option(
+            "-m",
+            "--model",
+            default=None,
+            help="Model name, or an alias: sonnet, opus, haiku [CLAUDECHAT_MODEL].",
+        ),
         click.option("-s", "--system", default=None, help="System prompt [CLAUDECHAT_SYSTEM]."),
         click.option(
             "-t",

@@ -490,10 +490,12 @@ class Session:
             )
             self.hint("known: " + ", ".join(known_models()))
             return
+        from ..models.aliases import check_model_name
         from ..models.anthropic import AnthropicModel
 
-        self.chat.set_model(AnthropicModel(arg, client=self.runtime.client()))
-        self.hint(f"model: {arg}")
+        name = check_model_name(arg, self.runtime.settings.aliases)  # "did you mean" for typos
+        self.chat.set_model(AnthropicModel(name, client=self.runtime.client()))
+        self.hint(f"model: {name}")
 
     def cmd_tokens(self) -> None:
         """/tokens"""

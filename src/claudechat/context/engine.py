@@ -31,6 +31,7 @@ from .base import (
 )
 from .caching import Layout, PromptCaching
 from .compaction import ServerCompaction
+from .diagnosis import diagnosis_fields
 from .ledger import FactLedger
 from .report import WindowFill
 from .side_calls import Asker, Unanswered
@@ -459,6 +460,7 @@ class ContextEngine:
     ) -> Request:
         """The Request of the rendered fields, with cache breakpoints placed."""
         edits = candidate.edits
+        diagnostics, diagnosis_betas = diagnosis_fields(state.model, fit.previous_id)
         request = Request(
             model=state.model.name,
             max_tokens=fit.max_tokens,
@@ -466,8 +468,8 @@ class ContextEngine:
             system=system,
             tools=list(candidate.tools),
             context_management={"edits": list(edits)} if edits else None,
-            betas=list(dict.fromkeys(candidate.betas)),
-            diagnostics=({"previous_message_id": fit.previous_id} if fit.previous_id else None),
+            betas=list(dict.fromkeys([*candidate.betas, *diagnosis_betas])),
+            diagnostics=diagnostics,
             **fit.fields,
         )
         if self.caching is None:

@@ -80,14 +80,23 @@ def _block_dict(block: Any) -> dict[str, Any]:
     return data
 
 
+def _cache_miss(diagnostics: Any) -> tuple[str | None, int | None]:
+    """The cache-miss reason and missed-token estimate of a response's ``diagnostics``
+    (None, None when the prefix was reused or the diagnosis is still pending)."""
+    miss = diagnostics.get("cache_miss_reason") if isinstance(diagnostics, Mapping) else None
+    if isinstance(miss, str):
+        return miss, None
+    if not isinstance(miss, Mapping) or not isinstance(miss.get("type"), str):
+        return None, None
+    missed = miss.get("cache_missed_input_tokens")
+    return miss["type"], missed if isinstance(missed, int) else None
+
+
 def to_response(message: Any) -> ModelResponse:
     """Map an SDK ``Message`` (or beta message, or a stream snapshot) to claudechat types."""
     raw: dict[str, Any] = message.model_dump(mode="json", exclude_none=True, exclude={"content"})
     usage = Usage.from_api(raw.get("usage") or {})
-    diagnostics = raw.get("diagnostics") or {}
-    miss = diagnostics.get("cache_miss_reason") if isinstance(diagnostics, Mapping) else None
-    if isinstance(miss, Mapping):
-        miss = miss.get("type")
+    miss, missed = _cache_miss(raw.get("diagnostics"))
     return ModelResponse(
         id=raw.get("id"),
         model=str(raw.get("model", "")),
@@ -95,7 +104,8 @@ def to_response(message: Any) -> ModelResponse:
         stop_reason=raw.get("stop_reason"),
         stop_sequence=raw.get("stop_sequence"),
         usage=usage,
-        cache_miss_reason=miss if isinstance(miss, str) else None,
+        cache_miss_reason=miss,
+        cache_missed_tokens=missed,
         context_management=raw.get("context_management"),
         raw=raw,
     )

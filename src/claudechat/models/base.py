@@ -71,6 +71,7 @@ class ModelResponse:
     usage: Usage
     stop_sequence: str | None = None
     cache_miss_reason: str | None = None
+    cache_missed_tokens: int | None = None  # the API's estimate for a miss
     context_management: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 

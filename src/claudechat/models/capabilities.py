@@ -55,6 +55,8 @@ class ModelInfo:
     replacement: str | None = None  # the model to move to
     adaptive_thinking: bool = False  # takes thinking={"type": "adaptive"} (the chat's default)
     budget_thinking: bool = True  # takes thinking={"type": "enabled", "budget_tokens": N}
+    system_messages: bool = False  # takes {"role": "system"} messages mid-conversation
+    cache_diagnosis: bool = False  # answers the cache-diagnosis beta (why the cache missed)
 
     @property
     def pricing(self) -> Pricing | None:
@@ -147,6 +149,17 @@ _TABLE: dict[str, ModelInfo] = {
             replacement="claude-mythos-5",
         ),
     ]
+}
+
+# Mid-conversation system messages: Opus 4.8 and later (not Sonnet 5), per the platform docs.
+_SYSTEM_MESSAGES = frozenset(
+    ("claude-opus-4-8", "claude-opus-5", "claude-opus-5-5", "claude-sonnet-5-5",
+     "claude-haiku-5-5", "claude-fable-5", "claude-fable-5-1", "claude-mythos-5",
+     "claude-mythos-5-1")
+)  # fmt: skip
+_TABLE = {
+    name: replace(m, system_messages=name in _SYSTEM_MESSAGES, cache_diagnosis=True)
+    for name, m in _TABLE.items()
 }
 
 # Dated snapshots ("claude-sonnet-4-5-20250929") and "-latest" aliases map to the base name.

@@ -50,12 +50,20 @@ def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncCh
 
 
 def check_model(name: str) -> str:
-    """A model name the service accepts: one with a capability entry, not retired."""
+    """A model name the service accepts (an alias such as "sonnet" resolved): one with a
+    capability entry, not retired; a near miss of a known name is answered "did you mean"."""
     from datetime import UTC, datetime
 
+    from ..models.aliases import resolve_alias, suggest
+
+    name = resolve_alias(name)
     info = model_info(name, warn=False)
     if not info.known:
-        raise ApiError(400, f"unknown model {name!r}: GET /v1/models lists the models offered")
+        guess = suggest(name)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise ApiError(
+            400, f"unknown model {name!r}{hint} (GET /v1/models lists the models offered)"
+        )
     if info.retires is not None and datetime.now(UTC).date() >= info.retires:
         instead = f"; use {info.replacement}" if info.replacement else ""
         raise ApiError(400, f"model {name!r} was retired on {info.retires.isoformat()}{instead}")

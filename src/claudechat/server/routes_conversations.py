@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..accounting import store_cost_report
+from ..chat.system_changes import record_change
 from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
@@ -95,12 +96,18 @@ async def patch_conversation(
     cid: str, state: State, store: ScopedStoreDep, body: ConversationPatch
 ) -> dict[str, Any]:
     """Change the title, model or system prompt (refused while a turn runs)."""
-    store.get_conversation(cid)
+    conv = store.get_conversation(cid)
     _idle(state, cid)
-    if body.model is not None:
-        check_model(body.model)
-    if body.title is not None or body.model is not None or body.system is not None:
-        store.update_conversation(cid, title=body.title, model=body.model, system=body.system)
+    model = check_model(body.model) if body.model is not None else None
+    meta = None
+    if body.system is not None and body.system != (conv.system or ""):
+        # Sent as a system message where the model takes one (the cached prefix survives).
+        meta = record_change(conv.metadata, old=conv.system or "", new=body.system,
+                             head_id=conv.head_id)  # fmt: skip
+    if body.title is not None or model is not None or body.system is not None:
+        store.update_conversation(
+            cid, title=body.title, model=model, system=body.system, metadata=meta
+        )
     return conv_of(store, cid)
 
 

@@ -36,6 +36,7 @@ from ..tokens import strip_cache_control
 from ._errors import EmuAPIError, invalid
 from ._models import model_facts
 from ._prefix import content_blocks, request_tokens, system_blocks
+from ._system_messages import without_system_messages
 from ._validate import validate_request
 
 __all__ = ["THREADS_BETA", "THREAD_TTL_SECONDS", "Incoming", "ThreadWork", "Threads"]
@@ -103,14 +104,24 @@ class Threads:
         model = str(body.get("model", ""))
         thread = body.get("thread")
         if thread is None or "thread" not in body:
-            validate_request(body, model_facts(model), need_max_tokens=True, paused=paused)
+            validate_request(
+                without_system_messages(body),
+                model_facts(model),
+                need_max_tokens=True,
+                paused=paused,
+            )
             self._count(body, body)
             return Incoming(body, sent_messages=len(body["messages"]))
         kind = _check_shape(thread, headers)
         _check_supported(body)
         whole = {k: v for k, v in body.items() if k != "thread"}
         if kind == "create":
-            validate_request(whole, model_facts(model), need_max_tokens=True, paused=paused)
+            validate_request(
+                without_system_messages(whole),
+                model_facts(model),
+                need_max_tokens=True,
+                paused=paused,
+            )
             self._count(whole, whole)
             return Incoming(whole, "create", sent_messages=len(whole["messages"]))
         held = self._continued(str(thread["previous_message_id"]), body)
@@ -120,7 +131,12 @@ class Threads:
         # The new messages are checked after the held turn they follow (tool results
         # answer its tool calls; an empty `messages` resumes a paused reply).
         boundary = {**whole, "messages": [*held.messages[_last_user(held.messages) :], *delta]}
-        validate_request(boundary, model_facts(model), need_max_tokens=True, paused=paused)
+        validate_request(
+            without_system_messages(boundary),
+            model_facts(model),
+            need_max_tokens=True,
+            paused=paused,
+        )
         self._count(boundary, {"model": model, "messages": delta})
         whole.update({k: v for k, v in held.created_with.items() if v is not None})
         whole["messages"] = [*held.messages, *delta]

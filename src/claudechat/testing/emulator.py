@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import _context
 from ._cache import PromptCache, breakpoints
+from ._catalog import model_object, model_page
 from ._diagnostics import RequestFingerprint, diagnose
 from ._errors import EmuAPIError, invalid
 from ._faults import ConnectionDropped, Fault
@@ -31,6 +32,7 @@ from ._reply import (
     normalize,
 )
 from ._sse import frame, message_events
+from ._system_messages import check_system_messages, without_system_messages
 from ._threads import Threads
 from ._tokens import count_tokens_text
 from ._transport import EmulatorTransport, EmuResponse
@@ -53,6 +55,7 @@ class RecordedRequest:
     raw: bytes
     body: Any = None
     number: int = 0
+    query_string: str = ""  # the raw query (repeated keys such as lifecycle[] kept)
 
 
 @dataclass
@@ -161,7 +164,8 @@ class Emulator:
     def _handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> EmuResponse:
         split = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        record = RecordedRequest(method.upper(), split.path, query, headers, raw)
+        record = RecordedRequest(method.upper(), split.path, query, headers, raw,
+                                 query_string=split.query)  # fmt: skip
         self._received += 1
         record.number = self._received
         self._keep(record)
@@ -212,8 +216,9 @@ class Emulator:
         beta = record.query.get("beta") == "true" or "anthropic-beta" in record.headers
         model_match = _MODEL_PATH.match(path)
         if record.method == "GET" and model_match:
-            info = _model_info(model_match.group(1), self.context_window)
-            return self._json(request_id, info)
+            return self._json(request_id, model_object(model_match.group(1), self.context_window))
+        if record.method == "GET" and path == "/v1/models":
+            return self._json(request_id, model_page(record.query_string, self.context_window))
         if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
             try:
                 body = json.loads(record.raw or b"null")
@@ -225,6 +230,7 @@ class Emulator:
             if len(record.raw) > MAX_REQUEST_BYTES:
                 raise EmuAPIError(413)
             body = self.files.resolve(body)  # file sources stand for their files' bytes
+            check_system_messages(body, _betas(record.headers))
             if path.endswith("count_tokens"):
                 return self._json(request_id, self._count_tokens(body, beta))
             return self._messages(record, body, request_id, beta)
@@ -243,7 +249,8 @@ class Emulator:
     # ----- /v1/messages/count_tokens ------------------------------------------------
 
     def _count_tokens(self, body: dict[str, Any], beta: bool) -> dict[str, Any]:
-        validate_request(body, model_facts(str(body.get("model", ""))), need_max_tokens=False)
+        checked = without_system_messages(body)
+        validate_request(checked, model_facts(str(body.get("model", ""))), need_max_tokens=False)
         check_media(body)
         original = self.count_request_tokens(body)
         prepared_messages = self._edited_messages(body, original)[0]
@@ -355,7 +362,7 @@ class Emulator:
         self, record: RecordedRequest, body: dict[str, Any], request_id: str, beta: bool
     ) -> EmuResponse:
         model = str(body.get("model", ""))
-        incoming = self.threads.receive(body, record.headers, self._paused)
+        incoming = self.threads.receive(body, record.headers, self._paused)  # validates it
         body = incoming.body
         check_media(body)
         prepared = self._prepare(body, self.clock())
@@ -379,9 +386,9 @@ class Emulator:
         if "context_management" in body:
             message["context_management"] = {"applied_edits": prepared.applied_edits}
         fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
-        if isinstance(body.get("diagnostics"), dict):
+        if isinstance(body.get("diagnostics"), dict):  # only these leave a fingerprint
             message["diagnostics"] = self._diagnostics(body["diagnostics"], fingerprint, usage)
-        self._history[message_id] = fingerprint
+            self._history[message_id] = fingerprint
         held = self.threads.answered(incoming, message, streaming=bool(body.get("stream")))
         if body.get("stream"):
             events = message_events(message)
@@ -444,25 +451,17 @@ def _message_id(number: int) -> str:
     return f"msg_emu_{number:012d}"
 
 
+def _betas(headers: dict[str, str]) -> set[str]:
+    """The betas a request names in its `anthropic-beta` header."""
+    return {b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()}
+
+
 def _api_key(headers: dict[str, str]) -> str | None:
     """The key a request presents: `x-api-key`, or an `authorization: Bearer` token."""
     if "x-api-key" in headers:
         return headers["x-api-key"]
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return token if scheme.lower() == "bearer" else None
-
-
-def _model_info(model: str, window: int | None) -> dict[str, Any]:
-    facts = model_facts(model)
-    return {
-        "type": "model",
-        "id": model,
-        "display_name": model.replace("-", " ").title(),
-        "created_at": "2025-01-01T00:00:00Z",
-        "lifecycle": "active",
-        "max_input_tokens": window or facts.context_window,
-        "max_tokens": facts.max_output_tokens,
-    }
 
 
 def _faulty_body(response: EmuResponse, fault: Fault, request_id: str) -> Iterator[bytes]:
