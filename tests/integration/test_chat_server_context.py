@@ -97,7 +97,9 @@ def test_compaction_block_is_stored_and_resent_unchanged_and_billed(
 ) -> None:
     emu = RecordingEmulator()
     store = MemoryStore()
-    chat = make_chat(emu, MODEL, store=store, context=[ServerCompaction(trigger=50_000)])
+    chat = make_chat(
+        emu, MODEL, store=store, context=[ServerCompaction(trigger=50_000)], thinking="off"
+    )  # a reply of the compaction block and text alone
     replies = [send(chat, big_turn(i), stream=stream) for i in range(6)]
     sent = message_requests(emu)
     assert len(sent) == 6
@@ -208,6 +210,7 @@ def test_pause_after_compaction_continues_the_turn(make_chat: ChatMaker) -> None
         emu,
         MODEL,
         context=[ServerCompaction(trigger=50_000, pause_after_compaction=True)],
+        thinking="off",  # a paused reply of the compaction block alone
     )
     replies = [chat.send(big_turn(i)) for i in range(6)]
     paused = [r for r in replies if any(compaction_blocks(m) for m in r.messages)]

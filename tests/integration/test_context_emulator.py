@@ -128,7 +128,7 @@ def test_a_chat_learns_each_message_exactly_with_replies_taught_by_output_tokens
     emu, model, clock = setup
     counter = TokenAccountant(use_ctok=False)
     engine = ContextEngine(counter=counter, budget=50_000)
-    chat = Chat(model, system=SYSTEM, context=engine)
+    chat = Chat(model, system=SYSTEM, context=engine, thinking="off")  # replies of text only
     for i in range(4):
         chat.send(question(i))
         clock.now += 30
@@ -154,7 +154,7 @@ def test_a_reply_that_is_not_the_response_as_is_is_not_counted_by_output_tokens(
 
     _emu, model, _clock = setup
     counter = TokenAccountant(use_ctok=False)
-    chat = Chat(model, context=ContextEngine(counter=counter, budget=50_000))
+    chat = Chat(model, context=ContextEngine(counter=counter, budget=50_000), thinking="off")
     chat.send(question(0))
     reply = chat.send(question(1), prefill="Answer:")
     assert reply.text.startswith("Answer:")
