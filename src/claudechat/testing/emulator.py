@@ -213,6 +213,8 @@ class Emulator:
             info = _model_info(model_match.group(1), self.context_window)
             return self._json(request_id, info)
         if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
+            if len(record.raw) > MAX_REQUEST_BYTES:
+                raise EmuAPIError(413)
             try:
                 body = json.loads(record.raw or b"null")
             except ValueError as error:
@@ -220,8 +222,6 @@ class Emulator:
             if not isinstance(body, dict):
                 raise invalid("Request body must be a JSON object")
             record.body = body
-            if len(record.raw) > MAX_REQUEST_BYTES:
-                raise EmuAPIError(413)
             body = self.files.resolve(body)  # file sources stand for their files' bytes
             if path.endswith("count_tokens"):
                 return self._json(request_id, self._count_tokens(body, beta))
