@@ -318,3 +318,28 @@ def test_the_emulator_files_api_uploads_lists_retrieves_and_deletes() -> None:
     with pytest.raises(Exception, match="File not found") as info:
         client.beta.files.retrieve_metadata(meta.id, betas=betas)
     assert getattr(info.value, "status_code", None) == 404
+
+
+def test_the_emulator_holds_the_api_limits_on_attachments() -> None:
+    emu = Emulator()
+
+    def post(content: list[dict[str, Any]]) -> tuple[int, str]:
+        body = {"model": "claude-sonnet-4-6", "max_tokens": 10,
+                "messages": [{"role": "user", "content": content}]}  # fmt: skip
+        answer = emu.handle("POST", "/v1/messages", {}, json.dumps(body).encode())
+        error = answer.json().get("error") or {}
+        return answer.status, str(error.get("message", ""))
+
+    def doc(pages: int) -> dict[str, Any]:
+        data = base64.b64encode(sample_pdf(pages)).decode()
+        return {"type": "document",
+                "source": {"type": "base64", "media_type": "application/pdf", "data": data}}  # fmt: skip
+
+    wide = base64.b64encode(sample_png(8001, 1)).decode()
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": wide}}
+    assert post([image, {"type": "text", "text": "hi"}])[0] == 400
+    assert post([doc(60), doc(40), {"type": "text", "text": "hi"}])[0] == 200
+    status, message = post([doc(60), doc(41), {"type": "text", "text": "hi"}])
+    assert (status, message) == (400, "A maximum of 100 PDF pages may be provided.")
+    too_big = emu.handle("POST", "/v1/messages", {}, b" " * (32 * 1024 * 1024 + 1))
+    assert too_big.status == 413 and too_big.json()["error"]["type"] == "request_too_large"

@@ -220,6 +220,8 @@ class Emulator:
         if record.method == "GET" and path == "/v1/models":
             return self._json(request_id, model_page(record.query_string, self.context_window))
         if record.method == "POST" and path in ("/v1/messages", "/v1/messages/count_tokens"):
+            if len(record.raw) > MAX_REQUEST_BYTES:
+                raise EmuAPIError(413)
             try:
                 body = json.loads(record.raw or b"null")
             except ValueError as error:
@@ -227,8 +229,6 @@ class Emulator:
             if not isinstance(body, dict):
                 raise invalid("Request body must be a JSON object")
             record.body = body
-            if len(record.raw) > MAX_REQUEST_BYTES:
-                raise EmuAPIError(413)
             body = self.files.resolve(body)  # file sources stand for their files' bytes
             check_system_messages(body, _betas(record.headers))
             if path.endswith("count_tokens"):
