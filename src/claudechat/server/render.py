@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cache
 from html import escape
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -43,18 +44,29 @@ _ATTRIBUTES = {
 _URL_SCHEMES = {"http", "https", "mailto"}
 
 
+@cache
+def _lexer(name: str) -> Any:
+    """The Pygments lexer of a language name, or None (the lookup scans every lexer: once
+    per name)."""
+    try:
+        return get_lexer_by_name(name)
+    except ClassNotFound:
+        return None
+
+
+@cache
+def _formatter() -> Any:
+    return HtmlFormatter(nowrap=True, classprefix="tok-")
+
+
 def _highlight(code: str, lang: str, _attrs: str) -> str:
     """A fenced block highlighted by Pygments (class-based), or "" to let markdown-it escape
     it as plain code when the language is unknown."""
-    name = lang.strip().split()[0] if lang.strip() else ""
-    if not name:
+    name = lang.strip().split()[0].lower()[:40] if lang.strip() else ""
+    lexer = _lexer(name) if name else None
+    if lexer is None:
         return ""
-    try:
-        lexer = get_lexer_by_name(name)
-    except ClassNotFound:
-        return ""
-    formatter = HtmlFormatter(nowrap=True, classprefix="tok-")
-    return str(highlight(code, lexer, formatter))
+    return str(highlight(code, lexer, _formatter()))
 
 
 @cache
