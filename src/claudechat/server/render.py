@@ -10,7 +10,7 @@ The page puts only this HTML into the DOM.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from typing import Any
 
@@ -76,7 +76,24 @@ def _parser() -> MarkdownIt:
 
 
 def render_markdown(text: str) -> str:
-    """The sanitised HTML of ``text`` read as Markdown (inert whatever the text holds)."""
+    """The sanitised HTML of ``text`` read as Markdown (inert whatever the text holds).
+
+    A message is rendered each time a page of it is read (every reload, every turn's
+    end); the last few hundred short texts are kept rendered."""
+    if len(text) <= _CACHED_CHARS:
+        return _render_cached(text)
+    return _render(text)
+
+
+_CACHED_CHARS = 8_000  # at most 512 texts this long are kept: a few MB
+
+
+@lru_cache(maxsize=512)
+def _render_cached(text: str) -> str:
+    return _render(text)
+
+
+def _render(text: str) -> str:
     if not text:
         return ""
     if len(text) > MAX_RENDER_CHARS:
