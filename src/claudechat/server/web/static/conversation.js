@@ -26,11 +26,18 @@ export function shownMessages() {
   return view.messages;
 }
 
+/** The conversation's title in the header and the window's title. */
+export function showTitle(title) {
+  const text = title || "Untitled";
+  $("conv-title").textContent = text;
+  document.title = `${text} · claudechat`;
+}
+
 /** Show an empty new chat (stored on its first message). */
 export function startNewChat() {
   state.current = null;
   Object.assign(view, { id: null, messages: [], hasMore: false });
-  $("conv-title").textContent = "New chat";
+  showTitle("New chat");
   history.replaceState(null, "", location.pathname);
   renderMessages();
   emit("conversation-opened", null);
@@ -46,7 +53,7 @@ export async function openConversation(id, { highlight = null } = {}) {
     showError(err.message);
     return;
   }
-  $("conv-title").textContent = state.current.title || "Untitled";
+  showTitle(state.current.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(id)}`);
   view.id = id;
   await loadLast(FIRST_PAGE);
@@ -78,7 +85,7 @@ export async function reloadConversation() {
   if (!view.id) return;
   try {
     state.current = await get(`/v1/conversations/${view.id}`);
-    $("conv-title").textContent = state.current.title || "Untitled";
+    showTitle(state.current.title);
     await loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2)));
   } catch (err) {
     showError(err.message);
@@ -356,7 +363,7 @@ export async function ensureConversation(firstText) {
   view.id = conv.id;
   view.messages = [];
   view.hasMore = false;
-  $("conv-title").textContent = conv.title || "Untitled";
+  showTitle(conv.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(conv.id)}`);
   return conv.id;
 }
