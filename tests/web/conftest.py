@@ -4,8 +4,8 @@
 The browser: ``$CLAUDECHAT_CHROMIUM``, else ``/usr/bin/chromium``, else ``chromium`` on PATH
 (Playwright's own browser download cannot work here). Without one the tests are skipped with
 a message saying so, except under ``CI=true``, where they fail. One browser and one server for
-the whole session; each test signs in as a user of its own module in a fresh browser context,
-so that tests do not see each other's conversations.
+the whole session; each test signs in, in a fresh browser context, and works in conversations
+it starts (the users are made with ``claudechat users add``).
 """
 
 from __future__ import annotations
@@ -72,17 +72,24 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-def _add_users(store: str, env: dict[str, str]) -> None:
-    """The users of the tests, made as an operator makes them: ``claudechat users add``."""
-    command = [sys.executable, "-m", "claudechat", "users", "add"]
-    running = [
-        subprocess.Popen([*command, name, "--password-stdin", "--store", store], env=env,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        for name in USERS
-    ]  # fmt: skip
-    for name, process in zip(USERS, running, strict=True):
-        printed, _ = process.communicate(f"{USERS[name]}\n".encode(), timeout=60)
-        assert process.returncode == 0, f"users add {name}: {printed.decode()}"
+def _add_user(name: str, store: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``claudechat users add NAME --password-stdin``, as an operator makes a user."""
+    command = [sys.executable, "-m", "claudechat", "users", "add", name, "--password-stdin",
+               "--store", store]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(f"{USERS[name]}\n".encode())
+    process.stdin.close()
+    return process
+
+
+def _added(name: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait for a ``users add`` to succeed."""
+    assert process.stdout is not None
+    printed = process.stdout.read()
+    process.wait(timeout=120)
+    assert process.returncode == 0, f"users add {name}: {printed.decode()}"
 
 
 def _child_env(home: Path) -> dict[str, str]:
@@ -107,13 +114,17 @@ def web(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[
     home = tmp_path_factory.mktemp("web")
     store = f"sqlite:///{home / 'chats.db'}"
     env = _child_env(home)
-    _add_users(store, env)
+    adding = {name: _add_user(name, store, env) for name in USERS}
+    first = next(iter(USERS))
+    _added(first, adding.pop(first))  # serve wants a user who can sign in; the rest meanwhile
     replies = replies_for()
     emulator = Emulator(reply=replies)
     upstream = serve(emulator, token_delay=TOKEN_DELAY)
     env["CLAUDECHAT_TEST_UPSTREAM_KEY"] = "upstream-test-key"
     server = ServiceProcess(store=store, upstream=upstream.url, src=SRC, env=env)
     try:
+        for name, process in adding.items():
+            _added(name, process)
         server.wait_ready()
         yield WebService(url=server.url, emulator=emulator, replies=replies, server=server)
     finally:

@@ -18,7 +18,7 @@ def _position(message: Locator) -> Locator:
 def test_retry_shows_2_of_2_and_the_navigator_switches_both_ways(
     page: Page, web: WebService
 ) -> None:
-    chat = ChatPage(page, web).login("dave").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     first = squash(chat.send("pick a colour").locator(".content").inner_text())
     chat.replies.nth(0).locator("button.retry").click()
     reply = chat.wait_reply(1, "to: pick a colour")
@@ -47,7 +47,7 @@ def test_retry_shows_2_of_2_and_the_navigator_switches_both_ways(
 
 
 def test_editing_an_earlier_message_starts_a_new_branch(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("dave").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     chat.send("the first question")
     chat.send("the second question")
     chat.prompts.nth(0).locator("button.edit").click()
@@ -75,7 +75,7 @@ def test_editing_an_earlier_message_starts_a_new_branch(page: Page, web: WebServ
 def test_fork_opens_a_new_conversation_with_the_branch_and_leaves_this_one(
     page: Page, web: WebService
 ) -> None:
-    chat = ChatPage(page, web).login("erin").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     chat.send("a fork in the road")
     chat.send("which way now")
     original = chat.conversation_id()

@@ -23,7 +23,7 @@ def _download(chat: ChatPage, button: str) -> tuple[str, str]:
 
 
 def test_export_downloads_valid_json_and_markdown(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("grace").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     chat.send("export me, please")
     chat.send("and this line too")
     cid = chat.conversation_id()
@@ -48,7 +48,7 @@ def _number(text: str) -> float:
 
 
 def test_the_gauge_equals_the_apis_cost(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("grace").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     chat.send("count my tokens")
     chat.send("and count them again")
     cid = chat.conversation_id()

@@ -14,7 +14,7 @@ FILLER = " ".join(["A paragraph that takes room on the screen."] * 12)
 
 
 def test_search_finds_an_old_turn_and_jumps_to_it(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("frank").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     web.replies.script("where did I leave the quokka?", "In the garden shed.")
     chat.send("where did I leave the quokka?", reply="In the garden shed.")
     old = chat.conversation_id()

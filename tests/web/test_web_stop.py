@@ -46,7 +46,7 @@ def _stop_mid_way(chat: ChatPage, prompt: str, *, key: bool) -> dict[str, object
 def test_stop_keeps_the_partial_reply_marked_and_the_next_turn_resends_it(
     page: Page, web: WebService
 ) -> None:
-    chat = ChatPage(page, web).login("carol").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     partial = _stop_mid_way(chat, "tell me the long story", key=False)
     chat.send("and then?")
     (request,) = web.requests_with_prompt("and then?")
@@ -63,5 +63,5 @@ def test_stop_keeps_the_partial_reply_marked_and_the_next_turn_resends_it(
 
 
 def test_escape_stops_the_reply_too(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("carol").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     _stop_mid_way(chat, "tell me the other long story", key=True)

@@ -14,7 +14,7 @@ CODE = "Here is code:\n\n```python\ndef double(x):\n    return 2 * x\n```\n\nDon
 
 
 def test_three_streamed_turns(page: Page, web: WebService) -> None:
-    chat = ChatPage(page, web).login("bob").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     web.replies.script("first: say many words", LONG)
     chat.type_and_send("first: say many words")
     first = chat.replies.nth(0)
@@ -47,7 +47,7 @@ def test_three_streamed_turns(page: Page, web: WebService) -> None:
 def test_markdown_code_is_highlighted_with_a_copy_button_and_shift_enter_is_a_newline(
     page: Page, web: WebService
 ) -> None:
-    chat = ChatPage(page, web).login("bob").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     prompt = page.locator("textarea#prompt")
     prompt.fill("show me")
     prompt.press("Shift+Enter")

@@ -38,7 +38,7 @@ document.addEventListener('securitypolicyviolation',
 
 def test_xss_payloads_from_the_model_and_the_user_render_inert(page: Page, web: WebService) -> None:
     page.context.add_init_script(GUARD)
-    chat = ChatPage(page, web).login("heidi").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     reply_text = "\n\n".join(PAYLOADS)
     prompt = "show me the payloads " + PAYLOADS[0]
     web.replies.script(prompt, reply_text)
@@ -66,7 +66,7 @@ def test_xss_payloads_from_the_model_and_the_user_render_inert(page: Page, web: 
 
 def test_a_payload_in_a_conversation_title_is_text(page: Page, web: WebService) -> None:
     page.context.add_init_script(GUARD)
-    chat = ChatPage(page, web).login("heidi").new_chat()
+    chat = ChatPage(page, web).login("alice").new_chat()
     chat.send("title check")
     cid = chat.conversation_id()
     csrf = chat.api("/v1/auth/session")["csrf_token"]
