@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "API_ID",
     "CACHE_MISS_REASON",
+    "CHAT_SETTINGS",
     "CONTEXT_MANAGEMENT",
     "COPIED_FROM",
     "COPIED_FROM_CONVERSATION",
@@ -68,6 +69,9 @@ FORKED_FROM = "forked_from"
 
 IMPORTED_FROM = "imported_from"
 """The id an imported conversation had where it was exported."""
+
+CHAT_SETTINGS = "chat_settings"
+"""The conversation's own context settings (the web chat's): strategy, budget, recall."""
 
 WINDOW_START = "window_start"
 """The message a trimmed window starts at, kept so the next turn's window agrees."""

@@ -25,6 +25,7 @@ from .operations import install_operations
 from .runs import RunRegistry
 from .settings import ServerSettings
 from .state import AuthCallable, ServerState
+from .web import install_web
 
 __all__ = ["create_app", "upstream_client"]
 
@@ -68,7 +69,8 @@ def create_app(
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_operations(app, state)  # spend limits, metrics, request log (outermost)
+    install_operations(app, state)  # spend limits, metrics, request log
+    install_web(app)  # the web chat at /, and the security headers of every answer
     return app
 
 

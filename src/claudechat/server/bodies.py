@@ -3,7 +3,7 @@ field). Unknown fields are refused, so a misspelt option is not silently ignored
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,7 @@ __all__ = [
     "EditBody",
     "ForkBody",
     "LoginBody",
+    "RenderBody",
     "RetryBody",
     "SendBody",
 ]
@@ -34,11 +35,26 @@ class ConversationCreate(_Body):
 
 
 class ConversationPatch(_Body):
-    """``PATCH /v1/conversations/{cid}``: the fields given are changed."""
+    """``PATCH /v1/conversations/{cid}``: the fields given are changed. ``strategy`` and
+    ``budget`` given as null go back to the server's default."""
 
     title: str | None = Field(default=None, max_length=500)
     model: str | None = Field(default=None, max_length=200)
     system: str | None = None
+    strategy: Literal["window", "summary", "compact"] | None = None
+    budget: int | None = Field(default=None, ge=1024, le=10_000_000)
+    recall: bool | None = None
+
+    def chat_settings(self) -> dict[str, Any]:
+        """The context settings the body names (null ones included), by field."""
+        names = ("strategy", "budget", "recall")
+        return {name: getattr(self, name) for name in names if name in self.model_fields_set}
+
+
+class RenderBody(_Body):
+    """``POST /v1/render``: text to render as the web chat shows it."""
+
+    text: str = Field(max_length=400_000)
 
 
 class SendBody(_Body):
@@ -62,9 +78,12 @@ class EditBody(_Body):
 
 
 class CheckoutBody(_Body):
-    """``POST .../checkout``."""
+    """``POST .../checkout``: the branch ending at ``message_id``; with ``newest_leaf``,
+    the newest branch through it (its last-stored descendant at each step: the branch
+    navigator switches to a sibling and everything that follows it)."""
 
     message_id: str = Field(max_length=200)
+    newest_leaf: bool = False
 
 
 class ForkBody(_Body):

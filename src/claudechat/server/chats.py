@@ -1,6 +1,7 @@
 """An ``AsyncChat`` over the user's store view, configured as the CLI configures one:
 the conversation's model (the server's default for a new one), max_tokens capped by the
-model's output limit, the configured context strategy and budget."""
+model's output limit, and the conversation's own context settings (strategy, budget,
+recall), the configured ones where it has none."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import warnings
 
 from ..chat import AsyncChat
 from ..context import ContextEngine, PromptCaching, strategy_policies
+from ..context.base import ContextPolicy
 from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, model_info
 from ..store.base import Store
+from .chat_settings import ChatSettings
 from .errors import ApiError
 from .settings import ServerSettings
 from .state import ServerState
@@ -17,12 +20,20 @@ from .state import ServerState
 __all__ = ["check_model", "make_chat"]
 
 
-def engine(settings: ServerSettings) -> ContextEngine:
-    """A context engine for the configured strategy and budget (one per chat: it keeps
-    the last request's figures)."""
+def engine(settings: ServerSettings, own: ChatSettings | None = None) -> ContextEngine:
+    """A context engine for the conversation's strategy, budget and recall (``own``), the
+    configured ones where it sets none (one per chat: it keeps the last request's figures).
+    Recall searches this conversation's turns only, in an index built for the chat."""
+    own = own or ChatSettings()
+    policies: list[ContextPolicy] = list(strategy_policies(own.strategy or settings.strategy))
+    if own.recall:
+        from ..context.recall import Recall
+        from ..search import MemoryIndex
+
+        policies.append(Recall(MemoryIndex(), k=5, max_tokens=1500))  # after the window
     return ContextEngine(
-        list(strategy_policies(settings.strategy)),
-        budget=settings.budget,
+        policies,
+        budget=own.budget if own.budget is not None else settings.budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
         summary_model="claude-haiku-4-5",
     )
@@ -43,7 +54,7 @@ def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncCh
             store=store,
             model=model,
             max_tokens=max_tokens,
-            context=engine(settings),
+            context=engine(settings, ChatSettings.of(conv)),
             client=state.client,
         )
 

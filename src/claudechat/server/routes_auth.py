@@ -68,7 +68,8 @@ async def login(request: Request, state: State, body: LoginBody) -> JSONResponse
     token, token_hash = new_session_token()
     expires = state.settings.clock() + state.settings.session_seconds
     state.store.add_session(user.id, token_hash=token_hash, expires_at=expires)
-    response = JSONResponse({"user": user_json(user), "csrf_token": csrf_token(token)})
+    response = JSONResponse({"user": user_json(user), "csrf_token": csrf_token(token),
+                             "emulator": state.emulated})  # fmt: skip
     response.set_cookie(SESSION_COOKIE, token, max_age=int(state.settings.session_seconds),
                         path="/", httponly=True, samesite="strict",
                         secure=_secure(request, state.settings))  # fmt: skip
@@ -87,10 +88,11 @@ async def logout(who: Who, state: State) -> Response:
 
 @router.get("/v1/auth/session")
 async def session(who: Who, state: State) -> dict[str, Any]:
-    """The signed-in user, and the CSRF token of a cookie session (None otherwise)."""
+    """The signed-in user, the CSRF token of a cookie session (None otherwise), and whether
+    replies come from the built-in emulator (the web chat says so in a banner)."""
     user = state.store.get_user(who.user_id)
     token = csrf_token(who.session_token) if who.session_token is not None else None
-    return {"user": user_json(user), "csrf_token": token}
+    return {"user": user_json(user), "csrf_token": token, "emulator": state.emulated}
 
 
 def usage_windows(now: float) -> tuple[float, float]:

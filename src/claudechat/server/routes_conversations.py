@@ -12,12 +12,13 @@ from ..accounting import store_cost_report
 from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
+from .chat_settings import ChatSettings
 from .chats import check_model, make_chat
 from .errors import ApiError
 from .state import State
-from .views import conv_json, info_of, msg_json
+from .views import Siblings, conv_json, info_of, msg_json
 
-__all__ = ["conv_of", "router"]
+__all__ = ["conv_of", "last_request", "router"]
 
 router = APIRouter(prefix="/v1/conversations")
 
@@ -94,13 +95,17 @@ async def get_conversation(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
 async def patch_conversation(
     cid: str, state: State, store: ScopedStoreDep, body: ConversationPatch
 ) -> dict[str, Any]:
-    """Change the title, model or system prompt (refused while a turn runs)."""
-    store.get_conversation(cid)
+    """Change the title, model, system prompt or context settings (strategy, budget,
+    recall; refused while a turn runs)."""
+    conv = store.get_conversation(cid)
     _idle(state, cid)
     if body.model is not None:
         check_model(body.model)
-    if body.title is not None or body.model is not None or body.system is not None:
-        store.update_conversation(cid, title=body.title, model=body.model, system=body.system)
+    changes = body.chat_settings()
+    metadata = ChatSettings.of(conv).changed(changes).metadata(conv) if changes else None
+    if any(v is not None for v in (body.title, body.model, body.system, metadata)):
+        store.update_conversation(cid, title=body.title, model=body.model, system=body.system,
+                                  metadata=metadata)  # fmt: skip
     return conv_of(store, cid)
 
 
@@ -114,10 +119,28 @@ async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> 
 
 
 @router.get("/{cid}/messages")
-async def messages(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
-    """The active branch, oldest first."""
+async def messages(
+    cid: str,
+    store: ScopedStoreDep,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """The active branch, oldest first; with ``limit`` (and ``before``, a message of the
+    branch) one page of it from the end: the ``limit`` messages before ``before`` (or the
+    last ones), with ``has_more`` when older ones remain. Each message says where it sits
+    among its siblings (the branch navigator)."""
     store.get_conversation(cid)
-    return {"data": [msg_json(m) for m in store.branch(cid)]}
+    branch = store.branch(cid)
+    end = len(branch)
+    if before is not None:
+        ids = [m.id for m in branch]
+        if before not in ids:
+            raise ApiError(404, f"no message {before} on the active branch of {cid}")
+        end = ids.index(before)
+    start = 0 if limit is None else max(0, end - limit)
+    siblings = Siblings(store.all_messages(cid))
+    page = [msg_json(m, siblings) for m in branch[start:end]]
+    return {"data": page, "has_more": start > 0}
 
 
 @router.get("/{cid}/tree")
@@ -152,8 +175,21 @@ async def checkout(
     _idle(state, cid)
     chat = make_chat(state, store, cid)
     _in_conversation(store, cid, body.message_id)
-    chat.checkout(body.message_id)
+    target = _newest_leaf(store, cid, body.message_id) if body.newest_leaf else body.message_id
+    chat.checkout(target)
     return conv_of(store, cid)
+
+
+def _newest_leaf(store: Store, cid: str, message_id: str) -> str:
+    """The end of the newest branch through ``message_id``: from it, the child stored
+    last at each step."""
+    children: dict[str | None, list[str]] = {}
+    for message in store.all_messages(cid):
+        children.setdefault(message.parent_id, []).append(message.id)
+    here = message_id
+    while children.get(here):
+        here = children[here][-1]
+    return here
 
 
 def _in_conversation(store: Store, cid: str, message_id: str) -> None:
@@ -196,11 +232,13 @@ async def export(
 
 
 @router.get("/{cid}/cost")
-async def cost(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
-    """What the API billed for the conversation, by token kind and purpose."""
+async def cost(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
+    """What the API billed for the conversation, by token kind and purpose; and the gauge's
+    figures: the last request's prompt size and cache-hit share, against the budget."""
     store.get_conversation(cid)
     report = store_cost_report(store, [cid])
     return {
+        **last_request(state, store, cid),
         "conversation_id": cid,
         "cost_usd": report.cost_usd,
         "usage": report.usage.to_dict(),
@@ -210,3 +248,16 @@ async def cost(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
         "copied_usage": report.copied.to_dict(),
         "copied_usd": report.copied_usd,
     }
+
+
+def last_request(state: State, store: Store, cid: str) -> dict[str, Any]:
+    """The window fill of the last reply's request (prompt tokens: input + cache read +
+    cache write) against the budget the next request may use, and its cache-hit share."""
+    chat = make_chat(state, store, cid)
+    budget = chat.context.budget_for(chat.info, chat.max_tokens)
+    last = next((m for m in reversed(chat.history) if m.role == "assistant" and m.usage), None)
+    if last is None or last.usage is None:
+        return {"last_request_tokens": None, "last_cache_hit_ratio": None, "budget": budget}
+    usage = last.usage
+    return {"last_request_tokens": usage.total_input_tokens,
+            "last_cache_hit_ratio": usage.cache_hit_ratio, "budget": budget}  # fmt: skip

@@ -6,7 +6,7 @@ way. The conversation's owner is not shown: a view only ever holds the caller's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -16,8 +16,19 @@ from ..store._rows import PathFigures
 from ..store.accounts import User
 from ..store.base import Conversation, ConversationInfo, MessageHit
 from ..usage import Usage
+from .chat_settings import ChatSettings
+from .render import render_markdown
 
-__all__ = ["conv_json", "hit_json", "info_of", "model_json", "msg_json", "usage_json", "user_json"]
+__all__ = [
+    "Siblings",
+    "conv_json",
+    "hit_json",
+    "info_of",
+    "model_json",
+    "msg_json",
+    "usage_json",
+    "user_json",
+]
 
 
 def usage_json(usage: Usage | None) -> dict[str, int] | None:
@@ -25,8 +36,10 @@ def usage_json(usage: Usage | None) -> dict[str, int] | None:
     return None if usage is None else usage.to_dict()
 
 
-def msg_json(message: Message) -> dict[str, Any]:
-    """A stored message: ids, role, content blocks, its text, model, usage, cost, status."""
+def msg_json(message: Message, siblings: Siblings | None = None) -> dict[str, Any]:
+    """A stored message: ids, role, content blocks, its text and its sanitised HTML (the
+    web chat shows only that), model, usage, cost, status; with ``siblings``, its place
+    among its parent's children (the branch navigator's ‹ 2/3 ›)."""
     cost = None
     if message.usage is not None and message.model:
         from ..models.capabilities import model_prices
@@ -38,13 +51,30 @@ def msg_json(message: Message) -> dict[str, Any]:
         "role": message.role,
         "content": message.content,
         "text": message.text,
+        "html": render_markdown(message.text),
         "model": message.model,
         "usage": usage_json(message.usage),
         "cost_usd": cost,
         "stop_reason": message.stop_reason,
         "status": message.status,
         "created_at": message.created_at,
+        **({"siblings": siblings.at(message)} if siblings is not None else {}),
     }
+
+
+class Siblings:
+    """The children of each parent in a conversation, in the order they were stored."""
+
+    def __init__(self, messages: Iterable[Message]) -> None:
+        self._children: dict[str | None, list[str]] = {}
+        for message in messages:
+            self._children.setdefault(message.parent_id, []).append(message.id)
+
+    def at(self, message: Message) -> dict[str, Any]:
+        """``{"index", "count", "ids"}`` of the message among its parent's children."""
+        ids = self._children.get(message.parent_id, [message.id])
+        index = ids.index(message.id) if message.id in ids else 0
+        return {"index": index, "count": len(ids), "ids": list(ids)}
 
 
 def info_of(conversation: Conversation, branch: Sequence[Message]) -> ConversationInfo:
@@ -71,6 +101,7 @@ def conv_json(info: ConversationInfo) -> dict[str, Any]:
         "turns": info.turns,
         "tokens": info.tokens,
         "cost_usd": info.cost_usd,
+        "settings": ChatSettings.of(c).to_json(),
     }
 
 

@@ -1,0 +1,402 @@
+// The open conversation: its messages (the last page first, older ones loaded on scroll
+// up), each with its actions (retry, edit, fork, details) and branch navigator, and the
+// streaming reply while a turn runs.
+
+import { get, post, withQuery } from "./api.js";
+import { el, number, setServerHtml, usd } from "./dom.js";
+import { emit, on, showError, state } from "./state.js";
+import { runTurn } from "./turns.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 50;
+const PREVIEW_MS = 250;
+
+const view = { id: null, messages: [], hasMore: false, loadingOlder: false };
+
+export function initConversation() {
+  $("messages").addEventListener("scroll", () => {
+    if ($("messages").scrollTop < 300) loadOlder();
+  });
+  on("signed-out", () => startNewChat());
+}
+
+/** The messages shown now (oldest first). */
+export function shownMessages() {
+  return view.messages;
+}
+
+/** Show an empty new chat (stored on its first message). */
+export function startNewChat() {
+  state.current = null;
+  Object.assign(view, { id: null, messages: [], hasMore: false });
+  $("conv-title").textContent = "New chat";
+  history.replaceState(null, "", location.pathname);
+  renderMessages();
+  emit("conversation-opened", null);
+}
+
+/** Open a conversation: its last page of messages; `highlight` a message id to jump to. */
+export async function openConversation(id, { highlight = null } = {}) {
+  showError(null);
+  try {
+    state.current = await get(`/v1/conversations/${id}`);
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  $("conv-title").textContent = state.current.title || "Untitled";
+  history.replaceState(null, "", `#c=${encodeURIComponent(id)}`);
+  view.id = id;
+  await loadLast(PAGE);
+  emit("conversation-opened", state.current);
+  if (highlight) await jumpTo(highlight);
+}
+
+async function loadLast(limit) {
+  const id = view.id;
+  const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit }));
+  if (view.id !== id) return;
+  view.messages = page.data;
+  view.hasMore = page.has_more;
+  renderMessages();
+  scrollToEnd();
+}
+
+/** Read the open conversation again (after a turn, a branch switch). */
+export async function reloadConversation() {
+  if (!view.id) return;
+  try {
+    state.current = await get(`/v1/conversations/${view.id}`);
+    $("conv-title").textContent = state.current.title || "Untitled";
+    await loadLast(Math.min(1000, Math.max(PAGE, view.messages.length + 2)));
+  } catch (err) {
+    showError(err.message);
+  }
+  emit("conversation-changed", state.current);
+}
+
+async function loadOlder() {
+  if (!view.hasMore || view.loadingOlder || !view.messages.length) return false;
+  view.loadingOlder = true;
+  const box = $("messages");
+  try {
+    const id = view.id;
+    const before = view.messages[0].id;
+    const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit: PAGE, before }));
+    if (view.id !== id) return false;
+    const height = box.scrollHeight;
+    view.messages = [...page.data, ...view.messages];
+    view.hasMore = page.has_more;
+    box.prepend(...page.data.map(messageNode));
+    box.scrollTop += box.scrollHeight - height; // keep what was on screen in place
+    return true;
+  } catch (err) {
+    showError(err.message);
+    return false;
+  } finally {
+    view.loadingOlder = false;
+  }
+}
+
+async function jumpTo(messageId) {
+  const selector = `#messages [data-message-id="${CSS.escape(messageId)}"]`;
+  while (!document.querySelector(selector) && view.hasMore) {
+    if (!(await loadOlder())) break;
+  }
+  const node = document.querySelector(selector);
+  if (!node) {
+    showError("That message is on another branch of the conversation.");
+    return;
+  }
+  for (const old of document.querySelectorAll("#messages .highlight")) old.classList.remove("highlight");
+  node.classList.add("highlight");
+  node.scrollIntoView({ block: "center" });
+}
+
+function scrollToEnd() {
+  const box = $("messages");
+  box.scrollTop = box.scrollHeight;
+}
+
+/** Show view.messages. */
+export function renderMessages() {
+  const box = $("messages");
+  if (!view.messages.length) {
+    box.replaceChildren(el("p", { id: "empty-note", text: "Start a conversation below." }));
+    return;
+  }
+  box.replaceChildren(...view.messages.map(messageNode));
+}
+
+// ------------------------------------------------------------------ one message
+
+function blocksOf(msg) {
+  return typeof msg.content === "string" ? [{ type: "text", text: msg.content }] : msg.content || [];
+}
+
+function collapsed(kind, summary, text) {
+  return el("details", { class: kind }, el("summary", { text: summary }), el("pre", { class: "block-text", text }));
+}
+
+function sideBlocks(msg) {
+  const nodes = [];
+  for (const block of blocksOf(msg)) {
+    if (block.type === "thinking") nodes.push(collapsed("thinking", "Thinking", block.thinking || ""));
+    else if (block.type === "redacted_thinking") nodes.push(collapsed("thinking", "Thinking (redacted)", ""));
+    else if (block.type === "tool_use" || block.type === "server_tool_use") {
+      nodes.push(collapsed("tool", `Tool call: ${block.name}`, JSON.stringify(block.input, null, 2)));
+    } else if (block.type === "tool_result" || block.type.endsWith("_tool_result")) {
+      const content = typeof block.content === "string" ? block.content : JSON.stringify(block.content, null, 2);
+      nodes.push(collapsed("tool", block.is_error ? "Tool result (error)" : "Tool result", content));
+    }
+  }
+  return nodes;
+}
+
+function isToolResults(msg) {
+  const blocks = blocksOf(msg);
+  return msg.role === "user" && blocks.length > 0 && blocks.every((b) => b.type === "tool_result");
+}
+
+function detailsPanel(msg) {
+  const u = msg.usage || {};
+  const write = u.cache_write_5m_tokens === undefined ? null : (u.cache_write_5m_tokens || 0) + (u.cache_write_1h_tokens || 0);
+  const rows = [
+    ["input_tokens", "Tokens in", number(u.input_tokens)],
+    ["output_tokens", "Tokens out", number(u.output_tokens)],
+    ["cache_read", "Cache read", number(u.cache_read_tokens)],
+    ["cache_write", "Cache write", number(write)],
+    ["cost_usd", "Cost", usd(msg.cost_usd)],
+    ["model", "Model", msg.model || "–"],
+    ["stop_reason", "Stop reason", msg.stop_reason || "–"],
+  ];
+  const list = el("dl", { class: "details", hidden: true });
+  for (const [field, label, value] of rows) {
+    list.append(el("dt", { text: label }), el("dd", { "data-field": field, text: value }));
+  }
+  if (msg.cost_usd !== null && msg.cost_usd !== undefined) list.querySelector("[data-field=cost_usd]").dataset.usd = String(msg.cost_usd);
+  return list;
+}
+
+function branchNav(msg) {
+  const s = msg.siblings;
+  if (!s || s.count < 2) return null;
+  const prev = el("button", { type: "button", class: "prev", "aria-label": "Previous branch", text: "‹", disabled: s.index === 0 });
+  const next = el("button", { type: "button", class: "next", "aria-label": "Next branch", text: "›", disabled: s.index === s.count - 1 });
+  prev.addEventListener("click", () => switchBranch(s.ids[s.index - 1]));
+  next.addEventListener("click", () => switchBranch(s.ids[s.index + 1]));
+  return el("span", { class: "branch-nav", role: "group", "aria-label": "Branches" },
+    prev, el("span", { class: "branch-pos", text: `${s.index + 1}/${s.count}` }), next);
+}
+
+async function switchBranch(messageId) {
+  if (state.streaming || !messageId) return;
+  try {
+    await post(`/v1/conversations/${view.id}/checkout`, { message_id: messageId, newest_leaf: true });
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  await reloadConversation();
+}
+
+function action(name, label, handler) {
+  const button = el("button", { type: "button", class: name, text: label });
+  button.addEventListener("click", handler);
+  return button;
+}
+
+/** The node of one stored message. */
+export function messageNode(msg) {
+  const partial = msg.status === "partial";
+  const toolTurn = isToolResults(msg);
+  const node = el("article", {
+    class: `message${partial ? " partial" : ""}${toolTurn ? " tool-turn" : ""}`,
+    "data-message-id": msg.id,
+    "data-role": msg.role,
+  });
+  const who = msg.role === "user" ? (toolTurn ? "Tool results" : "You") : "Claude";
+  node.append(el("header", { class: "message-head" }, el("span", { class: "who", text: who }), branchNav(msg)));
+  node.append(...sideBlocks(msg));
+  const content = el("div", { class: "content" });
+  setServerHtml(content, msg.html || "");
+  node.append(content);
+  if (partial) node.append(el("span", { class: "partial-mark", title: "The reply was stopped before its end; what arrived is kept", text: "stopped" }));
+  const actions = el("div", { class: "actions" });
+  if (msg.role === "assistant") actions.append(action("retry", "Retry", () => retry(msg)));
+  if (msg.role === "user" && !toolTurn) actions.append(action("edit", "Edit", () => startEdit(node, msg)));
+  actions.append(action("fork", "Fork", () => fork(msg)));
+  const details = detailsPanel(msg);
+  const toggle = action("details", "Details", () => {
+    details.hidden = !details.hidden;
+    toggle.setAttribute("aria-expanded", String(!details.hidden));
+  });
+  toggle.setAttribute("aria-expanded", "false");
+  actions.append(toggle);
+  node.append(actions, details);
+  return node;
+}
+
+// ------------------------------------------------------------------ actions
+
+async function retry(msg) {
+  if (state.streaming) return;
+  const last = view.messages[view.messages.length - 1];
+  if (!last || last.id !== msg.id) {
+    try {
+      await post(`/v1/conversations/${view.id}/checkout`, { message_id: msg.id });
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+  }
+  await runTurn("retry", { from: msg.id });
+}
+
+function startEdit(node, msg) {
+  if (state.streaming || node.querySelector(".edit-input")) return;
+  const input = el("textarea", { class: "edit-input", "aria-label": "Edited message", rows: 3 });
+  input.value = msg.text;
+  const save = el("button", { type: "button", class: "edit-save", text: "Save and send" });
+  const cancel = el("button", { type: "button", class: "edit-cancel", text: "Cancel" });
+  const box = el("div", { class: "edit-box" }, input, el("div", { class: "edit-buttons" }, save, cancel));
+  node.querySelector(".content").after(box);
+  input.focus();
+  cancel.addEventListener("click", () => box.remove());
+  const submit = async () => {
+    const text = input.value;
+    if (!text.trim()) return;
+    const started = await runTurn("edit", { from: msg.id, text });
+    if (!started) return; // the box stays with the text
+    box.remove();
+  };
+  save.addEventListener("click", submit);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "Escape") {
+      box.remove();
+    }
+  });
+}
+
+async function fork(msg) {
+  if (state.streaming) return;
+  try {
+    const conv = await post(`/v1/conversations/${view.id}/fork`, { message_id: msg.id });
+    await openConversation(conv.id);
+    emit("conversation-changed", conv);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ------------------------------------------------------------------ a streaming turn
+
+/**
+ * Show a turn while it streams: the user's message (unless it is a retry) and the reply as
+ * it arrives. `from`: the message the turn replaces (it and everything after it go).
+ */
+export function streamingView({ userText = null, from = null }) {
+  const box = $("messages");
+  const note = document.getElementById("empty-note");
+  if (note) note.remove();
+  if (from) {
+    const start = box.querySelector(`[data-message-id="${CSS.escape(from)}"]`);
+    let node = start;
+    while (node) {
+      const next = node.nextElementSibling;
+      node.remove();
+      node = next;
+    }
+  }
+  const added = [];
+  if (userText !== null) {
+    const user = el("article", { class: "message pending", "data-role": "user" },
+      el("header", { class: "message-head" }, el("span", { class: "who", text: "You" })),
+      el("div", { class: "content" }, el("p", { class: "plain", text: userText })));
+    box.append(user);
+    added.push(user);
+  }
+  const rendered = el("div", { class: "rendered" });
+  const tail = el("span", { class: "tail" });
+  const content = el("div", { class: "content" }, rendered, tail);
+  const reply = el("article", { class: "message pending streaming", "data-role": "assistant", "aria-busy": "true" },
+    el("header", { class: "message-head" }, el("span", { class: "who", text: "Claude" })), content);
+  box.append(reply);
+  added.push(reply);
+  scrollToEnd();
+
+  let text = "";
+  let renderedLength = 0;
+  let inFlight = false;
+  let lastRender = 0;
+  let timer = null;
+  let closed = false;
+
+  const preview = async () => {
+    timer = null;
+    if (closed || inFlight || renderedLength === text.length) return;
+    inFlight = true;
+    lastRender = performance.now();
+    const snapshot = text;
+    try {
+      const { html } = await post("/v1/render", { text: snapshot });
+      if (!closed) {
+        setServerHtml(rendered, html);
+        renderedLength = snapshot.length;
+        tail.textContent = text.slice(renderedLength);
+      }
+    } catch {
+      // the preview is best effort: the stored message replaces it
+    } finally {
+      inFlight = false;
+    }
+    if (!closed && renderedLength < text.length) schedule();
+  };
+  const schedule = () => {
+    if (timer !== null || inFlight) return;
+    timer = setTimeout(preview, Math.max(0, PREVIEW_MS - (performance.now() - lastRender)));
+  };
+  const nearEnd = () => box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+
+  return {
+    started(userMessageId) {
+      if (userText !== null) added[0].dataset.messageId = userMessageId;
+    },
+    delta(piece) {
+      const follow = nearEnd();
+      text += piece;
+      tail.textContent = text.slice(renderedLength);
+      schedule();
+      if (follow) scrollToEnd();
+    },
+    message(msg) {
+      closed = true;
+      reply.replaceWith(messageNode(msg));
+    },
+    discard() {
+      closed = true;
+      for (const node of added) node.remove();
+    },
+    close() {
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+    },
+  };
+}
+
+/** Make the new chat a stored conversation (titled by its first message). */
+export async function ensureConversation(firstText) {
+  if (state.current) return state.current.id;
+  const title = firstText.replace(/\s+/g, " ").trim().slice(0, 60) || null;
+  const conv = await post("/v1/conversations", { title });
+  state.current = conv;
+  view.id = conv.id;
+  view.messages = [];
+  view.hasMore = false;
+  $("conv-title").textContent = conv.title || "Untitled";
+  history.replaceState(null, "", `#c=${encodeURIComponent(conv.id)}`);
+  return conv.id;
+}
