@@ -87,7 +87,8 @@ def _add_user(name: str, store: str, env: dict[str, str]) -> subprocess.Popen[by
 def _added(name: str, process: subprocess.Popen[bytes]) -> None:
     """Wait for a ``users add`` to succeed."""
     assert process.stdout is not None
-    printed = process.stdout.read()
+    with process.stdout:
+        printed = process.stdout.read()
     process.wait(timeout=120)
     assert process.returncode == 0, f"users add {name}: {printed.decode()}"
 

@@ -16,6 +16,7 @@ from claudechat.testing._service import ServiceProcess
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 WAIT_MS = 20_000  # the longest a test waits for something that should happen soon
+expect.set_options(timeout=WAIT_MS)  # assertions too (a loaded machine is slow, not wrong)
 
 # alice for most tests (each starts a new conversation of its own); ivan and judy for the
 # test that two users never see each other's conversations.
@@ -130,9 +131,22 @@ class ChatPage:
     def prompts(self) -> Locator:
         return self.page.locator("#messages .message[data-role=user]")
 
+    @property
+    def prompt_texts(self) -> Locator:
+        """The rendered text of the user's messages."""
+        return self.page.locator("#messages .message[data-role=user] .content")
+
+    def sidebar(self) -> ChatPage:
+        """Show the sidebar: on a narrow screen it is behind the menu button."""
+        menu = self.page.locator("button#menu")
+        if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+            menu.click()
+        expect(self.page.locator("#new-chat")).to_be_in_viewport()
+        return self
+
     def new_chat(self) -> ChatPage:
         """Start a new, empty conversation."""
-        self.page.locator("#new-chat").click()
+        self.sidebar().page.locator("#new-chat").click()
         expect(self.messages).to_have_count(0)
         return self
 

@@ -57,7 +57,7 @@ def test_editing_an_earlier_message_starts_a_new_branch(page: Page, web: WebServ
     chat.page.locator("button.edit-save").click()
     reply = chat.wait_reply(1, "to: the first question, asked better")
     expect(chat.messages).to_have_count(2)  # the second turn stays on the old branch
-    expect(chat.prompts).to_have_text(["the first question, asked better"])
+    expect(chat.prompt_texts).to_have_text(["the first question, asked better"])
     edited = chat.prompts.nth(0)
     expect(_position(edited)).to_have_text("2/2")
     (request,) = web.requests_with_prompt("the first question, asked better")
@@ -68,7 +68,7 @@ def test_editing_an_earlier_message_starts_a_new_branch(page: Page, web: WebServ
     ]
 
     edited.locator(".branch-nav button.prev").click()
-    expect(chat.prompts).to_have_text(["the first question", "the second question"])
+    expect(chat.prompt_texts).to_have_text(["the first question", "the second question"])
     expect(_position(chat.prompts.nth(0))).to_have_text("1/2")
 
 
@@ -88,7 +88,7 @@ def test_fork_opens_a_new_conversation_with_the_branch_and_leaves_this_one(
         arg=original,
     )
     forked = chat.conversation_id()
-    expect(chat.prompts).to_have_text(["a fork in the road"])
+    expect(chat.prompt_texts).to_have_text(["a fork in the road"])
     expect(chat.messages).to_have_count(2)
     assert [m["text"] for m in chat.stored(forked)] == [m["text"] for m in kept[:2]]
     assert chat.stored(original) == kept  # the original is unchanged

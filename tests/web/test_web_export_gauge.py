@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from pages import ChatPage, WebService
+from pages import ChatPage, WebService, text_of
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.web
@@ -32,7 +32,7 @@ def test_export_downloads_valid_json_and_markdown(page: Page, web: WebService) -
     exported = json.loads(text)
     assert exported["format"] == "claudechat" and exported["conversation"]["id"] == cid
     stored = {m["id"]: m["text"] for m in chat.stored(cid)}
-    assert {m["id"]: m["text"] for m in exported["messages"]} == stored
+    assert {m["id"]: text_of(m) for m in exported["messages"]} == stored
     name, text = _download(chat, "button#export-markdown")
     assert name.endswith(".md")
     assert "export me, please" in text and "and this line too" in text
@@ -49,7 +49,11 @@ def _number(text: str) -> float:
 
 def test_the_gauge_equals_the_apis_cost(page: Page, web: WebService) -> None:
     chat = ChatPage(page, web).login("alice").new_chat()
-    chat.send("count my tokens")
+    # a long first prompt: over the model's minimum cacheable length, so that the second
+    # request reads it from the prompt cache and the cache shares are not all zero
+    long_prompt = "count my tokens: " + " ".join(f"item{i}" for i in range(1500))
+    web.replies.script(long_prompt, "Counted.")
+    chat.send(long_prompt, reply="Counted.")
     chat.send("and count them again")
     cid = chat.conversation_id()
     cost = chat.api(f"/v1/conversations/{cid}/cost")
@@ -62,14 +66,20 @@ def test_the_gauge_equals_the_apis_cost(page: Page, web: WebService) -> None:
     )
     assert cost["cost_usd"] > 0
     # the conversation's cache-hit share, in percent
-    ratio = cost["cache_hit_ratio"]
-    shown = gauge.locator("[data-gauge=cache-conv]").inner_text()
-    assert ratio is not None and abs(_number(shown) - 100 * ratio) <= 0.5, (shown, ratio)
-    # the window: the tokens the last request sent, of the budget
+    # the cache-hit shares, of the conversation and of the last request, in percent
+    for name, ratio in (("cache-conv", cost["cache_hit_ratio"]),
+                        ("cache-last", cost["last_cache_hit_ratio"])):  # fmt: skip
+        shown = gauge.locator(f"[data-gauge={name}]").inner_text()
+        assert ratio is not None and abs(_number(shown) - 100 * ratio) <= 0.5, (name, shown)
+    assert cost["last_cache_hit_ratio"] > 0  # the second request read the first from the cache
+    # the window: the tokens the last request sent (as the emulator counted them), of the budget
     window = gauge.locator("[data-gauge=window]").inner_text()
     sent, budget = (_number(part) for part in window.split("/", 1))
     (last,) = web.requests_with_prompt("and count them again")
-    assert sent == web.emulator.count_request_tokens(last.body)
-    if "last_request_tokens" in cost:
-        assert sent == cost["last_request_tokens"] and budget == cost["budget"]
-    expect(gauge.locator("[data-gauge=spend]")).to_contain_text("$")
+    assert sent == cost["last_request_tokens"] == web.emulator.count_request_tokens(last.body)
+    assert budget == cost["budget"] and budget > sent
+    # the user's spend this month, as /v1/usage gives it
+    usage = chat.api("/v1/usage")
+    spend = gauge.locator("[data-gauge=spend]")
+    expect(spend).to_have_attribute("data-usd", re.compile(r"\d"))
+    assert float(spend.get_attribute("data-usd") or "nan") == usage["month_usd"] > 0

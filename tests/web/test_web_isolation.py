@@ -14,8 +14,9 @@ def test_two_users_never_see_each_others_conversations(browser: Browser, web: We
     try:
         ivan = ChatPage(first.new_page(), web).login("ivan").new_chat()
         judy = ChatPage(second.new_page(), web).login("judy").new_chat()
-        ivan.send("ivan's pineapple plan")
-        judy.send("judy's pineapple plan")
+        for name, chat in (("ivan", ivan), ("judy", judy)):
+            web.replies.script(f"{name}'s pineapple plan", f"Noted, {name}.")
+            chat.send(f"{name}'s pineapple plan", reply=f"Noted, {name}.")
         ivans, judys = ivan.conversation_id(), judy.conversation_id()
         ivan.page.reload()
         judy.page.reload()
@@ -33,8 +34,8 @@ def test_two_users_never_see_each_others_conversations(browser: Browser, web: We
             assert chat.page.locator(f'[data-id="{other}"]').count() == 0
             answer = chat.context.request.get(f"{web.url}/v1/conversations/{other}/messages")
             assert answer.status == 404
-        expect(ivan.prompts).to_have_text(["ivan's pineapple plan"])
-        expect(judy.prompts).to_have_text(["judy's pineapple plan"])
+        expect(ivan.prompt_texts).to_have_text(["ivan's pineapple plan"])
+        expect(judy.prompt_texts).to_have_text(["judy's pineapple plan"])
     finally:
         first.close()
         second.close()

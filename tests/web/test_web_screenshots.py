@@ -39,9 +39,10 @@ def test_screenshots_and_a_usable_narrow_page(
         if width < 600:
             menu = page.locator("button#menu")
             expect(menu).to_be_visible()
-            expect(page.locator("#conversations")).to_be_hidden()
+            expect(page.locator("#sidebar")).not_to_be_in_viewport()  # behind the menu
             menu.click()
-            expect(page.locator("#conversations")).to_be_visible()
+            expect(page.locator("#sidebar")).to_be_in_viewport(ratio=0.99)
+            expect(page.locator("#conversations .conversation").first).to_be_visible()
             page.screenshot(path=str(artifacts / f"chat-{width}-menu.png"))
     finally:
         context.close()

@@ -30,7 +30,7 @@ def test_three_streamed_turns(page: Page, web: WebService) -> None:
     expect(first.locator(".content")).to_have_text(LONG)
     second = chat.send("second: and the next?")
     third = chat.send("third: one more")
-    expect(chat.prompts).to_have_text(
+    expect(chat.prompt_texts).to_have_text(
         ["first: say many words", "second: and the next?", "third: one more"]
     )
     expect(second.locator(".content")).to_contain_text("to: second: and the next?")
