@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 __all__ = [
     "CheckoutBody",
@@ -42,8 +42,8 @@ class ConversationPatch(_Body):
     model: str | None = Field(default=None, max_length=200)
     system: str | None = None
     strategy: Literal["window", "summary", "compact"] | None = None
-    budget: int | None = Field(default=None, ge=1024, le=10_000_000)
-    recall: bool | None = None
+    budget: StrictInt | None = Field(default=None, ge=1024, le=10_000_000)
+    recall: StrictBool | None = None
 
     def chat_settings(self) -> dict[str, Any]:
         """The context settings the body names (null ones included), by field."""

@@ -100,14 +100,25 @@ async function loadOlder() {
 
 async function jumpTo(messageId) {
   const selector = `#messages [data-message-id="${CSS.escape(messageId)}"]`;
-  while (!document.querySelector(selector) && view.hasMore) {
-    if (!(await loadOlder())) break;
+  const find = async () => {
+    while (!document.querySelector(selector) && view.hasMore) {
+      if (!(await loadOlder())) break;
+    }
+    return document.querySelector(selector);
+  };
+  let node = await find();
+  if (!node && !state.streaming) {
+    // on another branch: make the newest branch through it the active one
+    try {
+      await post(`/v1/conversations/${view.id}/checkout`, { message_id: messageId, newest_leaf: true });
+      await reloadConversation();
+      node = await find();
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
   }
-  const node = document.querySelector(selector);
-  if (!node) {
-    showError("That message is on another branch of the conversation.");
-    return;
-  }
+  if (!node) return;
   for (const old of document.querySelectorAll("#messages .highlight")) old.classList.remove("highlight");
   node.classList.add("highlight");
   node.scrollIntoView({ block: "center" });
@@ -170,12 +181,12 @@ function detailsPanel(msg) {
     ["model", "Model", msg.model || "–"],
     ["stop_reason", "Stop reason", msg.stop_reason || "–"],
   ];
-  const list = el("dl", { class: "details", hidden: true });
+  const list = el("dl");
   for (const [field, label, value] of rows) {
     list.append(el("dt", { text: label }), el("dd", { "data-field": field, text: value }));
   }
   if (msg.cost_usd !== null && msg.cost_usd !== undefined) list.querySelector("[data-field=cost_usd]").dataset.usd = String(msg.cost_usd);
-  return list;
+  return el("div", { class: "details", hidden: true }, list);
 }
 
 function branchNav(msg) {

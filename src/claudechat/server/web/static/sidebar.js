@@ -65,8 +65,11 @@ function titleOf(conv) {
   return conv.title || "Untitled";
 }
 
+let renaming = false; // the list is not redrawn under a rename in progress
+
 /** Show state.conversations; the open one has aria-current="page". */
 export function renderList() {
+  if (renaming) return;
   const list = $("conversations");
   const items = state.conversations.map((conv) => item(conv));
   list.replaceChildren(...items);
@@ -80,7 +83,7 @@ function item(conv) {
     await openConversation(conv.id);
   });
   const rename = el("button", { type: "button", class: "rename", "aria-label": `Rename ${titleOf(conv)}`, title: "Rename", text: "✎" });
-  const remove = el("button", { type: "button", class: "delete", "aria-label": `Delete ${titleOf(conv)}`, title: "Delete", text: "🗑" });
+  const remove = el("button", { type: "button", class: "delete", "aria-label": `Delete ${titleOf(conv)}`, title: "Delete", text: "✕" });
   const li = el("li", { class: "conversation", "data-id": conv.id, "aria-current": active ? "page" : false },
     open, el("span", { class: "item-menu" }, rename, remove));
   rename.addEventListener("click", () => startRename(li, conv));
@@ -95,10 +98,12 @@ function startRename(li, conv) {
   li.insertBefore(input, open);
   input.focus();
   input.select();
+  renaming = true;
   let done = false;
   const finish = async (save) => {
     if (done) return;
     done = true;
+    renaming = false;
     const title = input.value.trim();
     if (save && title && title !== conv.title) {
       try {
