@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 from pages import ChatPage, WebService
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from claudechat.testing import Fault
 
 pytestmark = pytest.mark.web
 
 
-def _item(chat: ChatPage, cid: str):  # type: ignore[no-untyped-def]
+def _item(chat: ChatPage, cid: str) -> Locator:
     return chat.page.locator(f'#conversations .conversation[data-id="{cid}"]')
 
 
