@@ -92,6 +92,7 @@ bench: $(VENV)/.test
 	$(PY) bench/concurrency.py --seconds 30
 	$(PY) bench/locomo.py
 	$(PY) bench/startup.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) $(LOCKVENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
