@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-from service import Service, sse
+from service import Service, add_member, sse
 
 
 def _conv(c: httpx2.Client, **body: Any) -> str:
@@ -58,8 +58,10 @@ def test_the_branch_is_paged_from_the_end(local_service: Service) -> None:
         first = _page(c, cid, limit=4, before=ids[2])
         assert [m["id"] for m in first["data"]] == ids[:2] and first["has_more"] is False
         assert _page(c, cid, limit=4, before=ids[0]) == {"data": [], "has_more": False}
-        missing = c.get(f"/v1/conversations/{cid}/messages", params={"before": "nope"})
+        missing = c.get(f"/v1/conversations/{cid}/messages", params={"limit": 4, "before": "no"})
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+        alone = c.get(f"/v1/conversations/{cid}/messages", params={"before": ids[6]})
+        assert alone.status_code == 400 and "limit" in alone.json()["error"]["message"]
         bad = c.get(f"/v1/conversations/{cid}/messages", params={"limit": 0})
         assert bad.status_code == 422
 
@@ -130,3 +132,22 @@ def test_the_cost_report_has_the_gauge_figures(local_service: Service) -> None:
         assert cost["budget"] == empty["budget"]
         c.patch(f"/v1/conversations/{cid}", json={"budget": 4096})
         assert c.get(f"/v1/conversations/{cid}/cost").json()["budget"] == 4096
+
+
+def test_a_page_before_another_users_message_is_not_found(service: Service) -> None:
+    alice, bob = add_member(service, "alice"), add_member(service, "bob")
+    with service.client(**alice.headers) as a, service.client(**bob.headers) as b:
+        mine = _conv(a)
+        _say(a, mine, "alice's secret")
+        theirs = _conv(b)
+        _say(b, theirs, "bob's secret")
+        bobs = _page(b, theirs)["data"][-1]["id"]
+        r = a.get(f"/v1/conversations/{mine}/messages", params={"limit": 5, "before": bobs})
+        assert r.status_code == 404 and "secret" not in r.text
+        r = a.get(f"/v1/conversations/{theirs}/messages", params={"limit": 5})
+        assert r.status_code == 404 and "secret" not in r.text
+        other = _conv(a)  # the same user's other conversation is not a place to page from
+        _say(a, other, "elsewhere")
+        mine_id = _page(a, mine)["data"][-1]["id"]
+        r = a.get(f"/v1/conversations/{other}/messages", params={"limit": 5, "before": mine_id})
+        assert r.status_code == 404

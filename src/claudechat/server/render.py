@@ -10,8 +10,9 @@ The page puts only this HTML into the DOM.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -43,18 +44,29 @@ _ATTRIBUTES = {
 _URL_SCHEMES = {"http", "https", "mailto"}
 
 
+@cache
+def _lexer(name: str) -> Any:
+    """The Pygments lexer of a language name, or None (the lookup scans every lexer: once
+    per name)."""
+    try:
+        return get_lexer_by_name(name)
+    except ClassNotFound:
+        return None
+
+
+@cache
+def _formatter() -> Any:
+    return HtmlFormatter(nowrap=True, classprefix="tok-")
+
+
 def _highlight(code: str, lang: str, _attrs: str) -> str:
     """A fenced block highlighted by Pygments (class-based), or "" to let markdown-it escape
     it as plain code when the language is unknown."""
-    name = lang.strip().split()[0] if lang.strip() else ""
-    if not name:
+    name = lang.strip().split()[0].lower()[:40] if lang.strip() else ""
+    lexer = _lexer(name) if name else None
+    if lexer is None:
         return ""
-    try:
-        lexer = get_lexer_by_name(name)
-    except ClassNotFound:
-        return ""
-    formatter = HtmlFormatter(nowrap=True, classprefix="tok-")
-    return str(highlight(code, lexer, formatter))
+    return str(highlight(code, lexer, _formatter()))
 
 
 @cache
@@ -64,7 +76,24 @@ def _parser() -> MarkdownIt:
 
 
 def render_markdown(text: str) -> str:
-    """The sanitised HTML of ``text`` read as Markdown (inert whatever the text holds)."""
+    """The sanitised HTML of ``text`` read as Markdown (inert whatever the text holds).
+
+    A message is rendered each time a page of it is read (every reload, every turn's
+    end); the last few hundred short texts are kept rendered."""
+    if len(text) <= _CACHED_CHARS:
+        return _render_cached(text)
+    return _render(text)
+
+
+_CACHED_CHARS = 8_000  # at most 512 texts this long are kept: a few MB
+
+
+@lru_cache(maxsize=512)
+def _render_cached(text: str) -> str:
+    return _render(text)
+
+
+def _render(text: str) -> str:
     if not text:
         return ""
     if len(text) > MAX_RENDER_CHARS:

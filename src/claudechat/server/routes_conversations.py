@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..accounting import store_cost_report
-from ..store.base import ConversationInfo, Store
+from ..messages import Message
+from ..store.accounts import ServiceStore
+from ..store.base import Conversation, ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
 from .chat_settings import ChatSettings
@@ -121,26 +123,47 @@ async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> 
 @router.get("/{cid}/messages")
 async def messages(
     cid: str,
+    state: State,
     store: ScopedStoreDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """The active branch, oldest first; with ``limit`` (and ``before``, a message of the
-    branch) one page of it from the end: the ``limit`` messages before ``before`` (or the
-    last ones), with ``has_more`` when older ones remain. Each message says where it sits
-    among its siblings (the branch navigator)."""
-    store.get_conversation(cid)
-    branch = store.branch(cid)
-    end = len(branch)
+    """The active branch, oldest first; with ``limit`` one page of it from the end: the
+    ``limit`` messages before ``before`` (a message of the branch) or the last ones, with
+    ``has_more`` when older ones remain. Each message says where it sits among its
+    siblings (the branch navigator)."""
+    conv = store.get_conversation(cid)
+    if limit is None:
+        if before is not None:
+            raise ApiError(400, "before needs a limit: the size of the page")
+        siblings = Siblings(store.all_messages(cid))
+        return {"data": [msg_json(m, siblings) for m in store.branch(cid)], "has_more": False}
+    page, more = _page_before(state.store, conv, before, limit)
+    parents = dict.fromkeys(m.parent_id for m in page)  # their children only, not the tree
+    siblings = Siblings(c for p in parents for c in store.children(cid, p))
+    return {"data": [msg_json(m, siblings) for m in page], "has_more": more}
+
+
+def _page_before(
+    raw: ServiceStore, conv: Conversation, before: str | None, limit: int
+) -> tuple[list[Message], bool]:
+    """The ``limit`` messages up the parent chain from just before ``before`` (from the
+    head when None), oldest first, and whether older ones remain: a page costs what it
+    shows, however long the branch. The caller has checked that the conversation is the
+    user's; ``before`` must be one of its messages (404 otherwise)."""
     if before is not None:
-        ids = [m.id for m in branch]
-        if before not in ids:
-            raise ApiError(404, f"no message {before} on the active branch of {cid}")
-        end = ids.index(before)
-    start = 0 if limit is None else max(0, end - limit)
-    siblings = Siblings(store.all_messages(cid))
-    page = [msg_json(m, siblings) for m in branch[start:end]]
-    return {"data": page, "has_more": start > 0}
+        if raw.message_conversation(before) != conv.id:
+            raise ApiError(404, f"no message {before} in conversation {conv.id}")
+        here = raw.get_message(before).parent_id
+    else:
+        here = conv.head_id
+    page: list[Message] = []
+    while here is not None and len(page) < limit:
+        message = raw.get_message(here)
+        page.append(message)
+        here = message.parent_id
+    page.reverse()
+    return page, here is not None
 
 
 @router.get("/{cid}/tree")

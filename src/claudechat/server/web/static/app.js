@@ -13,6 +13,8 @@ import { emit, state } from "./state.js";
 const $ = (id) => document.getElementById(id);
 
 async function boot() {
+  // asked at once, with the service's info; settled as {ok} or {err}
+  const session = get("/v1/auth/session").then((ok) => ({ ok }), (err) => ({ err }));
   try {
     state.info = await get("/v1/info");
   } catch {
@@ -28,8 +30,9 @@ async function boot() {
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   try {
-    const session = await get("/v1/auth/session");
-    await enter(session);
+    const { ok, err } = await session;
+    if (err) throw err;
+    await enter(ok);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) showLogin();
     else showLogin(err.message);
@@ -70,12 +73,9 @@ async function enter(session) {
   $("login-view").hidden = true;
   $("app").hidden = false;
   $("logout").hidden = state.info.auth === "none";
-  try {
-    state.models = (await get("/v1/models")).data;
-  } catch {
-    state.models = [];
-  }
+  const models = get("/v1/models").then((r) => r.data, () => []);
   await refreshList();
+  state.models = await models;
   const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
   const first = state.conversations.find((c) => c.id === wanted) || state.conversations[0];
   if (first) await openConversation(first.id);

@@ -8,6 +8,7 @@ import { emit, on, showError, state } from "./state.js";
 import { runTurn } from "./turns.js";
 
 const $ = (id) => document.getElementById(id);
+const FIRST_PAGE = 30; // more than a screen holds; older messages load on scroll up
 const PAGE = 50;
 const PREVIEW_MS = 250;
 
@@ -38,8 +39,9 @@ export function startNewChat() {
 /** Open a conversation: its last page of messages; `highlight` a message id to jump to. */
 export async function openConversation(id, { highlight = null } = {}) {
   showError(null);
+  const listed = state.conversations.find((c) => c.id === id);
   try {
-    state.current = await get(`/v1/conversations/${id}`);
+    state.current = listed || (await get(`/v1/conversations/${id}`));
   } catch (err) {
     showError(err.message);
     return;
@@ -47,7 +49,7 @@ export async function openConversation(id, { highlight = null } = {}) {
   $("conv-title").textContent = state.current.title || "Untitled";
   history.replaceState(null, "", `#c=${encodeURIComponent(id)}`);
   view.id = id;
-  await loadLast(PAGE);
+  await loadLast(FIRST_PAGE);
   emit("conversation-opened", state.current);
   if (highlight) await jumpTo(highlight);
 }
@@ -68,7 +70,7 @@ export async function reloadConversation() {
   try {
     state.current = await get(`/v1/conversations/${view.id}`);
     $("conv-title").textContent = state.current.title || "Untitled";
-    await loadLast(Math.min(1000, Math.max(PAGE, view.messages.length + 2)));
+    await loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2)));
   } catch (err) {
     showError(err.message);
   }
