@@ -188,6 +188,16 @@ class ChatPage:
         assert answer.ok, f"GET {path}: {answer.status} {answer.text()[:300]}"
         return answer.json()
 
+    def api_send(self, cid: str, text: str) -> None:
+        """A turn through the API with the page's session (as another tab would send it)."""
+        csrf = self.api("/v1/auth/session")["csrf_token"]
+        answer = self.context.request.post(
+            f"{self.web.url}/v1/conversations/{cid}/messages",
+            data={"content": text},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert answer.ok and "event: done" in answer.text(), answer.text()[-300:]
+
     def stored(self, cid: str) -> list[dict[str, Any]]:
         """The active branch of conversation `cid`, as the API gives it."""
         data: list[dict[str, Any]] = self.api(f"/v1/conversations/{cid}/messages")["data"]
