@@ -19,8 +19,8 @@ WAIT_MS = 20_000  # the longest a test waits for something that should happen so
 expect.set_options(timeout=WAIT_MS)  # assertions too (a loaded machine is slow, not wrong)
 
 # alice for most tests (each starts a new conversation of its own); ivan and judy for the
-# test that two users never see each other's conversations.
-USERS = {name: f"{name} correct horse" for name in ("alice", "ivan", "judy")}
+# test that two users never see each other's conversations; zoe for the screenshots.
+USERS = {name: f"{name} correct horse" for name in ("alice", "ivan", "judy", "zoe")}
 
 
 class Replies:

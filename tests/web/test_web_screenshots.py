@@ -18,6 +18,9 @@ CODE = (
 )
 
 
+SIGHTS = "1. Belém Tower\n2. Jerónimos Monastery\n3. The old quarter, Alfama."
+
+
 @pytest.mark.parametrize(("width", "height", "scheme"),
                          [(1280, 800, "light"), (375, 740, "dark")])  # fmt: skip
 def test_screenshots_and_a_usable_narrow_page(
@@ -26,10 +29,15 @@ def test_screenshots_and_a_usable_narrow_page(
     context = browser.new_context(viewport={"width": width, "height": height},
                                   color_scheme=scheme)  # type: ignore[arg-type]  # fmt: skip
     try:
-        chat = ChatPage(context.new_page(), web).login("alice").new_chat()
+        chat = ChatPage(context.new_page(), web).login("zoe").new_chat()
+        if width > 600:  # a second conversation in the sidebar (the user's, for both widths)
+            web.replies.script("three sights in Lisbon?", SIGHTS)
+            chat.send("three sights in Lisbon?", reply="Alfama.")
+            chat.new_chat()
         web.replies.script("how do I double a number in Python?", CODE)
         chat.send("how do I double a number in Python?", reply="argument.")
-        chat.send("thanks!")
+        web.replies.script("thanks!", "You're welcome.")
+        chat.send("thanks!", reply="You're welcome.")
         page = chat.page
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
