@@ -1,4 +1,5 @@
-"""Export downloads valid JSON and Markdown files; the gauge shows the API's own numbers."""
+"""Export downloads valid JSON and Markdown files (and the JSON imports back); the gauge
+shows the API's own numbers; the settings panel changes what the next request sends."""
 
 from __future__ import annotations
 
@@ -38,6 +39,25 @@ def test_export_downloads_valid_json_and_markdown(page: Page, web: WebService) -
     assert "export me, please" in text and "and this line too" in text
     for message in stored.values():
         assert message.splitlines()[0] in text
+    # the JSON file imported back: a new conversation, opened, with the same messages
+    page.locator("input#import-file").set_input_files(
+        files=[
+            {
+                "name": "back.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps(exported).encode(),
+            }
+        ]
+    )
+    page.wait_for_function(
+        """(was) => { const c = document.querySelector(
+                          '#conversations .conversation[aria-current="page"]');
+                      return c !== null && c.dataset.id !== was; }""",
+        arg=cid,
+    )
+    copy = chat.conversation_id()
+    expect(chat.prompt_texts).to_have_text(["export me, please", "and this line too"])
+    assert [m["text"] for m in chat.stored(copy)] == list(stored.values())
 
 
 def _number(text: str) -> float:
@@ -83,3 +103,28 @@ def test_the_gauge_equals_the_apis_cost(page: Page, web: WebService) -> None:
     spend = gauge.locator("[data-gauge=spend]")
     expect(spend).to_have_attribute("data-usd", re.compile(r"\d"))
     assert float(spend.get_attribute("data-usd") or "nan") == usage["month_usd"] > 0
+
+
+def test_settings_change_the_next_request(page: Page, web: WebService) -> None:
+    chat = ChatPage(page, web).login("alice").new_chat()
+    chat.send("before the settings")
+    cid = chat.conversation_id()
+    page.locator("button#settings").click()
+    panel = page.locator("#settings-panel")
+    expect(panel).to_be_visible()
+    panel.locator("textarea[name=system]").fill("Answer like a pirate.")
+    panel.locator("select[name=strategy]").select_option("summary")
+    panel.locator("input[name=budget]").fill("20480")
+    panel.locator("input[name=recall]").check()
+    page.locator("button#settings-save").click()
+    expect(panel.locator("#settings-status")).to_contain_text("Saved")
+    conv = chat.api(f"/v1/conversations/{cid}")
+    assert conv["system"] == "Answer like a pirate."
+    assert conv["settings"] == {"strategy": "summary", "budget": 20480, "recall": True}
+    chat.send("after the settings")
+    (request,) = web.requests_with_prompt("after the settings")
+    system = request.body.get("system")
+    texts = [system] if isinstance(system, str) else [b.get("text", "") for b in system or []]
+    assert any("Answer like a pirate." in t for t in texts), system
+    window = page.locator("#gauge [data-gauge=window]")
+    expect(window).to_contain_text("/ 20,480 tokens")
