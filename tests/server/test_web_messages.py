@@ -62,6 +62,13 @@ def test_the_branch_is_paged_from_the_end(local_service: Service) -> None:
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
         alone = c.get(f"/v1/conversations/{cid}/messages", params={"before": ids[6]})
         assert alone.status_code == 400 and "limit" in alone.json()["error"]["message"]
+        # a search hit: the page that ends at it
+        hit = _page(c, cid, limit=3, until=ids[4])
+        assert [m["id"] for m in hit["data"]] == ids[2:5] and hit["has_more"] is True
+        assert _page(c, cid, limit=9, until=ids[1])["has_more"] is False
+        both = c.get(f"/v1/conversations/{cid}/messages",
+                     params={"limit": 3, "until": ids[4], "before": ids[5]})  # fmt: skip
+        assert both.status_code == 400
         bad = c.get(f"/v1/conversations/{cid}/messages", params={"limit": 0})
         assert bad.status_code == 422
 
@@ -103,6 +110,9 @@ def test_newest_leaf_switches_to_the_whole_branch_through_a_message(
         edited = _page(c, cid)["data"]
         assert edited[0]["text"] == "one, edited"
         assert edited[0]["siblings"]["index"] == 1 and edited[0]["siblings"]["count"] == 2
+        gone = c.get(f"/v1/conversations/{cid}/messages",
+                     params={"limit": 5, "until": one["message"]["id"]})  # fmt: skip
+        assert gone.status_code == 404  # the old branch is not the active one now
         # ‹ on the edited message: the original user message and everything after it
         prev_id = edited[0]["siblings"]["ids"][0]
         r = c.post(f"/v1/conversations/{cid}/checkout",

@@ -153,3 +153,18 @@ def test_render_needs_a_user_and_csrf_and_answers_sanitised_html(service: Servic
         r = c.post("/v1/render", json=body, headers={"X-CSRF-Token": csrf})
         assert r.status_code == 200
         assert r.json()["html"] == "<p><strong>hi</strong> &lt;img src=x onerror=alert(1)&gt;</p>\n"
+
+
+def test_every_module_parses() -> None:
+    """Each module is valid JavaScript (node's parser, where node is installed; the
+    browser tests run them all)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the modules are parsed by the browser tests only")
+    for module in sorted(STATIC.glob("*.js")):
+        done = subprocess.run([node, "--experimental-default-type=module", "--check", str(module)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, (module.name, done.stderr)

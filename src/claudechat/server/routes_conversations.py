@@ -127,21 +127,40 @@ async def messages(
     store: ScopedStoreDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
+    until: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The active branch, oldest first; with ``limit`` one page of it from the end: the
     ``limit`` messages before ``before`` (a message of the branch) or the last ones, with
-    ``has_more`` when older ones remain. Each message says where it sits among its
-    siblings (the branch navigator)."""
+    ``has_more`` when older ones remain; or, with ``until``, the page ending at that
+    message (a search hit: 404 when it is not on the active branch). Each message says
+    where it sits among its siblings (the branch navigator)."""
     conv = store.get_conversation(cid)
     if limit is None:
-        if before is not None:
-            raise ApiError(400, "before needs a limit: the size of the page")
+        if before is not None or until is not None:
+            raise ApiError(400, "before and until need a limit: the size of the page")
         siblings = Siblings(store.all_messages(cid))
         return {"data": [msg_json(m, siblings) for m in store.branch(cid)], "has_more": False}
-    page, more = _page_before(state.store, conv, before, limit)
+    if before is not None and until is not None:
+        raise ApiError(400, "give before or until, not both")
+    if until is not None:
+        page, more = _page_until(store, cid, until, limit)
+    else:
+        page, more = _page_before(state.store, conv, before, limit)
     parents = dict.fromkeys(m.parent_id for m in page)  # their children only, not the tree
     siblings = Siblings(c for p in parents for c in store.children(cid, p))
     return {"data": [msg_json(m, siblings) for m in page], "has_more": more}
+
+
+def _page_until(store: Store, cid: str, until: str, limit: int) -> tuple[list[Message], bool]:
+    """The ``limit`` messages of the active branch ending at ``until``, and whether older
+    ones remain (404 when ``until`` is not on the active branch)."""
+    branch = store.branch(cid)
+    ids = [m.id for m in branch]
+    if until not in ids:
+        raise ApiError(404, f"message {until} is not on the active branch of {cid}")
+    end = ids.index(until) + 1
+    start = max(0, end - limit)
+    return branch[start:end], start > 0
 
 
 def _page_before(

@@ -2,6 +2,12 @@
 // turns every failure into an ApiError carrying the service's {"error": {type, message}}.
 
 let csrfToken = null;
+let onSignedOut = null;
+
+/** Call fn() when a call answers 401 (the session expired or was signed out elsewhere). */
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
 
 /** Remember the CSRF token of the cookie session (from login or /v1/auth/session). */
 export function setCsrf(token) {
@@ -33,8 +39,16 @@ export function requestInit(method, body, extra = {}) {
   return init;
 }
 
-/** The ApiError of a failed response (the service's shape, or a plain HTTP failure). */
+/** The ApiError of a failed response (the service's shape, or a plain HTTP failure); a
+ * 401 outside sign-in means the session ended: the page is told. */
 export async function errorOf(response) {
+  const error = await readError(response);
+  const path = new URL(response.url, location.href).pathname;
+  if (response.status === 401 && !path.startsWith("/v1/auth/") && onSignedOut) onSignedOut(error);
+  return error;
+}
+
+async function readError(response) {
   let type = "http_error";
   let message = `${response.status} ${response.statusText}`;
   try {

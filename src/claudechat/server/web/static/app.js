@@ -1,7 +1,7 @@
 // The web chat's entry point: sign-in, then the sidebar, the conversation, the composer,
 // the gauge and the settings panel (each its own module).
 
-import { ApiError, get, post, setCsrf } from "./api.js";
+import { ApiError, get, post, setCsrf, whenSignedOut } from "./api.js";
 import { initComposer } from "./composer.js";
 import { initConversation, openConversation, startNewChat } from "./conversation.js";
 import { initGauge } from "./gauge.js";
@@ -27,6 +27,9 @@ async function boot() {
   initGauge();
   initSettings();
   initExportImport();
+  whenSignedOut((err) => {
+    if (state.user) signedOut(`${err.message}: sign in again.`);
+  });
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   try {
@@ -90,13 +93,17 @@ async function logout() {
   } catch {
     // signed out already
   }
+  signedOut();
+}
+
+function signedOut(message) {
   setCsrf(null);
   state.user = null;
   state.current = null;
   state.conversations = [];
   location.hash = "";
   emit("signed-out");
-  showLogin();
+  showLogin(message);
 }
 
 boot();

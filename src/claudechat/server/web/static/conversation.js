@@ -10,9 +10,10 @@ import { runTurn } from "./turns.js";
 const $ = (id) => document.getElementById(id);
 const FIRST_PAGE = 30; // more than a screen holds; older messages load on scroll up
 const PAGE = 50;
+const JUMP_PAGE = 200; // pages read while looking for a search hit
 const PREVIEW_MS = 250;
 
-const view = { id: null, messages: [], hasMore: false, loadingOlder: false };
+const view = { id: null, messages: [], hasMore: false, loading: null };
 
 export function initConversation() {
   $("messages").addEventListener("scroll", () => {
@@ -62,6 +63,15 @@ async function loadLast(limit) {
   view.hasMore = page.has_more;
   renderMessages();
   scrollToEnd();
+  fillScreen();
+}
+
+/** Load older pages while the messages do not fill the screen (no scroll bar to pull). */
+async function fillScreen() {
+  const box = $("messages");
+  while (view.hasMore && box.scrollHeight <= box.clientHeight + 300) {
+    if (!(await loadOlder())) break;
+  }
 }
 
 /** Read the open conversation again (after a turn, a branch switch). */
@@ -77,14 +87,27 @@ export async function reloadConversation() {
   emit("conversation-changed", state.current);
 }
 
-async function loadOlder() {
-  if (!view.hasMore || view.loadingOlder || !view.messages.length) return false;
-  view.loadingOlder = true;
+/** Load the page before the first message shown; true when it did (or one in flight did). */
+async function loadOlder(size = PAGE) {
+  if (view.loading) {
+    await view.loading;
+    return true;
+  }
+  if (!view.hasMore || !view.messages.length) return false;
+  view.loading = fetchOlder(size);
+  try {
+    return await view.loading;
+  } finally {
+    view.loading = null;
+  }
+}
+
+async function fetchOlder(size) {
   const box = $("messages");
   try {
     const id = view.id;
     const before = view.messages[0].id;
-    const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit: PAGE, before }));
+    const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit: size, before }));
     if (view.id !== id) return false;
     const height = box.scrollHeight;
     view.messages = [...page.data, ...view.messages];
@@ -95,26 +118,17 @@ async function loadOlder() {
   } catch (err) {
     showError(err.message);
     return false;
-  } finally {
-    view.loadingOlder = false;
   }
 }
 
+/** Show a message (a search hit) highlighted: in the pages shown, or in the page that ends
+ * at it (switching to its branch when it is on another one). */
 async function jumpTo(messageId) {
   const selector = `#messages [data-message-id="${CSS.escape(messageId)}"]`;
-  const find = async () => {
-    while (!document.querySelector(selector) && view.hasMore) {
-      if (!(await loadOlder())) break;
-    }
-    return document.querySelector(selector);
-  };
-  let node = await find();
-  if (!node && !state.streaming) {
-    // on another branch: make the newest branch through it the active one
+  let node = document.querySelector(selector);
+  if (!node) {
     try {
-      await post(`/v1/conversations/${view.id}/checkout`, { message_id: messageId, newest_leaf: true });
-      await reloadConversation();
-      node = await find();
+      node = await showPageUntil(messageId);
     } catch (err) {
       showError(err.message);
       return;
@@ -124,6 +138,34 @@ async function jumpTo(messageId) {
   for (const old of document.querySelectorAll("#messages .highlight")) old.classList.remove("highlight");
   node.classList.add("highlight");
   node.scrollIntoView({ block: "center" });
+}
+
+async function showPageUntil(messageId) {
+  const id = view.id;
+  const path = `/v1/conversations/${id}/messages`;
+  let page;
+  try {
+    page = await get(withQuery(path, { limit: FIRST_PAGE, until: messageId }));
+  } catch (err) {
+    if (err.status !== 404 || state.streaming) throw err;
+    // on another branch: make the newest branch through it the active one
+    await post(`/v1/conversations/${id}/checkout`, { message_id: messageId, newest_leaf: true });
+    await reloadConversation();
+    const node = document.querySelector(`#messages [data-message-id="${CSS.escape(messageId)}"]`);
+    if (node) return node;
+    page = await get(withQuery(path, { limit: FIRST_PAGE, until: messageId }));
+  }
+  if (view.id !== id) return null;
+  view.messages = page.data;
+  view.hasMore = page.has_more;
+  renderMessages();
+  if (state.current && messageId !== state.current.head_id) {
+    // the newer messages are not shown: a way back to them
+    const latest = el("button", { type: "button", class: "latest", text: "Show the latest messages ↓" });
+    latest.addEventListener("click", () => loadLast(FIRST_PAGE));
+    $("messages").append(latest);
+  }
+  return document.querySelector(`#messages [data-message-id="${CSS.escape(messageId)}"]`);
 }
 
 function scrollToEnd() {

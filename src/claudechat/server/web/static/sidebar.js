@@ -50,10 +50,16 @@ function closeMenu() {
   $("menu").setAttribute("aria-expanded", "false");
 }
 
+const MAX_LIST = 500; // the most the service lists at once (search finds the others)
+let listLimit = 200; // conversations shown; "Show more" adds some
+let listHasMore = false;
+
 /** Fetch the conversation list again and show it. */
 export async function refreshList() {
   try {
-    state.conversations = (await get(withQuery("/v1/conversations", { limit: 200 }))).data;
+    const page = await get(withQuery("/v1/conversations", { limit: listLimit }));
+    state.conversations = page.data;
+    listHasMore = page.has_more;
   } catch (err) {
     showError(err.message);
     return;
@@ -72,6 +78,14 @@ export function renderList() {
   if (renaming) return;
   const list = $("conversations");
   const items = state.conversations.map((conv) => item(conv));
+  if (listHasMore && listLimit < MAX_LIST) {
+    const more = el("button", { type: "button", class: "more", text: "Show more" });
+    more.addEventListener("click", () => {
+      listLimit = Math.min(MAX_LIST, listLimit + 150);
+      refreshList();
+    });
+    items.push(el("li", { class: "more-item" }, more));
+  }
   list.replaceChildren(...items);
 }
 
