@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import pytest
 from service import Service, add_member, sse
 
 
@@ -142,6 +143,11 @@ def test_the_cost_report_has_the_gauge_figures(local_service: Service) -> None:
         assert cost["budget"] == empty["budget"]
         c.patch(f"/v1/conversations/{cid}", json={"budget": 4096})
         assert c.get(f"/v1/conversations/{cid}/cost").json()["budget"] == 4096
+        whole = c.get("/v1/usage").json()
+        brief = c.get("/v1/usage", params={"conversations": "false"}).json()
+        assert whole["conversations_usd"] == pytest.approx(cost["cost_usd"])
+        assert brief["conversations_usd"] is None
+        assert brief["month_usd"] == whole["month_usd"] > 0 and brief["limits"] == whole["limits"]
 
 
 def test_a_page_before_another_users_message_is_not_found(service: Service) -> None:

@@ -111,9 +111,13 @@ def _billed_in_conversations(store: ScopedStore) -> float | None:
 
 
 @router.get("/v1/usage")
-async def usage(who: Who, state: State, all: bool = False) -> dict[str, Any]:
+async def usage(
+    who: Who, state: State, all: bool = False, conversations: bool = True
+) -> dict[str, Any]:
     """The caller's spend today and this month (UTC) against their limits; ``all=true``
-    (admins only) every user's."""
+    (admins only) every user's. ``conversations=false`` leaves out ``conversations_usd``
+    (None), which reads every message of the user's conversations (the web chat's gauge
+    asks after each turn for the spend alone)."""
     store = state.store
     user = store.get_user(who.user_id)
     day, month = usage_windows(state.settings.clock())
@@ -131,7 +135,9 @@ async def usage(who: Who, state: State, all: bool = False) -> dict[str, Any]:
         "today_usd": store.spend_since(user.id, day),
         "month_usd": store.spend_since(user.id, month),
         "total_usd": store.spend_since(user.id, 0.0),
-        "conversations_usd": _billed_in_conversations(ScopedStore(store, user.id)),
+        "conversations_usd": _billed_in_conversations(ScopedStore(store, user.id))
+        if conversations
+        else None,
         "limits": user_json(user)["limits"],
         "day_starts_at": day,
         "month_starts_at": month,

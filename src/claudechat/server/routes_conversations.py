@@ -10,8 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..accounting import store_cost_report
 from ..messages import Message
-from ..store.accounts import ServiceStore
-from ..store.base import Conversation, ConversationInfo, Store
+from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
 from .chat_settings import ChatSettings
@@ -123,66 +122,45 @@ async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> 
 @router.get("/{cid}/messages")
 async def messages(
     cid: str,
-    state: State,
     store: ScopedStoreDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
     until: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The active branch, oldest first; with ``limit`` one page of it from the end: the
-    ``limit`` messages before ``before`` (a message of the branch) or the last ones, with
-    ``has_more`` when older ones remain; or, with ``until``, the page ending at that
-    message (a search hit: 404 when it is not on the active branch). Each message says
-    where it sits among its siblings (the branch navigator)."""
+    ``limit`` messages before ``before`` or the last ones, with ``has_more`` when older
+    ones remain; or, with ``until``, the page ending at that message (a search hit). 404
+    when ``before`` or ``until`` is not on the active branch. Each message says where it
+    sits among its siblings (the branch navigator)."""
     conv = store.get_conversation(cid)
-    if limit is None:
-        if before is not None or until is not None:
-            raise ApiError(400, "before and until need a limit: the size of the page")
-        siblings = Siblings(store.all_messages(cid))
-        return {"data": [msg_json(m, siblings) for m in store.branch(cid)], "has_more": False}
+    if limit is None and (before is not None or until is not None):
+        raise ApiError(400, "before and until need a limit: the size of the page")
     if before is not None and until is not None:
         raise ApiError(400, "give before or until, not both")
-    if until is not None:
-        page, more = _page_until(store, cid, until, limit)
-    else:
-        page, more = _page_before(state.store, conv, before, limit)
-    parents = dict.fromkeys(m.parent_id for m in page)  # their children only, not the tree
-    siblings = Siblings(c for p in parents for c in store.children(cid, p))
-    return {"data": [msg_json(m, siblings) for m in page], "has_more": more}
+    tree = store.all_messages(cid)  # one read: the branch and every message's siblings
+    branch = _branch_of(tree, conv.head_id)
+    end = len(branch)
+    mark = before if before is not None else until
+    if mark is not None:
+        ids = [m.id for m in branch]
+        if mark not in ids:
+            raise ApiError(404, f"message {mark} is not on the active branch of {cid}")
+        end = ids.index(mark) + (1 if until is not None else 0)
+    start = 0 if limit is None else max(0, end - limit)
+    siblings = Siblings(tree)
+    return {"data": [msg_json(m, siblings) for m in branch[start:end]], "has_more": start > 0}
 
 
-def _page_until(store: Store, cid: str, until: str, limit: int) -> tuple[list[Message], bool]:
-    """The ``limit`` messages of the active branch ending at ``until``, and whether older
-    ones remain (404 when ``until`` is not on the active branch)."""
-    branch = store.branch(cid)
-    ids = [m.id for m in branch]
-    if until not in ids:
-        raise ApiError(404, f"message {until} is not on the active branch of {cid}")
-    end = ids.index(until) + 1
-    start = max(0, end - limit)
-    return branch[start:end], start > 0
-
-
-def _page_before(
-    raw: ServiceStore, conv: Conversation, before: str | None, limit: int
-) -> tuple[list[Message], bool]:
-    """The ``limit`` messages up the parent chain from just before ``before`` (from the
-    head when None), oldest first, and whether older ones remain: a page costs what it
-    shows, however long the branch. The caller has checked that the conversation is the
-    user's; ``before`` must be one of its messages (404 otherwise)."""
-    if before is not None:
-        if raw.message_conversation(before) != conv.id:
-            raise ApiError(404, f"no message {before} in conversation {conv.id}")
-        here = raw.get_message(before).parent_id
-    else:
-        here = conv.head_id
-    page: list[Message] = []
-    while here is not None and len(page) < limit:
-        message = raw.get_message(here)
-        page.append(message)
-        here = message.parent_id
-    page.reverse()
-    return page, here is not None
+def _branch_of(tree: list[Message], head_id: str | None) -> list[Message]:
+    """Root → head, read up the parent links of the conversation's messages."""
+    by_id = {m.id: m for m in tree}
+    branch: list[Message] = []
+    here = by_id.get(head_id) if head_id is not None else None
+    while here is not None:
+        branch.append(here)
+        here = by_id.get(here.parent_id) if here.parent_id is not None else None
+    branch.reverse()
+    return branch
 
 
 @router.get("/{cid}/tree")

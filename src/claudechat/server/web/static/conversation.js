@@ -11,7 +11,6 @@ const $ = (id) => document.getElementById(id);
 const FIRST_PAGE = 30; // more than a screen holds; older messages load on scroll up
 const PAGE = 50;
 const JUMP_PAGE = 200; // pages read while looking for a search hit
-const PREVIEW_MS = 250;
 
 const view = { id: null, messages: [], hasMore: false, loading: null };
 
@@ -27,11 +26,18 @@ export function shownMessages() {
   return view.messages;
 }
 
+/** The conversation's title in the header and the window's title. */
+export function showTitle(title) {
+  const text = title || "Untitled";
+  $("conv-title").textContent = text;
+  document.title = `${text} · claudechat`;
+}
+
 /** Show an empty new chat (stored on its first message). */
 export function startNewChat() {
   state.current = null;
   Object.assign(view, { id: null, messages: [], hasMore: false });
-  $("conv-title").textContent = "New chat";
+  showTitle("New chat");
   history.replaceState(null, "", location.pathname);
   renderMessages();
   emit("conversation-opened", null);
@@ -47,7 +53,7 @@ export async function openConversation(id, { highlight = null } = {}) {
     showError(err.message);
     return;
   }
-  $("conv-title").textContent = state.current.title || "Untitled";
+  showTitle(state.current.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(id)}`);
   view.id = id;
   await loadLast(FIRST_PAGE);
@@ -79,7 +85,7 @@ export async function reloadConversation() {
   if (!view.id) return;
   try {
     state.current = await get(`/v1/conversations/${view.id}`);
-    $("conv-title").textContent = state.current.title || "Untitled";
+    showTitle(state.current.title);
     await loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2)));
   } catch (err) {
     showError(err.message);
@@ -168,7 +174,8 @@ async function showPageUntil(messageId) {
   return document.querySelector(`#messages [data-message-id="${CSS.escape(messageId)}"]`);
 }
 
-function scrollToEnd() {
+/** Scroll the messages to the newest. */
+export function scrollToEnd() {
   const box = $("messages");
   box.scrollTop = box.scrollHeight;
 }
@@ -347,101 +354,6 @@ async function fork(msg) {
   }
 }
 
-// ------------------------------------------------------------------ a streaming turn
-
-/**
- * Show a turn while it streams: the user's message (unless it is a retry) and the reply as
- * it arrives. `from`: the message the turn replaces (it and everything after it go).
- */
-export function streamingView({ userText = null, from = null }) {
-  const box = $("messages");
-  const note = document.getElementById("empty-note");
-  if (note) note.remove();
-  if (from) {
-    const start = box.querySelector(`[data-message-id="${CSS.escape(from)}"]`);
-    let node = start;
-    while (node) {
-      const next = node.nextElementSibling;
-      node.remove();
-      node = next;
-    }
-  }
-  const added = [];
-  if (userText !== null) {
-    const user = el("article", { class: "message pending", "data-role": "user" },
-      el("header", { class: "message-head" }, el("span", { class: "who", text: "You" })),
-      el("div", { class: "content" }, el("p", { class: "plain", text: userText })));
-    box.append(user);
-    added.push(user);
-  }
-  const rendered = el("div", { class: "rendered" });
-  const tail = el("span", { class: "tail" });
-  const content = el("div", { class: "content" }, rendered, tail);
-  const reply = el("article", { class: "message pending streaming", "data-role": "assistant", "aria-busy": "true" },
-    el("header", { class: "message-head" }, el("span", { class: "who", text: "Claude" })), content);
-  box.append(reply);
-  added.push(reply);
-  scrollToEnd();
-
-  let text = "";
-  let renderedLength = 0;
-  let inFlight = false;
-  let lastRender = 0;
-  let timer = null;
-  let closed = false;
-
-  const preview = async () => {
-    timer = null;
-    if (closed || inFlight || renderedLength === text.length) return;
-    inFlight = true;
-    lastRender = performance.now();
-    const snapshot = text;
-    try {
-      const { html } = await post("/v1/render", { text: snapshot });
-      if (!closed) {
-        setServerHtml(rendered, html);
-        renderedLength = snapshot.length;
-        tail.textContent = text.slice(renderedLength);
-      }
-    } catch {
-      // the preview is best effort: the stored message replaces it
-    } finally {
-      inFlight = false;
-    }
-    if (!closed && renderedLength < text.length) schedule();
-  };
-  const schedule = () => {
-    if (timer !== null || inFlight) return;
-    timer = setTimeout(preview, Math.max(0, PREVIEW_MS - (performance.now() - lastRender)));
-  };
-  const nearEnd = () => box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-
-  return {
-    started(userMessageId) {
-      if (userText !== null) added[0].dataset.messageId = userMessageId;
-    },
-    delta(piece) {
-      const follow = nearEnd();
-      text += piece;
-      tail.textContent = text.slice(renderedLength);
-      schedule();
-      if (follow) scrollToEnd();
-    },
-    message(msg) {
-      closed = true;
-      reply.replaceWith(messageNode(msg));
-    },
-    discard() {
-      closed = true;
-      for (const node of added) node.remove();
-    },
-    close() {
-      closed = true;
-      if (timer !== null) clearTimeout(timer);
-    },
-  };
-}
-
 /** Make the new chat a stored conversation (titled by its first message). */
 export async function ensureConversation(firstText) {
   if (state.current) return state.current.id;
@@ -451,7 +363,7 @@ export async function ensureConversation(firstText) {
   view.id = conv.id;
   view.messages = [];
   view.hasMore = false;
-  $("conv-title").textContent = conv.title || "Untitled";
+  showTitle(conv.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(conv.id)}`);
   return conv.id;
 }

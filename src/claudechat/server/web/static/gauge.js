@@ -18,7 +18,7 @@ export async function refreshGauge() {
   const conv = state.current;
   const [cost, usage] = await Promise.all([
     conv ? get(`/v1/conversations/${conv.id}/cost`).catch(() => null) : null,
-    get("/v1/usage").catch(() => null),
+    get("/v1/usage?conversations=false").catch(() => null),
   ]);
   if (state.current !== conv) return;
   showConversation(cost);

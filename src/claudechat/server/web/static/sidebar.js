@@ -2,7 +2,7 @@
 // a new chat, and full-text search whose results jump to the message.
 
 import { del, get, patch, withQuery } from "./api.js";
-import { openConversation, startNewChat } from "./conversation.js";
+import { openConversation, showTitle, startNewChat } from "./conversation.js";
 import { el } from "./dom.js";
 import { on, showError, state } from "./state.js";
 
@@ -124,7 +124,7 @@ function startRename(li, conv) {
         await patch(`/v1/conversations/${conv.id}`, { title });
         if (state.current && state.current.id === conv.id) {
           state.current.title = title;
-          $("conv-title").textContent = title;
+          showTitle(title);
         }
       } catch (err) {
         showError(err.message);

@@ -2,8 +2,9 @@
 // drive the conversation's streaming view; the conversation is read again at its end.
 
 import { post } from "./api.js";
-import { ensureConversation, reloadConversation, streamingView } from "./conversation.js";
+import { ensureConversation, reloadConversation } from "./conversation.js";
 import { streamTurn } from "./sse.js";
+import { streamingView } from "./streaming.js";
 import { emit, showError, state } from "./state.js";
 
 /**
