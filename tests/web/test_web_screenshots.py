@@ -39,6 +39,11 @@ def test_screenshots_and_a_usable_narrow_page(
         web.replies.script("thanks!", "You're welcome.")
         chat.send("thanks!", reply="You're welcome.")
         page = chat.page
+        # settled before the picture: the last message has its actions, the gauge its figures
+        expect(chat.prompts.last.locator("button.edit")).to_be_visible()
+        cost = chat.api(f"/v1/conversations/{chat.conversation_id()}/cost")
+        window = page.locator("#gauge [data-gauge=window]")
+        expect(window).to_contain_text(f"{cost['last_request_tokens']:,} / ")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
         expect(page.locator("textarea#prompt")).to_be_visible()
