@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+import pytest
 from click.testing import CliRunner
 from service import WAIT
 
@@ -45,6 +46,25 @@ def test_builtin_auth_with_no_one_able_to_sign_in_is_refused(tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["serve"], env=_env(tmp_path))
     assert result.exit_code == 2
     assert "no user can sign in" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [("   ", "is blank"), ("sk-ant-key\n", "has spaces or newlines around it"),
+     (" sk-ant-key", "has spaces or newlines around it")],
+)  # fmt: skip
+def test_a_blank_or_padded_upstream_key_is_refused_before_serving(
+    tmp_path: Path, key: str, said: str
+) -> None:
+    made = new_api_key()
+    with SQLiteStore(tmp_path / "chats.db") as store:
+        store.add_api_key(store.add_user("alice").id, key_hash=made.hash, prefix=made.prefix)
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"],
+                                env=_env(tmp_path, ANTHROPIC_API_KEY=key))  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: ANTHROPIC_API_KEY {said}: set it to the key alone, or unset it"
+    )
 
 
 def _free_port() -> int:

@@ -53,6 +53,9 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
         raise UserError(f"--no-auth serves anyone who can reach {host}: use a loopback "
                         "address (127.0.0.1) or builtin auth")  # fmt: skip
     with runtime_from(params) as runtime:
+        from .api_key import env_key
+
+        env_key(runtime.env)  # a blank or padded upstream key: refused before serving
         spec = runtime.settings.store or runtime.settings.db or ""
         store = runtime.store()
         if not no_auth:
