@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 from service import WAIT
 
 from claudechat.cli import cli
@@ -135,3 +136,27 @@ def test_the_upstream_key_never_appears(tmp_path: Path) -> None:
     assert "emulator" not in output.splitlines()[0] and "auth builtin" in output
     for text in [*texts, output]:
         assert SECRET not in text and SECRET[:16] not in text
+
+
+def _healthz_count(url: str) -> float:
+    """What /metrics (of whichever worker answers) says of GET /healthz answered 200."""
+    text = httpx2.get(f"{url}/metrics", timeout=WAIT).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "claudechat_http_requests_total" and sample.labels == {
+                "route": "/healthz", "method": "GET", "status": "200"}:  # fmt: skip
+                return sample.value
+    return 0.0
+
+
+def test_metrics_of_several_workers_are_the_service_totals(tmp_path: Path) -> None:
+    with _serving(["--no-auth", "--workers", "2"], _env(tmp_path)) as (url, _):
+        before = _healthz_count(url)
+        for _ in range(20):  # a connection each: either worker may answer
+            assert httpx2.get(f"{url}/healthz", timeout=WAIT).status_code == 200
+        seen = [_healthz_count(url)]
+        while seen[-1] != before + 20 and len(seen) < 50:  # a count lands just after its answer
+            threading.Event().wait(0.1)
+            seen.append(_healthz_count(url))
+        scrapes = [_healthz_count(url) for _ in range(8)]  # new connections: both workers
+    assert scrapes == [before + 20] * 8, seen
