@@ -34,6 +34,7 @@ def shared_directory() -> str | None:
     directory = os.environ.get(MULTIPROCESS_ENV) or None
     return directory if values.ValueClass is not values.MutexValue else None
 
+
 TurnOutcome = Literal["ok", "partial", "error"]
 
 

@@ -38,6 +38,9 @@ class ServerSettings:
     shutdown_grace_seconds: float = 30.0
     cookie_secure: bool | None = None
     session_seconds: float = SESSION_SECONDS
+    login_failures_per_user: int = 5  # failed sign-ins in the window before 429
+    login_failures_per_address: int = 20
+    login_window_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
