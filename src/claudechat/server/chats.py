@@ -10,6 +10,7 @@ from ..chat import AsyncChat
 from ..context import ContextEngine, PromptCaching, strategy_policies
 from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, model_info
 from ..store.base import Store
+from ..tokens import TokenAccountant
 from .errors import ApiError
 from .settings import ServerSettings
 from .state import ServerState
@@ -17,20 +18,28 @@ from .state import ServerState
 __all__ = ["check_model", "make_chat"]
 
 
-def engine(settings: ServerSettings) -> ContextEngine:
+def engine(settings: ServerSettings, counter: TokenAccountant | None = None) -> ContextEngine:
     """A context engine for the configured strategy and budget (one per chat: it keeps
-    the last request's figures)."""
+    the last request's figures), counting with ``counter`` (the conversation's, kept
+    between its turns: see counters.py)."""
     return ContextEngine(
         list(strategy_policies(settings.strategy)),
         budget=settings.budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
+        counter=counter,
         summary_model="claude-haiku-4-5",
     )
 
 
-def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncChat:
+def make_chat(
+    state: ServerState,
+    store: Store,
+    conversation_id: str,
+    *,
+    counter: TokenAccountant | None = None,
+) -> AsyncChat:
     """The stored conversation as an AsyncChat on ``store`` (the user's view; 404 for an
-    id that is not theirs)."""
+    id that is not theirs), counting tokens with ``counter`` (a new accountant if None)."""
     conv = store.get_conversation(conversation_id)
     settings = state.settings
     model = conv.model or settings.model
@@ -43,7 +52,7 @@ def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncCh
             store=store,
             model=model,
             max_tokens=max_tokens,
-            context=engine(settings),
+            context=engine(settings, counter),
             client=state.client,
         )
 

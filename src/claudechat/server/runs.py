@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
+
 from ..chat import AsyncChat
 from ..errors import ModelError
 from ..messages import Message, new_id
@@ -92,22 +94,39 @@ class Run:
         self.finished_at = time.monotonic()
         self._wake()
 
-    async def follow(
-        self, after: int = 0, *, idle: float | None = None
-    ) -> AsyncIterator[RunEvent | None]:
-        """The events numbered after ``after``, then the live ones until the turn ends;
-        None after each ``idle`` seconds without one (a keep-alive for proxies)."""
+    async def batches(
+        self, after: int = 0, *, idle: float | None = None, gather: float = 0.0
+    ) -> AsyncIterator[list[RunEvent]]:
+        """The events numbered after ``after``, then the live ones until the turn ends, in
+        batches of what has arrived (one write each); an empty batch after each ``idle``
+        seconds without any (a keep-alive for proxies). After a batch ending in text, the
+        next waits ``gather`` seconds, so that the text arriving meanwhile goes in one write;
+        the first text of a turn goes at once."""
         sent = max(after, 0)
         while True:
-            while sent < len(self.events):
-                sent += 1
-                yield self.events[sent - 1]
+            if sent < len(self.events):
+                batch, sent = self.events[sent:], len(self.events)
+                yield batch
+                if gather and batch[-1].name == "delta" and not self.done:
+                    await asyncio.sleep(gather)
+                continue
             if self.done:
                 return
             try:
-                await asyncio.wait_for(self._signal.wait(), idle)
+                async with asyncio.timeout(idle):
+                    await self._signal.wait()
             except TimeoutError:
+                yield []
+
+    async def follow(
+        self, after: int = 0, *, idle: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        """The events of ``batches`` one by one; None for a keep-alive."""
+        async for batch in self.batches(after, idle=idle):
+            if not batch:
                 yield None
+            for event in batch:
+                yield event
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
@@ -193,7 +212,7 @@ class RunRegistry:
             if isinstance(err, ModelError) and self.metrics is not None:
                 self.metrics.upstream_error(err.error_type or type(err).__name__)
         run.finish(result)
-        self._account(run, chat)
+        await anyio.to_thread.run_sync(self._account, run, chat)  # a commit: off the loop
 
     def _account(self, run: Run, chat: AsyncChat) -> None:
         """Settle the turn's spend with what it billed (every request of the chat, summaries
@@ -218,7 +237,7 @@ class RunRegistry:
             if run.done:
                 return
             try:
-                if self.store.stop_requested(run.conversation_id):
+                if await anyio.to_thread.run_sync(self.store.stop_requested, run.conversation_id):
                     run.stop()
                     return
             except Exception as err:

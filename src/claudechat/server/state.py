@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from ..context.engine import Budget
 from ..store.accounts import ServiceStore, User
 from ..usage import Usage
+from .counters import TokenCounters
 from .login_limit import LoginThrottle
 from .settings import ServerSettings
 
@@ -90,6 +91,7 @@ class ServerState:
     spend: SpendCheck | None = None  # with upper_bound: limits checked before each turn
     upper_bound: UpperBound | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed sign-ins, 429 past
+    counters: TokenCounters = field(default_factory=TokenCounters)  # kept between turns
 
 
 def server_state(request: Request) -> ServerState:
