@@ -5,7 +5,11 @@
 
 The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
-Store calls run inline (they are local and short).
+The store writes while the reply streams and after it (checkpoints, the reply, the turn's
+release) run in a worker thread (threads.py), so that their commits do not hold the event
+loop; the store must be usable from several threads, as the built-in stores are. The
+writes before the request (the turn's lease, the user message) run inline: a server opens
+the turn in a thread of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
 from .fold import Next, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
+from .threads import in_thread
 
 __all__ = ["AsyncChat"]
 
@@ -106,7 +111,8 @@ class AsyncChat(ChatBase[AsyncModel]):
                     self._append_results(turn, results)
             self._end_turn(turn)
         finally:
-            self._release_turn()
+            if self._lease is not None:
+                await in_thread(self._release_turn)
 
     async def _call(self, turn: TurnState, stream: bool) -> AsyncIterator[str]:
         """One model request, with one retry, trimmed further, on "prompt is too long"."""
@@ -121,7 +127,10 @@ class AsyncChat(ChatBase[AsyncModel]):
                 if shown and attempt == 0:
                     yield shown
                 async for event in self.model.stream(prepared.request):
-                    call, piece = self._take(call, event)
+                    if self._take_writes(event):
+                        call, piece = await in_thread(self._take, call, event)
+                    else:
+                        call, piece = self._take(call, event)
                     if piece:
                         yield piece
                 call, rest = end_of_stream(call)
@@ -138,7 +147,7 @@ class AsyncChat(ChatBase[AsyncModel]):
             except STOPPED as err:
                 self._keep_partial(turn, call, err, None)
                 raise
-        self._finish(turn, prepared, call)
+        await in_thread(self._finish, turn, prepared, call)
 
     async def _prepare(self, turn: TurnState, *, overflow_retry: bool = False) -> Prepared:
         """The request for the next call: the engine's, with its side calls answered."""

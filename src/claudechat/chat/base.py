@@ -576,13 +576,24 @@ class ChatBase(SharedWriter, Generic[M]):
             self._checkpoint(call)
         return call, piece
 
+    def _take_writes(self, event: StreamEvent) -> bool:
+        """True when ``_take`` of this event would write to the store (a lease renewal or
+        a checkpoint is due)."""
+        return self._renew_due() or (isinstance(event, TextDelta) and self._checkpoint_due())
+
+    def _checkpoint_due(self) -> bool:
+        last = self._checkpointed_at
+        return not self._checkpoint_failed and (
+            last is None or time.monotonic() - last >= CHECKPOINT_SECONDS
+        )
+
     def _checkpoint(self, call: Call) -> None:
         """Store the streaming reply as a partial message, at once and then every
         ``CHECKPOINT_SECONDS`` (a crash keeps what arrived); a failure is logged once."""
+        if not self._checkpoint_due():
+            return
         now = time.monotonic()
         last = self._checkpointed_at
-        if self._checkpoint_failed or (last is not None and now - last < CHECKPOINT_SECONDS):
-            return
         try:
             self._store_partial(
                 checkpoint_message(call, model=self.model.name), replace=last is not None
