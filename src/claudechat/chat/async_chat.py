@@ -7,9 +7,10 @@ The same turn as ``Chat``, line for line, with the model calls awaited: the deci
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
 The store writes while the reply streams and after it (checkpoints, the reply, the turn's
 release) run in a worker thread (threads.py), so that their commits do not hold the event
-loop; the store must be usable from several threads, as the built-in stores are. The
-writes before the request (the turn's lease, the user message) run inline: a server opens
-the turn in a thread of its own.
+loop, and a piece of text is handed out before the writes its event calls for; the store
+must be usable from several threads, as the built-in stores are. The writes before the
+request (the turn's lease, the user message) run inline: a server opens the turn in a
+thread of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..errors import ContextOverflow, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
-from .fold import Next, end_of_stream
+from .fold import Next, accumulate, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
 from .threads import in_thread
@@ -127,12 +128,11 @@ class AsyncChat(ChatBase[AsyncModel]):
                 if shown and attempt == 0:
                     yield shown
                 async for event in self.model.stream(prepared.request):
-                    if self._take_writes(event):
-                        call, piece = await in_thread(self._take, call, event)
-                    else:
-                        call, piece = self._take(call, event)
+                    call, piece = accumulate(call, event)
                     if piece:
-                        yield piece
+                        yield piece  # before the event's store writes: shown without waiting
+                    if self._keep_up_due(event):
+                        await in_thread(self._keep_up, call, event)
                 call, rest = end_of_stream(call)
                 if rest:
                     yield rest

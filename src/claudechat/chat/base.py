@@ -568,17 +568,20 @@ class ChatBase(SharedWriter, Generic[M]):
         return start_call(prefill, prefill_sent=self.info.prefill)
 
     def _take(self, call: Call, event: StreamEvent) -> tuple[Call, str]:
-        """One stream event folded into the call (the text to show with it); the lease
-        renewed, and the reply checkpointed as its text grows."""
-        self._renew_turn()
+        """One stream event folded into the call (the text to show with it), then its
+        store writes (``_keep_up``)."""
         call, piece = accumulate(call, event)
-        if isinstance(event, TextDelta):
-            self._checkpoint(call)
+        self._keep_up(call, event)
         return call, piece
 
-    def _take_writes(self, event: StreamEvent) -> bool:
-        """True when ``_take`` of this event would write to the store (a lease renewal or
-        a checkpoint is due)."""
+    def _keep_up(self, call: Call, event: StreamEvent) -> None:
+        """The lease renewed when due, and the reply checkpointed as its text grows."""
+        self._renew_turn()
+        if isinstance(event, TextDelta):
+            self._checkpoint(call)
+
+    def _keep_up_due(self, event: StreamEvent) -> bool:
+        """True when ``_keep_up`` of this event would write to the store."""
         return self._renew_due() or (isinstance(event, TextDelta) and self._checkpoint_due())
 
     def _checkpoint_due(self) -> bool:
