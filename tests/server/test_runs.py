@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from claudechat.messages import Message
+from claudechat.server.counters import TokenCounters
 from claudechat.server.runs import Run, RunEvent, TurnResult
 from claudechat.server.sse import KEEP_ALIVE, frame
+from claudechat.tokens import TokenAccountant
 
 
 def _run() -> Run:
@@ -57,3 +59,40 @@ def test_frames_are_server_sent_events() -> None:
         'id: 7\nevent: delta\ndata: {"text": "é"}\n\n'.encode()
     )
     assert KEEP_ALIVE.startswith(b":") and KEEP_ALIVE.endswith(b"\n\n")
+
+
+def test_text_arriving_while_a_batch_is_written_goes_in_the_next_one() -> None:
+    async def scenario() -> list[list[tuple[int, str]]]:
+        run = _run()
+        run.emit("start", {})
+        batches = run.batches(gather=0.05)
+        seen = [[(e.seq, e.name) for e in await anext(batches)]]  # nothing to wait for
+        run.emit("delta", {"text": "a"})  # the first text: written at once
+        seen.append([(e.seq, e.name) for e in await anext(batches)])
+        pending = asyncio.ensure_future(anext(batches))
+        run.emit("delta", {"text": "b"})  # while the writer gathers: one write for both
+        run.emit("delta", {"text": "c"})
+        seen.append([(e.seq, e.name) for e in await pending])
+        run.emit("done", {})
+        run.finish(TurnResult(run.user_message, None, None, None, "ok"))
+        seen += [[(e.seq, e.name) for e in batch] async for batch in batches]
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        [(1, "start")],
+        [(2, "delta")],
+        [(3, "delta"), (4, "delta")],
+        [(5, "done")],
+    ]
+
+
+def test_a_conversations_token_counts_are_kept_for_its_next_turn_only() -> None:
+    counters = TokenCounters(keep=2)
+    first = counters.take("c1")
+    assert counters.take("c1") is not first  # taken: a second turn counts with its own
+    counters.give("c1", first)
+    assert counters.take("c1") is first
+    counters.give("c1", first)
+    counters.give("c2", TokenAccountant())
+    counters.give("c3", TokenAccountant())  # keeps 2: the oldest is dropped
+    assert counters.take("c1") is not first

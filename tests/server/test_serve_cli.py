@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 from service import WAIT
 
 from claudechat.cli import cli
@@ -45,6 +47,25 @@ def test_builtin_auth_with_no_one_able_to_sign_in_is_refused(tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["serve"], env=_env(tmp_path))
     assert result.exit_code == 2
     assert "no user can sign in" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [("   ", "is blank"), ("sk-ant-key\n", "has spaces or newlines around it"),
+     (" sk-ant-key", "has spaces or newlines around it")],
+)  # fmt: skip
+def test_a_blank_or_padded_upstream_key_is_refused_before_serving(
+    tmp_path: Path, key: str, said: str
+) -> None:
+    made = new_api_key()
+    with SQLiteStore(tmp_path / "chats.db") as store:
+        store.add_api_key(store.add_user("alice").id, key_hash=made.hash, prefix=made.prefix)
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"],
+                                env=_env(tmp_path, ANTHROPIC_API_KEY=key))  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: ANTHROPIC_API_KEY {said}: set it to the key alone, or unset it"
+    )
 
 
 def _free_port() -> int:
@@ -115,3 +136,27 @@ def test_the_upstream_key_never_appears(tmp_path: Path) -> None:
     assert "emulator" not in output.splitlines()[0] and "auth builtin" in output
     for text in [*texts, output]:
         assert SECRET not in text and SECRET[:16] not in text
+
+
+def _healthz_count(url: str) -> float:
+    """What /metrics (of whichever worker answers) says of GET /healthz answered 200."""
+    text = httpx2.get(f"{url}/metrics", timeout=WAIT).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "claudechat_http_requests_total" and sample.labels == {
+                "route": "/healthz", "method": "GET", "status": "200"}:  # fmt: skip
+                return sample.value
+    return 0.0
+
+
+def test_metrics_of_several_workers_are_the_service_totals(tmp_path: Path) -> None:
+    with _serving(["--no-auth", "--workers", "2"], _env(tmp_path)) as (url, _):
+        before = _healthz_count(url)
+        for _ in range(20):  # a connection each: either worker may answer
+            assert httpx2.get(f"{url}/healthz", timeout=WAIT).status_code == 200
+        seen = [_healthz_count(url)]
+        while seen[-1] != before + 20 and len(seen) < 50:  # a count lands just after its answer
+            threading.Event().wait(0.1)
+            seen.append(_healthz_count(url))
+        scrapes = [_healthz_count(url) for _ in range(8)]  # new connections: both workers
+    assert scrapes == [before + 20] * 8, seen

@@ -5,7 +5,12 @@
 
 The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
-Store calls run inline (they are local and short).
+The store writes while the reply streams and after it (checkpoints, the reply, the turn's
+release) run in a worker thread (threads.py), so that their commits do not hold the event
+loop, and a piece of text is handed out before the writes its event calls for; the store
+must be usable from several threads, as the built-in stores are. The writes before the
+request (the turn's lease, the user message) run inline: a server opens the turn in a
+thread of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
 from .fold import Next, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
+from .offload import in_thread
 from .reply import Reply, TurnState
 
 __all__ = ["AsyncChat"]
@@ -112,7 +118,8 @@ class AsyncChat(ChatBase[AsyncModel]):
                     self._append_results(turn, results)
             self._end_turn(turn)
         finally:
-            self._release_turn()
+            if self._lease is not None:
+                await in_thread(self._release_turn)
 
     async def _call(self, turn: TurnState, stream: bool) -> AsyncIterator[str]:
         """One model request, with one retry, trimmed further, on "prompt is too long"."""
@@ -129,7 +136,9 @@ class AsyncChat(ChatBase[AsyncModel]):
                 async for event in self._replier().stream(prepared.request):
                     call, piece = self._take(call, event)
                     if piece:
-                        yield piece
+                        yield piece  # before the event's store writes: shown without waiting
+                    if self._keep_up_due(event):
+                        await in_thread(self._keep_up, call, event)
                 call, rest = end_of_stream(call)
                 if rest:
                     yield rest
@@ -149,7 +158,7 @@ class AsyncChat(ChatBase[AsyncModel]):
             except STOPPED as err:
                 self._keep_partial(turn, call, err, None)
                 raise
-        self._finish(turn, prepared, call)
+        await in_thread(self._finish, turn, prepared, call)
 
     async def _prepare(self, turn: TurnState, *, overflow_retry: bool = False) -> Prepared:
         """The request for the next call: the engine's, with its side calls answered."""

@@ -660,21 +660,35 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         return start_call(prefill, prefill_sent=self.info.prefill)
 
     def _take(self, call: Call, event: StreamEvent) -> tuple[Call, str]:
-        """One stream event folded into the call (the text to show with it); the lease
-        renewed, and the reply checkpointed as its text grows."""
-        self._renew_turn()
+        """One stream event folded into the call (the text to show with it), then its
+        store writes (``_keep_up``)."""
         call, piece = accumulate(call, event)
+        self._keep_up(call, event)
+        return call, piece
+
+    def _keep_up(self, call: Call, event: StreamEvent) -> None:
+        """The lease renewed when due, and the reply checkpointed as its text grows."""
+        self._renew_turn()
         if isinstance(event, TextDelta):
             self._checkpoint(call)
-        return call, piece
+
+    def _keep_up_due(self, event: StreamEvent) -> bool:
+        """True when ``_keep_up`` of this event would write to the store."""
+        return self._renew_due() or (isinstance(event, TextDelta) and self._checkpoint_due())
+
+    def _checkpoint_due(self) -> bool:
+        last = self._checkpointed_at
+        return not self._checkpoint_failed and (
+            last is None or time.monotonic() - last >= CHECKPOINT_SECONDS
+        )
 
     def _checkpoint(self, call: Call) -> None:
         """Store the streaming reply as a partial message, at once and then every
         ``CHECKPOINT_SECONDS`` (a crash keeps what arrived); a failure is logged once."""
+        if not self._checkpoint_due():
+            return
         now = time.monotonic()
         last = self._checkpointed_at
-        if self._checkpoint_failed or (last is not None and now - last < CHECKPOINT_SECONDS):
-            return
         try:
             self._store_partial(
                 checkpoint_message(call, model=self.model.name), replace=last is not None

@@ -112,15 +112,20 @@ class SharedWriter:
         """Extend the lease once a quarter of it has passed (a long stream), or now for a
         wait without events; a failure is logged, never allowed to cut the reply."""
         lease = self._lease
-        if lease is None:
-            return
-        if not force and time.monotonic() - self._lease_renewed < TURN_LEASE_SECONDS / 4:
+        if lease is None or not (force or self._renew_due()):
             return
         try:
             self._lease = self.store.claim_turn(lease.conversation_id, self._owner, ttl=ttl)
             self._lease_renewed = time.monotonic()
         except StoreError as err:
             log.warning("could not renew the turn lease of %s: %s", lease.conversation_id, err)
+
+    def _renew_due(self) -> bool:
+        """True once a quarter of the held lease has passed."""
+        return (
+            self._lease is not None
+            and time.monotonic() - self._lease_renewed >= TURN_LEASE_SECONDS / 4
+        )
 
     def _release_turn(self) -> None:
         """Give the turn back (a failure only leaves the lease to expire)."""

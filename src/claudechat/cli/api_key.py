@@ -11,9 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PRIVATE_MODE, config_path
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 
-__all__ = ["KeyPlace", "check_key", "key_file", "read_key", "remove_key", "store_key", "where"]
+__all__ = [
+    "KeyPlace",
+    "check_key",
+    "env_key",
+    "key_file",
+    "read_key",
+    "remove_key",
+    "store_key",
+    "where",
+]
 
 SERVICE = "claudechat"
 ACCOUNT = "anthropic-api-key"
@@ -61,6 +70,16 @@ def check_key(key: str) -> str:
     if any(c.isspace() or not c.isprintable() for c in key):
         raise UserError("an API key is one word of printable characters")
     return key
+
+
+def env_key(env: Mapping[str, str]) -> str | None:
+    """``ANTHROPIC_API_KEY`` of ``env`` (None when unset or empty); ConfigError for one that
+    is blank or has spaces or newlines around it, which the API would refuse anyway."""
+    given = env.get("ANTHROPIC_API_KEY")
+    if given is not None and given != given.strip():
+        what = "is blank" if not given.strip() else "has spaces or newlines around it"
+        raise ConfigError(f"ANTHROPIC_API_KEY {what}: set it to the key alone, or unset it")
+    return given or None
 
 
 def store_key(key: str, env: Mapping[str, str] | None = None) -> KeyPlace:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -53,6 +56,9 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
         raise UserError(f"--no-auth serves anyone who can reach {host}: use a loopback "
                         "address (127.0.0.1) or builtin auth")  # fmt: skip
     with runtime_from(params) as runtime:
+        from .api_key import env_key
+
+        env_key(runtime.env)  # a blank or padded upstream key: refused before serving
         spec = runtime.settings.store or runtime.settings.db or ""
         store = runtime.store()
         if not no_auth:
@@ -69,9 +75,28 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
     from ..server.settings import ServerSettings
 
     grace = ServerSettings.from_env().shutdown_grace_seconds  # open streams get as long
-    uvicorn.run("claudechat.server.factory:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=max(1, round(grace)))  # fmt: skip
+    with _shared_metrics(workers):
+        uvicorn.run("claudechat.server.factory:app_from_env", factory=True, host=host,
+                    port=port, workers=workers, log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=max(1, round(grace)))  # fmt: skip
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a fresh directory for prometheus-client's multiprocess mode
+    (removed at the end), so that /metrics answers the service's totals from any worker; a
+    PROMETHEUS_MULTIPROC_DIR already set is used as it is."""
+    from ..server.metrics import MULTIPROCESS_ENV
+
+    if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="claudechat-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_ENV]
 
 
 def _serve_env(spec: str, no_auth: bool) -> dict[str, str]:

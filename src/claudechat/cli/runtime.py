@@ -72,15 +72,9 @@ class Runtime:
     def api_key(self) -> str | None:
         """ANTHROPIC_API_KEY, else the key ``claudechat keys set`` kept (read once)."""
         if self._api_key is None:
-            from .api_key import read_key
+            from .api_key import env_key, read_key
 
-            given = self.env.get("ANTHROPIC_API_KEY")
-            if given is not None and given != given.strip():
-                from ..errors import ConfigError
-
-                what = "is blank" if not given.strip() else "has spaces or newlines around it"
-                raise ConfigError(f"ANTHROPIC_API_KEY {what}: set it to the key alone, or unset it")
-            self._api_key = given or read_key(self.env) or ""
+            self._api_key = env_key(self.env) or read_key(self.env) or ""
         return self._api_key or None
 
     @property

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..store.accounts import ServiceStore
 from ..store.base import Store
 from .errors import BodyLimit, install_error_handlers
+from .login_limit import LoginThrottle
 from .operations import install_operations
 from .runs import RunRegistry
 from .settings import ServerSettings
@@ -49,7 +50,11 @@ def create_app(
                         f"or MemoryStore), not {type(store).__name__}")  # fmt: skip
     client, emulated = upstream_client(settings)
     runs = RunRegistry(store, grace_seconds=settings.shutdown_grace_seconds)
-    state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated)
+    logins = LoginThrottle(per_user=settings.login_failures_per_user,
+                           per_address=settings.login_failures_per_address,
+                           window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
+    state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
+                        logins=logins)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

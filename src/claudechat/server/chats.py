@@ -12,6 +12,7 @@ from ..context import ContextEngine, PromptCaching, strategy_policies
 from ..context.base import ContextPolicy
 from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, model_info
 from ..store.base import Store
+from ..tokens import TokenAccountant
 from .chat_settings import ChatSettings
 from .errors import ApiError
 from .settings import ServerSettings
@@ -20,9 +21,14 @@ from .state import ServerState
 __all__ = ["check_model", "make_chat"]
 
 
-def engine(settings: ServerSettings, own: ChatSettings | None = None) -> ContextEngine:
+def engine(
+    settings: ServerSettings,
+    own: ChatSettings | None = None,
+    counter: TokenAccountant | None = None,
+) -> ContextEngine:
     """A context engine for the conversation's strategy, budget and recall (``own``), the
-    configured ones where it sets none (one per chat: it keeps the last request's figures).
+    configured ones where it sets none (one per chat: it keeps the last request's figures),
+    counting with ``counter`` (the conversation's, kept between its turns: see counters.py).
     Recall searches this conversation's turns only, in an index built for the chat."""
     own = own or ChatSettings()
     policies: list[ContextPolicy] = list(strategy_policies(own.strategy or settings.strategy))
@@ -35,13 +41,20 @@ def engine(settings: ServerSettings, own: ChatSettings | None = None) -> Context
         policies,
         budget=own.budget if own.budget is not None else settings.budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
+        counter=counter,
         summary_model="claude-haiku-4-5",
     )
 
 
-def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncChat:
+def make_chat(
+    state: ServerState,
+    store: Store,
+    conversation_id: str,
+    *,
+    counter: TokenAccountant | None = None,
+) -> AsyncChat:
     """The stored conversation as an AsyncChat on ``store`` (the user's view; 404 for an
-    id that is not theirs)."""
+    id that is not theirs), counting tokens with ``counter`` (a new accountant if None)."""
     conv = store.get_conversation(conversation_id)
     settings = state.settings
     model = conv.model or settings.model
@@ -54,7 +67,7 @@ def make_chat(state: ServerState, store: Store, conversation_id: str) -> AsyncCh
             store=store,
             model=model,
             max_tokens=max_tokens,
-            context=engine(settings, ChatSettings.of(conv)),
+            context=engine(settings, ChatSettings.of(conv), counter),
             client=state.client,
             memory=settings.memory,  # on the user's scoped store: the user's trees only
         )

@@ -1,20 +1,39 @@
 """The service's Prometheus metrics, in a registry of their own per app.
 
 A registry per app (not prometheus-client's global one) lets several apps live in one
-process, as tests and embedders do, without counting each other's requests. Each worker
-keeps its own counters; a scraper sums the workers (see the README's deployment section).
+process, as tests and embedders do, without counting each other's requests.
+
+Several worker processes (``claudechat serve --workers N``) share their figures through
+prometheus-client's multiprocess mode: ``serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a
+fresh directory before the workers start, each worker writes its values to files there, and
+a scrape of any worker reads them all, so ``/metrics`` gives the service's totals whichever
+worker answers. ``claudechat_active_streams`` is then the sum over the live workers and
+``claudechat_cache_hit_ratio`` the last turn's of any worker.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ..usage import Usage
 
-__all__ = ["ServiceMetrics", "TurnOutcome"]
+__all__ = ["MULTIPROCESS_ENV", "ServiceMetrics", "TurnOutcome", "shared_directory"]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_directory() -> str | None:
+    """The directory of multiprocess mode, when the environment names one and named it
+    already when prometheus-client was imported (which picks then how values are kept)."""
+    directory = os.environ.get(MULTIPROCESS_ENV) or None
+    return directory if values.ValueClass is not values.MutexValue else None
+
 
 TurnOutcome = Literal["ok", "partial", "error"]
 
@@ -24,6 +43,9 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.shared = shared_directory()
+        if self.shared is not None:  # this worker's live gauges leave the sum when it exits
+            atexit.register(mark_process_dead, os.getpid(), self.shared)
         reg = self.registry
         self._requests = Counter(
             "claudechat_http_requests",
@@ -42,10 +64,12 @@ class ServiceMetrics:
             "claudechat_cache_hit_ratio",
             "Share of the last turn's prompt tokens read from the prompt cache.",
             registry=reg,
+            multiprocess_mode="mostrecent",
         )
         self._streams = Gauge(
-            "claudechat_active_streams", "Turns running in this worker.", registry=reg
-        )
+            "claudechat_active_streams", "Turns running in the service's workers.",
+            registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
         self._upstream_errors = Counter(
             "claudechat_upstream_errors",
             "Failed upstream API calls, by error type.",
@@ -94,5 +118,10 @@ class ServiceMetrics:
         self._upstream_errors.labels(type=error_type).inc()
 
     def render(self) -> tuple[bytes, str]:
-        """The Prometheus text exposition of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The Prometheus text exposition of every metric, and its content type: of every
+        worker's values in multiprocess mode, else of this app's."""
+        if self.shared is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=self.shared)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker), CONTENT_TYPE_LATEST

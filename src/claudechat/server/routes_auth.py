@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -21,7 +22,7 @@ from ..store.accounts import User
 from ..store.scoped import ScopedStore
 from .auth import SESSION_COOKIE, Who, session_hash
 from .bodies import LoginBody
-from .errors import ApiError
+from .errors import ApiError, error_body
 from .settings import ServerSettings
 from .state import ServerState, State
 from .views import user_json
@@ -53,6 +54,13 @@ def _user_for_login(state: ServerState, body: LoginBody) -> User:
     return user
 
 
+def _too_many_logins(wait: int) -> JSONResponse:
+    """429 rate_limited, with the seconds to wait in Retry-After."""
+    body = error_body("rate_limited", "too many failed sign-ins for this user or from this "
+                                      f"address: try again in {wait} s")  # fmt: skip
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
+
+
 def _secure(request: Request, settings: ServerSettings) -> bool:
     if settings.cookie_secure is not None:
         return settings.cookie_secure
@@ -61,10 +69,20 @@ def _secure(request: Request, settings: ServerSettings) -> bool:
 
 @router.post("/v1/auth/login")
 async def login(request: Request, state: State, body: LoginBody) -> JSONResponse:
-    """Check a name and password; start a cookie session and answer its CSRF token."""
+    """Check a name and password; start a cookie session and answer its CSRF token. After
+    too many failures for the name or the client address: 429 with Retry-After."""
     if state.auth is not None or state.settings.auth_mode != "builtin":
         raise ApiError(400, "sign-in is only for builtin auth")
-    user = _user_for_login(state, body)
+    address = request.client.host if request.client is not None else None
+    wait = state.logins.retry_after(body.username, address)
+    if wait is not None:
+        return _too_many_logins(wait)
+    try:  # argon2 takes tens of milliseconds of CPU: not on the event loop
+        user = await anyio.to_thread.run_sync(_user_for_login, state, body)
+    except ApiError:
+        state.logins.failed(body.username, address)
+        raise
+    state.logins.succeeded(body.username)
     token, token_hash = new_session_token()
     expires = state.settings.clock() + state.settings.session_seconds
     state.store.add_session(user.id, token_hash=token_hash, expires_at=expires)

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -26,7 +27,7 @@ from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
 from .runs import STOP_POLL_SECONDS, RunEvent
-from .sse import IDLE_SECONDS, event_stream
+from .sse import GATHER_SECONDS, IDLE_SECONDS, event_stream
 from .state import Admission, ServerState, State
 from .views import msg_json
 
@@ -75,23 +76,23 @@ async def _turn(
     begin: Begin,
     content: Any = None,
 ) -> StreamingResponse | dict[str, Any]:
-    """Open the turn here (spend check, checks, lease, user message), run it as the app's
-    task, and answer with its events or, with ``stream`` false, its result."""
+    """Open the turn (spend check, checks, lease, user message), run it as the app's task,
+    and answer with its events or, with ``stream`` false, its result."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
-    chat = make_chat(state, store, cid)
-    admission = _admit(state, user_id, chat, content)
-    try:
-        pieces = begin(chat)
-    except BaseException:
-        if admission is not None:
-            admission.settle(0.0)  # refused before anything was sent
-        raise
+    # The store's reads and commits wait in a worker thread, not on the event loop, where
+    # they would hold every other stream of this worker.
+    chat, admission, pieces = await anyio.to_thread.run_sync(
+        _open_turn, state, store, user_id, cid, begin, content
+    )
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
                            admission=admission)  # fmt: skip
+    counter = chat.context.counter
+    assert run.task is not None
+    run.task.add_done_callback(lambda _: state.counters.give(cid, counter))
     if stream:
-        return event_stream(run.follow(idle=IDLE_SECONDS))
+        return event_stream(run.batches(idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     result = await run.wait()
     if result.error is not None:
         raise result.error
@@ -101,6 +102,21 @@ async def _turn(
         "usage": result.usage,
         "cost_usd": result.cost_usd,
     }
+
+
+def _open_turn(
+    state: ServerState, store: Store, user_id: str, cid: str, begin: Begin, content: Any
+) -> tuple[AsyncChat, Admission | None, AsyncIterator[str]]:
+    """The conversation's chat, its admission, and its reply stream, opened: checked, the
+    turn's lease held and the user message stored; nothing is kept of a refused turn."""
+    chat = make_chat(state, store, cid, counter=state.counters.take(cid))
+    admission = _admit(state, user_id, chat, content)
+    try:
+        return chat, admission, begin(chat)
+    except BaseException:
+        if admission is not None:
+            admission.settle(0.0)  # refused before anything was sent
+        raise
 
 
 def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> Admission | None:
@@ -131,7 +147,7 @@ async def reattach(
     after = _last_event_id(request)
     run = state.runs.latest(cid)
     if run is not None:
-        return event_stream(run.follow(after, idle=IDLE_SECONDS))
+        return event_stream(run.batches(after, idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     probe = new_id()
     if _try_hold(store, cid, probe):
         raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
@@ -159,21 +175,21 @@ def _try_hold(store: Store, cid: str, probe: str) -> bool:
 
 async def _after_elsewhere(
     store: Store, cid: str, probe: str, after: int
-) -> AsyncIterator[RunEvent | None]:
+) -> AsyncIterator[list[RunEvent]]:
     """Wait for the turn running elsewhere to end, then its stored reply and ``done``."""
     quiet_since = time.monotonic()
     while not _try_hold(store, cid, probe):
         await asyncio.sleep(STOP_POLL_SECONDS)
         if time.monotonic() - quiet_since >= IDLE_SECONDS:
             quiet_since = time.monotonic()
-            yield None  # a keep-alive while the other worker's turn runs
+            yield []  # a keep-alive while the other worker's turn runs
     reply = _last_reply(store.branch(cid))
     events = [RunEvent(2, "done", {})]
     if reply is not None:
         events.insert(0, RunEvent(1, "message", {"message": msg_json(reply)}))
-    for event in events:
-        if event.seq > after:
-            yield event
+    missed = [event for event in events if event.seq > after]
+    if missed:
+        yield missed
 
 
 def _last_reply(branch: list[Message]) -> Message | None:

@@ -15,10 +15,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
+
 from ..chat import AsyncChat
+from ..chat.offload import in_thread
 from ..errors import ModelError
 from ..messages import Message, new_id
 from ..store.accounts import ServiceStore
@@ -92,22 +96,39 @@ class Run:
         self.finished_at = time.monotonic()
         self._wake()
 
-    async def follow(
-        self, after: int = 0, *, idle: float | None = None
-    ) -> AsyncIterator[RunEvent | None]:
-        """The events numbered after ``after``, then the live ones until the turn ends;
-        None after each ``idle`` seconds without one (a keep-alive for proxies)."""
+    async def batches(
+        self, after: int = 0, *, idle: float | None = None, gather: float = 0.0
+    ) -> AsyncIterator[list[RunEvent]]:
+        """The events numbered after ``after``, then the live ones until the turn ends, in
+        batches of what has arrived (one write each); an empty batch after each ``idle``
+        seconds without any (a keep-alive for proxies). After a batch ending in text, the
+        next waits ``gather`` seconds, so that the text arriving meanwhile goes in one write;
+        the first text of a turn goes at once."""
         sent = max(after, 0)
         while True:
-            while sent < len(self.events):
-                sent += 1
-                yield self.events[sent - 1]
+            if sent < len(self.events):
+                batch, sent = self.events[sent:], len(self.events)
+                yield batch
+                if gather and batch[-1].name == "delta" and not self.done:
+                    await asyncio.sleep(gather)
+                continue
             if self.done:
                 return
             try:
-                await asyncio.wait_for(self._signal.wait(), idle)
+                async with asyncio.timeout(idle):
+                    await self._signal.wait()
             except TimeoutError:
+                yield []
+
+    async def follow(
+        self, after: int = 0, *, idle: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        """The events of ``batches`` one by one; None for a keep-alive."""
+        async for batch in self.batches(after, idle=idle):
+            if not batch:
                 yield None
+            for event in batch:
+                yield event
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
@@ -172,8 +193,10 @@ class RunRegistry:
         return run
 
     async def _drive(self, run: Run, chat: AsyncChat, pieces: AsyncIterator[str]) -> None:
-        """Read the reply stream into events; the turn's end is always recorded."""
+        """Read the reply stream into events; the turn's end is always recorded, once its
+        spend is settled (a client told the turn ended sees it in its usage)."""
         result: TurnResult
+        ending: list[tuple[str, dict[str, Any]]] = []  # the last events, told after settling
         run.entered = True
         if run.stop_asked:  # asked before the task ran: stop at its first wait, in the turn
             assert run.task is not None
@@ -182,30 +205,32 @@ class RunRegistry:
             async for piece in pieces:
                 if piece:
                     run.emit("delta", {"text": piece})
-            result = _completed(run, chat)
+            result = _completed(run, chat, ending)
         except asyncio.CancelledError:
             await pieces.aclose()  # type: ignore[attr-defined]
-            result = _stopped(run, chat)
+            result = _stopped(run, chat, ending)
         except Exception as err:
             api = error_for(err)
-            run.emit("error", error_body(api.type, api.message))
+            ending.append(("error", error_body(api.type, api.message)))
             result = TurnResult(run.user_message, None, None, None, "error", api)
             if isinstance(err, ModelError) and self.metrics is not None:
                 self.metrics.upstream_error(err.error_type or type(err).__name__)
+        with suppress(asyncio.CancelledError):  # a stop once the reply ended: nothing to stop
+            await in_thread(self._account, run, chat, result)  # a commit: off the loop
+        for name, data in ending:
+            run.emit(name, data)
         run.finish(result)
-        self._account(run, chat)
 
-    def _account(self, run: Run, chat: AsyncChat) -> None:
+    def _account(self, run: Run, chat: AsyncChat, result: TurnResult) -> None:
         """Settle the turn's spend with what it billed (every request of the chat, summaries
         and counts included: the chat lives for this turn) and report it to the metrics."""
-        assert run.result is not None
         usage, cost = chat.ledger.usage, chat.ledger.cost_usd
         try:
             if run.admission is not None:
                 run.admission.settle(cost)
             if self.metrics is not None:
                 self.metrics.stream_closed()
-                outcome = run.result.outcome
+                outcome = result.outcome
                 self.metrics.observe_turn(usage, cost, "ok" if outcome == "ok" else
                                           "partial" if outcome == "partial" else "error")  # fmt: skip
         except Exception:
@@ -218,7 +243,7 @@ class RunRegistry:
             if run.done:
                 return
             try:
-                if self.store.stop_requested(run.conversation_id):
+                if await anyio.to_thread.run_sync(self.store.stop_requested, run.conversation_id):
                     run.stop()
                     return
             except Exception as err:
@@ -251,27 +276,28 @@ class RunRegistry:
             task.cancel()
 
 
-def _completed(run: Run, chat: AsyncChat) -> TurnResult:
-    """The events and result of a turn that ended normally."""
+def _completed(run: Run, chat: AsyncChat, ending: list[tuple[str, dict[str, Any]]]) -> TurnResult:
+    """The result of a turn that ended normally; its last events added to ``ending``."""
     reply = chat.last_reply
     assert reply is not None
     usage = usage_json(reply.usage)
-    run.emit("usage", {"usage": usage, "cost_usd": reply.cost_usd})
-    run.emit("message", {"message": msg_json(reply.message)})
-    run.emit("done", {})
+    ending.append(("usage", {"usage": usage, "cost_usd": reply.cost_usd}))
+    ending.append(("message", {"message": msg_json(reply.message)}))
+    ending.append(("done", {}))
     outcome = "partial" if reply.partial else "ok"
     return TurnResult(run.user_message, reply.message, usage, reply.cost_usd, outcome)
 
 
-def _stopped(run: Run, chat: AsyncChat) -> TurnResult:
-    """The events and result of a stopped turn: the partial reply as stored, if any."""
+def _stopped(run: Run, chat: AsyncChat, ending: list[tuple[str, dict[str, Any]]]) -> TurnResult:
+    """The result of a stopped turn, the partial reply as stored if any; its last events
+    added to ``ending``."""
     partial = _reply_after(chat.history, run.user_message.id)
     usage = usage_json(partial.usage) if partial is not None else None
     cost = msg_json(partial)["cost_usd"] if partial is not None else None
     if partial is not None:
-        run.emit("usage", {"usage": usage, "cost_usd": cost})
-        run.emit("message", {"message": msg_json(partial)})
-    run.emit("done", {})
+        ending.append(("usage", {"usage": usage, "cost_usd": cost}))
+        ending.append(("message", {"message": msg_json(partial)}))
+    ending.append(("done", {}))
     return TurnResult(run.user_message, partial, usage, cost, "partial")
 
 

@@ -39,6 +39,9 @@ class ServerSettings:
     cookie_secure: bool | None = None
     session_seconds: float = SESSION_SECONDS
     memory: str = "off"  # the memory tool: off, conversation or shared (per user)
+    login_failures_per_user: int = 5  # failed sign-ins in the window before 429
+    login_failures_per_address: int = 20
+    login_window_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):

@@ -9,10 +9,11 @@ from fastapi.responses import StreamingResponse
 
 from .runs import RunEvent
 
-__all__ = ["IDLE_SECONDS", "event_stream", "frame"]
+__all__ = ["GATHER_SECONDS", "IDLE_SECONDS", "event_stream", "frame"]
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 IDLE_SECONDS = 15.0  # a comment line this often keeps proxies from closing a quiet stream
+GATHER_SECONDS = 0.02  # text arriving this soon after the last write goes in the next one
 KEEP_ALIVE = b": keep-alive\n\n"
 
 
@@ -22,12 +23,12 @@ def frame(event: RunEvent) -> bytes:
     return f"id: {event.seq}\nevent: {event.name}\ndata: {data}\n\n".encode()
 
 
-def event_stream(events: AsyncIterator[RunEvent | None]) -> StreamingResponse:
-    """A streaming response of the events (None: a keep-alive comment); a client that goes
-    away only stops reading."""
+def event_stream(batches: AsyncIterator[list[RunEvent]]) -> StreamingResponse:
+    """A streaming response writing each batch of events at once (an empty one: a
+    keep-alive comment); a client that goes away only stops reading."""
 
     async def frames() -> AsyncIterator[bytes]:
-        async for event in events:
-            yield KEEP_ALIVE if event is None else frame(event)
+        async for batch in batches:
+            yield b"".join(frame(event) for event in batch) if batch else KEEP_ALIVE
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=HEADERS)

@@ -7,7 +7,7 @@ authenticated user's conversations, so a forgotten check cannot leak another's d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
@@ -15,6 +15,8 @@ from fastapi import Depends, Request
 from ..context.engine import Budget
 from ..store.accounts import ServiceStore, User
 from ..usage import Usage
+from .counters import TokenCounters
+from .login_limit import LoginThrottle
 from .settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ class ServerState:
     emulated: bool = False  # the upstream is the built-in emulator (no API key)
     spend: SpendCheck | None = None  # with upper_bound: limits checked before each turn
     upper_bound: UpperBound | None = None
+    logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed sign-ins, 429 past
+    counters: TokenCounters = field(default_factory=TokenCounters)  # kept between turns
 
 
 def server_state(request: Request) -> ServerState:

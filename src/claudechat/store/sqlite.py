@@ -4,7 +4,10 @@ WAL journal, foreign keys, a busy timeout, and ``synchronous=FULL``: every commi
 disk before ``append`` returns, so a user message stored before the API call survives a
 power cut too (``NORMAL`` in WAL mode survives a killed process but may lose the last
 commits on power loss). Each thread gets its own connection; writes are ``BEGIN
-IMMEDIATE`` transactions and the head moves by compare-and-swap on ``version``.
+IMMEDIATE`` transactions and the head moves by compare-and-swap on ``version``. The
+threads of one process take turns to write (a lock): SQLite's busy timeout, meant for other
+processes, retries by sleeping, and many threads of one process retrying at once could
+keep one waiting past it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -84,6 +87,7 @@ class SQLiteStore(SQLStore):
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._writing = threading.Lock()  # one writing thread at a time in this process
         self._pid = os.getpid()
         self._closed = False
         try:
@@ -132,6 +136,7 @@ class SQLiteStore(SQLStore):
         if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
             _INHERITED.extend(self._conns)  # nor to close (kept referenced, never used)
             self._pid, self._conns, self._local = os.getpid(), [], threading.local()
+            self._writing = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -143,7 +148,7 @@ class SQLiteStore(SQLStore):
     @contextmanager
     def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
         """A transaction (``BEGIN IMMEDIATE`` to write): committed, or rolled back on error."""
-        with sqlite_errors(where):
+        with sqlite_errors(where), self._writing if write else nullcontext():
             conn = self._db()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
