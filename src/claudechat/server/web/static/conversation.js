@@ -84,9 +84,12 @@ async function fillScreen() {
 export async function reloadConversation() {
   if (!view.id) return;
   try {
-    state.current = await get(`/v1/conversations/${view.id}`);
-    showTitle(state.current.title);
-    await loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2)));
+    const [conv] = await Promise.all([
+      get(`/v1/conversations/${view.id}`),
+      loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2))),
+    ]);
+    state.current = conv;
+    showTitle(conv.title);
   } catch (err) {
     showError(err.message);
   }
