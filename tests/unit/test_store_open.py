@@ -64,7 +64,7 @@ def test_exports_are_complete_and_sorted() -> None:
 
     expected = {*base.__all__, "MemoryStore", "ScopedStore", "SQLiteStore", "PostgresStore", "open_store",
                 "default_db_path", "export_conversation", "export_json", "export_markdown",
-                "import_conversation", "import_file",
+                "import_conversation", "import_file", "MemoryFile", "MemoryFiles",
                 *(set(accounts.__all__) - {"check_limits", "check_user_id", "check_user_name"})}  # fmt: skip
     assert set(store_pkg.__all__) == expected
 
