@@ -158,7 +158,8 @@ def test_fifty_turns_with_trims_a_fold_a_system_change_an_expiry_and_a_restart(
     make_chat: ChatMaker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="claudechat")
-    twins = Twins(make_chat, tmp_path, system="You are a careful assistant.")
+    # No thinking: the turns' sizes, and so where the folds fall, are the scenario's.
+    twins = Twins(make_chat, tmp_path, system="You are a careful assistant.", thinking="off")
     kinds_at: dict[str, int] = {}
     for turn in range(1, 51):
         if turn == 21:  # a summary fold: the summary strategy from here on

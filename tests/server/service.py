@@ -24,7 +24,7 @@ WAIT = 30.0  # the longest a test waits for something that should happen at once
 
 
 class Gate:
-    """Holds the next upstream reply stream after ``after`` chunks until ``release()``;
+    """Holds the next upstream reply stream after ``after`` chunks of text until ``release()``;
     ``reached`` is set when a stream is held there."""
 
     def __init__(self) -> None:
@@ -32,8 +32,9 @@ class Gate:
         self.opened = threading.Event()
         self.reached = threading.Event()
 
-    def hold(self, after: int = 6) -> None:
-        """Hold the next streams after ``after`` chunks (some text has arrived by then)."""
+    def hold(self, after: int = 3) -> None:
+        """Hold the next streams after ``after`` chunks of text (a thinking block may come
+        before them)."""
         self.opened.clear()
         self.reached.clear()
         self.after = after
@@ -49,13 +50,14 @@ class _HeldBody(httpx2.AsyncByteStream):
         self.inner, self.gate, self.after = inner, gate, after
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        n = 0
+        texts, held = 0, False
         async for chunk in self.inner:
-            if n == self.after:
+            if texts == self.after and not held:
+                held = True
                 self.gate.reached.set()
                 while not self.gate.opened.is_set():
                     await asyncio.sleep(0.01)
-            n += 1
+            texts += b'"text_delta"' in chunk  # thinking may come first: count text only
             yield chunk
 
     async def aclose(self) -> None:

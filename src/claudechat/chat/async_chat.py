@@ -25,7 +25,7 @@ from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
-from .fold import Next, end_of_stream
+from .fold import Next, accumulate, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .offload import in_thread
 from .reply import Reply, TurnState
@@ -134,7 +134,7 @@ class AsyncChat(ChatBase[AsyncModel]):
                 if shown and attempt == 0:
                     yield shown
                 async for event in self._replier().stream(prepared.request):
-                    call, piece = self._take(call, event)
+                    call, piece = accumulate(call, event)
                     if piece:
                         yield piece  # before the event's store writes: shown without waiting
                     if self._keep_up_due(event):
