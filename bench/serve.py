@@ -423,7 +423,9 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     users = direct.users
     row = Row(label, workers, users)
     keys = provision(spec, users, prefix=f"bench{level}_")
-    with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC) as server:
+    # No thinking, as in the direct baseline: the added time is the service's own.
+    with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC,
+                        env={"CLAUDECHAT_THINKING": "off"}) as server:  # fmt: skip
         load, memory, cpu = asyncio.run(run_service(server, keys, plan))
         if load.errors:  # what the server said besides its request log: warnings, tracebacks
             said = [line for line in server.printed().splitlines() if not line.startswith("{")]

@@ -70,6 +70,7 @@ def make_chat(
             context=engine(settings, ChatSettings.of(conv), counter),
             client=state.client,
             memory=settings.memory,  # on the user's scoped store: the user's trees only
+            thinking=settings.thinking,
         )
 
 

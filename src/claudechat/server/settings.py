@@ -39,6 +39,7 @@ class ServerSettings:
     cookie_secure: bool | None = None
     session_seconds: float = SESSION_SECONDS
     memory: str = "off"  # the memory tool: off, conversation or shared (per user)
+    thinking: str | int = "auto"  # as Chat(thinking=…): adaptive where the model takes it
     login_failures_per_user: int = 5  # failed sign-ins in the window before 429
     login_failures_per_address: int = 20
     login_window_seconds: float = 900.0
@@ -57,8 +58,9 @@ class ServerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
         ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
-        max_tokens, budget, strategy and memory (``CLAUDECHAT_MEMORY``: the memory tool,
-        its trees each user's own) of the usual configuration."""
+        max_tokens, budget, strategy, thinking (``CLAUDECHAT_THINKING``) and memory
+        (``CLAUDECHAT_MEMORY``: the memory tool, its trees each user's own) of the usual
+        configuration."""
         env = os.environ if env is None else env
         config = resolve({}, env=env)
         auth = env.get("CLAUDECHAT_SERVE_AUTH", "builtin")
@@ -72,6 +74,7 @@ class ServerSettings:
             budget=config.budget,
             strategy=config.strategy,
             memory=config.memory,
+            thinking=config.thinking,
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
         )
 
