@@ -292,6 +292,25 @@ def test_a_stop_request_reaches_the_held_turn_only(store: ServiceStore, clock: C
             call("nope")
 
 
+def test_one_read_tells_every_turn_asked_to_stop(store: ServiceStore, clock: Clock) -> None:
+    asked, running, idle, lapsed = (store.create_conversation() for _ in range(4))
+    for conv in (asked, running, lapsed):
+        store.claim_turn(conv.id, "worker-1", ttl=30 if conv is not lapsed else 5)
+    assert store.request_stop(asked.id) and store.request_stop(lapsed.id)
+    assert store.request_stop(idle.id) is False
+    ids = [asked.id, running.id, idle.id, lapsed.id, "nope", asked.id]
+    assert store.stops_requested(ids) == {asked.id, lapsed.id}
+    clock.now += 10  # the lapsed turn's holder died: its mark lapses with its lease
+    assert store.stops_requested(ids) == {asked.id}
+    assert store.stops_requested([]) == set()
+    many = [store.create_conversation() for _ in range(3)]
+    for conv in many:
+        store.claim_turn(conv.id, "worker-2", ttl=30)
+        store.request_stop(conv.id)
+    filler = [f"unknown-{n}" for n in range(1_200)]  # past one query's chunk of ids
+    assert store.stops_requested([*filler, *(c.id for c in many)]) == {c.id for c in many}
+
+
 # --- owners ------------------------------------------------------------------------------------
 
 

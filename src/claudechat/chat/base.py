@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
@@ -60,7 +61,7 @@ from ..metadata import (
 from ..models.base import AsyncModel, Model, ModelResponse, Request, StreamEvent, TextDelta
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
-from ..store.base import Conversation, Store
+from ..store.base import Conversation, Store, one_transaction
 from ..tools import Tool, ToolRegistry
 from ..usage import Ledger, Usage, copy_metadata
 from .changes import ChangesInConversation, last_api_id
@@ -492,14 +493,20 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
                 model=self.model.name,
                 system=self.system or None,
             )
-        self._claim_turn()
+        # One commit for the lease and the message, where nothing waits in memory: the
+        # writes before the request are the wait before its first token.
+        saved, together = (self._conv, list(self._branch)), not self._unsaved
         try:
-            if at is not None:
-                self._set_head(at(self.turns))  # the turns as the store has them now
-            if message is not None:
-                self._note_tool_change()
-                self._append(message, hold=False)
+            with one_transaction(self.store) if together else nullcontext():
+                self._claim_turn()
+                if at is not None:
+                    self._set_head(at(self.turns))  # the turns as the store has them now
+                if message is not None:
+                    self._note_tool_change()
+                    self._append(message, hold=False)
         except BaseException:
+            if together:
+                self._conv, self._branch = saved  # nothing of the block was kept
             self._release_turn()
             raise
         self.ledger.start_turn()

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from ..errors import SpendLimitExceeded, TooManyStreams
 from ..models.capabilities import known_models, model_info
 from ..store.accounts import User
+from ..store.base import one_transaction
 from ..usage import Prices
 
 __all__ = ["Admission", "SpendAccounts", "SpendGuard", "upper_bound_usd"]
@@ -103,11 +104,13 @@ class Admission:
         if self.settled:
             return
         usd = self.upper_usd if exact_usd is None else max(0.0, exact_usd)
-        if self.spend_id is None:
-            self.spend_id = self._accounts.reserve_spend(self.user_id, usd,
-                                                         conversation_id=self.conversation_id)  # fmt: skip
-        self._accounts.settle_spend(self.spend_id, usd)
-        self.settled = True
+        with one_transaction(self._accounts):  # one commit for the spend row
+            spend_id = self.spend_id
+            if spend_id is None:
+                spend_id = self._accounts.reserve_spend(self.user_id, usd,
+                                                        conversation_id=self.conversation_id)  # fmt: skip
+            self._accounts.settle_spend(spend_id, usd)
+        self.spend_id, self.settled = spend_id, True
 
 
 class SpendGuard:

@@ -5,7 +5,8 @@ numbered events (``start``, ``delta``, ``usage``, ``message``, ``done`` or ``err
 buffer that any number of readers follow, from the start or after a ``Last-Event-ID``. A
 client that disconnects only stops reading. ``stop`` cancels the task, and AsyncChat keeps
 what arrived as a partial reply; a stop asked on another worker reaches the task through
-the store (``request_stop``), which the ``RunRegistry`` polls while the turn runs. At
+the store (``request_stop``), which the ``RunRegistry`` polls (once for all its turns)
+while turns run. At
 shutdown, running turns get the grace period to finish, then are stopped.
 """
 
@@ -151,6 +152,7 @@ class RunRegistry:
         self.grace_seconds = grace_seconds
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None  # the stop poll, while turns run
         self.metrics: TurnMetrics | None = None
 
     def running(self, conversation_id: str) -> Run | None:
@@ -187,9 +189,10 @@ class RunRegistry:
         run.task = asyncio.get_running_loop().create_task(self._drive(run, chat, pieces))
         self._tasks.add(run.task)
         run.task.add_done_callback(self._tasks.discard)
-        watcher = asyncio.get_running_loop().create_task(self._watch(run))
-        self._tasks.add(watcher)
-        watcher.add_done_callback(self._tasks.discard)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            self._tasks.add(self._watcher)
+            self._watcher.add_done_callback(self._tasks.discard)
         return run
 
     async def _drive(self, run: Run, chat: AsyncChat, pieces: AsyncIterator[str]) -> None:
@@ -236,18 +239,25 @@ class RunRegistry:
         except Exception:
             log.exception("could not account for the turn of %s", run.conversation_id)
 
-    async def _watch(self, run: Run) -> None:
-        """Poll the store for a stop asked on another worker while the turn runs."""
-        while not run.done:
+    async def _watch(self) -> None:
+        """While turns run here, poll the store for a stop asked on another worker: one read
+        for all of them (the first ``STOP_POLL_SECONDS`` after a turn starts, then each as
+        often), not a read per turn."""
+        while runs := self.active():
             await asyncio.sleep(STOP_POLL_SECONDS)
-            if run.done:
-                return
+            runs = [run for run in runs if not run.done]
+            if not runs:
+                continue
             try:
-                if await anyio.to_thread.run_sync(self.store.stop_requested, run.conversation_id):
-                    run.stop()
-                    return
+                asked = await anyio.to_thread.run_sync(
+                    self.store.stops_requested, [run.conversation_id for run in runs]
+                )
             except Exception as err:
-                log.warning("could not read the stop mark of %s: %s", run.conversation_id, err)
+                log.warning("could not read the stop marks of %d turns: %s", len(runs), err)
+                continue
+            for run in runs:
+                if run.conversation_id in asked:
+                    run.stop()
 
     def request_stop(self, conversation_id: str) -> bool:
         """Ask the worker running the conversation's turn to stop it (False: none runs)."""

@@ -6,7 +6,7 @@ Mixed into ``MemoryStore``, which owns the lock, the clock and the turn leases.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import ConversationNotFound, UserError, UserNotFound
@@ -260,3 +260,10 @@ class MemoryAccounts:
         """True when a stop was asked for the turn held now (``claim_turn`` clears it)."""
         with self._lock:
             return self._held(conversation_id) and conversation_id in self._stops
+
+    def stops_requested(self, conversation_ids: Sequence[str]) -> set[str]:
+        """Those of ``conversation_ids`` whose held turn was asked to stop (unknown ids
+        ignored)."""
+        with self._lock:
+            return {c for c in conversation_ids if c in self._stops and c in self._convs
+                    and self._held(c)}  # fmt: skip

@@ -312,3 +312,20 @@ class SQLAccounts:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         held = row[1] is not None and float(row[2]) > self._clock()
         return held and bool(row[0])
+
+    def stops_requested(self, conversation_ids: Sequence[str]) -> set[str]:
+        """Those of ``conversation_ids`` whose held turn was asked to stop (one query for
+        every turn a worker runs, unknown ids ignored)."""
+        asked: set[str] = set()
+        ids = list(dict.fromkeys(conversation_ids))
+        with self._tx("stops_requested") as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT id FROM conversations WHERE id IN ({marks}) AND stop_requested = ? "
+                    "AND lease_owner IS NOT NULL AND lease_expires > ?",
+                    (*chunk, True, self._clock()),
+                ).fetchall()
+                asked.update(str(row[0]) for row in rows)
+        return asked

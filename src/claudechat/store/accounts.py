@@ -11,6 +11,7 @@ cost (``reserve_spend``), then settles the exact figure (``settle_spend``); both
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -203,6 +204,11 @@ class AccountStore(Protocol):
 
     def stop_requested(self, conversation_id: str) -> bool:
         """True when a stop was asked for the turn held now (``claim_turn`` clears it)."""
+        ...
+
+    def stops_requested(self, conversation_ids: Sequence[str]) -> set[str]:
+        """Those of ``conversation_ids`` whose held turn was asked to stop (one read for
+        every turn a worker runs; unknown ids ignored)."""
         ...
 
 

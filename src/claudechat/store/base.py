@@ -15,6 +15,7 @@ head moves by anyone else are refused, so a turn is never interleaved with anoth
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +29,7 @@ __all__ = [
     "Store",
     "Summary",
     "TurnLease",
+    "one_transaction",
 ]
 
 LOCAL_USER = "local"  # the user of the CLI and the library, and of conversations made before users
@@ -248,3 +250,11 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def one_transaction(store: object) -> AbstractContextManager[Any]:
+    """``store.transaction()`` where the store offers one: the writes of the block in one
+    commit (SQLite, PostgreSQL); a store without it (in memory, a user's own) writes each at
+    once, as before."""
+    transaction = getattr(store, "transaction", None)
+    return transaction() if callable(transaction) else nullcontext()

@@ -8,6 +8,7 @@ snippets. Migrations run under an advisory lock, so servers starting together ar
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,11 @@ class _Executor:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The connection the statements run on."""
+        return self._conn
 
     @classmethod
     def _sql(cls, sql: str) -> str:
@@ -92,6 +98,7 @@ class PostgresStore(SQLStore):
     ) -> None:
         self._clock = clock
         self.conninfo = redact(conninfo)
+        self._local = threading.local()  # the transaction() open in this thread, if any
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -132,12 +139,28 @@ class PostgresStore(SQLStore):
         Reads run in autocommit: each statement sees a consistent snapshot, and rows never
         change once written, so no BEGIN / COMMIT round trips are spent on them.
         """
+        outer: _Executor | None = getattr(self._local, "tx", None)
+        if outer is not None:  # inside this thread's transaction(): a savepoint of it
+            with self._errors(where), outer.conn.transaction():
+                yield outer
+            return
         with self._errors(where), self._pool.connection() as conn:
             if write:
                 with conn.transaction():
                     yield _Executor(conn)
             else:
                 yield _Executor(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every read and write of this thread inside the block in one transaction on one
+        connection: one commit, all kept or, on an error, none."""
+        with self._tx("transaction", write=True) as executor:
+            self._local.tx = executor
+            try:
+                yield
+            finally:
+                self._local.tx = None
 
     def close(self) -> None:
         """Close the pool's connections."""

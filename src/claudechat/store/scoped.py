@@ -10,13 +10,22 @@ trees are the user's own.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
 from ..errors import ConversationNotFound
 from ..messages import Message
 from .accounts import ServiceStore
-from .base import LOCAL_USER, Conversation, ConversationInfo, MessageHit, Summary, TurnLease
+from .base import (
+    LOCAL_USER,
+    Conversation,
+    ConversationInfo,
+    MessageHit,
+    Summary,
+    TurnLease,
+    one_transaction,
+)
 from .memories import MemoryFile
 
 __all__ = ["ScopedStore"]
@@ -137,6 +146,10 @@ class ScopedStore:
         return self.store.set_head(
             conversation_id, message_id, expect_version=expect_version, lease=lease
         )
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """The writes of the block in one commit, where the store offers it."""
+        return one_transaction(self.store)
 
     def claim_turn(self, conversation_id: str, owner: str, *, ttl: float) -> TurnLease:
         """Hold the next turn of the user's conversation (``owner`` names the writer)."""

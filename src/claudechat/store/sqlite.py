@@ -5,9 +5,11 @@ disk before ``append`` returns, so a user message stored before the API call sur
 power cut too (``NORMAL`` in WAL mode survives a killed process but may lose the last
 commits on power loss). Each thread gets its own connection; writes are ``BEGIN
 IMMEDIATE`` transactions and the head moves by compare-and-swap on ``version``. The
-threads of one process take turns to write (a lock): SQLite's busy timeout, meant for other
+threads of one process write through one shared connection, in turn, and a burst of their
+writes shares one commit (_group_commit.py): SQLite's busy timeout, meant for other
 processes, retries by sleeping, and many threads of one process retrying at once could
-keep one waiting past it.
+keep one waiting past it; and each commit waits for the disk. ``transaction()`` makes the
+writes of a block one commit.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from ..errors import StoreError
 from ..messages import new_id
+from ._group_commit import GroupCommit
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Executor, SQLStore
 from .base import MessageHit
@@ -64,6 +67,31 @@ def migrate(
     return migrate_sqlite(conn, migrations, clock=clock)
 
 
+def _read(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction on ``conn``."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A savepoint of the transaction open on ``conn``: released, or rolled back alone."""
+    conn.execute("SAVEPOINT claudechat_inner")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO claudechat_inner")
+            conn.execute("RELEASE claudechat_inner")
+        raise
+    conn.execute("RELEASE claudechat_inner")
+
+
 class SQLiteStore(SQLStore):
     """Conversations in one SQLite file (``":memory:"`` for a private in-memory database)."""
 
@@ -87,7 +115,7 @@ class SQLiteStore(SQLStore):
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._writing = threading.Lock()  # one writing thread at a time in this process
+        self._group = GroupCommit(self._connect)  # the writes of this process
         self._pid = os.getpid()
         self._closed = False
         try:
@@ -136,7 +164,7 @@ class SQLiteStore(SQLStore):
         if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
             _INHERITED.extend(self._conns)  # nor to close (kept referenced, never used)
             self._pid, self._conns, self._local = os.getpid(), [], threading.local()
-            self._writing = threading.Lock()
+            self._group = GroupCommit(self._connect)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -147,17 +175,29 @@ class SQLiteStore(SQLStore):
 
     @contextmanager
     def _tx(self, where: str, *, write: bool = False) -> Iterator[Executor]:
-        """A transaction (``BEGIN IMMEDIATE`` to write): committed, or rolled back on error."""
-        with sqlite_errors(where), self._writing if write else nullcontext():
-            conn = self._db()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        """A transaction (``BEGIN IMMEDIATE`` to write): committed, or rolled back on error.
+        Inside a write of this thread (``transaction()``), a savepoint of it instead."""
+        with sqlite_errors(where):
+            outer: sqlite3.Connection | None = getattr(self._local, "writing", None)
+            if outer is not None:
+                yield from _savepoint(outer)
+            elif write:
+                self._db()  # the checks: not closed, not a forked copy
+                with self._group.write() as conn:
+                    self._local.writing = conn
+                    try:
+                        yield conn
+                    finally:
+                        self._local.writing = None
+            else:
+                yield from _read(self._db())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every read and write of this thread inside the block in one transaction: one
+        commit (one wait for the disk), all kept or, on an error, none."""
+        with self._tx("transaction", write=True):
+            yield
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -167,6 +207,7 @@ class SQLiteStore(SQLStore):
         if os.getpid() == self._pid:
             for conn in conns:
                 conn.close()
+            self._group.close()
 
     # search -------------------------------------------------------------------------------
 
