@@ -1,8 +1,10 @@
-"""``AnthropicModel``: the Model protocol over the official SDK. The only SDK importer.
+"""``AnthropicModel``: the Model protocol over the official SDK. With _stream.py, the
+only SDK importer.
 
 It takes a ready client (Bedrock, Vertex, a proxy, the emulator's transport) or builds one
 that honours ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``. Streams are read with the
-SDK's own ``messages.stream`` helper; SDK exceptions become claudechat errors.
+SDK (``with_streaming_response``) and folded into the SDK's own snapshot by _stream.py;
+SDK exceptions become claudechat errors.
 """
 
 from __future__ import annotations
@@ -27,14 +29,12 @@ from ..errors import (
     UserError,
 )
 from ..usage import Usage
+from ._stream import SSEReader, StreamFold
 from .base import (
     Done,
     ModelResponse,
     Request,
     StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    UsageSoFar,
 )
 
 __all__ = [
@@ -249,6 +249,11 @@ def _sdk_warns_on_thinking(body: Mapping[str, Any]) -> bool:
     )
 
 
+def _is_beta(api: Any) -> bool:
+    """Whether ``api`` is the SDK's beta messages resource (its events and snapshot types)."""
+    return "beta" in type(api).__module__
+
+
 def _snapshot(stream: Any) -> ModelResponse | None:
     try:
         snap = stream.current_message_snapshot
@@ -257,32 +262,6 @@ def _snapshot(stream: Any) -> ModelResponse | None:
     if snap is None:
         return None
     return to_response(snap)
-
-
-_USAGE_EVENTS = ("message_start", "message_delta")
-
-
-def _usage_so_far(stream: Any) -> UsageSoFar | None:
-    """The usage in the stream's snapshot (None when there is none)."""
-    try:
-        usage = stream.current_message_snapshot.usage
-    except (AssertionError, AttributeError):
-        return None
-    if usage is None:
-        return None
-    return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
-
-
-def _stream_event(event: Any, stream: Any) -> StreamEvent | None:
-    """What one SDK stream event means to a chat: text, thinking, usage, or nothing."""
-    kind = event.type
-    if kind == "text":
-        return TextDelta(event.text)
-    if kind == "thinking":
-        return ThinkingDelta(event.thinking)
-    if kind in _USAGE_EVENTS:
-        return _usage_so_far(stream)
-    return None
 
 
 @contextlib.contextmanager
@@ -306,6 +285,8 @@ def _reading(stream: Any) -> Iterator[None]:
     """Errors while an open stream is read: StreamInterrupted with the partial reply."""
     try:
         yield
+    except BadResponse:
+        raise
     except Exception as err:
         raise _stream_error(err, _snapshot(stream)) from err
 
@@ -378,14 +359,18 @@ class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
         """Stream the reply: TextDelta / ThinkingDelta / UsageSoFar events, then Done."""
         api, body = _endpoint(self.client, request)
         with sdk_errors():
-            manager = api.stream(**body)
-            stream = manager.__enter__()
-        with _reading(stream):
+            manager = api.with_streaming_response.create(**body, stream=True)
+            response = manager.__enter__().http_response
+        reader, fold = SSEReader(), StreamFold(self.client, response, beta=_is_beta(api))
+        with _reading(fold):
             try:
-                for event in stream:
-                    if (mapped := _stream_event(event, stream)) is not None:
-                        yield mapped
-                final = stream.get_final_message()
+                for line in response.iter_lines():
+                    sse = reader.line(line)
+                    if sse is not None and (event := fold.feed(*sse)) is not None:
+                        yield event
+                if (sse := reader.flush()) is not None and (event := fold.feed(*sse)):
+                    yield event
+                final = fold.final()
             finally:
                 manager.__exit__(None, None, None)
         yield Done(to_response(final))
@@ -418,14 +403,18 @@ class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
         """Stream the reply: TextDelta / ThinkingDelta / UsageSoFar events, then Done."""
         api, body = _endpoint(self.client, request)
         with sdk_errors():
-            manager = api.stream(**body)
-            stream = await manager.__aenter__()
-        with _reading(stream):
+            manager = api.with_streaming_response.create(**body, stream=True)
+            response = (await manager.__aenter__()).http_response
+        reader, fold = SSEReader(), StreamFold(self.client, response, beta=_is_beta(api))
+        with _reading(fold):
             try:
-                async for event in stream:
-                    if (mapped := _stream_event(event, stream)) is not None:
-                        yield mapped
-                final = await stream.get_final_message()
+                async for line in response.aiter_lines():
+                    sse = reader.line(line)
+                    if sse is not None and (event := fold.feed(*sse)) is not None:
+                        yield event
+                if (sse := reader.flush()) is not None and (event := fold.feed(*sse)):
+                    yield event
+                final = fold.final()
             finally:
                 await manager.__aexit__(None, None, None)
         yield Done(to_response(final))

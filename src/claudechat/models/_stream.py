@@ -1,0 +1,143 @@
+"""A reply stream read from its server-sent events and folded into the SDK's own snapshot.
+
+The SDK's ``messages.stream`` helper builds a typed model for every event, then a second
+event object for each delta: about 6 ms of CPU for a 45-word reply on the development
+machine, the larger part of what a service spends on a turn. Here the same HTTP response is
+read through the SDK (``with_streaming_response``: its headers, retries and status errors),
+each event is decoded with ``json``, and the events are folded with the SDK's own
+``accumulate_event`` into the SDK's own snapshot type — except text and thinking deltas, the
+bulk of every stream, which are added to their block here exactly as ``accumulate_event``
+adds them. About 1 ms for the same reply. An ``error`` event is raised as the SDK raises it.
+
+    reader, fold = SSEReader(), StreamFold(client, request_headers, beta=True)
+    for line in response.iter_lines():
+        if (sse := reader.line(line)) is not None and (event := fold.feed(*sse)):
+            ...                                     # TextDelta, ThinkingDelta, UsageSoFar
+    final = fold.final()                            # the SDK's (Beta)Message snapshot
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from anthropic.lib.streaming._beta_messages import accumulate_event as beta_accumulate
+from anthropic.lib.streaming._messages import accumulate_event
+
+from ..errors import BadResponse
+from ..usage import Usage
+from .base import StreamEvent, TextDelta, ThinkingDelta, UsageSoFar
+
+__all__ = ["SSEReader", "StreamFold"]
+
+
+class SSEReader:
+    """Server-sent event lines in, ``(event, data)`` out once an event is whole."""
+
+    def __init__(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+
+    def line(self, line: str) -> tuple[str | None, str] | None:
+        """Take one line (without its line break); the event it completes, if any."""
+        if not line:
+            return self.flush()
+        if line.startswith(":"):  # a comment
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        return None
+
+    def flush(self) -> tuple[str | None, str] | None:
+        """The event read so far, if any (at a blank line, or when the stream ends)."""
+        if self._event is None and not self._data:
+            return None
+        event, self._event = self._event, None
+        data, self._data = "\n".join(self._data), []
+        return event, data
+
+
+class StreamFold:
+    """The SDK's message snapshot, folded from decoded events; what each event means to a
+    chat (text, thinking, usage so far)."""
+
+    def __init__(self, client: Any, response: Any, *, beta: bool) -> None:
+        self._client = client
+        self._response = response
+        self._beta = beta
+        self._bufs: dict[int, bytes] = {}
+        self.snapshot: Any = None
+
+    def feed(self, event: str | None, data: str) -> StreamEvent | None:
+        """Fold one server-sent event; its meaning to a chat, if any. The SDK's rules: an
+        event without a name or data, and ``ping``, are skipped; ``error`` raises."""
+        if event is None or event == "ping":
+            return None
+        if event == "error":
+            raise self._error(data)
+        if not data:
+            return None
+        payload = json.loads(data)
+        if payload.get("type") == "content_block_delta" and self.snapshot is not None:
+            shown = self._delta(payload)
+            if shown is not None:
+                return shown
+        self.snapshot = self._accumulate(payload)
+        if payload.get("type") in ("message_start", "message_delta"):
+            usage = self.snapshot.usage
+            return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
+        return None
+
+    @property
+    def current_message_snapshot(self) -> Any:
+        """The message so far (None before it starts), named as the SDK's streams name it."""
+        return self.snapshot
+
+    def final(self) -> Any:
+        """The whole message (BadResponse when the stream never started one)."""
+        if self.snapshot is None:
+            raise BadResponse("the server's answer is not a Messages API event stream")
+        return self.snapshot
+
+    def _delta(self, payload: dict[str, Any]) -> StreamEvent | None:
+        """A text or thinking delta added to its block as ``accumulate_event`` adds it;
+        None for any other delta (folded by the SDK)."""
+        delta = payload.get("delta") or {}
+        kind = delta.get("type")
+        if kind not in ("text_delta", "thinking_delta"):
+            return None
+        block = self.snapshot.content[payload["index"]]
+        if kind == "text_delta":
+            if block.type != "text":
+                return None  # left to the SDK's fold (it ignores it too)
+            block.text += delta["text"]
+            return TextDelta(delta["text"])
+        if block.type != "thinking":
+            return None
+        block.thinking += delta["thinking"]
+        return ThinkingDelta(delta["thinking"])
+
+    def _accumulate(self, payload: dict[str, Any]) -> Any:
+        if self._beta:
+            return beta_accumulate(event=payload, current_snapshot=self.snapshot,  # type: ignore[arg-type]
+                                   json_bufs=self._bufs,
+                                   request_headers=self._response.request.headers)  # fmt: skip
+        return accumulate_event(event=payload, current_snapshot=self.snapshot,  # type: ignore[arg-type]
+                                json_bufs=self._bufs)  # fmt: skip
+
+    def _error(self, data: str) -> Exception:
+        """The SDK's exception for an ``error`` event (as its own stream raises it)."""
+        body: Any = data
+        try:
+            body = json.loads(data)
+            message = f"{body}"
+        except ValueError:
+            message = data or f"Error code: {self._response.status_code}"
+        error: Exception = self._client._make_status_error(
+            message, body=body, response=self._response
+        )
+        return error
