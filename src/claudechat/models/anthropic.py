@@ -42,6 +42,7 @@ __all__ = [
     "AsyncAnthropicModel",
     "make_client",
     "map_error",
+    "pooled_copies",
     "request_field_names",
     "sdk_errors",
     "thinking_budget_deprecated",
@@ -146,6 +147,17 @@ def make_client(
             f"run offline on the built-in emulator, pass client=claudechat.testing.{offline}"
         )
     return client
+
+
+def pooled_copies(client: Any, count: int) -> list[Any]:
+    """``count`` copies of an async SDK client, each with a connection pool of its own (the
+    SDK's default HTTP client), the same key, base URL, retries and timeout. A pool looks at
+    each of its idle connections whenever a request starts or ends (is it expired, did the
+    server close it?), so one pool holding a connection per user of a busy service makes
+    every request pay for all of them; a conversation kept on one copy keeps its keep-alive
+    connections."""
+    return [client.with_options(http_client=anthropic.DefaultAsyncHttpxClient())
+            for _ in range(count)]  # fmt: skip
 
 
 def _check_client(client: Any, *, asynchronous: bool) -> None:

@@ -54,7 +54,7 @@ def create_app(
                            per_address=settings.login_failures_per_address,
                            window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
-                        logins=logins)  # fmt: skip
+                        logins=logins, pools=upstream_pools(settings, client, emulated))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +85,20 @@ def _include_routes(app: FastAPI) -> None:
     for module in (routes_misc, routes_auth, routes_conversations, routes_turns):
         for route in module.router.routes:  # flat, so app.routes lists every route
             app.router.routes.append(route)
+
+
+UPSTREAM_POOLS = 8  # connection pools to the upstream API, conversations spread over them
+
+
+def upstream_pools(settings: ServerSettings, client: Any, emulated: bool) -> tuple[Any, ...]:
+    """Copies of the upstream client the service builds itself, each with a connection pool
+    of its own (models/anthropic.py: ``pooled_copies``); none for a client given in the
+    settings (the embedding app owns its pool) or the in-process emulator (no pool)."""
+    if settings.client is not None or emulated:
+        return ()
+    from ..models.anthropic import pooled_copies
+
+    return tuple(pooled_copies(client, UPSTREAM_POOLS))
 
 
 def upstream_client(

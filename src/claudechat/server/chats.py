@@ -68,7 +68,7 @@ def make_chat(
             model=model,
             max_tokens=max_tokens,
             context=engine(settings, ChatSettings.of(conv), counter),
-            client=state.client,
+            client=state.client_for(conv.id),
             memory=settings.memory,  # on the user's scoped store: the user's trees only
             thinking=settings.thinking,
         )

@@ -6,6 +6,7 @@ authenticated user's conversations, so a forgotten check cannot leak another's d
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
@@ -92,6 +93,14 @@ class ServerState:
     upper_bound: UpperBound | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed sign-ins, 429 past
     counters: TokenCounters = field(default_factory=TokenCounters)  # kept between turns
+    pools: tuple[Any, ...] = ()  # copies of ``client`` with pools of their own (see app.py)
+
+    def client_for(self, conversation_id: str) -> Any:
+        """The upstream client of a conversation's turns: always the same copy of it, so
+        that its connections stay alive between turns."""
+        if not self.pools:
+            return self.client
+        return self.pools[zlib.crc32(conversation_id.encode()) % len(self.pools)]
 
 
 def server_state(request: Request) -> ServerState:
