@@ -8,7 +8,8 @@ read as server-sent events to ``done``; the user reads the reply for ``--think``
 in a process of its own with a delay before each streamed word (``--token-delay``, default
 15 ms, about a real model's pace), answering each question with a fixed function of it.
 Levels: 10, 100 and 500 concurrent users; SQLite with 1 worker and a temporary PostgreSQL
-server (claudechat.store.pgtemp) with ``--pg-workers`` workers (default 2).
+server (claudechat.store.pgtemp, with fsync and synchronous_commit on: every commit on disk,
+as SQLite's synchronous=FULL) with ``--pg-workers`` workers (default 2).
 
 Table, per store / workers / users:
 - added time to first token: p50 and p99 of the service's time to the first ``delta``,
@@ -382,7 +383,7 @@ def sqlite_spec() -> Iterator[str]:
 def postgres_spec() -> Iterator[str]:
     from claudechat.store.pgtemp import TemporaryPostgres
 
-    server = TemporaryPostgres()
+    server = TemporaryPostgres(fsync=True)  # as durable as SQLite's synchronous=FULL
     conninfo = server.start()
     try:
         yield conninfo
