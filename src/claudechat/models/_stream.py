@@ -1,4 +1,5 @@
-"""A reply stream read from its server-sent events and folded into the SDK's own snapshot.
+"""A reply stream read from its server-sent events and folded into the SDK's own snapshot
+(anthropic.py, the SDK importer, hands it the SDK's fold and error).
 
 The SDK's ``messages.stream`` helper builds a typed model for every event, then a second
 event object for each delta: about 6 ms of CPU for a 45-word reply on the development
@@ -9,7 +10,7 @@ each event is decoded with ``json``, and the events are folded with the SDK's ow
 bulk of every stream, which are added to their block here exactly as ``accumulate_event``
 adds them. About 1 ms for the same reply. An ``error`` event is raised as the SDK raises it.
 
-    reader, fold = SSEReader(), StreamFold(client, request_headers, beta=True)
+    reader, fold = SSEReader(), StreamFold(sdk_accumulate, sdk_error)
     for line in response.iter_lines():
         if (sse := reader.line(line)) is not None and (event := fold.feed(*sse)):
             ...                                     # TextDelta, ThinkingDelta, UsageSoFar
@@ -19,16 +20,17 @@ adds them. About 1 ms for the same reply. An ``error`` event is raised as the SD
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
-
-from anthropic.lib.streaming._beta_messages import accumulate_event as beta_accumulate
-from anthropic.lib.streaming._messages import accumulate_event
 
 from ..errors import BadResponse
 from ..usage import Usage
 from .base import StreamEvent, TextDelta, ThinkingDelta, UsageSoFar
 
-__all__ = ["SSEReader", "StreamFold"]
+__all__ = ["Accumulate", "MakeError", "SSEReader", "StreamFold"]
+
+Accumulate = Callable[[dict[str, Any], Any, dict[int, bytes]], Any]  # (event, snapshot, bufs)
+MakeError = Callable[[str, Any], Exception]  # (message, body) → the SDK's exception
 
 
 class SSEReader:
@@ -65,10 +67,9 @@ class StreamFold:
     """The SDK's message snapshot, folded from decoded events; what each event means to a
     chat (text, thinking, usage so far)."""
 
-    def __init__(self, client: Any, response: Any, *, beta: bool) -> None:
-        self._client = client
-        self._response = response
-        self._beta = beta
+    def __init__(self, accumulate: Accumulate, make_error: MakeError) -> None:
+        self._accumulate = accumulate  # the SDK's accumulate_event, for this stream
+        self._make_error = make_error
         self._bufs: dict[int, bytes] = {}
         self.snapshot: Any = None
 
@@ -86,7 +87,7 @@ class StreamFold:
             shown = self._delta(payload)
             if shown is not None:
                 return shown
-        self.snapshot = self._accumulate(payload)
+        self.snapshot = self._accumulate(payload, self.snapshot, self._bufs)
         if payload.get("type") in ("message_start", "message_delta"):
             usage = self.snapshot.usage
             return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
@@ -121,14 +122,6 @@ class StreamFold:
         block.thinking += delta["thinking"]
         return ThinkingDelta(delta["thinking"])
 
-    def _accumulate(self, payload: dict[str, Any]) -> Any:
-        if self._beta:
-            return beta_accumulate(event=payload, current_snapshot=self.snapshot,  # type: ignore[arg-type]
-                                   json_bufs=self._bufs,
-                                   request_headers=self._response.request.headers)  # fmt: skip
-        return accumulate_event(event=payload, current_snapshot=self.snapshot,  # type: ignore[arg-type]
-                                json_bufs=self._bufs)  # fmt: skip
-
     def _error(self, data: str) -> Exception:
         """The SDK's exception for an ``error`` event (as its own stream raises it)."""
         body: Any = data
@@ -136,8 +129,5 @@ class StreamFold:
             body = json.loads(data)
             message = f"{body}"
         except ValueError:
-            message = data or f"Error code: {self._response.status_code}"
-        error: Exception = self._client._make_status_error(
-            message, body=body, response=self._response
-        )
-        return error
+            message = data or "an error event without data"
+        return self._make_error(message, body)

@@ -1,10 +1,9 @@
-"""``AnthropicModel``: the Model protocol over the official SDK. With _stream.py, the
-only SDK importer.
+"""``AnthropicModel``: the Model protocol over the official SDK. The only SDK importer.
 
 It takes a ready client (Bedrock, Vertex, a proxy, the emulator's transport) or builds one
 that honours ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``. Streams are read with the
-SDK (``with_streaming_response``) and folded into the SDK's own snapshot by _stream.py;
-SDK exceptions become claudechat errors.
+SDK (``with_streaming_response``) and folded into the SDK's own snapshot (_stream.py, with
+the SDK's ``accumulate_event``); SDK exceptions become claudechat errors.
 """
 
 from __future__ import annotations
@@ -261,9 +260,29 @@ def _sdk_warns_on_thinking(body: Mapping[str, Any]) -> bool:
     )
 
 
-def _is_beta(api: Any) -> bool:
-    """Whether ``api`` is the SDK's beta messages resource (its events and snapshot types)."""
-    return "beta" in type(api).__module__
+def _fold(client: Any, api: Any, response: Any) -> StreamFold:
+    """The fold of one reply stream: the SDK's ``accumulate_event`` (the beta one for the
+    beta messages resource) and the SDK's exception for an ``error`` event."""
+    from anthropic.lib.streaming import _beta_messages, _messages
+
+    def make_error(message: str, body: Any) -> Exception:
+        error: Exception = client._make_status_error(message, body=body, response=response)
+        return error
+
+    if "beta" in type(api).__module__:
+        headers = response.request.headers
+
+        def beta(event: dict[str, Any], snapshot: Any, bufs: dict[int, bytes]) -> Any:
+            return _beta_messages.accumulate_event(event=event, current_snapshot=snapshot,  # type: ignore[arg-type]
+                                                   json_bufs=bufs, request_headers=headers)  # fmt: skip
+
+        return StreamFold(beta, make_error)
+
+    def plain(event: dict[str, Any], snapshot: Any, bufs: dict[int, bytes]) -> Any:
+        return _messages.accumulate_event(event=event, current_snapshot=snapshot,  # type: ignore[arg-type]
+                                          json_bufs=bufs)  # fmt: skip
+
+    return StreamFold(plain, make_error)
 
 
 def _snapshot(stream: Any) -> ModelResponse | None:
@@ -373,7 +392,7 @@ class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
         with sdk_errors():
             manager = api.with_streaming_response.create(**body, stream=True)
             response = manager.__enter__().http_response
-        reader, fold = SSEReader(), StreamFold(self.client, response, beta=_is_beta(api))
+        reader, fold = SSEReader(), _fold(self.client, api, response)
         with _reading(fold):
             try:
                 for line in response.iter_lines():
@@ -417,7 +436,7 @@ class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
         with sdk_errors():
             manager = api.with_streaming_response.create(**body, stream=True)
             response = (await manager.__aenter__()).http_response
-        reader, fold = SSEReader(), StreamFold(self.client, response, beta=_is_beta(api))
+        reader, fold = SSEReader(), _fold(self.client, api, response)
         with _reading(fold):
             try:
                 async for line in response.aiter_lines():

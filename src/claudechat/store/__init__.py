@@ -30,6 +30,7 @@ from .base import (
     Store,
     Summary,
     TurnLease,
+    one_transaction,
 )
 from .export import (
     export_conversation,
@@ -71,6 +72,7 @@ __all__ = [
     "export_markdown",
     "import_conversation",
     "import_file",
+    "one_transaction",
     "open_store",
 ]
 
