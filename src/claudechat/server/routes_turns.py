@@ -46,10 +46,21 @@ async def send(
 ) -> StreamingResponse | dict[str, Any]:
     """Send a user message (and its attachments) and get the reply (SSE events, or JSON
     with stream=false); a refused attachment is refused before anything is stored or sent."""
+    _check_content_size(body, state.settings.max_body_bytes)
     files = await anyio.to_thread.run_sync(_attachments, body)
     return await _turn(state, store, who.user_id, cid, body.stream,
                        lambda chat: chat.stream(body.content, attachments=files or None),
                        body.content, extra_tokens=attachment_tokens(files))  # fmt: skip
+
+
+def _check_content_size(body: SendBody, most: int) -> None:
+    """413 for content over the service's body size: a new message's body may be larger
+    for its attachments only."""
+    content = body.content
+    size = len(content.encode()) if isinstance(content, str) else len(json.dumps(content))
+    if size > most:
+        raise ApiError(413, f"the message's content is {size:,} bytes, over {most:,} bytes "
+                            "(attachments aside)")  # fmt: skip
 
 
 def _attachments(body: SendBody) -> list[Attachment]:
