@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 from pages import ChatPage, WebService
@@ -61,7 +62,9 @@ def _blocks(web: WebService, prompt: str) -> list[dict[str, object]]:
     return content
 
 
-def test_an_image_dropped_and_one_pasted_go_with_the_message(page: Page, web: WebService) -> None:
+def test_an_image_dropped_and_one_pasted_go_with_the_message(
+    page: Page, web: WebService, artifacts: Path
+) -> None:
     dropped, pasted = sample_png(30, 20, shade=11), sample_png(24, 24, shade=12)
     chat = ChatPage(page, web).login("alice").new_chat()
     _drop(chat, "dropped.png", dropped, "image/png")
@@ -74,6 +77,7 @@ def test_an_image_dropped_and_one_pasted_go_with_the_message(page: Page, web: We
     page.wait_for_function(
         "() => document.querySelector('#attachments .chip-thumb').naturalWidth === 30"
     )
+    page.screenshot(path=str(artifacts / "attachments-chips.png"))
     chat.send("What are these two?")
     blocks = _blocks(web, "What are these two?")
     assert [b["type"] for b in blocks] == ["image", "image", "text"]
@@ -91,6 +95,7 @@ def test_an_image_dropped_and_one_pasted_go_with_the_message(page: Page, web: We
         "() => [...document.querySelectorAll('#messages .attachment-thumb')]"
         ".every((img) => img.complete && img.naturalWidth > 0)"
     )
+    page.screenshot(path=str(artifacts / "attachments-sent.png"))
     # reloaded from the store, the attachments are still listed
     cid = chat.conversation_id()
     page.reload()
