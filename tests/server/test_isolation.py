@@ -28,6 +28,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/conversations/{cid}/messages/{mid}/edit"): {"content": "x", "stream": False},
     ("GET", "/v1/conversations/{cid}/stream"): None,
     ("POST", "/v1/conversations/{cid}/cancel"): {},
+    ("GET", "/v1/conversations/{cid}/messages/{mid}/attachments/{index}"): None,
 }
 
 
@@ -48,7 +49,7 @@ def _snapshot(c: httpx2.Client, cid: str) -> Any:
 
 
 def _call(c: httpx2.Client, method: str, path: str, cid: str, mid: str) -> httpx2.Response:
-    url = path.replace("{cid}", cid).replace("{mid}", mid)
+    url = path.replace("{cid}", cid).replace("{mid}", mid).replace("{index}", "0")
     body = BODIES[(method, path)]
     if body is None:
         return c.request(method, url)

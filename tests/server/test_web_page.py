@@ -15,7 +15,7 @@ from claudechat.server.web.routes import CSP
 
 STATIC = Path(__file__).parents[2] / "src" / "claudechat" / "server" / "web" / "static"
 CSP_TEXT = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

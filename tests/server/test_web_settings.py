@@ -111,3 +111,19 @@ def test_the_engine_follows_the_conversations_strategy() -> None:
     assert any(isinstance(p, Recall) for p in engine(server, ChatSettings(recall=True)).policies)
     default = engine(ServerSettings(strategy="summary", budget=30_000), ChatSettings())
     assert any(isinstance(p, RollingSummary) for p in default.policies) and default.budget == 30_000
+
+
+def test_a_fork_keeps_the_conversations_settings(local_service: Service) -> None:
+    settings = {"strategy": "summary", "budget": 50_000, "recall": True}
+    with local_service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        assert c.post(f"/v1/conversations/{cid}/messages",
+                      json={"content": "hi", "stream": False}).status_code == 200  # fmt: skip
+        assert c.patch(f"/v1/conversations/{cid}", json=settings).status_code == 200
+        child = c.post(f"/v1/conversations/{cid}/fork", json={})
+        plain = _conv(c)
+        _say(c, plain, "hello")
+        unset = c.post(f"/v1/conversations/{plain}/fork", json={})
+    assert child.status_code == 201, child.text
+    assert child.json()["settings"] == settings
+    assert unset.json()["settings"] == {"strategy": None, "budget": None, "recall": False}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from claudechat.testing import Emulator, EmuRequest, RecordedRequest
+from claudechat.testing import Emulator, EmuReply, EmuRequest, RecordedRequest
 from claudechat.testing._service import ServiceProcess
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -23,24 +24,31 @@ expect.set_options(timeout=WAIT_MS)  # assertions too (a loaded machine is slow,
 USERS = {name: f"{name} correct horse" for name in ("alice", "ivan", "judy", "zoe")}
 
 
+ReplyResult = str | list[dict[str, Any]] | EmuReply  # what the emulator takes as a reply
+Scripted = str | Callable[[EmuRequest], ReplyResult]
+
+
 class Replies:
     """The emulated model: a scripted reply for a prompt given by `script`, else
     "Answer N to: PROMPT" (N the request's number, so a retry says something new; the prompt
     last, so a reply is whole once the prompt shows at its end)."""
 
     def __init__(self) -> None:
-        self._scripted: dict[str, str] = {}
+        self._scripted: dict[str, Scripted] = {}
         self._lock = threading.Lock()
 
-    def script(self, prompt: str, reply: str) -> None:
-        """Answer `prompt` (the last user text, exactly) with `reply`, every time."""
+    def script(self, prompt: str, reply: Scripted) -> None:
+        """Answer `prompt` (the last user text, exactly) with `reply`, every time: a text,
+        or a function of the request giving the reply (blocks, an EmuReply)."""
         with self._lock:
             self._scripted[prompt] = reply
 
-    def __call__(self, request: EmuRequest) -> str:
+    def __call__(self, request: EmuRequest) -> ReplyResult:
         said = request.last_user_text
         with self._lock:
             scripted = self._scripted.get(said)
+        if callable(scripted):
+            return scripted(request)
         return scripted if scripted is not None else default_reply(request.number, said)
 
 

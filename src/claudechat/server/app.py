@@ -73,7 +73,8 @@ def create_app(
     app.state.claudechat = state
     install_error_handlers(app)
     _include_routes(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       message_bytes=settings.max_message_bytes)  # fmt: skip
     install_operations(app, state)  # spend limits, metrics, request log
     install_web(app)  # the web chat at /, and the security headers of every answer
     return app

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 __all__ = [
+    "AttachmentBody",
     "CheckoutBody",
     "ConversationCreate",
     "ConversationPatch",
@@ -57,10 +58,23 @@ class RenderBody(_Body):
     text: str = Field(max_length=400_000)
 
 
+class AttachmentBody(_Body):
+    """An image or PDF sent with a message: its name and its bytes as base64 (the media
+    type is read from the bytes, uploads.py)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    data: str = Field(min_length=1)
+
+
+MAX_ATTACHMENTS = 20  # attachments one message may carry
+
+
 class SendBody(_Body):
-    """``POST .../messages``: the user's content (text or content blocks)."""
+    """``POST .../messages``: the user's content (text or content blocks) and its
+    attachments (images and PDFs, sent before the text)."""
 
     content: Content
+    attachments: list[AttachmentBody] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     stream: bool = True
 
 

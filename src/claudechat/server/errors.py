@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import (
+    AttachmentRejected,
     ClaudeChatError,
     ConcurrentUpdate,
     ConversationNotFound,
@@ -41,6 +43,7 @@ _STATUS_TYPES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
     500: "internal_error",
@@ -78,6 +81,8 @@ def error_for(err: BaseException) -> ApiError:
         return ApiError(404, str(err))
     if isinstance(err, ConcurrentUpdate):
         return ApiError(409, f"a turn is in flight or the conversation changed: {err}")
+    if isinstance(err, AttachmentRejected):  # a file of another type: 415; over a limit: 413
+        return ApiError(415 if err.limit == "type" else 413, str(err))
     if isinstance(err, UserError):
         return ApiError(400, str(err))
     if isinstance(err, ModelError):
@@ -139,22 +144,33 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, api_error)
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over ``max_bytes`` gets 413 without being read whole
-    (a Content-Length over the limit is refused at once; a chunked body at the first byte
-    past it). Bodies under the limit are buffered and handed on unchanged."""
+_NEW_MESSAGE = re.compile(r"^/v1/conversations/[^/]+/messages$")
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` (``message_bytes`` for a new
+    message, which carries its attachments) gets 413 without being read whole (a
+    Content-Length over the limit is refused at once; a chunked body at the first byte past
+    it). Bodies under the limit are buffered and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, message_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.message_bytes = max_bytes if message_bytes is None else message_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST" and _NEW_MESSAGE.match(scope.get("path", "")):
+            return self.message_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         length = _content_length(scope)
-        if length is not None and length > self.max_bytes:
-            await self._too_large(send)
+        if length is not None and length > limit:
+            await self._too_large(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -165,8 +181,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(send)
+            if size > limit:
+                await self._too_large(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -174,9 +190,9 @@ class BodyLimit:
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([body], then=receive), send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         body = json.dumps(
-            error_body("payload_too_large", f"the request body is over {self.max_bytes:,} bytes")
+            error_body("payload_too_large", f"the request body is over {limit:,} bytes")
         ).encode()
         headers = [(b"content-type", b"application/json"), (b"connection", b"close"),
                    (b"content-length", str(len(body)).encode())]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from ..accounting import store_cost_report
 from ..chat.system_changes import record_change
 from ..messages import Message
+from ..metadata import CHAT_SETTINGS
 from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
@@ -18,6 +20,7 @@ from .chat_settings import ChatSettings
 from .chats import check_model, make_chat
 from .errors import ApiError
 from .state import State
+from .uploads import attachment_data
 from .views import Siblings, conv_json, info_of, msg_json
 
 __all__ = ["conv_of", "last_request", "router"]
@@ -238,7 +241,35 @@ async def fork(
         chat._branch = store.branch(cid, body.message_id)
     child = chat.fork()
     assert child.id is not None
+    _inherit_settings(store, cid, child.id)
     return conv_of(store, child.id)
+
+
+def _inherit_settings(store: Store, parent_id: str, child_id: str) -> None:
+    """Give a fork the context settings (strategy, budget, recall) of the conversation it
+    was forked from, so its next turn runs as the parent's would."""
+    own = store.get_conversation(parent_id).metadata.get(CHAT_SETTINGS)
+    if own is None:
+        return
+    child = store.get_conversation(child_id)
+    store.update_conversation(child_id, metadata={**child.metadata, CHAT_SETTINGS: own})
+
+
+@router.get("/{cid}/messages/{mid}/attachments/{index}")
+async def attachment(
+    cid: str, mid: str, index: int, state: State, store: ScopedStoreDep
+) -> Response:
+    """The bytes of a message's ``index``-th attachment (from 0), as its media type: an
+    image shown inline (the web chat's thumbnails), a PDF as a download."""
+    store.get_conversation(cid)  # the user's, or 404
+    if state.store.message_conversation(mid) != cid:
+        raise ApiError(404, f"no message {mid} in conversation {cid}")
+    data, media_type, name = attachment_data(store.get_message(mid), index)
+    disposition = "inline" if media_type.startswith("image/") else "attachment"
+    quoted = quote(name, safe="")
+    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quoted}",
+               "Cache-Control": "private, max-age=3600"}  # fmt: skip
+    return Response(data, media_type=media_type, headers=headers)
 
 
 @router.get("/{cid}/export", response_model=None)

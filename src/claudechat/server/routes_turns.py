@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..attachments import Attachment, AttachmentLimits
 from ..chat import AsyncChat
 from ..errors import ConcurrentUpdate
 from ..estimates import text_bound
@@ -29,6 +30,7 @@ from .errors import ApiError
 from .runs import STOP_POLL_SECONDS, RunEvent
 from .sse import GATHER_SECONDS, IDLE_SECONDS, event_stream
 from .state import Admission, ServerState, State
+from .uploads import attachment_tokens, decode_attachments, history_tokens
 from .views import msg_json
 
 __all__ = ["router"]
@@ -42,9 +44,27 @@ Begin = Callable[[AsyncChat], AsyncIterator[str]]
 async def send(
     cid: str, state: State, store: ScopedStoreDep, who: Who, body: SendBody
 ) -> StreamingResponse | dict[str, Any]:
-    """Send a user message and get the reply (SSE events, or JSON with stream=false)."""
+    """Send a user message (and its attachments) and get the reply (SSE events, or JSON
+    with stream=false); a refused attachment is refused before anything is stored or sent."""
+    _check_content_size(body, state.settings.max_body_bytes)
+    files = await anyio.to_thread.run_sync(_attachments, body)
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.stream(body.content), body.content)  # fmt: skip
+                       lambda chat: chat.stream(body.content, attachments=files or None),
+                       body.content, extra_tokens=attachment_tokens(files))  # fmt: skip
+
+
+def _check_content_size(body: SendBody, most: int) -> None:
+    """413 for content over the service's body size: a new message's body may be larger
+    for its attachments only."""
+    content = body.content
+    size = len(content.encode()) if isinstance(content, str) else len(json.dumps(content))
+    if size > most:
+        raise ApiError(413, f"the message's content is {size:,} bytes, over {most:,} bytes "
+                            "(attachments aside)")  # fmt: skip
+
+
+def _attachments(body: SendBody) -> list[Attachment]:
+    return decode_attachments(body.attachments, limits=AttachmentLimits())
 
 
 @router.post("/{cid}/retry", response_model=None)
@@ -75,6 +95,8 @@ async def _turn(
     stream: bool,
     begin: Begin,
     content: Any = None,
+    *,
+    extra_tokens: int = 0,
 ) -> StreamingResponse | dict[str, Any]:
     """Open the turn (spend check, checks, lease, user message), run it as the app's task,
     and answer with its events or, with ``stream`` false, its result."""
@@ -83,7 +105,7 @@ async def _turn(
     # The store's reads and commits wait in a worker thread, not on the event loop, where
     # they would hold every other stream of this worker.
     chat, admission, pieces = await anyio.to_thread.run_sync(
-        _open_turn, state, store, user_id, cid, begin, content
+        _open_turn, state, store, user_id, cid, begin, content, extra_tokens
     )
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
@@ -105,12 +127,18 @@ async def _turn(
 
 
 def _open_turn(
-    state: ServerState, store: Store, user_id: str, cid: str, begin: Begin, content: Any
+    state: ServerState,
+    store: Store,
+    user_id: str,
+    cid: str,
+    begin: Begin,
+    content: Any,
+    extra_tokens: int = 0,
 ) -> tuple[AsyncChat, Admission | None, AsyncIterator[str]]:
     """The conversation's chat, its admission, and its reply stream, opened: checked, the
     turn's lease held and the user message stored; nothing is kept of a refused turn."""
     chat = make_chat(state, store, cid, counter=state.counters.take(cid))
-    admission = _admit(state, user_id, chat, content)
+    admission = _admit(state, user_id, chat, content, extra_tokens)
     try:
         return chat, admission, begin(chat)
     except BaseException:
@@ -119,9 +147,12 @@ def _open_turn(
         raise
 
 
-def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> Admission | None:
+def _admit(
+    state: ServerState, user_id: str, chat: AsyncChat, content: Any, extra_tokens: int = 0
+) -> Admission | None:
     """Reserve the most the turn can cost, or refuse it (402 / 429) before anything is
-    stored or sent; None when the app checks no limits."""
+    stored or sent; None when the app checks no limits. ``extra_tokens``: the new
+    attachments' estimate (the history's are counted the same way)."""
     if state.spend is None or state.upper_bound is None:
         return None
     assert chat.id is not None
@@ -131,8 +162,9 @@ def _admit(state: ServerState, user_id: str, chat: AsyncChat, content: Any) -> A
     if user.limits.usd_per_day is not None or user.limits.usd_per_month is not None:
         # a limit to hold: a tighter bound from the history's size (read only then, as it
         # grows with the conversation)
-        sent = json.dumps([chat.system, chat.messages, content], ensure_ascii=False, default=str)
-        prompt_tokens = min(text_bound(sent), budget)
+        history, attached = history_tokens(chat.messages)
+        sent = json.dumps([chat.system, history, content], ensure_ascii=False, default=str)
+        prompt_tokens = min(text_bound(sent) + attached + extra_tokens, budget)
     upper = state.upper_bound(chat.model.name, prompt_tokens, chat.max_tokens, budget)
     return state.spend.admit(user, conversation_id=chat.id, upper_usd=upper)
 

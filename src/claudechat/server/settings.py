@@ -19,6 +19,8 @@ __all__ = ["AuthMode", "ServerSettings"]
 
 AuthMode = Literal["builtin", "none"]
 SESSION_SECONDS = 14 * 24 * 3600  # a web session lasts two weeks
+# The API takes requests up to 32 MB; a message's attachments go in its body as base64.
+MESSAGE_BODY_BYTES = 34 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class ServerSettings:
 
     auth_mode: AuthMode = "builtin"
     max_body_bytes: int = 1_000_000
+    max_message_bytes: int = MESSAGE_BODY_BYTES  # a new message's body, its attachments in it
     model: str = DEFAULT_CLI_MODEL
     max_tokens: int = 4096
     budget: int | Literal["max"] | None = None
@@ -47,8 +50,8 @@ class ServerSettings:
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
             raise ConfigError(f"auth_mode must be 'builtin' or 'none', not {self.auth_mode!r}")
-        if self.max_body_bytes < 1:
-            raise ConfigError("max_body_bytes must be at least 1")
+        if self.max_body_bytes < 1 or self.max_message_bytes < 1:
+            raise ConfigError("max_body_bytes and max_message_bytes must be at least 1")
         if self.memory not in MEMORY_SCOPES:
             raise ConfigError(
                 f"memory must be one of {', '.join(MEMORY_SCOPES)}, not {self.memory!r}"
@@ -57,7 +60,8 @@ class ServerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
-        ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
+        ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_MAX_MESSAGE_BYTES`` (the body
+        of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
         max_tokens, budget, strategy, thinking (``CLAUDECHAT_THINKING``) and memory
         (``CLAUDECHAT_MEMORY``: the memory tool, its trees each user's own) of the usual
         configuration."""
@@ -69,6 +73,9 @@ class ServerSettings:
         return cls(
             auth_mode="none" if auth == "none" else "builtin",
             max_body_bytes=_number(env, "CLAUDECHAT_SERVE_MAX_BODY_BYTES", 1_000_000, int),
+            max_message_bytes=_number(
+                env, "CLAUDECHAT_SERVE_MAX_MESSAGE_BYTES", MESSAGE_BODY_BYTES, int
+            ),
             model=config.model,
             max_tokens=config.max_tokens,
             budget=config.budget,

@@ -18,6 +18,7 @@ from ..store.base import Conversation, ConversationInfo, MessageHit
 from ..usage import Usage
 from .chat_settings import ChatSettings
 from .render import render_markdown
+from .uploads import attachments_json, without_data
 
 __all__ = [
     "Siblings",
@@ -39,7 +40,9 @@ def usage_json(usage: Usage | None) -> dict[str, int] | None:
 def msg_json(message: Message, siblings: Siblings | None = None) -> dict[str, Any]:
     """A stored message: ids, role, content blocks, its text and its sanitised HTML (the
     web chat shows only that), model, usage, cost, status; with ``siblings``, its place
-    among its parent's children (the branch navigator's ‹ 2/3 ›)."""
+    among its parent's children (the branch navigator's ‹ 2/3 ›). Attachments are named
+    (``attachments``: name, media type, size) and their base64 data left out of
+    ``content`` (``GET .../messages/{mid}/attachments/{n}`` and the export carry it)."""
     cost = None
     if message.usage is not None and message.model:
         from ..models.capabilities import model_prices
@@ -49,7 +52,8 @@ def msg_json(message: Message, siblings: Siblings | None = None) -> dict[str, An
         "id": message.id,
         "parent_id": message.parent_id,
         "role": message.role,
-        "content": message.content,
+        "content": without_data(message.content),
+        "attachments": attachments_json(message),
         "text": message.text,
         "html": render_markdown(message.text),
         "model": message.model,

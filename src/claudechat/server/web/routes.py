@@ -26,7 +26,7 @@ from ..state import State
 __all__ = ["CSP", "SECURITY_HEADERS", "SecurityHeaders", "install_web", "router"]
 
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -1,14 +1,16 @@
 // The composer: Enter sends, Shift-Enter is a new line, Esc (or Stop) stops the reply.
-// The text leaves the box only when the service accepts the turn, and comes back if the
-// turn fails.
+// The text and the attachments leave it only when the service accepts the turn; the text
+// comes back if the turn fails.
 
-import { on, state } from "./state.js";
+import { clearAttachments, encodedAttachments, initAttachments, pendingCount, pendingSummary } from "./attachments.js";
+import { on, showError, state } from "./state.js";
 import { runTurn, stopTurn } from "./turns.js";
 
 const $ = (id) => document.getElementById(id);
 
 export function initComposer() {
   const prompt = $("prompt");
+  initAttachments();
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     send();
@@ -35,11 +37,25 @@ export function initComposer() {
 async function send() {
   const prompt = $("prompt");
   const text = prompt.value;
-  if (!text.trim() || state.streaming) return;
+  if (state.streaming) return;
+  if (!text.trim()) {
+    if (pendingCount()) showError("Write a message to send with the attachments.");
+    return;
+  }
+  let attachments = [];
+  try {
+    attachments = await encodedAttachments();
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
   await runTurn("send", {
     text,
+    attachments,
+    shown: pendingSummary(),
     onStarted: () => {
       if (prompt.value === text) prompt.value = "";
+      clearAttachments();
     },
     onFailed: () => {
       if (!prompt.value) prompt.value = text;

@@ -3,6 +3,7 @@
 // streaming reply while a turn runs.
 
 import { get, post, withQuery } from "./api.js";
+import { formatSize, typeName } from "./attachments.js";
 import { el, number, setServerHtml, usd } from "./dom.js";
 import { emit, on, showError, state } from "./state.js";
 import { runTurn } from "./turns.js";
@@ -271,6 +272,24 @@ function action(name, label, handler) {
   return button;
 }
 
+/** The attachments of a user message: name, type and size each; an image's thumbnail and a
+ * PDF's download link from the service (for a stored message: `messageId`). */
+export function attachmentList(attachments, messageId = null) {
+  const items = attachments.map((a, i) => {
+    const url = messageId && view.id
+      ? `/v1/conversations/${encodeURIComponent(view.id)}/messages/${encodeURIComponent(messageId)}/attachments/${a.index ?? i}`
+      : null;
+    const image = a.media_type.startsWith("image/");
+    const meta = el("span", { class: "attachment-meta", text: `${typeName(a.media_type)} · ${formatSize(a.bytes)}` });
+    const name = url && !image
+      ? el("a", { class: "attachment-name", href: url, download: a.name, text: a.name })
+      : el("span", { class: "attachment-name", text: a.name });
+    const thumb = url && image ? el("img", { class: "attachment-thumb", src: url, alt: a.name, loading: "lazy" }) : null;
+    return el("li", { class: "attachment", "data-media-type": a.media_type }, thumb, name, meta);
+  });
+  return el("ul", { class: "attachments", "aria-label": "Attachments" }, ...items);
+}
+
 /** The node of one stored message. */
 export function messageNode(msg) {
   const partial = msg.status === "partial";
@@ -282,6 +301,7 @@ export function messageNode(msg) {
   });
   const who = msg.role === "user" ? (toolTurn ? "Tool results" : "You") : "Claude";
   node.append(el("header", { class: "message-head" }, el("span", { class: "who", text: who }), branchNav(msg)));
+  if (msg.attachments && msg.attachments.length) node.append(attachmentList(msg.attachments, msg.id));
   node.append(...sideBlocks(msg));
   const content = el("div", { class: "content" });
   setServerHtml(content, msg.html || "");

@@ -3,7 +3,7 @@
 // the stored message replaces it at the end.
 
 import { post } from "./api.js";
-import { messageNode, scrollToEnd } from "./conversation.js";
+import { attachmentList, messageNode, scrollToEnd } from "./conversation.js";
 import { el, setServerHtml } from "./dom.js";
 
 const PREVIEW_MS = 250;
@@ -77,14 +77,16 @@ function pendingNode(role, ...content) {
 }
 
 /**
- * Show a turn while it streams. `userText`: the user's message (null for a retry); `from`:
- * the message the turn replaces (it and everything after it go).
+ * Show a turn while it streams. `userText`: the user's message (null for a retry), with its
+ * `attachments` (names and sizes); `from`: the message the turn replaces (it and everything
+ * after it go).
  */
-export function streamingView({ userText = null, from = null }) {
+export function streamingView({ userText = null, from = null, attachments = [] }) {
   const box = document.getElementById("messages");
   document.getElementById("empty-note")?.remove();
   if (from) removeFrom(box, from);
   const user = userText === null ? null : pendingNode("user", el("p", { class: "plain", text: userText }));
+  if (user && attachments.length) user.querySelector(".message-head").after(attachmentList(attachments));
   const rendered = el("div", { class: "rendered" });
   const tail = el("span", { class: "tail" });
   const reply = pendingNode("assistant", rendered, tail);

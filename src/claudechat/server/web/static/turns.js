@@ -10,10 +10,11 @@ import { emit, showError, state } from "./state.js";
 /**
  * Run a turn of the open conversation. kind: "send" ({text}), "retry" ({from}: the reply
  * replaced), "edit" ({from}: the user message replaced, text). Resolves true once the
- * service accepted the turn, false when it refused it (the error is shown). onStarted and
+ * service accepted the turn, false when it refused it (the error is shown). A send carries
+ * `attachments` ([{name, data}]; `shown`: their names and sizes, while it streams). onStarted and
  * onFailed are called when the service accepts the turn and when it fails.
  */
-export async function runTurn(kind, { text = null, from = null, onStarted = null, onFailed = null } = {}) {
+export async function runTurn(kind, { text = null, from = null, attachments = [], shown = [], onStarted = null, onFailed = null } = {}) {
   if (state.streaming) return false;
   showError(null);
   let cid;
@@ -27,9 +28,10 @@ export async function runTurn(kind, { text = null, from = null, onStarted = null
     : kind === "retry" ? `/v1/conversations/${cid}/retry`
       : `/v1/conversations/${cid}/messages/${from}/edit`;
   const body = kind === "retry" ? { stream: true } : { content: text, stream: true };
+  if (kind === "send" && attachments.length) body.attachments = attachments;
   state.streaming = { conversationId: cid };
   emit("streaming", true);
-  const display = streamingView({ userText: kind === "retry" ? null : text, from });
+  const display = streamingView({ userText: kind === "retry" ? null : text, from, attachments: shown });
   let started = false;
   let failed = null;
   try {
