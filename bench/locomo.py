@@ -13,14 +13,15 @@ Each turn is linked to the turn before it in its session, and a search adds 0.3 
 turn's score to that earlier turn (`RankedIndex` ``successor_weight``); the ``protocol_key``
 rows index bare turns, without keys or links.
 
-    python bench/locomo.py [--data PATH] [--json] [--variants] [--backend memory|sqlite|postgres]
-                           [--engine numpy|torch]
+    python bench/locomo.py [--data PATH] [--json] [--variants] [--timing]
+                           [--backend memory|sqlite|postgres] [--engine numpy|torch]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import statistics
@@ -49,7 +50,12 @@ from claudechat.search import (  # noqa: E402
     TurnKeys,
     WeightedScoreFusion,
 )
-from claudechat.search.base import DEFAULT_SUCCESSOR_WEIGHT, Mode, RankedIndex  # noqa: E402
+from claudechat.search.base import (  # noqa: E402
+    DEFAULT_SPEAKER_WEIGHT,
+    DEFAULT_SUCCESSOR_WEIGHT,
+    Mode,
+    RankedIndex,
+)
 from claudechat.search.keys import protocol_text  # noqa: E402
 from claudechat.search.porter import porter_stem  # noqa: E402
 
@@ -275,6 +281,40 @@ def retrieve(
     return Run(rankings, index_seconds, query_ms)
 
 
+def time_queries(
+    transcripts: list[Transcript],
+    questions: list[list[str]],
+    *,
+    make_index: IndexFactory,
+    keys: Callable[[list[SearchUnit]], list[SearchUnit]],
+    query_embedder: Embedder,
+) -> dict[str, Any]:
+    """Wall and CPU time of every question's hybrid search in this one process, nothing
+    cached: the index is filled (its vectors may come from a cache), then its embedder is
+    swapped for ``query_embedder`` so each question is embedded for real. CPU time is
+    `time.process_time` (all of the process's threads), wall time `time.perf_counter`."""
+    wall, cpu = [], []
+    load_before = os.getloadavg()
+    for transcript, conv_questions in zip(transcripts, questions, strict=True):
+        index = make_index(transcript.sample_id)
+        index.add(keys(transcript.units))
+        index.embedder = query_embedder
+        index.search(conv_questions[0], k=50, mode="hybrid")  # warm: pages, caches
+        for question in conv_questions:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            index.search(question, k=50, mode="hybrid")
+            wall.append(1000 * (time.perf_counter() - start))
+            cpu.append(1000 * (time.process_time() - start_cpu))
+    return {
+        "queries": len(wall),
+        "median_wall_ms": round(statistics.median(wall), 2),
+        "p90_wall_ms": round(float(np.percentile(wall, 90)), 2),
+        "median_cpu_ms": round(statistics.median(cpu), 2),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def protocol_keys(units: list[SearchUnit]) -> list[SearchUnit]:
     """The protocol baseline: the unit text itself is the key."""
     return list(units)
@@ -349,6 +389,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if mode == "hybrid":
             results[method]["fusion"] = "weighted min-max, 0.6 lexical / 0.4 dense"
         results[method]["successor_weight"] = DEFAULT_SUCCESSOR_WEIGHT
+        results[method]["speaker_weight"] = DEFAULT_SPEAKER_WEIGHT
         base = retrieve(
             transcripts, questions, make_index=factory(emb), keys=protocol_keys, mode=mode
         )
@@ -356,8 +397,16 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             **_recalls(score(base.rankings, gold)),
             "index_seconds": round(base.index_seconds, 2),
         }
+    if args.timing and embedder is not None:
+        results["hybrid"]["query_timing"] = time_queries(
+            transcripts,
+            questions,
+            make_index=factory(embedder),
+            keys=best_keys,
+            query_embedder=embedder.inner,
+        )
     if args.variants:
-        sweep(results, transcripts, questions, gold, embedder, factory)
+        sweep(results, transcripts, questions, gold, embedder, factory, args.backend)
     return results
 
 
@@ -368,8 +417,10 @@ def sweep(
     gold: list[list[Gold]],
     embedder: Embedder | None,
     factory: Callable[..., IndexFactory],
+    backend: str = "memory",
 ) -> None:
-    """Key, tokenizer and fusion variants, stored under each method's ``variants``."""
+    """Key, tokenizer, fusion, lift, speaker and BM25 variants, stored under each method's
+    ``variants``."""
     key_variants: dict[str, Callable[[list[SearchUnit]], list[SearchUnit]]] = {
         "protocol": protocol_keys,
         "prev1": TurnKeys(before=1, date=False).apply,
@@ -399,6 +450,8 @@ def sweep(
         measure("bm25", f"tokenizer: {name}", tokenizer=tokenizer)
     for weight in (0.0, 0.2, 0.4):
         measure("bm25", f"successor weight {weight}", successor_weight=weight)
+    for weight in (0.0, 0.1, 0.3):
+        measure("bm25", f"speaker weight {weight}", speaker_weight=weight)
     if embedder is None:
         return
     measure("dense", "embed: turn text (default)")
@@ -415,6 +468,11 @@ def sweep(
         measure("hybrid", f"fusion: {name}", fusion=fusion)
     for weight in (0.0, 0.2, 0.4):
         measure("hybrid", f"successor weight {weight}", successor_weight=weight)
+    for weight in (0.0, 0.1, 0.3):
+        measure("hybrid", f"speaker weight {weight}", speaker_weight=weight)
+    if backend == "memory":  # BM25's k1 and b are MemoryIndex options
+        for k1, b in ((0.9, 0.75), (1.2, 0.6), (1.6, 0.75)):
+            measure("hybrid", f"bm25 k1={k1} b={b}", k1=k1, b=b)
     for name in ("protocol", "prev1", "prev2+date, no session limit"):
         measure("hybrid", f"key: {name}", keys=key_variants[name])
     measure("hybrid", "embed: key prev2+date", dense_text="key")
@@ -443,6 +501,14 @@ def print_table(results: dict[str, Any]) -> None:
         if "protocol_key" in r:
             row = "".join(f"  {_pct(r['protocol_key'][f'recall@{k}'])}" for k in KS)
             print(f"{'  (protocol key)':<28}{row}")
+    timing = results.get("hybrid", {}).get("query_timing")
+    if timing:
+        print(
+            f"\nhybrid query, every question uncached ({timing['queries']}): median "
+            f"{timing['median_wall_ms']} ms wall (p90 {timing['p90_wall_ms']}), "
+            f"{timing['median_cpu_ms']} ms CPU; load average {timing['load_average_before']}"
+            f" before, {timing['load_average_after']} after"
+        )
     ran = [m for m, r in results.items() if r.get("recall@10") is not None]
     if not ran:
         return
@@ -468,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="LoCoMo-format JSON file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--variants", action="store_true", help="also measure key/fusion variants")
+    parser.add_argument(
+        "--timing", action="store_true", help="time every hybrid query uncached (wall and CPU)"
+    )
     parser.add_argument("--backend", choices=("memory", "sqlite", "postgres"), default="memory")
     parser.add_argument("--pg", default="", help="conninfo for --backend postgres")
     parser.add_argument(

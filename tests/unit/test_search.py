@@ -540,3 +540,30 @@ def test_dense_search_does_not_lift_the_turn_before() -> None:
 def test_a_negative_successor_weight_is_refused() -> None:
     with pytest.raises(ConfigError, match="successor_weight must be 0 or more"):
         MemoryIndex(successor_weight=-0.1)
+
+
+def _said(i: int, speaker: str, text: str) -> SearchUnit:
+    return SearchUnit(id=f"t{i}", conversation_id="c", speaker=speaker, text=text)
+
+
+def test_a_query_naming_one_speaker_favours_that_speakers_turns() -> None:
+    units = [
+        _said(1, "Ann", "the pottery class was fun"),
+        _said(2, "Bo", "the pottery class was fun"),
+    ]
+    plain, favouring = MemoryIndex(speaker_weight=0.0), MemoryIndex(speaker_weight=0.2)
+    for index in (plain, favouring):
+        index.add(units)
+    # same text, same score: the tie goes to the smaller id without the speaker weight
+    assert [h.unit.id for h in plain.search("What class did Bo take?")] == ["t1", "t2"]
+    hits = favouring.search("What class did Bo take?")
+    assert [h.unit.id for h in hits] == ["t2", "t1"]
+    assert hits[0].score == pytest.approx(1.2 * hits[1].score)
+    # both named, or a name inside another word: no speaker is favoured
+    assert [h.unit.id for h in favouring.search("Did Ann and Bo take the class?")] == ["t1", "t2"]
+    assert [h.unit.id for h in favouring.search("Bob's pottery class?")] == ["t1", "t2"]
+
+
+def test_speaker_weight_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="speaker_weight"):
+        MemoryIndex(speaker_weight=-0.1)

@@ -95,3 +95,48 @@ def test_retrieval_never_sees_gold(locomo: ModuleType) -> None:
     )
     assert run.rankings[0][0][0] == "D1:1"
     assert len(run.query_ms) == 3
+
+
+def test_query_timing_embeds_every_question_for_real(locomo: ModuleType) -> None:
+    from claudechat.search import HashingEmbedder, MemoryIndex
+
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts: list[str]) -> object:  # type: ignore[override]
+            type(self).calls += 1
+            return super().embed(texts)
+
+    cached = locomo.CachingEmbedder(HashingEmbedder(64))
+    timing = locomo.time_queries(
+        locomo.read_transcripts([SAMPLE]),
+        locomo.read_questions([SAMPLE]),
+        make_index=lambda _sid: MemoryIndex(embedder=cached),
+        keys=locomo.protocol_keys,
+        query_embedder=Counting(64),
+    )
+    assert timing["queries"] == 3
+    assert Counting.calls == 3 + 1  # each question, and the warm-up query
+    assert timing["median_cpu_ms"] >= 0 and timing["median_wall_ms"] >= 0
+    assert len(timing["load_average_before"]) == 3
+
+
+def test_the_variant_sweep_runs_every_variant(locomo: ModuleType) -> None:
+    from claudechat.search import HashingEmbedder, MemoryIndex
+
+    def factory(emb: object, **kw: object) -> object:
+        return lambda _sid: MemoryIndex(embedder=emb, **kw)  # type: ignore[arg-type]
+
+    results: dict[str, dict[str, object]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+    locomo.sweep(
+        results,
+        locomo.read_transcripts([SAMPLE]),
+        locomo.read_questions([SAMPLE]),
+        locomo.read_gold([SAMPLE]),
+        HashingEmbedder(64),
+        factory,
+    )
+    hybrid = results["hybrid"]["variants"]
+    assert {"speaker weight 0.0", "speaker weight 0.3", "bm25 k1=0.9 b=0.75"} <= set(hybrid)
+    assert "speaker weight 0.1" in results["bm25"]["variants"]
+    assert all(0.0 <= v["recall@5"] <= 1.0 for v in hybrid.values())

@@ -6,12 +6,21 @@ from the command line needs one query vector, so `BertEncoder` maps the same
 and runs the encoder with numpy, with the ``tokenizers`` package that sentence-transformers
 already brings. Its vectors match sentence-transformers' to float32 rounding (tests/search
 check it).
+
+A query is one short text: its matrices are a few rows, and waking BLAS threads for them
+costs more than they save, many times more when other processes keep the cores busy
+(bench/locomo.py --timing: a median of 370 ms against 14 ms on one thread on a loaded
+two-core machine). Calls with few texts therefore run BLAS on one thread
+(``threadpoolctl``, which the embeddings extra brings); batches keep every thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +28,34 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BertEncoder", "read_safetensors"]
+__all__ = ["SMALL_CALL", "BertEncoder", "blas_threads", "read_safetensors"]
 
 Array = npt.NDArray[np.float32]
+
+SMALL_CALL = 8
+"""`BertEncoder.encode` runs BLAS on one thread for calls of up to this many texts."""
+
+
+@functools.cache
+def _controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries (None without the package);
+    made once: limiting through it then costs microseconds."""
+    try:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None) -> Iterator[None]:
+    """Run the block with BLAS limited to ``limit`` threads (None: unchanged)."""
+    controller = _controller() if limit is not None else None
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=limit, user_api="blas"):
+        yield
 
 
 def _erf(x: Array) -> Array:
@@ -133,13 +167,15 @@ class BertEncoder:
         self.tokenizer.no_padding()
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> Array:
-        """One unit-length vector per text; texts of similar length are batched together."""
+        """One unit-length vector per text; texts of similar length are batched together,
+        and a call of at most `SMALL_CALL` texts (a query) runs BLAS on one thread."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self._encode_batch([ids[i] for i in rows])
+        with blas_threads(1 if len(texts) <= SMALL_CALL else None):
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                out[rows] = self._encode_batch([ids[i] for i in rows])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         result: Array = out / norms
