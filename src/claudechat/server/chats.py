@@ -45,7 +45,8 @@ def engine(
     if recall:
         from ..search import MemoryIndex
 
-        policies = remember_policies(strategy, index or MemoryIndex(), budget=budget)
+        found = index if index is not None else MemoryIndex()  # an empty index is falsy
+        policies = remember_policies(strategy, found, budget=budget)
     else:
         policies = list(strategy_policies(strategy))
     return ContextEngine(

@@ -23,7 +23,7 @@ from ..store.scoped import ScopedStore
 if TYPE_CHECKING:
     from ..store.postgres import PostgresStore
 
-__all__ = ["StoreIndex", "turn_index"]
+__all__ = ["StoreIndex", "forget_turns", "turn_index"]
 
 Opener = Callable[[], AbstractContextManager[RankedIndex]]
 
@@ -94,6 +94,16 @@ def turn_index(store: Store) -> SearchIndex:
     from ..search import MemoryIndex
 
     return MemoryIndex()
+
+
+def forget_turns(store: Store, conversation_id: str) -> int:
+    """Take a deleted conversation's turns out of the store's index (the CLI's ``rm`` does
+    the same); returns how many units went."""
+    index = turn_index(store)
+    try:
+        return index.delete(list(index.indexed(conversation_id)))
+    finally:
+        index.close()
 
 
 @contextmanager
