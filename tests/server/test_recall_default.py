@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from service import Member, Service, start_service
 
 from claudechat.server import ServerSettings
@@ -143,3 +144,30 @@ def _has_recall(built: Any) -> bool:
     from claudechat.context.recall import Recall
 
     return any(isinstance(p, Recall) for p in built.policies)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_keeps_the_recall_index_in_its_database(pg_database: str) -> None:
+    from claudechat.messages import assistant, user
+    from claudechat.search.turns import index_turns
+    from claudechat.server.turn_index import StoreIndex, forget_turns, turn_index
+    from claudechat.store.postgres import PostgresStore
+    from claudechat.store.scoped import ScopedStore
+
+    store = PostgresStore(pg_database)
+    try:
+        alice, bob = store.add_user("alice"), store.add_user("bob")
+        mine = ScopedStore(store, alice.id)
+        index = turn_index(mine)
+        assert isinstance(index, StoreIndex)
+        conv = mine.create_conversation()
+        asked = user(FACT)
+        branch = [asked, assistant("Noted.", parent_id=asked.id)]
+        assert index_turns(index, conv.id, branch, include_last=True) == 1
+        again = turn_index(ScopedStore(store, bob.id))  # a new view: the same tables
+        hits = again.search(QUESTION, k=3, conversation_id=conv.id)
+        assert [h.unit.conversation_id for h in hits] == [conv.id] and "4417" in hits[0].unit.text
+        assert again.search(QUESTION, k=3, conversation_id="another") == []
+        assert forget_turns(mine, conv.id) == 1 and index.indexed(conv.id) == {}
+    finally:
+        store.close()
