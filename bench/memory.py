@@ -26,7 +26,7 @@ the length of every LoCoMo conversation, so it would never fire.
 The replay and the requests never read answers, evidence or categories; only `score`
 does. The data is read from ../shared/benchdata and never copied.
 
-    python bench/memory.py [--data PATH] [--json] [--quick] [--png PATH]
+    python bench/memory.py [--data PATH] [--json] [--quick] [--jobs 2] [--png PATH]
 """
 
 from __future__ import annotations
