@@ -26,7 +26,7 @@ the length of every LoCoMo conversation, so it would never fire.
 The replay and the requests never read answers, evidence or categories; only `score`
 does. The data is read from ../shared/benchdata and never copied.
 
-    python bench/memory.py [--data PATH] [--json] [--quick] [--png PATH]
+    python bench/memory.py [--data PATH] [--json] [--quick] [--jobs 2] [--png PATH]
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from claudechat.context import (  # noqa: E402
     Recall,
     strategy_policies,
 )
+from claudechat.context.recall import remember_policies  # noqa: E402
 from claudechat.context.summary import SUMMARY_SYSTEM  # noqa: E402
 from claudechat.messages import user  # noqa: E402
 from claudechat.models.base import Request  # noqa: E402
@@ -68,7 +69,7 @@ from claudechat.tokens import TokenAccountant  # noqa: E402
 MODEL = "claude-sonnet-4-6"
 SYSTEM = "You are one of two friends chatting over many weeks. Answer as yourself, briefly."
 MAX_TOKENS = 256
-BUDGETS: list[int | None] = [2_000, 4_000, 8_000, 16_000, None]  # None: the whole conversation
+BUDGETS: list[int | None] = [2_000, 2_500, 3_000, 4_000, 8_000, 16_000, None]  # None: all
 QUICK_BUDGETS: list[int | None] = [2_000, 8_000, None]
 PEER_MESSAGES = [4, 8, 16, 32, 64]  # pydantic-ai's N
 
@@ -177,10 +178,9 @@ def _recall(budget: int | None, share: float) -> Recall:
 
 STRATEGIES: dict[str, Policies] = {
     "window": lambda b: strategy_policies("window"),
-    "window+recall": lambda b: [
-        *strategy_policies("window", high_water=0.5, low_water=0.35),
-        _recall(b, 0.45),
-    ],
+    # what the CLI and the service run by default (recall_sizes: 45% of the budget, at
+    # most 6,000 tokens, for recall; the window trims at what is left)
+    "window+recall": lambda b: remember_policies("window", MemoryIndex(), budget=b or "max"),
     "window+ledger+recall": lambda b: [
         *strategy_policies("window", high_water=0.45, low_water=0.3, facts=True),
         _recall(b, 0.4),
@@ -230,6 +230,15 @@ class Point:
     categories: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     usd: float = 0.0
+    by_conversation: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, other: Point) -> None:
+        """Fold in ``other``'s questions and cost (the same point on other conversations)."""
+        self.shares.extend(other.shares)
+        self.categories.extend(other.categories)
+        self.tokens.extend(other.tokens)
+        self.usd += other.usd
+        self.by_conversation.update(other.by_conversation)
 
     def to_dict(self) -> dict[str, Any]:
         """The point as the ``--json`` output has it."""
@@ -248,6 +257,9 @@ class Point:
             "tokens_per_question": round(statistics.mean(self.tokens)) if self.tokens else 0,
             "usd": round(self.usd, 4),
             "questions": len(scored),
+            "per_conversation": {
+                sid: round(statistics.mean(v), 4) for sid, v in self.by_conversation.items() if v
+            },
         }
 
 
@@ -321,7 +333,47 @@ def run_strategy(
         shares, cats = score(texts, [gold[i] for i in picked])
         point.shares.extend(shares)
         point.categories.extend(cats)
+        point.by_conversation[script.sample_id] = [s for s in shares if s is not None]
     return point
+
+
+def _one_conversation(task: tuple[str, int | None, Script, list[Gold], int | None]) -> Point:
+    """One strategy at one budget on one conversation (a worker process's unit of work)."""
+    name, budget, script, gold, questions = task
+    return run_strategy(name, budget, [script], [gold], questions)
+
+
+def run_points(
+    names: Sequence[str], budgets: Sequence[int | None], scripts: Sequence[Script],
+    golds: Sequence[list[Gold]], questions: int | None, jobs: int,
+) -> list[Point]:  # fmt: skip
+    """Every strategy at every budget, each conversation replayed on its own (in ``jobs``
+    processes), the conversations' questions then pooled per point. The whole conversation
+    ("full", None) is measured for the first strategy only: when no turn leaves the
+    request, no policy has anything to do, and every strategy sends the same requests."""
+    pairs = [(n, b) for n in names for b in budgets if b is not None or n == names[0]]
+    tasks = [(n, b, s, g, questions) for n, b in pairs
+             for s, g in zip(scripts, golds, strict=True)]  # fmt: skip
+    points = {(n, b): Point(n, b) for n, b in pairs}
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            done = pool.imap(_one_conversation, tasks)
+            _fold(points, tasks, done)
+    else:
+        _fold(points, tasks, map(_one_conversation, tasks))
+    return list(points.values())
+
+
+def _fold(points: dict[tuple[str, int | None], Point], tasks: list[Any], done: Any) -> None:
+    for (name, budget, script, _, _), part in zip(tasks, done, strict=True):
+        point = points[(name, budget)]
+        point.add(part)
+        evidence = statistics.mean(part.by_conversation[script.sample_id] or [0.0])
+        print(f"  {name} @ {budget or 'full'} on {script.sample_id}: {evidence:.3f}, "
+              f"{round(statistics.mean(part.tokens or [0]))} tok, ${part.usd:.3f}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _picked(total: int, wanted: int | None) -> list[int]:
@@ -423,6 +475,7 @@ def run_peer(
         shares, cats = score(texts, [gold[i] for i in picked])
         point.shares.extend(shares)
         point.categories.extend(cats)
+        point.by_conversation[script.sample_id] = [s for s in shares if s is not None]
     return point
 
 
@@ -474,7 +527,10 @@ def print_table(points: list[dict[str, Any]]) -> None:
 
 
 def _budget(text: str) -> int | None:
-    return None if text == "full" else int(text.lower().replace("k", "000"))
+    text = text.strip().lower()
+    if text == "full":
+        return None
+    return round(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -485,14 +541,9 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     golds = [read_gold(s) for s in samples]
     budgets = QUICK_BUDGETS if args.quick else [_budget(b) for b in args.budgets.split(",")]
     questions = 60 if args.quick else None
-    points: list[dict[str, Any]] = []
-    for name in [n for n in args.strategies.split(",") if n]:
-        for budget in budgets:
-            point = run_strategy(name, budget, scripts, golds, questions).to_dict()
-            points.append(point)
-            print(f"  {name} @ {point['budget']}: {point['evidence_in_context']:.3f}, "
-                  f"{point['tokens_per_question']} tok, ${point['usd']:.3f}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+    names = [n for n in args.strategies.split(",") if n]
+    done = run_points(names, budgets, scripts, golds, questions, args.jobs)
+    points: list[dict[str, Any]] = [p.to_dict() for p in done]
     if args.no_peers:
         return points
     sized: dict[str, _Sized] = {}
@@ -512,7 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one conversation, 60 questions, three budgets")  # fmt: skip
     parser.add_argument("--conversations", type=int, default=None, help="the first N only")
-    parser.add_argument("--budgets", default="2k,4k,8k,16k,full")
+    parser.add_argument("--budgets", default="2k,2.5k,3k,4k,8k,16k,full")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="replay conversations in this many processes")  # fmt: skip
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--no-peers", action="store_true", help="skip the peers' recipes")
     parser.add_argument(

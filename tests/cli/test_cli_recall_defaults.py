@@ -23,7 +23,7 @@ def test_recall_is_hybrid_with_minilm_when_it_is_installed() -> None:
     assert isinstance(policy.index.embedder, MiniLMEmbedder)
     assert policy.index.default_mode == "hybrid"
     assert policy.index.successor_weight == pytest.approx(0.3)
-    assert (policy.k, policy.max_tokens) == (5, 1500)
+    assert (policy.k, policy.max_tokens) == (25, 6000)  # recall_sizes of the default budget
 
 
 def test_recall_falls_back_to_bm25_without_the_embedder(monkeypatch: pytest.MonkeyPatch) -> None:

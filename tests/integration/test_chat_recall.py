@@ -141,3 +141,33 @@ def test_a_fact_still_in_the_window_is_not_recalled(
     assert "make ship-prod" in sent_text(request.body["messages"][0])
     found = recalled(request)
     assert found is None or "make ship-prod" not in found[1]["text"]
+
+
+def test_remember_policies_bring_the_fact_back_wherever_the_window_is_in_its_cycle(
+    make_chat: ChatMaker,
+) -> None:
+    """The window trims early enough that recall always has its share: the evicted fact
+    comes back whether the window was just trimmed or is at its fullest (one question
+    after each number of turns)."""
+    from claudechat.context.recall import remember_policies
+
+    budget, past = 3_000, 0
+    for turns in range(4, 15):
+        emu = Emulator(reply=short_answer)
+        engine = ContextEngine(remember_policies("window", MemoryIndex(), budget=budget),
+                               budget=budget)  # fmt: skip
+        chat = make_chat(emu, MODEL, store=MemoryStore(), context=engine)
+        chat.send(FACT)
+        for i in range(turns):
+            chat.send(filler(i))
+        before = len(message_requests(emu))
+        chat.send(QUESTION)
+        request = message_requests(emu)[before]
+        assert_valid_request(request)
+        assert emu.count_request_tokens(request.body) <= budget
+        if any("make ship-prod" in sent_text(m) for m in request.body["messages"][:-1]):
+            continue  # still in the window
+        past += 1
+        found = recalled(request)
+        assert found is not None and "make ship-prod" in found[1]["text"], turns
+    assert past >= 7  # more than one trim of the window, and the turns between them

@@ -132,7 +132,7 @@ def test_a_service_with_a_client_is_not_the_emulator(service: Service) -> None:
             "emulator": False,
             "auth": "builtin",
             "defaults": {"model": c.get("/v1/info").json()["defaults"]["model"],
-                         "strategy": "window", "budget": None},
+                         "strategy": "window", "budget": None, "recall": True},
         }  # fmt: skip
         service.store.add_user("carol", password_hash=hash_password("long enough pw"))
         login = c.post("/v1/auth/login", json={"username": "carol", "password": "long enough pw"})

@@ -39,7 +39,7 @@ def test_settings_round_trip_and_null_goes_back_to_the_default(local_service: Se
     with local_service.client() as c:
         cid = _conv(c)
         conv = c.get(f"/v1/conversations/{cid}").json()
-        assert conv["settings"] == {"strategy": None, "budget": None, "recall": False}
+        assert conv["settings"] == {"strategy": None, "budget": None, "recall": None}
         r = c.patch(f"/v1/conversations/{cid}",
                     json={"strategy": "summary", "budget": 50_000, "recall": True})  # fmt: skip
         assert r.status_code == 200, r.text
@@ -106,7 +106,9 @@ def test_the_engine_follows_the_conversations_strategy() -> None:
     for name, kind in kinds.items():
         built = engine(server, ChatSettings(strategy=name))
         assert any(isinstance(p, kind) for p in built.policies), name
-        assert not any(isinstance(p, Recall) for p in built.policies)
+        assert any(isinstance(p, Recall) for p in built.policies)  # on by default
+        quiet = engine(server, ChatSettings(strategy=name, recall=False))
+        assert not any(isinstance(p, Recall) for p in quiet.policies)
     assert engine(server, ChatSettings(budget=9000)).budget == 9000
     assert any(isinstance(p, Recall) for p in engine(server, ChatSettings(recall=True)).policies)
     default = engine(ServerSettings(strategy="summary", budget=30_000), ChatSettings())

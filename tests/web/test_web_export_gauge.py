@@ -115,12 +115,13 @@ def test_settings_change_the_next_request(page: Page, web: WebService) -> None:
     panel.locator("textarea[name=system]").fill("Answer like a pirate.")
     panel.locator("select[name=strategy]").select_option("summary")
     panel.locator("input[name=budget]").fill("20480")
-    panel.locator("input[name=recall]").check()
+    expect(panel.locator("input[name=recall]")).to_be_checked()  # the server's default: on
+    panel.locator("input[name=recall]").uncheck()
     page.locator("button#settings-save").click()
     expect(panel.locator("#settings-status")).to_contain_text("Saved")
     conv = chat.api(f"/v1/conversations/{cid}")
     assert conv["system"] == "Answer like a pirate."
-    assert conv["settings"] == {"strategy": "summary", "budget": 20480, "recall": True}
+    assert conv["settings"] == {"strategy": "summary", "budget": 20480, "recall": False}
     chat.send("after the settings")
     (request,) = web.requests_with_prompt("after the settings")
     system = request.body.get("system")

@@ -6,8 +6,9 @@
 The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
 The store writes while the reply streams and after it (checkpoints, the reply, the turn's
-release) run in a worker thread (threads.py), so that their commits do not hold the event
-loop, and a piece of text is handed out before the writes its event calls for; the store
+release) and the context engine's steps (a recall index read and written, a long history
+counted) run in a worker thread (offload.py), so that they do not hold the event loop,
+and a piece of text is handed out before the writes its event calls for; the store
 must be usable from several threads, as the built-in stores are. The writes before the
 request (the turn's lease, the user message) run inline: a server opens the turn in a
 thread of its own.
@@ -164,7 +165,10 @@ class AsyncChat(ChatBase[AsyncModel]):
         """The request for the next call: the engine's, with its side calls answered."""
         request = self._context_request(turn, overflow_retry=overflow_retry)
         answers: dict[str, str | int] = {}
-        while not isinstance(step := self.context.step(request, answers), Prepared):
+        # A step may read or write a search index (recall) and count a long history: in a
+        # worker thread, so that it holds no other task of the loop.
+        while not isinstance(step := await in_thread(self.context.step, request, answers),
+                             Prepared):  # fmt: skip
             answers[step.key] = await self._answer(step)
         prepared = self._sending(turn, step)
         for upload in self._to_upload(prepared):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..chat import Chat
+    from ..context.engine import Budget
     from ..context.recall import Recall
     from ..search import Embedder, RankedIndex, SearchHit
     from ..store.base import Store
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "open_index",
     "recall_embedder",
+    "recall_index",
     "recall_policy",
     "recall_preview",
     "reindex",
@@ -140,17 +142,29 @@ def recall_embedder(choice: str = "auto") -> Embedder | None:
         return None
 
 
-def recall_policy(store: Store, *, postgres: str | None = None, embedder: str = "auto") -> Recall:
-    """The Recall policy chats use: 5 turns within 1,500 tokens from this store's index,
-    hybrid (BM25 + all-MiniLM-L6-v2) when the embedder is there, else BM25 alone.
+def recall_index(
+    store: Store, *, postgres: str | None = None, embedder: str = "auto"
+) -> RankedIndex:
+    """The index chats recall from: this store's, hybrid (BM25 + all-MiniLM-L6-v2) when the
+    embedder is there, else BM25 alone.
 
     Measured on LoCoMo dev (bench/locomo.py), recall@5: hybrid 0.725, BM25 0.673, each with
     turns lifted by their replies (``successor_weight`` 0.3).
     """
-    from ..context.recall import Recall
+    return open_index(store, postgres=postgres, embedder=recall_embedder(embedder))
 
-    index = open_index(store, postgres=postgres, embedder=recall_embedder(embedder))
-    return Recall(index, k=5, max_tokens=1500)
+
+def recall_policy(
+    store: Store, *, postgres: str | None = None, embedder: str = "auto", budget: Budget = None
+) -> Recall:
+    """The Recall policy chats use, sized for ``budget`` as `remember_policies` sizes it
+    (`recall_sizes`: 25 turns within 45% of the budget, at most 6,000 tokens)."""
+    from ..context.engine import DEFAULT_BUDGET
+    from ..context.recall import Recall, recall_sizes
+
+    sizes = recall_sizes(budget if isinstance(budget, int) else DEFAULT_BUDGET)
+    index = recall_index(store, postgres=postgres, embedder=embedder)
+    return Recall(index, k=sizes.k, max_tokens=sizes.max_tokens)
 
 
 def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None) -> list[str]:
@@ -162,7 +176,7 @@ def recall_preview(chat: Chat, text: str | None, *, postgres: str | None = None)
     policy = next((p for p in chat.context.policies if isinstance(p, Recall)), None)
     own = policy is None
     if policy is None:
-        policy = recall_policy(chat.store, postgres=postgres)
+        policy = recall_policy(chat.store, postgres=postgres, budget=chat.context.budget)
     query = text or next((m.text for m in reversed(chat.history) if m.is_user_text), "")
     if not query.strip():
         raise UserError("nothing to recall for yet: /recall TEXT")

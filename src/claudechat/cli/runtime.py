@@ -151,12 +151,13 @@ class Runtime:
         s = self.settings
         ttl: Any = s.cache_ttl
         policies: list[Any] = list(strategy_policies(s.strategy))
-        if s.recall:
-            from .recall import recall_policy
+        if s.recall:  # the window leaves recall its measured share (bench/memory.py)
+            from ..context.recall import remember_policies
+            from .recall import recall_index
 
-            recall = recall_policy(self.store(), postgres=self.postgres, embedder=s.embedder)
-            self._indexes.append(recall.index)
-            policies.append(recall)  # after the window: it knows which turns were kept
+            index = recall_index(self.store(), postgres=self.postgres, embedder=s.embedder)
+            self._indexes.append(index)
+            policies = remember_policies(s.strategy, index, budget=s.budget)
         return ContextEngine(
             policies,
             budget=s.budget,

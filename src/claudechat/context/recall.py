@@ -6,6 +6,8 @@ window does not hold, and injects them with their dates in one ``<recalled_turns
 Like documents, the block goes after the last cache breakpoint and is never stored.
 
 Put it after the window / summary policy, so that it knows which turns the window kept.
+`remember_policies` is that pair sized the way the memory frontier (bench/memory.py)
+measured best: the window trimmed early enough to leave recall its share of the budget.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from html import escape
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..messages import Block, Message
 from ..search import SearchHit, SearchIndex, SearchUnit
 from ..search.turns import DEFAULT_TURN_KEYS, index_turns
 from ..tokens import TokenAccountant
-from .base import Candidate, ContextState, TokenCounter, candidate_tokens
+from .base import Candidate, ContextPolicy, ContextState, TokenCounter, candidate_tokens
 
-__all__ = ["RECALL_TAG", "Recall", "RecallPreview", "recall_block"]
+if TYPE_CHECKING:
+    from .engine import Budget
+
+__all__ = [
+    "RECALL_TAG",
+    "Recall",
+    "RecallPreview",
+    "RecallSizes",
+    "recall_block",
+    "recall_sizes",
+    "remember_policies",
+]
 
 RECALL_TAG = "recalled_turns"
 
@@ -223,3 +237,45 @@ class Recall:
         if not text:
             return RecallPreview(hits=[])
         return RecallPreview(hits=kept, blocks=[{"type": "text", "text": text}], tokens=count(text))
+
+
+# the measured default ---------------------------------------------------------------------
+
+RECALL_SHARE = 0.45  # of the budget, for the recalled turns
+RECALL_MAX_TOKENS = 6_000  # past this, more recalled turns add little (bench/memory.py)
+RECALL_K = 25
+_FRAME_SHARE = 0.05  # the system prompt and the new message, beside the kept turns
+_TRIM_SPAN = 0.15  # how far below the high mark the window trims, in one cut
+
+
+@dataclass(frozen=True, slots=True)
+class RecallSizes:
+    """How a budget is shared between the window and recall: recall's ``k`` turns within
+    ``max_tokens``; the window trims at ``high_water`` of the budget down to ``low_water``."""
+
+    k: int
+    max_tokens: int
+    high_water: float
+    low_water: float
+
+
+def recall_sizes(budget: int) -> RecallSizes:
+    """The shares the memory frontier measured best on LoCoMo's development conversations:
+    recall gets 45% of the budget (at most 6,000 tokens), the window what is left."""
+    cap = max(200, min(int(budget * RECALL_SHARE), RECALL_MAX_TOKENS))
+    high = max(0.2, 1 - cap / budget - _FRAME_SHARE)
+    return RecallSizes(RECALL_K, cap, round(high, 4), round(max(0.1, high - _TRIM_SPAN), 4))
+
+
+def remember_policies(
+    strategy: str, index: SearchIndex, *, budget: Budget = None
+) -> list[ContextPolicy]:
+    """``strategy_policies(strategy)`` with recall from ``index``, sized by
+    `recall_sizes` for ``budget`` (None: the engine's default; "max": 200,000 tokens),
+    the remembering default of the CLI and the service."""
+    from .engine import DEFAULT_BUDGET, strategy_policies
+
+    tokens = budget if isinstance(budget, int) else DEFAULT_BUDGET
+    sizes = recall_sizes(tokens)
+    window = strategy_policies(strategy, high_water=sizes.high_water, low_water=sizes.low_water)
+    return [*window, Recall(index, k=sizes.k, max_tokens=sizes.max_tokens)]

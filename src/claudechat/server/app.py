@@ -10,8 +10,10 @@ cancelled, keeping what arrived as a partial reply.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -58,6 +60,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The turns' store writes and context steps run in the loop's default executor
+        # (chat/offload.py): its few threads (CPU count + 4) would queue a busy worker's.
+        workers = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="claudechat")
+        asyncio.get_running_loop().set_default_executor(workers)
         try:
             yield
         finally:
@@ -88,6 +94,7 @@ def _include_routes(app: FastAPI) -> None:
             app.router.routes.append(route)
 
 
+TURN_THREADS = 64  # worker threads for the turns' store writes and context steps
 UPSTREAM_POOLS = 8  # connection pools to the upstream API, conversations spread over them
 
 

@@ -36,8 +36,8 @@ class ConversationCreate(_Body):
 
 
 class ConversationPatch(_Body):
-    """``PATCH /v1/conversations/{cid}``: the fields given are changed. ``strategy`` and
-    ``budget`` given as null go back to the server's default."""
+    """``PATCH /v1/conversations/{cid}``: the fields given are changed. ``strategy``,
+    ``budget`` and ``recall`` given as null go back to the server's default."""
 
     title: str | None = Field(default=None, max_length=500)
     model: str | None = Field(default=None, max_length=200)

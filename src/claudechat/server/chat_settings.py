@@ -2,8 +2,8 @@
 
 The web chat's settings panel changes them with ``PATCH /v1/conversations/{cid}``;
 ``make_chat`` builds the next turn's context engine from them. A setting left unset (None)
-is the server's default (``ServerSettings.strategy`` / ``budget``); recall is off unless
-asked for.
+is the server's default (``ServerSettings.strategy`` / ``budget`` / ``recall``; recall is
+on by default, the configuration the memory frontier measured best).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ STRATEGIES = ("window", "summary", "compact")
 @dataclass(frozen=True, slots=True)
 class ChatSettings:
     """Strategy ("window", "summary", "compact"; None: the server's), budget (input
-    tokens a request may hold; None: the server's) and recall (old turns brought back)."""
+    tokens a request may hold; None: the server's) and recall (old turns brought back;
+    None: the server's)."""
 
     strategy: str | None = None
     budget: int | None = None
-    recall: bool = False
+    recall: bool | None = None
 
     @classmethod
     def of(cls, conversation: Conversation) -> ChatSettings:
@@ -36,18 +37,17 @@ class ChatSettings:
             return cls()
         strategy = raw.get("strategy")
         budget = raw.get("budget")
+        recall = raw.get("recall")
         return cls(
             strategy=strategy if strategy in STRATEGIES else None,
             budget=budget if isinstance(budget, int) and budget > 0 else None,
-            recall=raw.get("recall") is True,
+            recall=recall if isinstance(recall, bool) else None,
         )
 
     def changed(self, fields: dict[str, Any]) -> ChatSettings:
-        """These settings with the given fields replaced (a None budget or strategy goes
-        back to the server's default)."""
+        """These settings with the given fields replaced (a None one goes back to the
+        server's default)."""
         known = {k: v for k, v in fields.items() if k in ("strategy", "budget", "recall")}
-        if known.get("recall") is None:
-            known.pop("recall", None)
         return replace(self, **known)
 
     def metadata(self, conversation: Conversation) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """An ``AsyncChat`` over the user's store view, configured as the CLI configures one:
 the conversation's model (the server's default for a new one), max_tokens capped by the
 model's output limit, and the conversation's own context settings (strategy, budget,
-recall), the configured ones where it has none."""
+recall), the configured ones where it has none. Recall is on unless configured off
+(``CLAUDECHAT_RECALL=off``) or turned off for the conversation."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import warnings
 from ..chat import AsyncChat
 from ..context import ContextEngine, PromptCaching, strategy_policies
 from ..context.base import ContextPolicy
+from ..context.recall import remember_policies
 from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, model_info
+from ..search import SearchIndex
 from ..store.base import Store
 from ..tokens import TokenAccountant
 from .chat_settings import ChatSettings
 from .errors import ApiError
 from .settings import ServerSettings
 from .state import ServerState
+from .turn_index import turn_index
 
 __all__ = ["check_model", "make_chat"]
 
@@ -25,21 +29,29 @@ def engine(
     settings: ServerSettings,
     own: ChatSettings | None = None,
     counter: TokenAccountant | None = None,
+    index: SearchIndex | None = None,
 ) -> ContextEngine:
     """A context engine for the conversation's strategy, budget and recall (``own``), the
     configured ones where it sets none (one per chat: it keeps the last request's figures),
     counting with ``counter`` (the conversation's, kept between its turns: see counters.py).
-    Recall searches this conversation's turns only, in an index built for the chat."""
+    With recall, the window leaves it the share of the budget the memory frontier measured
+    best (`remember_policies`); it searches this conversation's turns only, in ``index``
+    (the store's: see turn_index.py; None: one in memory, built for the chat)."""
     own = own or ChatSettings()
-    policies: list[ContextPolicy] = list(strategy_policies(own.strategy or settings.strategy))
-    if own.recall:
-        from ..context.recall import Recall
+    strategy = own.strategy or settings.strategy
+    budget = own.budget if own.budget is not None else settings.budget
+    recall = own.recall if own.recall is not None else settings.recall
+    policies: list[ContextPolicy]
+    if recall:
         from ..search import MemoryIndex
 
-        policies.append(Recall(MemoryIndex(), k=5, max_tokens=1500))  # after the window
+        found = index if index is not None else MemoryIndex()  # an empty index is falsy
+        policies = remember_policies(strategy, found, budget=budget)
+    else:
+        policies = list(strategy_policies(strategy))
     return ContextEngine(
         policies,
-        budget=own.budget if own.budget is not None else settings.budget,
+        budget=budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
         counter=counter,
         summary_model="claude-haiku-4-5",
@@ -67,7 +79,7 @@ def make_chat(
             store=store,
             model=model,
             max_tokens=max_tokens,
-            context=engine(settings, ChatSettings.of(conv), counter),
+            context=engine(settings, ChatSettings.of(conv), counter, turn_index(store)),
             client=state.client_for(conv.id),
             memory=settings.memory,  # on the user's scoped store: the user's trees only
             thinking=settings.thinking,

@@ -20,6 +20,7 @@ from .chat_settings import ChatSettings
 from .chats import check_model, make_chat
 from .errors import ApiError
 from .state import State
+from .turn_index import forget_turns
 from .uploads import attachment_data
 from .views import Siblings, conv_json, info_of, msg_json
 
@@ -125,6 +126,7 @@ async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> 
     store.get_conversation(cid)
     _idle(state, cid)
     store.delete_conversation(cid)
+    forget_turns(store, cid)  # what recall indexed of it goes too
     return Response(status_code=204)
 
 

@@ -29,6 +29,7 @@ from ..messages import Message, new_id
 from ..store.accounts import ServiceStore
 from .errors import ApiError, error_body, error_for
 from .state import Admission, TurnMetrics
+from .turn_index import index_finished_turn
 from .views import msg_json, usage_json
 
 __all__ = ["Run", "RunEvent", "RunRegistry", "TurnResult"]
@@ -225,9 +226,15 @@ class RunRegistry:
         run.finish(result)
 
     def _account(self, run: Run, chat: AsyncChat, result: TurnResult) -> None:
-        """Settle the turn's spend with what it billed (every request of the chat, summaries
-        and counts included: the chat lives for this turn) and report it to the metrics."""
+        """Index the finished turn for recall, settle the turn's spend with what it billed
+        (every request of the chat, summaries and counts included: the chat lives for this
+        turn) and report it to the metrics."""
         usage, cost = chat.ledger.usage, chat.ledger.cost_usd
+        try:
+            if result.outcome == "ok":
+                index_finished_turn(chat)  # the next turn's recall reads, writes nothing
+        except Exception:
+            log.exception("could not index the turn of %s for recall", run.conversation_id)
         try:
             if run.admission is not None:
                 run.admission.settle(cost)

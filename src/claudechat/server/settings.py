@@ -36,6 +36,7 @@ class ServerSettings:
     max_tokens: int = 4096
     budget: int | Literal["max"] | None = None
     strategy: str = "window"
+    recall: bool = True  # old turns brought back once the window drops them (bench/memory.py)
     client: Any = None
     clock: Callable[[], float] = time.time
     shutdown_grace_seconds: float = 30.0
@@ -61,8 +62,9 @@ class ServerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
         ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_MAX_MESSAGE_BYTES`` (the body
-        of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the model,
-        max_tokens, budget, strategy, thinking (``CLAUDECHAT_THINKING``) and memory
+        of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``, and the
+        model, max_tokens, budget, strategy, recall (``CLAUDECHAT_RECALL``), thinking
+        (``CLAUDECHAT_THINKING``) and memory
         (``CLAUDECHAT_MEMORY``: the memory tool, its trees each user's own) of the usual
         configuration."""
         env = os.environ if env is None else env
@@ -80,6 +82,7 @@ class ServerSettings:
             max_tokens=config.max_tokens,
             budget=config.budget,
             strategy=config.strategy,
+            recall=config.recall,
             memory=config.memory,
             thinking=config.thinking,
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),

@@ -162,6 +162,13 @@ class PostgresStore(SQLStore):
             finally:
                 self._local.tx = None
 
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (autocommit) for what lives beside the conversations in the
+        same database, such as the search index; the pool takes it back after."""
+        with self._pool.connection() as conn:
+            yield conn
+
     def close(self) -> None:
         """Close the pool's connections."""
         self._pool.close()

@@ -136,7 +136,12 @@ async def info(state: State) -> dict[str, Any]:
     return {
         "emulator": state.emulated,
         "auth": auth,
-        "defaults": {"model": settings.model, "strategy": settings.strategy, "budget": budget},
+        "defaults": {
+            "model": settings.model,
+            "strategy": settings.strategy,
+            "budget": budget,
+            "recall": settings.recall,
+        },
     }
 
 

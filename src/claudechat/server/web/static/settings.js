@@ -48,7 +48,7 @@ function fill() {
   const budget = settings.budget ?? null;
   $("set-budget").value = budget === null ? "" : String(budget);
   $("set-budget").placeholder = defaults.budget ? `server default: ${defaults.budget}` : "server default";
-  $("set-recall").checked = Boolean(settings.recall);
+  $("set-recall").checked = Boolean(settings.recall ?? defaults.recall ?? true);
 }
 
 async function save() {

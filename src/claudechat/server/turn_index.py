@@ -1,0 +1,148 @@
+"""The search index the service's recall uses: the store's own, persistent search tables.
+
+A SQLite store keeps its turns' index in its own file (the ``search_*`` tables, as the CLI
+does), a PostgreSQL store in its database; each call opens a connection (a pooled one for
+PostgreSQL) and gives it back, so concurrent turns never share one and nothing stays open
+when the app stops. A store with nothing to keep tables in (in memory) gets an index in
+memory, built for the chat. Recall searches one conversation's turns at a time: the one
+the user's scoped store let the chat open, so no other user's turn can come back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..chat.base import ChatBase
+from ..context.recall import Recall
+from ..search import Mode, RankedIndex, SearchHit, SearchIndex, SearchUnit
+from ..search.turns import DEFAULT_TURN_KEYS, index_turns
+from ..store.base import Store
+from ..store.scoped import ScopedStore
+
+if TYPE_CHECKING:
+    from ..store.postgres import PostgresStore
+
+__all__ = ["StoreIndex", "forget_turns", "index_finished_turn", "turn_index"]
+
+Opener = Callable[[], AbstractContextManager[RankedIndex]]
+
+
+class StoreIndex:
+    """A `SearchIndex` over a store's search tables, opened for each call."""
+
+    def __init__(self, opener: Opener) -> None:
+        self._open = opener
+
+    def add(self, units: Sequence[SearchUnit]) -> None:
+        """Index ``units`` (replacing any with the same id)."""
+        with self._open() as index:
+            index.add(units)
+
+    def delete(self, unit_ids: Iterable[str]) -> int:
+        """Remove units by id; returns how many were there."""
+        with self._open() as index:
+            return index.delete(unit_ids)
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: Mode | None = None,
+        conversation_id: str | None = None,
+        exclude_message_ids: Collection[str] = (),
+        where: Callable[[SearchUnit], bool] | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` best units for ``query``, best first."""
+        with self._open() as index:
+            return index.search(query, k=k, mode=mode, conversation_id=conversation_id,
+                                exclude_message_ids=exclude_message_ids, where=where)  # fmt: skip
+
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        """Ids of one conversation's units, each with the message ids it covers."""
+        with self._open() as index:
+            return index.indexed(conversation_id)
+
+    def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
+        """The indexed units (of one conversation), in the order they were added."""
+        with self._open() as index:
+            return index.units(conversation_id)
+
+    def embed_missing(self) -> int:
+        """Nothing to embed: the service's recall is BM25 (as the frontier measured it)."""
+        return 0
+
+    def close(self) -> None:
+        """Nothing stays open between calls."""
+
+    def __len__(self) -> int:
+        with self._open() as index:
+            return len(index)
+
+
+def turn_index(store: Store) -> SearchIndex:
+    """The persistent index of ``store`` (a user's scoped view: the store under it), or a
+    new in-memory one for a store without tables of its own."""
+    base = store.store if isinstance(store, ScopedStore) else store
+    path = getattr(base, "path", None)
+    if isinstance(path, Path):
+        return StoreIndex(lambda: _sqlite_index(path))
+    postgres = _postgres_store(base)
+    if postgres is not None:
+        return StoreIndex(lambda: _postgres_index(postgres))
+    from ..search import MemoryIndex
+
+    return MemoryIndex()
+
+
+def index_finished_turn(chat: ChatBase[Any]) -> int:
+    """Index the turn the chat just finished, where it recalls (in the thread that settles
+    the turn, after its reply): the next turn's recall then finds its index up to date and
+    writes nothing before its request. Returns how many units were written."""
+    recall = next((p for p in chat.context.policies if isinstance(p, Recall)), None)
+    if recall is None or chat.id is None:
+        return 0
+    return index_turns(recall.index, chat.id, chat.history, keys=DEFAULT_TURN_KEYS,
+                       include_last=True)  # fmt: skip
+
+
+def forget_turns(store: Store, conversation_id: str) -> int:
+    """Take a deleted conversation's turns out of the store's index (the CLI's ``rm`` does
+    the same); returns how many units went."""
+    index = turn_index(store)
+    try:
+        return index.delete(list(index.indexed(conversation_id)))
+    finally:
+        index.close()
+
+
+@contextmanager
+def _sqlite_index(path: Path) -> Iterator[RankedIndex]:
+    from ..search import SQLiteIndex
+
+    conn = sqlite3.connect(path, timeout=10.0)
+    try:
+        yield SQLiteIndex(conn)
+    finally:
+        conn.close()
+
+
+def _postgres_store(store: Store) -> PostgresStore | None:
+    """``store`` when it is a PostgresStore (None without psycopg: then it cannot be)."""
+    try:
+        from ..store.postgres import PostgresStore
+    except ImportError:
+        return None
+    return store if isinstance(store, PostgresStore) else None
+
+
+@contextmanager
+def _postgres_index(store: PostgresStore) -> Iterator[RankedIndex]:
+    from ..search.postgres import PostgresIndex
+
+    with store.connection() as conn:  # the pool takes it back; the index never closes it
+        yield PostgresIndex(conn)
