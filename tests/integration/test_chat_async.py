@@ -205,3 +205,39 @@ class _ReplyingModel:
 
     async def count_tokens(self, request: Any) -> int:
         return 20
+
+
+class _ThreadSeen:
+    """A context policy that notes the thread each request is built in."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def apply(self, candidate: Any, state: Any) -> Any:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return candidate
+
+
+@pytest.mark.parametrize("offload", [False, True])
+def test_an_engine_that_asks_for_it_runs_its_steps_off_the_event_loop(offload: bool) -> None:
+    import threading
+
+    from claudechat.context import ContextEngine
+    from claudechat.testing import offline_client
+
+    seen = _ThreadSeen()
+    engine = ContextEngine([seen])
+    engine.offload = offload
+
+    async def run() -> int:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         context=engine)  # fmt: skip
+        reply = await chat.send("hello")
+        assert reply.text
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(run())
+    assert seen.threads
+    assert all((t != loop_thread) == offload for t in seen.threads)

@@ -128,4 +128,4 @@ def test_a_fork_keeps_the_conversations_settings(local_service: Service) -> None
         unset = c.post(f"/v1/conversations/{plain}/fork", json={})
     assert child.status_code == 201, child.text
     assert child.json()["settings"] == settings
-    assert unset.json()["settings"] == {"strategy": None, "budget": None, "recall": False}
+    assert unset.json()["settings"] == {"strategy": None, "budget": None, "recall": None}

@@ -6,9 +6,9 @@
 The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
 The store writes while the reply streams and after it (checkpoints, the reply, the turn's
-release) and the context engine's steps (a recall index read and written, a long history
-counted) run in a worker thread (offload.py), so that they do not hold the event loop,
-and a piece of text is handed out before the writes its event calls for; the store
+release), and the context engine's steps when it asks for it (``ContextEngine.offload``),
+run in a worker thread (offload.py), so that they do not hold the event loop, and a piece
+of text is handed out before the writes its event calls for; the store
 must be usable from several threads, as the built-in stores are. The writes before the
 request (the turn's lease, the user message) run inline: a server opens the turn in a
 thread of its own.
@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from ..attachments import AttachmentLike
-from ..context.base import SideCall
+from ..context.base import ContextRequest, SideCall
 from ..context.engine import Prepared
 from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
@@ -165,16 +165,23 @@ class AsyncChat(ChatBase[AsyncModel]):
         """The request for the next call: the engine's, with its side calls answered."""
         request = self._context_request(turn, overflow_retry=overflow_retry)
         answers: dict[str, str | int] = {}
-        # A step may read or write a search index (recall) and count a long history: in a
-        # worker thread, so that it holds no other task of the loop.
-        while not isinstance(step := await in_thread(self.context.step, request, answers),
-                             Prepared):  # fmt: skip
+        while not isinstance(step := await self._step(request, answers), Prepared):
             answers[step.key] = await self._answer(step)
         prepared = self._sending(turn, step)
         for upload in self._to_upload(prepared):
             file_id = await self._uploader()(upload.name, upload.data, upload.media_type)
             self._uploaded(upload, file_id)
         return self._with_files(prepared)
+
+    async def _step(
+        self, request: ContextRequest, answers: dict[str, str | int]
+    ) -> Prepared | SideCall:
+        """The engine's next step; in a worker thread when the engine asks for it
+        (``offload``: its recall index read and written, a long history counted, without
+        holding the other tasks of the loop)."""
+        if self.context.offload:
+            return await in_thread(self.context.step, request, answers)
+        return self.context.step(request, answers)
 
     async def _answer(self, call: SideCall) -> str | int:
         """A side call of the context engine, answered by the model."""

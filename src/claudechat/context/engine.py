@@ -135,6 +135,9 @@ class ContextEngine:
         self.last: Prepared | None = None
         self._learned_prefix: tuple[int, str] | None = None  # (index, id): counts all learned
         self.near = 0.97 if ctok_available() else 0.9  # ask count_tokens above this share
+        # True: AsyncChat runs the steps in a worker thread, off its event loop (every index
+        # the policies use must then work from any thread, as the service's do)
+        self.offload = False
 
     # budget -------------------------------------------------------------------------------
 

@@ -49,13 +49,15 @@ def engine(
         policies = remember_policies(strategy, found, budget=budget)
     else:
         policies = list(strategy_policies(strategy))
-    return ContextEngine(
+    built = ContextEngine(
         policies,
         budget=budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
         counter=counter,
         summary_model="claude-haiku-4-5",
     )
+    built.offload = True  # its steps off the event loop: the index opens per call
+    return built
 
 
 def make_chat(
