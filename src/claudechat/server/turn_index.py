@@ -1,9 +1,9 @@
 """The search index the service's recall uses: the store's own, persistent search tables.
 
 A SQLite store keeps its turns' index in its own file (the ``search_*`` tables, as the CLI
-does), a PostgreSQL store in its database; each call opens a connection (a pooled one for
-PostgreSQL) and gives it back, so concurrent turns never share one and nothing stays open
-when the app stops. A store with nothing to keep tables in (in memory) gets an index in
+does), a PostgreSQL store in its database. With SQLite each worker thread opens the file
+once and keeps it (concurrent turns never share a connection); with PostgreSQL each call
+takes a pooled connection and gives it back. A store with nothing to keep tables in (in memory) gets an index in
 memory, built for the chat. Recall searches one conversation's turns at a time: the one
 the user's scoped store let the chat open, so no other user's turn can come back.
 """
@@ -11,6 +11,7 @@ the user's scoped store let the chat open, so no other user's turn can come back
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -120,15 +121,20 @@ def forget_turns(store: Store, conversation_id: str) -> int:
         index.close()
 
 
+_THREAD = threading.local()  # each worker thread's open index of each file
+
+
 @contextmanager
 def _sqlite_index(path: Path) -> Iterator[RankedIndex]:
+    """This thread's index of the file: opened (and its tables checked) once per thread, not
+    at every call of every turn; a thread's connection is never used by another."""
     from ..search import SQLiteIndex
 
-    conn = sqlite3.connect(path, timeout=10.0)
-    try:
-        yield SQLiteIndex(conn)
-    finally:
-        conn.close()
+    opened: dict[Path, RankedIndex] = _THREAD.__dict__.setdefault("indexes", {})
+    index = opened.get(path)
+    if index is None:
+        index = opened[path] = SQLiteIndex(sqlite3.connect(path, timeout=10.0))
+    yield index
 
 
 def _postgres_store(store: Store) -> PostgresStore | None:
