@@ -228,8 +228,7 @@ def test_an_engine_that_asks_for_it_runs_its_steps_off_the_event_loop(offload: b
     from claudechat.testing import offline_client
 
     seen = _ThreadSeen()
-    engine = ContextEngine([seen])
-    engine.offload = offload
+    engine = ContextEngine([seen], offload=offload)
 
     async def run() -> int:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),

@@ -137,3 +137,46 @@ def test_a_tool_round_through_a_locked_database_keeps_every_message(
     finally:
         store.close()
         locker.close()
+
+
+def test_a_user_message_the_store_refuses_leaves_no_lease_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """The lease and the user message are one commit: when storing the message fails, the
+    claim goes with it, nothing is sent, the chat is as before and the next turn works."""
+    import anthropic
+
+    from claudechat import Chat
+    from claudechat.errors import ConcurrentUpdate
+
+    emu = Emulator()
+    store = SQLiteStore(tmp_path / "chats.db")
+    client = anthropic.Anthropic(api_key="t", http_client=emu.http_client(), max_retries=0)
+    chat = Chat("claude-sonnet-4-6", client=client, store=store)
+    chat.send("first")
+    before = [m.id for m in chat.history]
+    real_append = store.append
+    failures = iter([StoreError("disk full")])
+
+    def failing_append(*args: Any, **kw: Any) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_append(*args, **kw)
+
+    store.append = failing_append  # type: ignore[method-assign]
+    sent = len(emu.requests)
+    with pytest.raises(StoreError, match="disk full"):
+        chat.send("second")
+    assert len(emu.requests) == sent  # nothing went upstream
+    assert [m.id for m in chat.history] == before  # the chat is as before
+    assert chat.id is not None
+    assert [m.id for m in store.branch(chat.id)] == before  # and so is the store
+    lease = store.claim_turn(chat.id, "another writer", ttl=30)  # nobody holds the turn
+    assert lease.conversation_id == chat.id
+    with pytest.raises(ConcurrentUpdate):
+        chat.send("blocked while the other writer holds it")
+    store.release_turn(chat.id, "another writer")
+    reply = chat.send("third")
+    assert [m.text for m in store.branch(chat.id)][-2:] == ["third", reply.text]
+    store.close()

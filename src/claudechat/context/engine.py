@@ -123,6 +123,7 @@ class ContextEngine:
         counter: TokenAccountant | None = None,
         summary_model: str = "claude-haiku-4-5",
         margin: int | None = None,
+        offload: bool = False,
     ) -> None:
         self.policies: list[ContextPolicy] = (
             list(policies) if policies is not None else strategy_policies("window")
@@ -137,7 +138,7 @@ class ContextEngine:
         self.near = 0.97 if ctok_available() else 0.9  # ask count_tokens above this share
         # True: AsyncChat runs the steps in a worker thread, off its event loop (every index
         # the policies use must then work from any thread, as the service's do)
-        self.offload = False
+        self.offload = offload
 
     # budget -------------------------------------------------------------------------------
 

@@ -93,11 +93,6 @@ class StreamFold:
             return UsageSoFar(Usage.from_api(usage.model_dump(mode="json", exclude_none=True)))
         return None
 
-    @property
-    def current_message_snapshot(self) -> Any:
-        """The message so far (None before it starts), named as the SDK's streams name it."""
-        return self.snapshot
-
     def final(self) -> Any:
         """The whole message (BadResponse when the stream never started one)."""
         if self.snapshot is None:

@@ -285,16 +285,6 @@ def _fold(client: Any, api: Any, response: Any) -> StreamFold:
     return StreamFold(plain, make_error)
 
 
-def _snapshot(stream: Any) -> ModelResponse | None:
-    try:
-        snap = stream.current_message_snapshot
-    except (AssertionError, AttributeError):
-        return None
-    if snap is None:
-        return None
-    return to_response(snap)
-
-
 @contextlib.contextmanager
 def sdk_errors() -> Iterator[None]:
     """Re-raise SDK exceptions, and answers the SDK could not parse, as claudechat errors
@@ -312,14 +302,15 @@ def sdk_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _reading(stream: Any) -> Iterator[None]:
+def _reading(fold: StreamFold) -> Iterator[None]:
     """Errors while an open stream is read: StreamInterrupted with the partial reply."""
     try:
         yield
     except BadResponse:
         raise
     except Exception as err:
-        raise _stream_error(err, _snapshot(stream)) from err
+        partial = to_response(fold.snapshot) if fold.snapshot is not None else None
+        raise _stream_error(err, partial) from err
 
 
 def _from_parser(err: BaseException) -> bool:

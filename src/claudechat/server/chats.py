@@ -49,15 +49,14 @@ def engine(
         policies = remember_policies(strategy, found, budget=budget)
     else:
         policies = list(strategy_policies(strategy))
-    built = ContextEngine(
+    return ContextEngine(
         policies,
         budget=budget,
         caching=PromptCaching(ttl="5m", system_ttl="5m"),
         counter=counter,
         summary_model="claude-haiku-4-5",
+        offload=True,  # its steps off the event loop: its index works from any thread
     )
-    built.offload = True  # its steps off the event loop: the index opens per call
-    return built
 
 
 def make_chat(
