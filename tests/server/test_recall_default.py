@@ -188,3 +188,29 @@ def test_a_postgresql_store_keeps_the_recall_index_in_its_database(pg_database: 
         assert forget_turns(mine, conv.id) == 1 and index.indexed(conv.id) == {}
     finally:
         store.close()
+
+
+def test_the_index_writes_with_the_store_and_shares_its_transaction(tmp_path: Path) -> None:
+    """The service's index writes through the store's writer connection: inside a store
+    transaction its rows are part of it (rolled back with it, not committed beside it on a
+    second connection that would wait for the file's write lock), and on their own they
+    are committed as the store's writes are."""
+    from claudechat.search import SearchUnit
+    from claudechat.server.turn_index import turn_index
+    from claudechat.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "chat.db")
+    index = turn_index(store)
+    unit = SearchUnit(id="u1", conversation_id="c1", text="the zebra mural", message_ids=("m1",))
+    try:
+        assert len(index) == 0  # the search tables made (once, outside any turn)
+        with pytest.raises(RuntimeError), store.transaction():
+            index.add([unit])
+            assert index.indexed("c1") == {}  # not committed yet: other connections see none
+            raise RuntimeError("the turn failed")
+        assert len(index) == 0
+        index.add([unit])
+        assert _units(tmp_path / "chat.db", "c1") == 1
+        assert index.delete(["u1"]) == 1 and _units(tmp_path / "chat.db", "c1") == 0
+    finally:
+        store.close()

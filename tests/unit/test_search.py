@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from claudechat.errors import ConfigError
+from claudechat.errors import ConfigError, StoreError
 from claudechat.search import (
     HashingEmbedder,
     MemoryIndex,
@@ -567,3 +567,29 @@ def test_a_query_naming_one_speaker_favours_that_speakers_turns() -> None:
 def test_speaker_weight_must_not_be_negative() -> None:
     with pytest.raises(ConfigError, match="speaker_weight"):
         MemoryIndex(speaker_weight=-0.1)
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_opening_an_index_whose_tables_are_made_takes_no_write_lock(tmp_path: Path) -> None:
+    """A second connection opens the index while another holds the file's write lock:
+    the tables are already there, so opening only reads; a file without them still needs
+    the lock to make them."""
+    made, bare = tmp_path / "made.db", tmp_path / "bare.db"
+    SQLiteIndex(made).close()
+    sqlite3.connect(bare).close()
+    holders = [_hold_write_lock(made), _hold_write_lock(bare)]
+    try:
+        index = SQLiteIndex(sqlite3.connect(made, timeout=0.05))
+        assert len(index) == 0
+        index.close()
+        with pytest.raises(StoreError, match="locked"):
+            SQLiteIndex(sqlite3.connect(bare, timeout=0.05))
+    finally:
+        for holder in holders:
+            holder.execute("ROLLBACK")
+            holder.close()

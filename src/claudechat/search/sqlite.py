@@ -11,7 +11,8 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,14 +45,22 @@ class SQLiteIndex(RankedIndex):
 
     ``database`` is a path or an open connection (shared with the store, for instance);
     each `add` / `delete` commits. FTS5 term statistics cover the whole table.
+
+    ``writer``, when given, is where the writes go instead: a context manager that yields a
+    connection to the same file inside a transaction it commits on leaving -- a store's
+    `SQLiteStore.write_connection`, so that the index's writes share the store's commits
+    rather than contend with them for the file's one write lock.
     """
 
     def __init__(
         self,
         database: str | Path | sqlite3.Connection,
+        *,
+        writer: Callable[[], AbstractContextManager[sqlite3.Connection]] | None = None,
         **options: Unpack[IndexOptions],
     ) -> None:
         super().__init__(**options)
+        self._writer = writer or self._own_transaction
         owned = not isinstance(database, sqlite3.Connection)
         self._conn = (
             database if isinstance(database, sqlite3.Connection) else sqlite3.connect(database)
@@ -88,24 +97,30 @@ class SQLiteIndex(RankedIndex):
         """Close the connection."""
         self._conn.close()
 
+    @contextmanager
+    def _own_transaction(self) -> Iterator[sqlite3.Connection]:
+        """The index's own connection in a transaction, committed on leaving."""
+        with self._conn:
+            yield self._conn
+
     def __len__(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM search_units").fetchone()[0])
 
     def add(self, units: Sequence[SearchUnit]) -> None:
         """Index ``units`` (a unit whose id is already indexed is replaced), then commit."""
         vectors = self._embed_units(units)
-        with _errors("add"), self._conn:
-            self._delete([u.id for u in units])
+        with _errors("add"), self._writer() as conn:
+            self._delete(conn, [u.id for u in units])
             for row, unit in enumerate(units):
                 terms = " ".join(self.tokenizer(unit.index_text))
-                cursor = self._conn.execute(
+                cursor = conn.execute(
                     f"INSERT INTO search_units ({_UNIT_COLUMNS}, terms) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*unit_values(unit), terms),
                 )
                 if vectors is not None:
                     assert self.embedder is not None
-                    self._conn.execute(
+                    conn.execute(
                         "INSERT INTO search_vectors (unit_rowid, model, dim, vector) "
                         "VALUES (?, ?, ?, ?)",
                         (cursor.lastrowid, self.embedder.name, self.embedder.dim,
@@ -115,26 +130,27 @@ class SQLiteIndex(RankedIndex):
 
     def delete(self, unit_ids: Iterable[str]) -> int:
         """Remove units by id; returns how many were there."""
-        with _errors("delete"), self._conn:
-            count = self._delete(list(unit_ids))
+        with _errors("delete"), self._writer() as conn:
+            count = self._delete(conn, list(unit_ids))
         self._matrix_cache.clear()
         return count
 
     def delete_conversation(self, conversation_id: str) -> int:
         """Remove every unit of one conversation (before a rebuild); returns how many."""
-        with _errors("delete"), self._conn:
-            cursor = self._conn.execute(
+        with _errors("delete"), self._writer() as conn:
+            cursor = conn.execute(
                 "DELETE FROM search_units WHERE conversation_id = ?", (conversation_id,)
             )
         self._matrix_cache.clear()
         return cursor.rowcount
 
-    def _delete(self, unit_ids: list[str]) -> int:
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, unit_ids: list[str]) -> int:
         count = 0
         for start in range(0, len(unit_ids), 500):
             chunk = unit_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            cursor = self._conn.execute(f"DELETE FROM search_units WHERE id IN ({marks})", chunk)
+            cursor = conn.execute(f"DELETE FROM search_units WHERE id IN ({marks})", chunk)
             count += cursor.rowcount
         return count
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..search import Mode, RankedIndex, SearchHit, SearchIndex, SearchUnit
 from ..search.turns import DEFAULT_TURN_KEYS, index_turns
 from ..store.base import Store
 from ..store.scoped import ScopedStore
+from ..store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ..store.postgres import PostgresStore
@@ -89,9 +91,9 @@ def turn_index(store: Store) -> SearchIndex:
     """The persistent index of ``store`` (a user's scoped view: the store under it), or a
     new in-memory one for a store without tables of its own."""
     base = store.store if isinstance(store, ScopedStore) else store
-    path = getattr(base, "path", None)
-    if isinstance(path, Path):
-        return StoreIndex(lambda: _sqlite_index(path))
+    if isinstance(base, SQLiteStore) and isinstance(base.path, Path):
+        sqlite_store = base
+        return StoreIndex(lambda: _sqlite_index(sqlite_store))
     postgres = _postgres_store(base)
     if postgres is not None:
         return StoreIndex(lambda: _postgres_index(postgres))
@@ -121,19 +123,25 @@ def forget_turns(store: Store, conversation_id: str) -> int:
         index.close()
 
 
-_THREAD = threading.local()  # each worker thread's open index of each file
+_THREAD = threading.local()  # each worker thread's open index of each store
 
 
 @contextmanager
-def _sqlite_index(path: Path) -> Iterator[RankedIndex]:
-    """This thread's index of the file: opened (and its tables checked) once per thread, not
-    at every call of every turn; a thread's connection is never used by another."""
+def _sqlite_index(store: SQLiteStore) -> Iterator[RankedIndex]:
+    """This thread's index of the store's file: opened (and its tables checked) once per
+    thread, not at every call of every turn; a thread's connection is never used by
+    another. It reads on that connection and writes through the store's own
+    (`SQLiteStore.write_connection`): a turn's index rows are committed with the store's
+    writes instead of queueing for the file's write lock beside them."""
     from ..search import SQLiteIndex
 
-    opened: dict[Path, RankedIndex] = _THREAD.__dict__.setdefault("indexes", {})
-    index = opened.get(path)
+    opened: weakref.WeakKeyDictionary[SQLiteStore, RankedIndex]
+    opened = _THREAD.__dict__.setdefault("indexes", weakref.WeakKeyDictionary())
+    index = opened.get(store)
     if index is None:
-        index = opened[path] = SQLiteIndex(sqlite3.connect(path, timeout=10.0))
+        assert store.path is not None
+        connection = sqlite3.connect(store.path, timeout=10.0)
+        index = opened[store] = SQLiteIndex(connection, writer=store.write_connection)
     yield index
 
 

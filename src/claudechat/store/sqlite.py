@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from ..errors import StoreError
 from ..messages import new_id
@@ -191,6 +191,16 @@ class SQLiteStore(SQLStore):
                         self._local.writing = None
             else:
                 yield from _read(self._db())
+
+    @contextmanager
+    def write_connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection this process writes the file with, inside a transaction: what a
+        caller runs on it is committed with the store's own writes (one commit for all of a
+        burst), or with this thread's open `transaction()`. For tables beside the store's,
+        such as the search index's, so their writes do not queue for the file's write lock
+        behind the store's (and the other way round)."""
+        with self._tx("write", write=True) as conn:
+            yield cast(sqlite3.Connection, conn)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

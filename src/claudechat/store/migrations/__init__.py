@@ -112,7 +112,10 @@ def migrate_sqlite(
     what: str = "the database is",
 ) -> list[int]:
     """Apply the migrations not yet in ``table``, all in one transaction (``BEGIN
-    IMMEDIATE``: a second connection waits, then finds nothing to do)."""
+    IMMEDIATE``: a second connection waits, then finds nothing to do). A database that
+    already has exactly these migrations is only read: opening it takes no write lock."""
+    if _applied_sqlite(conn, table) == {m.version for m in migrations}:
+        return []
     conn.execute("BEGIN IMMEDIATE")
     try:
         applied = _apply(
@@ -124,6 +127,14 @@ def migrate_sqlite(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _applied_sqlite(conn: sqlite3.Connection, table: str) -> set[int] | None:
+    """The versions ``table`` records, read without a write lock (None before it exists)."""
+    try:
+        return {int(row[0]) for row in conn.execute(f"SELECT version FROM {table}")}
+    except sqlite3.OperationalError:  # no such table: a new database
+        return None
 
 
 def migrate_postgres(
