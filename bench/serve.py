@@ -110,10 +110,17 @@ def emulator_process(token_delay: float) -> Iterator[str]:
 @dataclass(frozen=True)
 class Plan:
     """What each simulated user does: ``turns`` turns, reading ``think`` seconds (on average)
-    between a reply and the next question."""
+    between a reply and the next question; the ``users`` arrive spread evenly over ``ramp``
+    seconds (0: all at the same instant)."""
 
     turns: int
     think: float
+    users: int = 1
+    ramp: float = 0.0
+
+    def start(self, user: int) -> float:
+        """How long after the load begins user ``user`` sends its first request."""
+        return self.ramp * (user % self.users) / self.users
 
 
 # ----- the load ---------------------------------------------------------------------------
@@ -131,27 +138,87 @@ class Load:
     users: int = 0
     conversations: dict[int, str] = field(default_factory=dict)  # user → conversation id
     answered: set[str] = field(default_factory=set)  # questions whose stream ended with done
+    client_cpu: float = 0.0  # CPU seconds of the load generator's processes
 
 
-async def sse_events(response: httpx2.Response) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+class Connection:
+    """One simulated user's keep-alive HTTP/1.1 connection to the service, as a browser tab
+    holds one: a lean client over asyncio streams, so that the load generator's own CPU time
+    (httpx costs tens of ms a streamed turn) does not crowd out the server's on two cores."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = httpx2.URL(url)
+        self.host, self.port = parts.host, parts.port or 80
+        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, path: str, body: dict[str, Any]) -> tuple[int, AsyncIterator[bytes]]:
+        """POST ``body`` as JSON to ``path``: the status and the response body's pieces."""
+        if self.reader is None or self.reader.at_eof():  # first use, or closed while idle
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.writer is not None
+        data = json.dumps(body).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\n{self.headers}"
+                          f"content-type: application/json\r\ncontent-length: {len(data)}"
+                          "\r\n\r\n".encode() + data)  # fmt: skip
+        status, headers = await self._head()
+        return status, self._body(headers)
+
+    async def _head(self) -> tuple[int, dict[str, str]]:
+        assert self.reader is not None
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionError("the service closed the connection")
+        headers: dict[str, str] = {}
+        while (field := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = field.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(line.split()[1]), headers
+
+    async def _body(self, headers: dict[str, str]) -> AsyncIterator[bytes]:
+        """The body: chunked (a stream of events) or of a known length, read to its end so
+        the connection can carry the next request."""
+        assert self.reader is not None
+        if headers.get("transfer-encoding") != "chunked":
+            yield await self.reader.readexactly(int(headers.get("content-length", "0")))
+            return
+        while size := int((await self.reader.readline()).split(b";")[0], 16):
+            yield await self.reader.readexactly(size)
+            await self.reader.readexactly(2)
+        await self.reader.readline()  # the blank line after the last chunk
+
+    async def json(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST ``body``; the status and the decoded JSON answer."""
+        status, pieces = await self.request(path, body)
+        raw = b"".join([piece async for piece in pieces])
+        return status, json.loads(raw) if raw else None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def sse_events(
+    pieces: AsyncIterator[bytes],
+) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
     """(id, event, data) of each server-sent event, as they arrive."""
-    fields: dict[str, str] = {}
-    async for line in response.aiter_lines():
-        if line:
-            name, _, value = line.partition(":")
-            fields[name] = value.removeprefix(" ")
-            continue
-        if "data" in fields:
-            yield (
-                int(fields.get("id", "0")),
-                fields.get("event", "message"),
-                json.loads(fields["data"]),
-            )
-        fields = {}
+    buffer = b""
+    async for piece in pieces:
+        buffer += piece
+        *whole, buffer = buffer.split(b"\n\n")
+        for block in whole:
+            fields = dict(line.decode().partition(": ")[::2] for line in block.split(b"\n"))
+            if "data" in fields:
+                yield (int(fields.get("id", "0")), fields.get("event", "message"),
+                       json.loads(fields["data"]))  # fmt: skip
 
 
-async def service_turn(client: httpx2.AsyncClient, headers: dict[str, str], cid: str, text: str,
-                       load: Load) -> None:  # fmt: skip
+async def service_turn(conn: Connection, cid: str, text: str, load: Load) -> None:
     """One streamed turn through the service: time to the first delta, then read to done."""
     started, first, event = time.perf_counter(), None, ""
     pieces: list[str] = []
@@ -159,20 +226,19 @@ async def service_turn(client: httpx2.AsyncClient, headers: dict[str, str], cid:
     body = {"content": text, "stream": True}
     load.open_streams += 1
     try:
-        async with client.stream("POST", f"/v1/conversations/{cid}/messages", json=body,
-                                 headers=headers) as r:  # fmt: skip
-            if r.status_code != 200:
-                load.errors.append(f"HTTP {r.status_code}: {(await r.aread())[:200]!r}")
-                return
-            async for seq, event, data in sse_events(r):
-                seqs.append(seq)
-                if event == "delta":
-                    first = first or time.perf_counter()
-                    pieces.append(data["text"])
-                elif event in ("done", "error"):
-                    break
-    except httpx2.HTTPError as err:  # counted, and the user goes on with the next turn
-        event = f"{type(err).__name__}: {err}"
+        status, chunks = await conn.request(f"/v1/conversations/{cid}/messages", body)
+        if status != 200:
+            answer = b"".join([c async for c in chunks])
+            load.errors.append(f"HTTP {status}: {answer[:200]!r}")
+            return
+        async for seq, event, data in sse_events(chunks):
+            seqs.append(seq)
+            if event == "delta":
+                first = first or time.perf_counter()
+                pieces.append(data["text"])
+    except (OSError, ValueError, asyncio.IncompleteReadError) as err:
+        event = f"{type(err).__name__}: {err}"  # counted; the user goes on with the next turn
+        await conn.close()
     finally:
         load.open_streams -= 1
     if event != "done" or first is None or seqs != list(range(1, len(seqs) + 1)):
@@ -185,30 +251,33 @@ async def service_turn(client: httpx2.AsyncClient, headers: dict[str, str], cid:
         load.ttft.append(first - started)
 
 
-async def service_user(client: httpx2.AsyncClient, user: int, key: str | None, plan: Plan,
-                       load: Load) -> None:  # fmt: skip
-    """A simulated user: creates a conversation, then holds ``turns`` streamed turns."""
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    body = {"title": f"bench {user}", "model": MODEL}
+async def service_user(url: str, user: int, key: str | None, plan: Plan, load: Load) -> None:
+    """A simulated user: arrives at its place in the ramp, creates a conversation, then
+    holds ``turns`` streamed turns on one connection."""
+    await asyncio.sleep(plan.start(user))
+    conn = Connection(url, {"authorization": f"Bearer {key}"} if key else {})
     try:
-        answer = await client.post("/v1/conversations", json=body, headers=headers)
-    except httpx2.HTTPError as err:
+        status, answer = await conn.json("/v1/conversations",
+                                         {"title": f"bench {user}", "model": MODEL})  # fmt: skip
+        if status != 201:
+            load.errors.append(f"create: HTTP {status} {str(answer)[:200]}")
+            return
+        cid = answer["id"]
+        load.conversations[user] = cid
+        for turn in range(plan.turns):
+            if turn:
+                await asyncio.sleep(think_time(user, turn, plan.think))
+            await service_turn(conn, cid, question(user, turn), load)
+    except (OSError, ValueError, asyncio.IncompleteReadError) as err:
         load.errors.append(f"create: {type(err).__name__}: {err}")
-        return
-    if answer.status_code != 201:
-        load.errors.append(f"create: HTTP {answer.status_code} {answer.text[:200]}")
-        return
-    cid = answer.json()["id"]
-    load.conversations[user] = cid
-    for turn in range(plan.turns):
-        if turn:
-            await asyncio.sleep(think_time(user, turn, plan.think))
-        await service_turn(client, headers, cid, question(user, turn), load)
+    finally:
+        await conn.close()
 
 
 async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, load: Load) -> None:
     """The same user calling the emulator through the SDK directly: the baseline."""
     history: list[dict[str, Any]] = []
+    await asyncio.sleep(plan.start(user))
     for turn in range(plan.turns):
         if turn:
             await asyncio.sleep(think_time(user, turn, plan.think))
@@ -218,11 +287,12 @@ async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, l
         pieces: list[str] = []
         load.open_streams += 1
         try:
-            async with client.messages.stream(model=MODEL, max_tokens=1024,
-                                              messages=history) as stream:  # fmt: skip
-                async for piece in stream.text_stream:
+            stream = await client.messages.create(model=MODEL, max_tokens=1024,
+                                                  messages=history, stream=True)  # fmt: skip
+            async for event in stream:  # the SDK's events (its lighter path: no snapshot)
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
                     first = first or time.perf_counter()
-                    pieces.append(piece)
+                    pieces.append(event.delta.text)
         except anthropic.APIError as err:
             load.errors.append(f"direct: {type(err).__name__}: {err}")
             history.pop()
@@ -237,16 +307,47 @@ async def direct_user(client: anthropic.AsyncAnthropic, user: int, plan: Plan, l
         load.ttft.append(first - started)
 
 
-async def run_direct(url: str, users: int, plan: Plan) -> Load:
-    """The baseline load: every user at once, straight to the emulator."""
-    load = Load(users=users)
-    limits = httpx2.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
+async def _direct_users(url: str, users: list[int], plan: Plan) -> Load:
+    """Some of the baseline's users, in this process, straight to the emulator."""
+    load = Load(users=len(users))
+    limits = httpx2.Limits(max_connections=len(users) + 10,
+                           max_keepalive_connections=len(users) + 10)  # fmt: skip
     http = httpx2.AsyncClient(limits=limits, timeout=TIMEOUT)
     async with anthropic.AsyncAnthropic(api_key="bench", base_url=url, max_retries=0,
                                         http_client=http) as client:  # fmt: skip
-        started = time.perf_counter()
-        await asyncio.gather(*(direct_user(client, u, plan, load) for u in range(users)))
+        await direct_user(client, 1_000_000 + users[0], Plan(1, 0.0), Load())  # warm: imports,
+        started = time.perf_counter()  # the first connection, the SDK's lazy set-up
+        await asyncio.gather(*(direct_user(client, u, plan, load) for u in users))
         load.seconds = time.perf_counter() - started
+    return load
+
+
+def _direct_main(url: str, users: list[int], plan: Plan, out: Any) -> None:
+    own = time.process_time()
+    load = asyncio.run(_direct_users(url, users, plan))
+    out.put((load.ttft, load.turns, load.errors, load.seconds, time.process_time() - own))
+
+
+def run_direct(url: str, users: int, plan: Plan, clients: int) -> Load:
+    """The baseline load: the same users, straight to the emulator through the SDK, spread
+    over ``clients`` processes so that the SDK's own CPU time (its stream helper parses
+    every event) does not queue one user's first token behind the others'."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    groups = [list(range(i, users, clients)) for i in range(min(clients, users))]
+    processes = [ctx.Process(target=_direct_main, args=(url, g, plan, out)) for g in groups]
+    for process in processes:
+        process.start()
+    load = Load(users=users)
+    for _ in processes:
+        ttft, turns, errors, seconds, own = out.get(timeout=3600)
+        load.client_cpu += own
+        load.ttft += ttft
+        load.turns += turns
+        load.errors += errors
+        load.seconds = max(load.seconds, seconds)
+    for process in processes:
+        process.join(60)
     return load
 
 
@@ -274,33 +375,29 @@ async def sample_memory(server: ServiceProcess, pids: list[int], load: Load, mem
 
 async def run_service(
     server: ServiceProcess, keys: list[str | None], plan: Plan
-) -> tuple[Load, Memory, float]:
-    """Every user at once through the service: the load, the memory, the server CPU seconds."""
+) -> tuple[Load, Memory, float, float]:
+    """The users through the service: the load, the memory, the server's CPU seconds and
+    the load generator's own (to show it was not what the users waited for)."""
     load, memory, stop = Load(), Memory(), asyncio.Event()
-    users = len(keys)
-    # idle connections dropped before uvicorn's 5 s keep-alive timeout closes them under a
-    # request that is being sent (which fails it with a ReadError)
-    limits = httpx2.Limits(max_connections=users + 10, max_keepalive_connections=users + 10,
-                           keepalive_expiry=3.0)  # fmt: skip
-    async with httpx2.AsyncClient(base_url=server.url, limits=limits, timeout=TIMEOUT) as client:
-        await warm_up(client, keys[0], server.workers)
-        pids = server.pids()
-        memory.idle = server.rss_bytes(pids)
-        cpu = server.cpu_seconds(pids)
-        sampler = asyncio.create_task(sample_memory(server, pids, load, memory, stop))
-        started = time.perf_counter()
-        await asyncio.gather(*(service_user(client, u, k, plan, load) for u, k in enumerate(keys)))
-        load.seconds = time.perf_counter() - started
-        cpu = server.cpu_seconds(pids) - cpu
-        stop.set()
-        await sampler
-    return load, memory, cpu
+    await warm_up(server.url, keys[0], server.workers)
+    pids = server.pids()
+    memory.idle = server.rss_bytes(pids)
+    cpu, own = server.cpu_seconds(pids), time.process_time()
+    sampler = asyncio.create_task(sample_memory(server, pids, load, memory, stop))
+    started = time.perf_counter()
+    await asyncio.gather(*(service_user(server.url, u, k, plan, load)
+                           for u, k in enumerate(keys)))  # fmt: skip
+    load.seconds = time.perf_counter() - started
+    cpu, own = server.cpu_seconds(pids) - cpu, time.process_time() - own
+    stop.set()
+    await sampler
+    return load, memory, cpu, own
 
 
-async def warm_up(client: httpx2.AsyncClient, key: str | None, workers: int) -> None:
+async def warm_up(url: str, key: str | None, workers: int) -> None:
     """A few turns before measuring, so that every worker has loaded what a turn needs."""
     load = Load()
-    await asyncio.gather(*(service_user(client, 1_000_000 + w, key, Plan(2, 0.0), load)
+    await asyncio.gather(*(service_user(url, 1_000_000 + w, key, Plan(2, 0.0), load)
                            for w in range(2 * workers)))  # fmt: skip
     if load.errors:
         raise RuntimeError(f"warm-up failed: {load.errors[0]}")
@@ -404,6 +501,7 @@ class Row:
     ttft_direct: tuple[float, float] = (0.0, 0.0)  # p50, p99 seconds
     ttft_service: tuple[float, float] = (0.0, 0.0)
     cpu_ms_per_turn: float = 0.0
+    client_cpu_ms_per_turn: float = 0.0  # the load generator's, service phase
     kb_per_stream: float | None = None
     peak_streams: int = 0
     check: Check = field(default_factory=Check)
@@ -427,7 +525,7 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     # No thinking, as in the direct baseline: the added time is the service's own.
     with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC,
                         env={"CLAUDECHAT_THINKING": "off"}) as server:  # fmt: skip
-        load, memory, cpu = asyncio.run(run_service(server, keys, plan))
+        load, memory, cpu, own = asyncio.run(run_service(server, keys, plan))
         if load.errors:  # what the server said besides its request log: warnings, tracebacks
             said = [line for line in server.printed().splitlines() if not line.startswith("{")]
             print("\n".join(f"server: {line}" for line in said[-40:]))
@@ -435,6 +533,7 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     row.turns_per_s = load.turns / load.seconds if load.seconds else 0.0
     row.ttft_direct, row.ttft_service = pcts(direct.ttft), pcts(load.ttft)
     row.cpu_ms_per_turn = 1000 * cpu / load.turns if load.turns else 0.0
+    row.client_cpu_ms_per_turn = 1000 * own / load.turns if load.turns else 0.0
     row.peak_streams = memory.peak_streams
     if memory.peak_streams:
         row.kb_per_stream = (memory.at_peak - memory.idle) / memory.peak_streams / 1024
@@ -447,10 +546,11 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     print(f"\nmachine: {platform.machine()}, {mp.cpu_count()} CPUs, Python "
           f"{platform.python_version()}; {args.turns} turns per user, {REPLY_WORDS + 5} words "
           f"per reply, {args.token_delay * 1000:.0f} ms per streamed word upstream, "
-          f"{args.think:g} s reading between turns (mean)")  # fmt: skip
+          f"{args.think:g} s reading between turns (mean), users arriving over {args.ramp:g} s, "
+          f"the direct baseline's users in {args.clients} processes")  # fmt: skip
     head = ("store", "workers", "users", "turns", "turns/s", "TTFT direct p50/p99 ms",
             "TTFT serve p50/p99 ms", "added p50 ms", "added p99 ms", "CPU ms/turn",
-            "KB/open stream", "lost", "interleaved", "errors")  # fmt: skip
+            "client CPU ms/turn", "KB/open stream", "lost", "interleaved", "errors")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
@@ -460,7 +560,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
                  f"{r.ttft_service[0] * 1000:.1f} / {r.ttft_service[1] * 1000:.1f}",
                  f"{(r.ttft_service[0] - r.ttft_direct[0]) * 1000:.1f}",
                  f"{(r.ttft_service[1] - r.ttft_direct[1]) * 1000:.1f}",
-                 f"{r.cpu_ms_per_turn:.1f}", kb, r.check.lost, r.check.interleaved,
+                 f"{r.cpu_ms_per_turn:.1f}", f"{r.client_cpu_ms_per_turn:.1f}", kb, r.check.lost, r.check.interleaved,
                  len(r.errors))  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
     for r in rows:
@@ -481,20 +581,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token-delay", type=float, default=0.015, help="seconds per streamed word")
     ap.add_argument("--think", type=float, default=2.0,
                     help="seconds a user reads a reply before the next question (mean)")  # fmt: skip
+    ap.add_argument("--ramp", type=float, default=None,
+                    help="seconds over which the users arrive, evenly (default: --think; "
+                         "0 sends every user's first question at the same instant)")  # fmt: skip
+    ap.add_argument("--clients", type=int, default=2,
+                    help="processes the direct baseline's users are spread over")  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
         args.users, args.turns, args.think = "5", 3, 0.2
+    args.ramp = args.think if args.ramp is None else args.ramp
     levels = [int(u) for u in args.users.split(",")]
-    plan = Plan(args.turns, args.think)
+    plans = {users: Plan(args.turns, args.think, users, args.ramp) for users in levels}
     rows: list[Row] = []
     with emulator_process(args.token_delay) as emulator:
-        direct = {users: asyncio.run(run_direct(emulator, users, plan)) for users in levels}
+        direct = {u: run_direct(emulator, u, plans[u], args.clients) for u in levels}
         for name in [s.strip() for s in args.stores.split(",")]:
             workers = [1] if name == "sqlite" else [int(w) for w in args.pg_workers.split(",")]
             try:
                 with SPECS[name]() as spec:
                     for n, (count, users) in enumerate((w, u) for w in workers for u in levels):
-                        rows.append(run_level(spec, name, count, emulator, direct[users], plan, n))
+                        rows.append(run_level(spec, name, count, emulator, direct[users],
+                                              plans[users], n))  # fmt: skip
                         print_table(rows[-1:], args)
             except Exception as err:  # e.g. no PostgreSQL here: say so, run the others
                 print(f"{name}: cannot run: {type(err).__name__}: {err}")
