@@ -14,7 +14,7 @@ from claudechat.context.recall import RECALL_TAG, Recall, recall_block
 from claudechat.errors import UserError
 from claudechat.messages import Message, assistant, group_turns, user
 from claudechat.models.capabilities import model_info
-from claudechat.search import HashingEmbedder, MemoryIndex, SQLiteIndex
+from claudechat.search import HashingEmbedder, MemoryIndex, SearchUnit, SQLiteIndex, TurnKeys
 from claudechat.search.turns import index_turns, reindex_conversation, turn_text, turn_units
 from claudechat.store.memory import MemoryStore
 from claudechat.tokens import TokenAccountant
@@ -228,6 +228,25 @@ def test_index_turns_skips_the_unfinished_turn_and_updates_grown_turns() -> None
     [unit] = turn_units("c", msgs[:2], keys=None)
     assert unit.id == msgs[0].id and unit.message_ids == (msgs[0].id, msgs[1].id)
     assert unit.key == "" and unit.created_at is not None
+
+
+class _NoKeys(TurnKeys):
+    """Keys that must not be made: the index already holds every turn."""
+
+    def apply(self, units: list[SearchUnit]) -> list[SearchUnit]:
+        raise AssertionError("keyed every turn again")
+
+
+def test_index_turns_keys_nothing_when_the_index_holds_every_turn() -> None:
+    msgs = history(fillers=3)
+    index = MemoryIndex()
+    assert index_turns(index, "c", msgs, include_last=True) == len(msgs) // 2
+    assert index_turns(index, "c", msgs, include_last=True, keys=_NoKeys()) == 0
+    assert index_turns(index, "c", msgs, keys=_NoKeys()) == 0
+    grown = [*msgs, user("and the shed key?")]
+    with pytest.raises(AssertionError, match="keyed"):  # a new finished turn is keyed
+        index_turns(index, "c", [*grown, assistant("On the hook.")], include_last=True,
+                    keys=_NoKeys())  # fmt: skip
 
 
 def test_bad_settings_are_refused() -> None:

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 Mode = Literal["lexical", "dense", "hybrid"]
+_MODES = get_args(Mode)
 DenseText = Literal["text", "key"]
 
 DEFAULT_FUSION: Fusion = WeightedScoreFusion()
@@ -198,8 +199,8 @@ class RankedIndex(ABC):
         """The stored units with these ids."""
 
     def _check_mode(self, mode: str) -> None:
-        if mode not in get_args(Mode):
-            raise ConfigError(f"search mode must be one of {get_args(Mode)}, got {mode!r}")
+        if mode not in _MODES:
+            raise ConfigError(f"search mode must be one of {_MODES}, got {mode!r}")
         if mode != "lexical" and self.embedder is None:
             raise ConfigError(f"{mode} search needs an embedder (give embedder=...)")
 

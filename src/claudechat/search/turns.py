@@ -61,11 +61,18 @@ def index_turns(
     include_last: bool = False,
 ) -> int:
     """Index the finished turns of ``messages`` that the index lacks or holds in an older
-    form (fewer messages); returns how many units were written."""
+    form (fewer messages); returns how many units were written. When the index already
+    holds every turn as it is (the usual case before a request: the last turn was indexed
+    when it finished), nothing is keyed or written."""
+    known = index.indexed(conversation_id)
+    turns = group_turns(messages)
+    if turns and not include_last and messages[-1].id in turns[-1].ids:
+        turns = turns[:-1]
+    if all(known.get(t.first.id) == t.ids or not turn_text(t) for t in turns):
+        return 0
     units = turn_units(conversation_id, messages, keys=keys)
     if units and not include_last and messages and messages[-1].id in units[-1].message_ids:
         units = units[:-1]
-    known = index.indexed(conversation_id)
     fresh = [u for u in units if known.get(u.id) != u.message_ids]
     if fresh:
         index.add(fresh)
