@@ -4,6 +4,7 @@ store nor the model, a settled turn shows in the spend and /metrics, the log nam
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
@@ -182,3 +183,21 @@ def test_the_request_log_names_the_user_and_never_a_key(app: App) -> None:
     ]
     text = app.log.getvalue()
     assert "upstream-secret-key-123" not in text and "cc_" not in text and "wrong" not in text
+
+
+def test_the_served_app_leaves_start_up_out_of_the_collectors_way(tmp_path: Path) -> None:
+    """A full collection under load walks only what the turns made: the app `claudechat
+    serve` builds freezes what start-up made (an app built by create_app to be mounted in
+    another does not touch the host's collector)."""
+    from claudechat.server.factory import app_from_env
+
+    env = {"CLAUDECHAT_SERVE_STORE": str(tmp_path / "chat.db"), "ANTHROPIC_API_KEY": "k"}
+    gc.unfreeze()
+    try:
+        create_app(store=SQLiteStore(tmp_path / "mounted.db"), settings=ServerSettings())
+        assert gc.get_freeze_count() == 0
+        app_from_env(env)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+        logging.getLogger(LOGGER_NAME).handlers.clear()
