@@ -4,6 +4,8 @@ pieces, the same errors."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import anthropic
@@ -83,6 +85,20 @@ def test_the_fold_gives_what_the_sdk_helper_gives(reply: Any, beta: bool) -> Non
     )
     usages = [e for e in events if isinstance(e, UsageSoFar)]
     assert usages and usages[-1].usage == expected.usage  # message_start, then message_delta
+
+
+def test_the_snapshot_class_the_sdk_subscripts_is_not_built_again_after_a_collection() -> None:
+    """The SDK subscripts ``ParsedBetaMessage[ResponseFormatT]`` at every beta reply's start
+    (the service's replies are beta); once a reply has been folded, that class outlives a
+    garbage collection, so the next reply finds it in pydantic's cache instead of building
+    it again."""
+    from anthropic.lib.streaming import _beta_messages
+
+    _ours(Emulator(script=["one two three"]), _request(betas=("context-management-2025-06-27",)))
+    generic: Any = _beta_messages.ParsedBetaMessage
+    kept = weakref.ref(generic[_beta_messages.ResponseFormatT])
+    gc.collect()
+    assert kept() is not None and kept() is generic[_beta_messages.ResponseFormatT]
 
 
 def test_an_error_event_mid_stream_is_the_sdks_error_with_the_partial_reply() -> None:

@@ -9,6 +9,7 @@ the SDK's ``accumulate_event``); SDK exceptions become claudechat errors.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -260,10 +261,27 @@ def _sdk_warns_on_thinking(body: Mapping[str, Any]) -> bool:
     )
 
 
+@functools.cache
+def _snapshot_classes() -> tuple[Any, ...]:
+    """The SDK's ``accumulate_event`` subscripts ``ParsedBetaMessage[ResponseFormatT]`` (or
+    ``ParsedMessage[...]``) at every reply's ``message_start``. Pydantic keeps such a
+    parametrized class only while something references it, so after any garbage collection
+    the next reply built the class again: about 1 ms of CPU before each turn's first token.
+    Held here for the life of the process, pydantic's cache answers at once."""
+    from anthropic.lib._parse import _response  # the TypeVar the SDK subscripts with
+    from anthropic.types.beta.parsed_beta_message import ParsedBetaMessage
+    from anthropic.types.parsed_message import ParsedMessage
+
+    shape: Any = _response.ResponseFormatT  # a value here, not a type to check
+    return (ParsedBetaMessage[shape], ParsedMessage[shape])
+
+
 def _fold(client: Any, api: Any, response: Any) -> StreamFold:
     """The fold of one reply stream: the SDK's ``accumulate_event`` (the beta one for the
     beta messages resource) and the SDK's exception for an ``error`` event."""
     from anthropic.lib.streaming import _beta_messages, _messages
+
+    _snapshot_classes()
 
     def make_error(message: str, body: Any) -> Exception:
         error: Exception = client._make_status_error(message, body=body, response=response)
