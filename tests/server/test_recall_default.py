@@ -214,3 +214,22 @@ def test_the_index_writes_with_the_store_and_shares_its_transaction(tmp_path: Pa
         assert index.delete(["u1"]) == 1 and _units(tmp_path / "chat.db", "c1") == 0
     finally:
         store.close()
+
+
+def test_a_store_that_is_gone_leaves_no_open_index_behind(tmp_path: Path) -> None:
+    """Each worker thread keeps its index of a store only while the store lives (its writes
+    go through the store, which the index must not keep alive)."""
+    import gc
+    import weakref
+
+    from claudechat.server.turn_index import turn_index
+    from claudechat.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "chat.db")
+    index = turn_index(store)
+    assert len(index) == 0  # opened in this thread
+    gone = weakref.ref(store)
+    store.close()
+    del store, index
+    gc.collect()
+    assert gone() is None

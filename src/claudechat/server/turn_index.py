@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..chat.base import ChatBase
 from ..context.recall import Recall
+from ..errors import StoreError
 from ..search import Mode, RankedIndex, SearchHit, SearchIndex, SearchUnit
 from ..search.turns import DEFAULT_TURN_KEYS, index_turns
 from ..store.base import Store
@@ -141,8 +142,22 @@ def _sqlite_index(store: SQLiteStore) -> Iterator[RankedIndex]:
     if index is None:
         assert store.path is not None
         connection = sqlite3.connect(store.path, timeout=10.0)
-        index = opened[store] = SQLiteIndex(connection, writer=store.write_connection)
+        index = opened[store] = SQLiteIndex(connection, writer=_writer_of(store))
     yield index
+
+
+def _writer_of(store: SQLiteStore) -> Callable[[], AbstractContextManager[sqlite3.Connection]]:
+    """The store's writer connection, without keeping the store alive (the thread's entry
+    for it goes when the store does)."""
+    owner = weakref.ref(store)
+
+    def write() -> AbstractContextManager[sqlite3.Connection]:
+        alive = owner()
+        if alive is None:
+            raise StoreError("the store of this search index is gone")
+        return alive.write_connection()
+
+    return write
 
 
 def _postgres_store(store: Store) -> PostgresStore | None:
