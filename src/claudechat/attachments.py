@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,24 @@ __all__ = [
     "AttachmentLimits",
     "check_request_size",
     "inline_size",
+    "is_inline",
     "load_attachments",
 ]
 
 FILES_BETA = "files-api-2025-04-14"
 """The beta header of the Files API, and of file sources in messages."""
 _SNIFF_BYTES = 1024
+
+
+def is_inline(block: Mapping[str, Any]) -> bool:
+    """True for an image or document block that carries its bytes inline (base64)."""
+    source = block.get("source")
+    return (
+        block.get("type") in ("image", "document")
+        and isinstance(source, dict)
+        and source.get("type") == "base64"
+        and isinstance(source.get("data"), str)
+    )
 
 
 @dataclass(frozen=True, slots=True)

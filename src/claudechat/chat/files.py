@@ -26,6 +26,7 @@ from ..attachments import (
     AttachmentLimits,
     check_request_size,
     inline_size,
+    is_inline,
     load_attachments,
 )
 from ..context.engine import Prepared
@@ -38,8 +39,6 @@ from ..store.base import Conversation, Store
 __all__ = ["AttachmentSending", "Upload"]
 
 log = logging.getLogger("claudechat")
-
-_KINDS = ("image", "document")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +197,7 @@ def _inline(messages: Sequence[Mapping[str, Any]]) -> list[Block]:
     for m in messages:
         for b in m.get("content") or ():
             if isinstance(b, dict):
-                out.extend(x for x in [b, *_inner(b)] if _is_inline(x))
+                out.extend(x for x in [b, *_inner(b)] if is_inline(x))
     return out
 
 
@@ -207,18 +206,8 @@ def _inner(block: Block) -> list[Block]:
     return [x for x in inner if isinstance(x, dict)] if isinstance(inner, list) else []
 
 
-def _is_inline(block: Block) -> bool:
-    source = block.get("source")
-    return (
-        block.get("type") in _KINDS
-        and isinstance(source, dict)
-        and source.get("type") == "base64"
-        and isinstance(source.get("data"), str)
-    )
-
-
 def _swap_block(block: Block, file_id: Any) -> Block:
-    if not _is_inline(block):
+    if not is_inline(block):
         return block
     found = file_id(block["source"]["data"])
     if found is None:

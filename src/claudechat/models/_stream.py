@@ -71,7 +71,19 @@ class StreamFold:
         self._accumulate = accumulate  # the SDK's accumulate_event, for this stream
         self._make_error = make_error
         self._bufs: dict[int, bytes] = {}
+        self._reader = SSEReader()
         self.snapshot: Any = None
+
+    def line(self, line: str) -> StreamEvent | None:
+        """Read one line of the response (without its line break); the meaning of the
+        event it completes, if any."""
+        sse = self._reader.line(line)
+        return self.feed(*sse) if sse is not None else None
+
+    def end(self) -> StreamEvent | None:
+        """The response ended: the meaning of an event left without its blank line, if any."""
+        sse = self._reader.flush()
+        return self.feed(*sse) if sse is not None else None
 
     def feed(self, event: str | None, data: str) -> StreamEvent | None:
         """Fold one server-sent event; its meaning to a chat, if any. The SDK's rules: an

@@ -29,7 +29,7 @@ from ..errors import (
     UserError,
 )
 from ..usage import Usage
-from ._stream import SSEReader, StreamFold
+from ._stream import StreamFold
 from .base import (
     Done,
     ModelResponse,
@@ -401,14 +401,13 @@ class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
         with sdk_errors():
             manager = api.with_streaming_response.create(**body, stream=True)
             response = manager.__enter__().http_response
-        reader, fold = SSEReader(), _fold(self.client, api, response)
+        fold = _fold(self.client, api, response)
         with _reading(fold):
             try:
                 for line in response.iter_lines():
-                    sse = reader.line(line)
-                    if sse is not None and (event := fold.feed(*sse)) is not None:
+                    if (event := fold.line(line)) is not None:
                         yield event
-                if (sse := reader.flush()) is not None and (event := fold.feed(*sse)):
+                if (event := fold.end()) is not None:
                     yield event
                 final = fold.final()
             finally:
@@ -445,14 +444,13 @@ class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
         with sdk_errors():
             manager = api.with_streaming_response.create(**body, stream=True)
             response = (await manager.__aenter__()).http_response
-        reader, fold = SSEReader(), _fold(self.client, api, response)
+        fold = _fold(self.client, api, response)
         with _reading(fold):
             try:
                 async for line in response.aiter_lines():
-                    sse = reader.line(line)
-                    if sse is not None and (event := fold.feed(*sse)) is not None:
+                    if (event := fold.line(line)) is not None:
                         yield event
-                if (sse := reader.flush()) is not None and (event := fold.feed(*sse)):
+                if (event := fold.end()) is not None:
                     yield event
                 final = fold.final()
             finally:

@@ -19,7 +19,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..attachments import Attachment, AttachmentLimits, load_attachments
+from ..attachments import Attachment, AttachmentLimits, is_inline, load_attachments
 from ..errors import AttachmentRejected
 from ..media import sniff
 from ..messages import Block, Message
@@ -36,8 +36,6 @@ __all__ = [
     "history_tokens",
     "without_data",
 ]
-
-_KINDS = ("image", "document")
 
 
 def decode_attachments(
@@ -87,21 +85,11 @@ def history_tokens(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str
         content = m.get("content")
         if isinstance(content, list):
             for b in content:
-                if isinstance(b, dict) and _is_inline(b):
+                if isinstance(b, dict) and is_inline(b):
                     tokens += _block_tokens(b)
             content = without_data([b for b in content if isinstance(b, dict)])
         stripped.append({**m, "content": content})
     return stripped, tokens
-
-
-def _is_inline(block: Mapping[str, Any]) -> bool:
-    source = block.get("source")
-    return (
-        block.get("type") in _KINDS
-        and isinstance(source, dict)
-        and source.get("type") == "base64"
-        and isinstance(source.get("data"), str)
-    )
 
 
 def without_data(content: Sequence[Block]) -> list[Block]:
@@ -109,7 +97,7 @@ def without_data(content: Sequence[Block]) -> list[Block]:
     type stays): what a client reads back, the bytes being served on their own."""
     out: list[Block] = []
     for block in content:
-        if _is_inline(block):
+        if is_inline(block):
             source = {k: v for k, v in block["source"].items() if k != "data"}
             block = {**block, "source": {**source, "data_omitted": True}}
         out.append(block)
@@ -120,7 +108,7 @@ def attachments_json(message: Message) -> list[dict[str, Any]]:
     """A user message's attachments, in order: index, name, media type, size in bytes,
     SHA-256 (from its metadata; the blocks themselves for a message stored without it)."""
     described = message.metadata.get(ATTACHMENTS)
-    inline = [b for b in message.content if _is_inline(b)]
+    inline = [b for b in message.content if is_inline(b)]
     out: list[dict[str, Any]] = []
     for index, block in enumerate(inline):
         known = described[index] if isinstance(described, list) and index < len(described) else {}
@@ -139,7 +127,7 @@ def attachments_json(message: Message) -> list[dict[str, Any]]:
 def attachment_data(message: Message, index: int) -> tuple[bytes, str, str]:
     """The bytes, media type and name of a message's ``index``-th attachment (404 when it
     has none there)."""
-    inline = [b for b in message.content if _is_inline(b)]
+    inline = [b for b in message.content if is_inline(b)]
     if not 0 <= index < len(inline):
         raise ApiError(404, f"message {message.id} has no attachment {index}")
     source = inline[index]["source"]
