@@ -240,3 +240,56 @@ def test_an_engine_that_asks_for_it_runs_its_steps_off_the_event_loop(offload: b
     loop_thread = asyncio.run(run())
     assert seen.threads
     assert all((t != loop_thread) == offload for t in seen.threads)
+
+
+class _Refusing:
+    """A context policy that fails every step."""
+
+    def apply(self, candidate: Any, state: Any) -> Any:
+        raise ValueError("this policy refuses")
+
+
+def test_step_ahead_takes_the_first_step_of_an_opened_stream_in_the_calling_thread() -> None:
+    import threading
+
+    from claudechat.context import ContextEngine
+    from claudechat.testing import offline_client
+
+    seen = _ThreadSeen()
+
+    async def run() -> tuple[int, list[str]]:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         context=ContextEngine([seen], offload=True))  # fmt: skip
+        chat.step_ahead()  # no stream opened: nothing to step
+        assert seen.threads == []
+        stream = chat.stream("hello")
+        chat.step_ahead()
+        assert seen.threads == [threading.get_ident()]
+        texts = ["".join([p async for p in stream])]
+        assert len(seen.threads) == 1  # the turn used that step, not a second one
+        abandoned = chat.stream("left unread")
+        chat.step_ahead()
+        await abandoned.aclose()  # type: ignore[attr-defined]
+        texts.append("".join([p async for p in chat.retry_stream()]))  # no step ahead
+        return threading.get_ident(), texts
+
+    loop_thread, texts = asyncio.run(run())
+    assert all(texts)
+    assert seen.threads[:2] == [loop_thread, loop_thread]
+    assert len(seen.threads) == 3 and seen.threads[2] != loop_thread  # offloaded, as always
+
+
+def test_a_step_ahead_that_fails_leaves_the_error_to_the_turn() -> None:
+    from claudechat.context import ContextEngine
+    from claudechat.testing import offline_client
+
+    async def run() -> None:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         context=ContextEngine([_Refusing()], offload=True))  # fmt: skip
+        stream = chat.stream("hello")
+        chat.step_ahead()  # does not raise
+        with pytest.raises(ValueError, match="this policy refuses"):
+            async for _ in stream:
+                pass
+
+    asyncio.run(run())

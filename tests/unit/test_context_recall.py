@@ -130,6 +130,43 @@ def test_turns_in_the_window_are_not_injected_twice() -> None:
     assert everything.injected == [] and everything.notes["recall"] == []
 
 
+class _Watched(MemoryIndex):
+    """A MemoryIndex that counts its searches."""
+
+    searches = 0
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        self.searches += 1
+        return super().search(*args, **kwargs)
+
+
+class _Counted(TokenAccountant):
+    """An accountant that counts the messages it is asked about."""
+
+    asked = 0
+
+    def message_tokens(self, message: Message) -> int:
+        self.asked += 1
+        return super().message_tokens(message)
+
+
+def test_a_window_holding_the_whole_branch_is_neither_searched_nor_counted() -> None:
+    store, cid, branch = stored(history(fillers=2), "Remind me of the wifi password")
+    index, accountant = _Watched(), _Counted(estimator=by_words)
+    st = state(store, cid, branch[-1].text)
+    st.counter = accountant
+    everything = Recall(index, k=10).apply(Candidate(system=[], tools=[], history=branch), st)
+    assert everything.injected == [] and everything.notes["recall"] == []
+    assert (index.searches, accountant.asked) == (0, 0)
+    assert index  # the turns were indexed all the same, for when they leave the window
+    trimmed = Recall(index, k=10).apply(Candidate(system=[], tools=[], history=branch[4:]), st)
+    assert "larch-otter-42" in recalled_text(trimmed)
+    assert index.searches == 1 and accountant.asked >= len(branch[4:])  # counted for room
+    across = Recall(index, k=10, across_conversations=True)
+    across.apply(Candidate(system=[], tools=[], history=branch), st)
+    assert index.searches == 2  # other conversations may hold turns the window lacks
+
+
 @pytest.mark.parametrize("cap", [100, 150, 400])
 def test_the_block_respects_its_token_cap(cap: int) -> None:
     long_facts = history(fillers=12)

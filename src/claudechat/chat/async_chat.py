@@ -17,7 +17,7 @@ thread of its own.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..attachments import AttachmentLike
 from ..context.base import ContextRequest, SideCall
@@ -34,6 +34,15 @@ from .reply import Reply, TurnState
 __all__ = ["AsyncChat"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A turn's first context step, taken when its stream was opened (``step_ahead``)."""
+
+    turn: TurnState
+    request: ContextRequest
+    step: Prepared | SideCall
+
+
 class AsyncChat(ChatBase[AsyncModel]):
     """A conversation with Claude for asyncio: ``await chat.send(...)``, ``async for piece
     in chat.stream(...)``; everything ``Chat`` does, with the same arguments.
@@ -43,6 +52,8 @@ class AsyncChat(ChatBase[AsyncModel]):
     """
 
     asynchronous = True
+    _opened_turn: TurnState | None = None  # a reply stream's turn not read yet (step_ahead)
+    _ahead: _Ahead | None = None
 
     # --- turns --------------------------------------------------------------------------------
 
@@ -70,7 +81,7 @@ class AsyncChat(ChatBase[AsyncModel]):
     ) -> AsyncIterator[str]:
         """Send a user message and yield the reply text as it arrives (see Chat.stream)."""
         turn = self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
-        return self._opened(self._turn(turn, stream=True))
+        return self._streamed(turn)
 
     async def retry(self) -> Reply:
         """A new reply to the last user message, as a sibling of the current one."""
@@ -78,7 +89,7 @@ class AsyncChat(ChatBase[AsyncModel]):
 
     def retry_stream(self) -> AsyncIterator[str]:
         """``retry``, streamed as ``stream`` does."""
-        return self._opened(self._turn(self._begin_retry(), stream=True))
+        return self._streamed(self._begin_retry())
 
     async def edit(self, message_id: str, prompt: str | Sequence[Block]) -> Reply:
         """Replace a user message by a new one on a new branch, and get a reply to it."""
@@ -86,7 +97,29 @@ class AsyncChat(ChatBase[AsyncModel]):
 
     def edit_stream(self, message_id: str, prompt: str | Sequence[Block]) -> AsyncIterator[str]:
         """``edit``, streamed as ``stream`` does."""
-        return self._opened(self._turn(self._begin_edit(message_id, prompt), stream=True))
+        return self._streamed(self._begin_edit(message_id, prompt))
+
+    def step_ahead(self) -> None:
+        """Take the context step of the request of the reply stream just opened (``stream``,
+        ``retry_stream``, ``edit_stream``) now, in the calling thread, instead of when the
+        stream is first read. A server opens its turns in a worker thread (the lease and the
+        user message are written there): stepping there too saves the turn a second visit
+        to a thread, and its wait for one, before the request goes out. Does nothing when
+        no stream is waiting to be read, or when the step fails: the turn takes it again
+        and meets its error where it always does."""
+        opened, self._opened_turn = self._opened_turn, None
+        if opened is None or opened.rounds:
+            return
+        try:
+            request = self._context_request(opened)
+            step = self.context.step(request, {})
+        except Exception:  # raised again, in its place, by the turn's own step
+            return
+        self._ahead = _Ahead(opened, request, step)
+
+    def _streamed(self, turn: TurnState) -> AsyncIterator[str]:
+        self._opened_turn, self._ahead = turn, None
+        return self._opened(self._turn(turn, stream=True))
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -162,11 +195,18 @@ class AsyncChat(ChatBase[AsyncModel]):
         await in_thread(self._finish, turn, prepared, call)
 
     async def _prepare(self, turn: TurnState, *, overflow_retry: bool = False) -> Prepared:
-        """The request for the next call: the engine's, with its side calls answered."""
-        request = self._context_request(turn, overflow_retry=overflow_retry)
+        """The request for the next call: the engine's, with its side calls answered (its
+        first step already taken if ``step_ahead`` took it for this turn)."""
+        ahead, self._ahead, self._opened_turn = self._ahead, None, None
         answers: dict[str, str | int] = {}
-        while not isinstance(step := await self._step(request, answers), Prepared):
+        if ahead is not None and ahead.turn is turn and not overflow_retry and not turn.rounds:
+            request, step = ahead.request, ahead.step
+        else:
+            request = self._context_request(turn, overflow_retry=overflow_retry)
+            step = await self._step(request, answers)
+        while not isinstance(step, Prepared):
             answers[step.key] = await self._answer(step)
+            step = await self._step(request, answers)
         prepared = self._sending(turn, step)
         for upload in self._to_upload(prepared):
             file_id = await self._uploader()(upload.name, upload.data, upload.media_type)

@@ -167,17 +167,15 @@ class Recall:
     # the policy ---------------------------------------------------------------------------
 
     def apply(self, candidate: Candidate, state: ContextState) -> Candidate:
-        """Add the recalled turns to this request's injected blocks."""
+        """Add the recalled turns to this request's injected blocks (the request's size,
+        for the room left, is counted only when there are turns to add)."""
         query = state.query or (candidate.history[-1].text if candidate.history else "")
-        room = state.budget - candidate_tokens(candidate, state.counter)
-        preview = self.preview(
-            query,
-            conversation_id=state.conversation_id,
-            window=candidate.history,
-            branch=state.history if state.conversation_id is not None else None,
-            counter=state.counter,
-            max_tokens=min(self.max_tokens, room),
-        )
+        cid = state.conversation_id
+        hits = self._hits(query, cid, candidate.history, state.history if cid else None)
+        preview = RecallPreview(hits=[])
+        if hits:
+            room = state.budget - candidate_tokens(candidate, state.counter)
+            preview = self._block(hits, min(self.max_tokens, room), state.counter, cid)
         notes = {
             **candidate.notes,
             "recall": [
@@ -205,15 +203,29 @@ class Recall:
 
         ``branch``: the conversation's active branch; its finished turns are indexed first
         (with ``sync``) and hits from other branches of the conversation are left out."""
-        if not query.strip():
-            return RecallPreview(hits=[])
+        hits = self._hits(query, conversation_id, window, branch)
         cap = self.max_tokens if max_tokens is None else max_tokens
+        return self._block(hits, cap, counter, conversation_id)
+
+    def _hits(
+        self,
+        query: str,
+        conversation_id: str | None,
+        window: Sequence[Message],
+        branch: Sequence[Message] | None,
+    ) -> list[SearchHit]:
+        """The turns found for ``query`` that the window lacks, on the branch (or in other
+        conversations, with ``across_conversations``), above ``min_score``."""
+        if not query.strip():
+            return []
         branch_ids: set[str] | None = None
         if branch is not None and conversation_id is not None:
             branch_ids = {m.id for m in branch}
             if self.sync:
                 index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS)
         in_window = {m.id for m in window}
+        if branch_ids is not None and branch_ids <= in_window and not self.across_conversations:
+            return []  # the window holds the whole branch: every turn found would be in it
 
         def on_branch(unit: SearchUnit) -> bool:
             if branch_ids is None or unit.conversation_id != conversation_id:
@@ -227,7 +239,16 @@ class Recall:
             exclude_message_ids=in_window,
             where=on_branch,
         )
-        hits = [h for h in hits if h.score > self.min_score]
+        return [h for h in hits if h.score > self.min_score]
+
+    def _block(
+        self,
+        hits: list[SearchHit],
+        cap: int,
+        counter: TokenCounter | None,
+        conversation_id: str | None,
+    ) -> RecallPreview:
+        """The block of ``hits`` that fits in ``cap`` tokens."""
         if not hits or cap <= 0:
             return RecallPreview(hits=[])
         count = (counter or TokenAccountant()).text_tokens

@@ -114,8 +114,9 @@ def _builtin(request: Request, state: ServerState) -> Principal:
 Who = Annotated[Principal, Depends(principal)]
 
 
-def scoped_store(who: Who, state: Annotated[ServerState, Depends(server_state)]) -> Store:
-    """The store as the authenticated user may see it: only their conversations."""
+async def scoped_store(who: Who, state: Annotated[ServerState, Depends(server_state)]) -> Store:
+    """The store as the authenticated user may see it: only their conversations (a
+    coroutine: see server_state)."""
     return ScopedStore(state.store, who.user_id)
 
 

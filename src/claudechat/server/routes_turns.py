@@ -47,7 +47,7 @@ async def send(
     """Send a user message (and its attachments) and get the reply (SSE events, or JSON
     with stream=false); a refused attachment is refused before anything is stored or sent."""
     _check_content_size(body, state.settings.max_body_bytes)
-    files = await anyio.to_thread.run_sync(_attachments, body)
+    files = await anyio.to_thread.run_sync(_attachments, body) if body.attachments else []
     return await _turn(state, store, who.user_id, cid, body.stream,
                        lambda chat: chat.stream(body.content, attachments=files or None),
                        body.content, extra_tokens=attachment_tokens(files))  # fmt: skip
@@ -140,7 +140,9 @@ def _open_turn(
     chat = make_chat(state, store, cid, counter=state.counters.take(cid))
     admission = _admit(state, user_id, chat, content, extra_tokens)
     try:
-        return chat, admission, begin(chat)
+        pieces = begin(chat)
+        chat.step_ahead()  # here, in this thread, rather than in a second one before sending
+        return chat, admission, pieces
     except BaseException:
         if admission is not None:
             admission.settle(0.0)  # refused before anything was sent

@@ -103,8 +103,10 @@ class ServerState:
         return self.pools[zlib.crc32(conversation_id.encode()) % len(self.pools)]
 
 
-def server_state(request: Request) -> ServerState:
-    """The app's ServerState (set by create_app)."""
+async def server_state(request: Request) -> ServerState:
+    """The app's ServerState (set by create_app). A coroutine, as every dependency that
+    does no I/O: FastAPI runs a plain function in a worker thread, a wait for a thread and
+    for the interpreter lock on every request."""
     state: ServerState = request.app.state.claudechat
     return state
 
