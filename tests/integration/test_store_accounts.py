@@ -182,6 +182,19 @@ def test_api_keys_find_their_user_until_revoked(store: ServiceStore, clock: Cloc
     assert listed[k1.id].last_used_at == T0 + 6
 
 
+def test_a_key_looked_up_without_recording_its_use_only_reads(
+    store: ServiceStore, clock: Clock
+) -> None:
+    bob = store.add_user("bob")
+    store.add_api_key(bob.id, key_hash="hash-1", prefix="aaaa1111")
+    found = store.api_key_user("hash-1", record_use=False)
+    assert found is not None and found[0].id == bob.id and found[1].last_used_at is None
+    assert store.list_api_keys(bob.id)[0].last_used_at is None
+    assert store.api_key_user("hash-unknown", record_use=False) is None
+    store.revoke_api_key(found[1].id)
+    assert store.api_key_user("hash-1", record_use=False) is None
+
+
 def test_a_keys_last_use_is_recorded_at_most_once_a_minute(
     store: ServiceStore, clock: Clock
 ) -> None:

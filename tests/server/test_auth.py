@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -108,3 +109,54 @@ def test_no_auth_mode_refuses_other_hosts_and_non_json_posts(local_service: Serv
         plain = c.post("/v1/conversations", content=b"{}", headers={"content-type": "text/plain"})
         assert _error(plain) == (400, "invalid_request")
         assert c.get("/v1/conversations").json()["data"] == []
+
+
+def test_keys_are_checked_on_the_event_loop_of_a_sqlite_file_but_their_use_is_written_off_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import anyio.to_thread
+
+    import claudechat.server.auth as auth
+    from claudechat.credentials import new_api_key
+    from claudechat.server import ServerSettings, create_app
+    from claudechat.store import MemoryStore, SQLiteStore
+    from claudechat.testing import offline_client
+
+    in_threads: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def spy(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        in_threads.append(getattr(fn, "__name__", "?"))
+        return await run_sync(fn, *args, **kwargs)
+
+    monkeypatch.setattr(auth.anyio.to_thread, "run_sync", spy)
+
+    def lookups(store: Any) -> tuple[list[int], int]:
+        user = store.add_user("alice")
+        key = new_api_key()
+        store.add_api_key(user.id, key_hash=key.hash, prefix=key.prefix)
+        app = create_app(
+            store=store, settings=ServerSettings(client=offline_client(asynchronous=True))
+        )
+        headers = {"authorization": f"Bearer {key.plaintext}"}
+
+        async def run() -> list[int]:
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url="http://t") as c:
+                codes = [(await c.get("/v1/conversations", headers=headers)).status_code
+                         for _ in range(3)]  # fmt: skip
+                store.revoke_api_key(store.list_api_keys(user.id)[0].id)
+                codes.append((await c.get("/v1/conversations", headers=headers)).status_code)
+            return codes
+
+        in_threads.clear()
+        codes = asyncio.run(run())
+        assert store.list_api_keys(user.id)[0].last_used_at is not None
+        return codes, in_threads.count("_builtin")
+
+    # the first use is written (in a thread), then the key is only read, on the loop; a
+    # revoked key is refused at once
+    assert lookups(SQLiteStore(tmp_path / "chat.db")) == ([200, 200, 200, 401], 1)
+    assert lookups(MemoryStore()) == ([200, 200, 200, 401], 4)  # no such promise: threads

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import time
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Request
 
 from ..credentials import csrf_token, key_hash
+from ..store.accounts import LAST_USED_RESOLUTION
 from ..store.base import LOCAL_USER, Store
 from ..store.scoped import ScopedStore
 from .errors import ApiError
@@ -46,8 +48,8 @@ async def principal(
     elif state.settings.auth_mode == "none":
         _check_local_request(request)
         found = Principal(LOCAL_USER, "none")
-    else:  # a key's lookup (and, once a minute, its last use written): off the event loop
-        found = await anyio.to_thread.run_sync(_builtin, request, state)
+    else:
+        found = await _builtin_auth(request, state)
     request.state.user_id = found.user_id  # for the request log
     return found
 
@@ -80,21 +82,47 @@ def _check_local_request(request: Request) -> None:
             raise ApiError(400, "a POST must be sent with Content-Type: application/json")
 
 
+def _use_due(last_used_at: float | None) -> bool:
+    """Whether a key's last use should be written now (the store's clock decides in the
+    end: a stored time ahead of this one counts as due, and goes to the store to say)."""
+    if last_used_at is None:
+        return True
+    return not 0 <= time.time() - last_used_at < LAST_USED_RESOLUTION
+
+
 def session_hash(token: str) -> str:
     """What the store keeps of a session token (its SHA-256, as of an API key)."""
     return key_hash(token)
 
 
-def _builtin(request: Request, state: ServerState) -> Principal:
-    """Builtin auth: a bearer API key, else the session cookie (with CSRF on writes)."""
+async def _builtin_auth(request: Request, state: ServerState) -> Principal:
+    """Builtin auth, read on the event loop when the store's reads never wait (a SQLite
+    file): a visit to a worker thread costs more than the read, and under load its wait
+    for a thread and for the interpreter lock comes before every turn's first token. In a
+    worker thread otherwise, and when a key's last use is due to be written (once a
+    minute per key)."""
+    if getattr(state.store, "reads_never_wait", False):
+        found = _builtin(request, state, record_use=False)
+        if found is not None:
+            return found
+    found = await anyio.to_thread.run_sync(_builtin, request, state)
+    assert found is not None  # the lookup that records a use always decides
+    return found
+
+
+def _builtin(request: Request, state: ServerState, *, record_use: bool = True) -> Principal | None:
+    """Builtin auth: a bearer API key, else the session cookie (with CSRF on writes). Only
+    reads the store with ``record_use`` false: None when a key's last use is due."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise ApiError(401, "the Authorization header must be 'Bearer <API key>'")
-        found = state.store.api_key_user(key_hash(key.strip()))
+        found = state.store.api_key_user(key_hash(key.strip()), record_use=record_use)
         if found is None:
             raise ApiError(401, "the API key is not valid (unknown or revoked)")
+        if not record_use and _use_due(found[1].last_used_at):
+            return None
         return Principal(found[0].id, "key")
     token = request.cookies.get(SESSION_COOKIE)
     if not token:

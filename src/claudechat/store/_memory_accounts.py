@@ -150,16 +150,17 @@ class MemoryAccounts:
             self._key_hashes[key_hash] = key.id
             return key
 
-    def api_key_user(self, key_hash: str) -> tuple[User, ApiKey] | None:
+    def api_key_user(self, key_hash: str, *, record_use: bool = True) -> tuple[User, ApiKey] | None:
         """The user and key of an unrevoked key's hash, else None; its last use is recorded
-        at most every ``LAST_USED_RESOLUTION`` seconds."""
+        at most every ``LAST_USED_RESOLUTION`` seconds (never with ``record_use`` false)."""
         with self._lock:
             key_id = self._key_hashes.get(key_hash)
             key = self._keys.get(key_id) if key_id is not None else None
             if key is None or key.revoked_at is not None:
                 return None
             now = self._clock()
-            if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            due = key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
+            if record_use and due:
                 key = self._keys[key.id] = replace(key, last_used_at=now)
             return self._user(key.user_id), key
 

@@ -164,10 +164,10 @@ class SQLAccounts:
             )
         return key
 
-    def api_key_user(self, key_hash: str) -> tuple[User, ApiKey] | None:
+    def api_key_user(self, key_hash: str, *, record_use: bool = True) -> tuple[User, ApiKey] | None:
         """The user and key of an unrevoked key's hash, else None. Its last use is recorded
         when the stored one is older than ``LAST_USED_RESOLUTION`` seconds, so a busy key costs
-        a read, not a write (a commit), on each request."""
+        a read, not a write (a commit), on each request; never with ``record_use`` false."""
         with self._tx("api_key_user") as db:
             row = db.execute(
                 f"SELECT {KEY} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
@@ -177,7 +177,9 @@ class SQLAccounts:
                 return None
             key, now = _key_of(row), self._clock()
             user = self._user(db, key.user_id)
-        if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        if not record_use or (
+            key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION
+        ):
             return user, key
         with self._tx("api_key_user", write=True) as db:
             db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))

@@ -151,8 +151,9 @@ class AccountStore(Protocol):
         """Record a key by its hash (``credentials.new_api_key`` makes both)."""
         ...
 
-    def api_key_user(self, key_hash: str) -> tuple[User, ApiKey] | None:
-        """The user and key of an unrevoked key's hash (its last use is recorded); else None."""
+    def api_key_user(self, key_hash: str, *, record_use: bool = True) -> tuple[User, ApiKey] | None:
+        """The user and key of an unrevoked key's hash (its last use is recorded, unless
+        ``record_use`` is false: then the store is only read); else None."""
         ...
 
     def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:

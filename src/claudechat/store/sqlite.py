@@ -142,6 +142,12 @@ class SQLiteStore(SQLStore):
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path or ':memory:')!r})"
 
+    @property
+    def reads_never_wait(self) -> bool:
+        """True for a file: in WAL mode a read does not wait for writers nor make them wait,
+        and needs no network, so a server may read it on its event loop."""
+        return not self._memory
+
     # connections --------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
