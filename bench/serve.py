@@ -7,9 +7,10 @@ read as server-sent events to ``done``; the user reads the reply for ``--think``
 (0.5 to 1.5 times it, default 2 s) before the next question. Upstream is the emulator server
 in a process of its own with a delay before each streamed word (``--token-delay``, default
 15 ms, about a real model's pace), answering each question with a fixed function of it.
-Levels: 10, 100 and 500 concurrent users; SQLite with 1 worker and a temporary PostgreSQL
-server (claudechat.store.pgtemp, with fsync and synchronous_commit on: every commit on disk,
-as SQLite's synchronous=FULL) with ``--pg-workers`` workers (default 2).
+Levels: 10, 100 and 500 concurrent users; SQLite with ``--sqlite-workers`` workers (default
+1) and a temporary PostgreSQL server (claudechat.store.pgtemp, with fsync and
+synchronous_commit on: every commit on disk, as SQLite's synchronous=FULL) with
+``--pg-workers`` workers (default 2).
 
 Table, per store / workers / users:
 - added time to first token: p50 and p99 of the service's time to the first ``delta``,
@@ -23,7 +24,8 @@ Table, per store / workers / users:
 - errors: turns that did not end with ``done``.
 
 Run: .venv/bin/python bench/serve.py [--quick] [--users 10,100,500] [--turns 20]
-     [--stores sqlite,postgres] [--pg-workers 2] [--token-delay 0.015] [--think 2]
+     [--stores sqlite,postgres] [--sqlite-workers 1] [--pg-workers 2] [--token-delay 0.015]
+     [--think 2]
 Exits non-zero only when it cannot run.
 """
 
@@ -578,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turns", type=int, default=20)
     ap.add_argument("--stores", default="sqlite,postgres", help="comma-separated")
     ap.add_argument("--pg-workers", default="2", help="comma-separated, e.g. 2,4")
+    ap.add_argument("--sqlite-workers", default="1", help="comma-separated, e.g. 1,2")
     ap.add_argument("--token-delay", type=float, default=0.015, help="seconds per streamed word")
     ap.add_argument("--think", type=float, default=2.0,
                     help="seconds a user reads a reply before the next question (mean)")  # fmt: skip
@@ -596,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
     with emulator_process(args.token_delay) as emulator:
         direct = {u: run_direct(emulator, u, plans[u], args.clients) for u in levels}
         for name in [s.strip() for s in args.stores.split(",")]:
-            workers = [1] if name == "sqlite" else [int(w) for w in args.pg_workers.split(",")]
+            counts = args.sqlite_workers if name == "sqlite" else args.pg_workers
+            workers = [int(w) for w in counts.split(",")]
             try:
                 with SPECS[name]() as spec:
                     for n, (count, users) in enumerate((w, u) for w in workers for u in levels):

@@ -101,6 +101,36 @@ def metric(app: App, name: str, **labels: str) -> float:
     raise AssertionError(f"no sample {name} {labels}")
 
 
+def test_the_served_app_loads_the_default_models_tokenizer_before_it_freezes(
+    tmp_path: Path,
+) -> None:
+    """A fresh process (the tokenizer is loaded once per process): after app_from_env, a
+    first token count of the default model adds next to nothing for the collector to walk
+    (ctok's tables, loaded by the first turn, were some 70,000 dicts)."""
+    import subprocess
+    import sys
+
+    from claudechat.estimates import ctok_available
+
+    if not ctok_available():
+        pytest.skip("ctok (the tokenizer extra) is not installed")
+    code = (
+        "import gc, sys\n"
+        "from claudechat.server.factory import app_from_env\n"
+        "from claudechat.tokens import TokenAccountant\n"
+        "from claudechat.models.capabilities import model_info\n"
+        "app_from_env({'CLAUDECHAT_SERVE_STORE': sys.argv[1], 'ANTHROPIC_API_KEY': 'k'})\n"
+        "before = len(gc.get_objects())\n"
+        "counter = TokenAccountant()\n"
+        "counter.use(model_info(app.state.claudechat.settings.model, warn=False))\n"
+        "counter.text_tokens('how many tokens is this?')\n"
+        "print(len(gc.get_objects()) - before)\n"
+    ).replace("app_from_env({", "app = app_from_env({")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "chat.db")],
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert int(out.stdout.split()[-1]) < 1_000, out.stdout
+
+
 def test_spend_limit_reached_refuses_before_the_store_and_the_model_until_the_next_day(
     app: App,
 ) -> None:
