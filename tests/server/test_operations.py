@@ -237,3 +237,18 @@ def test_the_served_app_leaves_start_up_out_of_the_collectors_way(tmp_path: Path
     finally:
         gc.unfreeze()
         logging.getLogger(LOGGER_NAME).handlers.clear()
+
+
+def test_a_warm_up_that_fails_is_logged_and_the_worker_starts_all_the_same(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import claudechat.testing
+    from claudechat.server.chats import warm_up
+
+    def broken(**_: Any) -> Any:
+        raise RuntimeError("no emulator today")
+
+    monkeypatch.setattr(claudechat.testing, "offline_client", broken)
+    with caplog.at_level(logging.WARNING, logger="claudechat.server"):
+        warm_up(ServerSettings())
+    assert "the warm-up turn failed (RuntimeError: no emulator today)" in caplog.text

@@ -6,6 +6,7 @@ recall), the configured ones where it has none. Recall is on unless configured o
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 from ..chat import AsyncChat
@@ -23,6 +24,8 @@ from .state import ServerState
 from .turn_index import turn_index
 
 __all__ = ["check_model", "make_chat", "warm_up"]
+
+log = logging.getLogger("claudechat.server")
 
 
 def engine(
@@ -95,15 +98,23 @@ def warm_up(settings: ServerSettings) -> None:
     Loaded before ``claudechat serve`` freezes start-up, they stay out of every full
     collection, which they made last about 80 ms longer (10 ms for the schemas alone),
     holding every stream of the worker; and the first user's turn no longer waits for them.
-    A conversation on a model of another family loads its tokenizer at its first turn."""
+    A conversation on a model of another family loads its tokenizer at its first turn. A
+    warm-up that fails is logged, and the worker starts all the same."""
     from ..chat import Chat
     from ..store.memory import MemoryStore
     from ..testing import offline_client
 
-    chat = Chat(settings.model, client=offline_client(), store=MemoryStore(),
-                context=engine(settings), max_tokens=256)  # fmt: skip
-    for _ in chat.stream("warm up"):
-        pass
+    try:
+        with warnings.catch_warnings():  # a deprecated default model is warned of elsewhere
+            warnings.simplefilter("ignore", DeprecatedModelWarning)
+            warnings.simplefilter("ignore", UnknownModelWarning)
+            chat = Chat(settings.model, client=offline_client(), store=MemoryStore(),
+                        context=engine(settings), max_tokens=256)  # fmt: skip
+            for _ in chat.stream("warm up"):
+                pass
+    except Exception as err:  # its first turn loads what it needs, as before
+        log.warning("the warm-up turn failed (%s: %s); the first turn loads what it needs",
+                    type(err).__name__, err)  # fmt: skip
 
 
 def check_model(name: str) -> str:
