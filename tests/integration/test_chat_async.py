@@ -293,3 +293,43 @@ def test_a_step_ahead_that_fails_leaves_the_error_to_the_turn() -> None:
                 pass
 
     asyncio.run(run())
+
+
+class _Summarizing:
+    """A context policy that asks for a summary (a side call) and injects it."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def apply(self, candidate: Any, state: Any) -> Any:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        text = state.summarize("the turns before", None, max_tokens=50)
+        block = {"type": "text", "text": f"<summary>{text}</summary>"}
+        return candidate.with_(injected=[*candidate.injected, block])
+
+
+def test_a_step_ahead_that_needs_a_side_call_is_answered_by_the_turn() -> None:
+    import threading
+
+    from claudechat.context import ContextEngine
+    from claudechat.testing import offline_client
+
+    emu, policy = Emulator(), _Summarizing()
+
+    async def run() -> str:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(emu, asynchronous=True),
+                         context=ContextEngine([policy], offload=True))  # fmt: skip
+        stream = chat.stream("hello")
+        chat.step_ahead()  # stops at the summary it must ask for
+        assert policy.threads == [threading.get_ident()]
+        return "".join([p async for p in stream])
+
+    assert asyncio.run(run())
+    sent = [r.body for r in message_requests(emu)]
+    assert len(sent) == 2  # the summary, then the turn's request carrying it
+    summary = sent[0]["messages"][0]["content"][0]["text"]
+    assert "the turns before" in summary
+    assert "<summary>" in json.dumps(sent[1]["messages"])
+    assert len(policy.threads) == 2  # asked ahead, then answered once in the turn

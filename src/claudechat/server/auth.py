@@ -16,7 +16,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 
 from ..credentials import csrf_token, key_hash
-from ..store.accounts import LAST_USED_RESOLUTION
+from ..store.accounts import last_use_due
 from ..store.base import LOCAL_USER, Store
 from ..store.scoped import ScopedStore
 from .errors import ApiError
@@ -82,14 +82,6 @@ def _check_local_request(request: Request) -> None:
             raise ApiError(400, "a POST must be sent with Content-Type: application/json")
 
 
-def _use_due(last_used_at: float | None) -> bool:
-    """Whether a key's last use should be written now (the store's clock decides in the
-    end: a stored time ahead of this one counts as due, and goes to the store to say)."""
-    if last_used_at is None:
-        return True
-    return not 0 <= time.time() - last_used_at < LAST_USED_RESOLUTION
-
-
 def session_hash(token: str) -> str:
     """What the store keeps of a session token (its SHA-256, as of an API key)."""
     return key_hash(token)
@@ -121,8 +113,8 @@ def _builtin(request: Request, state: ServerState, *, record_use: bool = True) -
         found = state.store.api_key_user(key_hash(key.strip()), record_use=record_use)
         if found is None:
             raise ApiError(401, "the API key is not valid (unknown or revoked)")
-        if not record_use and _use_due(found[1].last_used_at):
-            return None
+        if not record_use and last_use_due(found[1].last_used_at, time.time()):
+            return None  # to the store, whose clock decides, with the write if it is due
         return Principal(found[0].id, "key")
     token = request.cookies.get(SESSION_COOKIE)
     if not token:

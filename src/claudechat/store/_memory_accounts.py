@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
 from .accounts import (
-    LAST_USED_RESOLUTION,
     ApiKey,
     Limits,
     User,
     check_limits,
     check_user_id,
     check_user_name,
+    last_use_due,
 )
 from .base import LOCAL_USER, Conversation
 
@@ -159,8 +159,7 @@ class MemoryAccounts:
             if key is None or key.revoked_at is not None:
                 return None
             now = self._clock()
-            due = key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
-            if record_use and due:
+            if record_use and last_use_due(key.last_used_at, now):
                 key = self._keys[key.id] = replace(key, last_used_at=now)
             return self._user(key.user_id), key
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConversationNotFound, UserError, UserNotFound
 from ..messages import new_id
 from .accounts import (
-    LAST_USED_RESOLUTION,
     ApiKey,
     Limits,
     User,
     check_limits,
     check_user_id,
     check_user_name,
+    last_use_due,
 )
 
 if TYPE_CHECKING:
@@ -177,9 +177,7 @@ class SQLAccounts:
                 return None
             key, now = _key_of(row), self._clock()
             user = self._user(db, key.user_id)
-        if not record_use or (
-            key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION
-        ):
+        if not record_use or not last_use_due(key.last_used_at, now):
             return user, key
         with self._tx("api_key_user", write=True) as db:
             db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))

@@ -28,9 +28,17 @@ __all__ = [
     "check_limits",
     "check_user_id",
     "check_user_name",
+    "last_use_due",
 ]
 
 LAST_USED_RESOLUTION = 60.0  # seconds: an API key's last use is recorded at most this often
+
+
+def last_use_due(last_used_at: float | None, now: float) -> bool:
+    """Whether a key used at ``now`` should have that use written: never written yet, or
+    written ``LAST_USED_RESOLUTION`` seconds before (or after ``now``: a clock set back)."""
+    return last_used_at is None or not 0 <= now - last_used_at < LAST_USED_RESOLUTION
+
 
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
