@@ -136,14 +136,19 @@ def through_both(pg_workers: Workers, one: httpx2.Client, two: httpx2.Client) ->
     busy = two.post(f"/v1/conversations/{cid}/messages", json={"content": "x", "stream": False})
     assert busy.status_code == 409 and busy.json()["error"]["type"] == "conflict"
     reattached: list[tuple[str, dict[str, Any]]] = []
+    attached = threading.Event()
 
     def reattach() -> None:
         with two.stream("GET", f"/v1/conversations/{cid}/stream") as response:
+            attached.set()
             assert response.status_code == 200, response.read()
             reattached.extend(events(response))
 
     watcher = threading.Thread(target=reattach)
     watcher.start()
+    # the turn is released only once the second worker has answered the reattach (while the
+    # first still held the turn), or a reattach after the turn's end would find none running
+    assert attached.wait(WAIT), "the reattach was never answered"
     pg_workers.hold.free.set()
     sender.join(WAIT)
     watcher.join(WAIT)
