@@ -56,7 +56,7 @@ def create_app(
                            per_address=settings.login_failures_per_address,
                            window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
-                        logins=logins, pools=upstream_pools(settings, client, emulated))  # fmt: skip
+                        logins=logins)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,10 +64,16 @@ def create_app(
         # (chat/offload.py): its few threads (CPU count + 4) would queue a busy worker's.
         workers = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="claudechat")
         asyncio.get_running_loop().set_default_executor(workers)
+        # The upstream pools live as long as the app serves, in the loop that serves it:
+        # closed at the end (after the turns), new ones if the app is started again.
+        state.pools = upstream_pools(settings, client, emulated)
         try:
             yield
         finally:
             await runs.shutdown()
+            pools, state.pools = state.pools, ()
+            for pool in pools:
+                await pool.close()
 
     app = FastAPI(
         title="claudechat",

@@ -101,6 +101,9 @@ def _upstream_text(err: ModelError) -> str:
     kind = type(err).__name__
     if kind == "AuthError":
         return "the upstream API refused the server's credentials (status 401)"
+    if kind == "ModelError" and err.status is None and err.error_type is None:
+        # the SDK's connection errors and timeouts; their text names the upstream's address
+        return "no answer from the upstream API (the connection failed or timed out)"
     status = f" (status {err.status})" if err.status is not None else ""
     return f"{err.error_type or kind}{status}"
 
