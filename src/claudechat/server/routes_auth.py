@@ -95,7 +95,7 @@ async def login(request: Request, state: State, body: LoginBody) -> JSONResponse
 
 
 @router.post("/v1/auth/logout", status_code=204)
-async def logout(who: Who, state: State) -> Response:
+def logout(who: Who, state: State) -> Response:
     """End the cookie session (an API key has none: nothing happens)."""
     response = Response(status_code=204)
     if who.session_token is not None:
@@ -105,7 +105,7 @@ async def logout(who: Who, state: State) -> Response:
 
 
 @router.get("/v1/auth/session")
-async def session(who: Who, state: State) -> dict[str, Any]:
+def session(who: Who, state: State) -> dict[str, Any]:
     """The signed-in user, the CSRF token of a cookie session (None otherwise), and whether
     replies come from the built-in emulator (the web chat says so in a banner)."""
     user = state.store.get_user(who.user_id)
@@ -129,9 +129,7 @@ def _billed_in_conversations(store: ScopedStore) -> float | None:
 
 
 @router.get("/v1/usage")
-async def usage(
-    who: Who, state: State, all: bool = False, conversations: bool = True
-) -> dict[str, Any]:
+def usage(who: Who, state: State, all: bool = False, conversations: bool = True) -> dict[str, Any]:
     """The caller's spend today and this month (UTC) against their limits; ``all=true``
     (admins only) every user's. ``conversations=false`` leaves out ``conversations_usd``
     (None), which reads every message of the user's conversations (the web chat's gauge

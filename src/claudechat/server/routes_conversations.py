@@ -1,4 +1,9 @@
-"""Conversation routes that do not run a turn: CRUD, messages, branches, export, cost."""
+"""Conversation routes that do not run a turn: CRUD, messages, branches, export, cost.
+
+Every route here reads or writes the store, so each is a plain function, which FastAPI runs
+in a worker thread: on the event loop, a PostgreSQL round trip, a SQLite commit waiting for
+the disk or another thread's write, or a large export would hold every stream of the worker.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import asdict, replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -43,7 +49,7 @@ def _idle(state: State, conversation_id: str) -> None:
 
 
 @router.get("")
-async def list_conversations(
+def list_conversations(
     store: ScopedStoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -72,7 +78,7 @@ def _matching(store: Store, q: str, *, limit: int, offset: int) -> list[Conversa
 
 
 @router.post("", status_code=201)
-async def create_conversation(
+def create_conversation(
     state: State, store: ScopedStoreDep, body: ConversationCreate
 ) -> dict[str, Any]:
     """An empty conversation (the server's default model unless one is given)."""
@@ -87,18 +93,22 @@ async def import_conversation(request: Request, store: ScopedStoreDep) -> dict[s
     from ..store.export import import_conversation as store_import
 
     data = await request.body()
-    conv = store_import(store, data, source="the request body")
-    return conv_of(store, conv.id)
+
+    def stored() -> dict[str, Any]:
+        conv = store_import(store, data, source="the request body")
+        return conv_of(store, conv.id)
+
+    return await anyio.to_thread.run_sync(stored)
 
 
 @router.get("/{cid}")
-async def get_conversation(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+def get_conversation(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
     """One conversation with its figures."""
     return conv_of(store, cid)
 
 
 @router.patch("/{cid}")
-async def patch_conversation(
+def patch_conversation(
     cid: str, state: State, store: ScopedStoreDep, body: ConversationPatch
 ) -> dict[str, Any]:
     """Change the title, model, system prompt or context settings (strategy, budget,
@@ -121,7 +131,7 @@ async def patch_conversation(
 
 
 @router.delete("/{cid}", status_code=204)
-async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> Response:
+def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> Response:
     """Delete the conversation and everything in it (refused while a turn runs)."""
     store.get_conversation(cid)
     _idle(state, cid)
@@ -131,7 +141,7 @@ async def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> 
 
 
 @router.get("/{cid}/messages")
-async def messages(
+def messages(
     cid: str,
     store: ScopedStoreDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
@@ -175,21 +185,21 @@ def _branch_of(tree: list[Message], head_id: str | None) -> list[Message]:
 
 
 @router.get("/{cid}/tree")
-async def tree(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+def tree(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
     """Every message of every branch (insertion order) and the head."""
     conv = store.get_conversation(cid)
     return {"head_id": conv.head_id, "messages": [msg_json(m) for m in store.all_messages(cid)]}
 
 
 @router.get("/{cid}/branches")
-async def branches(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
+def branches(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
     """The tip of every branch, oldest first."""
     store.get_conversation(cid)
     return {"data": [msg_json(m) for m in store.leaves(cid)]}
 
 
 @router.post("/{cid}/undo")
-async def undo(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
+def undo(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
     """Move the head back one turn (the turn stays stored, on its branch)."""
     _idle(state, cid)
     chat = make_chat(state, store, cid)
@@ -199,9 +209,7 @@ async def undo(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
 
 
 @router.post("/{cid}/checkout")
-async def checkout(
-    cid: str, state: State, store: ScopedStoreDep, body: CheckoutBody
-) -> dict[str, Any]:
+def checkout(cid: str, state: State, store: ScopedStoreDep, body: CheckoutBody) -> dict[str, Any]:
     """Make the branch ending at ``message_id`` the active one."""
     _idle(state, cid)
     chat = make_chat(state, store, cid)
@@ -231,7 +239,7 @@ def _in_conversation(store: Store, cid: str, message_id: str) -> None:
 
 
 @router.post("/{cid}/fork", status_code=201)
-async def fork(
+def fork(
     cid: str, state: State, store: ScopedStoreDep, body: ForkBody | None = None
 ) -> dict[str, Any]:
     """A new conversation holding a copy of the active branch, or of the branch ending at
@@ -258,9 +266,7 @@ def _inherit_settings(store: Store, parent_id: str, child_id: str) -> None:
 
 
 @router.get("/{cid}/messages/{mid}/attachments/{index}")
-async def attachment(
-    cid: str, mid: str, index: int, state: State, store: ScopedStoreDep
-) -> Response:
+def attachment(cid: str, mid: str, index: int, state: State, store: ScopedStoreDep) -> Response:
     """The bytes of a message's ``index``-th attachment (from 0), as its media type: an
     image shown inline (the web chat's thumbnails), a PDF as a download."""
     store.get_conversation(cid)  # the user's, or 404
@@ -275,7 +281,7 @@ async def attachment(
 
 
 @router.get("/{cid}/export", response_model=None)
-async def export(
+def export(
     cid: str,
     store: ScopedStoreDep,
     format: Annotated[str, Query(pattern="^(json|markdown)$")] = "json",
@@ -291,7 +297,7 @@ async def export(
 
 
 @router.get("/{cid}/cost")
-async def cost(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
+def cost(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
     """What the API billed for the conversation, by token kind and purpose; and the gauge's
     figures: the last request's prompt size and cache-hit share, against the budget."""
     store.get_conversation(cid)

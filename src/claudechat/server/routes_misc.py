@@ -44,7 +44,7 @@ def display_name(name: str) -> str:
 
 
 @router.get("/v1/search")
-async def search(
+def search(
     store: ScopedStoreDep,
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     conversation_id: str | None = None,

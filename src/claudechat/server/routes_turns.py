@@ -176,14 +176,15 @@ async def reattach(
     cid: str, request: Request, state: State, store: ScopedStoreDep
 ) -> StreamingResponse:
     """The turn's events after ``Last-Event-ID`` then the live ones; for a turn running on
-    another worker, its stored reply once it ends; 404 when no turn ran."""
-    store.get_conversation(cid)
+    another worker, its stored reply once it ends; 404 when no turn ran. (The store is read
+    in a worker thread, as in every route.)"""
     after = _last_event_id(request)
+    await anyio.to_thread.run_sync(store.get_conversation, cid)
     run = state.runs.latest(cid)
     if run is not None:
         return event_stream(run.batches(after, idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     probe = new_id()
-    if _try_hold(store, cid, probe):
+    if await anyio.to_thread.run_sync(_try_hold, store, cid, probe):
         raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
     return event_stream(_after_elsewhere(store, cid, probe, after))
 
@@ -212,12 +213,12 @@ async def _after_elsewhere(
 ) -> AsyncIterator[list[RunEvent]]:
     """Wait for the turn running elsewhere to end, then its stored reply and ``done``."""
     quiet_since = time.monotonic()
-    while not _try_hold(store, cid, probe):
+    while not await anyio.to_thread.run_sync(_try_hold, store, cid, probe):
         await asyncio.sleep(STOP_POLL_SECONDS)
         if time.monotonic() - quiet_since >= IDLE_SECONDS:
             quiet_since = time.monotonic()
             yield []  # a keep-alive while the other worker's turn runs
-    reply = _last_reply(store.branch(cid))
+    reply = _last_reply(await anyio.to_thread.run_sync(store.branch, cid))
     events = [RunEvent(2, "done", {})]
     if reply is not None:
         events.insert(0, RunEvent(1, "message", {"message": msg_json(reply)}))
@@ -233,10 +234,10 @@ def _last_reply(branch: list[Message]) -> Message | None:
 @router.post("/{cid}/cancel")
 async def cancel(cid: str, state: State, store: ScopedStoreDep) -> dict[str, bool]:
     """Stop the conversation's running turn; what arrived is kept as a partial reply."""
-    store.get_conversation(cid)
+    await anyio.to_thread.run_sync(store.get_conversation, cid)
     run = state.runs.running(cid)
     if run is not None:
         run.stop()
         await run.wait()
         return {"stopped": True}
-    return {"stopped": state.runs.request_stop(cid)}
+    return {"stopped": await anyio.to_thread.run_sync(state.runs.request_stop, cid)}
