@@ -117,6 +117,13 @@ def start_service(db: Path, *, auth: AuthCallable | None = None, **settings: Any
     store = SQLiteStore(db)
     options: dict[str, Any] = {"client": upstream(emulator, gate), **settings}
     app = create_app(store=store, auth=auth, settings=ServerSettings(**options))
+    url, server, thread = run_uvicorn(app)
+    return Service(url, store, emulator, gate, server, thread, app)
+
+
+def run_uvicorn(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """``app`` under uvicorn on 127.0.0.1 on a free port, in a thread: its URL, the server
+    (``should_exit = True`` stops it, the app's shutdown included) and the thread."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -127,7 +134,7 @@ def start_service(db: Path, *, auth: AuthCallable | None = None, **settings: Any
         threading.Event().wait(0.01)
     assert server.started, "uvicorn did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
-    return Service(f"http://127.0.0.1:{port}", store, emulator, gate, server, thread, app)
+    return f"http://127.0.0.1:{port}", server, thread
 
 
 @dataclass(frozen=True)
