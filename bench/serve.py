@@ -23,8 +23,13 @@ Table, per store / workers / users:
   branch must hold every question followed by its own reply, whole (both must be 0);
 - errors: turns that did not end with ``done``.
 
+``--stores floor,floor-commit`` runs the same users through bench/serve_floor.py instead:
+a pass-through service of some 100 lines on the same uvicorn and SDK client (the second
+also commits each message to SQLite, waiting for the disk, before the call): the added time
+that one more Python process and HTTP hop cost on this machine, whatever the service does.
+
 Run: .venv/bin/python bench/serve.py [--quick] [--users 10,100,500] [--turns 20]
-     [--stores sqlite,postgres] [--sqlite-workers 1] [--pg-workers 2] [--token-delay 0.015]
+     [--stores sqlite,postgres,floor,floor-commit] [--sqlite-workers 1] [--pg-workers 2] [--token-delay 0.015]
      [--think 2]
 Exits non-zero only when it cannot run.
 """
@@ -36,9 +41,12 @@ import asyncio
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import platform
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -53,7 +61,7 @@ import httpx2
 import claudechat
 from claudechat.store import open_store
 from claudechat.testing import Emulator, EmuRequest, serve
-from claudechat.testing._service import ServiceProcess
+from claudechat.testing._service import ServiceProcess, free_port
 
 MODEL = "claude-sonnet-4-6"
 REPLY_WORDS = 40
@@ -490,6 +498,27 @@ def postgres_spec() -> Iterator[str]:
         server.stop()
 
 
+FLOOR = "floor:"  # the spec of a floor row: "floor:" then its SQLite file, if any
+
+
+class FloorProcess(ServiceProcess):
+    """bench/serve_floor.py under uvicorn (uvloop, httptools, one worker), as ServiceProcess
+    runs ``claudechat serve``; ``db``: its SQLite file ("" for none)."""
+
+    def __init__(self, db: str, upstream: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "FLOOR_UPSTREAM": upstream, "FLOOR_DB": db}
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+                   "--factory", "serve_floor:create", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
+                   "--no-access-log"]  # fmt: skip
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(command, env=env, stdout=self.output,
+                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.workers = 1
+
+
 # ----- one level, the table ---------------------------------------------------------------
 
 
@@ -523,10 +552,15 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     """One level: the users of the ``direct`` baseline, through ``claudechat serve``."""
     users = direct.users
     row = Row(label, workers, users)
-    keys = provision(spec, users, prefix=f"bench{level}_")
+    floor = spec.startswith(FLOOR)
+    keys: list[str | None] = (
+        [None] * users if floor else provision(spec, users, prefix=f"bench{level}_")
+    )
     # No thinking, as in the direct baseline: the added time is the service's own.
-    with ServiceProcess(store=spec, upstream=emulator, workers=workers, src=SRC,
-                        env={"CLAUDECHAT_THINKING": "off"}) as server:  # fmt: skip
+    process = FloorProcess(spec[len(FLOOR):], emulator) if floor else ServiceProcess(
+        store=spec, upstream=emulator, workers=workers, src=SRC,
+        env={"CLAUDECHAT_THINKING": "off"})  # fmt: skip
+    with process as server:
         load, memory, cpu, own = asyncio.run(run_service(server, keys, plan))
         if load.errors:  # what the server said besides its request log: warnings, tracebacks
             said = [line for line in server.printed().splitlines() if not line.startswith("{")]
@@ -539,7 +573,8 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     row.peak_streams = memory.peak_streams
     if memory.peak_streams:
         row.kb_per_stream = (memory.at_peak - memory.idle) / memory.peak_streams / 1024
-    row.check = check_store(spec, load.conversations, load.answered)
+    if not floor:  # the floor keeps no store to check
+        row.check = check_store(spec, load.conversations, load.answered)
     row.errors = direct.errors + load.errors
     return row
 
@@ -570,7 +605,19 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
             print(f"{r.store}/{r.workers}/{r.users} error: {error}")
 
 
-SPECS = {"sqlite": sqlite_spec, "postgres": postgres_spec}
+@contextmanager
+def floor_spec() -> Iterator[str]:
+    yield FLOOR
+
+
+@contextmanager
+def floor_commit_spec() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="claudechat-bench-floor-") as tmp:
+        yield FLOOR + str(Path(tmp) / "floor.db")
+
+
+SPECS = {"sqlite": sqlite_spec, "postgres": postgres_spec, "floor": floor_spec,
+         "floor-commit": floor_commit_spec}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -599,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     with emulator_process(args.token_delay) as emulator:
         direct = {u: run_direct(emulator, u, plans[u], args.clients) for u in levels}
         for name in [s.strip() for s in args.stores.split(",")]:
-            counts = args.sqlite_workers if name == "sqlite" else args.pg_workers
+            counts = {"sqlite": args.sqlite_workers, "postgres": args.pg_workers}.get(name, "1")
             workers = [int(w) for w in counts.split(",")]
             try:
                 with SPECS[name]() as spec:
