@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -205,6 +206,30 @@ def test_metrics_count_the_turn_its_tokens_and_cost_and_the_requests(app: App) -
     assert app.run(app.client.get(f"/v1/conversations/{cid}/nothing")).status_code == 404
     assert metric(app, "claudechat_http_requests_total", route="unmatched", method="GET",
                   status="404") == 1  # fmt: skip
+
+
+def test_metrics_time_each_turn_from_its_request_to_running_and_to_its_first_text(
+    app: App,
+) -> None:
+    from claudechat.testing import Fault
+
+    cid = new_conversation(app)
+    before = time.perf_counter()
+    assert app.turn(cid).status_code == 200
+    elapsed = time.perf_counter() - before
+    assert metric(app, "claudechat_turn_open_seconds_count") == 1
+    assert metric(app, "claudechat_first_token_seconds_count") == 1
+    opened = metric(app, "claudechat_turn_open_seconds_sum")
+    first = metric(app, "claudechat_first_token_seconds_sum")
+    assert 0 < opened < first < elapsed  # the same request's arrival, marked before its body
+    app.store.claim_turn(cid, "another-worker", ttl=60)  # refused (409): neither is observed
+    assert app.turn(cid).status_code == 409
+    app.store.release_turn(cid, "another-worker")
+    app.emulator.inject(Fault.status_error(500))  # failed before any text: opened only
+    assert app.turn(cid).status_code == 502
+    assert metric(app, "claudechat_turn_open_seconds_count") == 2
+    assert metric(app, "claudechat_first_token_seconds_count") == 1
+    assert metric(app, "claudechat_turn_open_seconds_bucket", le="+Inf") == 2
 
 
 def test_the_request_log_names_the_user_and_never_a_key(app: App) -> None:

@@ -17,7 +17,7 @@ import atexit
 import os
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
@@ -36,6 +36,9 @@ def shared_directory() -> str | None:
 
 
 TurnOutcome = Literal["ok", "partial", "error"]
+
+# seconds: a turn opens in milliseconds; its first token waits for the upstream API too
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class ServiceMetrics:
@@ -80,6 +83,18 @@ class ServiceMetrics:
             "claudechat_turns", "Turns ended, by outcome (ok, partial, error).", ["outcome"],
             registry=reg,
         )  # fmt: skip
+        self._opened = Histogram(
+            "claudechat_turn_open_seconds",
+            "From a turn's request to the turn running, its upstream call next: the spend "
+            "check, the lease, the user message stored and the context fitted.",
+            buckets=LATENCY_BUCKETS, registry=reg,
+        )  # fmt: skip
+        self._first_token = Histogram(
+            "claudechat_first_token_seconds",
+            "From a turn's request to the first text of its reply, ready for the client (the "
+            "upstream API's time to first token included).",
+            buckets=LATENCY_BUCKETS, registry=reg,
+        )  # fmt: skip
         for kind in ("input", "output", "cache_read", "cache_write"):
             self._tokens.labels(kind=kind)
         for outcome in ("ok", "partial", "error"):
@@ -103,6 +118,14 @@ class ServiceMetrics:
         ratio = usage.cache_hit_ratio
         if ratio is not None:
             self._cache_hit.set(ratio)
+
+    def turn_opened(self, seconds: float) -> None:
+        """A turn was opened ``seconds`` after its request arrived."""
+        self._opened.observe(seconds)
+
+    def first_token(self, seconds: float) -> None:
+        """A turn's first text was ready ``seconds`` after its request arrived."""
+        self._first_token.observe(seconds)
 
     def stream_opened(self) -> None:
         """A turn started running in this worker."""

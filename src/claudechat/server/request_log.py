@@ -75,7 +75,9 @@ class RequestLog:
             return
         started = self.clock()
         request_id = request_id_of(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["received"] = time.perf_counter()  # for the turns' latency metrics
         status = 500  # what the client sees when the app fails before answering
 
         async def send_with_id(message: Message) -> None:

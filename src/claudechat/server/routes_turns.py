@@ -42,7 +42,7 @@ Begin = Callable[[AsyncChat], AsyncIterator[str]]
 
 @router.post("/{cid}/messages", response_model=None)
 async def send(
-    cid: str, state: State, store: ScopedStoreDep, who: Who, body: SendBody
+    cid: str, request: Request, state: State, store: ScopedStoreDep, who: Who, body: SendBody
 ) -> StreamingResponse | dict[str, Any]:
     """Send a user message (and its attachments) and get the reply (SSE events, or JSON
     with stream=false); a refused attachment is refused before anything is stored or sent."""
@@ -50,7 +50,8 @@ async def send(
     files = await anyio.to_thread.run_sync(_attachments, body) if body.attachments else []
     return await _turn(state, store, who.user_id, cid, body.stream,
                        lambda chat: chat.stream(body.content, attachments=files or None),
-                       body.content, extra_tokens=attachment_tokens(files))  # fmt: skip
+                       body.content, extra_tokens=attachment_tokens(files),
+                       received=_arrival(request))  # fmt: skip
 
 
 def _check_content_size(body: SendBody, most: int) -> None:
@@ -63,28 +64,48 @@ def _check_content_size(body: SendBody, most: int) -> None:
                             "(attachments aside)")  # fmt: skip
 
 
+def _arrival(request: Request) -> float | None:
+    """When the request arrived, as the request log marked it (before the body was read and
+    checked); None without the request log (an app assembled without it)."""
+    received = request.scope.get("state", {}).get("received")
+    return received if isinstance(received, float) else None
+
+
 def _attachments(body: SendBody) -> list[Attachment]:
     return decode_attachments(body.attachments, limits=AttachmentLimits())
 
 
 @router.post("/{cid}/retry", response_model=None)
 async def retry(
-    cid: str, state: State, store: ScopedStoreDep, who: Who, body: RetryBody | None = None
+    cid: str,
+    request: Request,
+    state: State,
+    store: ScopedStoreDep,
+    who: Who,
+    body: RetryBody | None = None,
 ) -> StreamingResponse | dict[str, Any]:
     """A new reply to the last user message, as a sibling of the current one."""
     stream = body.stream if body is not None else True
-    return await _turn(state, store, who.user_id, cid, stream, lambda chat: chat.retry_stream())
+    return await _turn(state, store, who.user_id, cid, stream, lambda chat: chat.retry_stream(),
+                       received=_arrival(request))  # fmt: skip
 
 
 @router.post("/{cid}/messages/{mid}/edit", response_model=None)
 async def edit(
-    cid: str, mid: str, state: State, store: ScopedStoreDep, who: Who, body: EditBody
+    cid: str,
+    mid: str,
+    request: Request,
+    state: State,
+    store: ScopedStoreDep,
+    who: Who,
+    body: EditBody,
 ) -> StreamingResponse | dict[str, Any]:
     """Replace a user message by a new one on a new branch, and get a reply to it."""
     if mid not in {m.id for m in store.all_messages(cid)}:
         raise ApiError(404, f"no message {mid} in conversation {cid}")
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.edit_stream(mid, body.content), body.content)  # fmt: skip
+                       lambda chat: chat.edit_stream(mid, body.content), body.content,
+                       received=_arrival(request))  # fmt: skip
 
 
 async def _turn(
@@ -97,9 +118,12 @@ async def _turn(
     content: Any = None,
     *,
     extra_tokens: int = 0,
+    received: float | None = None,
 ) -> StreamingResponse | dict[str, Any]:
     """Open the turn (spend check, checks, lease, user message), run it as the app's task,
-    and answer with its events or, with ``stream`` false, its result."""
+    and answer with its events or, with ``stream`` false, its result. ``received``: when
+    the request arrived (``time.perf_counter``; now when None), for the latency metrics."""
+    started = time.perf_counter() if received is None else received
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     # The store's reads and commits wait in a worker thread, not on the event loop, where
@@ -109,7 +133,7 @@ async def _turn(
     )
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
-                           admission=admission)  # fmt: skip
+                           admission=admission, started=started)  # fmt: skip
     counter = chat.context.counter
     assert run.task is not None
     run.task.add_done_callback(lambda _: state.counters.give(cid, counter))

@@ -74,8 +74,10 @@ class Run:
     finished_at: float | None = None
     task: asyncio.Task[None] | None = None
     entered: bool = False  # the task has started the chat's reply stream
+    texted: bool = False  # some text of the reply has arrived
     stop_asked: bool = False
     admission: Admission | None = None  # the spend reserved for the turn, settled at its end
+    started: float = field(default_factory=time.perf_counter)  # its request's arrival
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -177,14 +179,19 @@ class RunRegistry:
         user_id: str,
         user_message: Message,
         admission: Admission | None = None,
+        started: float | None = None,
     ) -> Run:
         """Run a turn whose reply stream ``pieces`` the chat has opened (the user message is
-        stored and the turn lease held): a task of the app, not of the request."""
+        stored and the turn lease held): a task of the app, not of the request. ``started``:
+        when its request arrived (``time.perf_counter``), for the latency metrics."""
         assert chat.id is not None
         self._prune()
         run = Run(chat.id, user_id, user_message, admission=admission)
+        if started is not None:
+            run.started = started
         if self.metrics is not None:
             self.metrics.stream_opened()
+            self.metrics.turn_opened(time.perf_counter() - run.started)
         run.emit("start", {"turn_id": run.turn_id, "user_message_id": user_message.id})
         self._runs[chat.id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run, chat, pieces))
@@ -208,6 +215,9 @@ class RunRegistry:
         try:
             async for piece in pieces:
                 if piece:
+                    if self.metrics is not None and not run.texted:
+                        self.metrics.first_token(time.perf_counter() - run.started)
+                    run.texted = True
                     run.emit("delta", {"text": piece})
             result = _completed(run, chat, ending)
         except asyncio.CancelledError:
