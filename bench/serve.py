@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class Load:
     conversations: dict[int, str] = field(default_factory=dict)  # user → conversation id
     answered: set[str] = field(default_factory=set)  # questions whose stream ended with done
     client_cpu: float = 0.0  # CPU seconds of the load generator's processes
+    latency: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # server side
 
 
 class Connection:
@@ -390,6 +392,7 @@ async def run_service(
     the load generator's own (to show it was not what the users waited for)."""
     load, memory, stop = Load(), Memory(), asyncio.Event()
     await warm_up(server.url, keys[0], server.workers)
+    before = server_latency(server.url)
     pids = server.pids()
     memory.idle = server.rss_bytes(pids)
     cpu, own = server.cpu_seconds(pids), time.process_time()
@@ -401,7 +404,49 @@ async def run_service(
     cpu, own = server.cpu_seconds(pids) - cpu, time.process_time() - own
     stop.set()
     await sampler
+    load.latency = latency_during(before, server_latency(server.url))
     return load, memory, cpu, own
+
+
+LATENCY = ("claudechat_turn_open_seconds", "claudechat_first_token_seconds")
+
+
+def server_latency(url: str) -> dict[str, dict[str, float]]:
+    """The service's latency histograms from its /metrics: per metric, ``count``, ``sum``
+    and the cumulative count of each bucket by its upper bound ("0.005"...); empty for a
+    server without them (the floor)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in LATENCY:
+            figures = found.setdefault(family.name, {})
+            for sample in family.samples:
+                key = sample.labels.get("le") or sample.name.rsplit("_", 1)[1]
+                figures[key] = sample.value
+    return found
+
+
+def latency_during(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, tuple[float, float, float]]:
+    """Per latency metric, over the load alone: the mean in ms and the shares of turns within
+    5 and 10 ms (from the histogram's buckets)."""
+    found: dict[str, tuple[float, float, float]] = {}
+    for name, figures in after.items():
+        was = before.get(name, {})
+        count = figures.get("count", 0.0) - was.get("count", 0.0)
+        if count <= 0:
+            continue
+        total = figures.get("sum", 0.0) - was.get("sum", 0.0)
+        within = [(figures.get(le, 0.0) - was.get(le, 0.0)) / count for le in ("0.005", "0.01")]
+        found[name] = (1000 * total / count, within[0], within[1])
+    return found
 
 
 async def warm_up(url: str, key: str | None, workers: int) -> None:
@@ -537,6 +582,7 @@ class Row:
     peak_streams: int = 0
     check: Check = field(default_factory=Check)
     errors: list[str] = field(default_factory=list)
+    latency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def pcts(values: list[float]) -> tuple[float, float]:
@@ -576,6 +622,7 @@ def run_level(spec: str, label: str, workers: int, emulator: str, direct: Load, 
     if not floor:  # the floor keeps no store to check
         row.check = check_store(spec, load.conversations, load.answered)
     row.errors = direct.errors + load.errors
+    row.latency = load.latency
     return row
 
 
@@ -600,6 +647,12 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
                  f"{r.cpu_ms_per_turn:.1f}", f"{r.client_cpu_ms_per_turn:.1f}", kb, r.check.lost, r.check.interleaved,
                  len(r.errors))  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
+    for r in rows:
+        said = [f"{what} mean {mean:.1f} ms, {within5:.0%} within 5 ms, {within10:.0%} within 10 ms"
+                for what, name in (("turn opened", LATENCY[0]), ("first text", LATENCY[1]))
+                if name in r.latency for mean, within5, within10 in [r.latency[name]]]  # fmt: skip
+        if said:
+            print(f"{r.store}/{r.workers}/{r.users} server side (its /metrics): " + "; ".join(said))
     for r in rows:
         for error in r.errors[:3]:
             print(f"{r.store}/{r.workers}/{r.users} error: {error}")
