@@ -96,9 +96,12 @@ def test_conversation_routes_touch_the_store_only_in_worker_threads(
         f"/v1/conversations/{cid}/messages", json={"content": "hi", "stream": False}
     )
     assert reply.status_code == 200, reply.text
-    mid = reply.json()["message"]["id"]
+    mid, asked = reply.json()["message"]["id"], reply.json()["user_message"]["id"]
     store.on_loop.clear()  # what the routes below do
     calls = [
+        ("POST", f"/v1/conversations/{cid}/messages", {"content": "and now?"}),  # streamed
+        ("POST", f"/v1/conversations/{cid}/retry", {"stream": False}),
+        ("POST", f"/v1/conversations/{cid}/messages/{asked}/edit", {"content": "hi there"}),
         ("GET", "/v1/conversations", None),
         ("GET", f"/v1/conversations/{cid}", None),
         ("PATCH", f"/v1/conversations/{cid}", {"title": "renamed"}),

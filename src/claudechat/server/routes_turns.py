@@ -101,11 +101,16 @@ async def edit(
     body: EditBody,
 ) -> StreamingResponse | dict[str, Any]:
     """Replace a user message by a new one on a new branch, and get a reply to it."""
-    if mid not in {m.id for m in store.all_messages(cid)}:
+    if not await anyio.to_thread.run_sync(_holds, store, cid, mid):
         raise ApiError(404, f"no message {mid} in conversation {cid}")
     return await _turn(state, store, who.user_id, cid, body.stream,
                        lambda chat: chat.edit_stream(mid, body.content), body.content,
                        received=_arrival(request))  # fmt: skip
+
+
+def _holds(store: Store, cid: str, mid: str) -> bool:
+    """True when conversation ``cid`` holds message ``mid`` (on any branch)."""
+    return mid in {m.id for m in store.all_messages(cid)}
 
 
 async def _turn(
