@@ -29,8 +29,8 @@ also commits each message to SQLite, waiting for the disk, before the call): the
 that one more Python process and HTTP hop cost on this machine, whatever the service does.
 
 Run: .venv/bin/python bench/serve.py [--quick] [--users 10,100,500] [--turns 20]
-     [--stores sqlite,postgres,floor,floor-commit] [--sqlite-workers 1] [--pg-workers 2] [--token-delay 0.015]
-     [--think 2]
+     [--stores sqlite,postgres,floor,floor-commit] [--sqlite-workers 1] [--pg-workers 2]
+     [--token-delay 0.015] [--think 2]
 Exits non-zero only when it cannot run.
 """
 
@@ -45,7 +45,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,7 +61,7 @@ import httpx2
 import claudechat
 from claudechat.store import open_store
 from claudechat.testing import Emulator, EmuRequest, serve
-from claudechat.testing._service import ServiceProcess, free_port
+from claudechat.testing._service import ServiceProcess
 
 MODEL = "claude-sonnet-4-6"
 REPLY_WORDS = 40
@@ -551,17 +550,12 @@ class FloorProcess(ServiceProcess):
     runs ``claudechat serve``; ``db``: its SQLite file ("" for none)."""
 
     def __init__(self, db: str, upstream: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "FLOOR_UPSTREAM": upstream, "FLOOR_DB": db}
+        self._bind()
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
                    "--factory", "serve_floor:create", "--host", "127.0.0.1",
                    "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
                    "--no-access-log"]  # fmt: skip
-        self.output = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(command, env=env, stdout=self.output,
-                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        self.workers = 1
+        self._launch(command, {**os.environ, "FLOOR_UPSTREAM": upstream, "FLOOR_DB": db}, 1)
 
 
 # ----- one level, the table ---------------------------------------------------------------

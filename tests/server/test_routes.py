@@ -64,6 +64,11 @@ def test_retry_edit_undo_checkout_tree_branches(local_service: Service) -> None:
                       json={"content": "TWO", "stream": False})  # fmt: skip
         assert edit.status_code == 200, edit.text
         assert _texts(c, cid)[2] == "TWO"
+        unknown = c.post(f"/v1/conversations/{cid}/messages/no-such-message/edit",
+                         json={"content": "x", "stream": False})  # fmt: skip
+        assert unknown.status_code == 404, unknown.text
+        assert "no message no-such-message" in unknown.json()["error"]["message"]
+        assert len(c.get(f"/v1/conversations/{cid}/tree").json()["messages"]) == 7  # nothing stored
         branches = c.get(f"/v1/conversations/{cid}/branches").json()["data"]
         assert len(branches) == 3
         tree = c.get(f"/v1/conversations/{cid}/tree").json()

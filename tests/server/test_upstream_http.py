@@ -175,6 +175,14 @@ def test_a_client_gone_mid_reply_leaves_the_reply_to_finish_and_be_stored(
     assert stored[-1]["status"] == "complete" and 'You said: "leave early"' in stored[-1]["text"]
 
 
+def _leave_after_first_text(c: httpx2.Client, cid: str, content: str) -> None:
+    """Send ``content`` streamed and go away once the reply's first text has arrived."""
+    body = {"content": content, "stream": True}
+    with c.stream("POST", f"/v1/conversations/{cid}/messages", json=body) as r:
+        events = sse(r)
+        assert [next(events).name, next(events).name] == ["start", "delta"]
+
+
 def test_a_shutdown_mid_reply_keeps_the_partial_reply_and_closes_the_pools(
     start: Start,
 ) -> None:
@@ -183,10 +191,7 @@ def test_a_shutdown_mid_reply_keeps_the_partial_reply_and_closes_the_pools(
         pools = served.state.pools
         with served.client() as c:
             cid = _conversation(c)
-            body = {"content": "cut me at shutdown", "stream": True}
-            with c.stream("POST", f"/v1/conversations/{cid}/messages", json=body) as r:
-                events = sse(r)
-                assert [next(events).name, next(events).name] == ["start", "delta"]
+            _leave_after_first_text(c, cid, "cut me at shutdown")
         served.stop()  # the client has gone; the grace runs out mid-reply
         assert all(p._client.is_closed for p in pools)
         branch = served.store.branch(cid)
@@ -201,10 +206,7 @@ def test_a_shutdown_lets_a_reply_finish_within_the_grace_before_the_pools_close(
         served = start(server.url, thinking="off", shutdown_grace_seconds=30)
         with served.client() as c:
             cid = _conversation(c)
-            body = {"content": "finish me", "stream": True}
-            with c.stream("POST", f"/v1/conversations/{cid}/messages", json=body) as r:
-                events = sse(r)
-                assert [next(events).name, next(events).name] == ["start", "delta"]
+            _leave_after_first_text(c, cid, "finish me")
         served.stop()  # the reply still reads through its pool until it ends
         branch = served.store.branch(cid)
     assert branch[-1].status == "complete" and 'You said: "finish me"' in branch[-1].text

@@ -127,8 +127,8 @@ async def _turn(
 ) -> StreamingResponse | dict[str, Any]:
     """Open the turn (spend check, checks, lease, user message), run it as the app's task,
     and answer with its events or, with ``stream`` false, its result. ``received``: when
-    the request arrived (``time.perf_counter``; now when None), for the latency metrics."""
-    started = time.perf_counter() if received is None else received
+    the request arrived (``time.perf_counter``; None: when the turn starts), for the latency
+    metrics."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     # The store's reads and commits wait in a worker thread, not on the event loop, where
@@ -138,7 +138,7 @@ async def _turn(
     )
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
-                           admission=admission, started=started)  # fmt: skip
+                           admission=admission, started=received)  # fmt: skip
     counter = chat.context.counter
     assert run.task is not None
     run.task.add_done_callback(lambda _: state.counters.give(cid, counter))

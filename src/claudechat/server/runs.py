@@ -77,7 +77,7 @@ class Run:
     texted: bool = False  # some text of the reply has arrived
     stop_asked: bool = False
     admission: Admission | None = None  # the spend reserved for the turn, settled at its end
-    started: float = field(default_factory=time.perf_counter)  # its request's arrival
+    started: float = 0.0  # its request's arrival (time.perf_counter)
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -186,9 +186,8 @@ class RunRegistry:
         when its request arrived (``time.perf_counter``), for the latency metrics."""
         assert chat.id is not None
         self._prune()
-        run = Run(chat.id, user_id, user_message, admission=admission)
-        if started is not None:
-            run.started = started
+        run = Run(chat.id, user_id, user_message, admission=admission,
+                  started=time.perf_counter() if started is None else started)  # fmt: skip
         if self.metrics is not None:
             self.metrics.stream_opened()
             self.metrics.turn_opened(time.perf_counter() - run.started)

@@ -44,8 +44,7 @@ class ServiceProcess:
         src: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._bind()
         src = src or Path(__file__).resolve().parents[2]
         child_env = {**os.environ, **(env or {})}
         child_env.update(
@@ -57,9 +56,18 @@ class ServiceProcess:
                    "--port", str(self.port), "--workers", str(workers), "--store", store]  # fmt: skip
         if no_auth:
             command.append("--no-auth")
+        self._launch(command, child_env, workers)
+
+    def _bind(self) -> None:
+        """Pick the port the server will listen on (127.0.0.1)."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _launch(self, command: list[str], env: Mapping[str, str], workers: int) -> None:
+        """Start ``command`` in a session of its own, its output in a temporary file."""
         self.output = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop; a pipe nobody
         # reads would stall the server once its request log filled the pipe)
-        self.process = subprocess.Popen(command, env=child_env, stdout=self.output,
+        self.process = subprocess.Popen(command, env=env, stdout=self.output,
                                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         self.workers = workers
 
