@@ -70,6 +70,46 @@ def test_reattach_on_another_worker_gets_the_stored_reply(two: tuple[Service, Se
     assert message["status"] == "complete" and 'You said: "elsewhere"' in message["text"]
 
 
+def test_reattach_with_last_event_id_on_another_worker_numbers_the_reply_after_it(
+    two: tuple[Service, Service],
+) -> None:
+    """The client saw the first worker's events up to N: the second numbers the stored
+    reply after N (numbered from 1 instead, a client past event 2 got nothing at all)."""
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={}).json()["id"]
+        held = _start_held_turn(first, cid, "seen up to here")
+        next(held)
+        headers = {"Last-Event-ID": "57"}
+        with b.stream("GET", f"/v1/conversations/{cid}/stream", headers=headers) as r:
+            first.gate.release()
+            events = list(sse(r))
+        held.close()
+    assert [(e.id, e.name) for e in events] == [(58, "message"), (59, "done")]
+    assert 'You said: "seen up to here"' in events[0].data["message"]["text"]
+
+
+def test_reattach_on_another_worker_after_the_turn_ended_gets_the_stored_reply(
+    two: tuple[Service, Service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the worker that ran it would, for as long as it keeps the turn's events; after
+    that, and for a turn that stored no reply, 404."""
+    import claudechat.server.routes_turns as routes
+
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={}).json()["id"]
+        a.post(f"/v1/conversations/{cid}/messages", json={"content": "over", "stream": False})
+        with b.stream("GET", f"/v1/conversations/{cid}/stream") as r:
+            assert r.status_code == 200
+            events = list(sse(r))
+        assert [e.name for e in events] == ["message", "done"]
+        assert 'You said: "over"' in events[0].data["message"]["text"]
+        monkeypatch.setattr(routes, "KEEP_SECONDS", 0.0)
+        late = b.get(f"/v1/conversations/{cid}/stream")
+    assert late.status_code == 404 and late.json()["error"]["type"] == "not_found"
+
+
 def test_shutdown_lets_a_turn_finish_within_the_grace(tmp_path: Path) -> None:
     service = start_service(tmp_path / "s.db", auth_mode="none", shutdown_grace_seconds=30)
     with service.client() as c:

@@ -27,7 +27,7 @@ from .auth import ScopedStoreDep, Who
 from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
-from .runs import STOP_POLL_SECONDS, RunEvent
+from .runs import KEEP_SECONDS, STOP_POLL_SECONDS, RunEvent
 from .sse import GATHER_SECONDS, IDLE_SECONDS, event_stream
 from .state import Admission, ServerState, State
 from .uploads import attachment_tokens, decode_attachments, history_tokens
@@ -204,9 +204,10 @@ def _admit(
 async def reattach(
     cid: str, request: Request, state: State, store: ScopedStoreDep
 ) -> StreamingResponse:
-    """The turn's events after ``Last-Event-ID`` then the live ones; for a turn running on
-    another worker, its stored reply once it ends; 404 when no turn ran. (The store is read
-    in a worker thread, as in every route.)"""
+    """The turn's events after ``Last-Event-ID`` then the live ones. For a turn of another
+    worker (its events are not here): the stored reply once the turn ends, whether it runs
+    still or ended within the time a worker keeps a turn's events; 404 when no turn ran in
+    that time. (The store is read in a worker thread, as in every route.)"""
     after = _last_event_id(request)
     await anyio.to_thread.run_sync(store.get_conversation, cid)
     run = state.runs.latest(cid)
@@ -214,7 +215,10 @@ async def reattach(
         return event_stream(run.batches(after, idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     probe = new_id()
     if await anyio.to_thread.run_sync(_try_hold, store, cid, probe):
-        raise ApiError(404, f"no turn of conversation {cid} is running or ran here")
+        reply = _last_reply(await anyio.to_thread.run_sync(store.branch, cid))
+        if reply is None or reply.created_at < time.time() - KEEP_SECONDS:
+            raise ApiError(404, f"no turn of conversation {cid} is running or ran recently")
+        return event_stream(_replayed(reply, after))
     return event_stream(_after_elsewhere(store, cid, probe, after))
 
 
@@ -248,16 +252,24 @@ async def _after_elsewhere(
             quiet_since = time.monotonic()
             yield []  # a keep-alive while the other worker's turn runs
     reply = _last_reply(await anyio.to_thread.run_sync(store.branch, cid))
-    events = [RunEvent(2, "done", {})]
+    async for batch in _replayed(reply, after):
+        yield batch
+
+
+async def _replayed(reply: Message | None, after: int) -> AsyncIterator[list[RunEvent]]:
+    """The stored reply and ``done``, numbered after ``after``: the worker that ran the turn
+    numbered its events, this one cannot know which of them the client missed, and the
+    whole stored reply covers them all."""
+    events = [RunEvent(after + 1, "done", {})]
     if reply is not None:
-        events.insert(0, RunEvent(1, "message", {"message": msg_json(reply)}))
-    missed = [event for event in events if event.seq > after]
-    if missed:
-        yield missed
+        events = [RunEvent(after + 1, "message", {"message": msg_json(reply)}),
+                  RunEvent(after + 2, "done", {})]  # fmt: skip
+    yield events
 
 
 def _last_reply(branch: list[Message]) -> Message | None:
-    return next((m for m in reversed(branch) if m.role == "assistant"), None)
+    """The branch's last message when it is a reply (a turn that failed stored none)."""
+    return branch[-1] if branch and branch[-1].role == "assistant" else None
 
 
 @router.post("/{cid}/cancel")
