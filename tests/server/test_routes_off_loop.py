@@ -123,7 +123,8 @@ def test_conversation_routes_touch_the_store_only_in_worker_threads(
         r = client.request(method, path, json=body)
         assert r.status_code < 400, (method, path, r.text)
     exported = client.get("/v1/conversations").json()["data"][0]["id"]
-    no_turn = client.get(f"/v1/conversations/{exported}/stream")  # none ran: 404, read in a thread
+    empty = client.post("/v1/conversations", json={}).json()["id"]
+    no_turn = client.get(f"/v1/conversations/{empty}/stream")  # none ran: 404, read in a thread
     assert no_turn.status_code == 404, no_turn.text
     r = client.get(f"/v1/conversations/{exported}/export")
     imported = client.post("/v1/conversations/import", content=r.content,

@@ -50,6 +50,11 @@ class SharedWriter:
         self._open_stream = None
 
     @property
+    def holds_turn(self) -> bool:
+        """True while this chat holds its conversation's turn lease (a turn is open)."""
+        return self._lease is not None
+
+    @property
     def unsaved(self) -> list[Message]:
         """Messages the store failed to take (an outage): kept here, stored with the next
         write or by ``store_unsaved()``."""

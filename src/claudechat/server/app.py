@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..store.accounts import ServiceStore
 from ..store.base import Store
 from .errors import BodyLimit, install_error_handlers
+from .kept_chats import KeptChats
 from .login_limit import LoginThrottle
 from .operations import install_operations
 from .runs import RunRegistry
@@ -56,7 +57,7 @@ def create_app(
                            per_address=settings.login_failures_per_address,
                            window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
-                        logins=logins)  # fmt: skip
+                        logins=logins, chats=KeptChats(keep=settings.kept_chats))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +72,7 @@ def create_app(
             yield
         finally:
             await runs.shutdown()
+            state.chats.clear()  # they hold the pools closed next
             pools, state.pools = state.pools, ()
             for pool in pools:
                 await pool.close()

@@ -27,7 +27,7 @@ from .auth import ScopedStoreDep, Who
 from .bodies import EditBody, RetryBody, SendBody
 from .chats import make_chat
 from .errors import ApiError
-from .runs import KEEP_SECONDS, STOP_POLL_SECONDS, RunEvent
+from .runs import KEEP_SECONDS, STOP_POLL_SECONDS, Run, RunEvent
 from .sse import GATHER_SECONDS, IDLE_SECONDS, event_stream
 from .state import Admission, ServerState, State
 from .uploads import attachment_tokens, decode_attachments, history_tokens
@@ -139,9 +139,8 @@ async def _turn(
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
                            admission=admission, started=received)  # fmt: skip
-    counter = chat.context.counter
     assert run.task is not None
-    run.task.add_done_callback(lambda _: state.counters.give(cid, counter))
+    run.task.add_done_callback(lambda _: _keep(state, user_id, run, chat))
     if stream:
         return event_stream(run.batches(idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     result = await run.wait()
@@ -164,9 +163,14 @@ def _open_turn(
     content: Any,
     extra_tokens: int = 0,
 ) -> tuple[AsyncChat, Admission | None, AsyncIterator[str]]:
-    """The conversation's chat, its admission, and its reply stream, opened: checked, the
-    turn's lease held and the user message stored; nothing is kept of a refused turn."""
-    chat = make_chat(state, store, cid, counter=state.counters.take(cid))
+    """The conversation's chat (kept from its last turn in this worker, or built), its
+    admission, and its reply stream, opened: checked, the turn's lease held and the user
+    message stored; nothing is kept of a refused turn."""
+    conversation = store.get_conversation(cid)  # 404 for an id that is not the user's
+    chat = state.chats.take(user_id, conversation)
+    counter = state.counters.take(cid)  # out of the table while the turn runs, as the chat
+    if chat is None:
+        chat = make_chat(state, store, cid, counter=counter)
     admission = _admit(state, user_id, chat, content, extra_tokens)
     try:
         pieces = begin(chat)
@@ -176,6 +180,14 @@ def _open_turn(
         if admission is not None:
             admission.settle(0.0)  # refused before anything was sent
         raise
+
+
+def _keep(state: ServerState, user_id: str, run: Run, chat: AsyncChat) -> None:
+    """At the turn's end: its token counts for the conversation's next turn, and its chat
+    when the turn ended with a reply (an error may leave the chat behind the store)."""
+    state.counters.give(run.conversation_id, chat.context.counter)
+    if run.result is not None and run.result.outcome != "error":
+        state.chats.give(user_id, chat)
 
 
 def _admit(

@@ -236,9 +236,9 @@ class RunRegistry:
 
     def _account(self, run: Run, chat: AsyncChat, result: TurnResult) -> None:
         """Index the finished turn for recall, settle the turn's spend with what it billed
-        (every request of the chat, summaries and counts included: the chat lives for this
-        turn) and report it to the metrics."""
-        usage, cost = chat.ledger.usage, chat.ledger.cost_usd
+        (every request of the turn, summaries and counts included: the chat may live on for
+        the conversation's next turns) and report it to the metrics."""
+        usage, cost = chat.ledger.turn_usage, chat.ledger.turn_cost_usd
         try:
             if result.outcome == "ok":
                 index_finished_turn(chat)  # the next turn's recall reads, writes nothing

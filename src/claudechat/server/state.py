@@ -17,6 +17,7 @@ from ..context.engine import Budget
 from ..store.accounts import ServiceStore, User
 from ..usage import Usage
 from .counters import TokenCounters
+from .kept_chats import KeptChats
 from .login_limit import LoginThrottle
 from .settings import ServerSettings
 
@@ -97,6 +98,7 @@ class ServerState:
     upper_bound: UpperBound | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed sign-ins, 429 past
     counters: TokenCounters = field(default_factory=TokenCounters)  # kept between turns
+    chats: KeptChats = field(default_factory=KeptChats)  # kept between turns
     pools: tuple[Any, ...] = ()  # copies of ``client`` with pools of their own (see app.py)
 
     def client_for(self, conversation_id: str) -> Any:

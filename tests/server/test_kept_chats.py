@@ -1,0 +1,153 @@
+"""A conversation's chat kept in the worker between its turns: taken back only while the
+stored conversation is the one it holds, never by another user, never past its idle time
+or the table's size; the turns it serves see every change made elsewhere and are billed
+once each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service import Service, start_service
+
+from claudechat.chat import AsyncChat
+from claudechat.server.kept_chats import KeptChats
+from claudechat.store.memory import MemoryStore
+from claudechat.testing import offline_client
+
+
+def _send(c: Any, cid: str, text: str) -> dict[str, Any]:
+    r = c.post(f"/v1/conversations/{cid}/messages", json={"content": text, "stream": False})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _sent_texts(service: Service) -> list[str]:
+    """The texts of the user messages of the last request sent upstream."""
+    body = [r for r in service.emulator.requests if r.path == "/v1/messages"][-1].body
+    texts = []
+    for m in body["messages"]:
+        if m["role"] != "user":
+            continue
+        content = m["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        texts.append(" ".join(b.get("text", "") for b in blocks if b.get("type") == "text"))
+    return texts
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    s = start_service(tmp_path / "kept.db", auth_mode="none")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_the_next_turn_takes_the_chat_its_last_turn_kept(service: Service) -> None:
+    chats = service.app.state.claudechat.chats
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        for i in range(3):
+            _send(c, cid, f"question {i}")
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert (chats.hits, chats.misses) == (2, 1)
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 3
+    assert 'You said: "question 2"' in stored[-1]["text"]
+    assert _sent_texts(service) == ["question 0", "question 1", "question 2"]
+
+
+def test_a_change_to_the_conversation_between_turns_builds_the_chat_anew(
+    service: Service,
+) -> None:
+    chats = service.app.state.claudechat.chats
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        _send(c, cid, "first")
+        assert c.patch(f"/v1/conversations/{cid}", json={"model": "claude-opus-4-6"}).is_success
+        second = _send(c, cid, "second")
+        assert c.post(f"/v1/conversations/{cid}/undo", json={}).is_success
+        _send(c, cid, "third")
+    assert second["message"]["model"] == "claude-opus-4-6"  # the new model, not the kept one
+    assert (chats.hits, chats.misses) == (0, 3)
+    assert _sent_texts(service)[-1] == "third" and "second" not in _sent_texts(service)
+
+
+def test_a_turn_another_worker_stored_is_in_the_next_request(tmp_path: Path) -> None:
+    first = start_service(tmp_path / "shared.db", auth_mode="none")
+    second = start_service(tmp_path / "shared.db", auth_mode="none")
+    try:
+        with first.client() as a, second.client() as b:
+            cid = a.post("/v1/conversations", json={}).json()["id"]
+            _send(a, cid, "on the first")
+            _send(b, cid, "on the second")
+            _send(a, cid, "back on the first")
+        sent = _sent_texts(first)
+    finally:
+        first.stop()
+        second.stop()
+    assert sent == ["on the first", "on the second", "back on the first"]
+    assert first.app.state.claudechat.chats.hits == 0
+
+
+def test_each_turn_of_a_kept_chat_is_billed_once(service: Service) -> None:
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        costs = [_send(c, cid, f"question {i}")["cost_usd"] for i in range(3)]
+        usage = c.get("/v1/usage").json()
+    assert service.app.state.claudechat.chats.hits == 2
+    assert usage["total_usd"] == pytest.approx(sum(costs))
+
+
+def _chat(store: MemoryStore, text: str = "hi") -> AsyncChat:
+    conv = store.create_conversation(title=text)
+    return AsyncChat.resume(conv.id, store=store, client=offline_client(asynchronous=True))
+
+
+def test_a_kept_chat_is_the_users_own_while_its_row_holds_within_its_idle_time() -> None:
+    now = [0.0]
+    kept = KeptChats(keep=2, idle_seconds=60, clock=lambda: now[0])
+    store = MemoryStore()
+    chat = _chat(store)
+    row = chat.conversation
+    assert row is not None
+    kept.give("alice", chat)
+    assert kept.take("bob", row) is None  # another user's turn builds its own
+    assert kept.take("alice", row) is chat
+    assert kept.take("alice", row) is None  # taken: out of the table until given back
+    kept.give("alice", chat)
+    assert kept.take("alice", replace(row, version=row.version + 1)) is None  # row changed
+    kept.give("alice", chat)
+    now[0] = 61.0
+    assert kept.take("alice", row) is None  # idle too long
+    for text in ("a", "b", "c"):
+        kept.give("alice", _chat(store, text))
+    assert len(kept) == 2  # the oldest is dropped
+
+
+def test_how_many_chats_a_worker_keeps_is_configured_and_checked() -> None:
+    from claudechat.errors import ConfigError
+    from claudechat.server import ServerSettings
+
+    assert ServerSettings.from_env({}).kept_chats == 256
+    assert ServerSettings.from_env({"CLAUDECHAT_SERVE_KEPT_CHATS": "0"}).kept_chats == 0
+    with pytest.raises(ConfigError, match="CLAUDECHAT_SERVE_KEPT_CHATS must be a number"):
+        ServerSettings.from_env({"CLAUDECHAT_SERVE_KEPT_CHATS": "many"})
+    with pytest.raises(ConfigError, match="kept_chats must be 0 or more"):
+        ServerSettings(kept_chats=-1)
+
+
+def test_a_worker_that_keeps_no_chats_builds_each_turns(tmp_path: Path) -> None:
+    service = start_service(tmp_path / "none.db", auth_mode="none", kept_chats=0)
+    try:
+        with service.client() as c:
+            cid = c.post("/v1/conversations", json={}).json()["id"]
+            for i in range(2):
+                _send(c, cid, f"question {i}")
+    finally:
+        service.stop()
+    chats = service.app.state.claudechat.chats
+    assert (chats.hits, chats.misses, len(chats)) == (0, 2, 0)
