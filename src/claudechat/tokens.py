@@ -330,6 +330,18 @@ class TokenAccountant:
             return None
         return self._exact.get(self.message_key(message))
 
+    def estimate_ahead(self, message: Message) -> None:
+        """Make now the offline estimate that ``message_bound`` would make when a request
+        first carries ``message``: that of a reply with thinking or tool calls (a text one
+        is bounded by its length or taught by its response). The estimate is pure Python,
+        some 40 µs a word, and the next request waits for it before it is sent; a service
+        makes it once the reply has ended, while the user reads it."""
+        known, key, blocks = self._known_count(message)
+        if known is not None or key in self._estimates:
+            return
+        if any(b.get("type") != "text" for b in blocks):
+            self.message_tokens(message)
+
     def teach_reply(self, message: Message, output_tokens: int) -> None:
         """Take a text reply's count from the output tokens its response reported: the
         server's own count of that text, so no offline estimate of it is needed."""

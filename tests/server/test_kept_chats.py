@@ -151,3 +151,36 @@ def test_a_worker_that_keeps_no_chats_builds_each_turns(tmp_path: Path) -> None:
         service.stop()
     chats = service.app.state.claudechat.chats
     assert (chats.hits, chats.misses, len(chats)) == (0, 2, 0)
+
+
+def test_a_replys_token_estimate_is_made_after_its_turn_not_before_the_next(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator's replies carry thinking, which its output tokens do not count as
+    input: the offline estimate of the reply (pure Python) is made once the turn ended."""
+    import time
+
+    import claudechat.tokens as tokens
+
+    estimated: list[tuple[str, float]] = []
+    real = tokens.estimate_text
+
+    def recording(text: str, *args: Any, **kwargs: Any) -> int:
+        estimated.append((text, time.monotonic()))
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(tokens, "estimate_text", recording)
+    chats = service.app.state.claudechat.chats
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        first = _send(c, cid, "first")["message"]
+        for _ in range(500):  # kept once the turn's estimates are made
+            if len(chats):
+                break
+            time.sleep(0.01)
+        assert len(chats) == 1
+        sent_at = time.monotonic()
+        _send(c, cid, "second")
+    thinking = next(b["thinking"] for b in first["content"] if b["type"] == "thinking")
+    assert [at for text, at in estimated if text == thinking]  # estimated, once kept...
+    assert not [at for text, at in estimated if text == thinking and at >= sent_at]  # ...only

@@ -215,6 +215,25 @@ def test_replies_with_more_than_text_get_no_count_from_output_tokens() -> None:
     assert acct.message_tokens(cut) == estimate
 
 
+def test_a_reply_with_thinking_is_estimated_ahead_and_not_again_when_sent() -> None:
+    estimated: list[str] = []
+
+    def counting(text: str, family: str) -> int:
+        estimated.append(text)
+        return by_words(text, family)
+
+    acct = TokenAccountant(estimator=counting)
+    thought = {"type": "thinking", "thinking": "hmm " * 30, "signature": "s"}
+    reply = assistant([thought, {"type": "text", "text": "the answer"}])
+    acct.estimate_ahead(reply)
+    assert estimated  # made now, after the reply
+    made = len(estimated)
+    assert acct.message_bound(reply) == acct.message_tokens(reply)
+    assert len(estimated) == made  # not again when the next request carries the reply
+    acct.estimate_ahead(assistant([{"type": "text", "text": "plain words"}]))
+    assert len(estimated) == made  # a text reply is bounded by its length: no estimate
+
+
 def test_the_overhead_key_follows_the_lists_asked_about() -> None:
     acct = TokenAccountant(estimator=by_words)
     system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
