@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -61,6 +62,7 @@ _HEADER_CHARS = 65_536  # base64 characters read for an image's size (a JPEG's S
 
 # Above this many parts with no estimate, a learned total is shared by cheap weights.
 BULK_PARTS = 8
+TEXT_ESTIMATES_KEPT = 512  # text_tokens' estimates kept by each accountant
 
 
 # --- blocks -------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ class TokenAccountant:
         self.version = "3.0"
         self._exact: dict[str, int] = {}
         self._estimates: dict[str, int] = {}
+        self._texts: OrderedDict[tuple[str, str, bytes], int] = OrderedDict()  # text_tokens
         # message id -> (the content list, status, family, key): the list is held, so a
         # replaced partial (same id, new list or status) can never match a stale entry.
         self._by_id: dict[str, tuple[list[Block], str, str, str]] = {}
@@ -185,8 +188,18 @@ class TokenAccountant:
         return estimate_text(text, self.family, version=self.version, use_ctok=self.use_ctok)
 
     def text_tokens(self, text: str) -> int:
-        """Estimated tokens of text never sent (scaled by what the server taught us)."""
-        return math.ceil(self._raw_text(text) * self.scale.get(self.family, 1.0))
+        """Estimated tokens of text never sent (scaled by what the server taught us). The
+        estimates of the last ``TEXT_ESTIMATES_KEPT`` texts are kept: recall sizes its block
+        from the same old turns, turn after turn, and an estimate costs some 40 µs a word."""
+        digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        key = (self.family, self.version, digest)
+        raw = self._texts.pop(key, None)
+        if raw is None:
+            raw = self._raw_text(text)
+        self._texts[key] = raw  # the newest last
+        if len(self._texts) > TEXT_ESTIMATES_KEPT:
+            self._texts.popitem(last=False)
+        return math.ceil(raw * self.scale.get(self.family, 1.0))
 
     def _block_raw(self, block: Block) -> int:
         kind = block.get("type")

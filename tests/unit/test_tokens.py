@@ -234,6 +234,24 @@ def test_a_reply_with_thinking_is_estimated_ahead_and_not_again_when_sent() -> N
     assert len(estimated) == made  # a text reply is bounded by its length: no estimate
 
 
+def test_a_texts_estimate_is_made_once_for_its_tokenizer() -> None:
+    estimated: list[tuple[str, str]] = []
+
+    def counting(text: str, family: str) -> int:
+        estimated.append((text, family))
+        return by_words(text, family)
+
+    acct = TokenAccountant(estimator=counting)
+    block = "<recalled_turns>an old turn, recalled again and again</recalled_turns>"
+    first = acct.text_tokens(block)
+    assert acct.text_tokens(block) == first and len(estimated) == 1
+    acct.scale["claude3"] = 2.0
+    assert acct.text_tokens(block) == 2 * first and len(estimated) == 1  # scaled, not redone
+    acct.use(model_info("claude-opus-4-7"))
+    acct.text_tokens(block)
+    assert [family for _, family in estimated] == ["claude3", "claude47"]  # per tokenizer
+
+
 def test_the_overhead_key_follows_the_lists_asked_about() -> None:
     acct = TokenAccountant(estimator=by_words)
     system: list[dict[str, object]] = [{"type": "text", "text": "be brief"}]
