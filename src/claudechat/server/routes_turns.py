@@ -168,6 +168,8 @@ def _open_turn(
     message stored; nothing is kept of a refused turn."""
     conversation = store.get_conversation(cid)  # 404 for an id that is not the user's
     chat = state.chats.take(user_id, conversation)
+    if chat is not None and getattr(chat.model, "client", None) is not state.client_for(cid):
+        chat = None  # kept before the app restarted: its upstream pool is closed
     counter = state.counters.take(cid)  # out of the table while the turn runs, as the chat
     if chat is None:
         chat = make_chat(state, store, cid, counter=counter)
