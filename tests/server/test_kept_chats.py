@@ -5,7 +5,6 @@ once each."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ def _send(c: Any, cid: str, text: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def _sent_texts(service: Service) -> list[str]:
+def _sent_texts(local_service: Service) -> list[str]:
     """The texts of the user messages of the last request sent upstream."""
-    body = [r for r in service.emulator.requests if r.path == "/v1/messages"][-1].body
+    body = [r for r in local_service.emulator.requests if r.path == "/v1/messages"][-1].body
     texts = []
     for m in body["messages"]:
         if m["role"] != "user":
@@ -38,18 +37,9 @@ def _sent_texts(service: Service) -> list[str]:
     return texts
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    s = start_service(tmp_path / "kept.db", auth_mode="none")
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def test_the_next_turn_takes_the_chat_its_last_turn_kept(service: Service) -> None:
-    chats = service.app.state.claudechat.chats
-    with service.client() as c:
+def test_the_next_turn_takes_the_chat_its_last_turn_kept(local_service: Service) -> None:
+    chats = local_service.app.state.claudechat.chats
+    with local_service.client() as c:
         cid = c.post("/v1/conversations", json={}).json()["id"]
         for i in range(3):
             _send(c, cid, f"question {i}")
@@ -57,14 +47,14 @@ def test_the_next_turn_takes_the_chat_its_last_turn_kept(service: Service) -> No
     assert (chats.hits, chats.misses) == (2, 1)
     assert [m["role"] for m in stored] == ["user", "assistant"] * 3
     assert 'You said: "question 2"' in stored[-1]["text"]
-    assert _sent_texts(service) == ["question 0", "question 1", "question 2"]
+    assert _sent_texts(local_service) == ["question 0", "question 1", "question 2"]
 
 
 def test_a_change_to_the_conversation_between_turns_builds_the_chat_anew(
-    service: Service,
+    local_service: Service,
 ) -> None:
-    chats = service.app.state.claudechat.chats
-    with service.client() as c:
+    chats = local_service.app.state.claudechat.chats
+    with local_service.client() as c:
         cid = c.post("/v1/conversations", json={}).json()["id"]
         _send(c, cid, "first")
         assert c.patch(f"/v1/conversations/{cid}", json={"model": "claude-opus-4-6"}).is_success
@@ -73,7 +63,7 @@ def test_a_change_to_the_conversation_between_turns_builds_the_chat_anew(
         _send(c, cid, "third")
     assert second["message"]["model"] == "claude-opus-4-6"  # the new model, not the kept one
     assert (chats.hits, chats.misses) == (0, 3)
-    assert _sent_texts(service)[-1] == "third" and "second" not in _sent_texts(service)
+    assert _sent_texts(local_service)[-1] == "third" and "second" not in _sent_texts(local_service)
 
 
 def test_a_turn_another_worker_stored_is_in_the_next_request(tmp_path: Path) -> None:
@@ -93,12 +83,12 @@ def test_a_turn_another_worker_stored_is_in_the_next_request(tmp_path: Path) -> 
     assert first.app.state.claudechat.chats.hits == 0
 
 
-def test_each_turn_of_a_kept_chat_is_billed_once(service: Service) -> None:
-    with service.client() as c:
+def test_each_turn_of_a_kept_chat_is_billed_once(local_service: Service) -> None:
+    with local_service.client() as c:
         cid = c.post("/v1/conversations", json={}).json()["id"]
         costs = [_send(c, cid, f"question {i}")["cost_usd"] for i in range(3)]
         usage = c.get("/v1/usage").json()
-    assert service.app.state.claudechat.chats.hits == 2
+    assert local_service.app.state.claudechat.chats.hits == 2
     assert usage["total_usd"] == pytest.approx(sum(costs))
 
 
@@ -154,7 +144,7 @@ def test_a_worker_that_keeps_no_chats_builds_each_turns(tmp_path: Path) -> None:
 
 
 def test_a_replys_token_estimate_is_made_after_its_turn_not_before_the_next(
-    service: Service, monkeypatch: pytest.MonkeyPatch
+    local_service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The emulator's replies carry thinking, which its output tokens do not count as
     input: the offline estimate of the reply (pure Python) is made once the turn ended."""
@@ -170,8 +160,8 @@ def test_a_replys_token_estimate_is_made_after_its_turn_not_before_the_next(
         return real(text, *args, **kwargs)
 
     monkeypatch.setattr(tokens, "estimate_text", recording)
-    chats = service.app.state.claudechat.chats
-    with service.client() as c:
+    chats = local_service.app.state.claudechat.chats
+    with local_service.client() as c:
         cid = c.post("/v1/conversations", json={}).json()["id"]
         first = _send(c, cid, "first")["message"]
         for _ in range(500):  # kept once the turn's estimates are made
@@ -184,3 +174,32 @@ def test_a_replys_token_estimate_is_made_after_its_turn_not_before_the_next(
     thinking = next(b["thinking"] for b in first["content"] if b["type"] == "thinking")
     assert [at for text, at in estimated if text == thinking]  # estimated, once kept...
     assert not [at for text, at in estimated if text == thinking and at >= sent_at]  # ...only
+
+
+def test_a_turn_after_a_stopped_one_sends_the_partial_reply_and_the_new_question(
+    local_service: Service,
+) -> None:
+    """A stopped turn keeps its chat too: the next turn continues after the partial reply,
+    as the store has it."""
+    from service import WAIT, sse
+
+    service = local_service
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        service.gate.hold()
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "cut"}) as r:
+            events = sse(r)
+            assert next(events).name == "start"
+            assert service.gate.reached.wait(WAIT)
+            with service.client() as other:
+                assert other.post(f"/v1/conversations/{cid}/cancel", json={}).is_success
+            assert [e.name for e in events][-1] == "done"
+        service.gate.release()
+        _send(c, cid, "after the stop")
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+    assert [(m["role"], m["status"]) for m in stored] == [
+        ("user", "complete"), ("assistant", "partial"), ("user", "complete"),
+        ("assistant", "complete"),
+    ]  # fmt: skip
+    assert _sent_texts(service) == ["cut", "after the stop"]
+    assert service.app.state.claudechat.chats.hits == 1  # the stopped turn's chat
