@@ -262,15 +262,15 @@ def test_step_ahead_takes_the_first_step_of_an_opened_stream_in_the_calling_thre
                          context=ContextEngine([seen], offload=True))  # fmt: skip
         chat.step_ahead()  # no stream opened: nothing to step
         assert seen.threads == []
-        stream = chat.stream("hello")
+        stream = chat.stream("hello", open_now=True)
         chat.step_ahead()
         assert seen.threads == [threading.get_ident()]
         texts = ["".join([p async for p in stream])]
         assert len(seen.threads) == 1  # the turn used that step, not a second one
-        abandoned = chat.stream("left unread")
+        abandoned = chat.stream("left unread", open_now=True)
         chat.step_ahead()
         await abandoned.aclose()  # type: ignore[attr-defined]
-        texts.append("".join([p async for p in chat.retry_stream()]))  # no step ahead
+        texts.append("".join([p async for p in chat.retry_stream(open_now=True)]))  # no step
         return threading.get_ident(), texts
 
     loop_thread, texts = asyncio.run(run())
@@ -286,7 +286,7 @@ def test_a_step_ahead_that_fails_leaves_the_error_to_the_turn() -> None:
     async def run() -> None:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
                          context=ContextEngine([_Refusing()], offload=True))  # fmt: skip
-        stream = chat.stream("hello")
+        stream = chat.stream("hello", open_now=True)
         chat.step_ahead()  # does not raise
         with pytest.raises(ValueError, match="this policy refuses"):
             async for _ in stream:
@@ -321,7 +321,7 @@ def test_a_step_ahead_that_needs_a_side_call_is_answered_by_the_turn() -> None:
     async def run() -> str:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(emu, asynchronous=True),
                          context=ContextEngine([policy], offload=True))  # fmt: skip
-        stream = chat.stream("hello")
+        stream = chat.stream("hello", open_now=True)
         chat.step_ahead()  # stops at the summary it must ask for
         assert policy.threads == [threading.get_ident()]
         return "".join([p async for p in stream])

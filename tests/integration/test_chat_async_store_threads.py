@@ -47,12 +47,115 @@ def test_writes_during_and_after_a_streamed_reply_are_off_the_event_loop(
     text, loop_thread = asyncio.run(run())
     assert text
     writes = {what: thread for what, thread in store.threads}
-    assert writes["append user complete"] == loop_thread  # before the request: inline
+    assert writes["append user complete"] != loop_thread  # before the request
     assert writes["append assistant partial"] != loop_thread  # the checkpoint
     assert writes["append assistant complete"] != loop_thread
     assert writes["release"] != loop_thread
     reply = store.branch(store.list_conversations()[0].conversation.id)[-1]
     assert reply.text == text and reply.status == "complete"
+
+
+@pytest.mark.parametrize("turn", ["send", "retry", "edit"])
+def test_the_user_message_of_every_kind_of_turn_is_stored_off_the_event_loop(
+    tmp_path: Path, make_async_chat: Callable[..., AsyncChat], turn: str
+) -> None:
+    store = WhereWritten(tmp_path / "chat.db")
+
+    async def run() -> int:
+        chat = make_async_chat(Emulator(), store=store)
+        await chat.send("first")
+        store.threads.clear()
+        if turn == "send":
+            await chat.send("second")
+        elif turn == "retry":
+            await chat.retry()
+        else:
+            first = next(m for m in chat.history if m.role == "user")
+            await chat.edit(first.id, "first, edited")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(run())
+    assert store.threads  # the turn wrote
+    assert all(thread != loop_thread for _, thread in store.threads)
+
+
+class StepSeen:
+    """A context policy that notes the thread each request is built in."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def apply(self, candidate: Any, state: Any) -> Any:
+        self.threads.append(threading.get_ident())
+        return candidate
+
+
+def test_a_stream_is_opened_at_its_first_read_in_one_worker_thread(tmp_path: Path) -> None:
+    from claudechat.context import ContextEngine
+    from claudechat.testing import offline_client
+
+    seen, store = StepSeen(), WhereWritten(tmp_path / "chat.db")
+
+    async def run() -> int:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         context=ContextEngine([seen], offload=True), store=store)  # fmt: skip
+        stream = chat.stream("hello")
+        chat.step_ahead()  # nothing opened yet: nothing to step
+        assert seen.threads == [] and store.threads == []  # nothing stored before a read
+        assert "".join([p async for p in stream])
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(run())
+    assert len(seen.threads) == 1  # the step taken at the opening is the turn's
+    opened = dict(store.threads)["append user complete"]
+    assert opened != loop_thread and seen.threads == [opened]  # one visit before the request
+
+
+def test_open_now_stores_the_user_message_in_the_calling_thread(tmp_path: Path) -> None:
+    from claudechat.testing import offline_client
+
+    store = WhereWritten(tmp_path / "chat.db")
+
+    async def run() -> tuple[int, int]:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         store=store)  # fmt: skip
+        stream = chat.stream("hello", open_now=True)
+        stored = dict(store.threads)["append user complete"]  # stored by the call itself
+        assert "".join([p async for p in stream])
+        return stored, threading.get_ident()
+
+    stored, loop_thread = asyncio.run(run())
+    assert stored == loop_thread
+
+
+def test_a_refused_message_raises_at_the_first_read_and_nothing_is_stored(
+    tmp_path: Path,
+) -> None:
+    from claudechat import UserError
+    from claudechat.testing import offline_client
+
+    store = WhereWritten(tmp_path / "chat.db")
+
+    async def run() -> None:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         store=store)  # fmt: skip
+        stream = chat.stream("")
+        with pytest.raises(UserError, match="empty"):
+            await anext(stream)  # type: ignore[call-overload]
+        with pytest.raises(UserError, match="empty"):
+            chat.stream("", open_now=True)
+        never_read = chat.stream("never read")
+        del never_read
+        reply = await chat.send("then this")  # no turn was left held
+        assert reply.text
+
+    asyncio.run(run())
+    users = [what for what, _ in store.threads if what == "append user complete"]
+    assert users == ["append user complete"]  # only the message that was sent
+    (summary,) = store.list_conversations()
+    assert [m.text for m in store.branch(summary.conversation.id) if m.role == "user"] == [
+        "then this"
+    ]
 
 
 def test_a_cancelled_caller_waits_for_the_write_then_is_cancelled() -> None:

@@ -6,17 +6,18 @@
 The same turn as ``Chat``, line for line, with the model calls awaited: the decisions are
 ``ChatBase``'s and the per-call fold is fold.py's. Tools may be plain or async callables.
 The store writes while the reply streams and after it (checkpoints, the reply, the turn's
-release), and the context engine's steps when it asks for it (``ContextEngine.offload``),
-run in a worker thread (offload.py), so that they do not hold the event loop, and a piece
-of text is handed out before the writes its event calls for; the store
-must be usable from several threads, as the built-in stores are. The writes before the
-request (the turn's lease, the user message) run inline: a server opens the turn in a
-thread of its own.
+release), the writes before the request (the turn's lease, the user message) and the
+context engine's steps when it asks for it (``ContextEngine.offload``) run in a worker
+thread (offload.py), so that they do not hold the event loop, and a piece of text is handed
+out before the writes its event calls for; the store must be usable from several threads, as
+the built-in stores are. A server that opens its turns in a worker thread of its own opens
+a stream there with ``open_now=True`` (and ``step_ahead``): one thread visit before the
+request instead of two.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..attachments import AttachmentLike
@@ -66,10 +67,11 @@ class AsyncChat(ChatBase[AsyncModel]):
         attachments: Sequence[AttachmentLike] | None = None,
     ) -> Reply:
         """Send a user message and return Claude's reply (running tools as asked).
-        ``attachments``: image and PDF paths or bytes, sent before the text (attachments.py)."""
-        return await self._run(
-            self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
-        )
+        ``attachments``: image and PDF paths or bytes, sent before the text (attachments.py).
+        The message is checked and stored in a worker thread, off the event loop."""
+        return await self._run(await in_thread(
+            lambda: self._begin(prompt, prefill=prefill, documents=documents,
+                                attachments=attachments)))  # fmt: skip
 
     def stream(
         self,
@@ -78,33 +80,46 @@ class AsyncChat(ChatBase[AsyncModel]):
         prefill: str | None = None,
         documents: Documents | None = None,
         attachments: Sequence[AttachmentLike] | None = None,
+        open_now: bool = False,
     ) -> AsyncIterator[str]:
-        """Send a user message and yield the reply text as it arrives (see Chat.stream)."""
-        turn = self._begin(prompt, prefill=prefill, documents=documents, attachments=attachments)
-        return self._streamed(turn)
+        """Send a user message and yield the reply text as it arrives (see Chat.stream).
+
+        The message is checked and stored (the turn's lease claimed) when the stream is
+        first read, in a worker thread, with the request's first context step: the event
+        loop does not wait for the disk or the database. A refused message raises there,
+        before anything is stored or sent; a stream never read stores nothing.
+        ``open_now``: check and store it now, in the calling thread, and raise here (a
+        server opening its turns in a worker thread of its own; see ``step_ahead``)."""
+        return self._stream_turn(
+            lambda: self._begin(prompt, prefill=prefill, documents=documents,
+                                attachments=attachments), open_now)  # fmt: skip
 
     async def retry(self) -> Reply:
         """A new reply to the last user message, as a sibling of the current one."""
-        return await self._run(self._begin_retry())
+        return await self._run(await in_thread(self._begin_retry))
 
-    def retry_stream(self) -> AsyncIterator[str]:
-        """``retry``, streamed as ``stream`` does."""
-        return self._streamed(self._begin_retry())
+    def retry_stream(self, *, open_now: bool = False) -> AsyncIterator[str]:
+        """``retry``, streamed as ``stream`` does (``open_now`` as there)."""
+        return self._stream_turn(self._begin_retry, open_now)
 
     async def edit(self, message_id: str, prompt: str | Sequence[Block]) -> Reply:
         """Replace a user message by a new one on a new branch, and get a reply to it."""
-        return await self._run(self._begin_edit(message_id, prompt))
+        return await self._run(await in_thread(self._begin_edit, message_id, prompt))
 
-    def edit_stream(self, message_id: str, prompt: str | Sequence[Block]) -> AsyncIterator[str]:
-        """``edit``, streamed as ``stream`` does."""
-        return self._streamed(self._begin_edit(message_id, prompt))
+    def edit_stream(
+        self, message_id: str, prompt: str | Sequence[Block], *, open_now: bool = False
+    ) -> AsyncIterator[str]:
+        """``edit``, streamed as ``stream`` does (``open_now`` as there)."""
+        return self._stream_turn(lambda: self._begin_edit(message_id, prompt), open_now)
 
     def step_ahead(self) -> None:
-        """Take the context step of the request of the reply stream just opened (``stream``,
-        ``retry_stream``, ``edit_stream``) now, in the calling thread, instead of when the
-        stream is first read. A server opens its turns in a worker thread (the lease and the
-        user message are written there): stepping there too saves the turn a second visit
-        to a thread, and its wait for one, before the request goes out. Does nothing when
+        """Take the context step of the request of the reply stream just opened with
+        ``open_now=True`` (``stream``, ``retry_stream``, ``edit_stream``) now, in the calling
+        thread, instead of when the stream is first read. A server opens its turns in a
+        worker thread (the lease and the user message are written there): stepping there
+        too saves the turn a second visit to a thread, and its wait for one, before the
+        request goes out (a stream opened at its first read does the same by itself in its
+        worker thread). Does nothing when
         no stream is waiting to be read, or when the step fails: the turn takes it again
         and meets its error where it always does."""
         opened, self._opened_turn = self._opened_turn, None
@@ -120,6 +135,27 @@ class AsyncChat(ChatBase[AsyncModel]):
     def _streamed(self, turn: TurnState) -> AsyncIterator[str]:
         self._opened_turn, self._ahead = turn, None
         return self._opened(self._turn(turn, stream=True))
+
+    def _stream_turn(self, begin: Callable[[], TurnState], open_now: bool) -> AsyncIterator[str]:
+        """The reply stream of the turn ``begin`` opens: opened now, or at its first read."""
+        if open_now:
+            return self._streamed(begin())
+        return self._opening(begin)
+
+    async def _opening(self, begin: Callable[[], TurnState]) -> AsyncIterator[str]:
+        """Open the turn in a worker thread (its checks, lease and user message, then its
+        first context step), then stream it."""
+        stream = await in_thread(self._open_ahead, begin)
+        try:
+            async for piece in stream:
+                yield piece
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    def _open_ahead(self, begin: Callable[[], TurnState]) -> AsyncIterator[str]:
+        stream = self._streamed(begin())
+        self.step_ahead()
+        return stream
 
     # --- the loop -------------------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ async def send(
     _check_content_size(body, state.settings.max_body_bytes)
     files = await anyio.to_thread.run_sync(_attachments, body) if body.attachments else []
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.stream(body.content, attachments=files or None),
+                       lambda chat: chat.stream(body.content, attachments=files or None,
+                                                open_now=True),
                        body.content, extra_tokens=attachment_tokens(files),
                        received=_arrival(request))  # fmt: skip
 
@@ -86,7 +87,8 @@ async def retry(
 ) -> StreamingResponse | dict[str, Any]:
     """A new reply to the last user message, as a sibling of the current one."""
     stream = body.stream if body is not None else True
-    return await _turn(state, store, who.user_id, cid, stream, lambda chat: chat.retry_stream(),
+    return await _turn(state, store, who.user_id, cid, stream,
+                       lambda chat: chat.retry_stream(open_now=True),
                        received=_arrival(request))  # fmt: skip
 
 
@@ -104,7 +106,7 @@ async def edit(
     if not await anyio.to_thread.run_sync(_holds, store, cid, mid):
         raise ApiError(404, f"no message {mid} in conversation {cid}")
     return await _turn(state, store, who.user_id, cid, body.stream,
-                       lambda chat: chat.edit_stream(mid, body.content), body.content,
+                       lambda chat: chat.edit_stream(mid, body.content, open_now=True), body.content,
                        received=_arrival(request))  # fmt: skip
 
 
