@@ -56,8 +56,9 @@ def create_app(
     logins = LoginThrottle(per_user=settings.login_failures_per_user,
                            per_address=settings.login_failures_per_address,
                            window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
+    chats = KeptChats(keep=settings.kept_chats, most_messages=settings.kept_messages)
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
-                        logins=logins, chats=KeptChats(keep=settings.kept_chats))  # fmt: skip
+                        logins=logins, chats=chats)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -48,6 +48,7 @@ class ServerSettings:
     login_failures_per_address: int = 20
     login_window_seconds: float = 900.0
     kept_chats: int = 256  # conversations whose chat a worker keeps between turns (kept_chats.py)
+    kept_messages: int = 50_000  # at most this many messages in those chats' branches, in all
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
@@ -56,6 +57,8 @@ class ServerSettings:
             raise ConfigError("max_body_bytes and max_message_bytes must be at least 1")
         if self.kept_chats < 0:
             raise ConfigError(f"kept_chats must be 0 or more, not {self.kept_chats}")
+        if self.kept_messages < 0:
+            raise ConfigError(f"kept_messages must be 0 or more, not {self.kept_messages}")
         if self.memory not in MEMORY_SCOPES:
             raise ConfigError(
                 f"memory must be one of {', '.join(MEMORY_SCOPES)}, not {self.memory!r}"
@@ -65,7 +68,8 @@ class ServerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
         ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_MAX_MESSAGE_BYTES`` (the body
-        of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``, ``CLAUDECHAT_SERVE_KEPT_CHATS`` (0: none), and the
+        of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``,
+        ``CLAUDECHAT_SERVE_KEPT_CHATS`` (0: none), ``CLAUDECHAT_SERVE_KEPT_MESSAGES``, and the
         model, max_tokens, budget, strategy, recall (``CLAUDECHAT_RECALL``), thinking
         (``CLAUDECHAT_THINKING``) and memory
         (``CLAUDECHAT_MEMORY``: the memory tool, its trees each user's own) of the usual
@@ -90,6 +94,7 @@ class ServerSettings:
             thinking=config.thinking,
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
             kept_chats=_number(env, "CLAUDECHAT_SERVE_KEPT_CHATS", 256, int),
+            kept_messages=_number(env, "CLAUDECHAT_SERVE_KEPT_MESSAGES", 50_000, int),
         )
 
 
