@@ -171,7 +171,7 @@ def test_how_many_chats_a_worker_keeps_is_configured_and_checked() -> None:
     from claudechat.server import ServerSettings
 
     assert ServerSettings.from_env({}).kept_chats == 256
-    assert ServerSettings.from_env({}).kept_messages == 50_000
+    assert ServerSettings.from_env({}).kept_messages == 20_000
     assert ServerSettings.from_env({"CLAUDECHAT_SERVE_KEPT_CHATS": "0"}).kept_chats == 0
     env = {"CLAUDECHAT_SERVE_KEPT_MESSAGES": "2000"}
     assert ServerSettings.from_env(env).kept_messages == 2000

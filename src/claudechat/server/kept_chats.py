@@ -41,7 +41,7 @@ class KeptChats:
         self,
         *,
         keep: int = 256,
-        most_messages: int = 50_000,
+        most_messages: int = 20_000,
         idle_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -48,7 +48,7 @@ class ServerSettings:
     login_failures_per_address: int = 20
     login_window_seconds: float = 900.0
     kept_chats: int = 256  # conversations whose chat a worker keeps between turns (kept_chats.py)
-    kept_messages: int = 50_000  # at most this many messages in those chats' branches, in all
+    kept_messages: int = 20_000  # at most this many messages in those chats' branches, in all
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
@@ -94,7 +94,7 @@ class ServerSettings:
             thinking=config.thinking,
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
             kept_chats=_number(env, "CLAUDECHAT_SERVE_KEPT_CHATS", 256, int),
-            kept_messages=_number(env, "CLAUDECHAT_SERVE_KEPT_MESSAGES", 50_000, int),
+            kept_messages=_number(env, "CLAUDECHAT_SERVE_KEPT_MESSAGES", 20_000, int),
         )
 
 
