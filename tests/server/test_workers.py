@@ -54,6 +54,30 @@ def test_a_turn_on_another_worker_is_409_then_stopped_from_here(
     assert stored[-1]["status"] == "partial" and stored[-1]["text"]
 
 
+def test_settings_and_deletion_wait_for_a_turn_on_another_worker(
+    two: tuple[Service, Service],
+) -> None:
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={"title": "kept"}).json()["id"]
+        held = _start_held_turn(first, cid, "long one")
+        events = next(held)
+        patched = b.patch(f"/v1/conversations/{cid}", json={"title": "changed", "budget": 4096})
+        assert patched.status_code == 409 and patched.json()["error"]["type"] == "conflict"
+        deleted = b.delete(f"/v1/conversations/{cid}")
+        assert deleted.status_code == 409
+        first.gate.release()
+        assert [e.name for e in events][-1] == "done"  # type: ignore[attr-defined]
+        held.close()
+        conv = b.get(f"/v1/conversations/{cid}").json()
+        assert conv["title"] == "kept"  # the refused change changed nothing
+        assert b.patch(f"/v1/conversations/{cid}", json={"title": "changed"}).is_success
+        assert b.post(f"/v1/conversations/{cid}/messages",
+                      json={"content": "next", "stream": False}).is_success  # fmt: skip
+        assert b.delete(f"/v1/conversations/{cid}").status_code == 204
+        assert a.get(f"/v1/conversations/{cid}").status_code == 404
+
+
 def test_reattach_on_another_worker_gets_the_stored_reply(two: tuple[Service, Service]) -> None:
     first, second = two
     with first.client() as a, second.client() as b:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..accounting import store_cost_report
 from ..chat.system_changes import record_change
-from ..messages import Message
+from ..messages import Message, new_id
 from ..metadata import CHAT_SETTINGS
 from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
@@ -31,6 +31,8 @@ from .uploads import attachment_data
 from .views import Siblings, conv_json, info_of, msg_json
 
 __all__ = ["conv_of", "last_request", "router"]
+
+ROUTE_LEASE_SECONDS = 30.0  # a route's hold on a conversation's turn (it ends with the route)
 
 router = APIRouter(prefix="/v1/conversations")
 
@@ -46,6 +48,16 @@ def _idle(state: State, conversation_id: str) -> None:
     running elsewhere)."""
     if state.runs.running(conversation_id) is not None:
         raise ApiError(409, f"a turn of conversation {conversation_id} is in flight")
+
+
+def _hold_turn(state: State, store: Store, conversation_id: str) -> str:
+    """Claim the conversation's turn lease for a change made outside a turn (settings,
+    deletion): 409 while a turn runs, in this worker or another (whose lease it is), and no
+    turn starts until ``store.release_turn(conversation_id, owner)``; returns the owner."""
+    _idle(state, conversation_id)
+    owner = f"route-{new_id()}"
+    store.claim_turn(conversation_id, owner, ttl=ROUTE_LEASE_SECONDS)
+    return owner
 
 
 @router.get("")
@@ -113,20 +125,24 @@ def patch_conversation(
 ) -> dict[str, Any]:
     """Change the title, model, system prompt or context settings (strategy, budget,
     recall; refused while a turn runs)."""
-    conv = store.get_conversation(cid)
-    _idle(state, cid)
+    store.get_conversation(cid)  # 404 first
     model = check_model(body.model) if body.model is not None else None
-    metadata: dict[str, Any] | None = None
-    if body.system is not None and body.system != (conv.system or ""):
-        # Sent as a system message where the model takes one (the cached prefix survives).
-        metadata = record_change(conv.metadata, old=conv.system or "", new=body.system,
-                                 head_id=conv.head_id)  # fmt: skip
-    if changes := body.chat_settings():
-        base = conv if metadata is None else replace(conv, metadata=metadata)
-        metadata = ChatSettings.of(base).changed(changes).metadata(base)
-    if any(v is not None for v in (body.title, model, body.system, metadata)):
-        store.update_conversation(cid, title=body.title, model=model, system=body.system,
-                                  metadata=metadata)  # fmt: skip
+    owner = _hold_turn(state, store, cid)
+    try:
+        conv = store.get_conversation(cid)  # as it is now that no turn can change it
+        metadata: dict[str, Any] | None = None
+        if body.system is not None and body.system != (conv.system or ""):
+            # Sent as a system message where the model takes one (the cached prefix survives).
+            metadata = record_change(conv.metadata, old=conv.system or "", new=body.system,
+                                     head_id=conv.head_id)  # fmt: skip
+        if changes := body.chat_settings():
+            base = conv if metadata is None else replace(conv, metadata=metadata)
+            metadata = ChatSettings.of(base).changed(changes).metadata(base)
+        if any(v is not None for v in (body.title, model, body.system, metadata)):
+            store.update_conversation(cid, title=body.title, model=model, system=body.system,
+                                      metadata=metadata)  # fmt: skip
+    finally:
+        store.release_turn(cid, owner)
     return conv_of(store, cid)
 
 
@@ -134,8 +150,12 @@ def patch_conversation(
 def delete_conversation(cid: str, state: State, store: ScopedStoreDep) -> Response:
     """Delete the conversation and everything in it (refused while a turn runs)."""
     store.get_conversation(cid)
-    _idle(state, cid)
-    store.delete_conversation(cid)
+    owner = _hold_turn(state, store, cid)
+    try:
+        store.delete_conversation(cid)
+    except BaseException:
+        store.release_turn(cid, owner)
+        raise
     forget_turns(store, cid)  # what recall indexed of it goes too
     return Response(status_code=204)
 
