@@ -131,31 +131,32 @@ def test_open_now_stores_the_user_message_in_the_calling_thread(tmp_path: Path) 
 def test_a_refused_message_raises_at_the_first_read_and_nothing_is_stored(
     tmp_path: Path,
 ) -> None:
-    from claudechat import UserError
+    from claudechat import ConcurrentUpdate, UserError
     from claudechat.testing import offline_client
 
     store = WhereWritten(tmp_path / "chat.db")
 
-    async def run() -> None:
+    async def run() -> str:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
                          store=store)  # fmt: skip
-        stream = chat.stream("")
+        await chat.send("first")
+        assert chat.id is not None
         with pytest.raises(UserError, match="empty"):
+            chat.stream("")  # a malformed prompt: at the call, as with Chat
+        store.claim_turn(chat.id, "another writer", ttl=60)
+        stream = chat.stream("refused")  # the store is asked at the first read
+        with pytest.raises(ConcurrentUpdate, match="busy"):
             await anext(stream)  # type: ignore[call-overload]
-        with pytest.raises(UserError, match="empty"):
-            chat.stream("", open_now=True)
+        store.release_turn(chat.id, "another writer")
         never_read = chat.stream("never read")
         del never_read
         reply = await chat.send("then this")  # no turn was left held
         assert reply.text
+        return chat.id
 
-    asyncio.run(run())
-    users = [what for what, _ in store.threads if what == "append user complete"]
-    assert users == ["append user complete"]  # only the message that was sent
-    (summary,) = store.list_conversations()
-    assert [m.text for m in store.branch(summary.conversation.id) if m.role == "user"] == [
-        "then this"
-    ]
+    cid = asyncio.run(run())
+    assert [m.text for m in store.branch(cid) if m.role == "user"] == ["first", "then this"]
+    assert [what for what, _ in store.threads].count("append user complete") == 2
 
 
 def test_a_cancelled_caller_waits_for_the_write_then_is_cancelled() -> None:

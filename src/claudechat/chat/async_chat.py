@@ -27,6 +27,7 @@ from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
 from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
+from .checks import check_prefill, check_prompt
 from .fold import Next, accumulate, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .offload import in_thread
@@ -84,12 +85,16 @@ class AsyncChat(ChatBase[AsyncModel]):
     ) -> AsyncIterator[str]:
         """Send a user message and yield the reply text as it arrives (see Chat.stream).
 
-        The message is checked and stored (the turn's lease claimed) when the stream is
-        first read, in a worker thread, with the request's first context step: the event
-        loop does not wait for the disk or the database. A refused message raises there,
-        before anything is stored or sent; a stream never read stores nothing.
-        ``open_now``: check and store it now, in the calling thread, and raise here (a
-        server opening its turns in a worker thread of its own; see ``step_ahead``)."""
+        A malformed prompt or prefill raises here. The message is then checked against
+        the conversation (its budget, another writer's turn) and stored, the turn's lease
+        claimed, when the stream is first read, in a worker thread, with the request's first
+        context step: the event loop does not wait for the disk or the database. A refusal
+        there raises at that first read, before anything is stored or sent; a stream never
+        read stores nothing. ``open_now``: check and store it all now, in the calling
+        thread, and raise here (a server opening its turns in a worker thread of its own;
+        see ``step_ahead``)."""
+        check_prompt(prompt)
+        check_prefill(prefill)
         return self._stream_turn(
             lambda: self._begin(prompt, prefill=prefill, documents=documents,
                                 attachments=attachments), open_now)  # fmt: skip
@@ -110,6 +115,7 @@ class AsyncChat(ChatBase[AsyncModel]):
         self, message_id: str, prompt: str | Sequence[Block], *, open_now: bool = False
     ) -> AsyncIterator[str]:
         """``edit``, streamed as ``stream`` does (``open_now`` as there)."""
+        check_prompt(prompt)
         return self._stream_turn(lambda: self._begin_edit(message_id, prompt), open_now)
 
     def step_ahead(self) -> None:
