@@ -14,6 +14,7 @@ import asyncio
 import functools
 import inspect
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar
 
@@ -237,3 +238,14 @@ def words(n: int, seed: int) -> str:
     """``n`` varied words (repeated words would count as too few tokens)."""
     rnd = random.Random(seed)
     return " ".join(f"{rnd.choice(_WORDS)}{rnd.randint(0, 99)}" for _ in range(n))
+
+
+class ThreadSeen:
+    """A context policy that notes the thread each request is built in."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def apply(self, candidate: Any, state: Any) -> Any:
+        self.threads.append(threading.get_ident())
+        return candidate

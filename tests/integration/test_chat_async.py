@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chats import HAIKU, assert_valid_request, message_requests
+from chats import HAIKU, ThreadSeen, assert_valid_request, message_requests
 
 from claudechat import AsyncChat, Overloaded, StreamInterrupted, validate
 from claudechat.testing import Emulator, EmuRequest, Fault
@@ -207,19 +207,6 @@ class _ReplyingModel:
         return 20
 
 
-class _ThreadSeen:
-    """A context policy that notes the thread each request is built in."""
-
-    def __init__(self) -> None:
-        self.threads: list[int] = []
-
-    def apply(self, candidate: Any, state: Any) -> Any:
-        import threading
-
-        self.threads.append(threading.get_ident())
-        return candidate
-
-
 @pytest.mark.parametrize("offload", [False, True])
 def test_an_engine_that_asks_for_it_runs_its_steps_off_the_event_loop(offload: bool) -> None:
     import threading
@@ -227,7 +214,7 @@ def test_an_engine_that_asks_for_it_runs_its_steps_off_the_event_loop(offload: b
     from claudechat.context import ContextEngine
     from claudechat.testing import offline_client
 
-    seen = _ThreadSeen()
+    seen = ThreadSeen()
     engine = ContextEngine([seen], offload=offload)
 
     async def run() -> int:
@@ -255,7 +242,7 @@ def test_step_ahead_takes_the_first_step_of_an_opened_stream_in_the_calling_thre
     from claudechat.context import ContextEngine
     from claudechat.testing import offline_client
 
-    seen = _ThreadSeen()
+    seen = ThreadSeen()
 
     async def run() -> tuple[int, list[str]]:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chats import ThreadSeen
 
 from claudechat import AsyncChat
 from claudechat.chat.offload import in_thread
@@ -79,22 +80,11 @@ def test_the_user_message_of_every_kind_of_turn_is_stored_off_the_event_loop(
     assert all(thread != loop_thread for _, thread in store.threads)
 
 
-class StepSeen:
-    """A context policy that notes the thread each request is built in."""
-
-    def __init__(self) -> None:
-        self.threads: list[int] = []
-
-    def apply(self, candidate: Any, state: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return candidate
-
-
 def test_a_stream_is_opened_at_its_first_read_in_one_worker_thread(tmp_path: Path) -> None:
     from claudechat.context import ContextEngine
     from claudechat.testing import offline_client
 
-    seen, store = StepSeen(), WhereWritten(tmp_path / "chat.db")
+    seen, store = ThreadSeen(), WhereWritten(tmp_path / "chat.db")
 
     async def run() -> int:
         chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
@@ -187,3 +177,54 @@ def test_an_error_of_the_write_reaches_the_caller() -> None:
 
     with pytest.raises(LookupError, match="no such row"):
         asyncio.run(in_thread(fails))
+
+
+class HeldAtTheMessage(SQLiteStore):
+    """A SQLite store whose next user message waits for ``go`` once ``hold`` is set."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.hold, self.reached, self.go = threading.Event(), threading.Event(), threading.Event()
+
+    def append(self, conversation_id: str, message: Message, **kw: Any) -> Any:
+        if self.hold.is_set() and message.role == "user":
+            self.hold.clear()
+            self.reached.set()
+            self.go.wait(30)
+        return super().append(conversation_id, message, **kw)
+
+
+@pytest.mark.parametrize("way", ["send", "stream"])
+def test_a_caller_cancelled_while_its_turn_opens_gives_the_turn_back(
+    tmp_path: Path, way: str
+) -> None:
+    from claudechat.testing import offline_client
+
+    store = HeldAtTheMessage(tmp_path / "chat.db")
+    other_store = SQLiteStore(tmp_path / "chat.db")
+
+    async def turn(chat: AsyncChat, text: str) -> str:
+        if way == "send":
+            return (await chat.send(text)).text
+        return "".join([p async for p in chat.stream(text)])
+
+    async def run() -> tuple[str, str]:
+        chat = AsyncChat("claude-sonnet-4-6", client=offline_client(asynchronous=True),
+                         store=store)  # fmt: skip
+        await chat.send("first")
+        assert chat.id is not None
+        store.hold.set()
+        task = asyncio.ensure_future(turn(chat, "cancelled while it opens"))
+        assert await asyncio.to_thread(store.reached.wait, 30)
+        task.cancel()
+        store.go.set()  # the user message is stored, then the cancellation goes on
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        other = AsyncChat.resume(chat.id, store=other_store,
+                                 client=offline_client(asynchronous=True))  # fmt: skip
+        by_other = await turn(other, "another writer, at once")  # not refused as busy
+        return by_other, await turn(chat, "and this chat goes on")
+
+    by_other, by_chat = asyncio.run(run())
+    assert "another writer, at once" in by_other and "and this chat goes on" in by_chat
+    other_store.close()

@@ -17,8 +17,10 @@ request instead of two.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from ..attachments import AttachmentLike
 from ..context.base import ContextRequest, SideCall
@@ -34,6 +36,8 @@ from .offload import in_thread
 from .reply import Reply, TurnState
 
 __all__ = ["AsyncChat"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,7 @@ class AsyncChat(ChatBase[AsyncModel]):
         """Send a user message and return Claude's reply (running tools as asked).
         ``attachments``: image and PDF paths or bytes, sent before the text (attachments.py).
         The message is checked and stored in a worker thread, off the event loop."""
-        return await self._run(await in_thread(
+        return await self._run(await self._open(
             lambda: self._begin(prompt, prefill=prefill, documents=documents,
                                 attachments=attachments)))  # fmt: skip
 
@@ -101,7 +105,7 @@ class AsyncChat(ChatBase[AsyncModel]):
 
     async def retry(self) -> Reply:
         """A new reply to the last user message, as a sibling of the current one."""
-        return await self._run(await in_thread(self._begin_retry))
+        return await self._run(await self._open(self._begin_retry))
 
     def retry_stream(self, *, open_now: bool = False) -> AsyncIterator[str]:
         """``retry``, streamed as ``stream`` does (``open_now`` as there)."""
@@ -109,7 +113,7 @@ class AsyncChat(ChatBase[AsyncModel]):
 
     async def edit(self, message_id: str, prompt: str | Sequence[Block]) -> Reply:
         """Replace a user message by a new one on a new branch, and get a reply to it."""
-        return await self._run(await in_thread(self._begin_edit, message_id, prompt))
+        return await self._run(await self._open(lambda: self._begin_edit(message_id, prompt)))
 
     def edit_stream(
         self, message_id: str, prompt: str | Sequence[Block], *, open_now: bool = False
@@ -151,7 +155,7 @@ class AsyncChat(ChatBase[AsyncModel]):
     async def _opening(self, begin: Callable[[], TurnState]) -> AsyncIterator[str]:
         """Open the turn in a worker thread (its checks, lease and user message, then its
         first context step), then stream it."""
-        stream = await in_thread(self._open_ahead, begin)
+        stream = await self._open(lambda: self._open_ahead(begin))
         try:
             async for piece in stream:
                 yield piece
@@ -162,6 +166,32 @@ class AsyncChat(ChatBase[AsyncModel]):
         stream = self._streamed(begin())
         self.step_ahead()
         return stream
+
+    async def _open(self, open_turn: Callable[[], T]) -> T:
+        """``open_turn()`` (a turn's checks, lease and user message) in a worker thread. A
+        caller cancelled meanwhile gives the opened turn back before the cancellation goes
+        on: its user message stays stored, as for a stream left unread, and other writers
+        need not wait for the lease to expire."""
+        opened: list[T] = []
+
+        def run() -> T:
+            opened.append(open_turn())
+            return opened[0]
+
+        try:
+            return await in_thread(run)
+        except asyncio.CancelledError:
+            if opened:
+                await in_thread(self._give_back, opened[0])
+            raise
+
+    def _give_back(self, opened: object) -> None:
+        """Release the turn opened for a caller that is gone (``opened``: its turn state,
+        or its reply stream, never read)."""
+        if self._open_stream is not None and self._open_stream() is opened:
+            self._open_stream = None
+        self._opened_turn, self._ahead = None, None
+        self._release_turn()
 
     # --- the loop -------------------------------------------------------------------------------
 
