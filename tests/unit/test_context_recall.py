@@ -167,6 +167,46 @@ def test_a_window_holding_the_whole_branch_is_neither_searched_nor_counted() -> 
     assert index.searches == 2  # other conversations may hold turns the window lacks
 
 
+class _Read(MemoryIndex):
+    """A MemoryIndex that counts the reads of a conversation's indexed turns."""
+
+    reads = 0
+
+    def indexed(self, conversation_id: str) -> dict[str, tuple[str, ...]]:
+        self.reads += 1
+        return super().indexed(conversation_id)
+
+
+def test_a_branch_indexed_to_its_end_is_not_read_again_before_its_next_turn() -> None:
+    store, cid, branch = stored(history(fillers=3), "what is the cabin wifi password?")
+    index = _Read()
+    recall = Recall(index, k=2)
+    assert recall.index_branch(cid, branch[:-1], include_last=True) == 7  # at a turn's end
+    reads = index.reads
+    out = recall.apply(Candidate(system=[], tools=[], history=branch[-3:]),
+                       state(store, cid, branch[-1].text))  # fmt: skip
+    assert "larch-otter-42" in recalled_text(out)
+    assert index.reads == reads  # the index is known up to date: not read before the request
+    # the next turn without indexing at the end of this one: the finished turn is indexed
+    reply = assistant("It is written on the fridge.", parent_id=branch[-1].id)
+    question = user("and the spare key?", parent_id=reply.id)
+    for m in (reply, question):
+        store.append(cid, m)
+    recall.apply(Candidate(system=[], tools=[], history=[reply, question]),
+                 state(store, cid, question.text))  # fmt: skip
+    assert index.reads == reads + 1 and branch[-1].id in index.indexed(cid)
+    # another branch as long (a retried reply, then a question): read and indexed again
+    other = assistant("No idea, sorry.", parent_id=branch[-1].id)
+    again = user("the wifi password, please", parent_id=other.id)
+    for m in (other, again):
+        store.append(cid, m)
+    reads = index.reads
+    recall.apply(Candidate(system=[], tools=[], history=[other, again]),
+                 state(store, cid, again.text))  # fmt: skip
+    assert index.reads == reads + 1
+    assert index.indexed(cid)[branch[-1].id] == (branch[-1].id, other.id)
+
+
 @pytest.mark.parametrize("cap", [100, 150, 400])
 def test_the_block_respects_its_token_cap(cap: int) -> None:
     long_facts = history(fillers=12)

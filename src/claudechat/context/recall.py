@@ -163,6 +163,9 @@ class Recall:
         self.across_conversations = across_conversations
         self.sync = sync
         self.min_score = min_score
+        # (conversation, n, id of message n - 1): every turn of the first n messages of
+        # that branch is in the index, as this policy last indexed it
+        self._indexed: tuple[str, int, str] | None = None
 
     # the policy ---------------------------------------------------------------------------
 
@@ -221,8 +224,8 @@ class Recall:
         branch_ids: set[str] | None = None
         if branch is not None and conversation_id is not None:
             branch_ids = {m.id for m in branch}
-            if self.sync:
-                index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS)
+            if self.sync and not self._indexed_before(conversation_id, branch):
+                self.index_branch(conversation_id, branch)
         in_window = {m.id for m in window}
         if branch_ids is not None and branch_ids <= in_window and not self.across_conversations:
             return []  # the window holds the whole branch: every turn found would be in it
@@ -241,6 +244,30 @@ class Recall:
         )
         return [h for h in hits if h.score > self.min_score]
 
+    def index_branch(
+        self, conversation_id: str, branch: Sequence[Message], *, include_last: bool = False
+    ) -> int:
+        """Index the branch's turns the index lacks (`index_turns`; the last one too with
+        ``include_last``, once its reply is whole) and remember how far: the next request of
+        the conversation, that branch and a new turn, then reads nothing of the index to
+        find it up to date. Returns how many units were written."""
+        written = index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS,
+                              include_last=include_last)  # fmt: skip
+        through = len(branch) if include_last else _last_turn_start(branch)
+        self._indexed = (conversation_id, through, branch[through - 1].id) if through else None
+        return written
+
+    def _indexed_before(self, conversation_id: str, branch: Sequence[Message]) -> bool:
+        """True when this policy indexed every finished turn of ``branch`` already: the
+        branch still holds the message it last indexed through, at the same place, and only
+        the turn under way follows (a message's id stands for its whole ancestry)."""
+        if self._indexed is None or self._indexed[0] != conversation_id:
+            return False
+        _, through, last_id = self._indexed
+        if len(branch) <= through or branch[through - 1].id != last_id:
+            return False
+        return _last_turn_start(branch) == through
+
     def _block(
         self,
         hits: list[SearchHit],
@@ -258,6 +285,15 @@ class Recall:
         if not text:
             return RecallPreview(hits=[])
         return RecallPreview(hits=kept, blocks=[{"type": "text", "text": text}], tokens=count(text))
+
+
+def _last_turn_start(branch: Sequence[Message]) -> int:
+    """Where the branch's last turn starts (`group_turns`): its last user text message; 0
+    when it has none."""
+    for i in range(len(branch) - 1, -1, -1):
+        if branch[i].is_user_text:
+            return i
+    return 0
 
 
 # the measured default ---------------------------------------------------------------------

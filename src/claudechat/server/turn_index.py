@@ -22,7 +22,6 @@ from ..chat.base import ChatBase
 from ..context.recall import Recall
 from ..errors import StoreError
 from ..search import Mode, RankedIndex, SearchHit, SearchIndex, SearchUnit
-from ..search.turns import DEFAULT_TURN_KEYS, index_turns
 from ..store.base import Store
 from ..store.scoped import ScopedStore
 from ..store.sqlite import SQLiteStore
@@ -110,8 +109,7 @@ def index_finished_turn(chat: ChatBase[Any]) -> int:
     recall = next((p for p in chat.context.policies if isinstance(p, Recall)), None)
     if recall is None or chat.id is None:
         return 0
-    return index_turns(recall.index, chat.id, chat.history, keys=DEFAULT_TURN_KEYS,
-                       include_last=True)  # fmt: skip
+    return recall.index_branch(chat.id, chat.history, include_last=True)
 
 
 def forget_turns(store: Store, conversation_id: str) -> int:
