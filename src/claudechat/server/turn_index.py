@@ -104,8 +104,8 @@ def turn_index(store: Store) -> SearchIndex:
 
 def index_finished_turn(chat: ChatBase[Any]) -> int:
     """Index the turn the chat just finished, where it recalls (in the thread that settles
-    the turn, after its reply): the next turn's recall then finds its index up to date and
-    writes nothing before its request. Returns how many units were written."""
+    the turn, after its reply): the next turn's recall then knows the index up to date
+    without checking it before its request. Returns how many units were written."""
     recall = next((p for p in chat.context.policies if isinstance(p, Recall)), None)
     if recall is None or chat.id is None:
         return 0
