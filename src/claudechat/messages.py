@@ -33,6 +33,7 @@ __all__ = [
     "content_problem",
     "group_turns",
     "new_id",
+    "newest_turn_start",
     "repair",
     "sendable_content",
     "text_of",
@@ -179,6 +180,15 @@ def group_turns(messages: Sequence[Message]) -> list[Turn]:
         else:
             turns[-1].append(m)
     return [Turn(tuple(t)) for t in turns]
+
+
+def newest_turn_start(messages: Sequence[Message]) -> int:
+    """Where the newest turn of ``messages`` starts (`group_turns`): its user text message,
+    else the first message; 0 for none."""
+    i = len(messages) - 1
+    while i > 0 and not messages[i].is_user_text:
+        i -= 1
+    return max(i, 0)
 
 
 # --- what is sent -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from ..messages import Block, Message
+from ..messages import Block, Message, newest_turn_start
 from ..search import SearchHit, SearchIndex, SearchUnit
 from ..search.turns import DEFAULT_TURN_KEYS, index_turns
 from ..tokens import TokenAccountant
@@ -253,7 +253,7 @@ class Recall:
         find it up to date. Returns how many units were written."""
         written = index_turns(self.index, conversation_id, branch, keys=DEFAULT_TURN_KEYS,
                               include_last=include_last)  # fmt: skip
-        through = len(branch) if include_last else _last_turn_start(branch)
+        through = len(branch) if include_last else newest_turn_start(branch)
         self._indexed = (conversation_id, through, branch[through - 1].id) if through else None
         return written
 
@@ -266,7 +266,7 @@ class Recall:
         _, through, last_id = self._indexed
         if len(branch) <= through or branch[through - 1].id != last_id:
             return False
-        return _last_turn_start(branch) == through
+        return newest_turn_start(branch) == through
 
     def _block(
         self,
@@ -285,15 +285,6 @@ class Recall:
         if not text:
             return RecallPreview(hits=[])
         return RecallPreview(hits=kept, blocks=[{"type": "text", "text": text}], tokens=count(text))
-
-
-def _last_turn_start(branch: Sequence[Message]) -> int:
-    """Where the branch's last turn starts (`group_turns`): its last user text message; 0
-    when it has none."""
-    for i in range(len(branch) - 1, -1, -1):
-        if branch[i].is_user_text:
-            return i
-    return 0
 
 
 # the measured default ---------------------------------------------------------------------

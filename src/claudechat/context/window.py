@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import ContextOverflow, UserError
-from ..messages import Block, Message
+from ..messages import Block, Message, newest_turn_start
 from .base import Candidate, ContextState, TokenCounter, fixed_tokens
 
 __all__ = ["TokenWindow", "truncate_turn", "turn_starts"]
@@ -85,14 +85,6 @@ def truncate_turn(
         content[j] = _shrink_block(content[j], keep)
         msgs[i] = msgs[i].with_(content=content)
     return None
-
-
-def _newest_turn(history: Sequence[Message]) -> int:
-    """The index where the newest turn starts (its user text, or the first message)."""
-    newest = len(history) - 1
-    while newest > 0 and not history[newest].is_user_text:
-        newest -= 1
-    return newest
 
 
 @dataclass(slots=True)
@@ -231,7 +223,7 @@ class TokenWindow:
         """``select`` with ``tokens`` per message; with ``loose`` (upper bounds), None
         where a bound crosses a threshold (the exact counts must decide)."""
         history = candidate.history
-        newest = _newest_turn(history)
+        newest = newest_turn_start(history)
         newest_size = sum(tokens(m) for m in history[newest:])
         avail = state.budget - fixed_tokens(candidate, state.counter) - reserve
         first, pinned = self._pinned(history, newest, tokens)
