@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _DEFAULT_WINDOW = 200_000
 _BIG_WINDOW = 1_000_000
@@ -45,6 +46,7 @@ class ModelFacts:
     allows_prefill: bool
 
 
+@lru_cache(maxsize=256)  # the facts are frozen; a request asks for them once per text
 def model_facts(name: str) -> ModelFacts:
     """Look up (or default) the facts for `name`; unknown models get a 200K window."""
     big = bool(_BIG_WINDOW_MODELS.match(name))

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from ..tokens import IMAGE_TOKENS, document_tokens, image_tokens, strip_cache_control
@@ -41,7 +42,19 @@ def _scale(raw: int, model: str) -> int:
 
 def count_tokens_text(text: str, model: str) -> int:
     """Count the tokens of `text` for `model` with the emulator's deterministic rule."""
-    return _scale(sum(1 for _ in _pieces(text)), model)
+    raw = _raw_count(text) if len(text) <= _KEPT_CHARS else len(_PIECE.findall(text))
+    return _scale(raw, model)
+
+
+_KEPT_CHARS = 8_000
+"""Texts up to this long keep their count: every request repeats the conversation's
+earlier messages, and one request counts each text several times (its usage, its cache
+breakpoints, its thread's prefix)."""
+
+
+@lru_cache(maxsize=2048)  # at most some 16 MB of kept texts
+def _raw_count(text: str) -> int:
+    return len(_PIECE.findall(text))
 
 
 def truncate_to_tokens(text: str, limit: int, model: str) -> str:

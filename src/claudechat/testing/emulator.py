@@ -253,7 +253,8 @@ class Emulator:
         validate_request(checked, model_facts(str(body.get("model", ""))), need_max_tokens=False)
         check_media(body)
         original = self.count_request_tokens(body)
-        prepared_messages = self._edited_messages(body, original)[0]
+        read = _context.after_last_compaction(list(body.get("messages") or []))
+        prepared_messages = self._edited_messages(body, read, original)[0]
         total = self.count_request_tokens({**body, "messages": prepared_messages})
         result: dict[str, Any] = {"input_tokens": total}
         if beta and "context_management" in body:
@@ -263,9 +264,8 @@ class Emulator:
     # ----- /v1/messages ---------------------------------------------------------------
 
     def _edited_messages(
-        self, body: dict[str, Any], tokens: int
+        self, body: dict[str, Any], messages: list[Any], tokens: int
     ) -> tuple[list[Any], list[dict[str, Any]]]:
-        messages = _context.after_last_compaction(list(body["messages"]))
         applied: list[dict[str, Any]] = []
         for edit in _context.edits_of(body):
             if edit.get("type") == _context.CLEAR_TOOL_USES_EDIT:
@@ -281,9 +281,10 @@ class Emulator:
         return messages, applied
 
     def _cache_usage(
-        self, body: dict[str, Any], model: str, now: float
+        self, body: dict[str, Any], model: str, now: float, units: list[PrefixUnit] | None = None
     ) -> tuple[dict[str, Any], int]:
-        units: list[PrefixUnit] = flatten_request(body, model)
+        """The cache's usage of a request (``units``: its flattened body, when already made)."""
+        units = flatten_request(body, model) if units is None else units
         automatic = (
             body.get("cache_control") if isinstance(body.get("cache_control"), dict) else None
         )
@@ -297,10 +298,14 @@ class Emulator:
     def _prepare(self, body: dict[str, Any], now: float) -> _Prepared:
         model = str(body["model"])
         facts = model_facts(model)
-        original = self.count_request_tokens(body)
-        messages, applied = self._edited_messages(body, original)
+        read = _context.after_last_compaction(list(body["messages"]))
+        units = flatten_request({**body, "messages": read}, model)  # once, for the tokens
+        tokens = sum(u.tokens for u in units)  # and the cache, unless an edit changes them
+        messages, applied = self._edited_messages(body, read, tokens)
         effective = {**body, "messages": messages}
-        tokens = self.count_request_tokens(effective)
+        if messages is not read:
+            units = flatten_request(effective, model)
+            tokens = sum(u.tokens for u in units)
         window = self.context_window or facts.context_window
         if tokens > window:
             raise invalid(f"prompt is too long: {tokens} tokens > {window} maximum")
@@ -331,7 +336,7 @@ class Emulator:
                 }
                 usage["iterations"] = [compaction_iteration]
                 return _Prepared(after, after_tokens, usage, cached, block, applied)
-        usage, cached = self._cache_usage(effective, model, now)
+        usage, cached = self._cache_usage(effective, model, now, units)
         if compact is not None:
             usage["iterations"] = []
         return _Prepared(effective, tokens, usage, cached, None, applied)
@@ -385,8 +390,8 @@ class Emulator:
         }
         if "context_management" in body:
             message["context_management"] = {"applied_edits": prepared.applied_edits}
-        fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
         if isinstance(body.get("diagnostics"), dict):  # only these leave a fingerprint
+            fingerprint = RequestFingerprint.of(body, prepared.cached_tokens)
             message["diagnostics"] = self._diagnostics(body["diagnostics"], fingerprint, usage)
             self._history[message_id] = fingerprint
         held = self.threads.answered(incoming, message, streaming=bool(body.get("stream")))
