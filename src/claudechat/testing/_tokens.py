@@ -52,7 +52,7 @@ earlier messages, and one request counts each text several times (its usage, its
 breakpoints, its thread's prefix)."""
 
 
-@lru_cache(maxsize=2048)  # at most some 16 MB of kept texts
+@lru_cache(maxsize=2048)  # 2,048 texts of at most 8,000 characters
 def _raw_count(text: str) -> int:
     return len(_PIECE.findall(text))
 
