@@ -45,6 +45,16 @@ def test_new_tokenizer_family_counts_thirty_percent_more() -> None:
     assert count_tokens_text(text, "claude-sonnet-4-6") == raw
 
 
+def test_texts_count_alike_below_and_above_the_length_whose_count_is_kept() -> None:
+    piece = "lease stream, 1234 "  # lease stream , 123 4: 5 tokens
+    assert count_tokens_text(piece, OLD) == 5
+    for times in (10, 1_000):  # 190 and 19,000 characters: kept, and counted each time
+        text = piece * times
+        assert count_tokens_text(text, OLD) == 5 * times
+        assert count_tokens_text(text, NEW) == math.ceil(5 * times * 1.3)
+        assert count_tokens_text(text, OLD) == 5 * times  # a kept count, for either family
+
+
 def test_truncate_keeps_the_longest_prefix_within_the_limit() -> None:
     text = "one two three four five"
     assert truncate_to_tokens(text, 2, OLD) == "one two"
