@@ -247,42 +247,21 @@ def test_the_request_log_names_the_user_and_never_a_key(app: App) -> None:
 
 
 def test_the_served_app_leaves_start_up_out_of_the_collectors_way(tmp_path: Path) -> None:
-    """A full collection under load walks only what the turns made, and the youngest
-    generation is collected ten times less often: the app `claudechat serve` builds freezes
-    what start-up made and raises the collector's first threshold (an app built by
-    create_app to be mounted in another does not touch the host's collector)."""
-    from claudechat.server.factory import YOUNG_COLLECTION_THRESHOLD, app_from_env
+    """A full collection under load walks only what the turns made: the app `claudechat
+    serve` builds freezes what start-up made (an app built by create_app to be mounted in
+    another does not touch the host's collector)."""
+    from claudechat.server.factory import app_from_env
 
     env = {"CLAUDECHAT_SERVE_STORE": str(tmp_path / "chat.db"), "ANTHROPIC_API_KEY": "k"}
-    before = gc.get_threshold()
     gc.unfreeze()
-    gc.set_threshold(700, 10, 10)
     try:
         create_app(store=SQLiteStore(tmp_path / "mounted.db"), settings=ServerSettings())
         assert gc.get_freeze_count() == 0
-        assert gc.get_threshold() == (700, 10, 10)
         app_from_env(env)
         assert gc.get_freeze_count() > 1000
-        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
     finally:
         gc.unfreeze()
-        gc.set_threshold(*before)
         logging.getLogger(LOGGER_NAME).handlers.clear()
-
-
-def test_a_higher_young_threshold_set_before_is_kept() -> None:
-    from claudechat.server.factory import YOUNG_COLLECTION_THRESHOLD, collect_young_less_often
-
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD * 3, 5, 20)
-        collect_young_less_often()
-        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD * 3, 5, 20)
-        gc.set_threshold(100, 5, 20)
-        collect_young_less_often()
-        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 5, 20)
-    finally:
-        gc.set_threshold(*before)
 
 
 def test_a_warm_up_that_fails_is_logged_and_the_worker_starts_all_the_same(

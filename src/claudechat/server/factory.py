@@ -15,7 +15,7 @@ from .chats import warm_up
 from .request_log import log_to_stream
 from .settings import ServerSettings
 
-__all__ = ["STORE_ENV", "YOUNG_COLLECTION_THRESHOLD", "app_from_env", "collect_young_less_often"]
+__all__ = ["STORE_ENV", "app_from_env"]
 
 STORE_ENV = "CLAUDECHAT_SERVE_STORE"  # the store spec (a path, sqlite:///…, postgresql://…)
 
@@ -38,21 +38,4 @@ def app_from_env(env: Mapping[str, str] | None = None) -> FastAPI:
     # freeze.)
     gc.collect()
     gc.freeze()
-    collect_young_less_often()
     return app
-
-
-YOUNG_COLLECTION_THRESHOLD = 7_000  # Python's default: 700
-
-
-def collect_young_less_often() -> None:
-    """Let the collector's youngest generation grow to ``YOUNG_COLLECTION_THRESHOLD``
-    objects before it is collected (a threshold already higher is kept). Every collection
-    holds the whole worker, its streams included, and a turn makes many objects that its
-    own end frees: at Python's 700, a worker serving 100 users (1,000 turns) paused some
-    215 times for the youngest generation and 20 times for the next (4 ms each), 250 ms
-    in all, enough to reach one turn in a hundred as it opened; at 7,000, 8 pauses of 4 ms
-    on average, 32 ms in all. What a collection finds is freed a little later; memory per
-    open stream did not change."""
-    young, *older = gc.get_threshold()
-    gc.set_threshold(max(young, YOUNG_COLLECTION_THRESHOLD), *older)
