@@ -728,10 +728,45 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         # The reply's count is taught by the output tokens only if it is the response as is.
         same = msg.content == response.content
         self.context.observe(prepared, response, reply=msg if same else None)
-        self._append(msg)
+        if next_step(msg, turn.pauses) is Next.DONE:
+            self._append_last(msg)
+        else:
+            self._append(msg)
         turn.messages.append(msg)
         turn.last = msg
         return msg
+
+    def _append_last(self, msg: Message) -> None:
+        """Store the turn's last reply and give the turn back in one commit (one wait for
+        the disk, not two). A commit that fails keeps neither: the reply is held in memory
+        as ``_append`` holds it, and the turn is given back on its own at the turn's end,
+        as before. A lease lost meanwhile (ConcurrentUpdate) keeps the reply as a side
+        branch, as ``_append`` does."""
+        if self._lease is None or self._unsaved:
+            self._append(msg)
+            return
+        saved = (self._conv, list(self._branch), list(self._unsaved), self._lease)
+        lost: ConcurrentUpdate | None = None
+        raised: BaseException | None = None
+        try:
+            with one_transaction(self.store):
+                try:
+                    self._append(msg)
+                except ConcurrentUpdate as err:  # the side branch is kept with the commit
+                    lost = err
+                except BaseException as err:  # as without the transaction (a deletion)
+                    raised = err
+                    raise
+                else:
+                    self._release_turn()
+        except StoreError as err:
+            if raised is not None:
+                raise
+            # the transaction failed (to open, or to commit): nothing of it was kept
+            self._conv, self._branch, self._unsaved, self._lease = saved
+            self._hold(msg, err)
+        if lost is not None:
+            raise lost
 
     def _keep_partial(
         self, turn: TurnState, call: Call, err: BaseException, partial: ModelResponse | None
