@@ -745,7 +745,7 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         if self._lease is None or self._unsaved:
             self._append(msg)
             return
-        saved = (self._conv, list(self._branch), list(self._unsaved), self._lease)
+        conv, length, lease = self._conv, len(self._branch), self._lease
         lost: ConcurrentUpdate | None = None
         raised: BaseException | None = None
         try:
@@ -763,7 +763,9 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
             if raised is not None:
                 raise
             # the transaction failed (to open, or to commit): nothing of it was kept
-            self._conv, self._branch, self._unsaved, self._lease = saved
+            self._conv, self._lease = conv, lease
+            del self._branch[length:]
+            self._unsaved.clear()  # empty before the block
             self._hold(msg, err)
         if lost is not None:
             raise lost
