@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from claudechat.errors import BadResponse, StreamInterrupted
-from claudechat.models._stream import SSEReader
+from claudechat.models._stream import LineSplitter, SSEReader
 from claudechat.models.anthropic import AnthropicModel, to_response
 from claudechat.models.base import Done, Request, TextDelta, ThinkingDelta, UsageSoFar
 from claudechat.testing import Emulator, EmuReply, Fault, sign_thinking
@@ -135,3 +135,53 @@ def test_the_reader_splits_events_as_the_sse_format_says() -> None:
 def _model(emu: Emulator) -> AnthropicModel:
     client = anthropic.Anthropic(api_key="t", http_client=emu.http_client(), max_retries=0)
     return AnthropicModel(MODEL, client=client)
+
+
+def _body(reply: Any) -> bytes:
+    """The emulator's whole SSE body for ``reply``, as bytes."""
+    client = anthropic.Anthropic(api_key="t", http_client=Emulator(script=[reply]).http_client(),
+                                 max_retries=0)  # fmt: skip
+    with client.messages.with_streaming_response.create(**_request().to_api(), stream=True) as r:
+        return r.http_response.read()
+
+
+def _served(body: bytes, pieces: int | None) -> AnthropicModel:
+    """A model whose server answers ``body``, in pieces of ``pieces`` bytes (whole: None)."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        size = pieces or len(body)
+        parts = [body[i : i + size] for i in range(0, len(body), size)]
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"},
+                               content=iter(parts))  # fmt: skip
+
+    client = anthropic.Anthropic(api_key="t", max_retries=0,
+                                 http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))  # fmt: skip
+    return AnthropicModel(MODEL, client=client)
+
+
+@pytest.mark.parametrize("breaks", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("pieces", [1, 3, None])
+def test_a_body_cut_anywhere_with_any_line_break_folds_the_same(
+    breaks: str, pieces: int | None
+) -> None:
+    """The body is cut into lines here, not by the HTTP client: pieces of one byte (a
+    multi-byte character and a CRLF cut in two) and the three line breaks of the SSE format
+    give the same events and the same final message as the whole body with LF."""
+    body = _body(REPLIES[3])
+    assert "\r" not in body.decode() and "🙂".encode() in body
+    expected = list(_served(body, None).stream(_request()))
+    got = list(_served(body.replace(b"\n", breaks.encode()), pieces).stream(_request()))
+    texts = [e.text for e in got if isinstance(e, TextDelta)]
+    assert texts == [e.text for e in expected if isinstance(e, TextDelta)] and len(texts) > 1
+    assert "".join(texts) == REPLIES[3][0]["text"]
+    assert isinstance(got[-1], Done) and isinstance(expected[-1], Done)
+    assert got[-1].response == expected[-1].response
+
+
+def test_the_splitter_keeps_a_last_line_without_its_break() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"event: one\r") == []  # a CR at the end may start a CRLF
+    assert splitter.feed(b"\ndata: \xe6\xbc") == ["event: one"]
+    assert splitter.feed(b"\xa2\r\r") == ["data: 漢"]
+    assert splitter.feed(b"data: x") == [""]
+    assert splitter.end() == ["data: x"] and splitter.end() == []

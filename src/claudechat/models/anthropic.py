@@ -411,9 +411,8 @@ class AnthropicModel(_AnthropicClientModel[anthropic.Anthropic]):
         fold = _fold(self.client, api, response)
         with _reading(fold):
             try:
-                for line in response.iter_lines():
-                    if (event := fold.line(line)) is not None:
-                        yield event
+                for chunk in response.iter_bytes():
+                    yield from fold.chunk(chunk)
                 if (event := fold.end()) is not None:
                     yield event
                 final = fold.final()
@@ -454,9 +453,9 @@ class AsyncAnthropicModel(_AnthropicClientModel[anthropic.AsyncAnthropic]):
         fold = _fold(self.client, api, response)
         with _reading(fold):
             try:
-                async for line in response.aiter_lines():
-                    if (event := fold.line(line)) is not None:
-                        yield event
+                async for chunk in response.aiter_bytes():
+                    for shown in fold.chunk(chunk):
+                        yield shown
                 if (event := fold.end()) is not None:
                     yield event
                 final = fold.final()
