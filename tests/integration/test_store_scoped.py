@@ -219,3 +219,36 @@ def test_a_clashing_id_is_refused_without_touching_a(world: World) -> None:
         world.view_b.create_conversation(id=world.conv_id)
     assert world.snapshot() == before
     assert world.store.get_conversation(world.conv_id).owner != LOCAL_USER
+
+
+def test_a_turn_s_writes_read_the_conversation_once(world: World) -> None:
+    """Once A's view has found the conversation A's, the turn's writes (claim, append, set
+    the head, release) do not read its row again; a conversation deleted meanwhile is still
+    refused by the write itself, and B's view still finds nothing of A's."""
+    view = ScopedStore(world.store, world.a)
+    reads = 0
+    real = world.store.get_conversation
+
+    def counted(conversation_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return real(conversation_id)
+
+    world.store.get_conversation = counted  # type: ignore[method-assign]
+    view.release_turn(world.conv_id, "worker-a")
+    view.claim_turn(world.conv_id, "worker-a2", ttl=30)
+    reply = assistant("again", parent_id=world.second.id)
+    view.append(world.conv_id, reply, lease="worker-a2")
+    view.set_head(world.conv_id, world.second.id, lease="worker-a2")
+    view.release_turn(world.conv_id, "worker-a2")
+    assert reads == 1
+    with pytest.raises(ConversationNotFound):
+        world.view_b.append(world.conv_id, user("hi", parent_id=reply.id))
+    world.store.delete_conversation(world.conv_id)
+    with pytest.raises(ConversationNotFound):
+        view.claim_turn(world.conv_id, "worker-a3", ttl=30)
+    with pytest.raises(ConversationNotFound):
+        view.append(world.conv_id, user("after", parent_id=reply.id))
+    with pytest.raises(ConversationNotFound):
+        view.set_head(world.conv_id, None)
+    view.release_turn(world.conv_id, "worker-a3")  # nothing to give back: no error

@@ -37,6 +37,7 @@ class ScopedStore:
     def __init__(self, store: ServiceStore, user_id: str) -> None:
         self.store = store
         self.user_id = user_id
+        self._owned: set[str] = set()  # conversations this view has found to be the user's
 
     def __repr__(self) -> str:
         return f"ScopedStore({self.store!r}, {self.user_id!r})"
@@ -46,7 +47,16 @@ class ScopedStore:
         conv = self.store.get_conversation(conversation_id)
         if conv.owner != self.user_id:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        self._owned.add(conversation_id)
         return conv
+
+    def _own_for_write(self, conversation_id: str) -> None:
+        """``_own`` for the writes of a turn, without reading the conversation again once
+        this view has found it to be the user's: a conversation's owner never changes, and
+        the store's write itself refuses a conversation deleted since (not found). A turn
+        writes four to six times; each check was a read of the conversation's row."""
+        if conversation_id not in self._owned:
+            self._own(conversation_id)
 
     def _owner(self, owner: str | None) -> str | None:
         """The owner to filter on: the user; None (nothing) when asked for someone else."""
@@ -114,6 +124,7 @@ class ScopedStore:
         """Delete the user's conversation and everything in it."""
         self._own(conversation_id)
         self.store.delete_conversation(conversation_id)
+        self._owned.discard(conversation_id)
 
     # messages -----------------------------------------------------------------------------
 
@@ -127,7 +138,7 @@ class ScopedStore:
         lease: str | None = None,
     ) -> Conversation:
         """Store a message in the user's conversation (see ``Store.append``)."""
-        self._own(conversation_id)
+        self._own_for_write(conversation_id)
         return self.store.append(
             conversation_id, message, expect_version=expect_version, move_head=move_head,
             lease=lease,
@@ -142,7 +153,7 @@ class ScopedStore:
         lease: str | None = None,
     ) -> Conversation:
         """Move the head of the user's conversation."""
-        self._own(conversation_id)
+        self._own_for_write(conversation_id)
         return self.store.set_head(
             conversation_id, message_id, expect_version=expect_version, lease=lease
         )
@@ -153,12 +164,12 @@ class ScopedStore:
 
     def claim_turn(self, conversation_id: str, owner: str, *, ttl: float) -> TurnLease:
         """Hold the next turn of the user's conversation (``owner`` names the writer)."""
-        self._own(conversation_id)
+        self._own_for_write(conversation_id)
         return self.store.claim_turn(conversation_id, owner, ttl=ttl)
 
     def release_turn(self, conversation_id: str, owner: str) -> None:
         """Give the turn of the user's conversation back."""
-        self._own(conversation_id)
+        self._own_for_write(conversation_id)
         self.store.release_turn(conversation_id, owner)
 
     def get_message(self, message_id: str) -> Message:
