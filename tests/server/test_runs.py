@@ -55,7 +55,7 @@ def test_a_quiet_run_sends_keep_alives_until_its_next_event() -> None:
 
 
 def test_frames_are_server_sent_events() -> None:
-    assert frame(RunEvent(7, "delta", {"text": "é"})) == (
+    assert frame(RunEvent.of(7, "delta", {"text": "é"})) == (
         'id: 7\nevent: delta\ndata: {"text": "é"}\n\n'.encode()
     )
     assert KEEP_ALIVE.startswith(b":") and KEEP_ALIVE.endswith(b"\n\n")
@@ -96,3 +96,23 @@ def test_a_conversations_token_counts_are_kept_for_its_next_turn_only() -> None:
     counters.give("c2", TokenAccountant())
     counters.give("c3", TokenAccountant())  # keeps 2: the oldest is dropped
     assert counters.take("c1") is not first
+
+
+def test_a_finished_run_s_text_is_not_left_for_the_collector() -> None:
+    """A worker keeps every finished run's events for KEEP_SECONDS (reattach), some 50 a
+    turn: once the collector has seen them, a text delta's event is no longer among the
+    objects each of its passes goes through, nor is any other (their data is JSON text)."""
+    import gc
+
+    run = _run()
+    run.emit("start", {"turn_id": "t"})
+    for word in ("one ", "two ", "three"):
+        run.emit("delta", {"text": word})
+    run.emit("message", {"message": {"id": "m", "content": [{"type": "text", "text": "x"}]}})
+    run.emit("done", {})
+    run.finish(TurnResult(run.user_message, None, None, None, "ok"))
+    gc.collect()
+    assert not any(gc.is_tracked(event) for event in run.events)
+    batch = asyncio.run(anext(run.batches()))
+    assert [e.seq for e in batch] == [1, 2, 3, 4, 5, 6]
+    assert batch[4].data == {"message": {"id": "m", "content": [{"type": "text", "text": "x"}]}}

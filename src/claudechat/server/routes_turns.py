@@ -276,10 +276,10 @@ async def _replayed(reply: Message | None, after: int) -> AsyncIterator[list[Run
     """The stored reply and ``done``, numbered after ``after``: the worker that ran the turn
     numbered its events, this one cannot know which of them the client missed, and the
     whole stored reply covers them all."""
-    events = [RunEvent(after + 1, "done", {})]
+    events = [RunEvent.of(after + 1, "done", {})]
     if reply is not None:
-        events = [RunEvent(after + 1, "message", {"message": msg_json(reply)}),
-                  RunEvent(after + 2, "done", {})]  # fmt: skip
+        events = [RunEvent.of(after + 1, "message", {"message": msg_json(reply)}),
+                  RunEvent.of(after + 2, "done", {})]  # fmt: skip
     yield events
 
 

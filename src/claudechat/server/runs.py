@@ -13,6 +13,7 @@ shutdown, running turns get the grace period to finish, then are stopped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -42,11 +43,23 @@ KEEP_SECONDS = 300.0  # how long a finished run's events stay for a client to re
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
-    """One server-sent event of a turn: its number (from 1), name and JSON data."""
+    """One server-sent event of a turn: its number (from 1), name and data, as JSON text
+    (encoded once, when the event is made, whoever reads it)."""
 
     seq: int
     name: str
-    data: dict[str, Any]
+    json: str
+
+    @classmethod
+    def of(cls, seq: int, name: str, data: dict[str, Any]) -> RunEvent:
+        """The event of ``data`` (a JSON object)."""
+        return cls(seq, name, json.dumps(data, ensure_ascii=False))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's data, decoded."""
+        data: dict[str, Any] = json.loads(self.json)
+        return data
 
 
 @dataclass(slots=True)
@@ -69,7 +82,11 @@ class Run:
     user_id: str
     user_message: Message
     turn_id: str = field(default_factory=new_id)
-    events: list[RunEvent] = field(default_factory=list)
+    # (seq, name, JSON text): plain tuples of a number and strings, which the garbage
+    # collector stops tracking once it has seen them. A finished run's events stay
+    # KEEP_SECONDS for a client to reattach, some 50 a turn: as objects holding their data,
+    # they were most of what each pass of the collector went through in a busy worker.
+    events: list[tuple[int, str, str]] = field(default_factory=list)
     result: TurnResult | None = None
     finished_at: float | None = None
     task: asyncio.Task[None] | None = None
@@ -87,12 +104,14 @@ class Run:
 
     def emit(self, name: str, data: dict[str, Any]) -> None:
         """Append an event and wake the readers."""
-        self.events.append(RunEvent(len(self.events) + 1, name, data))
+        self.events.append((len(self.events) + 1, name, json.dumps(data, ensure_ascii=False)))
         self._wake()
 
     def _wake(self) -> None:
-        signal, self._signal = self._signal, asyncio.Event()
-        signal.set()
+        # set() wakes every reader waiting now; clear() at once makes the next ones wait
+        # for the next event (one Event for the run, not a new one for every event)
+        self._signal.set()
+        self._signal.clear()
 
     def finish(self, result: TurnResult) -> None:
         """Mark the turn ended with its result."""
@@ -111,7 +130,8 @@ class Run:
         sent = max(after, 0)
         while True:
             if sent < len(self.events):
-                batch, sent = self.events[sent:], len(self.events)
+                batch = [RunEvent(*event) for event in self.events[sent:]]
+                sent = len(self.events)
                 yield batch
                 if gather and batch[-1].name == "delta" and not self.done:
                     await asyncio.sleep(gather)

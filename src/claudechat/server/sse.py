@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
@@ -22,8 +21,7 @@ KEEP_ALIVE = b": keep-alive\n\n"
 
 def frame(event: RunEvent) -> bytes:
     """One event as an SSE frame: ``id``, ``event`` and one ``data`` line of JSON."""
-    data = json.dumps(event.data, ensure_ascii=False)
-    return f"id: {event.seq}\nevent: {event.name}\ndata: {data}\n\n".encode()
+    return f"id: {event.seq}\nevent: {event.name}\ndata: {event.json}\n\n".encode()
 
 
 class EventStream(StreamingResponse):
