@@ -165,3 +165,50 @@ def test_the_claim_is_rolled_back_with_a_failed_block(tmp_path: Path) -> None:
         raise StoreError("boom")
     store.claim_turn(conv.id, "other", ttl=30)  # nobody holds it: the claim was not kept
     store.close()
+
+
+def _checkpointed_titles(path: Path) -> set[str]:
+    """The conversation titles in the database file itself, not in its write-ahead log
+    (none while even the schema is in the log only)."""
+    reader = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return {r[0] for r in reader.execute("SELECT title FROM conversations")}
+    except sqlite3.OperationalError:  # no such table yet
+        return set()
+    finally:
+        reader.close()
+
+
+def _checkpointers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "claudechat-checkpoint"]
+
+
+def test_the_log_is_checkpointed_by_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("claudechat.store.sqlite.CHECKPOINT_EVERY", 3)
+    path = tmp_path / "chat.db"
+    store = SQLiteStore(path)
+    before = len(_checkpointers())
+    # no commit copies the log into the file: SQLite's own checkpoints are off for the writer
+    assert store._group.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    store.create_conversation(title="one")
+    store.create_conversation(title="two")
+    assert "one" not in _checkpointed_titles(path)  # two commits: still in the log only
+    assert len(_checkpointers()) == before  # started at the first checkpoint
+    store.create_conversation(title="three")  # the third: a checkpoint, off this thread
+    deadline = time.monotonic() + 10
+    while {"one", "two", "three"} - _checkpointed_titles(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {"one", "two", "three"} <= _checkpointed_titles(path)
+    assert len(_checkpointers()) == before + 1
+    store.close()
+    assert len(_checkpointers()) == before  # closing the store stops its thread
+
+
+def test_a_store_in_memory_has_no_checkpointer() -> None:
+    store = SQLiteStore(":memory:")
+    for n in range(5):
+        store.create_conversation(title=f"c{n}")
+    assert store._group._checkpoints is None
+    store.close()
