@@ -180,7 +180,7 @@ def _checkpointed_titles(path: Path) -> set[str]:
 
 
 def _checkpointers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "claudechat-checkpoint"]
+    return [t for t in threading.enumerate() if t.name == "claudechat-wal-checkpoint"]
 
 
 def test_the_log_is_checkpointed_by_a_thread_of_its_own(

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["CHECKPOINT_EVERY", "Checkpointer", "GroupCommit"]
+__all__ = ["CHECKPOINT_EVERY", "GroupCommit", "WalCheckpointer"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class GroupCommit:
         self, connect: Callable[[], sqlite3.Connection], *, checkpoint_every: int | None = None
     ) -> None:
         self._connect = connect
-        self._checkpoints = Checkpointer(connect, checkpoint_every) if checkpoint_every else None
+        self._checkpoints = WalCheckpointer(connect, checkpoint_every) if checkpoint_every else None
         self._conn: sqlite3.Connection | None = None
         self._turn = threading.Condition()  # held while a writer uses the connection
         self._count = threading.Lock()
@@ -175,7 +175,7 @@ class GroupCommit:
         return error
 
 
-class Checkpointer:
+class WalCheckpointer:
     """Checkpoints of a write-ahead log (PASSIVE: they never wait for readers or writers)
     in a thread of its own, started at the first one, every ``every`` commits."""
 
@@ -197,7 +197,7 @@ class Checkpointer:
             self._count = 0
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="claudechat-checkpoint", daemon=True
+                    target=self._run, name="claudechat-wal-checkpoint", daemon=True
                 )
                 self._thread.start()
         self._due.set()
