@@ -13,11 +13,6 @@ once the commit holding its statements is on disk, exactly as with a commit of i
         conn.execute(...)              # an error rolls back to the savepoint only
                                        # (then: wait for the shared COMMIT, or run it)
 
-With ``checkpoint_every``, the write-ahead log is copied into the database file by a thread
-of its own after that many commits, not by SQLite inside the commit that crosses its
-threshold (``wal_autocheckpoint``): that commit would wait for the copy and a second fsync,
-and so would every writer queued behind it, a service's turn opening among them.
-
 A writer whose statements fail gets its own error and leaves the others' writes in place;
 a COMMIT that fails (a full disk) fails every writer of that transaction with it, and none
 of their writes is kept. A thread that writes while already inside ``write()`` joins its
@@ -26,27 +21,19 @@ own savepoint-nested transaction (see ``SQLiteStore.transaction``).
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["CHECKPOINT_EVERY", "GroupCommit", "WalCheckpointer"]
-
-log = logging.getLogger(__name__)
-
-CHECKPOINT_EVERY = 100  # commits between two checkpoints (a turn commits some five times)
+__all__ = ["GroupCommit"]
 
 
 class GroupCommit:
     """One writer connection shared by the threads of a process, committed in groups."""
 
-    def __init__(
-        self, connect: Callable[[], sqlite3.Connection], *, checkpoint_every: int | None = None
-    ) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
-        self._checkpoints = WalCheckpointer(connect, checkpoint_every) if checkpoint_every else None
         self._conn: sqlite3.Connection | None = None
         self._turn = threading.Condition()  # held while a writer uses the connection
         self._count = threading.Lock()
@@ -61,16 +48,11 @@ class GroupCommit:
     def connection(self) -> sqlite3.Connection:
         """The shared writer connection (opened on first use)."""
         if self._conn is None:
-            conn = self._connect()
-            if self._checkpoints is not None:  # the checkpointer's work, not a commit's
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._conn = conn
+            self._conn = self._connect()
         return self._conn
 
     def close(self) -> None:
         """Close the writer connection (the store is closing)."""
-        if self._checkpoints is not None:
-            self._checkpoints.close()
         with self._turn:
             conn, self._conn = self._conn, None
         if conn is not None:
@@ -154,8 +136,6 @@ class GroupCommit:
             error = err
             if self.connection.in_transaction:
                 self.connection.execute("ROLLBACK")
-        if error is None and self._checkpoints is not None:
-            self._checkpoints.committed()
         with self._turn:
             self._ended[number] = error
             self._open = 0
@@ -173,55 +153,3 @@ class GroupCommit:
             if not self._members[number]:
                 del self._members[number], self._ended[number]
         return error
-
-
-class WalCheckpointer:
-    """Checkpoints of a write-ahead log (PASSIVE: they never wait for readers or writers)
-    in a thread of its own, started at the first one, every ``every`` commits."""
-
-    def __init__(self, connect: Callable[[], sqlite3.Connection], every: int) -> None:
-        self._connect = connect
-        self._every = every
-        self._count = 0
-        self._lock = threading.Lock()
-        self._due = threading.Event()
-        self._closed = False
-        self._thread: threading.Thread | None = None
-
-    def committed(self) -> None:
-        """Count a commit; every ``every`` commits, wake the thread for a checkpoint."""
-        with self._lock:
-            self._count += 1
-            if self._closed or self._count < self._every:
-                return
-            self._count = 0
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="claudechat-wal-checkpoint", daemon=True
-                )
-                self._thread.start()
-        self._due.set()
-
-    def _run(self) -> None:
-        conn = self._connect()
-        try:
-            while True:
-                self._due.wait()
-                self._due.clear()
-                if self._closed:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as err:  # busy with another process's checkpoint, say:
-                    log.debug("checkpoint skipped: %s", err)  # the next one copies it all
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        """Stop the thread (the store is closing; SQLite checkpoints as it closes the file)."""
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        self._due.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)

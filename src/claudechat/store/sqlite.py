@@ -25,7 +25,7 @@ from typing import Literal, cast
 
 from ..errors import StoreError
 from ..messages import new_id
-from ._group_commit import CHECKPOINT_EVERY, GroupCommit
+from ._group_commit import GroupCommit
 from ._rows import SNIPPET_END, SNIPPET_START, query_terms
 from ._sql import Executor, SQLStore
 from .base import MessageHit
@@ -115,7 +115,7 @@ class SQLiteStore(SQLStore):
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._group = self._new_group()  # the writes of this process
+        self._group = GroupCommit(self._connect)  # the writes of this process
         self._pid = os.getpid()
         self._closed = False
         try:
@@ -163,11 +163,6 @@ class SQLiteStore(SQLStore):
         conn.execute(f"PRAGMA synchronous = {self._sync}")
         return conn
 
-    def _new_group(self) -> GroupCommit:
-        """The writer of this process; for a file, with its own checkpoints of the log."""
-        every = None if self._memory else CHECKPOINT_EVERY
-        return GroupCommit(self._connect, checkpoint_every=every)
-
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (a forked child opens its own)."""
         if self._closed:
@@ -175,7 +170,7 @@ class SQLiteStore(SQLStore):
         if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
             _INHERITED.extend(self._conns)  # nor to close (kept referenced, never used)
             self._pid, self._conns, self._local = os.getpid(), [], threading.local()
-            self._group = self._new_group()
+            self._group = GroupCommit(self._connect)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
