@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
 
 from claudechat.messages import Message
+from claudechat.server import ServerSettings, create_app, routes_turns
 from claudechat.server.counters import TokenCounters
 from claudechat.server.runs import Run, RunEvent, TurnResult
 from claudechat.server.sse import KEEP_ALIVE, frame
+from claudechat.store.memory import MemoryStore
+from claudechat.testing import Emulator, offline_client
 from claudechat.tokens import TokenAccountant
+
+routes_turns_event_stream = routes_turns.event_stream
 
 
 def _run() -> Run:
@@ -116,3 +125,26 @@ def test_a_finished_run_s_text_is_not_left_for_the_collector() -> None:
     batch = asyncio.run(anext(run.batches()))
     assert [e.seq for e in batch] == [1, 2, 3, 4, 5, 6]
     assert batch[4].data == {"message": {"id": "m", "content": [{"type": "text", "text": "x"}]}}
+
+
+def test_a_turn_s_upstream_request_leaves_before_the_route_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The route lets the turn's task run up to its request sent before it builds its
+    answer: the reply's first token does not wait for the answer's headers and first event."""
+    emulator = Emulator()
+    settings = ServerSettings(auth_mode="none", client=offline_client(emulator, asynchronous=True))
+    made: list[int] = []  # the upstream requests made when each answer was built
+
+    def event_stream(*args: Any, **kwargs: Any) -> Any:
+        made.append(len(emulator.requests))
+        return routes_turns_event_stream(*args, **kwargs)
+
+    monkeypatch.setattr(routes_turns, "event_stream", event_stream)
+    with TestClient(create_app(store=MemoryStore(), settings=settings),
+                    base_url="http://127.0.0.1") as client:  # fmt: skip
+        cid = client.post("/v1/conversations", json={"title": "t"}).json()["id"]
+        for question in ("hi", "and?"):  # the client's first request looks up the platform
+            sent = client.post(f"/v1/conversations/{cid}/messages", json={"content": question})
+            assert sent.status_code == 200 and "event: done" in sent.text, sent.text
+    assert made[1] == 2  # the second turn's request had been made

@@ -143,6 +143,10 @@ async def _turn(
                            admission=admission, started=received)  # fmt: skip
     assert run.task is not None
     run.task.add_done_callback(lambda _: _keep(state, user_id, run, chat))
+    # The turn's task runs first, up to its upstream request sent; the rest of this route
+    # (its answer built, then its headers and first event written) comes after: the
+    # reply's first token does not wait for them.
+    await asyncio.sleep(0)
     if stream:
         return event_stream(run.batches(idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     result = await run.wait()
