@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -30,37 +31,36 @@ def test_readers_get_the_events_after_theirs_then_the_live_ones() -> None:
         run = _run()
         run.emit("start", {})
         run.emit("delta", {"text": "a"})
-        late = run.follow(after=1)
+        late = run.batches(after=1)
         first = await anext(late)
-        assert first is not None and first.seq == 2
+        assert [e.seq for e in first] == [2]
         pending = asyncio.ensure_future(anext(late))
         await asyncio.sleep(0)
         assert not pending.done()  # nothing new yet: the reader waits
         run.emit("done", {})
         run.finish(TurnResult(run.user_message, None, None, None, "ok"))
-        third = await pending
-        assert third is not None
-        rest = [e.seq async for e in late if e is not None]
-        whole = [e.seq async for e in run.follow() if e is not None]
-        return [third.seq, *rest], whole
+        live = [e.seq for e in await pending]
+        rest = [e.seq async for batch in late for e in batch]
+        whole = [e.seq async for batch in run.batches() for e in batch]
+        return [*live, *rest], whole
 
     live, whole = asyncio.run(scenario())
     assert live == [3] and whole == [1, 2, 3]
 
 
 def test_a_quiet_run_sends_keep_alives_until_its_next_event() -> None:
-    async def scenario() -> list[RunEvent | None]:
+    async def scenario() -> list[list[RunEvent]]:
         run = _run()
-        seen: list[RunEvent | None] = []
-        async for event in run.follow(idle=0.01):
-            seen.append(event)
-            if event is None and not run.events:
+        seen: list[list[RunEvent]] = []
+        async for batch in run.batches(idle=0.01):
+            seen.append(batch)
+            if not batch and not run.events:
                 run.emit("done", {})
                 run.finish(TurnResult(run.user_message, None, None, None, "ok"))
         return seen
 
     seen = asyncio.run(scenario())
-    assert seen[0] is None and seen[-1] is not None and seen[-1].name == "done"
+    assert seen[0] == [] and [e.name for e in seen[-1]] == ["done"]
 
 
 def test_frames_are_server_sent_events() -> None:
@@ -124,7 +124,9 @@ def test_a_finished_run_s_text_is_not_left_for_the_collector() -> None:
     assert not any(gc.is_tracked(event) for event in run.events)
     batch = asyncio.run(anext(run.batches()))
     assert [e.seq for e in batch] == [1, 2, 3, 4, 5, 6]
-    assert batch[4].data == {"message": {"id": "m", "content": [{"type": "text", "text": "x"}]}}
+    assert json.loads(batch[4].json) == {
+        "message": {"id": "m", "content": [{"type": "text", "text": "x"}]}
+    }
 
 
 def test_a_turn_s_upstream_request_leaves_before_the_route_answers(

@@ -55,12 +55,6 @@ class RunEvent:
         """The event of ``data`` (a JSON object)."""
         return cls(seq, name, json.dumps(data, ensure_ascii=False))
 
-    @property
-    def data(self) -> dict[str, Any]:
-        """The event's data, decoded."""
-        data: dict[str, Any] = json.loads(self.json)
-        return data
-
 
 @dataclass(slots=True)
 class TurnResult:
@@ -143,16 +137,6 @@ class Run:
                     await self._signal.wait()
             except TimeoutError:
                 yield []
-
-    async def follow(
-        self, after: int = 0, *, idle: float | None = None
-    ) -> AsyncIterator[RunEvent | None]:
-        """The events of ``batches`` one by one; None for a keep-alive."""
-        async for batch in self.batches(after, idle=idle):
-            if not batch:
-                yield None
-            for event in batch:
-                yield event
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end (a caller that is cancelled leaves the turn running)."""
