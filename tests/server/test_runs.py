@@ -1,4 +1,5 @@
-"""A run's event buffer: readers from any point, and keep-alives while it is quiet."""
+"""A run's event buffer: readers from any point, and keep-alives while it is quiet; a
+turn's task started before its route answers."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from claudechat.server.sse import KEEP_ALIVE, frame
 from claudechat.store.memory import MemoryStore
 from claudechat.testing import Emulator, offline_client
 from claudechat.tokens import TokenAccountant
-
-routes_turns_event_stream = routes_turns.event_stream
 
 
 def _run() -> Run:
@@ -137,10 +136,11 @@ def test_a_turn_s_upstream_request_leaves_before_the_route_answers(
     emulator = Emulator()
     settings = ServerSettings(auth_mode="none", client=offline_client(emulator, asynchronous=True))
     made: list[int] = []  # the upstream requests made when each answer was built
+    answer = routes_turns.event_stream
 
     def event_stream(*args: Any, **kwargs: Any) -> Any:
         made.append(len(emulator.requests))
-        return routes_turns_event_stream(*args, **kwargs)
+        return answer(*args, **kwargs)
 
     monkeypatch.setattr(routes_turns, "event_stream", event_stream)
     with TestClient(create_app(store=MemoryStore(), settings=settings),
