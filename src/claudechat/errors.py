@@ -24,6 +24,8 @@
     │   └── BadResponse           the server answered something that is not the Messages API
     ├── ToolRefused               a tool declined a call: its message is the error result Claude
     │                             reads, as is (the memory tool's bad paths, missing files)
+    ├── TurnStopped               the turn was asked to stop through the store (the service's
+    │                             cancel); the partial reply is kept, as after Ctrl-C
     ├── StoreError                the conversation store failed
     │   ├── ConversationNotFound  no conversation / message with that id
     │   ├── ConcurrentUpdate      another writer moved the conversation head first
@@ -61,6 +63,7 @@ __all__ = [
     "TooManyStreams",
     "ToolDefinitionError",
     "ToolRefused",
+    "TurnStopped",
     "UnknownModel",
     "UserError",
     "UserNotFound",
@@ -210,6 +213,12 @@ class StreamInterrupted(ModelError):
 
 class BadResponse(ModelError):
     """The server's answer could not be read as a Messages API response."""
+
+
+class TurnStopped(ClaudeChatError):
+    """The turn this chat held was asked to stop through the store: the service's cancel
+    (the web chat's stop button, ``POST /v1/conversations/{id}/cancel``) for a turn sent by
+    the CLI or the library. What had arrived is kept as a partial reply, as after Ctrl-C."""
 
 
 class ToolRefused(ClaudeChatError):

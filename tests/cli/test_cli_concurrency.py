@@ -25,7 +25,7 @@ from claudechat import Chat, StoreError
 from claudechat.cli.busy import retrying, store_unsaved
 from claudechat.messages import Message
 from claudechat.store import SQLiteStore
-from claudechat.testing import Emulator, EmulatorServer, EmuRequest
+from claudechat.testing import Emulator, EmulatorServer, EmuRequest, serve
 
 Run = Callable[..., Result]
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -295,3 +295,44 @@ def test_a_terminated_ask_keeps_its_partial_reply_and_gives_the_turn_back(
         assert conv is not None
         roles = [(m.role, m.status) for m in store.branch(conv.id)]
     assert roles[:2] == [("user", "complete"), ("assistant", "partial")]
+
+
+def test_an_ask_stopped_through_the_store_keeps_its_partial_reply_and_exits_130(
+    tmp_path: Path,
+) -> None:
+    """The service's cancel (its stop button) on a turn the CLI sent: the CLI stops as at
+    Ctrl-C, says why, keeps what arrived and gives the turn back."""
+    story = " ".join(f"word{i}" for i in range(2000))
+    server = serve(Emulator(reply=lambda r: story if "story" in r.last_user_text else "ok"),
+                   "127.0.0.1", 0, token_delay=0.005)  # fmt: skip
+    db = tmp_path / "chat.db"
+    env = {**os.environ, "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "test",
+           "CLAUDECHAT_DB": str(db), "PYTHONPATH": str(SRC), "CLAUDECHAT_BUSY_WAIT": "0"}  # fmt: skip
+    for k in ("CLAUDECHAT_STORE", "CLAUDECHAT_MODEL", "CLAUDECHAT_SYSTEM", "CLAUDECHAT_THINKING"):
+        env.pop(k, None)
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "claudechat", "ask", "--thinking", "off", "tell me a story"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ) as asking:  # fmt: skip
+            assert asking.stdout is not None
+            assert asking.stdout.read(5) == "word0"  # streaming (ten seconds in all)
+            with SQLiteStore(db) as store:
+                conv = store.latest_conversation()
+                assert conv is not None
+                assert store.request_stop(conv.id) is True
+            _, stderr = asking.communicate(timeout=60)
+            assert asking.returncode == 130, stderr
+    finally:
+        server.shutdown()
+    assert stderr.strip().splitlines()[-1] == (
+        "the turn was stopped from another client (the service's cancel); the partial reply is kept"
+    )
+    with SQLiteStore(db) as store:
+        stored = [(m.role, m.status, m.text) for m in store.branch(conv.id)]
+        store.claim_turn(conv.id, "the next writer", ttl=5)  # given back
+    assert [(role, status) for role, status, _ in stored] == [
+        ("user", "complete"),
+        ("assistant", "partial"),
+    ]
+    assert story.startswith(stored[1][2]) and len(stored[1][2]) < len(story)

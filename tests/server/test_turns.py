@@ -152,3 +152,41 @@ def test_an_upstream_failure_is_an_error_event_or_502(local_service: Service) ->
         assert "test" not in r.json()["error"]["message"]  # the upstream key is "test"
         ok = c.post(f"/v1/conversations/{cid}/messages", json={"content": "z", "stream": False})
         assert ok.status_code == 200
+
+
+def test_cancel_stops_a_turn_that_the_library_sent_on_the_same_store(
+    local_service: Service, tmp_path: Any
+) -> None:
+    """The stop button on a turn that no worker of the service runs (the CLI's, or a
+    library chat's on the same store): the mark it leaves is read by that chat, which
+    stops, keeps its partial reply and gives the turn back."""
+    import anthropic
+    import pytest
+
+    from claudechat import Chat
+    from claudechat.errors import TurnStopped
+    from claudechat.store import SQLiteStore
+    from claudechat.testing import Emulator, serve
+
+    story = " ".join(f"word{i}" for i in range(2000))
+    upstream = serve(Emulator(reply=lambda r: story), "127.0.0.1", 0, token_delay=0.005)
+    try:
+        client = anthropic.Anthropic(api_key="t", base_url=upstream.url, max_retries=0)
+        chat = Chat(store=SQLiteStore(local_service.store.path), client=client, thinking="off")
+        shown: list[str] = []
+        with local_service.client() as c, pytest.raises(TurnStopped):
+            for piece in chat.stream("tell me a story"):
+                shown.append(piece)
+                if len(shown) == 1:
+                    stopped = c.post(f"/v1/conversations/{chat.id}/cancel", json={})
+                    assert stopped.json() == {"stopped": True}
+    finally:
+        upstream.shutdown()
+    with local_service.client() as c:
+        stored = c.get(f"/v1/conversations/{chat.id}/messages").json()["data"]
+        again = c.post(f"/v1/conversations/{chat.id}/messages",
+                       json={"content": "and then?", "stream": False})  # fmt: skip
+    assert [(m["role"], m["status"]) for m in stored] == [("user", "complete"),
+                                                         ("assistant", "partial")]  # fmt: skip
+    assert stored[1]["text"] == "".join(shown) != story
+    assert again.status_code == 200, again.text  # the turn was given back

@@ -46,6 +46,7 @@ from ..errors import (
     ConversationNotFound,
     InvalidHistory,
     StoreError,
+    TurnStopped,
     UserError,
 )
 from ..messages import Block, Message, Turn, group_turns, new_id, repair, to_api_messages, validate
@@ -99,11 +100,13 @@ log = logging.getLogger("claudechat")
 DEFAULT_MODEL = "claude-sonnet-4-6"
 SDK_STREAM_ONLY_ABOVE = 21_333  # the SDK refuses non-streaming calls with more max_tokens
 CHECKPOINT_SECONDS = 1.0  # how often a streaming reply is stored as it grows
+STOP_CHECK_SECONDS = 1.0  # how often a streaming reply reads whether it was asked to stop
 
 ToolLike = Callable[..., Any] | Tool | Mapping[str, Any]
 # What stops a reply from outside: Ctrl-C, a stream closed early, a cancelled task (an
-# async server's client went away). What arrived is kept as a partial reply.
-STOPPED = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
+# async server's client went away), a stop asked through the store (the service's cancel).
+# What arrived is kept as a partial reply.
+STOPPED = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError, TurnStopped)
 Documents = Sequence[Document] | Retriever  # a turn's documents, or a function that finds them
 
 
@@ -128,10 +131,13 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
     this conversation (``claudechat.memorytool``); "off" by default.
     ``attachment_limits``: the limits attachments are checked against (the API's by
     default); ``attachments_upload``: send attachments through the Files API (files.py).
+    ``watch_stops``: a streamed reply reads, every second, whether the service was asked
+    to stop its turn (TurnStopped; the service's own chats leave it to their worker).
     """
 
     model: M
     asynchronous: ClassVar[bool]  # which SDK client a model name is used through
+    watch_stops: bool = True  # obey a stop asked through the store (the service's cancel)
 
     def __init__(
         self,
@@ -193,6 +199,7 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
         self._checkpointed_at: float | None = None  # the streaming reply's last checkpoint
         self._checkpoint_failed = False  # no more checkpoints until the reply is done
+        self._stop_read_at = 0.0  # when the streaming reply last read its stop mark
         self._threads: ThreadKeeper | None = None
         if threads:
             options = threads if isinstance(threads, Threads) else Threads()
@@ -663,6 +670,7 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         """A new Call for the next request, and the text to show first."""
         self._checkpointed_at = None
         self._checkpoint_failed = False
+        self._stop_read_at = time.monotonic()  # the first read a second into the reply
         prefill = turn.prefill if turn.rounds == 0 else None
         return start_call(prefill, prefill_sent=self.info.prefill)
 
@@ -674,14 +682,42 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         return call, piece
 
     def _keep_up(self, call: Call, event: StreamEvent) -> None:
-        """The lease renewed when due, and the reply checkpointed as its text grows."""
+        """The lease renewed when due, a stop asked through the store obeyed (TurnStopped),
+        and the reply checkpointed as its text grows."""
         self._renew_turn()
+        if self._stop_read_due():
+            self._obey_stop()
         if isinstance(event, TextDelta):
             self._checkpoint(call)
 
     def _keep_up_due(self, event: StreamEvent) -> bool:
-        """True when ``_keep_up`` of this event would write to the store."""
-        return self._renew_due() or (isinstance(event, TextDelta) and self._checkpoint_due())
+        """True when ``_keep_up`` of this event would read or write the store."""
+        return (self._renew_due() or self._stop_read_due()
+                or (isinstance(event, TextDelta) and self._checkpoint_due()))  # fmt: skip
+
+    def _stop_read_due(self) -> bool:
+        """True every ``STOP_CHECK_SECONDS`` of a reply streamed under a turn lease, when the
+        chat watches for stops (``watch_stops``) and the store keeps them."""
+        return (
+            self.watch_stops
+            and self._lease is not None
+            and time.monotonic() - self._stop_read_at >= STOP_CHECK_SECONDS
+            and hasattr(self.store, "stop_requested")
+        )
+
+    def _obey_stop(self) -> None:
+        """TurnStopped when someone asked through the store (the service's cancel) to stop
+        the turn this chat holds; a store that cannot say is logged and the reply goes on."""
+        lease = self._lease
+        assert lease is not None
+        self._stop_read_at = time.monotonic()
+        try:
+            asked = self.store.stop_requested(lease.conversation_id)  # type: ignore[attr-defined]
+        except StoreError as err:
+            log.warning("could not read whether the turn was asked to stop: %s", err)
+            return
+        if asked:
+            raise TurnStopped("the turn was stopped from another client (the service's cancel)")
 
     def _checkpoint_due(self) -> bool:
         last = self._checkpointed_at

@@ -14,7 +14,14 @@ from typing import TextIO
 
 import click
 
-from ..errors import AuthError, ClaudeChatError, ConversationNotFound, ModelError, UserError
+from ..errors import (
+    AuthError,
+    ClaudeChatError,
+    ConversationNotFound,
+    ModelError,
+    TurnStopped,
+    UserError,
+)
 
 __all__ = [
     "EXIT_API",
@@ -65,7 +72,7 @@ def exit_code(err: BaseException) -> int:
         return 128 + err.signum
     if isinstance(err, KeyboardInterrupt | click.Abort) and _terminated_by:
         return 128 + _terminated_by  # click turns the interrupt into Abort
-    if isinstance(err, KeyboardInterrupt | click.Abort):
+    if isinstance(err, KeyboardInterrupt | click.Abort | TurnStopped):
         return EXIT_INTERRUPTED
     if isinstance(err, AuthError | UserError | ConversationNotFound | click.ClickException):
         return EXIT_USAGE
@@ -124,6 +131,8 @@ def report(err: BaseException, *, file: TextIO | None = None) -> int:
     code = exit_code(err)
     if isinstance(err, KeyboardInterrupt | click.Abort):
         print("\ninterrupted", file=out)
+    elif isinstance(err, TurnStopped):
+        print(f"\n{describe(err)}; the partial reply is kept", file=out)
     else:
         print(f"error: {describe(err)}", file=out)
     for note in getattr(err, "__notes__", ()):

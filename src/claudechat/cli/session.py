@@ -243,7 +243,7 @@ class Session:
 
     def _stream(self, start: Callable[[], Iterator[str]]) -> None:
         """Render a streamed reply; Ctrl-C cancels it (the partial reply is kept)."""
-        from ..errors import StreamInterrupted
+        from ..errors import StreamInterrupted, TurnStopped
 
         interrupted: str | None = None
         view = render.ReplyView(self.console, plain=self.plain)
@@ -267,6 +267,8 @@ class Session:
             from .exits import describe
 
             interrupted = describe(err)
+        except TurnStopped:  # the partial reply is stored already
+            interrupted = "stopped from another client"
         finally:
             if self.tool_prompt is not None:
                 self.tool_prompt.view = None

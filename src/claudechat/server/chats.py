@@ -78,7 +78,7 @@ def make_chat(
     with warnings.catch_warnings():  # a deprecated model is the user's choice, not an error
         warnings.simplefilter("ignore", DeprecatedModelWarning)
         warnings.simplefilter("ignore", UnknownModelWarning)
-        return AsyncChat.resume(
+        chat = AsyncChat.resume(
             conv.id,
             store=store,
             model=model,
@@ -88,6 +88,8 @@ def make_chat(
             memory=settings.memory,  # on the user's scoped store: the user's trees only
             thinking=settings.thinking,
         )
+    chat.watch_stops = False  # the worker reads every stop of its turns at once (runs.py)
+    return chat
 
 
 def warm_up(settings: ServerSettings) -> None:

@@ -1,0 +1,130 @@
+"""A turn sent by the library or the CLI stops when someone asks, through the store, to
+stop it (the service's cancel: the web chat's stop button on a turn another client sent).
+The streaming chat reads the stop mark every ``STOP_CHECK_SECONDS`` under its turn lease,
+keeps what arrived as a partial reply, gives the turn back and raises TurnStopped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from claudechat import AsyncChat, Chat
+from claudechat.chat import base
+from claudechat.errors import TurnStopped
+from claudechat.store import SQLiteStore
+from claudechat.testing import Emulator, EmulatorServer, EmuRequest, serve
+
+STORY = " ".join(f"word{i}" for i in range(400))
+
+
+def _story(request: EmuRequest) -> str:
+    return STORY if "story" in request.last_user_text else "ok"
+
+
+@pytest.fixture
+def server() -> Iterator[EmulatorServer]:
+    """An emulator streaming a long reply, one word every 5 ms (two seconds in all)."""
+    running = serve(Emulator(reply=_story), "127.0.0.1", 0, token_delay=0.005)
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def quick_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "STOP_CHECK_SECONDS", 0.05)
+
+
+def _sync_chat(path: Path, server: EmulatorServer, **options: object) -> Chat:
+    client = anthropic.Anthropic(api_key="t", base_url=server.url, max_retries=0)
+    return Chat(store=SQLiteStore(path), client=client, thinking="off", **options)  # type: ignore[arg-type]
+
+
+def _stored(path: Path, cid: str) -> list[tuple[str, str, str]]:
+    with SQLiteStore(path) as store:
+        return [(m.role, m.status, m.text) for m in store.branch(cid)]
+
+
+def test_a_stop_asked_through_the_store_ends_the_stream_and_keeps_the_partial_reply(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    path = tmp_path / "chat.db"
+    chat = _sync_chat(path, server)
+    chat.send("hello")
+    cid = chat.id
+    assert cid is not None
+    shown: list[str] = []
+    with pytest.raises(TurnStopped, match="stopped from another client"):
+        for piece in chat.stream("tell me a story"):
+            shown.append(piece)
+            if len(shown) == 1:
+                with SQLiteStore(path) as other:  # the service's cancel, another connection
+                    assert other.request_stop(cid) is True
+    stored = _stored(path, cid)
+    assert [(role, status) for role, status, _ in stored[2:]] == [
+        ("user", "complete"),
+        ("assistant", "partial"),
+    ]
+    partial = stored[-1][2]
+    assert partial == "".join(shown) and STORY.startswith(partial) and partial != STORY
+    with SQLiteStore(path) as other:  # the turn was given back, its stop mark with it
+        other.claim_turn(cid, "someone else", ttl=5)
+        assert other.stop_requested(cid) is False
+        other.release_turn(cid, "someone else")
+    assert chat.send("and then?").text == "ok"
+
+
+def test_a_stop_asked_for_an_async_chat_s_turn_ends_it_the_same_way(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    path = tmp_path / "chat.db"
+
+    async def run() -> tuple[str, list[str], str]:
+        async with anthropic.AsyncAnthropic(
+            api_key="t", base_url=server.url, max_retries=0
+        ) as client:
+            chat = AsyncChat(store=SQLiteStore(path), client=client, thinking="off")
+            shown: list[str] = []
+            with pytest.raises(TurnStopped):
+                async for piece in chat.stream("tell me a story"):
+                    shown.append(piece)
+                    if len(shown) == 1:
+                        assert chat.id is not None
+                        with SQLiteStore(path) as other:
+                            assert other.request_stop(chat.id) is True
+            after = await chat.send("and then?")
+        assert chat.id is not None
+        return chat.id, shown, after.text
+
+    cid, shown, after = asyncio.run(run())
+    stored = _stored(path, cid)
+    assert [(role, status) for role, status, _ in stored] == [
+        ("user", "complete"),
+        ("assistant", "partial"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert stored[1][2] == "".join(shown) != STORY
+    assert after == "ok"
+
+
+def test_a_chat_that_does_not_watch_for_stops_streams_on(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    path = tmp_path / "chat.db"
+    chat = _sync_chat(path, server)
+    chat.watch_stops = False  # as the service's chats: their worker reads the stops
+    chat.send("hello")
+    cid = chat.id
+    assert cid is not None
+    shown: list[str] = []
+    for piece in chat.stream("tell me a story"):
+        shown.append(piece)
+        if len(shown) == 1:
+            with SQLiteStore(path) as other:
+                other.request_stop(cid)
+    assert "".join(shown) == STORY
+    assert _stored(path, cid)[-1][:2] == ("assistant", "complete")
