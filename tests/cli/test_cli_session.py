@@ -226,6 +226,46 @@ def test_ctrl_c_mid_reply_keeps_the_partial_and_the_session_goes_on() -> None:
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]  # still valid
 
 
+class StopEmulator(Emulator):
+    """Runs ``at_chunk`` once, after ``after`` body chunks of the next streamed reply."""
+
+    after = 6
+    at_chunk: Any = None
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> EmuResponse:
+        response = super().handle(method, path, headers, body)
+        if self.at_chunk is not None and not isinstance(response.body, bytes):
+            call, self.at_chunk = self.at_chunk, None
+            response.body = _then(response.body, self.after, call)
+        return response
+
+
+def _then(chunks: Iterator[bytes], after: int, call: Any) -> Iterator[bytes]:
+    for n, chunk in enumerate(chunks):
+        if n == after:
+            call()
+        yield chunk
+
+
+def test_a_reply_stopped_from_another_client_keeps_the_partial_and_the_session_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from claudechat.chat import base
+
+    monkeypatch.setattr(base, "STOP_CHECK_SECONDS", 0.0)  # read the mark at every event
+    emulator = StopEmulator(script=["hello", "word " * 40, "next reply"])
+    h = Harness(emulator, thinking="off")
+    h("hi")
+    emulator.at_chunk = lambda: h.store.request_stop(h.chat.id)  # the service's cancel
+    out = h("tell me a long story")
+    assert "[stopped from another client — the partial reply is kept]" in out
+    partial = h.chat.history[-1]
+    assert partial.role == "assistant" and partial.status == "partial"
+    assert partial.text.startswith("word") and len(partial.text) < len("word " * 40) - 1
+    assert h.session.running
+    assert "next reply" in h("go on")
+
+
 @pytest.mark.parametrize(
     ("fault", "said"),
     [
