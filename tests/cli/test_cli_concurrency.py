@@ -336,3 +336,29 @@ def test_an_ask_stopped_through_the_store_keeps_its_partial_reply_and_exits_130(
         ("assistant", "partial"),
     ]
     assert story.startswith(stored[1][2]) and len(stored[1][2]) < len(story)
+
+
+def test_rm_of_a_conversation_whose_turn_runs_elsewhere_is_refused_and_deletes_nothing(
+    run: Run, cli_env: dict[str, str | None]
+) -> None:
+    """As the service's DELETE: not while another writer (the service, another chat) is
+    answering in it; once its turn is given back, the deletion goes through."""
+    assert run("ask", "first").exit_code == 0
+    db = cli_env["CLAUDECHAT_DB"] or ""
+    with SQLiteStore(db) as store:
+        conv = store.latest_conversation()
+        assert conv is not None
+        store.claim_turn(conv.id, "the service", ttl=3600)
+    refused = run("rm", "-y", conv.id)
+    assert refused.exit_code == 1
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: conversation {conv.id} is busy: another writer holds its turn")
+    )
+    with SQLiteStore(db) as store:
+        assert len(store.branch(conv.id)) == 2  # still there, whole
+        store.release_turn(conv.id, "the service")
+    assert run("rm", "-y", conv.id).exit_code == 0
+    with SQLiteStore(db) as store:
+        assert store.latest_conversation() is None

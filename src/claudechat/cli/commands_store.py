@@ -233,7 +233,7 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         if not yes and not _confirm_delete(cid, title):
             click.echo("not deleted", err=True)
             return
-        store.delete_conversation(cid)
+        _delete_unless_busy(store, cid)
         from .recall import open_index
 
         index = open_index(store, postgres=runtime.postgres)
@@ -242,6 +242,24 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         finally:
             index.close()
         click.echo(f"deleted {cid}", err=True)
+
+
+def _delete_unless_busy(store: Any, cid: str) -> None:
+    """Delete the conversation under its turn lease, as the service's DELETE does: while
+    another writer's turn runs (the service, another chat), ConcurrentUpdate says it is
+    busy and nothing is deleted."""
+    from ..messages import new_id
+
+    owner = f"rm-{new_id()}"
+    store.claim_turn(cid, owner, ttl=RM_LEASE_SECONDS)
+    try:
+        store.delete_conversation(cid)
+    except BaseException:
+        store.release_turn(cid, owner)
+        raise
+
+
+RM_LEASE_SECONDS = 30.0  # a deletion's hold on the conversation, if it fails half-way
 
 
 def _confirm_delete(cid: str, title: str) -> bool:
