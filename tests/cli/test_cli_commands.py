@@ -215,6 +215,34 @@ def test_import_a_plain_messages_array_from_stdin(run: Run) -> None:
     assert "(2 turns)" in str(cont["reply"])
 
 
+def test_an_export_of_a_user_this_store_lacks_is_imported_as_yours_and_c_continues_it(
+    run: Run, tmp_path: Path, cli_env: dict[str, str | None]
+) -> None:
+    """A service's export (its owner a user id of the service's store) imported into the
+    terminal's store: the terminal's own conversation, which ``-c`` continues, not a
+    stranger's that nobody could reach; a user this store has keeps it."""
+    cid = str(_ask(run, "Export me")["conversation_id"])
+    export = json.loads(run("export", cid, "--format", "json").stdout)
+    export["conversation"]["owner"] = "01a2306d307dcc453072ddca681cca40"  # not a user here
+    source = tmp_path / "from-the-service.json"
+    source.write_text(json.dumps(export))
+    run("rm", "-y", cid)
+    imported = run("import", str(source))
+    assert imported.exit_code == 0, imported.output
+    assert "it is yours (-c continues it)" in imported.stderr
+    new_id = imported.stdout.strip()
+    with SQLiteStore(cli_env["CLAUDECHAT_DB"] or "") as store:
+        assert store.get_conversation(new_id).owner == "local"
+        alice = store.add_user("alice")
+    assert _ask(run, "-c", "and now?")["conversation_id"] == new_id
+    export["conversation"]["owner"] = alice.id
+    source.write_text(json.dumps(export))
+    kept = run("import", str(source), "--again")
+    assert kept.exit_code == 0 and "it is yours" not in kept.stderr
+    with SQLiteStore(cli_env["CLAUDECHAT_DB"] or "") as store:
+        assert store.get_conversation(kept.stdout.strip()).owner == alice.id
+
+
 def test_import_of_a_bad_file_is_one_line_and_exit_2(run: Run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -195,10 +195,36 @@ def import_(file: str, title: str | None, again: bool, **params: Any) -> None:
         store = runtime.store()
         if not again:
             _refuse_a_second_copy(store, data, source)
+        owner = _owner_here(store, data)
         with spinner(f"importing {len(data):,} bytes") if len(data) > BIG_IMPORT else nullcontext():
-            conv = import_conversation(store, data, title=title, source=source)
+            conv = import_conversation(store, data, title=title, source=source, owner=owner)
         click.echo(conv.id)
         click.echo(f"imported {conv.title or '(untitled)'}", err=True)
+        if owner is not None:
+            click.echo("its owner in the export is no user of this store: it is yours "
+                       "(-c continues it)", err=True)  # fmt: skip
+
+
+def _owner_here(store: Store, data: bytes) -> str | None:
+    """LOCAL_USER when the export names an owner that is not a user of this store (a
+    service's export imported into the terminal's store): the conversation becomes the
+    terminal's, which ``-c`` continues, rather than an unknown id's, which nobody can
+    reach. None (keep the export's owner) otherwise: a store's own export imported back."""
+    from ..errors import UserNotFound
+    from ..store.base import LOCAL_USER
+
+    try:
+        named = json.loads(data).get("conversation", {}).get("owner")
+    except (ValueError, AttributeError):  # not an export: import_conversation says why
+        return None
+    get_user = getattr(store, "get_user", None)
+    if not isinstance(named, str) or named == LOCAL_USER or get_user is None:
+        return None
+    try:
+        get_user(named)
+    except UserNotFound:
+        return LOCAL_USER
+    return None
 
 
 def _refuse_a_second_copy(store: Store, data: bytes, source: str) -> None:
