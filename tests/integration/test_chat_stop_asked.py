@@ -14,7 +14,7 @@ import pytest
 
 from claudechat import AsyncChat, Chat
 from claudechat.chat import base
-from claudechat.errors import TurnStopped
+from claudechat.errors import StoreError, TurnStopped
 from claudechat.store import SQLiteStore
 from claudechat.testing import Emulator, EmulatorServer, EmuRequest, serve
 
@@ -128,3 +128,21 @@ def test_a_chat_that_does_not_watch_for_stops_streams_on(
                 other.request_stop(cid)
     assert "".join(shown) == STORY
     assert _stored(path, cid)[-1][:2] == ("assistant", "complete")
+
+
+class StopsUnreadable(SQLiteStore):
+    """A store whose stop marks cannot be read (a database gone for a moment)."""
+
+    def stop_requested(self, conversation_id: str) -> bool:
+        raise StoreError("the database is unreachable")
+
+
+def test_a_stop_mark_that_cannot_be_read_is_logged_and_the_reply_goes_on(
+    tmp_path: Path, server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = anthropic.Anthropic(api_key="t", base_url=server.url, max_retries=0)
+    chat = Chat(store=StopsUnreadable(tmp_path / "chat.db"), client=client, thinking="off")
+    with caplog.at_level("WARNING", logger="claudechat"):
+        assert "".join(chat.stream("tell me a story")) == STORY
+    assert chat.history[-1].status == "complete"
+    assert "could not read whether the turn was asked to stop" in caplog.text

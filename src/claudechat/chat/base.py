@@ -138,6 +138,7 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
     model: M
     asynchronous: ClassVar[bool]  # which SDK client a model name is used through
     watch_stops: bool = True  # obey a stop asked through the store (the service's cancel)
+    _stop_read_at = 0.0  # when the streaming reply last read its stop mark (_start_call)
 
     def __init__(
         self,
@@ -199,7 +200,6 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         self._api_limit: int | None = None  # the input limit a "prompt is too long" named
         self._checkpointed_at: float | None = None  # the streaming reply's last checkpoint
         self._checkpoint_failed = False  # no more checkpoints until the reply is done
-        self._stop_read_at = 0.0  # when the streaming reply last read its stop mark
         self._threads: ThreadKeeper | None = None
         if threads:
             options = threads if isinstance(threads, Threads) else Threads()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AuthError, ClaudeChatError
+from ..errors import AuthError, ClaudeChatError, TurnStopped
 from .options import chat_options, runtime_from
 
 if TYPE_CHECKING:
@@ -194,6 +194,8 @@ def ask(prompt: tuple[str, ...], files: tuple[Path, ...], as_json: bool, **param
         except (ClaudeChatError, KeyboardInterrupt) as err:
             if not isinstance(err, AuthError) and _unanswered(conversation):
                 err.add_note("your message is stored without a reply: the next ask -c sends it")
+            elif isinstance(err, TurnStopped):
+                err.add_note("what arrived is kept as a partial reply")
             raise
 
 

@@ -270,7 +270,10 @@ def rm(conversation_id: str, yes: bool, **params: Any) -> None:
         click.echo(f"deleted {cid}", err=True)
 
 
-def _delete_unless_busy(store: Any, cid: str) -> None:
+RM_LEASE_SECONDS = 30.0  # a deletion's hold on the conversation, if it fails half-way
+
+
+def _delete_unless_busy(store: Store, cid: str) -> None:
     """Delete the conversation under its turn lease, as the service's DELETE does: while
     another writer's turn runs (the service, another chat), ConcurrentUpdate says it is
     busy and nothing is deleted."""
@@ -283,9 +286,6 @@ def _delete_unless_busy(store: Any, cid: str) -> None:
     except BaseException:
         store.release_turn(cid, owner)
         raise
-
-
-RM_LEASE_SECONDS = 30.0  # a deletion's hold on the conversation, if it fails half-way
 
 
 def _confirm_delete(cid: str, title: str) -> bool:

@@ -132,7 +132,7 @@ def report(err: BaseException, *, file: TextIO | None = None) -> int:
     if isinstance(err, KeyboardInterrupt | click.Abort):
         print("\ninterrupted", file=out)
     elif isinstance(err, TurnStopped):
-        print(f"\n{describe(err)}; the partial reply is kept", file=out)
+        print(f"\n{describe(err)}", file=out)
     else:
         print(f"error: {describe(err)}", file=out)
     for note in getattr(err, "__notes__", ()):
