@@ -1,16 +1,20 @@
 """A turn sent by the library or the CLI stops when someone asks, through the store, to
 stop it (the service's cancel: the web chat's stop button on a turn another client sent).
 The streaming chat reads the stop mark every ``STOP_CHECK_SECONDS`` under its turn lease,
-keeps what arrived as a partial reply, gives the turn back and raises TurnStopped."""
+keeps what arrived as a partial reply, gives the turn back and raises TurnStopped. On such a
+shared store ``send`` streams too, so that its turns stop the same way."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
 import pytest
+from chats import message_requests
 
 from claudechat import AsyncChat, Chat
 from claudechat.chat import base
@@ -146,3 +150,79 @@ def test_a_stop_mark_that_cannot_be_read_is_logged_and_the_reply_goes_on(
         assert "".join(chat.stream("tell me a story")) == STORY
     assert chat.history[-1].status == "complete"
     assert "could not read whether the turn was asked to stop" in caplog.text
+
+
+def _stop_when_streaming(path: Path, chat: Chat | AsyncChat) -> threading.Thread:
+    """A thread that asks, through its own connection, to stop the chat's turn once its
+    reply has begun: when the first words are stored as a partial message."""
+
+    def stop() -> None:
+        with SQLiteStore(path) as other:
+            for _ in range(500):
+                cid = chat.id
+                last = other.branch(cid)[-1:] if cid is not None else []
+                if last and last[0].status == "partial" and other.request_stop(cid):
+                    return
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    return thread
+
+
+def test_send_on_a_shared_store_streams_so_that_its_turn_can_be_stopped(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    path = tmp_path / "chat.db"
+    chat = _sync_chat(path, server)
+    stopper = _stop_when_streaming(path, chat)
+    with pytest.raises(TurnStopped):
+        chat.send("tell me a story")
+    stopper.join()
+    assert chat.id is not None
+    stored = _stored(path, chat.id)
+    assert [(role, status) for role, status, _ in stored] == [
+        ("user", "complete"),
+        ("assistant", "partial"),
+    ]
+    assert STORY.startswith(stored[1][2]) and stored[1][2] != STORY
+    assert [r.body.get("stream") for r in message_requests(server.emulator)] == [True]
+    assert chat.send("and then?").text == "ok"
+
+
+def test_an_async_send_on_a_shared_store_is_stopped_the_same_way(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    path = tmp_path / "chat.db"
+
+    async def run() -> str | None:
+        async with anthropic.AsyncAnthropic(
+            api_key="t", base_url=server.url, max_retries=0
+        ) as client:
+            chat = AsyncChat(store=SQLiteStore(path), client=client, thinking="off")
+            stopper = _stop_when_streaming(path, chat)
+            with pytest.raises(TurnStopped):
+                await chat.send("tell me a story")
+            stopper.join()
+        return chat.id
+
+    cid = asyncio.run(run())
+    assert cid is not None
+    assert [(role, status) for role, status, _ in _stored(path, cid)] == [
+        ("user", "complete"),
+        ("assistant", "partial"),
+    ]
+
+
+@pytest.mark.parametrize("where", ["memory", "unwatched"])
+def test_send_waits_for_the_whole_reply_where_no_other_process_can_ask_a_stop(
+    tmp_path: Path, server: EmulatorServer, where: str
+) -> None:
+    client = anthropic.Anthropic(api_key="t", base_url=server.url, max_retries=0)
+    if where == "memory":  # no other process sees this store
+        chat = Chat(client=client, thinking="off")
+    else:
+        chat = _sync_chat(tmp_path / "chat.db", server)
+        chat.watch_stops = False
+    assert chat.send("hello").text == "ok"
+    assert [r.body.get("stream") for r in message_requests(server.emulator)] in ([None], [False])

@@ -28,7 +28,7 @@ from ..context.engine import Prepared
 from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
 from ..models.base import AsyncModel
-from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
+from .base import STOPPED, ChatBase, Documents
 from .checks import check_prefill, check_prompt
 from .fold import Next, accumulate, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
@@ -196,7 +196,7 @@ class AsyncChat(ChatBase[AsyncModel]):
     # --- the loop -------------------------------------------------------------------------------
 
     async def _run(self, turn: TurnState) -> Reply:
-        async for _ in self._turn(turn, stream=self.max_tokens > SDK_STREAM_ONLY_ABOVE):
+        async for _ in self._turn(turn, stream=self._streams_sends()):
             pass
         assert self.last_reply is not None
         return self.last_reply

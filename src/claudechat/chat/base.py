@@ -132,7 +132,9 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
     ``attachment_limits``: the limits attachments are checked against (the API's by
     default); ``attachments_upload``: send attachments through the Files API (files.py).
     ``watch_stops``: a streamed reply reads, every second, whether the service was asked
-    to stop its turn (TurnStopped; the service's own chats leave it to their worker).
+    to stop its turn (TurnStopped; the service's own chats leave it to their worker). On a
+    store other processes share (a file, PostgreSQL), ``send`` then streams its requests
+    too, so that its turns can be stopped as well (``_streams_sends``).
     """
 
     model: M
@@ -694,6 +696,18 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         """True when ``_keep_up`` of this event would read or write the store."""
         return (self._renew_due() or self._stop_read_due()
                 or (isinstance(event, TextDelta) and self._checkpoint_due()))  # fmt: skip
+
+    def _streams_sends(self) -> bool:
+        """True when ``send`` (and retry, edit) streams its requests rather than waiting for
+        a whole reply: above the SDK's limit for a request without streaming, and when stops
+        asked through a store that other processes share are watched. A stop is read between
+        the events of a stream; a request without one could not be stopped, though the
+        service's cancel would say it was."""
+        return self.max_tokens > SDK_STREAM_ONLY_ABOVE or (
+            self.watch_stops
+            and bool(getattr(self.store, "shared", False))
+            and hasattr(self.store, "stop_requested")
+        )
 
     def _stop_read_due(self) -> bool:
         """True every ``STOP_CHECK_SECONDS`` of a reply streamed under a turn lease, when the

@@ -22,7 +22,7 @@ from ..context.engine import Prepared
 from ..errors import ContextOverflow, ModelError, StreamInterrupted
 from ..messages import Block
 from ..models.base import Model
-from .base import SDK_STREAM_ONLY_ABOVE, STOPPED, ChatBase, Documents
+from .base import STOPPED, ChatBase, Documents
 from .fold import Next, end_of_stream
 from .lease import BLOCKING_LEASE_SECONDS
 from .reply import Reply, TurnState
@@ -90,7 +90,7 @@ class Chat(ChatBase[Model]):
     # --- the loop -------------------------------------------------------------------------------
 
     def _run(self, turn: TurnState) -> Reply:
-        for _ in self._turn(turn, stream=self.max_tokens > SDK_STREAM_ONLY_ABOVE):
+        for _ in self._turn(turn, stream=self._streams_sends()):
             pass
         assert self.last_reply is not None
         return self.last_reply

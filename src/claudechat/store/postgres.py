@@ -82,6 +82,7 @@ def migrate(
 class PostgresStore(SQLStore):
     """Conversations in PostgreSQL, reached through a connection pool."""
 
+    shared = True  # every worker and machine on the server writes it
     _lock_row = " FOR UPDATE"
     _same = "IS NOT DISTINCT FROM"
     _tree_lock = "SELECT pg_advisory_xact_lock(hashtext(?))"

@@ -148,6 +148,12 @@ class SQLiteStore(SQLStore):
         and needs no network, so a server may read it on its event loop."""
         return not self._memory
 
+    @property
+    def shared(self) -> bool:
+        """True for a file: other processes may write it too (another terminal, the
+        service), and ask through it to stop a turn this process runs."""
+        return not self._memory
+
     # connections --------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
