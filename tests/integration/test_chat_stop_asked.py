@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anthropic
@@ -19,7 +19,7 @@ from chats import message_requests
 from claudechat import AsyncChat, Chat
 from claudechat.chat import base
 from claudechat.errors import StoreError, TurnStopped
-from claudechat.store import SQLiteStore
+from claudechat.store import SQLiteStore, Store
 from claudechat.testing import Emulator, EmulatorServer, EmuRequest, serve
 
 STORY = " ".join(f"word{i}" for i in range(400))
@@ -152,16 +152,18 @@ def test_a_stop_mark_that_cannot_be_read_is_logged_and_the_reply_goes_on(
     assert "could not read whether the turn was asked to stop" in caplog.text
 
 
-def _stop_when_streaming(path: Path, chat: Chat | AsyncChat) -> threading.Thread:
-    """A thread that asks, through its own connection, to stop the chat's turn once its
+def _stop_when_streaming(
+    open_store: Callable[[], Store], chat: Chat | AsyncChat
+) -> threading.Thread:
+    """A thread that asks, through a store of its own, to stop the chat's turn once its
     reply has begun: when the first words are stored as a partial message."""
 
     def stop() -> None:
-        with SQLiteStore(path) as other:
+        with open_store() as other:
             for _ in range(500):
                 cid = chat.id
                 last = other.branch(cid)[-1:] if cid is not None else []
-                if last and last[0].status == "partial" and other.request_stop(cid):
+                if last and last[0].status == "partial" and other.request_stop(cid):  # type: ignore[attr-defined]
                     return
                 time.sleep(0.01)
 
@@ -170,24 +172,37 @@ def _stop_when_streaming(path: Path, chat: Chat | AsyncChat) -> threading.Thread
     return thread
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Opens a new store on one database that other processes share: a SQLite file or a
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "chat.db")
+    from claudechat.store.postgres import PostgresStore
+
+    conninfo = request.getfixturevalue("pg_database")
+    return lambda: PostgresStore(conninfo)
+
+
 def test_send_on_a_shared_store_streams_so_that_its_turn_can_be_stopped(
-    tmp_path: Path, server: EmulatorServer
+    shared_store: Callable[[], Store], server: EmulatorServer
 ) -> None:
-    path = tmp_path / "chat.db"
-    chat = _sync_chat(path, server)
-    stopper = _stop_when_streaming(path, chat)
-    with pytest.raises(TurnStopped):
-        chat.send("tell me a story")
-    stopper.join()
-    assert chat.id is not None
-    stored = _stored(path, chat.id)
-    assert [(role, status) for role, status, _ in stored] == [
-        ("user", "complete"),
-        ("assistant", "partial"),
-    ]
-    assert STORY.startswith(stored[1][2]) and stored[1][2] != STORY
-    assert [r.body.get("stream") for r in message_requests(server.emulator)] == [True]
-    assert chat.send("and then?").text == "ok"
+    client = anthropic.Anthropic(api_key="t", base_url=server.url, max_retries=0)
+    with shared_store() as store:
+        chat = Chat(store=store, client=client, thinking="off")
+        stopper = _stop_when_streaming(shared_store, chat)
+        with pytest.raises(TurnStopped):
+            chat.send("tell me a story")
+        stopper.join()
+        assert chat.id is not None
+        stored = [(m.role, m.status, m.text) for m in store.branch(chat.id)]
+        assert [(role, status) for role, status, _ in stored] == [
+            ("user", "complete"),
+            ("assistant", "partial"),
+        ]
+        assert STORY.startswith(stored[1][2]) and stored[1][2] != STORY
+        assert [r.body.get("stream") for r in message_requests(server.emulator)] == [True]
+        assert chat.send("and then?").text == "ok"
 
 
 def test_an_async_send_on_a_shared_store_is_stopped_the_same_way(
@@ -200,7 +215,7 @@ def test_an_async_send_on_a_shared_store_is_stopped_the_same_way(
             api_key="t", base_url=server.url, max_retries=0
         ) as client:
             chat = AsyncChat(store=SQLiteStore(path), client=client, thinking="off")
-            stopper = _stop_when_streaming(path, chat)
+            stopper = _stop_when_streaming(lambda: SQLiteStore(path), chat)
             with pytest.raises(TurnStopped):
                 await chat.send("tell me a story")
             stopper.join()

@@ -704,19 +704,20 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         the events of a stream; a request without one could not be stopped, though the
         service's cancel would say it was."""
         return self.max_tokens > SDK_STREAM_ONLY_ABOVE or (
-            self.watch_stops
-            and bool(getattr(self.store, "shared", False))
-            and hasattr(self.store, "stop_requested")
+            self._watches_stops() and bool(getattr(self.store, "shared", False))
         )
+
+    def _watches_stops(self) -> bool:
+        """True when the chat watches for stops (``watch_stops``) and the store keeps them."""
+        return self.watch_stops and hasattr(self.store, "stop_requested")
 
     def _stop_read_due(self) -> bool:
         """True every ``STOP_CHECK_SECONDS`` of a reply streamed under a turn lease, when the
-        chat watches for stops (``watch_stops``) and the store keeps them."""
+        chat watches for stops."""
         return (
-            self.watch_stops
-            and self._lease is not None
+            self._lease is not None
             and time.monotonic() - self._stop_read_at >= STOP_CHECK_SECONDS
-            and hasattr(self.store, "stop_requested")
+            and self._watches_stops()
         )
 
     def _obey_stop(self) -> None:
