@@ -29,15 +29,17 @@ class Gate:
 
     def __init__(self) -> None:
         self.after: int | None = None
+        self.marker = b'"text_delta"'
         self.opened = threading.Event()
         self.reached = threading.Event()
 
-    def hold(self, after: int = 3) -> None:
+    def hold(self, after: int = 3, *, of: str = "text") -> None:
         """Hold the next streams after ``after`` chunks of text (a thinking block may come
-        before them)."""
+        before them), or of thinking with ``of="thinking"``."""
         self.opened.clear()
         self.reached.clear()
         self.after = after
+        self.marker = f'"{of}_delta"'.encode()
 
     def release(self) -> None:
         """Let held streams go on, and stop holding new ones."""
@@ -47,7 +49,7 @@ class Gate:
 
 class _HeldBody(httpx2.AsyncByteStream):
     def __init__(self, inner: Any, gate: Gate, after: int) -> None:
-        self.inner, self.gate, self.after = inner, gate, after
+        self.inner, self.gate, self.after, self.marker = inner, gate, after, gate.marker
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         texts, held = 0, False
@@ -57,7 +59,7 @@ class _HeldBody(httpx2.AsyncByteStream):
                 self.gate.reached.set()
                 while not self.gate.opened.is_set():
                     await asyncio.sleep(0.01)
-            texts += b'"text_delta"' in chunk  # thinking may come first: count text only
+            texts += self.marker in chunk  # count the chunks of the held kind only
             yield chunk
 
     async def aclose(self) -> None:

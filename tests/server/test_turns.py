@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import pytest
 from service import WAIT, Event, Service, sse
 
 
@@ -108,6 +109,26 @@ def test_cancel_keeps_the_partial_reply(local_service: Service) -> None:
     partial = next(e for e in rest if e.name == "message").data["message"]
     assert partial["status"] == "partial" and partial["text"]
     assert stored[-1]["id"] == partial["id"] and stored[-1]["status"] == "partial"
+
+
+def test_cancel_while_the_model_thinks_tells_what_the_turn_cost(local_service: Service) -> None:
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold(1, of="thinking")  # the reply started (and billed), no text yet
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "f"}) as r:
+            events = sse(r)
+            assert next(events).name == "start"
+            assert gate.reached.wait(WAIT)
+            assert c.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": True}
+            rest = list(events)
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+        billed = c.get(f"/v1/conversations/{cid}/cost").json()
+    assert [e.name for e in rest] == ["usage", "done"]  # no reply to show: none on the branch
+    told = rest[0].data
+    assert told["usage"]["input_tokens"] > 0 and told["cost_usd"] > 0
+    assert [m["role"] for m in stored] == ["user"]
+    assert told["cost_usd"] == pytest.approx(billed["cost_usd"])
 
 
 def test_a_second_send_while_one_runs_is_409(local_service: Service) -> None:

@@ -334,12 +334,18 @@ def _completed(run: Run, chat: AsyncChat, ending: list[tuple[str, dict[str, Any]
 
 def _stopped(run: Run, chat: AsyncChat, ending: list[tuple[str, dict[str, Any]]]) -> TurnResult:
     """The result of a stopped turn, the partial reply as stored if any; its last events
-    added to ``ending``."""
+    added to ``ending``. A turn stopped before any text (while the model was thinking) has
+    no reply on the branch, but was billed: its usage and cost are told all the same."""
     partial = _reply_after(chat.history, run.user_message.id)
-    usage = usage_json(partial.usage) if partial is not None else None
-    cost = msg_json(partial)["cost_usd"] if partial is not None else None
+    usage: dict[str, int] | None = None
+    cost: float | None = None
     if partial is not None:
+        usage, cost = usage_json(partial.usage), msg_json(partial)["cost_usd"]
+    elif chat.ledger.turn_usage.requests:
+        usage, cost = usage_json(chat.ledger.turn_usage), chat.ledger.turn_cost_usd
+    if usage is not None:
         ending.append(("usage", {"usage": usage, "cost_usd": cost}))
+    if partial is not None:
         ending.append(("message", {"message": msg_json(partial)}))
     ending.append(("done", {}))
     return TurnResult(run.user_message, partial, usage, cost, "partial")
