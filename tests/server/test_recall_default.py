@@ -14,8 +14,8 @@ import httpx2
 import pytest
 from service import Member, Service, start_service
 
+from claudechat.chat_settings import ChatSettings
 from claudechat.server import ServerSettings
-from claudechat.server.chat_settings import ChatSettings
 from claudechat.server.chats import engine
 
 FILLER = " ".join(f"filler{i}" for i in range(400))  # some 800 tokens a turn

@@ -9,10 +9,10 @@ from typing import Any
 import httpx2
 from service import Service
 
+from claudechat.chat_settings import ChatSettings
 from claudechat.context import RollingSummary, ServerCompaction, TokenWindow
 from claudechat.context.recall import Recall
 from claudechat.server import ServerSettings
-from claudechat.server.chat_settings import ChatSettings
 from claudechat.server.chats import engine
 
 FILLER = " ".join(f"filler{i}" for i in range(400))  # some 800 tokens a turn

@@ -46,7 +46,8 @@ class Runtime:
         client: Any = None,
         store: Store | None = None,
     ) -> None:
-        self.settings = settings
+        self.configured = settings  # flags > environment > file > defaults
+        self.settings = settings  # those, with the open conversation's own settings applied
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.notice = notice or (lambda text: click.echo(text, err=True))
         self._client: Any = client
@@ -169,7 +170,7 @@ class Runtime:
         """A new conversation with the configured model and system prompt."""
         from ..chat import Chat
 
-        s = self.settings
+        s = self.settings = self.configured
         return Chat(
             s.model,
             system=s.system or None,
@@ -188,7 +189,7 @@ class Runtime:
         """A stored conversation, with its own model unless one was asked for explicitly."""
         from ..chat import Chat
 
-        s = self.settings
+        s = self.settings = self.for_conversation(self.store().get_conversation(conversation_id))
         explicit_model = s.sources.get("model") in ("flag", "env")
         chat = Chat.resume(
             conversation_id,
@@ -206,6 +207,31 @@ class Runtime:
         if s.sources.get("system") in ("flag", "env") and s.system != chat.system:
             chat.system = s.system
         return chat
+
+    def for_conversation(self, conversation: Conversation) -> Settings:
+        """The configured settings with the conversation's own strategy, budget and recall
+        (set in the web chat or with ``PATCH``) in place of those of the configuration file
+        and the defaults; a flag or an environment variable of this command still wins."""
+        from dataclasses import replace
+
+        from ..chat_settings import ChatSettings
+
+        own, s = ChatSettings.of(conversation), self.configured
+        fixed = {k for k in ("strategy", "budget", "recall") if s.sources.get(k) in ("flag", "env")}
+        strategy = own.strategy if "strategy" not in fixed else None
+        budget = own.budget if "budget" not in fixed else None
+        recall = own.recall if "recall" not in fixed else None
+        taken = {"strategy": strategy, "budget": budget, "recall": recall}
+        taken = {k: v for k, v in taken.items() if v is not None}
+        if not taken:
+            return s
+        return replace(
+            s,
+            strategy=strategy or s.strategy,
+            budget=budget or s.budget,
+            recall=s.recall if recall is None else recall,
+            sources={**s.sources, **dict.fromkeys(taken, "conversation")},
+        )
 
     def open_chat(self, *, cid: str | None = None, continue_latest: bool = False) -> Chat:
         """``--cid ID`` (anyone's: the terminal is the store's admin), ``-c`` (the local user's

@@ -10,6 +10,7 @@ import logging
 import warnings
 
 from ..chat import AsyncChat
+from ..chat_settings import ChatSettings
 from ..context import ContextEngine, PromptCaching, strategy_policies
 from ..context.base import ContextPolicy
 from ..context.recall import remember_policies
@@ -17,7 +18,6 @@ from ..models.capabilities import DeprecatedModelWarning, UnknownModelWarning, m
 from ..search import SearchIndex
 from ..store.base import Store
 from ..tokens import TokenAccountant
-from .chat_settings import ChatSettings
 from .errors import ApiError
 from .settings import ServerSettings
 from .state import ServerState

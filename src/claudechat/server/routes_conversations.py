@@ -17,12 +17,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..accounting import store_cost_report
 from ..chat.system_changes import record_change
+from ..chat_settings import ChatSettings
 from ..messages import Message, new_id
 from ..metadata import CHAT_SETTINGS
 from ..store.base import ConversationInfo, Store
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
-from .chat_settings import ChatSettings
 from .chats import check_model, make_chat
 from .errors import ApiError
 from .state import State

@@ -10,13 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from ..chat_settings import ChatSettings
 from ..messages import Message
 from ..models.capabilities import ModelInfo
 from ..store._rows import PathFigures
 from ..store.accounts import User
 from ..store.base import Conversation, ConversationInfo, MessageHit
 from ..usage import Usage
-from .chat_settings import ChatSettings
 from .render import render_markdown
 from .uploads import attachments_json, without_data
 

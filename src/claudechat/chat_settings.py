@@ -1,9 +1,12 @@
 """A conversation's own context settings (strategy, budget, recall), kept in its metadata.
 
-The web chat's settings panel changes them with ``PATCH /v1/conversations/{cid}``;
-``make_chat`` builds the next turn's context engine from them. A setting left unset (None)
-is the server's default (``ServerSettings.strategy`` / ``budget`` / ``recall``; recall is
-on by default, the configuration the memory frontier measured best).
+The web chat's settings panel changes them with ``PATCH /v1/conversations/{cid}``. The
+service's ``make_chat`` builds the next turn's context engine from them, and the CLI's
+``Runtime.resume`` applies them over its configuration file and defaults (a flag or an
+environment variable of the command still wins), so a conversation keeps its settings
+wherever it goes on. A setting left unset (None) is the default of whoever runs the turn
+(``ServerSettings.strategy`` / ``budget`` / ``recall``, or the CLI's configuration; recall
+is on by default, the configuration the memory frontier measured best).
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..metadata import CHAT_SETTINGS
-from ..store.base import Conversation
+from .metadata import CHAT_SETTINGS
+from .store.base import Conversation
 
 __all__ = ["STRATEGIES", "ChatSettings"]
 
