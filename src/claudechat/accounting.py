@@ -107,11 +107,16 @@ def cost_report(items: Iterable[LedgerEntry | Message]) -> CostReport:
     return CostReport(lines, total, cost, purposes)
 
 
-def store_cost_report(store: Store, conversation_ids: Iterable[str]) -> CostReport:
+def store_cost_report(
+    store: Store, conversation_ids: Iterable[str], *, origins: Store | None = None
+) -> CostReport:
     """What the API billed for these conversations, each request once: replies, and the
     summary requests kept with the summaries they made. A copy made by fork or import
-    counts only while what it copies is no longer in the store."""
+    counts only while what it copies is no longer in the store: in ``origins`` when given
+    (the whole store behind a user's scoped view: a copy of another user's conversation,
+    imported from its export, was billed to that user, not again to this one)."""
     ids = list(conversation_ids)
+    origins = store if origins is None else origins
     messages = [m for cid in ids for m in store.all_messages(cid)]
     summaries = [s for cid in ids for s in store.summaries(cid)]
     known = {m.id for m in messages} | {s.id for s in summaries}
@@ -119,7 +124,7 @@ def store_cost_report(store: Store, conversation_ids: Iterable[str]) -> CostRepo
     copies: list[Message] = []
     for item in [*messages, *map(_as_message, summaries)]:
         origin = item.metadata.get(COPIED_FROM)
-        copied = isinstance(origin, str) and (origin in known or _stored(store, item, origin))
+        copied = isinstance(origin, str) and (origin in known or _stored(origins, item, origin))
         (copies if copied else billed).append(item)
     report = cost_report(billed)
     if not copies:

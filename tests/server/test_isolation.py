@@ -157,3 +157,9 @@ def test_importing_anothers_export_makes_a_copy_of_ones_own(
         assert copy != cid and b.get(f"/v1/conversations/{copy}").status_code == 200
         assert a.get(f"/v1/conversations/{copy}").status_code == 404
         assert _snapshot(a, cid) == before
+        # Alice was billed for what the copy holds; Bob is not billed for it again (its
+        # originals are still in the store, though not in Bob's view of it).
+        billed = a.get(f"/v1/conversations/{cid}/cost").json()["cost_usd"]
+        bobs = b.get(f"/v1/conversations/{copy}/cost").json()
+        assert billed > 0 and (bobs["cost_usd"], bobs["copied_usd"]) == (0, billed)
+        assert b.get("/v1/usage").json()["conversations_usd"] == 0

@@ -33,6 +33,28 @@ def test_invalid_json_and_missing_field_name_the_problem(local_service: Service)
         assert c.get(f"/v1/conversations/{cid}/messages").json()["data"] == []
 
 
+def test_text_no_store_could_keep_and_a_non_boolean_stream_are_422(
+    local_service: Service,
+) -> None:
+    """A lone surrogate (valid JSON, not valid Unicode) or a NUL is named before anything is
+    stored; the connection stays usable. ``stream`` takes true or false only."""
+    with local_service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+        url = f"/v1/conversations/{cid}/messages"
+        lone = c.post(url, content=b'{"content": "hi \\ud800"}',
+                      headers={"content-type": "application/json"})  # fmt: skip
+        status, kind, message = _error(lone)
+        assert (status, kind) == (422, "validation_error"), message
+        assert "content" in message and "lone surrogate" in message
+        blocks = {"content": [{"type": "text", "text": "a\x00b"}]}
+        status, kind, message = _error(c.post(url, json=blocks))
+        assert (status, kind) == (422, "validation_error") and "NUL" in message
+        for loose in ("yes", 1):
+            status, kind, message = _error(c.post(url, json={"content": "x", "stream": loose}))
+            assert (status, kind) == (422, "validation_error") and "stream" in message
+        assert c.get(url).json()["data"] == []
+
+
 def test_a_body_over_the_limit_is_413(local_service: Service) -> None:
     with local_service.client() as c:
         cid = c.post("/v1/conversations", json={}).json()["id"]

@@ -211,3 +211,39 @@ def test_cancel_stops_a_turn_that_the_library_sent_on_the_same_store(
                                                          ("assistant", "partial")]  # fmt: skip
     assert stored[1]["text"] == "".join(shown) != story
     assert again.status_code == 200, again.text  # the turn was given back
+
+
+def test_reattach_after_another_writers_turn_gets_that_turn_not_this_workers_last(
+    local_service: Service,
+) -> None:
+    """This worker's last turn of the conversation ended; then another writer (the CLI, a
+    library chat on the same store) took the turn: reattaching waits for that turn and
+    gives its reply, not the events this worker kept of its own older turn."""
+    import threading
+
+    from claudechat.messages import Message
+
+    store = local_service.store
+    with local_service.client() as c:
+        cid = _new(c)
+        mine = _events(c, f"/v1/conversations/{cid}/messages", json={"content": "first"})
+        old_reply = next(e for e in mine if e.name == "message").data["message"]["id"]
+        store.claim_turn(cid, "cli-writer", ttl=60.0)
+        answer: list[list[Event]] = []
+        reader = threading.Thread(target=lambda: answer.append(list(sse(c.get(
+            f"/v1/conversations/{cid}/stream", headers={"Last-Event-ID": "1"})))))  # fmt: skip
+        reader.start()
+        store.append(
+            cid,
+            Message("user", [{"type": "text", "text": "from the terminal"}]),
+            lease="cli-writer",
+        )
+        reply = Message(
+            "assistant", [{"type": "text", "text": "its reply"}], model="claude-sonnet-4-6"
+        )
+        store.append(cid, reply, lease="cli-writer")
+        store.release_turn(cid, "cli-writer")
+        reader.join(WAIT)
+    (events,) = answer
+    assert [e.name for e in events] == ["message", "done"], events
+    assert events[0].data["message"]["id"] == reply.id != old_reply

@@ -3,9 +3,11 @@ field). Unknown fields are refused, so a misspelt option is not silently ignored
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from ..messages import content_problem
 
 __all__ = [
     "AttachmentBody",
@@ -20,7 +22,16 @@ __all__ = [
     "SendBody",
 ]
 
-Content = str | list[dict[str, Any]]
+
+def _storable(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Content no store could keep or the API would refuse (a lone surrogate, a NUL, bad
+    base64) is a 422 naming what and where, before anything is stored or sent."""
+    if problem := content_problem(content):
+        raise ValueError(problem)
+    return content
+
+
+Content = Annotated[str | list[dict[str, Any]], AfterValidator(_storable)]
 
 
 class _Body(BaseModel):
@@ -75,20 +86,20 @@ class SendBody(_Body):
 
     content: Content
     attachments: list[AttachmentBody] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    stream: bool = True
+    stream: StrictBool = True
 
 
 class RetryBody(_Body):
     """``POST .../retry``."""
 
-    stream: bool = True
+    stream: StrictBool = True
 
 
 class EditBody(_Body):
     """``POST .../messages/{mid}/edit``."""
 
     content: Content
-    stream: bool = True
+    stream: StrictBool = True
 
 
 class CheckoutBody(_Body):
@@ -97,7 +108,7 @@ class CheckoutBody(_Body):
     navigator switches to a sibling and everything that follows it)."""
 
     message_id: str = Field(max_length=200)
-    newest_leaf: bool = False
+    newest_leaf: StrictBool = False
 
 
 class ForkBody(_Body):

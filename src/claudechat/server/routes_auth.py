@@ -125,7 +125,7 @@ def _billed_in_conversations(store: ScopedStore) -> float | None:
     (this service, the CLI or the library on the same store); the spend figures above count
     the service's turns only, as the limits do."""
     ids = [info.conversation.id for info in store.iter_conversations()]
-    return store_cost_report(store, ids).cost_usd
+    return store_cost_report(store, ids, origins=store.store).cost_usd
 
 
 @router.get("/v1/usage")

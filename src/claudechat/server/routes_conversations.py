@@ -321,7 +321,7 @@ def cost(cid: str, state: State, store: ScopedStoreDep) -> dict[str, Any]:
     """What the API billed for the conversation, by token kind and purpose; and the gauge's
     figures: the last request's prompt size and cache-hit share, against the budget."""
     store.get_conversation(cid)
-    report = store_cost_report(store, [cid])
+    report = store_cost_report(store, [cid], origins=state.store)
     return {
         **last_request(state, store, cid),
         "conversation_id": cid,

@@ -225,21 +225,34 @@ async def reattach(
     cid: str, request: Request, state: State, store: ScopedStoreDep
 ) -> StreamingResponse:
     """The turn's events after ``Last-Event-ID`` then the live ones. For a turn of another
-    worker (its events are not here): the stored reply once the turn ends, whether it runs
-    still or ended within the time a worker keeps a turn's events; 404 when no turn ran in
-    that time. (The store is read in a worker thread, as in every route.)"""
+    worker or writer (its events are not here, or those here are of an older turn): the
+    stored reply once the turn ends, whether it runs still or ended within the time a
+    worker keeps a turn's events; 404 when no turn ran in that time. (The store is read in
+    a worker thread, as in every route.)"""
     after = _last_event_id(request)
     await anyio.to_thread.run_sync(store.get_conversation, cid)
     run = state.runs.latest(cid)
-    if run is not None:
+    if run is not None and not run.done:
         return event_stream(run.batches(after, idle=IDLE_SECONDS, gather=GATHER_SECONDS))
     probe = new_id()
     if await anyio.to_thread.run_sync(_try_hold, store, cid, probe):
-        reply = _last_reply(await anyio.to_thread.run_sync(store.branch, cid))
+        branch = await anyio.to_thread.run_sync(store.branch, cid)
+        if run is not None and _ended_with(run, branch):
+            return event_stream(run.batches(after, idle=IDLE_SECONDS, gather=GATHER_SECONDS))
+        reply = _last_reply(branch)
         if reply is None or reply.created_at < time.time() - KEEP_SECONDS:
             raise ApiError(404, f"no turn of conversation {cid} is running or ran recently")
         return event_stream(_replayed(reply, after))
     return event_stream(_after_elsewhere(store, cid, probe, after))
+
+
+def _ended_with(run: Run, branch: list[Message]) -> bool:
+    """Whether the conversation is still where this worker's finished turn left it (no
+    turn of another writer, the CLI's say, has run on it since): then its kept events are
+    the conversation's last turn."""
+    result = run.result
+    last = (result.message or result.user_message) if result is not None else run.user_message
+    return bool(branch) and branch[-1].id == last.id
 
 
 def _last_event_id(request: Request) -> int:
