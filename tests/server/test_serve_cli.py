@@ -16,7 +16,7 @@ import httpx2
 import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
-from service import WAIT
+from service import WAIT, sse
 
 from claudechat.cli import cli
 from claudechat.credentials import new_api_key
@@ -160,3 +160,51 @@ def test_metrics_of_several_workers_are_the_service_totals(tmp_path: Path) -> No
             seen.append(_healthz_count(url))
         scrapes = [_healthz_count(url) for _ in range(8)]  # new connections: both workers
     assert scrapes == [before + 20] * 8, seen
+
+
+def test_a_turn_stopped_by_the_servers_shutdown_ends_its_stream_whole(tmp_path: Path) -> None:
+    """SIGTERM while a client reads a long reply: the turn gets the grace (1 s), then is
+    stopped as a cancel stops it, and the client, still connected, gets its usage, the
+    partial message and done; then the server exits (before, uvicorn cut the response
+    first: no ending, and the process waited for the grace twice)."""
+    story = " ".join(f"word{i}" for i in range(3000))
+    with serve(Emulator(reply=lambda r: story), token_delay=0.01) as upstream:
+        env = _env(tmp_path, ANTHROPIC_BASE_URL=upstream.url, ANTHROPIC_API_KEY="sk-test",
+                   CLAUDECHAT_SERVE_GRACE_SECONDS="1", CLAUDECHAT_THINKING="off")  # fmt: skip
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "claudechat", "serve", "--no-auth",
+                                 "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(int(WAIT * 10)):
+                try:
+                    if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    assert proc.poll() is None, proc.communicate()
+                    threading.Event().wait(0.1)
+            with httpx2.Client(base_url=url, timeout=WAIT) as c:
+                cid = c.post("/v1/conversations", json={}).json()["id"]
+                with c.stream("POST", f"/v1/conversations/{cid}/messages",
+                              json={"content": "a long story"}) as r:  # fmt: skip
+                    events = []
+                    for event in sse(r):
+                        events.append(event)
+                        if event.name == "delta" and len(events) == 3:
+                            proc.terminate()
+            output, _ = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert [e.name for e in events[-3:]] == ["usage", "message", "done"], output
+    message = events[-2].data["message"]
+    assert message["status"] == "partial" and message["text"].startswith("word0 word1")
+    assert message["text"] != story and events[-3].data["cost_usd"] > 0
+    assert proc.returncode == 0 and "graceful shutdown exceeded" not in output, output
+    store = SQLiteStore(tmp_path / "chats.db")
+    try:
+        assert store.branch(cid)[-1].id == message["id"]
+    finally:
+        store.close()

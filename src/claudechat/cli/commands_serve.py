@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from typing import Any
 import click
 
 from .options import runtime_from, store_options
+
+STOPPING_SECONDS = 10.0  # after the grace: the stopped turns store their partials, streams end
 
 __all__ = ["COMMANDS", "banner", "is_loopback"]
 
@@ -74,11 +77,14 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
 
     from ..server.settings import ServerSettings
 
-    grace = ServerSettings.from_env().shutdown_grace_seconds  # open streams get as long
+    # The turns get the grace from the termination signal, then are stopped; their streams
+    # then end with their usage, message and done: the open responses get that long and
+    # STOPPING_SECONDS more before uvicorn cuts them.
+    grace = ServerSettings.from_env().shutdown_grace_seconds
     with _shared_metrics(workers):
         uvicorn.run("claudechat.server.factory:app_from_env", factory=True, host=host,
                     port=port, workers=workers, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=max(1, round(grace)))  # fmt: skip
+                    timeout_graceful_shutdown=math.ceil(grace + STOPPING_SECONDS))  # fmt: skip
 
 
 @contextmanager

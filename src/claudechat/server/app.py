@@ -5,16 +5,21 @@
 
 Every failure answers ``{"error": {"type", "message"}}`` (errors.py). Turns run as tasks the
 app owns (runs.py); at shutdown they get ``shutdown_grace_seconds`` to finish, then are
-cancelled, keeping what arrived as a partial reply.
+cancelled, keeping what arrived as a partial reply. The grace starts at the server's
+termination signal (SIGTERM, Ctrl-C), while the clients are still connected, so that a
+stopped turn's stream ends as a cancelled one does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
@@ -69,9 +74,11 @@ def create_app(
         # The upstream pools live as long as the app serves, in the loop that serves it:
         # closed at the end (after the turns), new ones if the app is started again.
         state.pools = upstream_pools(settings, client, emulated)
+        restore = on_termination(runs.begin_shutdown)
         try:
             yield
         finally:
+            restore()
             await runs.shutdown()
             state.chats.clear()  # they hold the pools closed next
             pools, state.pools = state.pools, ()
@@ -143,3 +150,34 @@ def upstream_client(
         asynchronous=True,
     )
     return client, False
+
+
+def on_termination(begin: Callable[[], None]) -> Callable[[], None]:
+    """Call ``begin`` in the serving loop when the process is asked to stop (SIGTERM or
+    SIGINT), before the server's own handler (uvicorn's, which then waits for the open
+    responses: the turns must end first for their streams to end whole); returns what
+    puts the handlers back. Only the main thread can set signal handlers: an app served
+    in another thread (tests, an embedding program) keeps its server's shutdown as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(begin)
+        before = previous[signal.Signals(sig)]
+        if callable(before):
+            before(sig, frame)
+        else:  # the default action (or none): as if this handler had never been set
+            signal.signal(sig, signal.SIG_DFL if before is None else before)
+            signal.raise_signal(sig)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, before in previous.items():
+            if signal.getsignal(sig) is handle:
+                signal.signal(sig, before)
+
+    return restore

@@ -160,6 +160,7 @@ class RunRegistry:
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None  # the stop poll, while turns run
+        self._draining: asyncio.Task[None] | None = None  # the shutdown's wait, once begun
         self.metrics: TurnMetrics | None = None
 
     def running(self, conversation_id: str) -> Run | None:
@@ -291,7 +292,14 @@ class RunRegistry:
             if run.finished_at is not None and run.finished_at < cutoff:
                 del self._runs[cid]
 
-    async def shutdown(self) -> None:
+    def begin_shutdown(self) -> None:
+        """The server is going down (its termination signal): let running turns finish
+        within the grace period from now, then stop them, while their clients are still
+        connected, so that each stream ends with its ``usage``, ``message`` and ``done``."""
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
         """Let running turns finish within the grace period, then stop them (partials
         kept) and wait for them to store what they have."""
         runs = self.active()
@@ -304,6 +312,14 @@ class RunRegistry:
                 run.stop()
         if pending:
             await asyncio.wait(pending)
+
+    async def shutdown(self) -> None:
+        """The app's end: the drain (begun at the termination signal, or now), then any
+        task left cancelled."""
+        self.begin_shutdown()
+        assert self._draining is not None
+        await self._draining
+        self._draining = None  # the app may be started again
         for task in list(self._tasks):
             task.cancel()
 
