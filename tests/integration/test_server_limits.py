@@ -84,6 +84,22 @@ def test_the_upper_bound_uses_the_long_prompt_tier_and_never_zero_for_unknown_mo
                           for m in ("claude-opus-5", "claude-fable-5", "claude-haiku-5-5")) > 0  # fmt: skip
 
 
+def test_a_turn_that_would_pass_the_limit_says_so_rather_than_reached(
+    accounts: MemoryStore, clock: Clock
+) -> None:
+    user, cid = limited(accounts, Limits(usd_per_day=0.05))
+    guard = SpendGuard(accounts, clock=clock)
+    with pytest.raises(SpendLimitExceeded) as refused:
+        guard.admit(user, conversation_id=cid, upper_usd=0.067)
+    said = str(refused.value)
+    assert "would be passed: $0.0000 spent, this turn may cost up to $0.0670" in said, said
+    assert "reached" not in said
+    guard.admit(user, conversation_id=cid, upper_usd=0.04).settle(0.05)
+    with pytest.raises(SpendLimitExceeded) as refused:
+        guard.admit(user, conversation_id=cid, upper_usd=0.01)
+    assert "daily spend limit of $0.05 reached" in str(refused.value)
+
+
 def test_spend_reached_mid_day_is_refused_and_admitted_again_the_next_utc_day(
     accounts: MemoryStore, clock: Clock
 ) -> None:

@@ -157,6 +157,10 @@ def test_spend_limit_reached_refuses_before_the_store_and_the_model_until_the_ne
     assert len(app.emulator.requests) == requests  # nothing sent upstream
     assert len(app.store.all_messages(cid)) == stored  # nothing stored
     assert app.store.spend_since(app.user_id, 0) == pytest.approx(spent + 0.99)
+    # A turn that cannot run is refused for what it is, not for the spend it would need.
+    empty = new_conversation(app)
+    nothing = app.run(app.client.post(f"/v1/conversations/{empty}/retry", json={}))
+    assert nothing.status_code == 400 and "nothing to retry" in nothing.json()["error"]["message"]
     app.clock.now += 14 * 3600  # past midnight UTC
     assert app.turn(cid, "next day").status_code == 200
 

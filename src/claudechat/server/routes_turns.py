@@ -89,7 +89,14 @@ async def retry(
     stream = body.stream if body is not None else True
     return await _turn(state, store, who.user_id, cid, stream,
                        lambda chat: chat.retry_stream(open_now=True),
-                       received=_arrival(request))  # fmt: skip
+                       received=_arrival(request), ready=_retriable)  # fmt: skip
+
+
+def _retriable(chat: AsyncChat) -> None:
+    """A retry of a conversation with nothing to retry is a 400 before the spend check
+    (which would answer 402 or 429 for a turn that cannot run)."""
+    if not chat.turns:
+        raise ApiError(400, "nothing to retry: the conversation is empty")
 
 
 @router.post("/{cid}/messages/{mid}/edit", response_model=None)
@@ -126,17 +133,18 @@ async def _turn(
     *,
     extra_tokens: int = 0,
     received: float | None = None,
+    ready: Callable[[AsyncChat], None] | None = None,
 ) -> StreamingResponse | dict[str, Any]:
     """Open the turn (spend check, checks, lease, user message), run it as the app's task,
     and answer with its events or, with ``stream`` false, its result. ``received``: when
     the request arrived (``time.perf_counter``; None: when the turn starts), for the latency
-    metrics."""
+    metrics; ``ready``: a check of the turn's own before the spend check."""
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     # The store's reads and commits wait in a worker thread, not on the event loop, where
     # they would hold every other stream of this worker.
     chat, admission, pieces = await anyio.to_thread.run_sync(
-        _open_turn, state, store, user_id, cid, begin, content, extra_tokens
+        _open_turn, state, store, user_id, cid, begin, content, extra_tokens, ready
     )
     prompt = next(m for m in reversed(chat.history) if m.is_user_text)
     run = state.runs.start(chat, pieces, user_id=user_id, user_message=prompt,
@@ -168,6 +176,7 @@ def _open_turn(
     begin: Begin,
     content: Any,
     extra_tokens: int = 0,
+    ready: Callable[[AsyncChat], None] | None = None,
 ) -> tuple[AsyncChat, Admission | None, AsyncIterator[str]]:
     """The conversation's chat (kept from its last turn in this worker, or built), its
     admission, and its reply stream, opened: checked, the turn's lease held and the user
@@ -179,6 +188,8 @@ def _open_turn(
     counter = state.counters.take(cid)  # out of the table while the turn runs, as the chat
     if chat is None:
         chat = make_chat(state, store, cid, counter=counter)
+    if ready is not None:
+        ready(chat)
     admission = _admit(state, user_id, chat, content, extra_tokens)
     try:
         pieces = begin(chat)
