@@ -193,6 +193,7 @@ def test_concurrent_streams_limit_answers_429_naming_it(app: App) -> None:
     assert refused.status_code == 429
     assert refused.json()["error"]["type"] == "rate_limited"
     assert "1 of 1 concurrent streams" in refused.json()["error"]["message"]
+    assert refused.headers["retry-after"] == "2"  # when to ask again
     assert app.store.all_messages(second) == []
     app.store.release_turn(first, "another-worker")
     assert app.turn(second).status_code == 200

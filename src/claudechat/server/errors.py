@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,11 +54,19 @@ _STATUS_TYPES = {
 class ApiError(Exception):
     """A failure answered with ``status`` and the error shape (``type`` defaults by status)."""
 
-    def __init__(self, status: int, message: str, *, type: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.type = type or _STATUS_TYPES.get(status, "internal_error")
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def error_body(type: str, message: str) -> dict[str, Any]:
@@ -68,6 +76,8 @@ def error_body(type: str, message: str) -> dict[str, Any]:
 
 # The refusals of the spend check (server/limits.py), by name: 402 and 429.
 _SERVICE_REFUSALS = {"SpendLimitExceeded": 402, "TooManyStreams": 429}
+# A user at their concurrent streams: when to ask again (a streamed reply takes seconds).
+STREAMS_RETRY_AFTER = "2"
 
 
 def error_for(err: BaseException) -> ApiError:
@@ -76,7 +86,8 @@ def error_for(err: BaseException) -> ApiError:
         return err
     refusal = _SERVICE_REFUSALS.get(type(err).__name__)
     if refusal is not None and isinstance(err, ClaudeChatError):
-        return ApiError(refusal, str(err))
+        wait = {"Retry-After": STREAMS_RETRY_AFTER} if refusal == 429 else None
+        return ApiError(refusal, str(err), headers=wait)
     if isinstance(err, ConversationNotFound):
         return ApiError(404, str(err))
     if isinstance(err, ConcurrentUpdate):
@@ -109,7 +120,9 @@ def _upstream_text(err: ModelError) -> str:
 
 
 def _respond(err: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(err.type, err.message), status_code=err.status)
+    return JSONResponse(
+        error_body(err.type, err.message), status_code=err.status, headers=err.headers or None
+    )
 
 
 def _field(loc: Sequence[Any]) -> str:
