@@ -64,6 +64,9 @@ def test_settings_and_deletion_wait_for_a_turn_on_another_worker(
         events = next(held)
         patched = b.patch(f"/v1/conversations/{cid}", json={"title": "changed", "budget": 4096})
         assert patched.status_code == 409 and patched.json()["error"]["type"] == "conflict"
+        renamed = b.patch(f"/v1/conversations/{cid}", json={"title": "renamed meanwhile"})
+        assert renamed.status_code == 200  # a title alone: as claudechat rename, at any time
+        assert a.patch(f"/v1/conversations/{cid}", json={"title": "kept"}).status_code == 200
         deleted = b.delete(f"/v1/conversations/{cid}")
         assert deleted.status_code == 409
         first.gate.release()

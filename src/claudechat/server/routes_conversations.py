@@ -124,8 +124,13 @@ def patch_conversation(
     cid: str, state: State, store: ScopedStoreDep, body: ConversationPatch
 ) -> dict[str, Any]:
     """Change the title, model, system prompt or context settings (strategy, budget,
-    recall; refused while a turn runs)."""
+    recall; refused while a turn runs). A new title alone is taken at any time, as
+    ``claudechat rename`` takes it: no turn reads or changes it after its first message."""
     store.get_conversation(cid)  # 404 first
+    if body.model_fields_set == {"title"}:
+        if body.title is not None:
+            store.update_conversation(cid, title=body.title)
+        return conv_of(store, cid)
     model = check_model(body.model) if body.model is not None else None
     owner = _hold_turn(state, store, cid)
     try:
