@@ -23,6 +23,7 @@ from click.testing import Result
 
 from claudechat import Chat, StoreError
 from claudechat.cli.busy import retrying, store_unsaved
+from claudechat.errors import ConcurrentUpdate
 from claudechat.messages import Message
 from claudechat.store import SQLiteStore
 from claudechat.testing import Emulator, EmulatorServer, EmuRequest, serve
@@ -85,6 +86,27 @@ def test_retrying_waits_with_backoff_until_the_turn_is_free(
     assert pauses == [0.1, 0.2]
     assert capsys.readouterr().err.count("waiting") == 1
     assert [m.text for m in chat.store.branch(cid)[::2]] == ["first", "second"]
+
+
+def test_retrying_gives_up_when_its_time_is_over_however_long_each_try_takes(
+    tmp_path: Path,
+) -> None:
+    """``CLAUDECHAT_BUSY_WAIT`` bounds the whole wait, the tries' own time included (a try
+    that loads the SDK or waits for the store is not free)."""
+    chat = chat_on(tmp_path / "chat.db", Emulator())
+    chat.send("first")
+    chat.store.claim_turn(chat.id or "", "another writer", ttl=3600)
+    now = [0.0]
+
+    def slow_tries() -> float:  # every look at the clock finds a second gone
+        now[0] += 1.0
+        return now[0]
+
+    pauses: list[float] = []
+    with pytest.raises(ConcurrentUpdate):
+        retrying(chat, lambda: chat.send("second"), patience=2, sleep=pauses.append,
+                 clock=slow_tries)  # fmt: skip
+    assert len(pauses) == 1  # 0.1 s planned first, then the two seconds were gone
 
 
 def _locked_while_answering(

@@ -58,18 +58,21 @@ def retrying(
     *,
     patience: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run ``attempt``; while another writer holds the conversation's turn (refused before
-    anything was stored or sent), wait with backoff and try again, up to ``patience`` s."""
+    anything was stored or sent), wait with backoff and try again, up to ``patience`` s in
+    all, the tries' own time included."""
     from ..errors import ConcurrentUpdate
 
     pauses = _pauses(busy_wait() if patience is None else patience)
+    deadline = clock() + sum(pauses)
     for n in range(len(pauses) + 1):
         before = len(chat.history)
         try:
             return attempt()
         except ConcurrentUpdate:
-            if len(chat.history) != before or n == len(pauses):
+            if len(chat.history) != before or n == len(pauses) or clock() >= deadline:
                 raise
             if n == 0:
                 click.echo("another writer is answering in this conversation; waiting…", err=True)
