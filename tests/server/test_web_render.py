@@ -128,3 +128,10 @@ PIECES = st.sampled_from([
 @given(st.lists(st.one_of(PIECES, st.text(max_size=20)), max_size=12))
 def test_whatever_the_text_holds_the_html_is_inert(parts: list[str]) -> None:
     assert_inert(render_markdown("".join(parts)))
+
+
+def test_a_soft_break_stays_a_newline_and_a_hard_break_is_one_br() -> None:
+    # the web chat shows a user message's newlines as line breaks (CSS pre-line): a hard
+    # break must not count twice there
+    assert render_markdown("one\ntwo") == "<p>one\ntwo</p>\n"
+    assert render_markdown("one  \ntwo\\\nthree") == "<p>one<br>two<br>three</p>\n"

@@ -57,6 +57,22 @@ def default_reply(number: int, prompt: str) -> str:
     return f"Answer {number} to: {prompt}"
 
 
+def word(letter: str, n: int) -> str:
+    """The `n`-th word of a long reply: `letter` and `n` in four letters (aaaa, aaab, ...),
+    letters only, so that each word is one output token to the emulator and a long reply
+    streams for long before it reaches the request's max_tokens."""
+    letters = ""
+    for _ in range(4):
+        n, digit = divmod(n, 26)
+        letters = "abcdefghijklmnopqrstuvwxyz"[digit] + letters
+    return letter + letters
+
+
+def long_reply(letter: str, count: int) -> str:
+    """`count` words (see `word`), streamed in `count` times the emulator's token delay."""
+    return " ".join(word(letter, n) for n in range(count))
+
+
 def replies_for() -> Replies:
     """A fresh reply script."""
     return Replies()

@@ -129,3 +129,23 @@ def test_settings_change_the_next_request(page: Page, web: WebService) -> None:
     assert any("Answer like a pirate." in t for t in texts), system
     window = page.locator("#gauge [data-gauge=window]")
     expect(window).to_contain_text("/ 20,480 tokens")
+
+
+def test_settings_saved_on_a_new_chat_leave_its_title_to_the_first_message(
+    page: Page, web: WebService
+) -> None:
+    chat = ChatPage(page, web).login("alice").new_chat()
+    page.locator("button#settings").click()
+    panel = page.locator("#settings-panel")
+    panel.locator("textarea[name=system]").fill("Answer in one line.")
+    page.locator("button#settings-save").click()
+    expect(panel.locator("#settings-status")).to_contain_text("Saved")
+    page.locator("button#settings-close").click()
+    chat.send("name this chat after me")
+    cid = chat.conversation_id()
+    expect(page.locator("#conv-title")).to_have_text("name this chat after me")
+    item = page.locator(f'#conversations .conversation[data-id="{cid}"] button.open')
+    expect(item).to_have_text("name this chat after me")
+    conv = chat.api(f"/v1/conversations/{cid}")
+    assert conv["title"] == "name this chat after me"
+    assert conv["system"] == "Answer in one line."  # the settings stay

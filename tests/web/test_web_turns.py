@@ -65,3 +65,19 @@ def test_markdown_code_is_highlighted_with_a_copy_button_and_shift_enter_is_a_ne
     # Pygments marks the keyword with a class (highlighting is class-based, CSS shipped)
     assert reply.locator("pre span[class]").count() > 0
     expect(prompt).to_have_value("")
+
+
+def test_line_breaks_typed_in_a_message_stay_once_it_is_stored(page: Page, web: WebService) -> None:
+    chat = ChatPage(page, web).login("alice").new_chat()
+    prompt = page.locator("textarea#prompt")
+    prompt.fill("line one")
+    for line in ("line two  ", "line three"):  # the second ends in a Markdown hard break
+        prompt.press("Shift+Enter")
+        prompt.type(line)
+    before = chat.replies.count()
+    prompt.press("Enter")
+    chat.wait_reply(before + 1, "line three")
+    shown = chat.prompt_texts.nth(0)
+    expect(shown.locator("p.plain")).to_have_count(0)  # the stored message, as rendered
+    expect(shown.locator("p")).to_have_count(1)  # one paragraph, three lines: as typed
+    expect(shown).to_have_js_property("innerText", "line one\nline two\nline three")

@@ -69,9 +69,18 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     return str(highlight(code, lexer, _formatter()))
 
 
+def _hardbreak(*_args: Any) -> str:
+    return "<br />"
+
+
 @cache
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "highlight": _highlight})
+    # A soft break (a single newline) stays a newline in the HTML, which the web chat shows
+    # as a line break in the user's own messages (CSS ``white-space: pre-line``): a hard
+    # break (two spaces or a backslash before the newline) is ``<br>`` without one, lest it
+    # count twice there.
+    md.add_render_rule("hardbreak", _hardbreak)
     return md.enable(["table", "strikethrough"])
 
 

@@ -3,7 +3,7 @@
 
 import { ApiError, get, post, setCsrf, whenSignedOut } from "./api.js";
 import { initComposer } from "./composer.js";
-import { initConversation, openConversation, startNewChat } from "./conversation.js";
+import { initConversation, openConversation, openingCount, startNewChat } from "./conversation.js";
 import { initGauge } from "./gauge.js";
 import { initExportImport } from "./io.js";
 import { initSettings } from "./settings.js";
@@ -77,12 +77,16 @@ async function enter(session) {
   $("app").hidden = false;
   $("logout").hidden = state.info.auth === "none";
   const models = get("/v1/models").then((r) => r.data, () => []);
+  const openings = openingCount();
   await refreshList();
   state.models = await models;
-  const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
-  const first = state.conversations.find((c) => c.id === wanted) || state.conversations[0];
-  if (first) await openConversation(first.id);
-  else startNewChat();
+  if (openingCount() === openings) {
+    // nothing opened meanwhile (a new chat clicked while the list loaded stays)
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
+    const first = state.conversations.find((c) => c.id === wanted) || state.conversations[0];
+    if (first) await openConversation(first.id);
+    else startNewChat();
+  }
   emit("signed-in", state.user);
   $("prompt").focus();
 }

@@ -1,19 +1,21 @@
 // The open conversation: its messages (the last page first, older ones loaded on scroll
 // up), each with its actions (retry, edit, fork, details) and branch navigator, and the
-// streaming reply while a turn runs.
+// streaming reply while a turn runs (a turn still running when the conversation is opened
+// is followed again).
 
-import { get, post, withQuery } from "./api.js";
+import { get, patch, post, withQuery } from "./api.js";
 import { formatSize, typeName } from "./attachments.js";
 import { el, number, setServerHtml, usd } from "./dom.js";
 import { emit, on, showError, state } from "./state.js";
-import { runTurn } from "./turns.js";
+import { detachTurn, reattach, runTurn } from "./turns.js";
 
 const $ = (id) => document.getElementById(id);
 const FIRST_PAGE = 30; // more than a screen holds; older messages load on scroll up
 const PAGE = 50;
 const JUMP_PAGE = 200; // pages read while looking for a search hit
 
-const view = { id: null, messages: [], hasMore: false, loading: null };
+// atEnd: the last message shown is the head (false while a search hit's page is shown)
+const view = { id: null, messages: [], hasMore: false, atEnd: true, loading: null };
 
 export function initConversation() {
   $("messages").addEventListener("scroll", () => {
@@ -34,10 +36,20 @@ export function showTitle(title) {
   document.title = `${text} · claudechat`;
 }
 
+let openings = 0; // conversations shown (or new chats started) since the page loaded
+
+/** How many conversations the page has shown so far (or new chats started). */
+export function openingCount() {
+  return openings;
+}
+
 /** Show an empty new chat (stored on its first message). */
 export function startNewChat() {
+  openings += 1;
+  detachTurn();
+  showError(null);
   state.current = null;
-  Object.assign(view, { id: null, messages: [], hasMore: false });
+  Object.assign(view, { id: null, messages: [], hasMore: false, atEnd: true });
   showTitle("New chat");
   history.replaceState(null, "", location.pathname);
   renderMessages();
@@ -46,31 +58,53 @@ export function startNewChat() {
 
 /** Open a conversation: its last page of messages; `highlight` a message id to jump to. */
 export async function openConversation(id, { highlight = null } = {}) {
+  const opening = ++openings;
+  detachTurn(); // a turn shown now goes on in the service; it is followed again when back
   showError(null);
   const listed = state.conversations.find((c) => c.id === id);
+  let conv;
   try {
-    state.current = listed || (await get(`/v1/conversations/${id}`));
+    conv = listed || (await get(`/v1/conversations/${id}`));
   } catch (err) {
     showError(err.message);
     return;
   }
+  if (opening !== openings) return; // another was opened meanwhile
+  state.current = conv;
   showTitle(state.current.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(id)}`);
   view.id = id;
-  await loadLast(FIRST_PAGE);
+  await loadLast(FIRST_PAGE, { attach: true });
+  if (opening !== openings) return;
   emit("conversation-opened", state.current);
   if (highlight) await jumpTo(highlight);
 }
 
-async function loadLast(limit) {
+/** Show the last `limit` messages. `attach`: when the last one is unfinished (a reply the
+ * service keeps as partial while it streams, or a user message with no reply yet), follow
+ * the conversation's turn if one runs or ran just now; else it shows as stored. */
+async function loadLast(limit, { attach = false } = {}) {
   const id = view.id;
   const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit }));
   if (view.id !== id) return;
+  const last = page.data[page.data.length - 1];
+  const running = attach && last && unfinished(last) ? await reattach(id) : null;
+  if (view.id !== id) {
+    running?.cancel();
+    return;
+  }
   view.messages = page.data;
   view.hasMore = page.has_more;
+  view.atEnd = true;
   renderMessages();
+  running?.show(last.role === "assistant" ? last.id : null); // in place of the stored partial
   scrollToEnd();
   fillScreen();
+}
+
+/** True for a reply stored as partial or a user message with none after it. */
+function unfinished(msg) {
+  return msg.role === "user" || msg.status === "partial";
 }
 
 /** Load older pages while the messages do not fill the screen (no scroll bar to pull). */
@@ -81,13 +115,14 @@ async function fillScreen() {
   }
 }
 
-/** Read the open conversation again (after a turn, a branch switch). */
-export async function reloadConversation() {
+/** Read the open conversation again (after a turn, a branch switch); `follow`: follow its
+ * turn if one runs (see loadLast). */
+export async function reloadConversation({ follow = false } = {}) {
   if (!view.id) return;
   try {
     const [conv] = await Promise.all([
       get(`/v1/conversations/${view.id}`),
-      loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2))),
+      loadLast(Math.min(1000, Math.max(FIRST_PAGE, view.messages.length + 2)), { attach: follow }),
     ]);
     state.current = conv;
     showTitle(conv.title);
@@ -120,9 +155,10 @@ async function fetchOlder(size) {
     const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit: size, before }));
     if (view.id !== id) return false;
     const height = box.scrollHeight;
+    const following = view.messages[0];
     view.messages = [...page.data, ...view.messages];
     view.hasMore = page.has_more;
-    box.prepend(...page.data.map(messageNode));
+    box.prepend(...page.data.map((msg, i) => messageNode(msg, page.data[i + 1] || following)));
     box.scrollTop += box.scrollHeight - height; // keep what was on screen in place
     return true;
   } catch (err) {
@@ -166,13 +202,15 @@ async function showPageUntil(messageId) {
     page = await get(withQuery(path, { limit: FIRST_PAGE, until: messageId }));
   }
   if (view.id !== id) return null;
+  detachTurn(); // the end of the conversation leaves the screen; "Show the latest" follows it again
   view.messages = page.data;
   view.hasMore = page.has_more;
+  view.atEnd = !state.current || messageId === state.current.head_id;
   renderMessages();
-  if (state.current && messageId !== state.current.head_id) {
+  if (!view.atEnd) {
     // the newer messages are not shown: a way back to them
     const latest = el("button", { type: "button", class: "latest", text: "Show the latest messages ↓" });
-    latest.addEventListener("click", () => loadLast(FIRST_PAGE));
+    latest.addEventListener("click", () => loadLast(FIRST_PAGE, { attach: true }));
     $("messages").append(latest);
   }
   return document.querySelector(`#messages [data-message-id="${CSS.escape(messageId)}"]`);
@@ -191,7 +229,8 @@ export function renderMessages() {
     box.replaceChildren(el("p", { id: "empty-note", text: "Start a conversation below." }));
     return;
   }
-  box.replaceChildren(...view.messages.map(messageNode));
+  const after = (i) => (i + 1 < view.messages.length ? view.messages[i + 1] : view.atEnd ? null : undefined);
+  box.replaceChildren(...view.messages.map((msg, i) => messageNode(msg, after(i))));
 }
 
 // ------------------------------------------------------------------ one message
@@ -257,6 +296,7 @@ function branchNav(msg) {
 
 async function switchBranch(messageId) {
   if (state.streaming || !messageId) return;
+  showError(null);
   try {
     await post(`/v1/conversations/${view.id}/checkout`, { message_id: messageId, newest_leaf: true });
   } catch (err) {
@@ -290,12 +330,32 @@ export function attachmentList(attachments, messageId = null) {
   return el("ul", { class: "attachments", "aria-label": "Attachments" }, ...items);
 }
 
-/** The node of one stored message. */
-export function messageNode(msg) {
+/** A user message's note about its reply: none came (`next` null: it is the head), or the
+ * next message went with it (the API takes user and assistant messages in turn, so the
+ * two were sent as one); null when it has a reply of its own or `next` is not known. */
+function replyNote(msg, next) {
+  if (msg.role !== "user" || isToolResults(msg)) return null;
+  if (next === null) {
+    return el("span", { class: "no-reply", title: "The turn was stopped (or failed) before any reply: Retry asks again; a new message is sent together with this one", text: "no reply — stopped" });
+  }
+  if (next && next.role === "user" && !isToolResults(next)) return sentWithNextNote();
+  return null;
+}
+
+/** The note of a user message that had no reply, sent again with the next one. */
+export function sentWithNextNote() {
+  return el("span", { class: "sent-with-next", title: "It had no reply: the model read it and the next message as one message", text: "sent with the next message" });
+}
+
+/** The node of one stored message; `next`: the message after it on the branch (null: none,
+ * undefined: not known), for a user message's note about its reply. */
+export function messageNode(msg, next = undefined) {
   const partial = msg.status === "partial";
   const toolTurn = isToolResults(msg);
+  const note = replyNote(msg, next);
+  const unanswered = note !== null && next === null;
   const node = el("article", {
-    class: `message${partial ? " partial" : ""}${toolTurn ? " tool-turn" : ""}`,
+    class: `message${partial ? " partial" : ""}${toolTurn ? " tool-turn" : ""}${unanswered ? " unanswered" : ""}${note && !unanswered ? " sent-together" : ""}`,
     "data-message-id": msg.id,
     "data-role": msg.role,
   });
@@ -307,8 +367,9 @@ export function messageNode(msg) {
   setServerHtml(content, msg.html || "");
   node.append(content);
   if (partial) node.append(el("span", { class: "partial-mark", title: "The reply was stopped before its end; what arrived is kept", text: "stopped" }));
+  if (note) node.append(note);
   const actions = el("div", { class: "actions" });
-  if (msg.role === "assistant") actions.append(action("retry", "Retry", () => retry(msg)));
+  if (msg.role === "assistant" || unanswered) actions.append(action("retry", "Retry", () => retry(msg)));
   if (msg.role === "user" && !toolTurn) actions.append(action("edit", "Edit", () => startEdit(node, msg)));
   actions.append(action("fork", "Fork", () => fork(msg)));
   const details = detailsPanel(msg);
@@ -324,18 +385,15 @@ export function messageNode(msg) {
 
 // ------------------------------------------------------------------ actions
 
+/** A new reply in place of `msg` (a reply: its sibling), or to `msg` (a user message that
+ * has none). The service retries the head's turn: the head goes to `msg` first, wherever
+ * it is (a reply shown by a search may be far from the head). */
 async function retry(msg) {
-  if (state.streaming) return;
-  const last = view.messages[view.messages.length - 1];
-  if (!last || last.id !== msg.id) {
-    try {
-      await post(`/v1/conversations/${view.id}/checkout`, { message_id: msg.id });
-    } catch (err) {
-      showError(err.message);
-      return;
-    }
-  }
-  await runTurn("retry", { from: msg.id });
+  const id = view.id;
+  await runTurn("retry", {
+    from: msg.role === "assistant" ? msg.id : null,
+    prepare: () => post(`/v1/conversations/${id}/checkout`, { message_id: msg.id }),
+  });
 }
 
 function startEdit(node, msg) {
@@ -368,6 +426,7 @@ function startEdit(node, msg) {
 
 async function fork(msg) {
   if (state.streaming) return;
+  showError(null);
   try {
     const conv = await post(`/v1/conversations/${view.id}/fork`, { message_id: msg.id });
     await openConversation(conv.id);
@@ -377,15 +436,23 @@ async function fork(msg) {
   }
 }
 
-/** Make the new chat a stored conversation (titled by its first message). */
+/** Make the new chat a stored conversation, titled by its first message `firstText` ("":
+ * untitled, as Settings saved on a new chat makes it; its first message titles it then). */
 export async function ensureConversation(firstText) {
-  if (state.current) return state.current.id;
   const title = firstText.replace(/\s+/g, " ").trim().slice(0, 60) || null;
+  if (state.current) {
+    if (title && !state.current.title && !state.current.messages && !view.messages.length) {
+      state.current = await patch(`/v1/conversations/${state.current.id}`, { title });
+      showTitle(state.current.title);
+    }
+    return state.current.id;
+  }
   const conv = await post("/v1/conversations", { title });
   state.current = conv;
   view.id = conv.id;
   view.messages = [];
   view.hasMore = false;
+  view.atEnd = true;
   showTitle(conv.title);
   history.replaceState(null, "", `#c=${encodeURIComponent(conv.id)}`);
   return conv.id;

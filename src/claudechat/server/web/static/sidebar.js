@@ -4,7 +4,7 @@
 import { del, get, patch, withQuery } from "./api.js";
 import { openConversation, showTitle, startNewChat } from "./conversation.js";
 import { el } from "./dom.js";
-import { on, showError, state } from "./state.js";
+import { on, showError, state, tagOf } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -127,7 +127,7 @@ function startRename(li, conv) {
           showTitle(title);
         }
       } catch (err) {
-        showError(err.message);
+        showError(err.message, tagOf(err, conv.id));
       }
     }
     await refreshList();
@@ -176,7 +176,7 @@ async function confirmDelete(conv) {
   try {
     await del(`/v1/conversations/${conv.id}`);
   } catch (err) {
-    showError(err.message);
+    showError(err.message, tagOf(err, conv.id));
     return;
   }
   const wasOpen = state.current && state.current.id === conv.id;

@@ -1,6 +1,7 @@
 // A turn's server-sent events, read from the POST that starts it (fetch streams: an
-// EventSource cannot POST). A dropped connection is picked up again with GET .../stream
-// and Last-Event-ID, so no event is lost or shown twice.
+// EventSource cannot POST), or from GET .../stream for a turn already running (the page
+// reloaded, the conversation opened again). A dropped connection is picked up again with
+// GET .../stream and Last-Event-ID, so no event is lost or shown twice.
 
 import { ApiError, errorOf, requestInit } from "./api.js";
 
@@ -45,22 +46,57 @@ function parseFrame(block) {
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Start a turn with POST `path` and `body`, calling onEvent for each event (start, delta,
- * usage, message, done, error) until `done` or `error`. A refused turn throws ApiError
- * before any event; a connection lost mid-turn is reattached.
- */
-export async function streamTurn(path, body, conversationId, onEvent) {
+/** GET the conversation's turn stream (its events after `after`); throws ApiError. */
+async function fetchStream(conversationId, after, signal) {
   let response;
   try {
-    response = await fetch(path, requestInit("POST", body, { headers: { Accept: "text/event-stream" } }));
+    response = await fetch(`/v1/conversations/${conversationId}/stream`, {
+      credentials: "same-origin",
+      headers: { Accept: "text/event-stream", "Last-Event-ID": String(after) },
+      signal,
+    });
   } catch (err) {
     throw new ApiError(0, "network_error", `the service cannot be reached (${err.message})`);
   }
   if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
+/**
+ * Start a turn with POST `path` and `body`, calling onEvent for each event (start, delta,
+ * usage, message, done, error) until `done` or `error`. A refused turn throws ApiError
+ * before any event; a connection lost mid-turn is reattached. `signal` aborts the reading
+ * only (the turn goes on in the service).
+ */
+export async function streamTurn(path, body, conversationId, onEvent, signal = null) {
+  let response;
+  try {
+    response = await fetch(path, requestInit("POST", body, { headers: { Accept: "text/event-stream" }, signal }));
+  } catch (err) {
+    if (signal?.aborted) return;
+    throw new ApiError(0, "network_error", `the service cannot be reached (${err.message})`);
+  }
+  if (!response.ok) throw await errorOf(response);
+  await readTurn(response, conversationId, onEvent, signal);
+}
+
+/** The stream of the conversation's running (or recently ended) turn, from its first
+ * event (GET .../stream); null when none ran recently (404). */
+export async function openTurnStream(conversationId, signal = null) {
+  try {
+    return await fetchStream(conversationId, 0, signal);
+  } catch (err) {
+    if (err.status === 404 || signal?.aborted) return null;
+    throw err;
+  }
+}
+
+/** Read a turn's events from `response` until `done` or `error` (see streamTurn). */
+export async function readTurn(response, conversationId, onEvent, signal = null) {
   let last = 0;
   let ended = false;
   const handle = (frame) => {
+    if (signal?.aborted) return;
     if (frame.id !== null) last = frame.id;
     if (frame.name === "done" || frame.name === "error") ended = true;
     onEvent(frame);
@@ -69,19 +105,18 @@ export async function streamTurn(path, body, conversationId, onEvent) {
     try {
       await readFrames(response, handle);
     } catch {
-      // the connection dropped: reattach below
+      // the connection dropped (or the reading was aborted): reattach below
     }
-    if (ended) return;
+    if (ended || signal?.aborted) return;
     if (attempt >= RETRIES) throw new ApiError(0, "network_error", "the reply stream was lost; reload to see the reply");
     await pause(300 * (attempt + 1));
+    if (signal?.aborted) return;
     try {
-      response = await fetch(`/v1/conversations/${conversationId}/stream`, {
-        credentials: "same-origin",
-        headers: { Accept: "text/event-stream", "Last-Event-ID": String(last) },
-      });
-    } catch {
-      continue;
+      response = await fetchStream(conversationId, last, signal);
+    } catch (err) {
+      if (signal?.aborted) return;
+      if (err.status === 0) continue;
+      throw err;
     }
-    if (!response.ok) throw await errorOf(response);
   }
 }

@@ -3,7 +3,7 @@
 // the stored message replaces it at the end.
 
 import { post } from "./api.js";
-import { attachmentList, messageNode, scrollToEnd } from "./conversation.js";
+import { attachmentList, messageNode, scrollToEnd, sentWithNextNote } from "./conversation.js";
 import { el, setServerHtml } from "./dom.js";
 
 const PREVIEW_MS = 250;
@@ -76,6 +76,23 @@ function pendingNode(role, ...content) {
     el("div", { class: "content" }, ...content));
 }
 
+/** The user message shown with no reply gets one now: with the new message (`sending`),
+ * the model reads the two as one; else (a retry, a turn followed again) this reply is its. */
+function answering(box, sending) {
+  const node = box.querySelector(".message.unanswered");
+  if (!node) return;
+  node.classList.remove("unanswered");
+  node.querySelector(".actions .retry")?.remove();
+  const note = node.querySelector(".no-reply");
+  if (!note) return;
+  if (!sending) {
+    note.remove();
+    return;
+  }
+  node.classList.add("sent-together");
+  note.replaceWith(sentWithNextNote());
+}
+
 /**
  * Show a turn while it streams. `userText`: the user's message (null for a retry), with its
  * `attachments` (names and sizes); `from`: the message the turn replaces (it and everything
@@ -85,6 +102,7 @@ export function streamingView({ userText = null, from = null, attachments = [] }
   const box = document.getElementById("messages");
   document.getElementById("empty-note")?.remove();
   if (from) removeFrom(box, from);
+  answering(box, userText !== null);
   const user = userText === null ? null : pendingNode("user", el("p", { class: "plain", text: userText }));
   if (user && attachments.length) user.querySelector(".message-head").after(attachmentList(attachments));
   const rendered = el("div", { class: "rendered" });
