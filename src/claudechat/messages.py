@@ -85,6 +85,12 @@ class Message:
         return False
 
     @property
+    def is_billed_record(self) -> bool:
+        """True for a request cut before any content arrived whose usage did: kept beside
+        the branch, for its cost only (never sent again, never the head, not a branch)."""
+        return self.role == "assistant" and not self.content and self.status != "complete"
+
+    @property
     def tool_uses(self) -> list[Block]:
         """The ``tool_use`` blocks of this message."""
         return [b for b in self.content if b.get("type") == "tool_use"]

@@ -131,6 +131,35 @@ def test_cancel_while_the_model_thinks_tells_what_the_turn_cost(local_service: S
     assert told["cost_usd"] == pytest.approx(billed["cost_usd"])
 
 
+def test_a_request_stopped_while_the_model_thinks_is_no_branch_or_alternative(
+    local_service: Service,
+) -> None:
+    """Its billed record (kept beside the branch for its cost) is neither a branch tip
+    nor a sibling of the reply or the message that follows: the branch ends at the
+    unanswered message, and a retry's reply is its only answer (1 of 1)."""
+    gate = local_service.gate
+    with local_service.client() as c:
+        cid = _new(c)
+        gate.hold(1, of="thinking")
+        with c.stream("POST", f"/v1/conversations/{cid}/messages", json={"content": "g"}) as r:
+            events = sse(r)
+            assert next(events).name == "start"
+            assert gate.reached.wait(WAIT)
+            assert c.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": True}
+            list(events)
+        gate.release()
+        (asked,) = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+        tips = c.get(f"/v1/conversations/{cid}/branches").json()["data"]
+        assert [m["id"] for m in tips] == [asked["id"]]
+        retried = c.post(f"/v1/conversations/{cid}/retry", json={"stream": False})
+        assert retried.status_code == 200, retried.text
+        stored = c.get(f"/v1/conversations/{cid}/messages").json()["data"]
+        tips = c.get(f"/v1/conversations/{cid}/branches").json()["data"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[1]["siblings"]["count"] == 1
+    assert [m["id"] for m in tips] == [stored[1]["id"]]
+
+
 def test_a_second_send_while_one_runs_is_409(local_service: Service) -> None:
     gate = local_service.gate
     with local_service.client() as c:

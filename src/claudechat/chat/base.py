@@ -62,7 +62,7 @@ from ..metadata import (
 from ..models.base import AsyncModel, Model, ModelResponse, Request, StreamEvent, TextDelta
 from ..models.capabilities import ModelInfo, check_lifecycle, model_info, model_prices
 from ..store._markdown import title_from
-from ..store.base import Conversation, Store, one_transaction
+from ..store.base import Conversation, Store, branch_tips, one_transaction
 from ..tools import Tool, ToolRegistry
 from ..usage import Ledger, Usage, copy_metadata
 from .changes import ChangesInConversation, last_api_id
@@ -357,8 +357,9 @@ class ChatBase(ChangesInConversation, SharedWriter, AttachmentSending, Generic[M
         return last
 
     def branches(self) -> list[Message]:
-        """The tip of every branch of the conversation."""
-        return self.store.leaves(self._conv.id) if self._conv else []
+        """The tip of every branch of the conversation (a branch whose last message got no
+        reply, the request stopped before any text, ends at that message)."""
+        return branch_tips(self.store, self._conv.id) if self._conv else []
 
     def siblings(self, message_id: str) -> list[Message]:
         """The alternatives to a message (itself included): retries and edits."""

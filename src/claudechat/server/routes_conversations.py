@@ -20,7 +20,7 @@ from ..chat.system_changes import record_change
 from ..chat_settings import ChatSettings
 from ..messages import Message, new_id
 from ..metadata import CHAT_SETTINGS
-from ..store.base import ConversationInfo, Store
+from ..store.base import ConversationInfo, Store, branch_tips
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
 from .chats import check_model, make_chat
@@ -220,7 +220,7 @@ def tree(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
 def branches(cid: str, store: ScopedStoreDep) -> dict[str, Any]:
     """The tip of every branch, oldest first."""
     store.get_conversation(cid)
-    return {"data": [msg_json(m) for m in store.leaves(cid)]}
+    return {"data": [msg_json(m) for m in branch_tips(store, cid)]}
 
 
 @router.post("/{cid}/undo")

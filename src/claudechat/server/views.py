@@ -67,12 +67,14 @@ def msg_json(message: Message, siblings: Siblings | None = None) -> dict[str, An
 
 
 class Siblings:
-    """The children of each parent in a conversation, in the order they were stored."""
+    """The children of each parent in a conversation, in the order they were stored (a
+    billed record of a request stopped before any content is no alternative to show)."""
 
     def __init__(self, messages: Iterable[Message]) -> None:
         self._children: dict[str | None, list[str]] = {}
         for message in messages:
-            self._children.setdefault(message.parent_id, []).append(message.id)
+            if not message.is_billed_record:
+                self._children.setdefault(message.parent_id, []).append(message.id)
 
     def at(self, message: Message) -> dict[str, Any]:
         """``{"index", "count", "ids"}`` of the message among its parent's children."""

@@ -29,6 +29,7 @@ __all__ = [
     "Store",
     "Summary",
     "TurnLease",
+    "branch_tips",
     "one_transaction",
 ]
 
@@ -258,3 +259,20 @@ def one_transaction(store: object) -> AbstractContextManager[Any]:
     once, as before."""
     transaction = getattr(store, "transaction", None)
     return transaction() if callable(transaction) else nullcontext()
+
+
+def branch_tips(store: Store, conversation_id: str) -> list[Message]:
+    """The tip of every branch, oldest first: the leaves, where a billed record (a request
+    stopped before any content, kept for its cost) stands for the message it answers (the
+    branch ends there, unanswered), unless that message has other replies."""
+    tips: dict[str, Message] = {}
+    for leaf in store.leaves(conversation_id):
+        if not leaf.is_billed_record:
+            tips[leaf.id] = leaf
+            continue
+        if leaf.parent_id is None or leaf.parent_id in tips:
+            continue
+        answers = store.children(conversation_id, leaf.parent_id)
+        if all(m.is_billed_record for m in answers):
+            tips[leaf.parent_id] = store.get_message(leaf.parent_id)
+    return sorted(tips.values(), key=lambda m: m.created_at)
