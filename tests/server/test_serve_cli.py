@@ -74,24 +74,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _started(
+    args: list[str], env: dict[str, str], *, stderr: int
+) -> tuple[subprocess.Popen[str], str]:
+    """``claudechat serve`` started in a subprocess, once it answers /healthz; its URL."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "claudechat", "serve", "--port", str(port),
+                             *args], env=env, stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(int(WAIT * 10)):
+        try:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx2.TransportError:
+            assert proc.poll() is None, proc.communicate()
+            threading.Event().wait(0.1)
+    return proc, url
+
+
 @contextmanager
 def _serving(args: list[str], env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     """``claudechat serve`` in a subprocess until the block ends; the dict gets its
     ``output`` (stdout + stderr) once it has stopped."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "claudechat", "serve", "--port", str(port),
-                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _started(args, env, stderr=subprocess.PIPE)
     result: dict[str, str] = {}
     try:
-        for _ in range(int(WAIT * 10)):
-            try:
-                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                assert proc.poll() is None, proc.communicate()
-                threading.Event().wait(0.1)
         yield url, result
     finally:
         proc.terminate()
@@ -171,19 +179,8 @@ def test_a_turn_stopped_by_the_servers_shutdown_ends_its_stream_whole(tmp_path: 
     with serve(Emulator(reply=lambda r: story), token_delay=0.01) as upstream:
         env = _env(tmp_path, ANTHROPIC_BASE_URL=upstream.url, ANTHROPIC_API_KEY="sk-test",
                    CLAUDECHAT_SERVE_GRACE_SECONDS="1", CLAUDECHAT_THINKING="off")  # fmt: skip
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "claudechat", "serve", "--no-auth",
-                                 "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        proc, url = _started(["--no-auth"], env, stderr=subprocess.STDOUT)
         try:
-            for _ in range(int(WAIT * 10)):
-                try:
-                    if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    assert proc.poll() is None, proc.communicate()
-                    threading.Event().wait(0.1)
             with httpx2.Client(base_url=url, timeout=WAIT) as c:
                 cid = c.post("/v1/conversations", json={}).json()["id"]
                 with c.stream("POST", f"/v1/conversations/{cid}/messages",
