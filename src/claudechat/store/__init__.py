@@ -30,6 +30,7 @@ from .base import (
     Store,
     Summary,
     TurnLease,
+    branch_tips,
     one_transaction,
 )
 from .export import (
@@ -66,6 +67,7 @@ __all__ = [
     "Summary",
     "TurnLease",
     "User",
+    "branch_tips",
     "default_db_path",
     "export_conversation",
     "export_json",
