@@ -217,21 +217,16 @@ class Runtime:
         from ..chat_settings import ChatSettings
 
         own, s = ChatSettings.of(conversation), self.configured
-        fixed = {k for k in ("strategy", "budget", "recall") if s.sources.get(k) in ("flag", "env")}
-        strategy = own.strategy if "strategy" not in fixed else None
-        budget = own.budget if "budget" not in fixed else None
-        recall = own.recall if "recall" not in fixed else None
-        taken = {"strategy": strategy, "budget": budget, "recall": recall}
-        taken = {k: v for k, v in taken.items() if v is not None}
+        stored = {"strategy": own.strategy, "budget": own.budget, "recall": own.recall}
+        taken: dict[str, Any] = {
+            key: value
+            for key, value in stored.items()
+            if value is not None and s.sources.get(key) not in ("flag", "env")
+        }
         if not taken:
             return s
-        return replace(
-            s,
-            strategy=strategy or s.strategy,
-            budget=budget or s.budget,
-            recall=s.recall if recall is None else recall,
-            sources={**s.sources, **dict.fromkeys(taken, "conversation")},
-        )
+        sources = {**s.sources, **dict.fromkeys(taken, "conversation")}
+        return replace(s, **taken, sources=sources)
 
     def open_chat(self, *, cid: str | None = None, continue_latest: bool = False) -> Chat:
         """``--cid ID`` (anyone's: the terminal is the store's admin), ``-c`` (the local user's

@@ -162,11 +162,14 @@ class SpendGuard:
             total = self._accounts.spend_since(user.id, since)  # this turn's bound included
             if total > limit:
                 spent = max(0.0, total - upper_usd)
-                said = (f"{adjective} spend limit of {_usd(limit)} reached for {user.name}: "
-                        f"${spent:.4f} spent" if spent >= limit else
-                        f"{adjective} spend limit of {_usd(limit)} for {user.name} would be "
-                        f"passed: ${spent:.4f} spent, this turn may cost up to "
-                        f"${upper_usd:.4f} (its prompt, and max_tokens at the output price)")  # fmt: skip
+                if spent >= limit:
+                    said = (f"{adjective} spend limit of {_usd(limit)} reached for "
+                            f"{user.name}: ${spent:.4f} spent")  # fmt: skip
+                else:
+                    said = (f"{adjective} spend limit of {_usd(limit)} for {user.name} would "
+                            f"be passed: ${spent:.4f} spent, this turn may cost up to "
+                            f"${upper_usd:.4f} (its prompt, and max_tokens at the output "
+                            "price)")  # fmt: skip
                 raise SpendLimitExceeded(
                     f"{said}; resets at {_when(resets_at)}",
                     limit=name,
