@@ -3,11 +3,18 @@ from the other, and app shutdown lets a turn finish or keeps its partial reply."
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio.from_thread
 import pytest
 from service import WAIT, Service, sse, start_service
+
+from claudechat.server import routes_turns
 
 
 @pytest.fixture
@@ -172,3 +179,69 @@ def test_shutdown_after_the_grace_keeps_the_partial_reply(tmp_path: Path) -> Non
         reopened.close()
     assert [m.role for m in branch] == ["user", "assistant"]
     assert branch[-1].status == "partial" and branch[-1].text
+
+
+def test_once_the_shutdown_begins_a_new_turn_is_refused_and_the_running_one_ends(
+    tmp_path: Path,
+) -> None:
+    service = start_service(tmp_path / "d.db", auth_mode="none", shutdown_grace_seconds=30)
+    with service.client() as c:
+        running, other = (c.post("/v1/conversations", json={}).json()["id"] for _ in range(2))
+        held = _start_held_turn(service, running, "finish me")
+        events = next(held)
+        runs = service.app.state.claudechat.runs
+        loop = runs.running(running).task.get_loop()
+        asyncio.run_coroutine_threadsafe(_begin(runs), loop).result(WAIT)  # the signal
+        refused = c.post(f"/v1/conversations/{other}/messages", json={"content": "too late"},
+                         timeout=10)  # a turn let through would be held upstream: no answer
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["type"] == "unavailable"
+        assert "shutting down" in refused.json()["error"]["message"]
+        assert refused.headers["retry-after"] == "5"
+        assert c.get(f"/v1/conversations/{other}/messages").json()["data"] == []
+        service.gate.release()
+        assert list(events)[-1].name == "done"  # type: ignore[call-overload]
+        held.close()
+        stored = c.get(f"/v1/conversations/{running}/messages").json()["data"]
+    service.stop()
+    assert stored[-1]["status"] == "complete" and 'You said: "finish me"' in stored[-1]["text"]
+
+
+async def _begin(runs: Any) -> None:
+    """What the termination signal does: the shutdown begins, its grace counted from now."""
+    runs.begin_shutdown()
+
+
+def test_a_turn_opened_as_the_shutdown_began_gets_the_grace_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal comes while a turn is being opened (its request past the check): the
+    turn is waited for within the grace, as the ones already running, not cut at the end."""
+    service = start_service(tmp_path / "late.db", auth_mode="none", shutdown_grace_seconds=30)
+    runs = service.app.state.claudechat.runs
+    opening = routes_turns._open_turn
+
+    def open_as_the_signal_comes(*args: Any) -> Any:
+        opened = opening(*args)
+        anyio.from_thread.run_sync(runs.begin_shutdown)
+        while not runs._draining.done():  # nothing ran yet: the drain found no turn
+            time.sleep(0.01)
+        return opened
+
+    monkeypatch.setattr(routes_turns, "_open_turn", open_as_the_signal_comes)
+    with service.client() as c:
+        cid = c.post("/v1/conversations", json={}).json()["id"]
+    held = _start_held_turn(service, cid, "late one")
+    next(held)
+    held.close()  # the client goes away; the reply is held upstream
+    threading.Timer(0.5, service.gate.opened.set).start()  # it goes on after the app's end began
+    service.server.should_exit = True
+    service.thread.join(WAIT)
+    assert not service.thread.is_alive()
+    service.stop()
+    reopened = service.store.__class__(service.store.path)
+    try:
+        branch = reopened.branch(cid)
+    finally:
+        reopened.close()
+    assert branch[-1].status == "complete" and 'You said: "late one"' in branch[-1].text

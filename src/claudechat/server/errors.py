@@ -48,6 +48,7 @@ _STATUS_TYPES = {
     429: "rate_limited",
     500: "internal_error",
     502: "upstream_error",
+    503: "unavailable",
 }
 
 

@@ -139,6 +139,9 @@ async def _turn(
     and answer with its events or, with ``stream`` false, its result. ``received``: when
     the request arrived (``time.perf_counter``; None: when the turn starts), for the latency
     metrics; ``ready``: a check of the turn's own before the spend check."""
+    if state.runs.closing:
+        raise ApiError(503, "the server is shutting down: send the message again in a moment "
+                            "(nothing was stored)", headers={"Retry-After": "5"})  # fmt: skip
     if state.runs.running(cid) is not None:
         raise ApiError(409, f"a turn of conversation {cid} is in flight")
     # The store's reads and commits wait in a worker thread, not on the event loop, where

@@ -161,6 +161,7 @@ class RunRegistry:
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None  # the stop poll, while turns run
         self._draining: asyncio.Task[None] | None = None  # the shutdown's wait, once begun
+        self._deadline: float | None = None  # when the shutdown stops what still runs
         self.metrics: TurnMetrics | None = None
 
     def running(self, conversation_id: str) -> Run | None:
@@ -292,34 +293,47 @@ class RunRegistry:
             if run.finished_at is not None and run.finished_at < cutoff:
                 del self._runs[cid]
 
+    @property
+    def closing(self) -> bool:
+        """True once the server is going down: no new turn starts (the routes answer 503)."""
+        return self._deadline is not None
+
     def begin_shutdown(self) -> None:
         """The server is going down (its termination signal): let running turns finish
         within the grace period from now, then stop them, while their clients are still
         connected, so that each stream ends with its ``usage``, ``message`` and ``done``."""
-        if self._draining is None:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.grace_seconds
+        if self._draining is None or self._draining.done():
             self._draining = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Let running turns finish within the grace period, then stop them (partials
-        kept) and wait for them to store what they have."""
-        runs = self.active()
-        tasks = [r.task for r in runs if r.task is not None]
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
-        for run in runs:
-            if run.task in pending:
-                run.stop()
-        if pending:
-            await asyncio.wait(pending)
+        """Let running turns finish until the grace period ends, then stop them (partials
+        kept) and wait for them to store what they have. A turn that opened while the
+        signal came (its request already past the check) is waited for as well."""
+        assert self._deadline is not None
+        while runs := self.active():
+            tasks = [r.task for r in runs if r.task is not None]
+            left = self._deadline - time.monotonic()
+            if left <= 0 or not tasks:
+                break
+            await asyncio.wait(tasks, timeout=left)
+        stopped = self.active()
+        for run in stopped:
+            run.stop()
+        if tasks := [r.task for r in stopped if r.task is not None]:
+            await asyncio.wait(tasks)
 
     async def shutdown(self) -> None:
-        """The app's end: the drain (begun at the termination signal, or now), then any
-        task left cancelled."""
+        """The app's end: the drain (begun at the termination signal, or now, and again
+        for a turn started after it ended), then any task left cancelled."""
         self.begin_shutdown()
         assert self._draining is not None
         await self._draining
-        self._draining = None  # the app may be started again
+        if self.active():
+            self.begin_shutdown()
+            await self._draining
+        self._draining = self._deadline = None  # the app may be started again
         for task in list(self._tasks):
             task.cancel()
 
