@@ -10,6 +10,7 @@ import pytest
 from click.testing import Result
 
 from claudechat.cli.runtime import EMULATOR_NOTICE
+from claudechat.messages import Message
 from claudechat.store import SQLiteStore
 
 Run = Callable[..., Result]
@@ -174,6 +175,33 @@ def test_show_prints_the_transcript_and_json(run: Run) -> None:
     assert missing.stderr.strip() == (
         "error: not found: no conversation 'does-not-exist' (see claudechat list)"
     )
+
+
+def test_show_tells_a_reply_being_written_from_an_interrupted_one(
+    run: Run, cli_env: dict[str, str | None]
+) -> None:
+    """A turn of another writer (the service, say) holds the conversation while its reply
+    streams, saved as partial: `show` marks it being written, not interrupted."""
+    cid = str(_ask(run, "First question")["conversation_id"])
+    store = SQLiteStore(str(cli_env["CLAUDECHAT_DB"]))
+    try:
+        head = store.get_conversation(cid).head_id
+        store.claim_turn(cid, "another-writer", ttl=60)
+        asked = Message("user", [{"type": "text", "text": "Second question"}], parent_id=head)
+        store.append(cid, asked, lease="another-writer")
+        assert "(a reply is being written" in run("show", cid).stdout
+        half = Message("assistant", [{"type": "text", "text": "Half a rep"}], parent_id=asked.id,
+                       model="claude-sonnet-4-6", status="partial")  # fmt: skip
+        store.append(cid, half, lease="another-writer")
+        writing = run("show", cid).stdout
+        assert "## Claude (claude-sonnet-4-6) [being written]\n\nHalf a rep" in writing
+        assert "[interrupted]" not in writing and "(a reply is being written" not in writing
+        store.release_turn(cid, "another-writer")  # the writer stopped there
+        stopped = run("show", cid).stdout
+    finally:
+        store.close()
+    assert "## Claude (claude-sonnet-4-6) [interrupted]\n\nHalf a rep" in stopped
+    assert "[being written]" not in stopped
 
 
 def test_search_prints_snippets_with_conversation_ids(run: Run) -> None:

@@ -16,6 +16,7 @@ import pytest
 from claudechat.errors import ConcurrentUpdate, ConversationNotFound, UserError
 from claudechat.messages import assistant, user
 from claudechat.store import MemoryStore, SQLiteStore, Store, TurnLease
+from claudechat.store.base import turn_held
 
 _names = itertools.count()
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -77,6 +78,19 @@ def test_the_owner_renews_and_an_expired_lease_is_free(store: Store, clock: Cloc
         store.claim_turn(conv.id, "bob", ttl=30)
     clock.now += 1  # alice crashed: her lease ran out
     assert store.claim_turn(conv.id, "bob", ttl=30).owner == "bob"
+
+
+def test_turn_held_tells_whether_a_writer_holds_the_turn_now(store: Store, clock: Clock) -> None:
+    conv = store.create_conversation()
+    assert turn_held(store, conv.id) is False
+    store.claim_turn(conv.id, "alice", ttl=30)
+    assert turn_held(store, conv.id) is True
+    store.release_turn(conv.id, "alice")
+    assert turn_held(store, conv.id) is False
+    store.claim_turn(conv.id, "bob", ttl=30)
+    clock.now += 30  # bob crashed: a lease run out is no turn
+    assert turn_held(store, conv.id) is False
+    assert turn_held(object(), conv.id) is False  # a store that cannot tell
 
 
 def test_the_lease_reports_the_head_it_was_taken_at(store: Store) -> None:

@@ -105,10 +105,19 @@ def test_search_export_import_cost(local_service: Service) -> None:
         assert exported.status_code == 200 and exported.json()["format"] == "claudechat"
         md = c.get(f"/v1/conversations/{cid}/export", params={"format": "markdown"})
         assert md.headers["content-type"].startswith("text/markdown") and "zebra" in md.text
-        imported = c.post("/v1/conversations/import", content=exported.content,
-                          headers={"content-type": "application/json"})  # fmt: skip
+        json_body = {"content-type": "application/json"}
+        twice = c.post("/v1/conversations/import", content=exported.content, headers=json_body)
+        assert twice.status_code == 409 and twice.json()["error"]["type"] == "already_imported"
+        assert (
+            cid in twice.json()["error"]["message"]
+            and "again=true" in twice.json()["error"]["message"]
+        )
+        assert len(c.get("/v1/conversations").json()["data"]) == 1  # nothing stored
+        imported = c.post("/v1/conversations/import?again=true", content=exported.content,
+                          headers=json_body)  # fmt: skip
         assert imported.status_code == 201, imported.text
         assert imported.json()["id"] != cid and imported.json()["messages"] == 2
+        assert imported.json()["turn_running"] is False
         cost = c.get(f"/v1/conversations/{cid}/cost").json()
         assert cost["cost_usd"] > 0 and cost["usage"]["output_tokens"] > 0
         bad = c.post("/v1/conversations/import", content=b'{"format": "nope"}',

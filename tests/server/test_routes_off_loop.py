@@ -127,7 +127,7 @@ def test_conversation_routes_touch_the_store_only_in_worker_threads(
     no_turn = client.get(f"/v1/conversations/{empty}/stream")  # none ran: 404, read in a thread
     assert no_turn.status_code == 404, no_turn.text
     r = client.get(f"/v1/conversations/{exported}/export")
-    imported = client.post("/v1/conversations/import", content=r.content,
+    imported = client.post("/v1/conversations/import?again=true", content=r.content,
                            headers={"content-type": "application/json"})  # fmt: skip
     assert imported.status_code == 201, imported.text
     assert store.on_loop == []

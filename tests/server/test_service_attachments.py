@@ -101,7 +101,7 @@ def test_the_export_carries_the_bytes_and_an_import_keeps_them(local_service: Se
         cid = _new(c)
         assert _send(c, cid, "Look", ("chart.png", PNG)).status_code == 200
         export = c.get(f"/v1/conversations/{cid}/export").json()
-        imported = c.post("/v1/conversations/import", json=export)
+        imported = c.post("/v1/conversations/import?again=true", json=export)
         assert imported.status_code == 201, imported.text
         again = c.get(f"/v1/conversations/{imported.json()['id']}/messages").json()["data"]
     users = [m for m in export["messages"] if m["role"] == "user"]

@@ -58,7 +58,11 @@ def test_the_branch_is_paged_from_the_end(local_service: Service) -> None:
         assert [m["id"] for m in before["data"]] == ids[2:6] and before["has_more"] is True
         first = _page(c, cid, limit=4, before=ids[2])
         assert [m["id"] for m in first["data"]] == ids[:2] and first["has_more"] is False
-        assert _page(c, cid, limit=4, before=ids[0]) == {"data": [], "has_more": False}
+        assert _page(c, cid, limit=4, before=ids[0]) == {
+            "data": [],
+            "has_more": False,
+            "turn_running": False,
+        }
         missing = c.get(f"/v1/conversations/{cid}/messages", params={"limit": 4, "before": "no"})
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
         alone = c.get(f"/v1/conversations/{cid}/messages", params={"before": ids[6]})

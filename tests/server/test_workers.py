@@ -61,6 +61,28 @@ def test_a_turn_on_another_worker_is_409_then_stopped_from_here(
     assert stored[-1]["status"] == "partial" and stored[-1]["text"]
 
 
+def test_a_turn_on_another_worker_shows_as_running_until_it_ends(
+    two: tuple[Service, Service],
+) -> None:
+    """``turn_running`` tells a reply being written (saved as partial as it streams) from a
+    stopped one, on whichever worker the turn runs."""
+    first, second = two
+    with first.client() as a, second.client() as b:
+        cid = a.post("/v1/conversations", json={}).json()["id"]
+        assert b.get(f"/v1/conversations/{cid}").json()["turn_running"] is False
+        held = _start_held_turn(first, cid, "long one")
+        events = next(held)
+        assert b.get(f"/v1/conversations/{cid}").json()["turn_running"] is True
+        assert b.get(f"/v1/conversations/{cid}/messages").json()["turn_running"] is True
+        assert b.post(f"/v1/conversations/{cid}/cancel", json={}).json() == {"stopped": True}
+        assert list(events)[-1].name == "done"  # type: ignore[call-overload]
+        held.close()
+        page = b.get(f"/v1/conversations/{cid}/messages?limit=10").json()
+        conv = a.get(f"/v1/conversations/{cid}").json()
+    assert page["data"][-1]["status"] == "partial"
+    assert page["turn_running"] is False and conv["turn_running"] is False
+
+
 def test_settings_and_deletion_wait_for_a_turn_on_another_worker(
     two: tuple[Service, Service],
 ) -> None:
@@ -192,8 +214,9 @@ def test_once_the_shutdown_begins_a_new_turn_is_refused_and_the_running_one_ends
         runs = service.app.state.claudechat.runs
         loop = runs.running(running).task.get_loop()
         asyncio.run_coroutine_threadsafe(_begin(runs), loop).result(WAIT)  # the signal
-        refused = c.post(f"/v1/conversations/{other}/messages", json={"content": "too late"},
-                         timeout=10)  # a turn let through would be held upstream: no answer
+        refused = c.post(
+            f"/v1/conversations/{other}/messages", json={"content": "too late"}, timeout=10
+        )  # a turn let through would be held upstream: no answer
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["type"] == "unavailable"
         assert "shutting down" in refused.json()["error"]["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from pages import ChatPage, WebService, text_of
@@ -39,16 +40,23 @@ def test_export_downloads_valid_json_and_markdown(page: Page, web: WebService) -
     assert "export me, please" in text and "and this line too" in text
     for message in stored.values():
         assert message.splitlines()[0] in text
-    # the JSON file imported back: a new conversation, opened, with the same messages
-    page.locator("input#import-file").set_input_files(
-        files=[
-            {
-                "name": "back.json",
-                "mimeType": "application/json",
-                "buffer": json.dumps(exported).encode(),
-            }
-        ]
+    # the JSON file imported back: it is here already; "no" opens the one that is here
+    back = {"name": "back.json", "mimeType": "application/json",
+            "buffer": json.dumps(exported).encode()}  # fmt: skip
+    chat.new_chat()
+    page.locator("input#import-file").set_input_files(files=[back])
+    confirm = page.locator("dialog#confirm")
+    expect(confirm).to_contain_text("“export me, please” is here already")
+    confirm.locator("button.confirm-no").click()
+    expect(confirm).to_be_hidden()
+    expect(page.locator('#conversations .conversation[aria-current="page"]')).to_have_attribute(
+        "data-id", cid
     )
+    assert _titled(chat, "export me, please") == [cid]  # no copy was made
+    # "Import a copy": a new conversation, opened, with the same messages
+    page.locator("input#import-file").set_input_files(files=[back])
+    expect(confirm.locator("button.confirm-yes")).to_have_text("Import a copy")
+    confirm.locator("button.confirm-yes").click()
     page.wait_for_function(
         """(was) => { const c = document.querySelector(
                           '#conversations .conversation[aria-current="page"]');
@@ -58,6 +66,12 @@ def test_export_downloads_valid_json_and_markdown(page: Page, web: WebService) -
     copy = chat.conversation_id()
     expect(chat.prompt_texts).to_have_text(["export me, please", "and this line too"])
     assert [m["text"] for m in chat.stored(copy)] == list(stored.values())
+
+
+def _titled(chat: ChatPage, title: str) -> list[str]:
+    """The ids of the user's conversations titled `title`."""
+    found = chat.api(f"/v1/conversations?limit=500&q={quote(title)}")["data"]
+    return [c["id"] for c in found if c["title"] == title]
 
 
 def _number(text: str) -> float:

@@ -66,6 +66,26 @@ def test_stop_keeps_the_partial_reply_marked_and_the_next_turn_resends_it(
     expect(chat.replies.nth(1).locator(".partial-mark")).to_have_count(0)
 
 
+def test_a_stopped_reply_opened_again_shows_as_stored_not_replayed(
+    page: Page, web: WebService
+) -> None:
+    """The service keeps a finished turn's events for a while (a client that lost its
+    stream reattaches); a stopped reply opened again is not followed through them: no turn
+    runs (the messages page says so), so Stop does not flash up while they replay."""
+    chat = ChatPage(page, web).login("alice").new_chat()
+    _stop_mid_way(chat, "stop me, then come back", key=False)
+    cid = chat.conversation_id()
+    chat.new_chat()
+    chat.send("meanwhile, elsewhere")
+    followed: list[str] = []
+    page.on("request", lambda r: followed.append(r.url) if "/stream" in r.url else None)
+    page.locator(f'#conversations .conversation[data-id="{cid}"]').click()
+    expect(chat.prompt_texts).to_have_text(["stop me, then come back"])
+    expect(chat.replies.nth(0).locator(".partial-mark")).to_be_visible()
+    expect(page.locator("button#send")).to_be_enabled()
+    assert followed == []
+
+
 def test_escape_stops_the_reply_too(page: Page, web: WebService) -> None:
     chat = ChatPage(page, web).login("alice").new_chat()
     _stop_mid_way(chat, "tell me the other long story", key=True)

@@ -82,6 +82,7 @@ def list_(limit: int, as_json: bool, **params: Any) -> None:
 @store_options
 def show(conversation_id: str, as_json: bool, **params: Any) -> None:
     """Print a conversation (its active branch)."""
+    from ..store.base import turn_held
     from .render import print_transcript
     from .runtime import resolve_id
 
@@ -94,7 +95,11 @@ def show(conversation_id: str, as_json: bool, **params: Any) -> None:
         conv = store.get_conversation(cid)
         console, plain = _console()
         title = f"{conv.title or '(untitled)'} — {conv.id}"
-        print_transcript(console, store.branch(cid), plain=plain, title=title)
+        branch = store.branch(cid)
+        writing = turn_held(store, cid)  # a reply being written elsewhere (the service, say)
+        print_transcript(console, branch, plain=plain, title=title, writing=writing)
+        if writing and (not branch or branch[-1].role == "user"):
+            click.echo("(a reply is being written: show it again in a moment)")
 
 
 @click.command()
@@ -230,13 +235,11 @@ def _owner_here(store: Store, data: bytes) -> str | None:
 def _refuse_a_second_copy(store: Store, data: bytes, source: str) -> None:
     """UserError when the export's conversation is stored already (imported before, or
     exported from this store)."""
-    from ..errors import ConversationNotFound, UserError
-    from ..store.export import parse_import
+    from ..errors import UserError
+    from ..store.export import already_stored
 
-    parsed = parse_import(data, source=source)
-    try:
-        stored = store.get_conversation(parsed.conversation.id)
-    except ConversationNotFound:
+    stored = already_stored(store, data, source=source)
+    if stored is None:
         return
     raise UserError(
         f"already imported: {source} is conversation {stored.id} in this store "

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
@@ -458,12 +458,15 @@ def _print_narrow(console: Console, rows: list[tuple[str, ...]]) -> None:
                       markup=False, style="dim", highlight=False)  # fmt: skip
 
 
-def message_label(m: Message) -> str:
-    """'You' / 'Claude', with the model and a mark for partial replies."""
+def message_label(m: Message, *, writing: bool = False) -> str:
+    """'You' / 'Claude', with the model and a mark for partial replies: interrupted, or
+    being written (``writing``: a turn holds the conversation now and this is its reply)."""
     if m.role == "user":
         return "You" if m.is_user_text else "Tool results"
     label = f"Claude ({m.model})" if m.model else "Claude"
-    return label + (" [interrupted]" if m.status != "complete" else "")
+    if m.status == "complete":
+        return label
+    return label + (" [being written]" if writing else " [interrupted]")
 
 
 def block_text(block: Mapping[str, Any]) -> str | None:
@@ -486,9 +489,15 @@ def block_text(block: Mapping[str, Any]) -> str | None:
 
 
 def print_transcript(
-    console: Console, messages: Iterable[Message], *, plain: bool, title: str | None = None
+    console: Console,
+    messages: Sequence[Message],
+    *,
+    plain: bool,
+    title: str | None = None,
+    writing: bool = False,
 ) -> None:
-    """A conversation's active branch, message by message."""
+    """A conversation's active branch, message by message; ``writing``: a turn holds the
+    conversation now (its last partial reply is being written, not interrupted)."""
     if title:
         if plain:
             console.print(f"# {title}\n", markup=False, soft_wrap=True)
@@ -496,9 +505,9 @@ def print_transcript(
             from rich.rule import Rule
 
             console.print(Rule(title, style="bold"))
-    for m in messages:
+    for i, m in enumerate(messages):
         body = "\n\n".join(t for b in m.content if (t := block_text(b)))
-        label = message_label(m)
+        label = message_label(m, writing=writing and i == len(messages) - 1)
         if plain:
             console.print(f"## {label}\n\n{body}\n", markup=False, soft_wrap=True)
             continue

@@ -20,7 +20,7 @@ from ..chat.system_changes import record_change
 from ..chat_settings import ChatSettings
 from ..messages import Message, new_id
 from ..metadata import CHAT_SETTINGS
-from ..store.base import ConversationInfo, Store, branch_tips
+from ..store.base import ConversationInfo, Store, branch_tips, turn_held
 from .auth import ScopedStoreDep
 from .bodies import CheckoutBody, ConversationCreate, ConversationPatch, ForkBody
 from .chats import check_model, make_chat
@@ -38,9 +38,11 @@ router = APIRouter(prefix="/v1/conversations")
 
 
 def conv_of(store: Store, conversation_id: str) -> dict[str, Any]:
-    """The Conv JSON of a conversation as stored now."""
+    """The Conv JSON of a conversation as stored now, with ``turn_running``: whether a
+    writer (a turn on any worker, the CLI) holds its turn now."""
     conv = store.get_conversation(conversation_id)
-    return conv_json(info_of(conv, store.branch(conv.id)))
+    return {**conv_json(info_of(conv, store.branch(conv.id))),
+            "turn_running": turn_held(store, conv.id)}  # fmt: skip
 
 
 def _idle(state: State, conversation_id: str) -> None:
@@ -96,18 +98,28 @@ def create_conversation(
     """An empty conversation (the server's default model unless one is given)."""
     model = check_model(body.model or state.settings.model)
     conv = store.create_conversation(title=body.title, model=model, system=body.system or None)
-    return conv_json(info_of(conv, []))
+    return {**conv_json(info_of(conv, [])), "turn_running": False}
 
 
 @router.post("/import", status_code=201)
-async def import_conversation(request: Request, store: ScopedStoreDep) -> dict[str, Any]:
-    """Store a claudechat JSON export (or a plain messages array) as a new conversation."""
+async def import_conversation(
+    request: Request, store: ScopedStoreDep, again: bool = False
+) -> dict[str, Any]:
+    """Store a claudechat JSON export (or a plain messages array) as a new conversation;
+    409 ``already_imported`` when it is one of the user's conversations already (imported
+    before, or their own export), unless ``again`` (another copy)."""
+    from ..store.export import already_stored
     from ..store.export import import_conversation as store_import
 
     data = await request.body()
 
     def stored() -> dict[str, Any]:
-        conv = store_import(store, data, source="the request body")
+        source = "the request body"
+        if not again and (there := already_stored(store, data, source=source)) is not None:
+            raise ApiError(409, f"already imported: this export is your conversation {there.id} "
+                                f"({there.title or 'untitled'}); ?again=true imports another "
+                                "copy", type="already_imported")  # fmt: skip
+        conv = store_import(store, data, source=source)
         return conv_of(store, conv.id)
 
     return await anyio.to_thread.run_sync(stored)
@@ -194,7 +206,12 @@ def messages(
         end = ids.index(mark) + (1 if until is not None else 0)
     start = 0 if limit is None else max(0, end - limit)
     siblings = Siblings(tree)
-    return {"data": [msg_json(m, siblings) for m in branch[start:end]], "has_more": start > 0}
+    return {
+        "data": [msg_json(m, siblings) for m in branch[start:end]],
+        "has_more": start > 0,
+        # a partial last reply is being written rather than stopped, when a turn runs
+        "turn_running": turn_held(store, cid),
+    }
 
 
 def _branch_of(tree: list[Message], head_id: str | None) -> list[Message]:

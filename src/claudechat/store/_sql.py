@@ -458,6 +458,15 @@ class SQLStore(SQLAccounts, SQLMemories):
                 (False, conversation_id, owner),
             )
 
+    def turn_held(self, conversation_id: str) -> bool:
+        """True while a writer holds the conversation's turn (its lease not yet expired)."""
+        with self._tx("turn_held") as db:
+            row = db.execute(
+                "SELECT lease_expires FROM conversations WHERE id = ? AND lease_owner IS NOT NULL",
+                (conversation_id,),
+            ).fetchone()
+        return row is not None and row[0] is not None and float(row[0]) > self._clock()
+
     def message_conversation(self, message_id: str) -> str:
         """The id of the conversation a message is in; ConversationNotFound if unknown."""
         with self._tx("message_conversation") as db:

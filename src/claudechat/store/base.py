@@ -31,6 +31,7 @@ __all__ = [
     "TurnLease",
     "branch_tips",
     "one_transaction",
+    "turn_held",
 ]
 
 LOCAL_USER = "local"  # the user of the CLI and the library, and of conversations made before users
@@ -259,6 +260,14 @@ def one_transaction(store: object) -> AbstractContextManager[Any]:
     once, as before."""
     transaction = getattr(store, "transaction", None)
     return transaction() if callable(transaction) else nullcontext()
+
+
+def turn_held(store: object, conversation_id: str) -> bool:
+    """True while a writer holds the conversation's turn (a reply may be being written: its
+    partial save is not an interrupted reply), where the store can tell (``turn_held``);
+    False for a store that cannot."""
+    held = getattr(store, "turn_held", None)
+    return bool(held(conversation_id)) if callable(held) else False
 
 
 def branch_tips(store: Store, conversation_id: str) -> list[Message]:

@@ -33,6 +33,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "ParsedImport",
+    "already_stored",
     "export_conversation",
     "export_json",
     "export_markdown",
@@ -368,6 +369,17 @@ def _taken(store: Store, parsed: ParsedImport) -> bool:
         return True
     except ConversationNotFound:
         return False
+
+
+def already_stored(store: Store, data: Any, *, source: str = "import") -> Conversation | None:
+    """The stored conversation an export is of (imported before, or exported from this
+    store; on a user's scoped view: one of theirs), or None; InvalidImport for data that is
+    no import. A plain messages array names no conversation: None."""
+    parsed = parse_import(data, source=source)
+    try:
+        return store.get_conversation(parsed.conversation.id)
+    except ConversationNotFound:
+        return None
 
 
 def import_conversation(

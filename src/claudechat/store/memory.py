@@ -382,6 +382,12 @@ class MemoryStore(MemoryAccounts, MemoryMemories):
                 del self._leases[conversation_id]
                 self._stops.discard(conversation_id)
 
+    def turn_held(self, conversation_id: str) -> bool:
+        """True while a writer holds the conversation's turn (its lease not yet expired)."""
+        with self._lock:
+            _, expires = self._leases.get(conversation_id, (None, 0.0))
+            return expires > self._clock()
+
     def get_message(self, message_id: str) -> Message:
         """One message by id; ConversationNotFound if unknown."""
         with self._lock:

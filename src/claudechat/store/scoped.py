@@ -25,6 +25,7 @@ from .base import (
     Summary,
     TurnLease,
     one_transaction,
+    turn_held,
 )
 from .memories import MemoryFile
 
@@ -171,6 +172,11 @@ class ScopedStore:
         """Give the turn of the user's conversation back."""
         self._own_for_write(conversation_id)
         self.store.release_turn(conversation_id, owner)
+
+    def turn_held(self, conversation_id: str) -> bool:
+        """True while a writer holds the turn of the user's conversation."""
+        self._own(conversation_id)
+        return turn_held(self.store, conversation_id)
 
     def get_message(self, message_id: str) -> Message:
         """A message of one of the user's conversations; else ConversationNotFound."""

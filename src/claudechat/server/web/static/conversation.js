@@ -82,13 +82,15 @@ export async function openConversation(id, { highlight = null } = {}) {
 
 /** Show the last `limit` messages. `attach`: when the last one is unfinished (a reply the
  * service keeps as partial while it streams, or a user message with no reply yet), follow
- * the conversation's turn if one runs or ran just now; else it shows as stored. */
+ * the conversation's turn if one runs or ran just now; else it shows as stored. A partial
+ * reply with no turn running was stopped: it shows as stored, not replayed. */
 async function loadLast(limit, { attach = false } = {}) {
   const id = view.id;
   const page = await get(withQuery(`/v1/conversations/${id}/messages`, { limit }));
   if (view.id !== id) return;
   const last = page.data[page.data.length - 1];
-  const running = attach && last && unfinished(last) ? await reattach(id) : null;
+  const follow = attach && last && unfinished(last) && (page.turn_running || last.role === "user");
+  const running = follow ? await reattach(id) : null;
   if (view.id !== id) {
     running?.cancel();
     return;
