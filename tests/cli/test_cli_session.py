@@ -211,6 +211,21 @@ def test_new_list_open_search_and_export(tmp_path: Path) -> None:
     assert "no conversation matches 'zzzzzzzz'" in h("/open zzzzzzzz")
 
 
+def test_open_marks_a_reply_another_writer_is_streaming_as_being_written() -> None:
+    emulator = CutEmulator(script=["word " * 40, "next reply"])
+    h = Harness(emulator)
+    emulator.cut_after = 6
+    h("tell me a long story")  # cut: a partial reply, as a stream's save leaves it
+    first = h.chat.id
+    assert first is not None
+    h("/new")
+    assert "[interrupted]" in h(f"/open {first}")
+    h("/new")
+    h.store.claim_turn(first, "the-service", ttl=60)  # another writer's turn runs
+    opened = h(f"/open {first}")
+    assert "[being written]" in opened and "[interrupted]" not in opened
+
+
 def test_ctrl_c_mid_reply_keeps_the_partial_and_the_session_goes_on() -> None:
     emulator = CutEmulator(script=["word " * 40, "next reply"])
     h = Harness(emulator)

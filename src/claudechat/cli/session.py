@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..messages import Message, text_of
+from ..store.base import turn_held
 from . import render, slash
 from .runtime import BackgroundChat, Runtime, resolve_id, retrying
 from .slash import SlashError
@@ -344,8 +345,10 @@ class Session:
         title = chat.conversation.title if chat.conversation else None
         self.hint(f"opened {cid} — {title or '(untitled)'} ({len(chat.turns)} turns)")
         turns = chat.turns
-        if turns:
-            render.print_transcript(self.console, turns[-1].messages, plain=self.plain)
+        if turns:  # a partial last reply may be one another writer is streaming now
+            writing = turn_held(chat.store, cid)
+            render.print_transcript(self.console, turns[-1].messages, plain=self.plain,
+                                    writing=writing)  # fmt: skip
 
     def _pick(self, arg: str | None) -> str | None:
         """The id ``/open`` names, or one picked by fuzzy match over titles and first
