@@ -47,6 +47,7 @@ _STATUS_TYPES = {
     422: "validation_error",
     429: "rate_limited",
     500: "internal_error",
+    501: "not_implemented",
     502: "upstream_error",
     503: "unavailable",
 }

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from ..models.capabilities import known_models, model_info
 from .auth import ScopedStoreDep
+from .errors import ApiError
 from .views import hit_json, model_json
 
 __all__ = ["display_name", "router"]
@@ -49,8 +50,13 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     conversation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    semantic: bool = False,
 ) -> dict[str, Any]:
-    """Full-text search over the user's messages, best first."""
+    """Full-text search over the user's messages, best first; ``semantic`` (search by
+    meaning) is refused with 501: the service does not offer it yet."""
+    if semantic:
+        raise ApiError(501, "semantic search is not in the service yet: /v1/search is "
+                            "full-text (`claudechat search --semantic` searches by meaning)")  # fmt: skip
     if conversation_id is not None:
         store.get_conversation(conversation_id)  # 404 for an id that is not the user's
     hits = store.search(q, conversation_id=conversation_id, limit=limit)
