@@ -149,3 +149,12 @@ def test_a_database_from_before_numbered_migrations_is_migrated_and_searchable(
     again = PostgresIndex(pg_database)  # nothing left to apply; the rows are all there
     assert len(again) == 8
     again.close()
+
+
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+def test_a_search_over_several_conversations_retrieves_theirs_only(index, mode: str) -> None:  # type: ignore[no-untyped-def]
+    index.add(units("a") + units("b") + units("c"))
+    hits = index.search("How much rent does Ana pay?", k=30, mode=mode, conversation_ids=["a", "c"])
+    assert {h.unit.conversation_id for h in hits} == {"a", "c"}
+    assert hits[0].unit.id in ("a-t2", "c-t2")
+    assert index.search("rent", k=5, mode=mode, conversation_ids=[]) == []

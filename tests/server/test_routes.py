@@ -104,7 +104,7 @@ def test_search_export_import_cost(local_service: Service) -> None:
         by_meaning = c.get("/v1/search", params={"q": "zebra", "semantic": "true"})
         assert by_meaning.status_code == 501, by_meaning.text
         assert by_meaning.json()["error"]["type"] == "not_implemented"
-        assert "semantic search is not in the service yet" in by_meaning.json()["error"]["message"]
+        assert "not enabled on this server" in by_meaning.json()["error"]["message"]
         exported = c.get(f"/v1/conversations/{cid}/export")
         assert exported.status_code == 200 and exported.json()["format"] == "claudechat"
         md = c.get(f"/v1/conversations/{cid}/export", params={"format": "markdown"})

@@ -68,6 +68,27 @@ def test_a_blank_or_padded_upstream_key_is_refused_before_serving(
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [("maybe", "CLAUDECHAT_SERVE_SEMANTIC must be off, on or hashing, not 'maybe'"),
+     ("on", "semantic search needs the embeddings extra")],
+)  # fmt: skip
+def test_search_by_meaning_misconfigured_is_refused_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, said: str
+) -> None:
+    import claudechat.search
+    from claudechat.search import EmbedderUnavailable
+
+    def unavailable() -> None:
+        raise EmbedderUnavailable("all-MiniLM-L6-v2 is not installed")
+
+    monkeypatch.setattr(claudechat.search, "MiniLMEmbedder", unavailable)
+    result = CliRunner().invoke(cli, ["serve", "--no-auth", "--port", "1"],
+                                env=_env(tmp_path, CLAUDECHAT_SERVE_SEMANTIC=value))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert said in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

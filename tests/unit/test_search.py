@@ -330,6 +330,34 @@ def test_embed_missing_embeds_units_indexed_without_vectors(backend: str) -> Non
     index.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+def test_a_search_over_several_conversations_retrieves_theirs_only(backend: str, mode: str) -> None:
+    """``conversation_ids`` (a user's conversations in a store of many users): the units of
+    others are never retrieved, however well they match."""
+    index = BACKENDS[backend](HashingEmbedder())
+    index.add(units("a") + units("b") + units("c"))
+    hits = index.search("How much rent does Ana pay?", k=30, mode=mode,  # type: ignore[arg-type]
+                        conversation_ids=["a", "c"])  # fmt: skip
+    assert {h.unit.conversation_id for h in hits} == {"a", "c"}
+    assert hits[0].unit.id in ("a-t2", "c-t2")
+    assert index.search("rent", k=5, mode=mode, conversation_ids=[]) == []  # type: ignore[arg-type]
+    index.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embed_missing_of_some_conversations_embeds_theirs_only(backend: str) -> None:
+    index = BACKENDS[backend](None)
+    index.add(units("a") + units("b"))
+    index.embedder = HashingEmbedder()
+    assert index.embed_missing(conversation_ids=["b"]) == 10
+    assert index.embed_missing(conversation_ids=["b"]) == 0
+    assert index.search("rent", k=5, mode="dense", conversation_ids=["a"]) == []
+    assert top_ids(index, "How much rent does Ana pay?", k=1, mode="dense") == ["b-t2"]
+    assert index.embed_missing() == 10  # the rest
+    index.close()
+
+
 # ---------------------------------------------------------------- SQLite FTS5 storage
 
 

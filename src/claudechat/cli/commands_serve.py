@@ -69,18 +69,21 @@ def serve(host: str, port: int, workers: int, no_auth: bool, **params: Any) -> N
         label = spec or str(getattr(store, "path", "default"))
     env = _serve_env(spec, no_auth)
     os.environ.update(env)
+    from ..server.semantic import semantic_embedder
+    from ..server.settings import ServerSettings
+
+    settings = ServerSettings.from_env()  # a bad CLAUDECHAT_SERVE_* setting: refused now
+    semantic_embedder(settings.semantic)  # and search by meaning without its extra
     emulated = not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"))
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(banner(url=url, store=label, auth="none" if no_auth else "builtin",
                       emulated=emulated, workers=workers), err=True)  # fmt: skip
     import uvicorn
 
-    from ..server.settings import ServerSettings
-
     # The turns get the grace from the termination signal, then are stopped; their streams
     # then end with their usage, message and done: the open responses get that long and
     # STOPPING_SECONDS more before uvicorn cuts them.
-    grace = ServerSettings.from_env().shutdown_grace_seconds
+    grace = settings.shutdown_grace_seconds
     with _shared_metrics(workers):
         uvicorn.run("claudechat.server.factory:app_from_env", factory=True, host=host,
                     port=port, workers=workers, log_level="warning", access_log=False,

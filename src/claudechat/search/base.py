@@ -26,11 +26,14 @@ __all__ = [
     "IndexOptions",
     "Mode",
     "RankedIndex",
+    "Scope",
     "SearchIndex",
 ]
 
 Mode = Literal["lexical", "dense", "hybrid"]
 _MODES = get_args(Mode)
+# What a search looks at: one conversation's units, several conversations' (a user's), or all.
+Scope = str | frozenset[str] | None
 DenseText = Literal["text", "key"]
 
 DEFAULT_FUSION: Fusion = WeightedScoreFusion()
@@ -169,13 +172,20 @@ class RankedIndex(ABC):
     def units(self, conversation_id: str | None = None) -> list[SearchUnit]:
         """The indexed units (of one conversation), in the order they were added."""
 
-    def embed_missing(self, *, batch: int = 256) -> int:
+    def embed_missing(
+        self, *, batch: int = 256, conversation_ids: Collection[str] | None = None
+    ) -> int:
         """Embed the units that have no vector from this index's embedder yet (units
-        indexed without one, or by another), ``batch`` at a time; returns how many."""
+        indexed without one, or by another), ``batch`` at a time (only those of
+        ``conversation_ids`` when given); returns how many."""
         if self.embedder is None:
             return 0
-        have = set(self._vectors(None)[0])
-        missing = [unit for unit in self.units() if unit.id not in have]
+        if conversation_ids is None:
+            have, units = set(self._vectors(None)[0]), self.units()
+        else:
+            have = set(self._vectors(frozenset(conversation_ids))[0])
+            units = [unit for cid in conversation_ids for unit in self.units(cid)]
+        missing = [unit for unit in units if unit.id not in have]
         for start in range(0, len(missing), batch):
             self.add(missing[start : start + batch])
         return len(missing)
@@ -185,14 +195,13 @@ class RankedIndex(ABC):
         return None
 
     @abstractmethod
-    def _lexical_scores(
-        self, query: str, conversation_id: str | None, limit: int
-    ) -> dict[str, float]:
-        """Up to ``limit`` best lexical matches: unit id -> score (higher is better)."""
+    def _lexical_scores(self, query: str, scope: Scope, limit: int) -> dict[str, float]:
+        """Up to ``limit`` best lexical matches in ``scope``: unit id -> score (higher is
+        better)."""
 
     @abstractmethod
-    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
-        """Ids and unit-length vectors (rows) of the units in scope."""
+    def _vectors(self, scope: Scope) -> tuple[list[str], Vectors]:
+        """Ids and unit-length vectors (rows) of the units in ``scope``."""
 
     @abstractmethod
     def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:
@@ -220,22 +229,29 @@ class RankedIndex(ABC):
         conversation_id: str | None = None,
         exclude_message_ids: Collection[str] = (),
         where: Callable[[SearchUnit], bool] | None = None,
+        conversation_ids: Collection[str] | None = None,
     ) -> list[SearchHit]:
         """The ``k`` best units for ``query``, best first, skipping any unit that covers one
         of ``exclude_message_ids`` (the turns the caller already holds) or that ``where``
-        rejects."""
+        rejects. ``conversation_ids``: only those conversations' units are retrieved (a
+        user's, in a store of many users), in place of ``conversation_id``."""
         mode = mode or self.default_mode
         self._check_mode(mode)
+        scope: Scope = conversation_id
+        if conversation_ids is not None:
+            scope = frozenset(conversation_ids)
+            if not scope:
+                return []
         if k <= 0 or not query.strip():
             return []
         exclude = frozenset(exclude_message_ids)
         depth = max(self.depth, 2 * k + len(exclude))
         runs: dict[str, dict[str, float]] = {}
         if mode != "dense":
-            runs["lexical"] = self._lexical_scores(query, conversation_id, depth)
+            runs["lexical"] = self._lexical_scores(query, scope, depth)
         if mode != "lexical":
             assert self.embedder is not None
-            ids, matrix = self._vectors(conversation_id)
+            ids, matrix = self._vectors(scope)
             rows, scores = top_k(matrix, embed_query(self.embedder, query), depth)
             runs["dense"] = {ids[r]: float(s) for r, s in zip(rows, scores, strict=True)}
         units = self._allowed(set().union(*runs.values()), exclude, where)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import IndexOptions, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex, Scope
 from claudechat.search.bm25 import BM25
 from claudechat.search.embedders import Vectors
 
@@ -32,7 +32,7 @@ class MemoryIndex(RankedIndex):
         self._slot: dict[str, int] = {}
         self._slot_ids: list[str] = []
         self._vector: dict[str, Vectors] = {}
-        self._matrix_cache: dict[str | None, tuple[list[str], Vectors]] = {}
+        self._matrix_cache: dict[Scope, tuple[list[str], Vectors]] = {}
 
     def __len__(self) -> int:
         return len(self._units)
@@ -73,12 +73,10 @@ class MemoryIndex(RankedIndex):
         """Ids of one conversation's units, each with the message ids it covers."""
         return {u.id: u.message_ids for u in self.units(conversation_id)}
 
-    def _lexical_scores(
-        self, query: str, conversation_id: str | None, limit: int
-    ) -> dict[str, float]:
+    def _lexical_scores(self, query: str, scope: Scope, limit: int) -> dict[str, float]:
         among = None
-        if conversation_id is not None:
-            among = [self._slot[u.id] for u in self.units(conversation_id)]
+        if scope is not None:
+            among = [self._slot[u.id] for u in self._in(scope)]
             if not among:
                 return {}
         scores = self._bm25.scores(query, among=among)
@@ -87,17 +85,23 @@ class MemoryIndex(RankedIndex):
             hits = hits[np.argpartition(-scores[hits], limit)[:limit]]
         return {self._slot_ids[int(s)]: float(scores[s]) for s in hits}
 
-    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
-        cached = self._matrix_cache.get(conversation_id)
+    def _in(self, scope: Scope) -> list[SearchUnit]:
+        """The units of ``scope`` (one conversation, several, or all), in insertion order."""
+        if scope is None or isinstance(scope, str):
+            return self.units(scope)
+        return [u for u in self.units() if u.conversation_id in scope]
+
+    def _vectors(self, scope: Scope) -> tuple[list[str], Vectors]:
+        cached = self._matrix_cache.get(scope)
         if cached is None:
-            ids = [u.id for u in self.units(conversation_id) if u.id in self._vector]
+            ids = [u.id for u in self._in(scope) if u.id in self._vector]
             dim = self.embedder.dim if self.embedder is not None else 0
             matrix = (
                 np.stack([self._vector[i] for i in ids])
                 if ids
                 else np.zeros((0, dim), dtype=np.float32)
             )
-            cached = self._matrix_cache[conversation_id] = (ids, matrix)
+            cached = self._matrix_cache[scope] = (ids, matrix)
         return cached
 
     def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:

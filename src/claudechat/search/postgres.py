@@ -24,7 +24,7 @@ import numpy as np
 from claudechat.errors import ConfigError, StoreError
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import IndexOptions, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex, Scope
 from claudechat.search.bm25 import bm25_score
 from claudechat.search.dense import from_blob, to_blob
 from claudechat.search.embedders import Vectors
@@ -180,22 +180,16 @@ class PostgresIndex(RankedIndex):
         self._conn.commit()
         return {unit_id: tuple(json.loads(ids)) for unit_id, ids in rows}
 
-    def _lexical_scores(
-        self, query: str, conversation_id: str | None, limit: int
-    ) -> dict[str, float]:
+    def _lexical_scores(self, query: str, scope: Scope, limit: int) -> dict[str, float]:
         terms = or_query_terms(self.tokenizer(query))
         if not terms:
             return {}
-        scope, scope_args = (
-            ("AND conversation_id = %s", [conversation_id])
-            if conversation_id is not None
-            else ("", [])
-        )
+        where, scope_args = _scoped(scope)
         depth = limit if self.ranking == "ts_rank_cd" else max(limit, self.candidates)
         rows = self._conn.execute(
             "SELECT id, ts_rank_cd(terms, q, %s) AS score, terms::text, length "
             "FROM search_units, websearch_to_tsquery('simple', %s) AS q "
-            f"WHERE terms @@ q {scope} ORDER BY score DESC, seq LIMIT %s",
+            f"WHERE terms @@ q {where} ORDER BY score DESC, seq LIMIT %s",
             [self.normalization, " or ".join(terms), *scope_args, depth],
         ).fetchall()
         if self.ranking == "ts_rank_cd" or not rows:
@@ -206,11 +200,11 @@ class PostgresIndex(RankedIndex):
         )
         dfs = self._conn.execute(
             f"SELECT {counts} FROM search_units, websearch_to_tsquery('simple', %s) AS q "
-            f"WHERE terms @@ q {scope}",
+            f"WHERE terms @@ q {where}",
             [*terms, " or ".join(terms), *scope_args],
         ).fetchone()
         stats = self._conn.execute(
-            f"SELECT count(*), coalesce(avg(length), 0) FROM search_units WHERE true {scope}",
+            f"SELECT count(*), coalesce(avg(length), 0) FROM search_units WHERE true {where}",
             scope_args,
         ).fetchone()
         self._conn.commit()
@@ -224,14 +218,13 @@ class PostgresIndex(RankedIndex):
         best = sorted(scored.items(), key=lambda item: -item[1])[:limit]
         return dict(best)
 
-    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
+    def _vectors(self, scope: Scope) -> tuple[list[str], Vectors]:
         assert self.embedder is not None
-        sql = "SELECT id, embedding FROM search_units WHERE embedding_model = %s"
-        args: list[object] = [self.embedder.name]
-        if conversation_id is not None:
-            sql += " AND conversation_id = %s"
-            args.append(conversation_id)
-        rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
+        where, scope_args = _scoped(scope)
+        sql = f"SELECT id, embedding FROM search_units WHERE embedding_model = %s {where}"
+        rows = self._conn.execute(
+            sql + " ORDER BY seq", [self.embedder.name, *scope_args]
+        ).fetchall()
         self._conn.commit()
         dim = self.embedder.dim
         rows = [r for r in rows if r[1] is not None and len(r[1]) == 4 * dim]
@@ -248,3 +241,13 @@ class PostgresIndex(RankedIndex):
         ).fetchall()
         self._conn.commit()
         return {r[0]: unit_from_row(r) for r in rows}
+
+
+def _scoped(scope: Scope) -> tuple[str, list[object]]:
+    """The condition (after a WHERE) and its arguments that limit ``search_units`` to
+    ``scope``: one conversation, several, or all."""
+    if isinstance(scope, str):
+        return "AND conversation_id = %s", [scope]
+    if scope is not None:
+        return "AND conversation_id = ANY(%s)", [sorted(scope)]
+    return "", []

@@ -20,7 +20,7 @@ import numpy as np
 
 from claudechat.search._rows import or_query_terms, unit_from_row, unit_values
 from claudechat.search._units import SearchUnit
-from claudechat.search.base import IndexOptions, RankedIndex
+from claudechat.search.base import IndexOptions, RankedIndex, Scope
 from claudechat.search.dense import from_blob, to_blob
 from claudechat.search.embedders import Vectors
 from claudechat.store.migrations import load, migrate_sqlite
@@ -65,7 +65,7 @@ class SQLiteIndex(RankedIndex):
         self._conn = (
             database if isinstance(database, sqlite3.Connection) else sqlite3.connect(database)
         )
-        self._matrix_cache: dict[str | None, tuple[list[str], Vectors]] = {}
+        self._matrix_cache: dict[Scope, tuple[list[str], Vectors]] = {}
         self._cache_version: int | None = None
         try:
             self._migrate()
@@ -170,9 +170,7 @@ class SQLiteIndex(RankedIndex):
         )
         return {unit_id: tuple(json.loads(ids)) for unit_id, ids in rows}
 
-    def _lexical_scores(
-        self, query: str, conversation_id: str | None, limit: int
-    ) -> dict[str, float]:
+    def _lexical_scores(self, query: str, scope: Scope, limit: int) -> dict[str, float]:
         terms = or_query_terms(self.tokenizer(query))
         if not terms:
             return {}
@@ -182,19 +180,17 @@ class SQLiteIndex(RankedIndex):
             "JOIN search_units u ON u.rowid = search_fts.rowid WHERE search_fts MATCH ?"
         )
         args: list[object] = [match]
-        if conversation_id is not None:
-            sql += " AND u.conversation_id = ?"
-            args.append(conversation_id)
+        sql, args = _scoped(sql, args, scope)
         sql += " ORDER BY bm25(search_fts) LIMIT ?"
         args.append(limit)
         return {unit_id: float(score) for unit_id, score in self._conn.execute(sql, args)}
 
-    def _vectors(self, conversation_id: str | None) -> tuple[list[str], Vectors]:
+    def _vectors(self, scope: Scope) -> tuple[list[str], Vectors]:
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if version != self._cache_version:
             self._matrix_cache.clear()
             self._cache_version = version
-        cached = self._matrix_cache.get(conversation_id)
+        cached = self._matrix_cache.get(scope)
         if cached is not None:
             return cached
         assert self.embedder is not None
@@ -203,9 +199,7 @@ class SQLiteIndex(RankedIndex):
             "ON u.rowid = v.unit_rowid WHERE v.model = ? AND v.dim = ?"
         )
         args: list[object] = [self.embedder.name, self.embedder.dim]
-        if conversation_id is not None:
-            sql += " AND u.conversation_id = ?"
-            args.append(conversation_id)
+        sql, args = _scoped(sql, args, scope)
         rows = self._conn.execute(sql + " ORDER BY u.rowid", args).fetchall()
         ids = [r[0] for r in rows]
         matrix = (
@@ -213,7 +207,7 @@ class SQLiteIndex(RankedIndex):
             if rows
             else np.zeros((0, self.embedder.dim), dtype=np.float32)
         )
-        cached = self._matrix_cache[conversation_id] = (ids, matrix)
+        cached = self._matrix_cache[scope] = (ids, matrix)
         return cached
 
     def _load(self, unit_ids: Collection[str]) -> dict[str, SearchUnit]:
@@ -227,3 +221,14 @@ class SQLiteIndex(RankedIndex):
             )
             out.update((r[0], unit_from_row(r)) for r in rows)
         return out
+
+
+def _scoped(sql: str, args: list[object], scope: Scope) -> tuple[str, list[object]]:
+    """``sql`` (a WHERE over ``search_units u``) limited to the units of ``scope``: one
+    conversation, several (their ids as one JSON parameter), or all."""
+    if isinstance(scope, str):
+        return sql + " AND u.conversation_id = ?", [*args, scope]
+    if scope is not None:
+        ids = json.dumps(sorted(scope))
+        return sql + " AND u.conversation_id IN (SELECT value FROM json_each(?))", [*args, ids]
+    return sql, args

@@ -32,6 +32,7 @@ from .kept_chats import KeptChats
 from .login_limit import LoginThrottle
 from .operations import install_operations
 from .runs import RunRegistry
+from .semantic import semantic_embedder
 from .settings import ServerSettings
 from .state import AuthCallable, ServerState
 from .web import install_web
@@ -63,7 +64,8 @@ def create_app(
                            window_seconds=settings.login_window_seconds, clock=settings.clock)  # fmt: skip
     chats = KeptChats(keep=settings.kept_chats, most_messages=settings.kept_messages)
     state = ServerState(settings, store, client, runs, auth=auth, emulated=emulated,
-                        logins=logins, chats=chats)  # fmt: skip
+                        logins=logins, chats=chats,
+                        embedder=semantic_embedder(settings.semantic))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

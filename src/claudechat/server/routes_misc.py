@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from ..models.capabilities import known_models, model_info
 from .auth import ScopedStoreDep
 from .errors import ApiError
+from .semantic import semantic_hits
+from .state import State
 from .views import hit_json, model_json
 
 __all__ = ["display_name", "router"]
@@ -46,18 +48,23 @@ def display_name(name: str) -> str:
 
 @router.get("/v1/search")
 def search(
+    state: State,
     store: ScopedStoreDep,
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     conversation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     semantic: bool = False,
 ) -> dict[str, Any]:
-    """Full-text search over the user's messages, best first; ``semantic`` (search by
-    meaning) is refused with 501: the service does not offer it yet."""
-    if semantic:
-        raise ApiError(501, "semantic search is not in the service yet: /v1/search is "
-                            "full-text (`claudechat search --semantic` searches by meaning)")  # fmt: skip
+    """Full-text search over the user's messages, best first; with ``semantic``, their
+    turns by meaning (hybrid), when the service is configured for it (else 501)."""
+    if semantic and state.embedder is None:
+        raise ApiError(501, "semantic search is not enabled on this server (its administrator "
+                            "turns it on with CLAUDECHAT_SERVE_SEMANTIC=on)")  # fmt: skip
     if conversation_id is not None:
         store.get_conversation(conversation_id)  # 404 for an id that is not the user's
+    if semantic:
+        found = semantic_hits(store, state.embedder, q, conversation_id=conversation_id,
+                              limit=limit)  # fmt: skip
+        return {"data": found}
     hits = store.search(q, conversation_id=conversation_id, limit=limit)
     return {"data": [hit_json(h) for h in hits]}

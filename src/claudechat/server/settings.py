@@ -49,6 +49,7 @@ class ServerSettings:
     login_window_seconds: float = 900.0
     kept_chats: int = 256  # conversations whose chat a worker keeps between turns (kept_chats.py)
     kept_messages: int = 20_000  # at most this many messages in those chats' branches, in all
+    semantic: str = "off"  # search by meaning: off, on (all-MiniLM-L6-v2) or hashing (semantic.py)
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("builtin", "none"):
@@ -59,6 +60,8 @@ class ServerSettings:
             raise ConfigError(f"kept_chats must be 0 or more, not {self.kept_chats}")
         if self.kept_messages < 0:
             raise ConfigError(f"kept_messages must be 0 or more, not {self.kept_messages}")
+        if self.semantic not in ("off", "on", "hashing"):
+            raise ConfigError(f"semantic must be off, on or hashing, not {self.semantic!r}")
         if self.memory not in MEMORY_SCOPES:
             raise ConfigError(
                 f"memory must be one of {', '.join(MEMORY_SCOPES)}, not {self.memory!r}"
@@ -69,7 +72,8 @@ class ServerSettings:
         """Settings from ``CLAUDECHAT_SERVE_AUTH`` ("builtin" / "none"),
         ``CLAUDECHAT_SERVE_MAX_BODY_BYTES``, ``CLAUDECHAT_SERVE_MAX_MESSAGE_BYTES`` (the body
         of a new message, attachments included), ``CLAUDECHAT_SERVE_GRACE_SECONDS``,
-        ``CLAUDECHAT_SERVE_KEPT_CHATS`` (0: none), ``CLAUDECHAT_SERVE_KEPT_MESSAGES``, and the
+        ``CLAUDECHAT_SERVE_KEPT_CHATS`` (0: none), ``CLAUDECHAT_SERVE_KEPT_MESSAGES``,
+        ``CLAUDECHAT_SERVE_SEMANTIC`` (search by meaning: off, on or hashing), and the
         model, max_tokens, budget, strategy, recall (``CLAUDECHAT_RECALL``), thinking
         (``CLAUDECHAT_THINKING``) and memory
         (``CLAUDECHAT_MEMORY``: the memory tool, its trees each user's own) of the usual
@@ -95,7 +99,15 @@ class ServerSettings:
             shutdown_grace_seconds=_number(env, "CLAUDECHAT_SERVE_GRACE_SECONDS", 30.0, float),
             kept_chats=_number(env, "CLAUDECHAT_SERVE_KEPT_CHATS", 256, int),
             kept_messages=_number(env, "CLAUDECHAT_SERVE_KEPT_MESSAGES", 20_000, int),
+            semantic=_semantic(env.get("CLAUDECHAT_SERVE_SEMANTIC", "off")),
         )
+
+
+def _semantic(raw: str) -> str:
+    choice = raw.strip().lower() or "off"
+    if choice not in ("off", "on", "hashing"):
+        raise ConfigError(f"CLAUDECHAT_SERVE_SEMANTIC must be off, on or hashing, not {raw!r}")
+    return choice
 
 
 def _number(env: Mapping[str, str], name: str, default: Any, kind: Callable[[str], Any]) -> Any:

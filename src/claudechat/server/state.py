@@ -100,6 +100,7 @@ class ServerState:
     counters: TokenCounters = field(default_factory=TokenCounters)  # kept between turns
     chats: KeptChats = field(default_factory=KeptChats)  # kept between turns
     pools: tuple[Any, ...] = ()  # copies of ``client`` with pools of their own (see app.py)
+    embedder: Any = None  # search by meaning, when configured (semantic.py)
 
     def client_for(self, conversation_id: str) -> Any:
         """The upstream client of a conversation's turns: always the same copy of it, so

@@ -32,6 +32,7 @@ from .base import (
     TurnLease,
     branch_tips,
     one_transaction,
+    turn_held,
 )
 from .export import (
     export_conversation,
@@ -76,6 +77,7 @@ __all__ = [
     "import_file",
     "one_transaction",
     "open_store",
+    "turn_held",
 ]
 
 _PG_PREFIXES = ("postgresql://", "postgres://")
