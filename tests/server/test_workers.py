@@ -183,6 +183,20 @@ def test_shutdown_lets_a_turn_finish_within_the_grace(tmp_path: Path) -> None:
     assert branch[-1].status == "complete" and 'You said: "finish me"' in branch[-1].text
 
 
+def _branch_once_stopped(service: Service, cid: str) -> list[Any]:
+    """Stop uvicorn (the app's shutdown runs, the upstream left as it is), then the
+    conversation's branch as the store holds it."""
+    service.server.should_exit = True
+    service.thread.join(WAIT)
+    assert not service.thread.is_alive()
+    service.stop()
+    reopened = service.store.__class__(service.store.path)
+    try:
+        return reopened.branch(cid)
+    finally:
+        reopened.close()
+
+
 def test_shutdown_after_the_grace_keeps_the_partial_reply(tmp_path: Path) -> None:
     service = start_service(tmp_path / "g.db", auth_mode="none", shutdown_grace_seconds=0.2)
     with service.client() as c:
@@ -190,15 +204,7 @@ def test_shutdown_after_the_grace_keeps_the_partial_reply(tmp_path: Path) -> Non
     held = _start_held_turn(service, cid, "cut me")
     next(held)
     held.close()
-    service.server.should_exit = True  # the upstream stays held: the grace runs out
-    service.thread.join(WAIT)
-    assert not service.thread.is_alive()
-    service.stop()
-    reopened = service.store.__class__(service.store.path)
-    try:
-        branch = reopened.branch(cid)
-    finally:
-        reopened.close()
+    branch = _branch_once_stopped(service, cid)  # the upstream stays held: the grace runs out
     assert [m.role for m in branch] == ["user", "assistant"]
     assert branch[-1].status == "partial" and branch[-1].text
 
@@ -258,13 +264,5 @@ def test_a_turn_opened_as_the_shutdown_began_gets_the_grace_too(
     next(held)
     held.close()  # the client goes away; the reply is held upstream
     threading.Timer(0.5, service.gate.opened.set).start()  # it goes on after the app's end began
-    service.server.should_exit = True
-    service.thread.join(WAIT)
-    assert not service.thread.is_alive()
-    service.stop()
-    reopened = service.store.__class__(service.store.path)
-    try:
-        branch = reopened.branch(cid)
-    finally:
-        reopened.close()
+    branch = _branch_once_stopped(service, cid)
     assert branch[-1].status == "complete" and 'You said: "late one"' in branch[-1].text
