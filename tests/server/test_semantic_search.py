@@ -60,6 +60,7 @@ def test_a_user_finds_their_own_turns_only(hashing: Service) -> None:
         only = _search(a, "rent", conversation_id=pets)
         assert {h["conversation_id"] for h in only} <= {pets}
         assert [h["conversation_id"] for h in _search(b, "rent of the flat")] == [bobs]
+        assert b.get("/v1/info").json()["semantic_search"] is True
         theirs = b.get("/v1/search", params={"q": "rent", "semantic": "true",
                                              "conversation_id": rent})  # fmt: skip
         assert theirs.status_code == 404  # as an unknown id

@@ -131,6 +131,7 @@ def test_a_service_with_a_client_is_not_the_emulator(service: Service) -> None:
         assert c.get("/v1/info").json() == {
             "emulator": False,
             "auth": "builtin",
+            "semantic_search": False,
             "defaults": {"model": c.get("/v1/info").json()["defaults"]["model"],
                          "strategy": "window", "budget": None, "recall": True},
         }  # fmt: skip

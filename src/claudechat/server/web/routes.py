@@ -129,13 +129,15 @@ async def plain_asset(name: str, request: Request) -> Response:
 @router.get("/v1/info")
 async def info(state: State) -> dict[str, Any]:
     """What the page shows before sign-in: whether replies come from the built-in
-    emulator (no API key), the auth mode, and the defaults of new conversations."""
+    emulator (no API key), the auth mode, whether search by meaning is on, and the
+    defaults of new conversations."""
     settings = state.settings
     budget = settings.budget if isinstance(settings.budget, int) else None
     auth = "custom" if state.auth is not None else settings.auth_mode
     return {
         "emulator": state.emulated,
         "auth": auth,
+        "semantic_search": state.embedder is not None,
         "defaults": {
             "model": settings.model,
             "strategy": settings.strategy,
